@@ -1,0 +1,128 @@
+"""Plain records the store reads and writes, and the forward-only status rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
+# Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
+STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
+               "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}
+
+# Submission states: how sure we are that the create request produced a task.
+SUBMISSION_SENDING = "sending"        # intent recorded, request on its way
+SUBMISSION_ACCEPTED = "accepted"      # the server gave us a task id
+SUBMISSION_REJECTED = "rejected"      # the server said no; nothing was created
+SUBMISSION_UNCONFIRMED = "unconfirmed"  # outcome unknown: a task may exist
+SUBMISSION_ABANDONED = "abandoned"    # the user decided no task was created
+SUBMISSION_TRACKED = "tracked"        # created elsewhere, adopted by id
+
+
+def can_advance(current: str | None, new: str) -> bool:
+    """Status only moves forward; a terminal status never changes."""
+    if current is None:
+        return True
+    if current in TERMINAL:
+        return False
+    new_rank = STATUS_RANK.get(new, 1)
+    old_rank = STATUS_RANK.get(current, 1)
+    return new_rank > old_rank or (new_rank == old_rank and new != current)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one answer from the service said about a task (engine → store)."""
+
+    status: str
+    request_id: str | None = None
+    submit_time: str | None = None
+    scheduled_time: str | None = None
+    end_time: str | None = None
+    video_url: str | None = None
+    orig_prompt: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    usage_duration: float | None = None
+    usage_size: str | None = None
+    usage_fps: int | None = None
+    usage_sr: str | None = None
+    usage_audio: bool | None = None
+    usage_video_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One row of ``generations``: an intent, and everything learned about it since."""
+
+    id: int
+    created_at: str
+    endpoint: str
+    model: str
+    prompt: str
+    size: str
+    duration: int
+    audio: bool
+    watermark: bool
+    seed: int | None
+    submission: str
+    submission_note: str | None
+    sending_since: str | None
+    task_id: str | None
+    status: str | None
+    submit_time: str | None
+    scheduled_time: str | None
+    end_time: str | None
+    video_url: str | None
+    orig_prompt: str | None
+    usage_duration: float | None
+    usage_size: str | None
+    usage_fps: int | None
+    usage_sr: str | None
+    usage_audio: bool | None
+    usage_video_count: int | None
+    error_code: str | None
+    error_message: str | None
+    create_request_id: str | None
+    last_request_id: str | None
+    polls: int
+    poll_failures: int
+    last_polled_at: str | None
+    next_poll_at: str | None
+    lease_owner: str | None
+    lease_until: str | None
+    download_state: str
+    download_path: str | None
+    download_bytes: int | None
+    download_total: int | None
+    download_sha256: str | None
+    download_error: str | None
+    updated_at: str
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def display_status(self) -> str:
+        """The API's word, or the submission state before there is one."""
+        if self.status:
+            return self.status
+        return {SUBMISSION_SENDING: "SUBMITTING", SUBMISSION_REJECTED: "REJECTED",
+                SUBMISSION_UNCONFIRMED: "UNCONFIRMED",
+                SUBMISSION_ABANDONED: "ABANDONED"}.get(self.submission, self.submission.upper())
+
+    @classmethod
+    def from_row(cls, row: Any) -> Generation:
+        values = dict(zip(row.keys(), tuple(row), strict=True))
+        for name in ("audio", "watermark", "usage_audio"):
+            if values.get(name) is not None:
+                values[name] = bool(values[name])
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    at: str
+    status: str
+    detail: str | None

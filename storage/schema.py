@@ -1,0 +1,88 @@
+"""Versioned schema.  Each migration runs once, in order, inside one transaction.
+
+The version lives in ``PRAGMA user_version``; add a new function to
+``MIGRATIONS`` to change the schema — never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+V1 = """
+CREATE TABLE generations (
+    id               INTEGER PRIMARY KEY,
+    created_at       TEXT NOT NULL,
+    endpoint         TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    prompt           TEXT NOT NULL,
+    size             TEXT NOT NULL,
+    duration         INTEGER NOT NULL,
+    audio            INTEGER NOT NULL DEFAULT 0,
+    watermark        INTEGER NOT NULL DEFAULT 0,
+    seed             INTEGER,
+    submission       TEXT NOT NULL,
+    submission_note  TEXT,
+    sending_since    TEXT,
+    task_id          TEXT UNIQUE,
+    status           TEXT,
+    submit_time      TEXT,
+    scheduled_time   TEXT,
+    end_time         TEXT,
+    video_url        TEXT,
+    orig_prompt      TEXT,
+    usage_duration   REAL,
+    usage_size       TEXT,
+    usage_fps        INTEGER,
+    usage_sr         TEXT,
+    usage_audio      INTEGER,
+    usage_video_count INTEGER,
+    error_code       TEXT,
+    error_message    TEXT,
+    create_request_id TEXT,
+    last_request_id  TEXT,
+    polls            INTEGER NOT NULL DEFAULT 0,
+    poll_failures    INTEGER NOT NULL DEFAULT 0,
+    last_polled_at   TEXT,
+    next_poll_at     TEXT,
+    lease_owner      TEXT,
+    lease_until      TEXT,
+    download_state   TEXT NOT NULL DEFAULT 'none',
+    download_path    TEXT,
+    download_bytes   INTEGER,
+    download_total   INTEGER,
+    download_sha256  TEXT,
+    download_error   TEXT,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX generations_created ON generations(created_at DESC);
+CREATE INDEX generations_status ON generations(status);
+CREATE INDEX generations_due ON generations(next_poll_at) WHERE next_poll_at IS NOT NULL;
+
+CREATE TABLE status_events (
+    id             INTEGER PRIMARY KEY,
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    at             TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    detail         TEXT
+);
+CREATE INDEX status_events_generation ON status_events(generation_id, id);
+
+CREATE VIRTUAL TABLE generations_fts USING fts5(
+    prompt, content='generations', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER generations_fts_insert AFTER INSERT ON generations BEGIN
+    INSERT INTO generations_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+CREATE TRIGGER generations_fts_delete AFTER DELETE ON generations BEGIN
+    INSERT INTO generations_fts(generations_fts, rowid, prompt)
+        VALUES ('delete', old.id, old.prompt);
+END;
+CREATE TRIGGER generations_fts_update AFTER UPDATE OF prompt ON generations BEGIN
+    INSERT INTO generations_fts(generations_fts, rowid, prompt)
+        VALUES ('delete', old.id, old.prompt);
+    INSERT INTO generations_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+"""
+
+MIGRATIONS: Sequence[str] = (V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,440 @@
+"""The task store: one row per generation, an append-only status log, FTS search.
+
+Safe for several processes on one file: WAL journal, a busy timeout, and every
+read-modify-write inside ``BEGIN IMMEDIATE``.  The intent row is written before
+a create request is sent (see ``add_intent``); status only moves forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.clock import iso_in, now_iso, parse_iso, utc_now
+from storage.records import (
+    SUBMISSION_ABANDONED,
+    SUBMISSION_ACCEPTED,
+    SUBMISSION_REJECTED,
+    SUBMISSION_SENDING,
+    SUBMISSION_TRACKED,
+    SUBMISSION_UNCONFIRMED,
+    TERMINAL,
+    Generation,
+    Observation,
+    StatusEvent,
+    can_advance,
+)
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 15_000
+STALE_SENDING_SECONDS = 180  # longer than any create request can take
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer pixverse-tui."""
+
+
+def process_tag() -> str:
+    """Identifies this process, so other processes can tell whether it still lives."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(tag: str | None) -> bool:
+    if not tag or ":" not in tag:
+        return False
+    host, _, pid = tag.rpartition(":")
+    if host != socket.gethostname():
+        return True  # cannot tell; rely on the age check
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class TaskStore:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._writing = asyncio.Lock()  # one connection: one transaction at a time
+
+    # -- lifecycle ----------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path | str) -> TaskStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        db.row_factory = aiosqlite.Row
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            store = cls(db, path)
+            await store._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> TaskStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _migrate(self) -> None:
+        async with self._write():
+            version = await self._scalar("PRAGMA user_version")
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path} was written by a newer pixverse-tui (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION}); upgrade pixverse-tui.")
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[number]):
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[None]:
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Generation]:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return [Generation.from_row(row) async for row in cursor]
+
+    async def _event(self, generation_id: int, status: str, detail: str | None = None) -> None:
+        await self._db.execute(
+            "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
+            (generation_id, now_iso(), status, detail))
+
+    async def _update(self, generation_id: int, **values: Any) -> None:
+        values["updated_at"] = now_iso()
+        columns = ", ".join(f"{name} = ?" for name in values)
+        await self._db.execute(f"UPDATE generations SET {columns} WHERE id = ?",
+                               (*values.values(), generation_id))
+
+    async def _require(self, generation_id: int) -> Generation:
+        found = await self.get(generation_id)
+        if found is None:
+            raise KeyError(f"no generation #{generation_id} in {self.path}")
+        return found
+
+    # -- submission ---------------------------------------------------------
+
+    async def add_intent(
+        self, *, endpoint: str, model: str, prompt: str, size: str, duration: int,
+        audio: bool = False, watermark: bool = False, seed: int | None = None,
+    ) -> Generation:
+        """Record the intent to create a task — before the request is sent."""
+        now = now_iso()
+        async with self._write():
+            cursor = await self._db.execute(
+                "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
+                " audio, watermark, seed, submission, sending_since, lease_owner, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, endpoint, model, prompt, size, duration, int(audio), int(watermark), seed,
+                 SUBMISSION_SENDING, now, process_tag(), now))
+            generation_id = cursor.lastrowid
+            assert generation_id is not None
+            await self._event(generation_id, "SUBMITTING")
+        return await self._require(generation_id)
+
+    async def mark_accepted(self, generation_id: int, *, task_id: str, status: str,
+                            request_id: str | None, next_poll_in: float) -> Generation:
+        async with self._write():
+            await self._update(
+                generation_id, submission=SUBMISSION_ACCEPTED, submission_note=None,
+                task_id=task_id, status=status, create_request_id=request_id,
+                last_request_id=request_id, lease_owner=None, sending_since=None,
+                next_poll_at=None if status in TERMINAL else iso_in(next_poll_in))
+            await self._event(generation_id, status, f"created as {task_id}")
+        return await self._require(generation_id)
+
+    async def mark_rejected(self, generation_id: int, *, code: str | None, message: str,
+                            request_id: str | None) -> Generation:
+        async with self._write():
+            await self._update(
+                generation_id, submission=SUBMISSION_REJECTED, error_code=code,
+                error_message=message, create_request_id=request_id, lease_owner=None,
+                sending_since=None)
+            await self._event(generation_id, "REJECTED", message)
+        return await self._require(generation_id)
+
+    async def mark_unconfirmed(self, generation_id: int, note: str) -> Generation:
+        async with self._write():
+            await self._update(generation_id, submission=SUBMISSION_UNCONFIRMED,
+                               submission_note=note, lease_owner=None)
+            await self._event(generation_id, "UNCONFIRMED", note)
+        return await self._require(generation_id)
+
+    async def mark_abandoned(self, generation_id: int, note: str) -> Generation:
+        async with self._write():
+            await self._update(generation_id, submission=SUBMISSION_ABANDONED,
+                               submission_note=note, lease_owner=None, next_poll_at=None)
+            await self._event(generation_id, "ABANDONED", note)
+        return await self._require(generation_id)
+
+    async def sweep_interrupted_sends(self) -> list[Generation]:
+        """Rows left 'sending' by a process that died (or long ago) become unconfirmed."""
+        candidates = await self._rows(
+            "SELECT * FROM generations WHERE submission = ?", (SUBMISSION_SENDING,))
+        swept = []
+        for row in candidates:
+            started = parse_iso(row.sending_since)
+            old = started is None or (utc_now() - started).total_seconds() > STALE_SENDING_SECONDS
+            if old or not _process_alive(row.lease_owner):
+                swept.append(await self.mark_unconfirmed(
+                    row.id, "the program stopped while the create request was in flight; "
+                            "a task may or may not exist"))
+        return swept
+
+    async def track(self, *, task_id: str, endpoint: str, model: str, prompt: str,
+                    size: str, duration: int, audio: bool) -> Generation:
+        """Adopt a task created elsewhere (idempotent on task id)."""
+        existing = await self.get_by_task_id(task_id)
+        if existing is not None:
+            return existing
+        now = now_iso()
+        async with self._write():
+            cursor = await self._db.execute(
+                "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
+                " audio, submission, task_id, next_poll_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, endpoint, model, prompt, size, duration, int(audio), SUBMISSION_TRACKED,
+                 task_id, now, now))
+            generation_id = cursor.lastrowid
+            assert generation_id is not None
+            await self._event(generation_id, "TRACKED", f"adopted {task_id}")
+        return await self._require(generation_id)
+
+    async def adopt_for(self, generation_id: int, task_id: str, status: str) -> Generation:
+        """Resolve an unconfirmed intent: it did create ``task_id``."""
+        async with self._write():
+            await self._update(generation_id, submission=SUBMISSION_ACCEPTED,
+                               submission_note=f"found {task_id} through the task list",
+                               task_id=task_id, status=None, next_poll_at=now_iso())
+            await self._event(generation_id, "CONFIRMED", f"found {task_id} in the task list")
+        return await self._require(generation_id)
+
+    # -- observations -------------------------------------------------------
+
+    async def apply(self, generation_id: int, seen: Observation,
+                    next_poll_in: float | None) -> tuple[Generation, bool]:
+        """Store one answer.  Returns the row and whether its status changed.
+
+        A late or out-of-order answer (PENDING after RUNNING, anything after a
+        terminal state) only updates poll bookkeeping.
+        """
+        async with self._write():
+            current = await self._require(generation_id)
+            values: dict[str, Any] = {
+                "polls": current.polls + 1, "poll_failures": 0,
+                "last_polled_at": now_iso(), "last_request_id": seen.request_id,
+                "lease_owner": None, "lease_until": None,
+            }
+            changed = can_advance(current.status, seen.status)
+            if changed:
+                values["status"] = seen.status
+            if changed or seen.status == current.status:
+                details = {k: v for k, v in asdict(seen).items()
+                           if k not in ("status", "request_id") and v is not None}
+                if "usage_audio" in details:
+                    details["usage_audio"] = int(details["usage_audio"])
+                values.update(details)
+            final = values.get("status", current.status) in TERMINAL
+            values["next_poll_at"] = None if final or next_poll_in is None else iso_in(next_poll_in)
+            await self._update(generation_id, **values)
+            if changed:
+                await self._event(generation_id, seen.status,
+                                  seen.error_message if seen.status == "FAILED" else None)
+        return await self._require(generation_id), changed
+
+    async def record_poll_failure(self, generation_id: int, reason: str,
+                                  next_poll_in: float) -> Generation:
+        async with self._write():
+            await self._db.execute(
+                "UPDATE generations SET poll_failures = poll_failures + 1, last_polled_at = ?,"
+                " next_poll_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ?", (now_iso(), iso_in(next_poll_in), now_iso(), generation_id))
+        return await self._require(generation_id)
+
+    async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
+                        include_future: bool = False) -> list[Generation]:
+        """Lease up to ``limit`` tasks that are due for a poll, oldest-due first.
+
+        The lease keeps two processes from polling the same task at once.
+        """
+        now = now_iso()
+        async with self._write():
+            rows = await self._rows(
+                "SELECT * FROM generations WHERE next_poll_at IS NOT NULL"
+                " AND task_id IS NOT NULL"
+                " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))"
+                + ("" if include_future else " AND next_poll_at <= ?")
+                + " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
+                " ORDER BY next_poll_at LIMIT ?",
+                (*(() if include_future else (now,)), now, owner, limit))
+            until = iso_in(lease_seconds)
+            for row in rows:
+                await self._db.execute(
+                    "UPDATE generations SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                    (owner, until, row.id))
+        return rows
+
+    async def next_due_at(self) -> str | None:
+        return await self._scalar(
+            "SELECT MIN(next_poll_at) FROM generations WHERE next_poll_at IS NOT NULL"
+            " AND task_id IS NOT NULL"
+            " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))")
+
+    async def release(self, generation_id: int, owner: str) -> None:
+        async with self._write():
+            await self._db.execute(
+                "UPDATE generations SET lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = ?", (generation_id, owner))
+
+    # -- downloads ----------------------------------------------------------
+
+    async def set_download(self, generation_id: int, *, state: str, path: str | None = None,
+                           done: int | None = None, total: int | None = None,
+                           sha256: str | None = None, error: str | None = None) -> Generation:
+        async with self._write():
+            await self._update(generation_id, download_state=state, download_path=path,
+                               download_bytes=done, download_total=total,
+                               download_sha256=sha256, download_error=error)
+        return await self._require(generation_id)
+
+    async def set_download_progress(self, generation_id: int, done: int,
+                                    total: int | None) -> None:
+        async with self._write():
+            await self._update(generation_id, download_bytes=done, download_total=total)
+
+    # -- reading ------------------------------------------------------------
+
+    async def get(self, generation_id: int) -> Generation | None:
+        rows = await self._rows("SELECT * FROM generations WHERE id = ?", (generation_id,))
+        return rows[0] if rows else None
+
+    async def get_by_task_id(self, task_id: str) -> Generation | None:
+        rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))
+        return rows[0] if rows else None
+
+    async def find(self, ref: str) -> list[Generation]:
+        """Rows matching ``#12``/``12`` (local id), a full task id, or a task-id prefix."""
+        ref = ref.strip()
+        if ref.lstrip("#").isdigit():
+            found = await self.get(int(ref.lstrip("#")))
+            if found is not None:
+                return [found]
+        exact = await self.get_by_task_id(ref)
+        if exact is not None:
+            return [exact]
+        if len(ref) < 4:
+            return []
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return await self._rows(
+            "SELECT * FROM generations WHERE task_id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5",
+            (escaped + "%",))
+
+    async def list(self, *, statuses: Iterable[str] = (), limit: int = 50, offset: int = 0,
+                   query: str | None = None) -> list[Generation]:
+        """Newest first; ``query`` searches prompts (FTS5 trigram, or LIKE under 3 chars)."""
+        where, params = self._filters(statuses, query)
+        return await self._rows(
+            f"SELECT * FROM generations {where} ORDER BY created_at DESC, id DESC"
+            " LIMIT ? OFFSET ?", (*params, limit, offset))
+
+    async def count(self, *, statuses: Iterable[str] = (), query: str | None = None) -> int:
+        where, params = self._filters(statuses, query)
+        return int(await self._scalar(f"SELECT COUNT(*) FROM generations {where}", params))
+
+    @staticmethod
+    def _filters(statuses: Iterable[str], query: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        wanted = [s.upper() for s in statuses]
+        if wanted:
+            marks = ", ".join("?" for _ in wanted)
+            clauses.append(
+                f"(status IN ({marks}) OR (status IS NULL AND UPPER(submission) IN ({marks})))")
+            params += wanted + [_submission_word(s) for s in wanted]
+        if query and query.strip():
+            text = query.strip()
+            if len(text) >= 3:
+                clauses.append("id IN (SELECT rowid FROM generations_fts"
+                               " WHERE generations_fts MATCH ?)")
+                params.append('"' + text.replace('"', '""') + '"')
+            else:
+                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                clauses.append("prompt LIKE ? ESCAPE '\\'")
+                params.append(f"%{escaped}%")
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def events(self, generation_id: int) -> list[StatusEvent]:
+        async with self._db.execute(
+            "SELECT at, status, detail FROM status_events WHERE generation_id = ? ORDER BY id",
+            (generation_id,)) as cursor:
+            return [StatusEvent(row[0], row[1], row[2]) async for row in cursor]
+
+    async def changed_since(self, stamp: str) -> list[Generation]:
+        """Rows written (by any process) after ``stamp`` — for live views."""
+        return await self._rows(
+            "SELECT * FROM generations WHERE updated_at > ? ORDER BY updated_at", (stamp,))
+
+    async def unfinished(self) -> list[Generation]:
+        return await self._rows(
+            "SELECT * FROM generations WHERE task_id IS NOT NULL AND (status IS NULL OR status"
+            " NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN')) ORDER BY id")
+
+    async def task_ids(self) -> set[str]:
+        async with self._db.execute(
+                "SELECT task_id FROM generations WHERE task_id IS NOT NULL") as cursor:
+            return {row[0] async for row in cursor}
+
+
+def _submission_word(status: str) -> str:
+    return {"UNCONFIRMED": SUBMISSION_UNCONFIRMED, "REJECTED": SUBMISSION_REJECTED,
+            "SUBMITTING": SUBMISSION_SENDING, "ABANDONED": SUBMISSION_ABANDONED}.get(
+                status, status).upper()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current).strip())
+    return statements

@@ -1,0 +1,1 @@
+"""The command line: scripting, the simulator, and the dashboard's entry point."""

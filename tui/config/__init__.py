@@ -1,0 +1,1 @@
+"""Where things live, the API key and endpoint, and the user's config file."""

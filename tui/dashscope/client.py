@@ -1,0 +1,296 @@
+"""Async DashScope client for the video-synthesis task API.
+
+One shared :class:`httpx.AsyncClient` carries every call (connection reuse).
+Query, list and cancel retry transient failures with jittered exponential
+back-off that honours ``Retry-After``.  Create is retried only when the failure
+provably happened before the request left this machine (or the server said
+"throttled", which means nothing was created); anything else that may have
+reached the server surfaces as ``Failure.AMBIGUOUS`` — never re-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from tui import __version__
+from tui.dashscope.errors import (
+    ApiError,
+    DashScopeError,
+    Failure,
+    NetworkError,
+    ProtocolError,
+    RequestInvalid,
+)
+from tui.dashscope.models import (
+    BEIJING,
+    CreatedTask,
+    GenerationRequest,
+    TaskInfo,
+    TaskPage,
+    parse_created,
+    parse_page,
+    parse_task,
+)
+from tui.dashscope.secret import ApiKey
+from tui.dashscope.validation import check_request
+
+BEIJING_URL = "https://dashscope.aliyuncs.com/api/v1"
+CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
+
+T = TypeVar("T")
+
+# Failures that provably happened before a byte of the request was sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential back-off, never shorter than ``Retry-After``."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+        wait = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_delay * 4))
+        return wait
+
+
+Observer = Callable[[DashScopeError, float], None]
+
+
+class DashScopeClient:
+    """Create, query, list and cancel PixVerse tasks."""
+
+    def __init__(
+        self,
+        api_key: ApiKey,
+        base_url: str = BEIJING_URL,
+        *,
+        http: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_retry: Observer | None = None,
+    ) -> None:
+        self._key = api_key
+        self.base_url = base_url.rstrip("/")
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
+            headers={"User-Agent": f"pixverse-tui/{__version__}"},
+        )
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.on_retry = on_retry
+
+    async def __aenter__(self) -> DashScopeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    def __repr__(self) -> str:
+        return f"DashScopeClient(base_url={self.base_url!r}, key={self._key.masked})"
+
+    # -- operations ---------------------------------------------------------
+
+    async def create(self, req: GenerationRequest) -> CreatedTask:
+        """Submit one task.  Raises ``RequestInvalid`` before sending if the request is bad."""
+        verdict = check_request(req)
+        if not verdict.ok:
+            raise RequestInvalid(verdict.problems)
+
+        async def once() -> CreatedTask:
+            body = await self._send("POST", CREATE_PATH, json_body=req.body(), creating=True,
+                                    extra_headers={"X-DashScope-Async": "enable"})
+            try:
+                return parse_created(body)
+            except ProtocolError as exc:
+                raise _as_ambiguous(exc) from None
+
+        return await self._with_retries(once)
+
+    async def query(self, task_id: str) -> TaskInfo:
+        body = await self._with_retries(lambda: self._send("GET", f"/tasks/{_safe(task_id)}"))
+        return parse_task(body, task_id)
+
+    async def list_tasks(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        task_id: str | None = None,
+        page_no: int = 1,
+        page_size: int = 10,
+    ) -> TaskPage:
+        params: dict[str, str] = {"page_no": str(page_no), "page_size": str(page_size)}
+        if start is not None:
+            params["start_time"] = _list_time(start)
+        if end is not None:
+            params["end_time"] = _list_time(end)
+        if status:
+            params["status"] = status
+        if model:
+            params["model_name"] = model
+        if task_id:
+            params["task_id"] = task_id
+        body = await self._with_retries(lambda: self._send("GET", "/tasks", params=params))
+        return parse_page(body)
+
+    async def cancel(self, task_id: str) -> str | None:
+        """Cancel a PENDING task; returns the request id."""
+        body = await self._with_retries(
+            lambda: self._send("POST", f"/tasks/{_safe(task_id)}/cancel"))
+        return body.get("request_id") if isinstance(body, dict) else None
+
+    # -- plumbing -----------------------------------------------------------
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except DashScopeError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self.retry.attempts:
+                    raise
+                wait = self.retry.delay(attempt - 1, exc.retry_after)
+                if self.on_retry is not None:
+                    self.on_retry(exc, wait)
+                await self._sleep(wait)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        creating: bool = False,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Any:
+        headers = {
+            "Authorization": f"Bearer {self._key.reveal()}",
+            "Accept": "application/json; charset=utf-8",
+        }
+        if extra_headers:
+            headers.update(extra_headers)
+        content = None
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(json_body, ensure_ascii=False).encode()
+        try:
+            response = await self.http.request(
+                method, self.base_url + path, headers=headers, content=content, params=params)
+        except _NOT_SENT as exc:
+            raise NetworkError(f"could not connect to {self.base_url} ({_describe(exc)})",
+                               failure=Failure.RETRYABLE) from None
+        except httpx.TimeoutException as exc:
+            raise NetworkError(
+                f"{self.base_url} did not answer in time ({_describe(exc)})",
+                failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"the connection to {self.base_url} broke ({_describe(exc)})",
+                failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
+        return _decode(response, creating)
+
+
+def _decode(response: httpx.Response, creating: bool) -> Any:
+    """JSON body of a 2xx answer, or the matching typed error."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    status = response.status_code
+    if 200 <= status < 300:
+        if not isinstance(body, dict):
+            raise ProtocolError(
+                f"the server answered {status} with a body that is not JSON "
+                f"({_snippet(response)})", status=status,
+                failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE)
+        return body
+    code = message = request_id = None
+    if isinstance(body, dict):
+        code = _str_or_none(body.get("code"))
+        message = _str_or_none(body.get("message"))
+        request_id = _str_or_none(body.get("request_id"))
+    if message is None:
+        message = (f"HTTP {status} {response.reason_phrase or ''}".strip()
+                   + (f" ({_snippet(response)})" if body is None and response.content else ""))
+    raise ApiError(message, status=status, code=code, request_id=request_id,
+                   failure=_classify(status, code, creating),
+                   retry_after=_retry_after(response))
+
+
+def _classify(status: int, code: str | None, creating: bool) -> Failure:
+    if status == 429:
+        return Failure.FINAL if code == "Throttling.AllocationQuota" else Failure.RETRYABLE
+    if status >= 500 or status == 408:
+        return Failure.AMBIGUOUS if creating else Failure.RETRYABLE
+    return Failure.FINAL
+
+
+def _as_ambiguous(exc: ProtocolError) -> ProtocolError:
+    return ProtocolError(exc.message, status=exc.status, failure=Failure.AMBIGUOUS)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+
+
+def _snippet(response: httpx.Response) -> str:
+    kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+    text = response.text[:60].replace("\n", " ").strip()
+    return f"{kind}: {text!r}" if text else kind
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _safe(task_id: str) -> str:
+    """Task ids go into the URL path; refuse anything that could change the path."""
+    if not task_id or any(ch in task_id for ch in "/?#% \\") or task_id in {".", ".."}:
+        raise RequestInvalid([f"{task_id!r} is not a valid task id."])
+    return task_id
+
+
+def _list_time(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y%m%d%H%M%S")

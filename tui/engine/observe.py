@@ -1,0 +1,34 @@
+"""Translate client answers into store observations (the network → the store)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.clock import iso
+from storage.records import Observation
+from tui.dashscope.models import TaskInfo
+
+
+def _when(moment: datetime | None) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+def observation(info: TaskInfo) -> Observation:
+    usage = info.usage
+    return Observation(
+        status=info.status,
+        request_id=info.request_id,
+        submit_time=_when(info.submit_time),
+        scheduled_time=_when(info.scheduled_time),
+        end_time=_when(info.end_time),
+        video_url=info.video_url,
+        orig_prompt=info.orig_prompt,
+        error_code=info.code,
+        error_message=info.message,
+        usage_duration=usage.duration if usage else None,
+        usage_size=usage.size if usage else None,
+        usage_fps=usage.fps if usage else None,
+        usage_sr=usage.sr if usage else None,
+        usage_audio=usage.audio if usage else None,
+        usage_video_count=usage.video_count if usage else None,
+    )

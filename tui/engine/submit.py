@@ -1,0 +1,56 @@
+"""Intent-first submission: write the row, then send, then record what happened.
+
+Whatever goes wrong, the row says so: ``accepted`` (we have a task id),
+``rejected`` (the server said no, nothing was created), or ``unconfirmed`` (the
+request may have created a task; the user decides — see ``resolve``).  Nothing
+here ever sends a create twice for one intent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage import Generation, TaskStore
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
+from tui.dashscope.validation import check_request
+
+FIRST_POLL_AFTER = 3.0
+
+
+@dataclass(frozen=True)
+class Submitted:
+    generation: Generation
+    error: DashScopeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def submit(store: TaskStore, client: DashScopeClient, req: GenerationRequest,
+                 *, first_poll_after: float = FIRST_POLL_AFTER) -> Submitted:
+    """Create one task.  Raises ``RequestInvalid`` (before writing anything) for bad input."""
+    verdict = check_request(req)
+    if not verdict.ok:
+        raise RequestInvalid(verdict.problems)
+    row = await store.add_intent(
+        endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
+        duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed)
+    try:
+        created = await client.create(req)
+    except DashScopeError as exc:
+        if exc.ambiguous:
+            row = await store.mark_unconfirmed(
+                row.id, f"no clear answer to the create request ({exc}); a task may exist")
+        else:
+            row = await store.mark_rejected(row.id, code=exc.code, message=exc.message,
+                                            request_id=exc.request_id)
+        return Submitted(row, exc)
+    except BaseException:
+        # Cancelled or crashed mid-flight: the request may have been sent.
+        await store.mark_unconfirmed(
+            row.id, "submission was interrupted before the answer arrived; a task may exist")
+        raise
+    row = await store.mark_accepted(row.id, task_id=created.task_id, status=created.status,
+                                    request_id=created.request_id, next_poll_in=first_poll_after)
+    return Submitted(row)

@@ -1,0 +1,104 @@
+"""Fault injection: rates that apply to every request, and one-shot faults.
+
+One-shot faults are queued (from the command line, from tests in-process, or
+through ``POST /_sim/faults``) and each is used by the first request that
+matches its endpoint.  Kinds:
+
+- ``status``: answer ``status``/``code``/``message`` (optionally ``retry_after``)
+- ``drop_before``: close the connection without handling the request
+- ``drop_after``: handle it (a create really creates), then close without answering
+- ``latency``: wait ``seconds`` (real time) before answering
+- ``malformed``: 200 with a truncated JSON body
+- ``html``: 502 with an HTML page, as a proxy would
+- ``truncate`` (media): send half the body, then close
+- ``stall`` (media): send part of the body, then stop sending for ``seconds``
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+ENDPOINTS = ("create", "query", "list", "cancel", "media", "any")
+KINDS = ("status", "drop_before", "drop_after", "latency", "malformed", "html",
+         "truncate", "stall")
+
+
+@dataclass
+class Fault:
+    kind: str
+    on: str = "any"
+    status: int = 500
+    code: str = "InternalError"
+    message: str = "An internal error has occured, please try again later."
+    seconds: float = 0.0
+    retry_after: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        fault = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if fault.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {', '.join(KINDS)}")
+        if fault.on not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {fault.on!r}; use one of {', '.join(ENDPOINTS)}")
+        return fault
+
+
+@dataclass
+class FaultRates:
+    """Probabilities per API request (media requests use the last two)."""
+
+    error500: float = 0.0
+    error503: float = 0.0
+    drop: float = 0.0
+    malformed: float = 0.0
+    html: float = 0.0
+    latency: float = 0.0  # seconds added to every API answer
+    truncate: float = 0.0
+    stall: float = 0.0
+    stall_seconds: float = 30.0
+
+
+@dataclass
+class FaultPlan:
+    rates: FaultRates = field(default_factory=FaultRates)
+    rng: random.Random = field(default_factory=random.Random)
+    queue: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def push(self, fault: Fault) -> None:
+        with self.lock:
+            self.queue.append(fault)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.queue.clear()
+
+    def take(self, endpoint: str) -> Fault | None:
+        """The next fault for this request: a queued one-shot first, then the rates."""
+        with self.lock:
+            for index, fault in enumerate(self.queue):
+                if fault.on in (endpoint, "any"):
+                    return self.queue.pop(index)
+        r = self.rates
+        roll = self.rng.random()
+        if endpoint == "media":
+            if roll < r.truncate:
+                return Fault("truncate", on="media")
+            if roll < r.truncate + r.stall:
+                return Fault("stall", on="media", seconds=r.stall_seconds)
+            return None
+        for chance, fault in (
+            (r.error500, Fault("status")),
+            (r.error503, Fault("status", status=503, code="ModelUnavailable",
+                               message="Model is unavailable, please try again later.")),
+            (r.drop, Fault("drop_before")),
+            (r.malformed, Fault("malformed")),
+            (r.html, Fault("html")),
+        ):
+            if roll < chance:
+                return fault
+            roll -= chance
+        return None
