@@ -235,7 +235,7 @@ class TaskStore:
             await self._event(generation_id, "TRACKED", f"adopted {task_id}")
         return await self._require(generation_id)
 
-    async def adopt_for(self, generation_id: int, task_id: str, status: str) -> Generation:
+    async def adopt_for(self, generation_id: int, task_id: str) -> Generation:
         """Resolve an unconfirmed intent: it did create ``task_id``."""
         async with self._write():
             await self._update(generation_id, submission=SUBMISSION_ACCEPTED,

@@ -80,11 +80,12 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     for warning in verdict.warnings:
         _err(f"warning: {warning}")
     store = await ws.open_store()
+    polling = ws.poll_settings(args.time_scale)
     try:
         async with ws.client() as client:
             rows, failed = [], False
             for request in requests:
-                outcome = await submit(store, client, request)
+                outcome = await submit(store, client, request, first_poll_after=polling.first_poll)
                 rows.append(outcome.generation)
                 if outcome.error is not None:
                     failed = True
@@ -97,7 +98,7 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                         _err(f"the service refused the task: {_describe(outcome.error)}")
                     break
             if args.wait and not failed:
-                poller = PollScheduler(store, client, ws.poll_settings(args.time_scale))
+                poller = PollScheduler(store, client, polling)
                 rows = await poller.wait_for({r.id for r in rows})
                 failed = any(r.status != "SUCCEEDED" for r in rows)
         _print_rows(rows, args.json)
@@ -246,8 +247,8 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
                     print(f"#{row.id}: is {args.task}")
                     continue
                 found = await resolve.candidates(store, client, row)
-                if len(found.tasks) == 1:
-                    task = found.tasks[0]
+                task = found.match
+                if task is not None:
                     await resolve.adopt(store, row, task.task_id)
                     print(f"#{row.id}: found it — {task.task_id} ({task.status})")
                 elif not found.tasks:

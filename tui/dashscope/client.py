@@ -45,6 +45,7 @@ from tui.dashscope.validation import check_request
 
 BEIJING_URL = "https://dashscope.aliyuncs.com/api/v1"
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
+RETRY_AFTER_CAP = 300.0  # a server asking for more than 5 minutes is not waited for
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
 
 T = TypeVar("T")
@@ -64,7 +65,7 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
         wait = random.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
-            wait = max(wait, min(retry_after, self.max_delay * 4))
+            wait = max(wait, min(retry_after, RETRY_AFTER_CAP))
         return wait
 
 

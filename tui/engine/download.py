@@ -19,7 +19,6 @@ import httpx
 from storage import Generation, TaskStore
 from tui.engine.filenames import DEFAULT_TEMPLATE, file_name
 
-CHUNK = 64 * 1024
 PROGRESS_EVERY = 0.25  # seconds between progress writes to the store
 STALL_TIMEOUT = httpx.Timeout(connect=15.0, read=20.0, write=20.0, pool=30.0)
 
@@ -104,7 +103,7 @@ class Downloader:
                                     "cannot be verified")
             last = 0.0
             with part.open(mode) as sink:
-                async for chunk in response.aiter_bytes(CHUNK):
+                async for chunk in response.aiter_raw():
                     sink.write(chunk)
                     have += len(chunk)
                     now = time.monotonic()

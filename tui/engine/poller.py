@@ -40,6 +40,11 @@ class PollSettings:
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo)
     lease_seconds: float = 60.0
 
+    @property
+    def first_poll(self) -> float:
+        """Seconds from a create to its first poll."""
+        return self.min_interval / self.time_scale
+
 
 Listener = Callable[[Generation, bool], None]
 

@@ -23,7 +23,17 @@ AFTER = timedelta(minutes=10)
 @dataclass(frozen=True)
 class Candidates:
     generation: Generation
-    tasks: list[ListedTask]
+    tasks: list[ListedTask]  # possible matches, not known to the store
+    confirmed: list[ListedTask]  # those whose orig_prompt equals our prompt
+
+    @property
+    def match(self) -> ListedTask | None:
+        """The one task this intent certainly or only possibly created, if there is one."""
+        if len(self.confirmed) == 1:
+            return self.confirmed[0]
+        if len(self.tasks) == 1 and not self.confirmed:
+            return self.tasks[0]
+        return None
 
 
 async def candidates(store: TaskStore, client: DashScopeClient, row: Generation) -> Candidates:
@@ -39,15 +49,17 @@ async def candidates(store: TaskStore, client: DashScopeClient, row: Generation)
         if page_no >= page.total_page or not page.tasks:
             break
         page_no += 1
-    matching = []
+    possible, confirmed = [], []
+    ours = row.prompt.strip()
     for task in found:
         info = await client.query(task.task_id)
-        if info.orig_prompt is not None and info.orig_prompt.strip() != row.prompt.strip()[
-                :len(info.orig_prompt.strip())]:
-            continue
-        matching.append(task)
-    return Candidates(row, matching)
+        if info.orig_prompt is None:
+            possible.append(task)
+        elif ours.startswith(info.orig_prompt.strip()):  # the service may truncate
+            possible.append(task)
+            confirmed.append(task)
+    return Candidates(row, possible, confirmed)
 
 
 async def adopt(store: TaskStore, row: Generation, task_id: str) -> Generation:
-    return await store.adopt_for(row.id, task_id, "PENDING")
+    return await store.adopt_for(row.id, task_id)

@@ -7,6 +7,7 @@ matches its endpoint.  Kinds:
 - ``status``: answer ``status``/``code``/``message`` (optionally ``retry_after``)
 - ``drop_before``: close the connection without handling the request
 - ``drop_after``: handle it (a create really creates), then close without answering
+- ``hang_after``: handle it, then wait ``seconds`` before answering
 - ``latency``: wait ``seconds`` (real time) before answering
 - ``malformed``: 200 with a truncated JSON body
 - ``html``: 502 with an HTML page, as a proxy would
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENDPOINTS = ("create", "query", "list", "cancel", "media", "any")
-KINDS = ("status", "drop_before", "drop_after", "latency", "malformed", "html",
+KINDS = ("status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
          "truncate", "stall")
 
 

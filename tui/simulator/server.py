@@ -38,8 +38,9 @@ class SimulatorConfig:
     failure_rate: float = 0.05
     seed: int | None = None
     rates: FaultRates = field(default_factory=FaultRates)
-    min_work: float = 60.0
+    min_work: float = 60.0  # simulated seconds of generation, before duration/tier scaling
     max_work: float = 300.0
+    queue_delay: tuple[float, float] = (0.5, 4.0)  # simulated seconds PENDING when idle
 
 
 class ApiFailure(Exception):
@@ -60,7 +61,8 @@ class Simulator:
         rng = random.Random(self.config.seed)
         self.clock = SimClock(self.config.speed)
         self.world = World(self.clock, failure_rate=self.config.failure_rate, rng=rng,
-                           min_work=self.config.min_work, max_work=self.config.max_work)
+                           min_work=self.config.min_work, max_work=self.config.max_work,
+                           queue_delay=self.config.queue_delay)
         self.faults = FaultPlan(rates=self.config.rates, rng=random.Random(rng.random()))
         self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests
         self._clips: dict[str, bytes] = {}
@@ -88,8 +90,8 @@ class Simulator:
         return self._clips[ratio]
 
     def start(self) -> Simulator:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="simulator",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                        name="simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -168,6 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                "message": failure.message}
         if fault is not None and fault.kind == "drop_after":
             return self._drop()
+        if fault is not None and fault.kind == "hang_after":
+            time.sleep(fault.seconds)
         self._json(status, payload)
 
     def _read_body(self) -> bytes:
@@ -220,12 +224,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _task_body(self, task: SimTask | None, asked: str) -> dict[str, Any]:
         if task is None:
             return {"request_id": _rid(), "output": {"task_id": asked, "task_status": "UNKNOWN"}}
+        wall = self.sim.clock.wall
         output: dict[str, Any] = {"task_id": task.task_id, "task_status": task.status,
-                                  "submit_time": server_time(task.created)}
+                                  "submit_time": server_time(wall(task.created))}
         if task.started is not None:
-            output["scheduled_time"] = server_time(task.started)
+            output["scheduled_time"] = server_time(wall(task.started))
         if task.ended is not None:
-            output["end_time"] = server_time(task.ended)
+            output["end_time"] = server_time(wall(task.ended))
         body: dict[str, Any] = {"request_id": _rid(), "output": output}
         if task.status == "SUCCEEDED":
             output["orig_prompt"] = task.prompt
@@ -244,9 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
             values = query.get(name)
             return values[0] if values else None
 
-        now = self.sim.clock.now()
-        end = _list_time(one("end_time"), "end_time") if one("end_time") else now
-        start = _list_time(one("start_time"), "start_time") if one("start_time") else end - 86400
+        clock = self.sim.clock
+        end = _list_time(one("end_time"), "end_time") if one("end_time") else clock.wall(
+            clock.now())
+        start = _list_time(one("start_time"), "start_time") if one("start_time") else (
+            end - 86400 / clock.speed)
         if end - start > 86400:
             raise ApiFailure(400, "InvalidParameter",
                              "The time range between start_time and end_time must be within 24 "
@@ -255,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiFailure(400, "InvalidParameter", "start_time must be before end_time.")
         page_no = _positive(one("page_no"), "page_no", 1)
         page_size = _positive(one("page_size"), "page_size", 10)
-        rows = [t for t in self.sim.world.listing(key) if start <= t.created <= end + 1]
+        low, high = clock.sim(start), clock.sim(end + 1)
+        rows = [t for t in self.sim.world.listing(key) if low <= t.created <= high]
         for name, attr in (("task_id", "task_id"), ("model_name", "model"), ("status", "status")):
             wanted = one(name)
             if wanted:
@@ -269,9 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
             "data": [{
                 "api_key_id": "sim-" + uuid.uuid5(uuid.NAMESPACE_OID, key).hex[:12],
                 "task_id": t.task_id, "status": t.status, "model_name": t.model,
-                "gmt_create": int(t.created * 1000),
-                "start_time": int(t.started * 1000) if t.started is not None else None,
-                "end_time": int(t.ended * 1000) if t.ended is not None else None,
+                "gmt_create": _ms(clock.wall(t.created)),
+                "start_time": _ms(clock.wall(t.started)) if t.started is not None else None,
+                "end_time": _ms(clock.wall(t.ended)) if t.ended is not None else None,
                 "region": "cn-beijing", "request_id": t.request_id,
             } for t in page],
         }
@@ -333,7 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"queued": len(self.sim.faults.queue)})
         if path == "/_sim/clock" and method == "POST":
             self.sim.clock.advance(float(data.get("advance", 0)))
-            return self._json(200, {"now": server_time(self.sim.clock.now())})
+            clock = self.sim.clock
+            return self._json(200, {"now": server_time(clock.wall(clock.now()))})
         if path == "/_sim/tasks" and method == "GET":
             with self.sim.world.lock:
                 tasks = [{"task_id": t.task_id, "key_suffix": t.key[-4:], "status": t.status,
@@ -390,7 +399,7 @@ def _route(method: str, path: str) -> tuple[str | None, str | None]:
     if method == "GET" and path in (API + "/tasks", API + "/tasks/"):
         return "list", None
     if path.startswith(API + "/tasks/"):
-        rest = path[len(API + "/tasks/"):]
+        rest = path[len(API + "/tasks/"):].rstrip("/")  # the SDK's asyncio flavour adds one
         parts = rest.split("/")
         if method == "GET" and len(parts) == 1 and parts[0]:
             return "query", parts[0]
@@ -483,6 +492,10 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end < start:
         return None
     return start, min(end, size - 1)
+
+
+def _ms(epoch: float) -> int:
+    return int(epoch * 1000)
 
 
 def _rid() -> str:

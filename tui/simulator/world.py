@@ -65,12 +65,20 @@ class SimClock:
         """Jump ahead (tests use this to expire tasks)."""
         self._offset += seconds
 
-    def real_seconds(self, sim_seconds: float) -> float:
-        return sim_seconds / self.speed
+    def wall(self, sim_time: float) -> float:
+        """The wall-clock moment a simulated moment is reported as.
+
+        Reported times stay next to the real clock (so a client's "elapsed"
+        is right); the durations between them shrink by ``speed``.
+        """
+        return self._start_wall + (sim_time - self._start_wall) / self.speed
+
+    def sim(self, wall_time: float) -> float:
+        return self._start_wall + (wall_time - self._start_wall) * self.speed
 
 
 def server_time(epoch: float | None) -> str | None:
-    """``2026-03-20 10:34:41.630`` in Beijing time."""
+    """``2026-03-20 10:34:41.630`` in Beijing time, for a wall-clock epoch."""
     if epoch is None:
         return None
     moment = datetime.fromtimestamp(epoch, UTC).astimezone(SERVER_TZ)
@@ -118,12 +126,14 @@ class World:
 
     def __init__(self, clock: SimClock, *, failure_rate: float = 0.05,
                  rng: random.Random | None = None, min_work: float = 60.0,
-                 max_work: float = 300.0) -> None:
+                 max_work: float = 300.0,
+                 queue_delay: tuple[float, float] = (0.5, 4.0)) -> None:
         self.clock = clock
         self.failure_rate = failure_rate
         self.rng = rng or random.Random()
         self.min_work = min_work
         self.max_work = max_work
+        self.queue_delay = queue_delay
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
 
@@ -164,7 +174,7 @@ class World:
                 duration=duration, audio=audio, watermark=watermark,
                 seed=seed if seed is not None else self.rng.randint(0, 2_147_483_647),
                 request_id=str(uuid.uuid4()), created=now,
-                ready_at=now + self.rng.uniform(0.5, 4.0), work=work, fails_with=fails)
+                ready_at=now + self.rng.uniform(*self.queue_delay), work=work, fails_with=fails)
             self.account(key).tasks[task.task_id] = task
             return task
 

@@ -1,0 +1,82 @@
+"""Shared fixtures: a simulator on loopback, a client pointed at it, a fresh home."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import TaskStore
+from tui.dashscope import ApiKey, DashScopeClient, RetryPolicy
+from tui.simulator import Simulator, SimulatorConfig
+
+KEY = "sk-test-0123456789abcdef"
+FAST = 600.0  # simulated seconds per real second: a 2-minute task takes 0.2 s
+
+
+def make_sim(**overrides: object) -> Simulator:
+    config = SimulatorConfig(port=0, speed=FAST, failure_rate=0.0, seed=1)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return Simulator(config)
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with make_sim() as running:
+        yield running
+
+
+@pytest.fixture
+def slow_sim() -> Iterator[Simulator]:
+    """Real-time clock: tasks stay PENDING long enough to cancel, rate windows are 1 s."""
+    with make_sim(speed=1.0, queue_delay=(30.0, 30.0)) as running:
+        yield running
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
+def client_for(sim: Simulator, **kwargs: object) -> DashScopeClient:
+    kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05))
+    return DashScopeClient(ApiKey(KEY), sim.base_url, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[DashScopeClient]:
+    async with client_for(sim) as c:
+        yield c
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[TaskStore]:
+    s = await TaskStore.open(tmp_path / "tasks.db")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private PIXVERSE_TUI_HOME with the SDK's variables cleared."""
+    root = tmp_path / "home"
+    monkeypatch.setenv("PIXVERSE_TUI_HOME", str(root))
+    for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_API_KEY_FILE_PATH", "DASHSCOPE_HTTP_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def cli_env(home: Path, sim: Simulator | None, key: str | None = KEY) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
+    env["PIXVERSE_TUI_HOME"] = str(home)
+    if sim is not None:
+        env["DASHSCOPE_HTTP_BASE_URL"] = sim.base_url
+    if key is not None:
+        env["DASHSCOPE_API_KEY"] = key
+    return env
+
+
+CLI = [sys.executable, "-m", "tui"]

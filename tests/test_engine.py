@@ -1,0 +1,136 @@
+"""Submission, polling and downloads against the simulator over loopback."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage import TaskStore
+from tests.conftest import client_for
+from tui.dashscope import DashScopeClient, GenerationRequest
+from tui.engine.download import Downloader, DownloadError
+from tui.engine.poller import Health, PollScheduler, PollSettings
+from tui.engine.submit import submit
+from tui.simulator import Simulator
+
+FAST_POLLS = PollSettings(min_interval=0.02, max_interval=0.1, typical_generation=0.2)
+
+
+def sim_tasks(sim: Simulator) -> int:
+    return sum(len(a.tasks) for a in sim.world.accounts.values())
+
+
+async def finished(store: TaskStore, client: DashScopeClient, prompt: str = "a fox"):
+    outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
+    poller = PollScheduler(store, client, FAST_POLLS)
+    [row] = await poller.wait_for({outcome.generation.id})
+    return row
+
+
+async def test_submit_follow_to_success(sim: Simulator, client: DashScopeClient,
+                                        store: TaskStore) -> None:
+    row = await finished(store, client)
+    assert row.status == "SUCCEEDED" and row.video_url and row.usage_size == "1280*720"
+    assert row.submit_time and row.scheduled_time and row.end_time
+    history = [e.status for e in await store.events(row.id)]
+    assert history[0] == "SUBMITTING" and history[-1] == "SUCCEEDED"
+
+
+async def test_a_rejected_create_is_recorded_and_not_retried(
+        sim: Simulator, client: DashScopeClient, store: TaskStore) -> None:
+    sim.inject(on="create", kind="status", status=400, code="DataInspectionFailed",
+               message="Input data may contain inappropriate content.")
+    outcome = await submit(store, client, GenerationRequest("bad"))
+    row = outcome.generation
+    assert row.submission == "rejected" and row.error_code == "DataInspectionFailed"
+    assert sim_tasks(sim) == 0
+
+
+async def test_an_ambiguous_create_is_unconfirmed_not_resent(
+        sim: Simulator, client: DashScopeClient, store: TaskStore) -> None:
+    sim.inject(on="create", kind="drop_after")
+    outcome = await submit(store, client, GenerationRequest("maybe"))
+    assert outcome.error is not None and outcome.error.ambiguous
+    assert outcome.generation.submission == "unconfirmed"
+    assert outcome.generation.display_status == "UNCONFIRMED"
+    assert sim_tasks(sim) == 1  # the server did create it; we did not create a second
+
+
+async def test_polling_resumes_after_a_restart(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with client_for(sim) as client:
+        store = await TaskStore.open(path)
+        outcome = await submit(store, client, GenerationRequest("survive"), first_poll_after=0)
+        await store.close()  # the program stops before the task ends
+        store = await TaskStore.open(path)
+        assert [r.id for r in await store.unfinished()] == [outcome.generation.id]
+        poller = PollScheduler(store, client, FAST_POLLS)
+        await poller.run(stop_when_idle=True)
+        row = await store.get(outcome.generation.id)
+        await store.close()
+    assert row is not None and row.status == "SUCCEEDED"
+
+
+async def test_poller_backs_off_on_429_and_recovers(sim: Simulator, client: DashScopeClient,
+                                                    store: TaskStore) -> None:
+    outcome = await submit(store, client, GenerationRequest("x"), first_poll_after=0)
+    for _ in range(4):  # more than the client's own retries
+        sim.inject(on="query", kind="status", status=429, code="Throttling.RateQuota")
+    health: list[Health] = []
+    poller = PollScheduler(store, client, FAST_POLLS, on_health=lambda h, _: health.append(h))
+    await poller.poll_once()
+    assert poller.health is Health.BACKING_OFF
+    row = await store.get(outcome.generation.id)
+    assert row is not None and row.poll_failures == 1 and row.status == "PENDING"
+    poller._backoff_until = 0  # skip the wait
+    await poller.wait_for({outcome.generation.id})
+    assert health[-1] is Health.OK
+
+
+async def test_download_verifies_and_names_safely(sim: Simulator, client: DashScopeClient,
+                                                  store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(store, client, "../../etc/passwd [bold]x[/] 小猫")
+    downloader = Downloader(store, tmp_path / "videos")
+    row = await downloader.download(row)
+    await downloader.aclose()
+    path = Path(row.download_path or "")
+    assert path.parent == tmp_path / "videos" and path.suffix == ".mp4"
+    assert ".." not in path.name and "/" not in path.name and "小猫" in path.name
+    data = path.read_bytes()
+    assert data == sim.clip("16x9") and data[4:8] == b"ftyp"
+    assert row.download_state == "done" and row.download_sha256 == hashlib.sha256(
+        data).hexdigest() and row.download_bytes == len(data)
+
+
+async def test_an_interrupted_download_resumes_with_range(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(store, client)
+    sim.inject(on="media", kind="truncate")
+    downloader = Downloader(store, tmp_path)
+    with pytest.raises(DownloadError, match="closed before the whole video"):
+        await downloader.download(row)
+    failed = await store.get(row.id)
+    assert failed is not None and failed.download_state == "failed"
+    parts = list(tmp_path.glob("*.part"))
+    assert len(parts) == 1 and 0 < parts[0].stat().st_size < len(sim.clip("16x9"))
+    assert not list(tmp_path.glob("*.mp4"))  # nothing half-written under the real name
+    sim.requests.clear()
+    done = await downloader.download(failed)
+    await downloader.aclose()
+    assert Path(done.download_path or "").read_bytes() == sim.clip("16x9")
+    assert not list(tmp_path.glob("*.part"))
+
+
+async def test_a_stalled_download_is_cut_off(sim: Simulator, client: DashScopeClient,
+                                             store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(store, client)
+    sim.inject(on="media", kind="stall", seconds=3)
+    downloader = Downloader(store, tmp_path, timeout=httpx.Timeout(5.0, read=0.3))
+    with pytest.raises(DownloadError, match="stalled"):
+        await downloader.download(row)
+    done = await downloader.download(row)  # resumes from what arrived
+    await downloader.aclose()
+    assert Path(done.download_path or "").read_bytes() == sim.clip("16x9")
