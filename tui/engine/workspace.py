@@ -29,17 +29,18 @@ class Workspace:
     key: ApiKey | None
     base_url: str
     demo: bool = False
+    time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo simulator)
 
     @classmethod
     def load(cls, *, demo: bool = False, base_url: str | None = None,
-             key: ApiKey | None = None) -> Workspace:
+             key: ApiKey | None = None, time_scale: float = 1.0) -> Workspace:
         paths = app_paths()
         config = settings.load(paths.config_file)
         if demo:
             paths = paths.demo()
         resolved_key = key if key is not None else credentials.api_key()
         url = base_url or credentials.base_url(config.get("endpoint", "base_url"))
-        return cls(paths, config, resolved_key, url, demo)
+        return cls(paths, config, resolved_key, url, demo, time_scale)
 
     @property
     def downloads_dir(self) -> Path:
@@ -50,12 +51,13 @@ class Workspace:
     def template(self) -> str:
         return self.settings.get("downloads", "template") or DEFAULT_TEMPLATE
 
-    def poll_settings(self, time_scale: float = 1.0) -> PollSettings:
+    def poll_settings(self, time_scale: float | None = None) -> PollSettings:
         p = self.settings.section("polling")
         return PollSettings(concurrency=p["concurrency"],
                             queries_per_second=float(p["queries_per_second"]),
                             min_interval=float(p["min_interval"]),
-                            max_interval=float(p["max_interval"]), time_scale=time_scale)
+                            max_interval=float(p["max_interval"]),
+                            time_scale=time_scale or self.time_scale)
 
     async def open_store(self) -> TaskStore:
         store = await TaskStore.open(self.paths.database)

@@ -1,0 +1,561 @@
+"""The dashboard app: owns the store, the client, the poller and every piece of UI state.
+
+Data flows one way: pollers and actions write SQLite; a short refresh timer
+reads what changed (from this process or any other) and updates the rows it
+touches.  Workers never touch widgets: they post messages or notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+from textual.worker import Worker, WorkerState
+
+from storage import Generation, TaskStore
+from storage.clock import iso, utc_now
+from tui.config.credentials import region_of
+from tui.dashscope import DashScopeClient, DashScopeError
+from tui.engine import resolve
+from tui.engine.download import Downloader, DownloadError
+from tui.engine.observe import observation
+from tui.engine.poller import Health, PollScheduler
+from tui.engine.submit import submit
+from tui.engine.workspace import Workspace
+from tui.ui.messages import PollerHealthChanged, StoreChanged, TaskFinished
+from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.screens.detail import DetailScreen
+from tui.ui.screens.keys import KeysScreen
+from tui.ui.screens.welcome import WelcomeScreen
+from tui.ui.state import read_state, write_state
+from tui.ui.themes import DEFAULT_THEME, load_themes, status_style
+from tui.ui.widgets.composer import Composer, Draft
+from tui.ui.widgets.detail import DetailPane, describe
+from tui.ui.widgets.status_bar import StatusBar
+from tui.ui.widgets.task_table import TaskTable
+
+REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
+TABLE_ROWS = 1000  # most recent generations loaded into the table
+NARROW = 140  # columns below which the detail pane moves under the table
+LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
+
+
+class MainScreen(Screen[None]):
+    """The dashboard: status bar, composer, task table with its detail pane."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Composer(id="composer")
+        yield Input(placeholder="filter: words in the prompt, status:RUNNING …  (enter: keep, "
+                                "escape: clear)", id="filter", compact=True)
+        with Container(id="work"):
+            yield TaskTable(id="tasks")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+
+class PixverseApp(App[str | None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pixverse-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+j,f5", "submit", "Submit", id="submit", priority=True),
+        Binding("question_mark", "show_keys", "Keys", id="keys"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, ws: Workspace, *, now: Callable[[], datetime] = utc_now,
+                 poll: bool = True, client: DashScopeClient | None = None) -> None:
+        super().__init__()
+        self.ws = ws
+        self.now = now
+        self.poll_enabled = poll
+        self.store: TaskStore | None = None
+        self.client = client
+        self.poller: PollScheduler | None = None
+        self.downloader: Downloader | None = None
+        self.health = Health.OK.value
+        self.health_detail = ""
+        self.last_update: datetime | None = None
+        self.filter_text = ""
+        self._stamp = ""
+        self._submitting = False
+        self._downloading: set[int] = set()
+        self._state = read_state(ws.paths.state_file)
+        self._startup_problems = list(ws.settings.problems)
+        loaded = load_themes(ws.paths.themes_dir)
+        self._startup_problems += loaded.problems
+        for theme in loaded.themes:
+            self.register_theme(theme)
+
+    # -- start and stop -----------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen() if self.ws.key is not None else WelcomeScreen()
+
+    async def on_mount(self) -> None:
+        self._apply_theme()
+        self._apply_keymap()
+        for problem in self._startup_problems:
+            self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
+        if self.ws.key is None:
+            return
+        self.store = await self.ws.open_store()
+        if self.client is None:
+            self.client = self.ws.client()
+        self.downloader = self.ws.downloader(self.store)
+        composer = self.screen.query_one(Composer)
+        composer.apply_settings(self._composer_defaults())
+        composer.prompt.focus()
+        table = self.screen.query_one(TaskTable)
+        table.style_for = lambda status: status_style(self.current_theme, status)
+        await self._load_table()
+        self._render_status()
+        self.set_interval(REFRESH_EVERY, self._refresh_from_store, name="refresh")
+        self.set_interval(1.0, self._tick, name="tick")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.poll_enabled:
+            self._start_poller()
+
+    def _composer_defaults(self) -> dict[str, Any]:
+        values = self.ws.settings.section("composer")
+        values.update(self._state.get("composer", {}))
+        return values
+
+    async def action_quit(self) -> None:
+        self._save_state()  # while the screens still exist
+        await super().action_quit()
+
+    async def on_unmount(self) -> None:
+        if self.downloader is not None:
+            await self.downloader.aclose()
+        if self.client is not None:
+            await self.client.aclose()
+        if self.store is not None:
+            await self.store.close()
+
+    def _save_state(self) -> None:
+        state = dict(self._state)
+        state["theme"] = self.theme
+        if self.screen_stack and isinstance(self.screen_stack[0], MainScreen):
+            with contextlib.suppress(Exception):  # the screen may be gone while quitting
+                state["composer"] = self.screen_stack[0].query_one(Composer).settings()
+        try:
+            write_state(self.ws.paths.state_file, state)
+            self._state = state
+        except OSError as exc:
+            self.notify(f"Could not save settings: {exc}", severity="warning", markup=False)
+
+    # -- themes and keys -----------------------------------------------------------
+
+    def _apply_theme(self) -> None:
+        wanted = self._state.get("theme") or self.ws.settings.get("ui", "theme") or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self._startup_problems.append(f"Theme {wanted!r} is not installed; using "
+                                          f"{DEFAULT_THEME}.")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._save_state()
+        if self.store is not None:
+            self.screen_stack[0].query_one(TaskTable).restyle(self.now())
+            self._show_detail()
+
+    def binding_ids(self) -> dict[str, Binding]:
+        every = [*self.BINDINGS, *Composer.BINDINGS, *TaskTable.BINDINGS]
+        return {b.id: b for b in every if isinstance(b, Binding) and b.id}
+
+    def _apply_keymap(self) -> None:
+        wanted = self.ws.settings.section("keys")
+        known = self.binding_ids()
+        keymap = {}
+        for binding_id, keys in wanted.items():
+            if binding_id not in known:
+                close = difflib.get_close_matches(binding_id, list(known), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                self._startup_problems.append(
+                    f"[keys] {binding_id} is not a binding id{hint}; press ? to see them.")
+            elif not isinstance(keys, str) or not keys.strip():
+                self._startup_problems.append(f"[keys] {binding_id} must be a key name such as "
+                                              '"ctrl+s" or "f5,ctrl+s".')
+            else:
+                keymap[binding_id] = keys
+        if keymap:
+            self.set_keymap(keymap)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.store is None:
+            return
+        for binding in self.binding_ids().values():
+            action = binding.action.removeprefix("app.")
+            if not hasattr(self, f"action_{action}") or action in ("quit", "show_keys"):
+                continue
+            yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+                                getattr(self, f"action_{action}"))
+        yield SystemCommand("Keys", "Show every key binding", self.action_show_keys)
+
+    # -- reading the store ----------------------------------------------------------
+
+    def _table(self) -> TaskTable:
+        return self.screen_stack[0].query_one(TaskTable)
+
+    def _tokens(self) -> tuple[list[str], str]:
+        statuses, words = [], []
+        for token in self.filter_text.split():
+            if token.lower().startswith("status:"):
+                statuses += [s.upper() for s in token[7:].split(",") if s]
+            else:
+                words.append(token)
+        return statuses, " ".join(words)
+
+    def _matches(self, row: Generation) -> bool:
+        statuses, words = self._tokens()
+        if statuses and row.display_status not in statuses:
+            return False
+        return not words or words.lower() in row.prompt.lower()
+
+    async def _load_table(self) -> None:
+        assert self.store is not None
+        statuses, words = self._tokens()
+        self._stamp = iso(utc_now())
+        rows = await self.store.list(statuses=statuses, query=words or None, limit=TABLE_ROWS)
+        table = self._table()
+        table.keep_only({r.id for r in rows})
+        table.apply(rows, self.now())
+        self._show_detail()
+
+    async def _refresh_from_store(self) -> None:
+        """Apply whatever any process wrote since the last look."""
+        if self.store is None:
+            return
+        rows = await self.store.changed_since(self._stamp)
+        if not rows:
+            return
+        self._stamp = max(r.updated_at for r in rows)
+        table = self._table()
+        shown = [r for r in rows if self._matches(r)]
+        table.apply(shown, self.now())
+        table.keep_only(set(table.rows_by_id) - {r.id for r in rows if not self._matches(r)})
+        self.last_update = self.now()
+        self._render_status()
+        if table.highlighted_id in {r.id for r in rows}:
+            self._show_detail()
+
+    def _tick(self) -> None:
+        table = self._table()
+        table.tick(self.now())
+        highlighted = table.rows_by_id.get(table.highlighted_id or -1)
+        if highlighted is not None and highlighted.display_status in LIVE:
+            self._show_detail()
+
+    def _render_status(self) -> None:
+        in_flight = sum(1 for r in self._table().rows_by_id.values()
+                        if r.display_status in LIVE)
+        self.screen_stack[0].query_one(StatusBar).render_status(
+            endpoint=self.ws.base_url, region=region_of(self.ws.base_url), demo=self.ws.demo,
+            in_flight=in_flight, health=self.health, detail=self.health_detail,
+            updated=self.last_update)
+
+    @work(group="detail", exclusive=True, exit_on_error=False)
+    async def _show_detail(self) -> None:
+        table = self._table()
+        row = table.rows_by_id.get(table.highlighted_id or -1)
+        pane = self.screen_stack[0].query_one(DetailPane)
+        if row is None or self.store is None:
+            return
+        events = await self.store.events(row.id)
+        pane.show(describe(row, events, self.now(), status_style(self.current_theme,
+                                                                 row.display_status)))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.call_later(self._refresh_from_store)
+
+    def on_poller_health_changed(self, message: PollerHealthChanged) -> None:
+        self.health, self.health_detail = message.health, message.detail
+        self._render_status()
+
+    def on_task_finished(self, message: TaskFinished) -> None:
+        if self.ws.settings.get("downloads", "auto"):
+            self._download(message.generation_id)
+
+    # -- the poller ----------------------------------------------------------------
+
+    def _start_poller(self) -> None:
+        assert self.store is not None and self.client is not None
+        self.poller = PollScheduler(
+            self.store, self.client, self.ws.poll_settings(),
+            on_update=self._polled,
+            on_health=lambda h, d: self.post_message(PollerHealthChanged(h.value, d)))
+        self.run_worker(self.poller.run(), name="poller", group="poller", exclusive=True,
+                        exit_on_error=False)
+
+    def _polled(self, row: Generation, changed: bool) -> None:
+        self.post_message(StoreChanged())
+        if changed and row.status == "SUCCEEDED":
+            self.post_message(TaskFinished(row.id))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        self.notify(f"{worker.name or worker.group} failed: {error}", title="Background work",
+                    severity="error", markup=False, timeout=10)
+        if worker.group == "poller":
+            self.set_timer(2.0, self._start_poller)
+
+    # -- actions: composer ------------------------------------------------------------
+
+    def action_submit(self) -> None:
+        if self.store is None:
+            return
+        self.screen_stack[0].query_one(Composer).request_submit()
+
+    def on_composer_submit_requested(self, message: Composer.SubmitRequested) -> None:
+        draft = message.draft
+        if draft.problems:
+            self.notify(" ".join(draft.problems), title="Cannot submit", severity="error",
+                        markup=False)
+            return
+        if self._submitting:
+            self.notify("Still submitting the previous prompt.", severity="warning")
+            return
+        self._submitting = True
+        self._submit(draft)
+
+    @work(group="submit", exclusive=False, exit_on_error=False)
+    async def _submit(self, draft: Draft) -> None:
+        assert self.store is not None and self.client is not None
+        try:
+            for index, request in enumerate(draft.requests):
+                outcome = await submit(self.store, self.client, request,
+                                       first_poll_after=self.ws.poll_settings().first_poll)
+                self.post_message(StoreChanged())
+                if outcome.error is not None:
+                    if outcome.error.ambiguous:
+                        self.notify("No clear answer to the create request: a task may exist. "
+                                    "It was not re-sent; select it and press u to resolve.",
+                                    title="Submission unconfirmed", severity="warning",
+                                    markup=False, timeout=15)
+                    else:
+                        self.notify(str(outcome.error), title="Refused", severity="error",
+                                    markup=False, timeout=10)
+                    break
+                if self.poller is not None:
+                    self.poller.wake()
+                if index + 1 < len(draft.requests):
+                    await asyncio.sleep(0.25)  # stay well under 5 creates per second
+            else:
+                self._after_submit(len(draft.requests))
+        finally:
+            self._submitting = False
+
+    def _after_submit(self, count: int) -> None:
+        composer = self.screen_stack[0].query_one(Composer)
+        composer.clear_prompt()
+        self._save_state()
+        self.notify(f"Submitted {count} task{'s' if count > 1 else ''}.", timeout=3)
+
+    def action_focus_tasks(self) -> None:
+        self._table().focus()
+
+    # -- actions: table ---------------------------------------------------------------
+
+    def _highlighted_row(self) -> Generation | None:
+        table = self._table()
+        return table.rows_by_id.get(table.highlighted_id or -1)
+
+    def action_open_detail(self) -> None:
+        row = self._highlighted_row()
+        if row is None:
+            return
+        self._open_detail(row)
+
+    @work(group="detail-screen", exclusive=True, exit_on_error=False)
+    async def _open_detail(self, row: Generation) -> None:
+        assert self.store is not None
+        events = await self.store.events(row.id)
+        self.push_screen(DetailScreen(describe(row, events, self.now(), status_style(
+            self.current_theme, row.display_status))))
+
+    def action_download(self) -> None:
+        row = self._highlighted_row()
+        if row is None:
+            return
+        if row.status != "SUCCEEDED":
+            self.notify(f"Only finished tasks can be downloaded (this one is "
+                        f"{row.display_status}).", severity="warning", markup=False)
+            return
+        self._download(row.id)
+
+    def action_download_all(self) -> None:
+        rows = [r for r in self._table().rows_by_id.values()
+                if r.status == "SUCCEEDED" and r.download_state != "done"]
+        if not rows:
+            self.notify("Every finished task is already downloaded.")
+            return
+        for row in rows:
+            self._download(row.id)
+        self.notify(f"Downloading {len(rows)} video{'s' if len(rows) > 1 else ''}.")
+
+    def _download(self, generation_id: int) -> None:
+        if generation_id in self._downloading:
+            return
+        self._downloading.add(generation_id)
+        self.run_worker(self._download_one(generation_id), group="downloads",
+                        exit_on_error=False, name=f"download #{generation_id}")
+
+    async def _download_one(self, generation_id: int) -> None:
+        assert self.store is not None and self.downloader is not None
+        try:
+            row = await self.store.get(generation_id)
+            if row is None:
+                return
+            done = await self.downloader.download(row)
+            self.notify(f"Saved {done.download_path}", title="Downloaded", markup=False)
+        except DownloadError as exc:
+            self.notify(str(exc), title="Download failed", severity="error", markup=False,
+                        timeout=10)
+        finally:
+            self._downloading.discard(generation_id)
+            self.post_message(StoreChanged())
+
+    def action_cancel_task(self) -> None:
+        row = self._highlighted_row()
+        if row is None or not row.task_id:
+            return
+        if row.status != "PENDING":
+            self.notify(f"Only a PENDING task can be canceled; this one is "
+                        f"{row.display_status}.", severity="warning", markup=False)
+            return
+        self._cancel(row)
+
+    @work(group="cancel", exclusive=False, exit_on_error=False)
+    async def _cancel(self, row: Generation) -> None:
+        assert self.store is not None and self.client is not None and row.task_id
+        try:
+            await self.client.cancel(row.task_id)
+            info = await self.client.query(row.task_id)
+            await self.store.apply(row.id, observation(info), 3.0)
+            self.notify(f"Canceled {row.task_id[:8]}.", markup=False)
+        except DashScopeError as exc:
+            self.notify(str(exc), title="Cancel failed", severity="error", markup=False)
+        self.post_message(StoreChanged())
+
+    def action_reuse(self) -> None:
+        row = self._highlighted_row()
+        if row is None:
+            return
+        self.screen_stack[0].query_one(Composer).reuse(row)
+        self.notify("Prompt and settings loaded into the composer (same seed).", timeout=3)
+
+    def action_copy_url(self) -> None:
+        row = self._highlighted_row()
+        if row is None or not row.video_url:
+            self.notify("This task has no video URL yet.", severity="warning")
+            return
+        self.copy_to_clipboard(row.video_url)
+        self.notify("Video URL copied to the clipboard.", timeout=3)
+
+    def action_resolve(self) -> None:
+        row = self._highlighted_row()
+        if row is None or row.submission != "unconfirmed":
+            self.notify("Only an UNCONFIRMED submission needs resolving.")
+            return
+
+        def chosen(answer: str | None) -> None:
+            if answer == "search":
+                self._resolve(row)
+            elif answer == "abandon":
+                self._abandon(row)
+
+        self.push_screen(ChoiceScreen(
+            "This submission got no clear answer, so a task may exist and be billed.\n"
+            "Look for it on the service (recommended), or mark it as never created?",
+            [("search", "Look for it"), ("abandon", "Not created"), ("close", "Later")]),
+            chosen)
+
+    @work(group="resolve", exclusive=True, exit_on_error=False)
+    async def _resolve(self, row: Generation) -> None:
+        assert self.store is not None and self.client is not None
+        try:
+            found = await resolve.candidates(self.store, self.client, row)
+        except DashScopeError as exc:
+            self.notify(str(exc), title="Could not look", severity="error", markup=False)
+            return
+        task = found.match
+        if task is not None:
+            await resolve.adopt(self.store, row, task.task_id)
+            self.notify(f"Found it: {task.task_id}.", markup=False)
+            if self.poller is not None:
+                self.poller.wake()
+        elif not found.tasks:
+            self.notify("The service has no matching task: nothing was created. Press u "
+                        "again to mark it as not created.", timeout=10)
+        else:
+            ids = ", ".join(t.task_id[:8] for t in found.tasks)
+            self.notify(f"Several tasks could be it ({ids}); use `pixverse-tui resolve "
+                        f"{row.id} --task TASK_ID`.", timeout=15, markup=False)
+        self.post_message(StoreChanged())
+
+    @work(group="resolve", exclusive=True, exit_on_error=False)
+    async def _abandon(self, row: Generation) -> None:
+        assert self.store is not None
+        await self.store.mark_abandoned(row.id, "the user decided no task was created")
+        self.post_message(StoreChanged())
+
+    # -- actions: app ---------------------------------------------------------------
+
+    def action_show_keys(self) -> None:
+        rows = []
+        for binding_id, binding in self.binding_ids().items():
+            keys = self._keymap.get(binding_id, binding.key)
+            rows.append((keys.replace("question_mark", "?").replace("slash", "/"),
+                         binding.description, binding_id))
+        rows.append(("ctrl+p", "Command palette (themes, every action)", "—"))
+        rows.append(("tab / shift+tab", "Move focus", "—"))
+        rows.append(("arrows", "Move in the table", "—"))
+        self.push_screen(KeysScreen(rows))
+
+    def action_filter(self) -> None:
+        box = self.screen_stack[0].query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    async def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        await self._load_table()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self) -> None:
+        self._table().focus()
+
+    def on_key(self, event: Any) -> None:
+        focused = self.focused
+        if event.key == "escape" and isinstance(focused, Input) and focused.id == "filter":
+            focused.value = ""
+            focused.remove_class("-shown")
+            self._table().focus()
+            event.stop()
+

@@ -1,0 +1,110 @@
+"""Table cells for a generation: literal ``Text`` (never markup) that also sorts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+
+from storage import Generation
+from storage.clock import parse_iso
+
+ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
+         "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
+         "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
+COLUMNS = (("status", "Status", 14), ("prompt", "Prompt", 28), ("task", "Task", 8),
+           ("size", "Size", 9), ("duration", "Dur", 3), ("audio", "♪", 1),
+           ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
+
+
+class SortText(Text):
+    """A ``Text`` cell that carries the value it sorts by."""
+
+    def __init__(self, text: str, order: Any, style: str | Style = "") -> None:
+        super().__init__(text, style=style, no_wrap=True, overflow="ellipsis")
+        self.order = order
+
+
+def clock_span(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def started_at(row: Generation) -> datetime | None:
+    return parse_iso(row.submit_time) or parse_iso(row.created_at)
+
+
+def elapsed(row: Generation, now: datetime) -> float | None:
+    start = started_at(row)
+    return None if start is None else (now - start).total_seconds()
+
+
+def took(row: Generation) -> float | None:
+    start, end = parse_iso(row.submit_time), parse_iso(row.end_time)
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def submitted_text(row: Generation, now: datetime) -> str:
+    moment = parse_iso(row.created_at)
+    if moment is None:
+        return ""
+    local, today = moment.astimezone(), now.astimezone()
+    return local.strftime("%H:%M:%S") if local.date() == today.date() else local.strftime(
+        "%m-%d %H:%M")
+
+
+def download_text(row: Generation) -> str:
+    state = row.download_state
+    if state == "done":
+        return "✔ saved"
+    if state == "downloading":
+        if row.download_total:
+            return f"⇣{100 * (row.download_bytes or 0) // row.download_total:>3d}%"
+        return "⇣ …"
+    if state == "failed":
+        return "✘ retry"
+    return ""
+
+
+def row_cells(row: Generation, now: datetime, status_style: Style) -> dict[str, SortText]:
+    """Every column's cell for one generation."""
+    status = row.display_status
+    live = status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
+    label = f"{ICONS.get(status, '·')} {status}"
+    if live:
+        label += f" {clock_span(elapsed(row, now))}"
+    created = parse_iso(row.created_at)
+    return {
+        "status": SortText(label, status, status_style),
+        "prompt": SortText(" ".join(row.prompt.split()), row.prompt.lower()),
+        "task": SortText((row.task_id or "—")[:8], row.task_id or ""),
+        "size": SortText(row.size, _pixels(row.size)),
+        "duration": SortText(f"{row.duration}s", row.duration),
+        "audio": SortText("♪" if row.audio else "", row.audio),
+        "submitted": SortText(submitted_text(row, now),
+                              created.timestamp() if created else 0.0),
+        "took": SortText(clock_span(took(row)), took(row) or 0.0),
+        "download": SortText(download_text(row), row.download_state),
+    }
+
+
+def _pixels(size: str) -> int:
+    width, _, height = size.partition("*")
+    return int(width) * int(height) if width.isdigit() and height.isdigit() else 0

@@ -1,0 +1,27 @@
+"""Messages workers post to the app; the app is the one owner of UI state."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class StoreChanged(Message):
+    """Something was written to the store; the next refresh picks it up."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+class PollerHealthChanged(Message):
+    def __init__(self, health: str, detail: str) -> None:
+        super().__init__()
+        self.health = health
+        self.detail = detail
+
+
+class TaskFinished(Message):
+    """A task reached SUCCEEDED (for auto-download)."""
+
+    def __init__(self, generation_id: int) -> None:
+        super().__init__()
+        self.generation_id = generation_id

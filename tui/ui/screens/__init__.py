@@ -1,0 +1,1 @@
+"""Modal screens: keys, details, resolving an unconfirmed submission, confirmations."""

@@ -1,0 +1,29 @@
+"""What the app remembers by itself (last theme, composer settings), via tomli-w.
+
+Kept apart from the user's ``config.toml``, which is never rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically replace the state file (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in state.items() if v is not None}
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(tomli_w.dumps(clean), encoding="utf-8")
+    os.replace(temp, path)

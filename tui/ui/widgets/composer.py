@@ -1,0 +1,212 @@
+"""The prompt composer: prompt, resolution tier × aspect ratio, duration, toggles, seed.
+
+Only valid combinations can be submitted: durations offered follow the tier
+(1080P: 5 or 8 s), and anything else wrong is spelled out under the controls.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select, TextArea
+
+from storage import Generation
+from tui.dashscope import GenerationRequest
+from tui.dashscope.sizes import (
+    MODEL_V56,
+    PROMPT_LIMITS,
+    RATIOS,
+    SEED_MAX,
+    TIERS,
+    durations_for,
+    size_for,
+    tier_and_ratio,
+)
+from tui.dashscope.validation import check_request
+
+LIMIT = PROMPT_LIMITS[MODEL_V56]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the composer would submit, or why it cannot."""
+
+    requests: list[GenerationRequest]
+    problems: list[str]
+    warnings: list[str]
+
+
+class Composer(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.focus_tasks", "To tasks", id="composer.leave"),
+    ]
+
+    class SubmitRequested(Message):
+        def __init__(self, draft: Draft) -> None:
+            super().__init__()
+            self.draft = draft
+
+    def compose(self) -> ComposeResult:
+        prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
+                          tab_behavior="focus", compact=False)
+        prompt.border_title = "Prompt  (ctrl+j or f5 submits)"
+        yield prompt
+        with Horizontal(id="options"):
+            yield Select([(t, t) for t in TIERS], value="720P", allow_blank=False,
+                         id="tier", compact=True)
+            yield Select([(r, r) for r in RATIOS], value="16:9", allow_blank=False,
+                         id="ratio", compact=True)
+            yield Select([("5 s", 5), ("8 s", 8), ("10 s", 10)], value=5, allow_blank=False,
+                         id="duration", compact=True)
+            yield Checkbox("audio", id="audio", compact=True)
+            yield Checkbox("watermark", id="watermark", compact=True)
+            yield Input(placeholder="seed: random", id="seed", compact=True,
+                        restrict=r"[0-9]*", max_length=10)
+            yield Label("×", id="times")
+            yield Input(value="1", id="variations", compact=True, restrict=r"[0-9]*",
+                        max_length=2, tooltip="variations: submit N tasks with different seeds")
+        yield Label("", id="problems")
+
+    def on_mount(self) -> None:
+        self._refresh_state()
+
+    # -- state ------------------------------------------------------------------
+
+    @property
+    def prompt(self) -> TextArea:
+        return self.query_one("#prompt", TextArea)
+
+    def _value(self, selector: str) -> Any:
+        return self.query_one(selector, Select).value
+
+    def settings(self) -> dict[str, Any]:
+        """The composer's choices, to persist between runs."""
+        seed = self.query_one("#seed", Input).value
+        return {"tier": self._value("#tier"), "ratio": self._value("#ratio"),
+                "duration": self._value("#duration"),
+                "audio": self.query_one("#audio", Checkbox).value,
+                "watermark": self.query_one("#watermark", Checkbox).value,
+                "seed": int(seed) if seed.isdigit() else "random",
+                "variations": self._variations() or 1}
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        if values.get("tier") in TIERS:
+            self.query_one("#tier", Select).value = values["tier"]
+        if values.get("ratio") in RATIOS:
+            self.query_one("#ratio", Select).value = values["ratio"]
+        self._offer_durations()
+        if values.get("duration") in durations_for(str(self._value("#tier"))):
+            self.query_one("#duration", Select).value = values["duration"]
+        for name in ("audio", "watermark"):
+            if isinstance(values.get(name), bool):
+                self.query_one(f"#{name}", Checkbox).value = values[name]
+        seed = values.get("seed")
+        self.query_one("#seed", Input).value = str(seed) if isinstance(seed, int) else ""
+        variations = values.get("variations")
+        if isinstance(variations, int):
+            self.query_one("#variations", Input).value = str(variations)
+        self._refresh_state()
+
+    def reuse(self, row: Generation) -> None:
+        """Load a past generation's prompt and settings (same seed, for a re-run)."""
+        place = tier_and_ratio(row.size)
+        settings: dict[str, Any] = {"audio": row.audio, "watermark": row.watermark,
+                                    "seed": row.seed if row.seed is not None else "random",
+                                    "variations": 1, "duration": row.duration}
+        if place is not None:
+            settings["tier"], settings["ratio"] = place
+        self.apply_settings(settings)
+        self.prompt.load_text(row.prompt)
+        self.prompt.focus()
+        self._refresh_state()
+
+    def clear_prompt(self) -> None:
+        self.prompt.load_text("")
+
+    def _variations(self) -> int | None:
+        text = self.query_one("#variations", Input).value
+        return int(text) if text.isdigit() else None
+
+    # -- validation ---------------------------------------------------------------
+
+    def draft(self) -> Draft:
+        problems: list[str] = []
+        text = self.prompt.text
+        tier, ratio = str(self._value("#tier")), str(self._value("#ratio"))
+        duration = int(self._value("#duration"))
+        seed_text = self.query_one("#seed", Input).value
+        seed = int(seed_text) if seed_text.isdigit() else None
+        if seed is not None and seed > SEED_MAX:
+            problems.append(f"Seed must be 0 to {SEED_MAX}.")
+            seed = None
+        variations = self._variations()
+        if variations is None or not 1 <= variations <= 10:
+            problems.append("Variations must be 1 to 10.")
+            variations = 1
+        base = GenerationRequest(prompt=text, size=size_for(tier, ratio), duration=duration,
+                                 audio=self.query_one("#audio", Checkbox).value,
+                                 watermark=self.query_one("#watermark", Checkbox).value,
+                                 seed=seed)
+        verdict = check_request(base)
+        problems = verdict.problems + problems
+        if variations == 1:
+            seeds: list[int | None] = [seed]
+        else:
+            start = seed if seed is not None else random.randint(0, SEED_MAX)
+            seeds = [(start + i) % (SEED_MAX + 1) for i in range(variations)]
+        requests = [GenerationRequest(prompt=text, size=base.size, duration=duration,
+                                      audio=base.audio, watermark=base.watermark, seed=s)
+                    for s in seeds]
+        return Draft(requests, problems, verdict.warnings)
+
+    def _offer_durations(self) -> None:
+        select = self.query_one("#duration", Select)
+        allowed = durations_for(str(self._value("#tier")))
+        current = select.value
+        select.set_options([(f"{d} s", d) for d in allowed])
+        select.value = current if current in allowed else allowed[-1]
+
+    def _refresh_state(self) -> None:
+        draft = self.draft()
+        count = len(self.prompt.text)
+        over = count > LIMIT
+        self.prompt.border_subtitle = f"{count}/{LIMIT}" + (" — will be truncated" if over
+                                                            else "")
+        self.prompt.set_class(over, "-over")
+        problems = self.query_one("#problems", Label)
+        lines = [p for p in draft.problems if not (p.startswith("The prompt is empty") and
+                                                   not self.prompt.text)]
+        size = draft.requests[0].size if draft.requests else ""
+        n = len(draft.requests)
+        if lines:
+            problems.update(Text("✘ " + " ".join(lines), style="bold"))
+            problems.set_class(True, "-error")
+        else:
+            summary = f"{size} · {draft.requests[0].duration} s" + (
+                f" · {n} variations" if n > 1 else "")
+            problems.update(Text(summary + ("  ⚠ " + " ".join(draft.warnings)
+                                            if draft.warnings else "")))
+            problems.set_class(False, "-error")
+
+    @on(Select.Changed, "#tier")
+    def _tier_changed(self) -> None:
+        self._offer_durations()
+        self._refresh_state()
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        self._refresh_state()
+
+    def request_submit(self) -> None:
+        self.post_message(self.SubmitRequested(self.draft()))

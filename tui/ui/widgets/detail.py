@@ -1,0 +1,128 @@
+"""The detail pane: everything about the highlighted generation, drawn literally."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from storage import Generation, StatusEvent
+from storage.clock import parse_iso
+from tui.dashscope.explain import explain
+from tui.ui.cells import clock_span, elapsed, human_bytes
+
+BAR = 24
+
+
+def _seconds_between(a: str | None, b: str | None) -> float | None:
+    start, end = parse_iso(a), parse_iso(b)
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def _local(stamp: str | None) -> str:
+    moment = parse_iso(stamp)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def progress_bar(done: int, total: int | None) -> str:
+    if not total:
+        return f"{human_bytes(done)} so far"
+    share = min(1.0, done / total)
+    filled = int(share * BAR)
+    return f"{'█' * filled}{'░' * (BAR - filled)} {share:4.0%}  {human_bytes(done)} of " \
+           f"{human_bytes(total)}"
+
+
+def describe(row: Generation, events: list[StatusEvent], now: datetime,
+             status_style: Style) -> Text:
+    """The pane's content.  Prompt and server text are appended as plain strings."""
+    out = Text()
+    label = Style(dim=True)
+
+    def line(name: str, value: object, style: Style | str = "") -> None:
+        out.append(f"{name:<11}", label)
+        out.append(f"{value}\n", style)
+
+    status = row.display_status
+    extra = ""
+    if status in ("PENDING", "RUNNING", "SUSPENDED"):
+        extra = f"  {clock_span(elapsed(row, now))}"
+    line("Status", status + extra, status_style)
+    if row.submission == "unconfirmed":
+        out.append("The create request got no clear answer: a task may exist (and be billed).\n"
+                   "Press u to look for it on the service or to mark it as not created.\n",
+                   Style(bold=True))
+        if row.submission_note:
+            out.append(row.submission_note + "\n", label)
+    line("Task id", row.task_id or "—")
+    line("Request", row.create_request_id or "—")
+    if row.last_request_id and row.last_request_id != row.create_request_id:
+        line("Last req.", row.last_request_id)
+    line("Model", row.model)
+    line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
+                 f"watermark {'on' if row.watermark else 'off'}")
+    line("Seed", "random" if row.seed is None else row.seed)
+    out.append("\n")
+    line("Created", _local(row.created_at))
+    line("Submitted", _local(row.submit_time))
+    line("Scheduled", _local(row.scheduled_time))
+    line("Ended", _local(row.end_time))
+    queue = _seconds_between(row.submit_time, row.scheduled_time)
+    work = _seconds_between(row.scheduled_time, row.end_time)
+    line("Queue", f"{queue:.1f} s" if queue is not None else "—")
+    line("Generation", f"{work:.1f} s" if work is not None else "—")
+    if row.usage_size is not None or row.usage_duration is not None:
+        out.append("\nUsage\n", Style(bold=True))
+        line("  duration", f"{row.usage_duration:g} s" if row.usage_duration is not None
+             else "—")
+        line("  size", row.usage_size or "—")
+        line("  fps", row.usage_fps if row.usage_fps is not None else "—")
+        line("  SR", row.usage_sr or "—")
+        line("  audio", {True: "yes", False: "no", None: "—"}[row.usage_audio])
+        line("  videos", row.usage_video_count if row.usage_video_count is not None else "—")
+    if status in ("FAILED", "REJECTED") or row.error_code or row.error_message:
+        meaning, action = explain(row.error_code)
+        out.append("\nError\n", Style(bold=True))
+        line("  code", row.error_code or "(none given)", status_style)
+        line("  message", row.error_message or "(none given)")
+        line("  meaning", meaning)
+        line("  to do", action)
+    out.append("\n")
+    line("Video URL", row.video_url or "—")
+    if row.download_state == "done":
+        size = human_bytes(row.download_bytes)
+        line("File", f"{row.download_path}  ({size})")
+        line("SHA-256", (row.download_sha256 or "")[:16] + "…")
+    elif row.download_state == "downloading":
+        line("Download", progress_bar(row.download_bytes or 0, row.download_total))
+    elif row.download_state == "failed":
+        line("Download", f"failed: {row.download_error} — press d to retry (it resumes)",
+             Style(color="red"))
+    elif row.status == "SUCCEEDED":
+        line("Download", "not yet — press d")
+    out.append("\nPrompt\n", Style(bold=True))
+    out.append(row.prompt + "\n")
+    if events:
+        out.append("\nHistory\n", Style(bold=True))
+        for event in events[-8:]:
+            out.append(f"{_local(event.at)}  {event.status}", label)
+            if event.detail:
+                out.append(f"  {event.detail}", label)
+            out.append("\n")
+    out.rstrip()
+    return out
+
+
+class DetailPane(VerticalScroll):
+    """Scrollable; its content is replaced whenever the highlighted row changes."""
+
+    can_focus = True
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(Text("Select a task to see its details.", style="dim"), id="detail-body")
+
+    def show(self, content: Text) -> None:
+        self.query_one("#detail-body", Static).update(content)

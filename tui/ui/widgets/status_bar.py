@@ -1,0 +1,29 @@
+"""One line at the top: endpoint and region, DEMO badge, tasks in flight, poller health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    def render_status(self, *, endpoint: str, region: str, demo: bool, in_flight: int,
+                      health: str, detail: str, updated: datetime | None) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if demo:
+            text.append(" DEMO ", Style(bold=True, reverse=True))
+            text.append(" ")
+        text.append("PixVerse v5.6", Style(bold=True))
+        text.append(f" · {in_flight} in flight · ")
+        colour = {"ok": "green", "backing off": "yellow", "offline": "red"}.get(health, "")
+        text.append(f"poller {health}", Style(color=colour or None, bold=health != "ok"))
+        if detail and health != "ok":
+            text.append(f" ({detail})", Style(dim=True))
+        if updated is not None:
+            text.append(f" · {updated.astimezone().strftime('%H:%M:%S')}")
+        text.append(f" · {region} ")
+        text.append(endpoint, Style(dim=True))
+        self.update(text)
