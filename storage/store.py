@@ -8,6 +8,7 @@ a create request is sent (see ``add_intent``); status only moves forward.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sqlite3
@@ -113,11 +114,14 @@ class TaskStore:
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[None]:
         async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")
+            # BEGIN is inside the try: a task cancelled while waiting for it still has
+            # it executed by aiosqlite's thread, so it must be rolled back.
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed
+                    await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
 
@@ -314,6 +318,13 @@ class TaskStore:
             "SELECT MIN(next_poll_at) FROM generations WHERE next_poll_at IS NOT NULL"
             " AND task_id IS NOT NULL"
             " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))")
+
+    async def release_all(self, owner: str) -> None:
+        """Give back every lease of a poller that is stopping."""
+        async with self._write():
+            await self._db.execute(
+                "UPDATE generations SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = ? AND task_id IS NOT NULL", (owner,))
 
     async def release(self, generation_id: int, owner: str) -> None:
         async with self._write():

@@ -38,7 +38,7 @@ class PollSettings:
     max_interval: float = 30.0
     typical_generation: float = 120.0  # before there is any history to learn from
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo)
-    lease_seconds: float = 60.0
+    lease_seconds: float = 30.0  # a crashed poller's tasks are free again after this
 
     @property
     def first_poll(self) -> float:

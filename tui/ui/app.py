@@ -32,7 +32,12 @@ from tui.engine.observe import observation
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import submit
 from tui.engine.workspace import Workspace
-from tui.ui.messages import PollerHealthChanged, StoreChanged, TaskFinished
+from tui.ui.messages import (
+    PollerHealthChanged,
+    StoreChanged,
+    SubmissionFinished,
+    TaskFinished,
+)
 from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.keys import KeysScreen
@@ -46,7 +51,7 @@ from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
 TABLE_ROWS = 1000  # most recent generations loaded into the table
-NARROW = 140  # columns below which the detail pane moves under the table
+NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 
@@ -141,6 +146,8 @@ class PixverseApp(App[str | None]):
         await super().action_quit()
 
     async def on_unmount(self) -> None:
+        if self.poller is not None and self.store is not None:
+            await self.store.release_all(self.poller.owner)
         if self.downloader is not None:
             await self.downloader.aclose()
         if self.client is not None:
@@ -272,8 +279,10 @@ class PixverseApp(App[str | None]):
             in_flight=in_flight, health=self.health, detail=self.health_detail,
             updated=self.last_update)
 
-    @work(group="detail", exclusive=True, exit_on_error=False)
-    async def _show_detail(self) -> None:
+    def _show_detail(self) -> None:
+        self.call_later(self._update_detail)
+
+    async def _update_detail(self) -> None:
         table = self._table()
         row = table.rows_by_id.get(table.highlighted_id or -1)
         pane = self.screen_stack[0].query_one(DetailPane)
@@ -366,14 +375,14 @@ class PixverseApp(App[str | None]):
                 if index + 1 < len(draft.requests):
                     await asyncio.sleep(0.25)  # stay well under 5 creates per second
             else:
-                self._after_submit(len(draft.requests))
+                self.post_message(SubmissionFinished(len(draft.requests)))
         finally:
             self._submitting = False
 
-    def _after_submit(self, count: int) -> None:
-        composer = self.screen_stack[0].query_one(Composer)
-        composer.clear_prompt()
+    def on_submission_finished(self, message: SubmissionFinished) -> None:
+        self.screen_stack[0].query_one(Composer).clear_prompt()
         self._save_state()
+        count = message.count
         self.notify(f"Submitted {count} task{'s' if count > 1 else ''}.", timeout=3)
 
     def action_focus_tasks(self) -> None:
@@ -385,15 +394,10 @@ class PixverseApp(App[str | None]):
         table = self._table()
         return table.rows_by_id.get(table.highlighted_id or -1)
 
-    def action_open_detail(self) -> None:
+    async def action_open_detail(self) -> None:
         row = self._highlighted_row()
-        if row is None:
+        if row is None or self.store is None:
             return
-        self._open_detail(row)
-
-    @work(group="detail-screen", exclusive=True, exit_on_error=False)
-    async def _open_detail(self, row: Generation) -> None:
-        assert self.store is not None
         events = await self.store.events(row.id)
         self.push_screen(DetailScreen(describe(row, events, self.now(), status_style(
             self.current_theme, row.display_status))))

@@ -25,3 +25,11 @@ class TaskFinished(Message):
     def __init__(self, generation_id: int) -> None:
         super().__init__()
         self.generation_id = generation_id
+
+
+class SubmissionFinished(Message):
+    """Every request of one composer submission was accepted."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count

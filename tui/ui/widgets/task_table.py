@@ -21,7 +21,6 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 from storage import Generation
 from tui.ui.cells import COLUMNS, SortText, row_cells
 
-
 MIN_PROMPT = 16
 _WIDTHS = {key: width for key, _, width in COLUMNS}
 

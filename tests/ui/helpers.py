@@ -1,0 +1,65 @@
+"""Driving the real app against the simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tests.conftest import FAST, KEY
+from tui.config import settings
+from tui.config.paths import app_paths
+from tui.dashscope import ApiKey
+from tui.engine.workspace import Workspace
+from tui.simulator import Simulator
+from tui.ui.app import PixverseApp
+from tui.ui.widgets.composer import Composer
+from tui.ui.widgets.task_table import TaskTable
+
+
+def workspace(home: Path, sim: Simulator | None, *, key: str | None = KEY,
+              demo: bool = False) -> Workspace:
+    """What ``Workspace.load`` gives, with the home, endpoint and key of a test."""
+    paths = app_paths({"PIXVERSE_TUI_HOME": str(home)})
+    config = settings.load(paths.config_file)
+    base = sim.base_url if sim is not None else "http://127.0.0.1:9/api/v1"
+    return Workspace(paths.demo() if demo else paths, config,
+                     ApiKey(key) if key else None, base, demo, time_scale=FAST)
+
+
+def app_for(home: Path, sim: Simulator | None, **kwargs: object) -> PixverseApp:
+    return PixverseApp(workspace(home, sim), **kwargs)  # type: ignore[arg-type]
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 15.0,
+                what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def table(app: PixverseApp) -> TaskTable:
+    return app.screen.query_one(TaskTable)
+
+
+def composer(app: PixverseApp) -> Composer:
+    return app.screen.query_one(Composer)
+
+
+def statuses(app: PixverseApp) -> list[str]:
+    t = table(app)
+    return [t.rows_by_id[int(k.value)].display_status for k in t.rows if k.value is not None]
+
+
+def cell(app: PixverseApp, row_index: int, column: str) -> str:
+    t = table(app)
+    return t.get_cell_at((row_index, [c.value for c in t.columns].index(column))).plain
+
+
+async def type_prompt(pilot: Pilot, app: PixverseApp, text: str) -> None:
+    composer(app).prompt.load_text(text)
+    await pilot.pause()

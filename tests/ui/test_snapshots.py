@@ -1,0 +1,119 @@
+"""The look of the main screen, in each bundled theme and at 80×24.
+
+Deterministic: a fixed history, a fixed clock, UTC, no poller, no cursor blink.
+Update with ``pytest tests/ui/test_snapshots.py --snapshot-update`` after a
+deliberate change, and look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from storage import Observation, TaskStore
+from tests.ui.helpers import workspace
+from tui.ui.app import PixverseApp
+
+NOW = datetime(2026, 3, 20, 3, 0, 0, tzinfo=UTC)
+THEMES = ["pixverse-dark", "pixverse-light", "pixverse-contrast", "pixverse-terminal"]
+
+HISTORY = [
+    # prompt, size, duration, audio, status, minutes before NOW, extra
+    ("A red fox trotting through fresh snow at dawn, cinematic", "1280*720", 5, False,
+     "SUCCEEDED", 50, {"download": True}),
+    ("一只小猫在月光下奔跑", "720*1280", 8, True, "SUCCEEDED", 40, {}),
+    ("Timelapse of a city skyline from day to night", "1024*1024", 10, False, "FAILED", 30,
+     {"code": "InternalError", "message": "An internal error has occured."}),
+    ("[bold]markup stays literal[/]", "640*360", 5, False, "CANCELED", 20, {}),
+    ("Waves crashing on black volcanic sand", "1920*1080", 8, True, "RUNNING", 3, {}),
+    ("A paper boat drifting down a rainy street", "1280*960", 5, False, "PENDING", 1, {}),
+]
+
+
+def _stamp(minutes_before: float) -> str:
+    return datetime.fromtimestamp(NOW.timestamp() - minutes_before * 60, UTC).isoformat(
+        timespec="milliseconds")
+
+
+async def _build(home: Path) -> None:
+    store = await TaskStore.open(home / "tasks.db")
+    for n, (prompt, size, duration, audio, status, ago, extra) in enumerate(HISTORY, 1):
+        row = await store.add_intent(endpoint="http://127.0.0.1:9/api/v1",
+                                     model="pixverse/pixverse-v5.6-t2v", prompt=prompt,
+                                     size=size, duration=duration, audio=audio, seed=1000 + n)
+        row = await store.mark_accepted(row.id, task_id=f"{n:08x}-aaaa-bbbb-cccc-{n:012x}",
+                                        status="PENDING", request_id=f"req-{n}",
+                                        next_poll_in=0)
+        if status != "PENDING":
+            done = status in ("SUCCEEDED", "FAILED", "CANCELED")
+            await store.apply(row.id, Observation(
+                status=status, request_id=f"req-{n}-last", submit_time=_stamp(ago),
+                scheduled_time=_stamp(ago - 0.1),
+                end_time=_stamp(ago - 1.5) if done else None,
+                video_url=f"https://media.example/{n}.mp4" if status == "SUCCEEDED" else None,
+                usage_duration=float(duration) if status == "SUCCEEDED" else None,
+                usage_size=size if status == "SUCCEEDED" else None,
+                usage_fps=24 if status == "SUCCEEDED" else None,
+                usage_sr=size.split("*")[1] if status == "SUCCEEDED" else None,
+                usage_audio=audio if status == "SUCCEEDED" else None,
+                usage_video_count=1 if status == "SUCCEEDED" else None,
+                error_code=extra.get("code"), error_message=extra.get("message")), None)
+        if extra.get("download"):
+            await store.set_download(row.id, state="done", path="/videos/red-fox.mp4",
+                                     done=6590, total=6590, sha256="ab" * 32)
+        await store._db.execute(
+            "UPDATE generations SET created_at = ?, updated_at = ? WHERE id = ?",
+            (_stamp(ago), _stamp(0), row.id))
+        await store._db.execute("UPDATE status_events SET at = ? WHERE generation_id = ?",
+                                (_stamp(ago), row.id))
+    await store.close()
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[Path]:
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    asyncio.run(_build(tmp_path))
+    yield tmp_path
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def _app(home: Path) -> PixverseApp:
+    ws = workspace(home, None)
+    ws.base_url = "https://dashscope.aliyuncs.com/api/v1"
+    return PixverseApp(ws, now=lambda: NOW, poll=False)
+
+
+def _prepare(theme: str):  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        app.theme = theme
+        prompt = app.screen.query_one("#prompt")
+        prompt.cursor_blink = False
+        prompt.load_text("A lighthouse in a storm, waves over the rocks")
+        await pilot.pause()
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_main_screen_in_each_theme(snap_compare, history: Path, theme: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(history), terminal_size=(140, 36), run_before=_prepare(theme))
+
+
+def test_main_screen_at_80x24(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(history), terminal_size=(80, 24),
+                        run_before=_prepare("pixverse-dark"))
