@@ -265,3 +265,56 @@ async def test_a_failing_worker_becomes_a_notification(sim: Simulator, tmp_path:
         await until(pilot, lambda: any("boom" in n.message for n in app._notifications))
         await asyncio.sleep(0)
         assert app.is_running
+
+
+async def test_failed_download_says_why_and_retries(sim: Simulator, tmp_path: Path) -> None:
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_prompt(pilot, app, "flaky network")
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: statuses(app) == ["SUCCEEDED"])
+        sim.inject(on="media", kind="truncate")
+        await pilot.press("escape", "d")
+        await until(pilot, lambda: table(app).rows_by_id[1].download_state == "failed")
+        assert any("closed before the whole video" in n.message for n in app._notifications)
+        await until(pilot, lambda: "retry" in cell(app, 0, "download"))
+        await pilot.press("d")
+        await until(pilot, lambda: table(app).rows_by_id[1].download_state == "done")
+        assert Path(table(app).rows_by_id[1].download_path or "").read_bytes() == sim.clip(
+            "16x9")
+
+
+async def test_auto_download_copy_url_and_details(sim: Simulator, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[downloads]\nauto = true\n")
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        for prompt in ("one", "two"):
+            await type_prompt(pilot, app, prompt)
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: not app._submitting)
+        await until(pilot, lambda: [r.download_state for r in table(app).rows_by_id.values()]
+                    == ["done", "done"], what="auto downloads")
+        await pilot.press("escape", "y")
+        assert app.clipboard.startswith(sim.origin + "/media/")
+        await pilot.press("enter")
+        await pilot.pause()
+        from tui.ui.screens.detail import DetailScreen
+
+        assert isinstance(app.screen, DetailScreen)
+        assert "Usage" in str(app.screen.query_one("Static").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_download_all_finished(sim: Simulator, tmp_path: Path) -> None:
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_prompt(pilot, app, "many")
+        app.screen.query_one("#variations", Input).value = "3"
+        await pilot.pause()
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: statuses(app) == ["SUCCEEDED"] * 3)
+        await pilot.press("escape", "D")
+        await until(pilot, lambda: all(r.download_state == "done"
+                                       for r in table(app).rows_by_id.values()))
+    assert len(list((tmp_path / "downloads").glob("*.mp4"))) == 3

@@ -28,7 +28,7 @@ class KeysScreen(ModalScreen[None]):
         width = max((len(k) for k, _, _ in self.rows), default=4)
         for keys, description, binding_id in self.rows:
             text.append(f"{keys:<{width}}  ", style="bold")
-            text.append(f"{description:<34}")
+            text.append(f"{description:<42} ")
             text.append(f"{binding_id}\n", style="dim")
         with VerticalScroll(id="keys-box"):
             yield Static(text)
