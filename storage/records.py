@@ -98,6 +98,8 @@ class Generation:
     download_sha256: str | None
     download_error: str | None
     updated_at: str
+    favourite: bool = False
+    note: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -115,10 +117,10 @@ class Generation:
     @classmethod
     def from_row(cls, row: Any) -> Generation:
         values = dict(zip(row.keys(), tuple(row), strict=True))
-        for name in ("audio", "watermark", "usage_audio"):
+        for name in ("audio", "watermark", "usage_audio", "favourite"):
             if values.get(name) is not None:
                 values[name] = bool(values[name])
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
 @dataclass(frozen=True)

@@ -84,5 +84,22 @@ CREATE TRIGGER generations_fts_update AFTER UPDATE OF prompt ON generations BEGI
 END;
 """
 
-MIGRATIONS: Sequence[str] = (V1,)
+V2 = """
+ALTER TABLE generations ADD COLUMN favourite INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN note TEXT;
+CREATE TABLE generation_tags (
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    tag            TEXT NOT NULL,
+    PRIMARY KEY (generation_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX generation_tags_tag ON generation_tags(tag);
+CREATE INDEX generations_updated ON generations(updated_at);
+CREATE INDEX generations_favourite ON generations(favourite) WHERE favourite = 1;
+CREATE TABLE forgotten (
+    generation_id  INTEGER NOT NULL,
+    at             TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from typing import Any
 import aiosqlite
 
 from storage.clock import iso_in, now_iso, parse_iso, utc_now
+from storage.history import HistoryFilter, order_by
 from storage.records import (
     SUBMISSION_ABANDONED,
     SUBMISSION_ACCEPTED,
@@ -348,6 +349,139 @@ class TaskStore:
         async with self._write():
             await self._update(generation_id, download_bytes=done, download_total=total)
 
+    # -- history: favourites, tags, notes, forgetting ----------------------------
+
+    async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:
+        async with self._write():
+            await self._update(generation_id, favourite=int(favourite))
+        return await self._require(generation_id)
+
+    async def set_note(self, generation_id: int, note: str | None) -> Generation:
+        async with self._write():
+            await self._update(generation_id, note=(note or "").strip() or None)
+        return await self._require(generation_id)
+
+    async def set_tags(self, generation_id: int, tags: Iterable[str]) -> Generation:
+        clean = sorted({t.strip() for t in tags if t.strip()})
+        async with self._write():
+            await self._db.execute("DELETE FROM generation_tags WHERE generation_id = ?",
+                                   (generation_id,))
+            await self._db.executemany(
+                "INSERT INTO generation_tags (generation_id, tag) VALUES (?, ?)",
+                [(generation_id, tag) for tag in clean])
+            await self._update(generation_id)
+        return await self._require(generation_id)
+
+    async def tags_of(self, generation_id: int) -> list[str]:
+        async with self._db.execute(
+                "SELECT tag FROM generation_tags WHERE generation_id = ? ORDER BY tag",
+                (generation_id,)) as cursor:
+            return [row[0] async for row in cursor]
+
+    async def all_tags(self) -> list[tuple[str, int]]:
+        async with self._db.execute(
+                "SELECT tag, COUNT(*) FROM generation_tags GROUP BY tag ORDER BY tag") as cursor:
+            return [(row[0], row[1]) async for row in cursor]
+
+    async def forget(self, generation_id: int) -> Generation | None:
+        """Remove a generation from the local history (its file is the caller's business)."""
+        row = await self.get(generation_id)
+        if row is None:
+            return None
+        async with self._write():
+            await self._db.execute("DELETE FROM generations WHERE id = ?", (generation_id,))
+            await self._db.execute(
+                "INSERT INTO forgotten (generation_id, at) VALUES (?, ?)",
+                (generation_id, now_iso()))
+        return row
+
+    async def forgotten_since(self, stamp: str) -> list[int]:
+        async with self._db.execute(
+                "SELECT generation_id FROM forgotten WHERE at >= ?", (stamp,)) as cursor:
+            return [row[0] async for row in cursor]
+
+    # -- history: browsing --------------------------------------------------------
+
+    async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
+                   descending: bool = True, limit: int = 200,
+                   offset: int = 0) -> list[Generation]:
+        clause, params = (where or HistoryFilter()).where()
+        return await self._rows(
+            f"SELECT * FROM generations {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
+            (*params, limit, offset))
+
+    async def matching_ids(self, where: HistoryFilter, ids: Iterable[int]) -> set[int]:
+        """Which of these rows a filter admits (for live updates of a filtered view)."""
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        clause, params = where.where()
+        marks = ", ".join("?" for _ in wanted)
+        joiner = "AND" if clause else "WHERE"
+        async with self._db.execute(
+                f"SELECT id FROM generations {clause} {joiner} id IN ({marks})",
+                (*params, *wanted)) as cursor:
+            return {row[0] async for row in cursor}
+
+    async def count_where(self, where: HistoryFilter | None = None) -> int:
+        clause, params = (where or HistoryFilter()).where()
+        return int(await self._scalar(f"SELECT COUNT(*) FROM generations {clause}", params))
+
+    async def iterate(self, where: HistoryFilter | None = None,
+                      batch: int = 1000) -> AsyncIterator[Generation]:
+        """Every matching row, oldest first, a batch at a time (for export and stats)."""
+        clause, params = (where or HistoryFilter()).where()
+        last = 0
+        joiner = "AND" if clause else "WHERE"
+        while True:
+            rows = await self._rows(
+                f"SELECT * FROM generations {clause} {joiner} id > ? ORDER BY id LIMIT ?",
+                (*params, last, batch))
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            last = rows[-1].id
+
+    # -- history: moving between machines -------------------------------------
+
+    async def import_record(self, record: dict[str, Any]) -> bool:
+        """Insert one exported generation; False if it is already here (by task id)."""
+        return await self.import_many([record]) == 1
+
+    async def import_many(self, records: Iterable[dict[str, Any]]) -> int:
+        """Import a batch in one transaction; returns how many were new."""
+        added = 0
+        async with self._write():
+            for record in records:
+                added += await self._import_one(record)
+        return added
+
+    async def _import_one(self, record: dict[str, Any]) -> bool:
+        task_id = record.get("task_id")
+        if task_id:
+            exists = await self._scalar("SELECT 1 FROM generations WHERE task_id = ?",
+                                        (task_id,))
+        else:
+            exists = await self._scalar(
+                "SELECT 1 FROM generations WHERE task_id IS NULL AND created_at = ?"
+                " AND prompt = ?", (record.get("created_at"), record.get("prompt")))
+        if exists:
+            return False
+        columns = [c for c in IMPORTABLE if c in record]
+        cursor = await self._db.execute(
+            f"INSERT INTO generations ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' for _ in columns)})", [_to_db(record[c]) for c in columns])
+        generation_id = cursor.lastrowid
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)",
+            [(generation_id, t) for t in record.get("tags") or []])
+        await self._db.executemany(
+            "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
+            [(generation_id, e.get("at"), e.get("status"), e.get("detail"))
+             for e in record.get("history") or []])
+        return True
+
     # -- reading ------------------------------------------------------------
 
     async def get(self, generation_id: int) -> Generation | None:
@@ -416,9 +550,13 @@ class TaskStore:
             return [StatusEvent(row[0], row[1], row[2]) async for row in cursor]
 
     async def changed_since(self, stamp: str) -> list[Generation]:
-        """Rows written (by any process) after ``stamp`` — for live views."""
+        """Rows written (by any process) at or after ``stamp`` — for live views.
+
+        At, not only after: two writes can share a millisecond, and a row seen twice
+        costs less than a row missed.
+        """
         return await self._rows(
-            "SELECT * FROM generations WHERE updated_at > ? ORDER BY updated_at", (stamp,))
+            "SELECT * FROM generations WHERE updated_at >= ? ORDER BY updated_at", (stamp,))
 
     async def unfinished(self) -> list[Generation]:
         return await self._rows(
@@ -429,6 +567,25 @@ class TaskStore:
         async with self._db.execute(
                 "SELECT task_id FROM generations WHERE task_id IS NOT NULL") as cursor:
             return {row[0] async for row in cursor}
+
+
+# Columns an export carries and an import restores (everything but the local id
+# and the poll leases, which belong to the machine that wrote them).
+IMPORTABLE = (
+    "created_at", "endpoint", "model", "prompt", "size", "duration", "audio", "watermark",
+    "seed", "submission", "submission_note", "task_id", "status", "submit_time",
+    "scheduled_time", "end_time", "video_url", "orig_prompt", "usage_duration", "usage_size",
+    "usage_fps", "usage_sr", "usage_audio", "usage_video_count", "error_code", "error_message",
+    "create_request_id", "last_request_id", "polls", "poll_failures", "last_polled_at",
+    "next_poll_at", "download_state", "download_path", "download_bytes", "download_total",
+    "download_sha256", "download_error", "updated_at", "favourite", "note",
+)
+
+
+def _to_db(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _submission_word(status: str) -> str:

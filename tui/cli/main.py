@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from storage import Generation, TaskStore
+from storage.history import HistoryFilter, parse_filter
 from storage.store import SchemaTooNew
 from tui.cli import render
 from tui.config.credentials import CredentialsError, region_of
@@ -20,7 +21,7 @@ from tui.dashscope import DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.explain import explain
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
 from tui.dashscope.validation import check_request
-from tui.engine import resolve
+from tui.engine import resolve, stats, transfer
 from tui.engine.download import DownloadError
 from tui.engine.observe import observation
 from tui.engine.poller import PollScheduler
@@ -267,6 +268,98 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
     return 1 if unsettled else 0
 
 
+def _filter_from(args: argparse.Namespace) -> HistoryFilter:
+    tokens = [args.filter or ""]
+    for name in ("status", "tier", "tag"):
+        for value in getattr(args, name, None) or []:
+            tokens.append(f"{name}:{value}")
+    for value in args.duration or []:
+        tokens.append(f"dur:{value}")
+    for name in ("since", "until"):
+        if getattr(args, name, None):
+            tokens.append(f"{name}:{getattr(args, name)}")
+    for name, flag in (("audio", args.audio), ("dl", args.downloaded), ("fav", args.favourite)):
+        if flag is not None:
+            tokens.append(f"{name}:{'yes' if flag else 'no'}")
+    where = parse_filter(" ".join(tokens))
+    if where.problems:
+        raise Problem("; ".join(where.problems))
+    return where
+
+
+async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
+    where = _filter_from(args)
+    store = await ws.open_store()
+    try:
+        if args.output and args.output != "-":
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = await transfer.export(store, out, args.format, where)
+        else:
+            count = await transfer.export(store, sys.stdout, args.format, where)
+    finally:
+        await store.close()
+    _err(f"exported {count} generation{'s' if count != 1 else ''}")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
+    store = await ws.open_store()
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            added, present = await transfer.import_jsonl(store, source, args.file)
+    except OSError as exc:
+        raise Problem(f"cannot read {args.file} ({exc.strerror})") from None
+    except transfer.ImportProblem as exc:
+        raise Problem(str(exc)) from None
+    finally:
+        await store.close()
+    print(f"imported {added} generation{'s' if added != 1 else ''}; {present} already here")
+    return 0
+
+
+async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
+    store = await ws.open_store()
+    adopted = 0
+    try:
+        async with ws.client() as client:
+            known = await store.task_ids()
+            page_no = 1
+            while True:
+                page = await client.list_tasks(page_no=page_no, page_size=50)
+                for listed in page.tasks:
+                    if listed.task_id in known:
+                        continue
+                    info = await client.query(listed.task_id)
+                    usage = info.usage
+                    row = await store.track(
+                        task_id=listed.task_id, endpoint=client.base_url,
+                        model=listed.model_name or MODEL_V56,
+                        prompt=info.orig_prompt or "(created elsewhere; prompt not known yet)",
+                        size=usage.size if usage and usage.size else "?",
+                        duration=int(usage.duration) if usage and usage.duration else 0,
+                        audio=bool(usage.audio) if usage else False)
+                    await store.apply(row.id, observation(info), 3.0)
+                    known.add(listed.task_id)
+                    adopted += 1
+                if page_no >= page.total_page or not page.tasks:
+                    break
+                page_no += 1
+    finally:
+        await store.close()
+    print(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
+    return 0
+
+
+async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
+    store = await ws.open_store()
+    try:
+        figures = await stats.compute(store, ws.settings.section("prices"), _filter_from(args))
+    finally:
+        await store.close()
+    print(render.dumps(figures.as_json()) if args.json else stats.report(figures))
+    return 0
+
+
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
     print(f"config:    {ws.paths.config_file}")
     print(f"data:      {ws.paths.data_dir}")
@@ -357,6 +450,35 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--task", help="it created this task id")
     group.add_argument("--abandon", action="store_true", help="it created nothing; drop it")
     p.set_defaults(run=cmd_resolve)
+
+    def filter_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--filter", help='words and tokens, e.g. "fox tier:720P fav"')
+        p.add_argument("--status", action="append")
+        p.add_argument("--tier", action="append", help="360P, 540P, 720P, 1080P")
+        p.add_argument("--duration", action="append", type=int)
+        p.add_argument("--tag", action="append")
+        p.add_argument("--since", help="YYYY-MM-DD")
+        p.add_argument("--until", help="YYYY-MM-DD (inclusive)")
+        for name in ("audio", "downloaded", "favourite"):
+            p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None)
+
+    p = sub.add_parser("export", help="write the history as JSON Lines (or CSV)")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("-o", "--output", help="file (default: standard output)")
+    filter_flags(p)
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("import", help="add an exported history (idempotent on task id)")
+    p.add_argument("file")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("sync", help="adopt tasks made by other clients in the last 24 h")
+    p.set_defaults(run=cmd_sync)
+
+    p = sub.add_parser("stats", help="usage statistics")
+    json_flag(p)
+    filter_flags(p)
+    p.set_defaults(run=cmd_stats)
 
     p = sub.add_parser("locate", help="where config, data and downloads live")
     p.set_defaults(run=cmd_locate)

@@ -12,8 +12,11 @@ import contextlib
 import difflib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -24,23 +27,28 @@ from textual.worker import Worker, WorkerState
 
 from storage import Generation, TaskStore
 from storage.clock import iso, utc_now
+from storage.history import HistoryFilter, parse_filter
 from tui.config.credentials import region_of
 from tui.dashscope import DashScopeClient, DashScopeError
-from tui.engine import resolve
+from tui.engine import preview, resolve, stats
 from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import observation
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import submit
 from tui.engine.workspace import Workspace
+from tui.ui.halfblock import sheet
 from tui.ui.messages import (
     PollerHealthChanged,
+    PreviewReady,
     StoreChanged,
     SubmissionFinished,
     TaskFinished,
 )
+from tui.ui.screens.ask import AskScreen
 from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.keys import KeysScreen
+from tui.ui.screens.stats import StatsScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state, write_state
 from tui.ui.themes import DEFAULT_THEME, load_themes, status_style
@@ -50,7 +58,7 @@ from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
-TABLE_ROWS = 1000  # most recent generations loaded into the table
+PAGE_SIZE = 200  # rows in the table at once; the rest of the history stays in SQLite
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
@@ -80,6 +88,7 @@ class PixverseApp(App[str | None]):
         Binding("ctrl+j,f5", "submit", "Submit", id="submit", priority=True),
         Binding("question_mark", "show_keys", "Keys", id="keys"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "stats", "Stats", id="stats"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -96,10 +105,13 @@ class PixverseApp(App[str | None]):
         self.health = Health.OK.value
         self.health_detail = ""
         self.last_update: datetime | None = None
-        self.filter_text = ""
+        self.where = HistoryFilter()
+        self.page_no = 0
+        self.total = 0
         self._stamp = ""
         self._submitting = False
         self._downloading: set[int] = set()
+        self._previews: dict[tuple[int, str | None], Text] = {}
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.settings.problems)
         loaded = load_themes(ws.paths.themes_dir)
@@ -222,46 +234,58 @@ class PixverseApp(App[str | None]):
     def _table(self) -> TaskTable:
         return self.screen_stack[0].query_one(TaskTable)
 
-    def _tokens(self) -> tuple[list[str], str]:
-        statuses, words = [], []
-        for token in self.filter_text.split():
-            if token.lower().startswith("status:"):
-                statuses += [s.upper() for s in token[7:].split(",") if s]
-            else:
-                words.append(token)
-        return statuses, " ".join(words)
-
-    def _matches(self, row: Generation) -> bool:
-        statuses, words = self._tokens()
-        if statuses and row.display_status not in statuses:
-            return False
-        return not words or words.lower() in row.prompt.lower()
-
-    async def _load_table(self) -> None:
+    async def _load_table(self, page: int | None = None) -> None:
+        """Show one page of the filtered, sorted history — never the whole of it."""
         assert self.store is not None
-        statuses, words = self._tokens()
-        self._stamp = iso(utc_now())
-        rows = await self.store.list(statuses=statuses, query=words or None, limit=TABLE_ROWS)
+        if page is not None:
+            self.page_no = max(0, page)
         table = self._table()
+        stamp = iso(utc_now())
+        self.total = await self.store.count_where(self.where)
+        self.page_no = min(self.page_no, max(0, (self.total - 1) // PAGE_SIZE))
+        rows = await self.store.page(self.where, sort=table.sort_column,
+                                     descending=table.sort_reverse, limit=PAGE_SIZE,
+                                     offset=self.page_no * PAGE_SIZE)
+        self._stamp = min(self._stamp, stamp) if self._stamp else stamp
         table.keep_only({r.id for r in rows})
         table.apply(rows, self.now())
+        table.resort()
+        self._render_status()
         self._show_detail()
+
+    def _shows_newest(self) -> bool:
+        table = self._table()
+        return self.page_no == 0 and table.sort_column == "submitted" and table.sort_reverse
 
     async def _refresh_from_store(self) -> None:
         """Apply whatever any process wrote since the last look."""
         if self.store is None:
             return
         rows = await self.store.changed_since(self._stamp)
-        if not rows:
+        gone = set(await self.store.forgotten_since(self._stamp))
+        if not rows and not gone:
             return
-        self._stamp = max(r.updated_at for r in rows)
+        if rows:
+            self._stamp = max(r.updated_at for r in rows)
         table = self._table()
-        shown = [r for r in rows if self._matches(r)]
-        table.apply(shown, self.now())
-        table.keep_only(set(table.rows_by_id) - {r.id for r in rows if not self._matches(r)})
+        shown = set(table.rows_by_id)
+        ids = {r.id for r in rows}
+        admitted = ids if self.where.empty else await self.store.matching_ids(self.where, ids)
+        new = [r for r in rows if r.id in admitted and r.id not in shown]
+        visible = [r for r in rows if r.id in admitted and (
+            r.id in shown or self._shows_newest())]
+        touched = table.apply(visible, self.now())
+        table.keep_only(shown - (ids - admitted) - gone | {r.id for r in visible})
+        if len(table.rows_by_id) > PAGE_SIZE:  # newest rows pushed the oldest off page 1
+            oldest = sorted(table.rows_by_id.values(), key=lambda r: (r.created_at, r.id))
+            table.keep_only({r.id for r in oldest[len(oldest) - PAGE_SIZE:]})
+        if new or gone:
+            self.total = await self.store.count_where(self.where)
+        if not (touched or gone):
+            return
         self.last_update = self.now()
         self._render_status()
-        if table.highlighted_id in {r.id for r in rows}:
+        if table.highlighted_id in ids:
             self._show_detail()
 
     def _tick(self) -> None:
@@ -277,7 +301,14 @@ class PixverseApp(App[str | None]):
         self.screen_stack[0].query_one(StatusBar).render_status(
             endpoint=self.ws.base_url, region=region_of(self.ws.base_url), demo=self.ws.demo,
             in_flight=in_flight, health=self.health, detail=self.health_detail,
-            updated=self.last_update)
+            updated=self.last_update, window=self._window())
+
+    def _window(self) -> str:
+        if self.total <= PAGE_SIZE and self.page_no == 0:
+            return f"{self.total} shown" if not self.where.empty else f"{self.total} match"
+        first = self.page_no * PAGE_SIZE + 1
+        last = min(self.total, first + PAGE_SIZE - 1)
+        return f"{first:,}–{last:,} of {self.total:,}"
 
     def _show_detail(self) -> None:
         self.call_later(self._update_detail)
@@ -289,8 +320,45 @@ class PixverseApp(App[str | None]):
         if row is None or self.store is None:
             return
         events = await self.store.events(row.id)
+        tags = await self.store.tags_of(row.id)
         pane.show(describe(row, events, self.now(), status_style(self.current_theme,
-                                                                 row.display_status)))
+                                                                 row.display_status), tags))
+        self._show_preview(row)
+
+    def _show_preview(self, row: Generation) -> None:
+        pane = self.screen_stack[0].query_one(DetailPane)
+        if row.download_state != "done" or not row.download_path:
+            pane.show_preview(None)
+            return
+        key = (row.id, row.download_sha256)
+        if key in self._previews:
+            pane.show_preview(self._previews[key])
+            return
+        pane.show_preview(Text("decoding preview…", style="dim"))
+        self.run_worker(partial(self._decode_preview, row), thread=True, group="preview",
+                        exclusive=True, exit_on_error=False, name="preview")
+
+    def _decode_preview(self, row: Generation) -> None:
+        """Runs in a thread: PyAV blocks.  Reports back by message only."""
+        try:
+            thumbs = preview.cached(Path(row.download_path or ""), row.download_sha256,
+                                    self.ws.paths.data_dir / "previews")
+        except preview.PreviewError as exc:
+            self.post_message(PreviewReady(row.id, None, str(exc)))
+            return
+        self.post_message(PreviewReady(row.id, list(thumbs)))
+
+    def on_preview_ready(self, message: PreviewReady) -> None:
+        row = self._table().rows_by_id.get(message.generation_id)
+        if row is None:
+            return
+        content = (sheet(message.thumbs) if message.thumbs  # type: ignore[arg-type]
+                   else Text(f"No preview: {message.error}", style="dim"))
+        self._previews[(row.id, row.download_sha256)] = content
+        if len(self._previews) > 64:
+            self._previews.pop(next(iter(self._previews)))
+        if self._table().highlighted_id == row.id:
+            self.screen_stack[0].query_one(DetailPane).show_preview(content)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -528,6 +596,80 @@ class PixverseApp(App[str | None]):
         await self.store.mark_abandoned(row.id, "the user decided no task was created")
         self.post_message(StoreChanged())
 
+    async def action_favourite(self) -> None:
+        row = self._highlighted_row()
+        if row is None or self.store is None:
+            return
+        await self.store.set_favourite(row.id, not row.favourite)
+        await self._refresh_from_store()
+
+    async def action_tags(self) -> None:
+        row = self._highlighted_row()
+        if row is None or self.store is None:
+            return
+        store = self.store
+        current = await store.tags_of(row.id)
+
+        async def save(answer: str | None) -> None:
+            if answer is not None:
+                await store.set_tags(row.id, answer.replace(",", " ").split())
+                await self._refresh_from_store()
+
+        self.push_screen(AskScreen("Tags (separated by spaces or commas):", " ".join(current)),
+                         save)
+
+    async def action_note(self) -> None:
+        row = self._highlighted_row()
+        if row is None or self.store is None:
+            return
+        store = self.store
+
+        async def save(answer: str | None) -> None:
+            if answer is not None:
+                await store.set_note(row.id, answer)
+                await self._refresh_from_store()
+
+        self.push_screen(AskScreen("Note:", row.note or "", multiline=True), save)
+
+    def action_forget(self) -> None:
+        row = self._highlighted_row()
+        if row is None or self.store is None:
+            return
+        store = self.store
+        answers = [("forget", "Forget it")]
+        has_file = row.download_state == "done" and row.download_path
+        if has_file:
+            answers.append(("delete", "Forget and delete the file"))
+        answers.append(("keep", "Keep it"))
+        if row.display_status in LIVE:
+            question = ("This task is still running on the service; forgetting it only stops "
+                        "following it here.\n")
+        else:
+            question = ""
+        question += "Forget this generation from the local history?\n" + " ".join(
+            row.prompt.split())[:200]
+
+        async def chosen(answer: str | None) -> None:
+            if answer not in ("forget", "delete"):
+                return
+            await store.forget(row.id)
+            if answer == "delete" and row.download_path:
+                try:
+                    Path(row.download_path).unlink(missing_ok=True)
+                except OSError as exc:
+                    self.notify(f"Could not delete {row.download_path}: {exc.strerror}",
+                                severity="warning", markup=False)
+            await self._refresh_from_store()
+            self.notify("Forgotten.", timeout=2)
+
+        self.push_screen(ChoiceScreen(question, answers), chosen)
+
+    async def action_stats(self) -> None:
+        if self.store is None:
+            return
+        figures = await stats.compute(self.store, self.ws.settings.section("prices"))
+        self.push_screen(StatsScreen(figures))
+
     # -- actions: app ---------------------------------------------------------------
 
     def action_show_keys(self) -> None:
@@ -548,12 +690,27 @@ class PixverseApp(App[str | None]):
 
     @on(Input.Changed, "#filter")
     async def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-        await self._load_table()
+        self.where = parse_filter(event.value)
+        await self._load_table(page=0)
 
     @on(Input.Submitted, "#filter")
     def _filter_kept(self) -> None:
+        for problem in self.where.problems:
+            self.notify(problem, title="Filter", severity="warning", markup=False)
         self._table().focus()
+
+    @on(TaskTable.SortChanged)
+    async def _sort_changed(self) -> None:
+        await self._load_table(page=0)
+
+    @on(TaskTable.PageRequested)
+    async def _page_requested(self, message: TaskTable.PageRequested) -> None:
+        last = max(0, (self.total - 1) // PAGE_SIZE)
+        wanted = self.page_no + message.step
+        if 0 <= wanted <= last:
+            await self._load_table(page=wanted)
+            table = self._table()
+            table.move_cursor(row=0 if message.step > 0 else table.row_count - 1)
 
     def on_key(self, event: Any) -> None:
         focused = self.focused

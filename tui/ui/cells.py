@@ -93,7 +93,8 @@ def row_cells(row: Generation, now: datetime, status_style: Style) -> dict[str, 
     created = parse_iso(row.created_at)
     return {
         "status": SortText(label, status, status_style),
-        "prompt": SortText(" ".join(row.prompt.split()), row.prompt.lower()),
+        "prompt": SortText(("★ " if row.favourite else "") + " ".join(row.prompt.split()),
+                           row.prompt.lower()),
         "task": SortText((row.task_id or "—")[:8], row.task_id or ""),
         "size": SortText(row.size, _pixels(row.size)),
         "duration": SortText(f"{row.duration}s", row.duration),

@@ -33,3 +33,13 @@ class SubmissionFinished(Message):
     def __init__(self, count: int) -> None:
         super().__init__()
         self.count = count
+
+
+class PreviewReady(Message):
+    """Frames of a downloaded video were decoded (in a thread)."""
+
+    def __init__(self, generation_id: int, thumbs: list[object] | None, error: str = "") -> None:
+        super().__init__()
+        self.generation_id = generation_id
+        self.thumbs = thumbs
+        self.error = error

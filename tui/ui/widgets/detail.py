@@ -37,7 +37,7 @@ def progress_bar(done: int, total: int | None) -> str:
 
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
-             status_style: Style) -> Text:
+             status_style: Style, tags: list[str] | None = None) -> Text:
     """The pane's content.  Prompt and server text are appended as plain strings."""
     out = Text()
     label = Style(dim=True)
@@ -65,6 +65,11 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
                  f"watermark {'on' if row.watermark else 'off'}")
     line("Seed", "random" if row.seed is None else row.seed)
+    if row.favourite or tags:
+        line("Marked", ("★ favourite  " if row.favourite else "") + " ".join(
+            f"#{t}" for t in tags or []))
+    if row.note:
+        line("Note", row.note)
     out.append("\n")
     line("Created", _local(row.created_at))
     line("Submitted", _local(row.submit_time))
@@ -122,7 +127,13 @@ class DetailPane(VerticalScroll):
     can_focus = True
 
     def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="preview")
         yield Static(Text("Select a task to see its details.", style="dim"), id="detail-body")
 
     def show(self, content: Text) -> None:
         self.query_one("#detail-body", Static).update(content)
+
+    def show_preview(self, content: Text | None) -> None:
+        preview = self.query_one("#preview", Static)
+        preview.update(content or "")
+        preview.display = content is not None

@@ -11,13 +11,16 @@ from textual.widgets import Static
 
 class StatusBar(Static):
     def render_status(self, *, endpoint: str, region: str, demo: bool, in_flight: int,
-                      health: str, detail: str, updated: datetime | None) -> None:
+                      health: str, detail: str, updated: datetime | None,
+                      window: str = "") -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if demo:
             text.append(" DEMO ", Style(bold=True, reverse=True))
             text.append(" ")
         text.append("PixVerse v5.6", Style(bold=True))
         text.append(f" · {in_flight} in flight · ")
+        if window:
+            text.append(f"{window} · ")
         colour = {"ok": "green", "backing off": "yellow", "offline": "red"}.get(health, "")
         text.append(f"poller {health}", Style(color=colour or None, bold=health != "ok"))
         if detail and health != "ok":

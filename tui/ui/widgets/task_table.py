@@ -15,6 +15,7 @@ from typing import ClassVar
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
@@ -30,6 +31,10 @@ class TaskTable(DataTable[SortText]):
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
         Binding("k", "cursor_up", "Up", show=False, id="table.up"),
         Binding("o", "cycle_sort", "Sort", id="table.sort"),
+        Binding("right_square_bracket", "page(1)", "Next page", id="table.next-page",
+                show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous page", id="table.prev-page",
+                show=False),
         Binding("enter", "app.open_detail", "Details", id="table.open"),
         Binding("d", "app.download", "Download", id="table.download"),
         Binding("D", "app.download_all", "Download all", id="table.download-all"),
@@ -37,7 +42,19 @@ class TaskTable(DataTable[SortText]):
         Binding("r", "app.reuse", "Re-use", id="table.reuse"),
         Binding("y", "app.copy_url", "Copy URL", id="table.copy-url"),
         Binding("u", "app.resolve", "Resolve", id="table.resolve"),
+        Binding("f", "app.favourite", "Favourite", id="table.favourite"),
+        Binding("t", "app.tags", "Tags", id="table.tags"),
+        Binding("n", "app.note", "Note", id="table.note"),
+        Binding("x", "app.forget", "Forget", id="table.forget"),
     ]
+
+    class SortChanged(Message):
+        """The user chose another order: the app reloads from SQLite."""
+
+    class PageRequested(Message):
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -75,9 +92,13 @@ class TaskTable(DataTable[SortText]):
             return None
         return int(key.value) if key.value is not None else None
 
-    def apply(self, rows: Iterable[Generation], now: datetime) -> None:
-        """Add new rows and update changed cells; nothing else is touched."""
+    def apply(self, rows: Iterable[Generation], now: datetime) -> int:
+        """Add new rows and update changed cells; nothing else is touched.
+
+        Returns how many rows were added or changed.
+        """
         added = False
+        touched = 0
         for row in rows:
             cells = row_cells(row, now, self.style_for(row.display_status))
             plain = {k: c.plain + str(c.style) for k, c in cells.items()}
@@ -85,14 +106,17 @@ class TaskTable(DataTable[SortText]):
             if row.id not in self._shown:
                 self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.id))
                 added = True
+                touched += 1
             else:
                 before = self._shown[row.id]
-                for key, cell in cells.items():
-                    if before.get(key) != plain[key]:
-                        self.update_cell(str(row.id), key, cell)
+                changed = [key for key in cells if before.get(key) != plain[key]]
+                for key in changed:
+                    self.update_cell(str(row.id), key, cells[key])
+                touched += bool(changed)
             self._shown[row.id] = plain
         if added:
             self.resort()
+        return touched
 
     def keep_only(self, ids: set[int]) -> None:
         """Drop rows that a new filter excludes."""
@@ -125,15 +149,30 @@ class TaskTable(DataTable[SortText]):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = column, column in ("submitted", "took")
-        self.resort()
+        self.post_message(self.SortChanged())
 
     def action_cycle_sort(self) -> None:
         keys = [key for key, _, _ in COLUMNS]
         self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
         self.sort_reverse = self.sort_column in ("submitted", "took")
-        self.resort()
+        self.post_message(self.SortChanged())
         label = dict((k, lbl) for k, lbl, _ in COLUMNS)[self.sort_column]
         self.notify(f"Sorted by {label}", timeout=1.5)
+
+    def action_page(self, step: int) -> None:
+        self.post_message(self.PageRequested(step))
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.PageRequested(1))  # past the last row: the next page
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.row_count and self.cursor_row == 0:
+            self.post_message(self.PageRequested(-1))
+            return
+        super().action_cursor_up()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()

@@ -1,0 +1,49 @@
+"""A modal that asks for a line (tags) or a paragraph (a note)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static, TextArea
+
+
+class AskScreen(ModalScreen[str | None]):
+    """Returns the text (``enter`` / ``ctrl+s``), or None on escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="ask.cancel"),
+        Binding("ctrl+s", "save", "Save", id="ask.save"),
+    ]
+
+    def __init__(self, question: str, initial: str = "", *, multiline: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.initial = initial
+        self.multiline = multiline
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ask-box"):
+            hint = "ctrl+s saves, escape cancels" if self.multiline else \
+                "enter saves, escape cancels"
+            yield Static(Text(self.question + "   ") + Text(hint, style="dim"))
+            if self.multiline:
+                yield TextArea(self.initial, id="answer", soft_wrap=True)
+            else:
+                yield Input(self.initial, id="answer")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer").focus()
+
+    def action_save(self) -> None:
+        answer = self.query_one("#answer")
+        self.dismiss(answer.text if isinstance(answer, TextArea) else answer.value)  # type: ignore[union-attr]
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()

@@ -1,0 +1,33 @@
+"""``s``: usage statistics — per day, per tier, success, errors, timing, cost."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Sparkline, Static
+
+from tui.engine.stats import Stats, report
+
+
+class StatsScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,s", "dismiss", "Close", id="stats.close"),
+    ]
+
+    def __init__(self, figures: Stats) -> None:
+        super().__init__()
+        self.figures = figures
+
+    def compose(self) -> ComposeResult:
+        days = list(self.figures.per_day.values())
+        with VerticalScroll(id="stats-box"):
+            yield Static(Text("Usage", style="bold"))
+            if days:
+                yield Static(Text("seconds of video per day, oldest → newest", style="dim"))
+                yield Sparkline([d["seconds"] for d in days], id="per-day")
+            yield Static(Text(report(self.figures)), id="report")
