@@ -58,7 +58,7 @@ from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
-PAGE_SIZE = 200  # rows in the table at once; the rest of the history stays in SQLite
+PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in SQLite
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
@@ -112,6 +112,7 @@ class PixverseApp(App[str | None]):
         self._submitting = False
         self._downloading: set[int] = set()
         self._previews: dict[tuple[int, str | None], Text] = {}
+        self._last_seen: list[Generation] = []
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.settings.problems)
         loaded = load_themes(ws.paths.themes_dir)
@@ -247,9 +248,7 @@ class PixverseApp(App[str | None]):
                                      descending=table.sort_reverse, limit=PAGE_SIZE,
                                      offset=self.page_no * PAGE_SIZE)
         self._stamp = min(self._stamp, stamp) if self._stamp else stamp
-        table.keep_only({r.id for r in rows})
-        table.apply(rows, self.now())
-        table.resort()
+        table.replace(rows, self.now())
         self._render_status()
         self._show_detail()
 
@@ -281,12 +280,13 @@ class PixverseApp(App[str | None]):
             table.keep_only({r.id for r in oldest[len(oldest) - PAGE_SIZE:]})
         if new or gone:
             self.total = await self.store.count_where(self.where)
+        if table.highlighted_id in ids and rows != self._last_seen:
+            self._show_detail()
+        self._last_seen = rows
         if not (touched or gone):
             return
         self.last_update = self.now()
         self._render_status()
-        if table.highlighted_id in ids:
-            self._show_detail()
 
     def _tick(self) -> None:
         table = self._table()

@@ -118,6 +118,23 @@ class TaskTable(DataTable[SortText]):
             self.resort()
         return touched
 
+    def replace(self, rows: list[Generation], now: datetime) -> None:
+        """Show a different page (filter, sort or page changed): rows arrive in order.
+
+        Only for a user's action — a poll never rebuilds the table.
+        """
+        chosen = self.highlighted_id
+        self.clear(columns=False)
+        self._shown.clear()
+        self.rows_by_id.clear()
+        for row in rows:
+            cells = row_cells(row, now, self.style_for(row.display_status))
+            self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.id))
+            self._shown[row.id] = {k: c.plain + str(c.style) for k, c in cells.items()}
+            self.rows_by_id[row.id] = row
+        if chosen in self.rows_by_id:
+            self.move_cursor(row=self.get_row_index(str(chosen)), animate=False)
+
     def keep_only(self, ids: set[int]) -> None:
         """Drop rows that a new filter excludes."""
         for gone in [i for i in self._shown if i not in ids]:

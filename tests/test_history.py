@@ -1,0 +1,175 @@
+"""History at scale: filters, sorting, tags, forgetting, export/import, stats, previews."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from storage import Observation, TaskStore
+from storage.history import parse_filter
+from tests.conftest import CLI, cli_env
+from tui.engine import stats, transfer
+from tui.engine.preview import cached, extract
+
+ENDPOINT = "http://127.0.0.1:1/api/v1"
+
+
+async def add(store: TaskStore, prompt: str, *, size: str = "1280*720", duration: int = 5,
+              audio: bool = False, status: str = "SUCCEEDED", task_id: str | None = None,
+              queue: float = 2.0, work: float = 60.0):
+    row = await store.add_intent(endpoint=ENDPOINT, model="pixverse/pixverse-v5.6-t2v",
+                                 prompt=prompt, size=size, duration=duration, audio=audio)
+    row = await store.mark_accepted(row.id, task_id=task_id or f"task-{row.id}",
+                                    status="PENDING", request_id="r", next_poll_in=0)
+    base = "2026-03-20T02:00:00.000+00:00"
+    sched = f"2026-03-20T02:00:{queue:06.3f}+00:00"
+    end_s = queue + work
+    end = f"2026-03-20T02:{int(end_s // 60):02d}:{end_s % 60:06.3f}+00:00"
+    ok = status == "SUCCEEDED"
+    row, _ = await store.apply(row.id, Observation(
+        status, submit_time=base, scheduled_time=sched, end_time=end,
+        video_url="http://v" if ok else None, usage_duration=float(duration) if ok else None,
+        usage_size=size if ok else None, usage_audio=audio if ok else None, usage_fps=24 if ok
+        else None, usage_sr="720" if ok else None, usage_video_count=1 if ok else None,
+        error_code="InternalError" if status == "FAILED" else None,
+        error_message="boom" if status == "FAILED" else None), None)
+    return row
+
+
+async def test_filters_and_sorting(store: TaskStore) -> None:
+    fox = await add(store, "a red fox in snow", size="1920*1080", duration=8, audio=True)
+    cat = await add(store, "一只小猫在月光下奔跑", size="720*1280")
+    fail = await add(store, "a failing whale", status="FAILED")
+    await store.set_favourite(cat.id, True)
+    await store.set_tags(fox.id, ["keep", "winter"])
+    await store.set_download(fox.id, state="done", path="/x.mp4", done=1, total=1)
+
+    async def ids(text: str) -> list[int]:
+        return [r.id for r in await store.page(parse_filter(text), sort="submitted")]
+
+    assert await ids("月光") == [cat.id]
+    assert await ids("小猫在月光下") == [cat.id]
+    assert await ids("fox tier:1080p") == [fox.id]
+    assert set(await ids("tier:720P")) == {cat.id, fail.id}
+    assert await ids("status:FAILED") == [fail.id]
+    assert await ids("fav") == [cat.id]
+    assert await ids("tag:winter") == [fox.id]
+    assert await ids("audio:yes") == [fox.id]
+    assert await ids("dur:8") == [fox.id]
+    assert set(await ids("dl:no")) == {cat.id, fail.id}
+    assert await ids("since:2000-01-01 until:2000-01-02") == []
+    assert len(await ids("since:2000-01-01")) == 3
+    assert parse_filter("tier:999 since:nope").problems
+    by_prompt = await store.page(None, sort="prompt", descending=False)
+    assert by_prompt[0].prompt == "a failing whale"
+    assert await store.count_where(parse_filter("a")) == 2
+
+
+async def test_forget_removes_everything_about_it(store: TaskStore) -> None:
+    row = await add(store, "forget me")
+    await store.set_tags(row.id, ["x"])
+    await store.forget(row.id)
+    assert await store.get(row.id) is None and await store.all_tags() == []
+    assert await store.events(row.id) == []
+    assert await store.count_where(parse_filter("forget")) == 0
+
+
+async def dump(store: TaskStore) -> list[dict]:
+    out = io.StringIO()
+    await transfer.export(store, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+async def test_export_import_round_trip_is_lossless_and_idempotent(tmp_path: Path) -> None:
+    source = await TaskStore.open(tmp_path / "a.db")
+    fox = await add(source, "a red fox [bold]x[/]", audio=True)
+    await add(source, "一只小猫", status="FAILED")
+    await source.set_tags(fox.id, ["keep"])
+    await source.set_note(fox.id, "the good one\nsecond line")
+    await source.set_favourite(fox.id, True)
+    rejected = await source.add_intent(endpoint=ENDPOINT, model="m", prompt="refused",
+                                       size="1280*720", duration=5)
+    await source.mark_rejected(rejected.id, code="DataInspectionFailed", message="no",
+                               request_id=None)
+    exported = await dump(source)
+    await source.close()
+
+    target = await TaskStore.open(tmp_path / "b.db")
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exported)
+    added, present = await transfer.import_jsonl(target, io.StringIO(text), "x.jsonl")
+    assert (added, present) == (3, 0)
+    assert await dump(target) == exported
+    added, present = await transfer.import_jsonl(target, io.StringIO(text), "x.jsonl")
+    assert (added, present) == (0, 3)
+    assert await dump(target) == exported
+    await target.close()
+
+
+async def test_import_names_the_bad_line(store: TaskStore) -> None:
+    with pytest.raises(transfer.ImportProblem, match="line 2"):
+        await transfer.import_jsonl(store, io.StringIO('{"prompt": "x", "created_at": "t", '
+                                                       '"size": "1*1", "duration": 5}\n{oops\n'),
+                                    "f.jsonl")
+
+
+async def test_stats_on_a_known_history(store: TaskStore) -> None:
+    await add(store, "a", size="1280*720", duration=5, work=60)
+    await add(store, "b", size="1280*720", duration=10, audio=True, work=100)
+    await add(store, "c", size="1920*1080", duration=8, work=200)
+    await add(store, "d", status="FAILED")
+    await add(store, "e", status="FAILED")
+    figures = await stats.compute(store, {"720P": 0.1, "720P+audio": 0.2, "currency": "CNY"})
+    data = figures.as_json()
+    assert (data["succeeded"], data["failed"]) == (3, 2)
+    assert data["success_rate"] == pytest.approx(0.6)
+    assert [tuple(e) for e in data["errors"]] == [("InternalError", 2)]
+    tier = data["tiers"]["720P"]
+    assert (tier["videos"], tier["seconds"], tier["with_audio"]) == (2, 15.0, 1)
+    assert tier["generation_median"] in (60.0, 100.0) and tier["queue_median"] == 2.0
+    assert data["estimated_cost"] == pytest.approx(5 * 0.1 + 10 * 0.2)
+    assert data["unpriced_tiers"] == ["1080P"]
+    assert sum(d["videos"] for d in data["per_day"].values()) == 3
+
+
+def test_cli_export_import_stats(tmp_path: Path) -> None:
+    import asyncio
+
+    async def seed() -> None:
+        store = await TaskStore.open(tmp_path / "a" / "tasks.db")
+        await add(store, "one fox")
+        await add(store, "two cats", status="FAILED")
+        await store.close()
+
+    asyncio.run(seed())
+    out = tmp_path / "h.jsonl"
+
+    def run(home: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *args], env=cli_env(tmp_path / home, None, key=None),
+                              capture_output=True, text=True, timeout=60)
+
+    done = run("a", "export", "-o", str(out))
+    assert done.returncode == 0 and "exported 2" in done.stderr
+    assert run("a", "export", "--status", "FAILED").stdout.count("\n") == 1
+    assert "two cats" in run("a", "export", "--format", "csv").stdout
+    assert "imported 2" in run("b", "import", str(out)).stdout
+    assert "imported 0 generations; 2 already here" in run("b", "import", str(out)).stdout
+    figures = json.loads(run("b", "stats", "--json").stdout)
+    assert (figures["succeeded"], figures["failed"]) == (1, 1)
+    assert "success rate: 50.0%" in run("b", "stats").stdout
+    bad = run("b", "export", "--since", "yesterday")
+    assert bad.returncode == 1 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_preview_frames_of_a_simulator_clip(tmp_path: Path) -> None:
+    clip = Path(__file__).parents[1] / "tui" / "simulator" / "clips" / "9x16.mp4"
+    thumbs = extract(clip)
+    assert len(thumbs) == 3 and [t.at for t in thumbs] == sorted(t.at for t in thumbs)
+    assert all(t.height > t.width and len(t.rgb) == t.width * t.height * 3 for t in thumbs)
+    assert thumbs[0].rgb != thumbs[-1].rgb  # the clip moves
+    again = cached(clip, "abc", tmp_path)
+    assert (tmp_path / "abc-14x16.json").exists()
+    assert [t.rgb for t in cached(clip, "abc", tmp_path)] == [t.rgb for t in again]

@@ -1,0 +1,147 @@
+"""History in the dashboard: search, filters, favourites, tags, notes, forget, stats,
+paging, and previews of downloaded videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, TextArea
+
+from storage import TaskStore
+from tests.test_history import add
+from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
+from tui.simulator import Simulator
+from tui.ui.app import PAGE_SIZE
+from tui.ui.screens.stats import StatsScreen
+from tui.ui.widgets.detail import DetailPane
+
+SIZE = (120, 40)
+
+
+async def seeded(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    store = await TaskStore.open(home / "tasks.db")
+    await add(store, "a red fox in snow", size="1920*1080", duration=8, audio=True)
+    await add(store, "一只小猫在月光下奔跑", size="720*1280")
+    await add(store, "a failing whale", status="FAILED")
+    await store.close()
+
+
+def prompts(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(r.prompt for r in table(app).rows_by_id.values())
+
+
+async def filter_to(pilot, app, text: str) -> None:  # type: ignore[no-untyped-def]
+    app.screen.query_one("#filter", Input).value = text
+    await pilot.pause(0.1)
+
+
+async def test_search_and_filters(tmp_path: Path) -> None:
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        table(app).focus()
+        await pilot.press("slash", *"月光")
+        await until(pilot, lambda: prompts(app) == ["一只小猫在月光下奔跑"])
+        await filter_to(pilot, app, "status:FAILED")
+        await until(pilot, lambda: prompts(app) == ["a failing whale"])
+        await filter_to(pilot, app, "tier:1080P audio:yes")
+        await until(pilot, lambda: prompts(app) == ["a red fox in snow"])
+        await filter_to(pilot, app, "a dur:5")
+        await until(pilot, lambda: prompts(app) == ["a failing whale"])
+        await filter_to(pilot, app, "")
+        await until(pilot, lambda: len(prompts(app)) == 3)
+
+
+async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        table(app).focus()
+        await pilot.press("f")
+        await until(pilot, lambda: cell(app, 0, "prompt").startswith("★ "))
+        await pilot.press("t")
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "keep, winter"
+        await pilot.press("enter")
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#answer", TextArea).load_text("my favourite")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        body = str(app.screen.query_one(DetailPane).query_one("#detail-body").render())
+        assert "#keep" in body and "#winter" in body and "my favourite" in body
+        await filter_to(pilot, app, "fav tag:winter")
+        await until(pilot, lambda: len(prompts(app)) == 1)
+        forgotten = prompts(app)[0]
+        await filter_to(pilot, app, "")
+        await until(pilot, lambda: len(prompts(app)) == 3)
+        table(app).focus()
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.click("#answer-forget")
+        await until(pilot, lambda: len(prompts(app)) == 2)
+        assert forgotten not in prompts(app)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.click("#answer-keep")
+        await pilot.pause(0.2)
+        assert len(prompts(app)) == 2
+
+
+async def test_stats_screen_on_a_known_history(tmp_path: Path) -> None:
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        table(app).focus()
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, StatsScreen))
+        text = str(app.screen.query_one("#report").render())
+        assert "succeeded: 2" in text and "failed: 1" in text and "66.7%" in text
+        assert "1080P" in text and "InternalError" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, StatsScreen)
+
+
+async def test_paging_keeps_the_table_small(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    store = await TaskStore.open(tmp_path / "tasks.db")
+    records = [{"created_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000+00:00",
+                "prompt": f"prompt number {i}", "size": "1280*720", "duration": 5,
+                "task_id": f"t{i}", "status": "SUCCEEDED", "submission": "tracked",
+                "endpoint": "x", "model": "m", "updated_at": "2026-01-01T00:00:00.000+00:00"}
+               for i in range(450)]
+    await store.import_many(records)
+    await store.close()
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        assert cell(app, 0, "prompt") == "prompt number 449"  # newest first
+        table(app).focus()
+        for _ in range(3):
+            await pilot.press("right_square_bracket")
+        await until(pilot, lambda: cell(app, 0, "prompt") == "prompt number 149")
+        table(app).move_cursor(row=PAGE_SIZE - 1)
+        await pilot.press("down")  # past the last row: the next page
+        await until(pilot, lambda: len(table(app).rows_by_id) == 50)
+        assert "401–450 of 450" in str(app.screen.query_one("#status").render())
+        await filter_to(pilot, app, '"number 7"')  # a quoted phrase
+        await until(pilot, lambda: len(table(app).rows_by_id) == 11)  # 7, 70–79
+
+
+async def test_preview_of_a_downloaded_video(sim: Simulator, tmp_path: Path) -> None:
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_prompt(pilot, app, "preview me")
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: statuses(app) == ["SUCCEEDED"])
+        await pilot.press("escape", "d")
+        preview = app.screen.query_one(DetailPane).query_one("#preview")
+        await until(pilot, lambda: "▀" in str(preview.render()), what="preview")
+        text = preview.render()
+        assert "0.0s" in str(text)
+        assert composer(app).prompt.text == ""
