@@ -166,3 +166,26 @@ def test_simulate_command_prints_its_port(tmp_path: Path) -> None:
 def test_help(tmp_path: Path, args: list[str]) -> None:
     shown = run(tmp_path, None, *args)
     assert shown.returncode == 0 and "usage:" in shown.stdout
+
+
+def test_sync_adopts_tasks_made_by_other_clients(sim: Simulator, tmp_path: Path) -> None:
+    import httpx
+
+    home = tmp_path / "home"
+    mine = run(home, sim, "submit", "made here", "--json")
+    assert mine.returncode == 0
+    for prompt in ("made by the SDK", "made in the console"):  # same key, another client
+        answer = httpx.post(sim.base_url + "/services/aigc/video-generation/video-synthesis",
+                            headers={"Authorization": f"Bearer {KEY}",
+                                     "X-DashScope-Async": "enable"},
+                            json={"model": "pixverse/pixverse-v5.6-t2v",
+                                  "input": {"prompt": prompt},
+                                  "parameters": {"size": "640*360", "duration": 5}})
+        assert answer.status_code == 200
+    sim.clock.advance(400)
+    synced = run(home, sim, "sync")
+    assert synced.returncode == 0 and "adopted 2 tasks" in synced.stdout
+    prompts = {t["prompt"] for t in json.loads(run(home, sim, "list", "--json").stdout)}
+    assert prompts == {"made here", "made by the SDK", "made in the console"}
+    again = run(home, sim, "sync")
+    assert "adopted 0 tasks" in again.stdout

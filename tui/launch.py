@@ -17,7 +17,10 @@ def start_demo_simulator() -> Simulator:
 def launch(*, demo: bool) -> int:
     from tui.config.credentials import CredentialsError
     from tui.engine.workspace import Workspace
+    from tui.ui import graphics
     from tui.ui.app import PixverseApp
+
+    graphics.detect()  # must ask the terminal before Textual takes it over
 
     if demo:
         with start_demo_simulator() as sim:

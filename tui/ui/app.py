@@ -36,6 +36,7 @@ from tui.engine.observe import observation
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import submit
 from tui.engine.workspace import Workspace
+from tui.ui import graphics
 from tui.ui.halfblock import sheet
 from tui.ui.messages import (
     PollerHealthChanged,
@@ -111,7 +112,8 @@ class PixverseApp(App[str | None]):
         self._stamp = ""
         self._submitting = False
         self._downloading: set[int] = set()
-        self._previews: dict[tuple[int, str | None], Text] = {}
+        self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
+        self.graphics = graphics.detected()
         self._last_seen: list[Generation] = []
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.settings.problems)
@@ -340,13 +342,17 @@ class PixverseApp(App[str | None]):
 
     def _decode_preview(self, row: Generation) -> None:
         """Runs in a thread: PyAV blocks.  Reports back by message only."""
+        path, cache = Path(row.download_path or ""), self.ws.paths.data_dir / "previews"
         try:
-            thumbs = preview.cached(Path(row.download_path or ""), row.download_sha256,
-                                    self.ws.paths.data_dir / "previews")
+            thumbs = preview.cached(path, row.download_sha256, cache)
+            picture = None
+            if self.graphics is not None:
+                big = preview.cached(path, row.download_sha256, cache, max_w=160, max_h=120)
+                picture = graphics.contact_sheet(big)
         except preview.PreviewError as exc:
             self.post_message(PreviewReady(row.id, None, str(exc)))
             return
-        self.post_message(PreviewReady(row.id, list(thumbs)))
+        self.post_message(PreviewReady(row.id, list(thumbs), picture=picture))
 
     def on_preview_ready(self, message: PreviewReady) -> None:
         row = self._table().rows_by_id.get(message.generation_id)
@@ -354,6 +360,8 @@ class PixverseApp(App[str | None]):
             return
         content = (sheet(message.thumbs) if message.thumbs  # type: ignore[arg-type]
                    else Text(f"No preview: {message.error}", style="dim"))
+        if message.picture is not None:
+            content = message.picture  # type: ignore[assignment]
         self._previews[(row.id, row.download_sha256)] = content
         if len(self._previews) > 64:
             self._previews.pop(next(iter(self._previews)))

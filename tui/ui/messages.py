@@ -38,8 +38,10 @@ class SubmissionFinished(Message):
 class PreviewReady(Message):
     """Frames of a downloaded video were decoded (in a thread)."""
 
-    def __init__(self, generation_id: int, thumbs: list[object] | None, error: str = "") -> None:
+    def __init__(self, generation_id: int, thumbs: list[object] | None, error: str = "",
+                 picture: object | None = None) -> None:
         super().__init__()
         self.generation_id = generation_id
         self.thumbs = thumbs
         self.error = error
+        self.picture = picture  # a Pillow image, when the terminal can show real pixels

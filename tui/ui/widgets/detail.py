@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -133,7 +134,16 @@ class DetailPane(VerticalScroll):
     def show(self, content: Text) -> None:
         self.query_one("#detail-body", Static).update(content)
 
-    def show_preview(self, content: Text | None) -> None:
+    def show_preview(self, content: Any) -> None:
+        """Half-block ``Text``, a Pillow image (graphics protocol), or None to hide."""
         preview = self.query_one("#preview", Static)
-        preview.update(content or "")
-        preview.display = content is not None
+        for old in self.query("#preview-graphic"):
+            old.remove()
+        if content is None or isinstance(content, Text):
+            preview.update(content or "")
+            preview.display = content is not None
+            return
+        preview.display = False
+        from tui.ui.graphics import image_widget
+
+        self.mount(image_widget(content), before=preview)
