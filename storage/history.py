@@ -62,7 +62,7 @@ class HistoryFilter:
             params += list(self.statuses)
         text = self.text.strip()
         if text:
-            for term in _terms(text):
+            for term in split_words(text):
                 if len(term) >= 3:
                     clauses.append("id IN (SELECT rowid FROM generations_fts"
                                    " WHERE generations_fts MATCH ?)")
@@ -99,22 +99,24 @@ class HistoryFilter:
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _terms(text: str) -> list[str]:
-    """Quoted phrases stay whole; other words are separate terms (all must match)."""
-    terms, buf, quoted = [], [], False
+def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:
+    """Split on spaces, but keep a "quoted phrase" as one word."""
+    words, buf, quoted = [], [], False
     for ch in text:
         if ch == '"':
             quoted = not quoted
+            if keep_quotes:
+                buf.append(ch)
             continue
         if ch.isspace() and not quoted:
             if buf:
-                terms.append("".join(buf))
+                words.append("".join(buf))
                 buf = []
             continue
         buf.append(ch)
     if buf:
-        terms.append("".join(buf))
-    return terms
+        words.append("".join(buf))
+    return words
 
 
 def _iso(moment: datetime) -> str:
@@ -144,7 +146,7 @@ def parse_filter(line: str) -> HistoryFilter:
     """
     found = HistoryFilter()
     words, problems = [], []
-    for token in _terms_keep_quotes(line):
+    for token in split_words(line, keep_quotes=True):
         key, sep, value = token.partition(":")
         key = key.lower()
         try:
@@ -186,24 +188,6 @@ def parse_filter(line: str) -> HistoryFilter:
         except FilterError as exc:
             problems.append(str(exc))
     return replace(found, text=" ".join(words), problems=tuple(problems))
-
-
-def _terms_keep_quotes(line: str) -> list[str]:
-    out, buf, quoted = [], [], False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-            buf.append(ch)
-            continue
-        if ch.isspace() and not quoted:
-            if buf:
-                out.append("".join(buf))
-                buf = []
-            continue
-        buf.append(ch)
-    if buf:
-        out.append("".join(buf))
-    return out
 
 
 def order_by(column: str, descending: bool) -> str:

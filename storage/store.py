@@ -515,37 +515,11 @@ class TaskStore:
 
     async def list(self, *, statuses: Iterable[str] = (), limit: int = 50, offset: int = 0,
                    query: str | None = None) -> list[Generation]:
-        """Newest first; ``query`` searches prompts (FTS5 trigram, or LIKE under 3 chars)."""
-        where, params = self._filters(statuses, query)
-        return await self._rows(
-            f"SELECT * FROM generations {where} ORDER BY created_at DESC, id DESC"
-            " LIMIT ? OFFSET ?", (*params, limit, offset))
+        """Newest first; ``query`` searches prompts (see ``storage.history``)."""
+        return await self.page(_simple(statuses, query), limit=limit, offset=offset)
 
     async def count(self, *, statuses: Iterable[str] = (), query: str | None = None) -> int:
-        where, params = self._filters(statuses, query)
-        return int(await self._scalar(f"SELECT COUNT(*) FROM generations {where}", params))
-
-    @staticmethod
-    def _filters(statuses: Iterable[str], query: str | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        wanted = [s.upper() for s in statuses]
-        if wanted:
-            marks = ", ".join("?" for _ in wanted)
-            clauses.append(
-                f"(status IN ({marks}) OR (status IS NULL AND UPPER(submission) IN ({marks})))")
-            params += wanted + [_submission_word(s) for s in wanted]
-        if query and query.strip():
-            text = query.strip()
-            if len(text) >= 3:
-                clauses.append("id IN (SELECT rowid FROM generations_fts"
-                               " WHERE generations_fts MATCH ?)")
-                params.append('"' + text.replace('"', '""') + '"')
-            else:
-                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                clauses.append("prompt LIKE ? ESCAPE '\\'")
-                params.append(f"%{escaped}%")
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return await self.count_where(_simple(statuses, query))
 
     async def events(self, generation_id: int) -> list[StatusEvent]:
         async with self._db.execute(
@@ -592,10 +566,8 @@ def _to_db(value: Any) -> Any:
     return value
 
 
-def _submission_word(status: str) -> str:
-    return {"UNCONFIRMED": SUBMISSION_UNCONFIRMED, "REJECTED": SUBMISSION_REJECTED,
-            "SUBMITTING": SUBMISSION_SENDING, "ABANDONED": SUBMISSION_ABANDONED}.get(
-                status, status).upper()
+def _simple(statuses: Iterable[str], query: str | None) -> HistoryFilter:
+    return HistoryFilter(text=query or "", statuses=tuple(s.upper() for s in statuses))
 
 
 def _statements(script: str) -> list[str]:

@@ -23,7 +23,7 @@ from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
 from tui.dashscope.validation import check_request
 from tui.engine import resolve, stats, transfer
 from tui.engine.download import DownloadError
-from tui.engine.observe import observation
+from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollScheduler
 from tui.engine.submit import submit
 from tui.engine.workspace import MissingKey, Workspace
@@ -209,15 +209,7 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
                     _err(f"{task_id} is unknown to the service (or older than 24 hours); "
                          "check the id and the API key")
                     continue
-                usage = info.usage
-                row = await store.track(
-                    task_id=task_id, endpoint=client.base_url, model=MODEL_V56,
-                    prompt=info.orig_prompt or "(created elsewhere; prompt not known yet)",
-                    size=(usage.size if usage and usage.size else "?"),
-                    duration=int(usage.duration) if usage and usage.duration else 0,
-                    audio=bool(usage.audio) if usage else False)
-                row, _ = await store.apply(row.id, observation(info), 3.0)
-                rows.append(row)
+                rows.append(await adopt(store, info, client.base_url))
     finally:
         await store.close()
     _print_rows(rows, args.json)
@@ -330,15 +322,7 @@ async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
                     if listed.task_id in known:
                         continue
                     info = await client.query(listed.task_id)
-                    usage = info.usage
-                    row = await store.track(
-                        task_id=listed.task_id, endpoint=client.base_url,
-                        model=listed.model_name or MODEL_V56,
-                        prompt=info.orig_prompt or "(created elsewhere; prompt not known yet)",
-                        size=usage.size if usage and usage.size else "?",
-                        duration=int(usage.duration) if usage and usage.duration else 0,
-                        audio=bool(usage.audio) if usage else False)
-                    await store.apply(row.id, observation(info), 3.0)
+                    await adopt(store, info, client.base_url, listed.model_name)
                     known.add(listed.task_id)
                     adopted += 1
                 if page_no >= page.total_page or not page.tasks:

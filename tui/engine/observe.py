@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from storage import Generation, TaskStore
 from storage.clock import iso
 from storage.records import Observation
 from tui.dashscope.models import TaskInfo
+from tui.dashscope.sizes import MODEL_V56
+
+UNKNOWN_PROMPT = "(created elsewhere; prompt not known yet)"
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -32,3 +36,17 @@ def observation(info: TaskInfo) -> Observation:
         usage_audio=usage.audio if usage else None,
         usage_video_count=usage.video_count if usage else None,
     )
+
+
+async def adopt(store: TaskStore, info: TaskInfo, endpoint: str,
+                model: str | None = None) -> Generation:
+    """Record a task created by another client, from what the service says of it."""
+    usage = info.usage
+    row = await store.track(
+        task_id=info.task_id, endpoint=endpoint, model=model or MODEL_V56,
+        prompt=info.orig_prompt or UNKNOWN_PROMPT,
+        size=usage.size if usage and usage.size else "?",
+        duration=int(usage.duration) if usage and usage.duration else 0,
+        audio=bool(usage.audio) if usage else False)
+    row, _ = await store.apply(row.id, observation(info), 3.0)
+    return row
