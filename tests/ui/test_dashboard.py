@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from textual.widgets import Checkbox, Input, Select
@@ -263,8 +262,13 @@ async def test_a_failing_worker_becomes_a_notification(sim: Simulator, tmp_path:
         app.run_worker(broken(), name="poller", group="poller", exclusive=True,
                        exit_on_error=False)
         await until(pilot, lambda: any("boom" in n.message for n in app._notifications))
-        await asyncio.sleep(0)
         assert app.is_running
+
+        def poller_running() -> bool:
+            return any(w.group == "poller" and w.name == "poller" and not w.is_finished
+                       for w in app.workers)
+
+        await until(pilot, poller_running, what="the poller to be restarted")
 
 
 async def test_failed_download_says_why_and_retries(sim: Simulator, tmp_path: Path) -> None:
