@@ -113,6 +113,15 @@ async def test_reuse_loads_prompt_and_settings(sim: Simulator, tmp_path: Path) -
         assert (settings["tier"], settings["ratio"], settings["audio"], settings["seed"]) == (
             "1080P", "9:16", True, 42)
         assert app.focused is composer(app).prompt
+        await type_prompt(pilot, app, "a draft that must survive")
+        table(app).focus()
+        await pilot.press("R")  # re-run: asks first, because it costs money
+        await pilot.pause()
+        await pilot.click("#answer-submit")
+        await until(pilot, lambda: len(table(app).rows_by_id) == 2)
+        assert composer(app).prompt.text == "a draft that must survive"
+    seeds = sorted(t.seed for a in sim.world.accounts.values() for t in a.tasks.values())
+    assert seeds == [42, 42]
 
 
 async def test_filter(sim: Simulator, tmp_path: Path) -> None:

@@ -94,7 +94,29 @@ def _price(prices: dict[str, Any], tier: str, audio: bool) -> float | None:
     return None
 
 
-def add(stats: Stats, row: Generation, prices: dict[str, Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class StatRow:
+    """The columns statistics need — reading only these keeps 100k rows fast."""
+
+    status: str | None
+    submission: str
+    error_code: str | None
+    size: str
+    usage_size: str | None
+    duration: int
+    usage_duration: float | None
+    audio: bool
+    usage_audio: bool | None
+    created_at: str
+    submit_time: str | None
+    scheduled_time: str | None
+    end_time: str | None
+
+
+STAT_COLUMNS = tuple(StatRow.__dataclass_fields__)
+
+
+def add(stats: Stats, row: StatRow | Generation, prices: dict[str, Any]) -> None:
     stats.total += 1
     status = row.status
     if status == "CANCELED":
@@ -135,8 +157,8 @@ async def compute(store: TaskStore, prices: dict[str, Any] | None = None,
                   where: HistoryFilter | None = None) -> Stats:
     prices = dict(prices or {})
     stats = Stats(currency=str(prices.pop("currency", "")) or None)
-    async for row in store.iterate(where):
-        add(stats, row, prices)
+    async for values in store.columns(STAT_COLUMNS, where):
+        add(stats, StatRow(*values), prices)
     stats.per_day = dict(sorted(stats.per_day.items()))
     return stats
 

@@ -29,7 +29,8 @@ from storage import Generation, TaskStore
 from storage.clock import iso, utc_now
 from storage.history import HistoryFilter, parse_filter
 from tui.config.credentials import region_of
-from tui.dashscope import DashScopeClient, DashScopeError
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope.validation import check_request
 from tui.engine import preview, resolve, stats
 from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import observation
@@ -422,14 +423,17 @@ class PixverseApp(App[str | None]):
             self.notify(" ".join(draft.problems), title="Cannot submit", severity="error",
                         markup=False)
             return
+        self._start_submission(draft, from_composer=True)
+
+    def _start_submission(self, draft: Draft, *, from_composer: bool) -> None:
         if self._submitting:
             self.notify("Still submitting the previous prompt.", severity="warning")
             return
         self._submitting = True
-        self._submit(draft)
+        self._submit(draft, from_composer)
 
     @work(group="submit", exclusive=False, exit_on_error=False)
-    async def _submit(self, draft: Draft) -> None:
+    async def _submit(self, draft: Draft, from_composer: bool) -> None:
         assert self.store is not None and self.client is not None
         try:
             for index, request in enumerate(draft.requests):
@@ -451,13 +455,14 @@ class PixverseApp(App[str | None]):
                 if index + 1 < len(draft.requests):
                     await asyncio.sleep(0.25)  # stay well under 5 creates per second
             else:
-                self.post_message(SubmissionFinished(len(draft.requests)))
+                self.post_message(SubmissionFinished(len(draft.requests), from_composer))
         finally:
             self._submitting = False
 
     def on_submission_finished(self, message: SubmissionFinished) -> None:
-        self.screen_stack[0].query_one(Composer).clear_prompt()
-        self._save_state()
+        if message.from_composer:
+            self.screen_stack[0].query_one(Composer).clear_prompt()
+            self._save_state()
         count = message.count
         self.notify(f"Submitted {count} task{'s' if count > 1 else ''}.", timeout=3)
 
@@ -548,6 +553,32 @@ class PixverseApp(App[str | None]):
             return
         self.screen_stack[0].query_one(Composer).reuse(row)
         self.notify("Prompt and settings loaded into the composer (same seed).", timeout=3)
+
+    def action_rerun(self) -> None:
+        """Submit a past generation again, same prompt, settings and seed (after asking)."""
+        row = self._highlighted_row()
+        if row is None:
+            return
+        request = GenerationRequest(prompt=row.prompt, size=row.size, duration=row.duration,
+                                    audio=row.audio, watermark=row.watermark, seed=row.seed,
+                                    model=row.model)
+        verdict = check_request(request)
+        if not verdict.ok:
+            self.notify(" ".join(verdict.problems), title="Cannot re-run", severity="error",
+                        markup=False)
+            return
+        seed = "a new random seed" if row.seed is None else f"seed {row.seed}"
+        question = (f"Submit this prompt again ({row.size}, {row.duration} s, {seed})?\n"
+                    "It creates a new task, which is billed.\n\n"
+                    + " ".join(row.prompt.split())[:200])
+
+        def chosen(answer: str | None) -> None:
+            if answer == "submit":
+                self._start_submission(Draft([request], [], verdict.warnings),
+                                       from_composer=False)
+
+        self.push_screen(ChoiceScreen(question, [("submit", "Submit again"),
+                                                 ("cancel", "Cancel")]), chosen)
 
     def action_copy_url(self) -> None:
         row = self._highlighted_row()

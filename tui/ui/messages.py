@@ -28,11 +28,12 @@ class TaskFinished(Message):
 
 
 class SubmissionFinished(Message):
-    """Every request of one composer submission was accepted."""
+    """Every request of one submission was accepted."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, from_composer: bool) -> None:
         super().__init__()
         self.count = count
+        self.from_composer = from_composer
 
 
 class PreviewReady(Message):

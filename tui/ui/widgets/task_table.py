@@ -40,6 +40,7 @@ class TaskTable(DataTable[SortText]):
         Binding("D", "app.download_all", "Download all", id="table.download-all"),
         Binding("c", "app.cancel_task", "Cancel", id="table.cancel"),
         Binding("r", "app.reuse", "Re-use", id="table.reuse"),
+        Binding("R", "app.rerun", "Re-run", id="table.rerun"),
         Binding("y", "app.copy_url", "Copy URL", id="table.copy-url"),
         Binding("u", "app.resolve", "Resolve", id="table.resolve"),
         Binding("f", "app.favourite", "Favourite", id="table.favourite"),
