@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -21,6 +23,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
@@ -63,6 +66,36 @@ REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in SQLite
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
+
+
+def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
+    """For timer and message callbacks that may run while the app is closing.
+
+    The widgets they update can be gone by then; that alone is not an error.
+    Any failure while the dashboard is still up is raised as usual.
+    """
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def run_async(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except (NoMatches, IndexError):
+                if self._main() is not None:
+                    raise
+                return None
+
+        return run_async
+
+    @functools.wraps(method)
+    def run(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (NoMatches, IndexError):
+            if self._main() is not None:
+                raise
+            return None
+
+    return run
 
 
 class MainScreen(Screen[None]):
@@ -193,6 +226,7 @@ class PixverseApp(App[str | None]):
             wanted = DEFAULT_THEME
         self.theme = wanted
 
+    @quiet_when_closing
     def _theme_changed(self, _theme: object) -> None:
         self._save_state()
         if self.store is not None:
@@ -235,6 +269,12 @@ class PixverseApp(App[str | None]):
 
     # -- reading the store ----------------------------------------------------------
 
+    def _main(self) -> MainScreen | None:
+        """The dashboard screen while it is up; None while starting or closing."""
+        stack = self.screen_stack if self.is_running else []
+        screen = stack[0] if stack else None
+        return screen if isinstance(screen, MainScreen) and screen.is_attached else None
+
     def _table(self) -> TaskTable:
         return self.screen_stack[0].query_one(TaskTable)
 
@@ -259,6 +299,7 @@ class PixverseApp(App[str | None]):
         table = self._table()
         return self.page_no == 0 and table.sort_column == "submitted" and table.sort_reverse
 
+    @quiet_when_closing
     async def _refresh_from_store(self) -> None:
         """Apply whatever any process wrote since the last look."""
         if self.store is None:
@@ -291,6 +332,7 @@ class PixverseApp(App[str | None]):
         self.last_update = self.now()
         self._render_status()
 
+    @quiet_when_closing
     def _tick(self) -> None:
         table = self._table()
         table.tick(self.now())
@@ -298,6 +340,7 @@ class PixverseApp(App[str | None]):
         if highlighted is not None and highlighted.display_status in LIVE:
             self._show_detail()
 
+    @quiet_when_closing
     def _render_status(self) -> None:
         in_flight = sum(1 for r in self._table().rows_by_id.values()
                         if r.display_status in LIVE)
@@ -316,6 +359,7 @@ class PixverseApp(App[str | None]):
     def _show_detail(self) -> None:
         self.call_later(self._update_detail)
 
+    @quiet_when_closing
     async def _update_detail(self) -> None:
         table = self._table()
         row = table.rows_by_id.get(table.highlighted_id or -1)
@@ -355,6 +399,7 @@ class PixverseApp(App[str | None]):
             return
         self.post_message(PreviewReady(row.id, list(thumbs), picture=picture))
 
+    @quiet_when_closing
     def on_preview_ready(self, message: PreviewReady) -> None:
         row = self._table().rows_by_id.get(message.generation_id)
         if row is None:
@@ -459,6 +504,7 @@ class PixverseApp(App[str | None]):
         finally:
             self._submitting = False
 
+    @quiet_when_closing
     def on_submission_finished(self, message: SubmissionFinished) -> None:
         if message.from_composer:
             self.screen_stack[0].query_one(Composer).clear_prompt()
