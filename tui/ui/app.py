@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import functools
 import inspect
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -68,6 +69,10 @@ NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 
+# What a callback meets when the screen or the database went away under it.
+_CLOSING_ERRORS = (NoMatches, IndexError, sqlite3.ProgrammingError, ValueError)
+
+
 def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
     """For timer and message callbacks that may run while the app is closing.
 
@@ -79,8 +84,8 @@ def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
         async def run_async(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await method(self, *args, **kwargs)
-            except (NoMatches, IndexError):
-                if self._main() is not None:
+            except _CLOSING_ERRORS:
+                if self._main() is not None and not self._closing:
                     raise
                 return None
 
@@ -90,8 +95,8 @@ def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except (NoMatches, IndexError):
-            if self._main() is not None:
+        except _CLOSING_ERRORS:
+            if self._main() is not None and not self._closing:
                 raise
             return None
 
@@ -149,6 +154,7 @@ class PixverseApp(App[str | None]):
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self.graphics = graphics.detected()
         self._last_seen: list[Generation] = []
+        self._closing = False
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.settings.problems)
         loaded = load_themes(ws.paths.themes_dir)
@@ -195,6 +201,7 @@ class PixverseApp(App[str | None]):
         await super().action_quit()
 
     async def on_unmount(self) -> None:
+        self._closing = True
         if self.poller is not None and self.store is not None:
             await self.store.release_all(self.poller.owner)
         if self.downloader is not None:
@@ -351,7 +358,7 @@ class PixverseApp(App[str | None]):
 
     def _window(self) -> str:
         if self.total <= PAGE_SIZE and self.page_no == 0:
-            return f"{self.total} shown" if not self.where.empty else f"{self.total} match"
+            return f"{self.total} shown" if self.where.empty else f"{self.total} match"
         first = self.page_no * PAGE_SIZE + 1
         last = min(self.total, first + PAGE_SIZE - 1)
         return f"{first:,}–{last:,} of {self.total:,}"
