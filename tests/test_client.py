@@ -180,3 +180,22 @@ def test_the_key_never_shows() -> None:
         import pickle
 
         pickle.dumps(key)
+
+
+@pytest.mark.parametrize(("status", "code"), [
+    (400, "IPInfringementSuspect"), (400, "Arrearage"), (400, "DataInspectionFailed"),
+    (403, "AccessDenied.Unpurchased"), (403, "Model.AccessDenied"),
+    (429, "Throttling.AllocationQuota"),
+])
+async def test_final_errors_are_not_retried_and_are_explained(
+        sim: Simulator, client: DashScopeClient, status: int, code: str) -> None:
+    from tui.dashscope.explain import explain
+
+    sim.inject(on="create", kind="status", status=status, code=code, message="refused")
+    with pytest.raises(ApiError) as caught:
+        await client.create(GenerationRequest("x"))
+    assert caught.value.failure is Failure.FINAL and (caught.value.status,
+                                                      caught.value.code) == (status, code)
+    assert creates(sim) == 1 and task_count(sim) == 0
+    meaning, action = explain(code)
+    assert code not in meaning or "reported" not in meaning  # a real explanation, not generic
