@@ -155,6 +155,7 @@ class PixverseApp(App[str | None]):
         self.graphics = graphics.detected()
         self._last_seen: list[Generation] = []
         self._closing = False
+        self._store_dirty = False
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.settings.problems)
         loaded = load_themes(ws.paths.themes_dir)
@@ -311,6 +312,7 @@ class PixverseApp(App[str | None]):
         """Apply whatever any process wrote since the last look."""
         if self.store is None:
             return
+        self._store_dirty = False
         rows = await self.store.changed_since(self._stamp)
         gone = set(await self.store.forgotten_since(self._stamp))
         if not rows and not gone:
@@ -426,7 +428,9 @@ class PixverseApp(App[str | None]):
         self._show_detail()
 
     def on_store_changed(self, _: StoreChanged) -> None:
-        self.call_later(self._refresh_from_store)
+        """Coalesced: the refresh timer applies every change a few times a second, so a
+        burst of poll answers costs one table update, not one each."""
+        self._store_dirty = True
 
     def on_poller_health_changed(self, message: PollerHealthChanged) -> None:
         self.health, self.health_detail = message.health, message.detail
