@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.config import settings  # noqa: E402
-from tui.config.paths import app_paths  # noqa: E402
-from tui.dashscope import ApiKey, GenerationRequest  # noqa: E402
-from tui.engine.submit import submit  # noqa: E402
-from tui.engine.workspace import Workspace  # noqa: E402
-from tui.simulator import Simulator, SimulatorConfig  # noqa: E402
-from tui.ui.app import PixverseApp  # noqa: E402
+from tui.config import settings
+from tui.config.paths import app_paths
+from tui.dashscope import ApiKey, GenerationRequest
+from tui.engine.submit import submit
+from tui.engine.workspace import Workspace
+from tui.simulator import Simulator, SimulatorConfig
+from tui.ui.app import PixverseApp
 
 SPEED = 10.0
 TEXT = "A lighthouse in a storm, waves breaking over the rocks at night"
