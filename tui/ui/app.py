@@ -229,9 +229,10 @@ class PixverseApp(App[str | None]):
     def _apply_theme(self) -> None:
         wanted = self._state.get("theme") or self.ws.settings.get("ui", "theme") or DEFAULT_THEME
         if wanted not in self.available_themes:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
             self._startup_problems.append(f"Theme {wanted!r} is not installed; using "
-                                          f"{DEFAULT_THEME}.")
-            wanted = DEFAULT_THEME
+                                          f"{fallback}.")
+            wanted = fallback
         self.theme = wanted
 
     @quiet_when_closing

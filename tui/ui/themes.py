@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from rich.style import Style
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-BUNDLED = Path(__file__).resolve().parents[2] / "themes"
+
+def _bundled() -> Traversable:
+    """``themes/`` at the top of the source tree; installed as the ``tui.themes`` data."""
+    source = Path(__file__).resolve().parents[2] / "themes"
+    if source.is_dir():
+        return source
+    try:
+        return resources.files("tui.themes")
+    except ModuleNotFoundError:
+        return source
+
+
+BUNDLED = _bundled()
 DEFAULT_THEME = "pixverse-dark"
 _FIELDS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel",
            "boost", "success", "warning", "error", "dark", "ansi", "luminosity_spread",
@@ -26,13 +40,13 @@ class LoadedThemes:
     problems: list[str]
 
 
-def theme_from_file(path: Path) -> Theme:
+def theme_from_file(path: Traversable) -> Theme:
     """Parse one theme file; raise ``ValueError`` naming what is wrong."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"theme {path} cannot be read: {exc}") from None
-    name = data.get("name") or path.stem
+    name = data.get("name") or Path(path.name).stem
     if "primary" not in data:
         raise ValueError(f"theme {path} has no primary colour")
     values = {k: data[k] for k in _FIELDS if k in data}
@@ -48,9 +62,12 @@ def theme_from_file(path: Path) -> Theme:
 
 def load_themes(user_dir: Path | None) -> LoadedThemes:
     themes, problems = [], []
-    folders = [BUNDLED] + ([user_dir] if user_dir is not None and user_dir.is_dir() else [])
+    folders: list[Traversable] = [BUNDLED]
+    if user_dir is not None and user_dir.is_dir():
+        folders.append(user_dir)
     for folder in folders:
-        for path in sorted(folder.glob("*.toml")):
+        for path in sorted((p for p in folder.iterdir() if p.name.endswith(".toml")),
+                           key=lambda p: p.name):
             try:
                 themes.append(theme_from_file(path))
             except ValueError as exc:
