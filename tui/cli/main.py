@@ -110,22 +110,16 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
 
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     statuses = [s for part in (args.status or []) for s in part.split(",") if s]
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         rows = await store.list(statuses=statuses, limit=args.limit, query=args.search)
-    finally:
-        await store.close()
     _print_rows(rows, args.json)
     return 0
 
 
 async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         row = await _find_one(store, args.task)
         events = await store.events(row.id)
-    finally:
-        await store.close()
     if args.json:
         data = render.as_json(row)
         data["history"] = [{"at": e.at, "status": e.status, "detail": e.detail} for e in events]
@@ -136,14 +130,11 @@ async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         rows = [await _find_one(store, ref) for ref in args.tasks]
         async with ws.client() as client:
             poller = PollScheduler(store, client, ws.poll_settings(args.time_scale))
             rows = await poller.wait_for({r.id for r in rows})
-    finally:
-        await store.close()
     _print_rows(rows, args.json)
     return 0 if all(r.status == "SUCCEEDED" for r in rows) else 1
 
@@ -182,16 +173,13 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         row = await _find_one(store, args.task)
         if not row.task_id:
             raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
         async with ws.client() as client:
             await client.cancel(row.task_id)
             row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
-    finally:
-        await store.close()
     print(f"{row.task_id}: {row.display_status}")
     return 0
 
@@ -217,8 +205,7 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         if args.ref is None:
             rows = [r for r in await store.list(statuses=["UNCONFIRMED"], limit=1000)]
             if not rows:
@@ -255,8 +242,6 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
                     for task in found.tasks:
                         print(f"  {task.task_id}  {task.status}  created {task.created}")
                     print(f"  pick one with: pixverse-tui resolve {row.id} --task TASK_ID")
-    finally:
-        await store.close()
     return 1 if unsettled else 0
 
 
@@ -281,15 +266,12 @@ def _filter_from(args: argparse.Namespace) -> HistoryFilter:
 
 async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
     where = _filter_from(args)
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         if args.output and args.output != "-":
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = await transfer.export(store, out, args.format, where)
         else:
             count = await transfer.export(store, sys.stdout, args.format, where)
-    finally:
-        await store.close()
     _err(f"exported {count} generation{'s' if count != 1 else ''}")
     return 0
 
@@ -335,11 +317,8 @@ async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
+    async with await ws.open_store() as store:
         figures = await stats.compute(store, ws.settings.section("prices"), _filter_from(args))
-    finally:
-        await store.close()
     print(render.dumps(figures.as_json()) if args.json else stats.report(figures))
     return 0
 
