@@ -150,10 +150,9 @@ async def test_markup_in_a_prompt_is_shown_literally(sim: Simulator, tmp_path: P
         await type_prompt(pilot, app, prompt)
         await pilot.press("ctrl+j")
         await until(pilot, lambda: len(table(app).rows_by_id) == 1)
-        await pilot.pause(0.3)
         assert cell(app, 0, "prompt").startswith("[bold red]not bold[/]")
         body = app.screen.query_one(DetailPane).query_one("#detail-body")
-        assert prompt in str(body.render())
+        await until(pilot, lambda: prompt in str(body.render()), what="the prompt, literally")
         assert app.is_running
 
 

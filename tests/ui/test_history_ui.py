@@ -12,6 +12,7 @@ from tests.test_history import add
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
 from tui.ui.app import PAGE_SIZE
+from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
@@ -33,7 +34,7 @@ def prompts(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def filter_to(pilot, app, text: str) -> None:  # type: ignore[no-untyped-def]
     app.screen.query_one("#filter", Input).value = text
-    await pilot.pause(0.1)
+    await pilot.pause()
 
 
 async def test_search_and_filters(tmp_path: Path) -> None:
@@ -70,9 +71,13 @@ async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
         await pilot.pause()
         app.screen.query_one("#answer", TextArea).load_text("my favourite")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
-        body = str(app.screen.query_one(DetailPane).query_one("#detail-body").render())
-        assert "#keep" in body and "#winter" in body and "my favourite" in body
+        body = app.screen.query_one(DetailPane).query_one("#detail-body")
+
+        def marked() -> bool:
+            text = str(body.render())
+            return "#keep" in text and "#winter" in text and "my favourite" in text
+
+        await until(pilot, marked, what="tags and note in the detail pane")
         await filter_to(pilot, app, "fav tag:winter")
         await until(pilot, lambda: len(prompts(app)) == 1)
         forgotten = prompts(app)[0]
@@ -87,7 +92,8 @@ async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
         await pilot.press("x")
         await pilot.pause()
         await pilot.click("#answer-keep")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
+        await app._refresh_from_store()
         assert len(prompts(app)) == 2
 
 

@@ -103,8 +103,10 @@ def _prepare(theme: str):  # type: ignore[no-untyped-def]
         prompt = app.screen.query_one("#prompt")
         prompt.cursor_blink = False
         prompt.load_text("A lighthouse in a storm, waves over the rocks")
+        body = app.screen.query_one("#detail-body")
+        while "Task id" not in str(body.render()):  # the detail pane has loaded
+            await pilot.pause()
         await pilot.pause()
-        await pilot.pause(0.3)
 
     return run_before
 
