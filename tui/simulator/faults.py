@@ -13,6 +13,11 @@ matches its endpoint.  Kinds:
 - ``html``: 502 with an HTML page, as a proxy would
 - ``truncate`` (media): send half the body, then close
 - ``stall`` (media): send part of the body, then stop sending for ``seconds``
+- ``answer``: send exactly this: ``status``, a JSON ``body`` (or ``raw`` text),
+  ``content_type`` and extra ``headers`` — hostile or odd answers on demand.
+  With ``handle`` set, the request is carried out first (a create creates).
+- ``endless``: 200 with a JSON body that never ends (chunked, no length)
+- ``trickle``: the real answer, sent ``rate`` bytes per second
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 ENDPOINTS = ("create", "query", "list", "cancel", "media", "any")
 KINDS = ("status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
-         "truncate", "stall")
+         "truncate", "stall", "answer", "endless", "trickle")
 
 
 @dataclass
@@ -36,6 +41,12 @@ class Fault:
     message: str = "An internal error has occured, please try again later."
     seconds: float = 0.0
     retry_after: float | None = None
+    body: Any = None
+    raw: str | None = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    handle: bool = False
+    rate: float = 64.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:

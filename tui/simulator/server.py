@@ -133,6 +133,9 @@ class Simulator:
 class _Handler(BaseHTTPRequestHandler):
     sim: Simulator
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate sends; without TCP_NODELAY, Nagle's
+    # algorithm holds the body back for a delayed ACK (~40 ms per answer).
+    disable_nagle_algorithm = True
     server_version = "dashscope-simulator"
     sys_version = ""
 
@@ -171,7 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             fault = None
         if fault is not None and fault.kind == "drop_before":
             return self._drop()
-        if fault is not None and fault.kind in ("status", "malformed", "html"):
+        if fault is not None and fault.kind in ("status", "malformed", "html", "endless") or (
+                fault is not None and fault.kind == "answer" and not fault.handle):
             return self._fault_answer(fault)
         try:
             status, payload = self._api(endpoint, task_id, url.query, body)
@@ -182,6 +186,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop()
         if fault is not None and fault.kind == "hang_after":
             time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "answer":
+            return self._fault_answer(fault)
+        if fault is not None and fault.kind == "trickle":
+            return self._trickle(200 if status is None else status,
+                                 json.dumps(payload, ensure_ascii=False).encode(), fault.rate)
         self._json(status, payload)
 
     def _read_body(self) -> bytes:
@@ -365,6 +374,13 @@ class _Handler(BaseHTTPRequestHandler):
     # -- writing ------------------------------------------------------------
 
     def _fault_answer(self, fault: Fault) -> None:
+        if fault.kind == "answer":
+            data = (fault.raw.encode() if fault.raw is not None
+                    else json.dumps(fault.body, ensure_ascii=False).encode())
+            kind, _, _ = fault.content_type.partition(";")
+            return self._raw(fault.status, kind, data, fault.headers)
+        if fault.kind == "endless":
+            return self._endless()
         if fault.kind == "malformed":
             return self._raw(200, "application/json", b'{"request_id": "x", "output": {"task_')
         if fault.kind == "html":
@@ -393,6 +409,36 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _endless(self) -> None:
+        """A JSON answer that never ends: chunks until the client hangs up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"a" * 65536
+        try:
+            self.wfile.write(b'10\r\n{"request_id": "\r\n')
+            for _ in range(1 << 16):  # 4 GiB at most, should a client never hang up
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _trickle(self, status: int, data: bytes, rate: float) -> None:
+        """The real answer, ``rate`` bytes per second (a server that barely sends)."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        step = max(1, int(rate / 10))
+        try:
+            for start in range(0, len(data), step):
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            self.close_connection = True
 
     def _drop(self) -> None:
         self.close_connection = True
