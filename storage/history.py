@@ -46,6 +46,7 @@ class HistoryFilter:
     downloaded: bool | None = None
     favourite: bool | None = None
     tags: tuple[str, ...] = ()
+    trash: bool = False  # forgotten generations instead of the kept ones
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -53,7 +54,8 @@ class HistoryFilter:
         return self == HistoryFilter()
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
+        clauses: list[str] = ["forgotten_at IS NOT NULL" if self.trash
+                              else "forgotten_at IS NULL"]
         params: list[Any] = []
         if self.statuses:
             marks = ", ".join("?" for _ in self.statuses)
@@ -96,7 +98,7 @@ class HistoryFilter:
         for tag in self.tags:
             clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
             params.append(tag)
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return "WHERE " + " AND ".join(clauses), params
 
 
 def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:
@@ -153,8 +155,12 @@ def parse_filter(line: str) -> HistoryFilter:
             if not sep:
                 if key in ("fav", "favourite", "favorite", "★"):
                     found = replace(found, favourite=True)
+                elif key == "trash":
+                    found = replace(found, trash=True)
                 else:
                     words.append(token)
+            elif key == "in" and value.lower() == "trash":
+                found = replace(found, trash=True)
             elif key == "status":
                 found = replace(found, statuses=found.statuses + tuple(
                     v.upper() for v in value.split(",") if v))

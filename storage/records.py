@@ -100,6 +100,14 @@ class Generation:
     updated_at: str
     favourite: bool = False
     note: str | None = None
+    poll_error: str | None = None  # why the last poll failed, or why it is not followed
+    forgotten_at: str | None = None  # in the trash since
+
+    @property
+    def followed(self) -> bool:
+        """Still polled: has a task, not finished, not given up on, not in the trash."""
+        return (self.task_id is not None and not self.terminal and self.next_poll_at is not None
+                and self.forgotten_at is None)
 
     @property
     def terminal(self) -> bool:

@@ -101,5 +101,14 @@ CREATE TABLE forgotten (
 );
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2)
+# v3: why a task is no longer followed (``poll_error``), and a trash: forgetting
+# sets ``forgotten_at`` and hides the row; it is deleted for good weeks later.
+# (The v2 ``forgotten`` table is no longer written.)
+V3 = """
+ALTER TABLE generations ADD COLUMN poll_error TEXT;
+ALTER TABLE generations ADD COLUMN forgotten_at TEXT;
+CREATE INDEX generations_forgotten ON generations(forgotten_at) WHERE forgotten_at IS NOT NULL;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,8 +1,11 @@
 """The task store: one row per generation, an append-only status log, FTS search.
 
-Safe for several processes on one file: WAL journal, a busy timeout, and every
-read-modify-write inside ``BEGIN IMMEDIATE``.  The intent row is written before
-a create request is sent (see ``add_intent``); status only moves forward.
+Safe for several processes on one file: WAL journal, every read-modify-write
+inside ``BEGIN IMMEDIATE``, every read fetched whole (an open read would pin a
+stale snapshot that SQLite refuses to upgrade to a write), and lock waits
+retried with a bounded back-off.  Driver errors leave this module only as the
+``StoreError`` sentences of ``storage.errors``.  The intent row is written
+before a create request is sent (see ``add_intent``); status only moves forward.
 """
 
 from __future__ import annotations
@@ -10,17 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.clock import iso_in, now_iso, parse_iso, utc_now
+from storage.errors import (
+    DuplicateTask,
+    SchemaTooNew,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from storage.history import HistoryFilter, order_by
 from storage.records import (
     SUBMISSION_ABANDONED,
@@ -37,12 +52,16 @@ from storage.records import (
 )
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
-BUSY_TIMEOUT_MS = 15_000
+T = TypeVar("T")
+
+# SQLite's own busy handler blocks the connection's one thread (and every read
+# queued behind it), so it waits only briefly; the write lock is then retried
+# here with an asynchronous, jittered back-off for up to WRITE_PATIENCE.
+BUSY_TIMEOUT_MS = 200
+WRITE_PATIENCE = 60.0
 STALE_SENDING_SECONDS = 180  # longer than any create request can take
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer pixverse-tui."""
+SCAN_PAGE = 2000  # rows per query when scanning the whole history
+TRASH_DAYS = 30  # forgotten generations stay restorable this long
 
 
 def process_tag() -> str:
@@ -65,27 +84,53 @@ def _process_alive(tag: str | None) -> bool:
     return True
 
 
+@dataclass
+class Contention:
+    """How long this process waited for the write lock (for the contention benchmark)."""
+
+    writes: int = 0
+    busy_retries: int = 0
+    waits: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
 class TaskStore:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
         self._writing = asyncio.Lock()  # one connection: one transaction at a time
+        self.contention = Contention()
 
     # -- lifecycle ----------------------------------------------------------
 
     @classmethod
     async def open(cls, path: Path | str) -> TaskStore:
+        """Open (creating or upgrading) the database; raises ``StoreError`` with a sentence."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create the folder {path.parent} ({exc.strerror or exc}); "
+                "make it writable or set PIXVERSE_TUI_HOME to another folder") from None
+        if path.is_dir():
+            raise StoreCorrupt(f"{path} is a folder, not a database; move it aside or set "
+                               "PIXVERSE_TUI_HOME to another folder")
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None,
+                                         timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from None
         db.row_factory = aiosqlite.Row
         try:
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
+            store = cls(db, path)
+            await store._retrying(lambda: db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
+            await store._retrying(lambda: db.execute("PRAGMA journal_mode = WAL"))
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
-            store = cls(db, path)
             await store._migrate()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise _translate(exc, path) from None
         except BaseException:
             await db.close()
             raise
@@ -101,6 +146,8 @@ class TaskStore:
         await self.close()
 
     async def _migrate(self) -> None:
+        if await self._scalar("PRAGMA user_version") == SCHEMA_VERSION:
+            return  # nothing to do: a read-only database still opens for reading
         async with self._write():
             version = await self._scalar("PRAGMA user_version")
             if version > SCHEMA_VERSION:
@@ -112,28 +159,59 @@ class TaskStore:
                     await self._db.execute(statement)
                 await self._db.execute(f"PRAGMA user_version = {number + 1}")
 
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one statement, waiting out other processes' locks (bounded, jittered)."""
+        deadline = time.monotonic() + WRITE_PATIENCE
+        delay = 0.005
+        while True:
+            try:
+                return await call()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"{self.path} stayed locked by other processes for "
+                        f"{WRITE_PATIENCE:.0f} s; try again") from None
+                self.contention.busy_retries += 1
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(0.25, delay * 2)
+
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[None]:
+        """One write transaction.  Reads never hold a statement open across an await
+        (see ``_fetch``), so BEGIN IMMEDIATE never meets our own stale snapshot."""
         async with self._writing:
+            asked = time.monotonic()
             # BEGIN is inside the try: a task cancelled while waiting for it still has
             # it executed by aiosqlite's thread, so it must be rolled back.
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
+                await self._retrying(lambda: self._db.execute("BEGIN IMMEDIATE"))
+                self.contention.waits.append(time.monotonic() - asked)
                 yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed
+                await self._retrying(lambda: self._db.execute("COMMIT"))
+                self.contention.writes += 1
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error, ValueError):  # BEGIN itself failed
                     await self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, self.path) from None
                 raise
-            await self._db.execute("COMMIT")
+
+    async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of a query in one step: no cursor stays open while others run."""
+        args = tuple(params)
+        try:
+            return list(await self._retrying(lambda: self._db.execute_fetchall(sql, args)))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from None
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else row[0]
+        rows = await self._fetch(sql, params)
+        return rows[0][0] if rows else None
 
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Generation]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return [Generation.from_row(row) async for row in cursor]
+        return [Generation.from_row(row) for row in await self._fetch(sql, params)]
 
     async def _event(self, generation_id: int, status: str, detail: str | None = None) -> None:
         await self._db.execute(
@@ -243,6 +321,11 @@ class TaskStore:
     async def adopt_for(self, generation_id: int, task_id: str) -> Generation:
         """Resolve an unconfirmed intent: it did create ``task_id``."""
         async with self._write():
+            holder = await self._scalar("SELECT id FROM generations WHERE task_id = ?",
+                                        (task_id,))
+            if holder is not None:
+                raise DuplicateTask(f"{task_id} already belongs to #{holder}; a task can "
+                                    "belong to one generation only")
             await self._update(generation_id, submission=SUBMISSION_ACCEPTED,
                                submission_note=f"found {task_id} through the task list",
                                task_id=task_id, status=None, next_poll_at=now_iso())
@@ -261,7 +344,7 @@ class TaskStore:
         async with self._write():
             current = await self._require(generation_id)
             values: dict[str, Any] = {
-                "polls": current.polls + 1, "poll_failures": 0,
+                "polls": current.polls + 1, "poll_failures": 0, "poll_error": None,
                 "last_polled_at": now_iso(), "last_request_id": seen.request_id,
                 "lease_owner": None, "lease_until": None,
             }
@@ -287,8 +370,30 @@ class TaskStore:
         async with self._write():
             await self._db.execute(
                 "UPDATE generations SET poll_failures = poll_failures + 1, last_polled_at = ?,"
-                " next_poll_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?"
-                " WHERE id = ?", (now_iso(), iso_in(next_poll_in), now_iso(), generation_id))
+                " poll_error = ?, next_poll_at = CASE WHEN next_poll_at IS NULL THEN NULL"
+                " ELSE ? END, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (now_iso(), reason, iso_in(next_poll_in), now_iso(), generation_id))
+        return await self._require(generation_id)
+
+    async def stop_following(self, generation_id: int, reason: str) -> Generation:
+        """A task the service will never answer about usefully: stop polling it, say why."""
+        async with self._write():
+            await self._update(generation_id, next_poll_at=None, poll_error=reason,
+                               lease_owner=None, lease_until=None)
+            await self._event(generation_id, "NOT FOLLOWED", reason)
+        return await self._require(generation_id)
+
+    async def follow_again(self, generation_id: int) -> Generation:
+        """The user asks to follow a task again (after ``stop_following`` or failures)."""
+        async with self._write():
+            row = await self._require(generation_id)
+            if row.task_id is None or row.terminal:
+                return row
+            await self._update(generation_id, next_poll_at=now_iso(), poll_error=None,
+                               poll_failures=0, lease_owner=None, lease_until=None)
+            if row.next_poll_at is None:
+                await self._event(generation_id, "FOLLOWED", "followed again")
         return await self._require(generation_id)
 
     async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
@@ -301,7 +406,7 @@ class TaskStore:
         async with self._write():
             rows = await self._rows(
                 "SELECT * FROM generations WHERE next_poll_at IS NOT NULL"
-                " AND task_id IS NOT NULL"
+                " AND task_id IS NOT NULL AND forgotten_at IS NULL"
                 " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))"
                 + ("" if include_future else " AND next_poll_at <= ?")
                 + " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
@@ -315,10 +420,11 @@ class TaskStore:
         return rows
 
     async def next_due_at(self) -> str | None:
-        return await self._scalar(
+        due: str | None = await self._scalar(
             "SELECT MIN(next_poll_at) FROM generations WHERE next_poll_at IS NOT NULL"
-            " AND task_id IS NOT NULL"
+            " AND task_id IS NOT NULL AND forgotten_at IS NULL"
             " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))")
+        return due
 
     async def release_all(self, owner: str) -> None:
         """Give back every lease of a poller that is stopping."""
@@ -373,32 +479,57 @@ class TaskStore:
         return await self._require(generation_id)
 
     async def tags_of(self, generation_id: int) -> list[str]:
-        async with self._db.execute(
-                "SELECT tag FROM generation_tags WHERE generation_id = ? ORDER BY tag",
-                (generation_id,)) as cursor:
-            return [row[0] async for row in cursor]
+        rows = await self._fetch(
+            "SELECT tag FROM generation_tags WHERE generation_id = ? ORDER BY tag",
+            (generation_id,))
+        return [row[0] for row in rows]
 
     async def all_tags(self) -> list[tuple[str, int]]:
-        async with self._db.execute(
-                "SELECT tag, COUNT(*) FROM generation_tags GROUP BY tag ORDER BY tag") as cursor:
-            return [(row[0], row[1]) async for row in cursor]
+        rows = await self._fetch(
+            "SELECT tag, COUNT(*) FROM generation_tags JOIN generations ON id = generation_id"
+            " WHERE forgotten_at IS NULL GROUP BY tag ORDER BY tag")
+        return [(row[0], row[1]) for row in rows]
 
     async def forget(self, generation_id: int) -> Generation | None:
-        """Remove a generation from the local history (its file is the caller's business)."""
-        row = await self.get(generation_id)
-        if row is None:
-            return None
+        """Move a generation to the trash: hidden everywhere, no longer followed, and
+        restorable for ``TRASH_DAYS`` (its file is the caller's business)."""
         async with self._write():
-            await self._db.execute("DELETE FROM generations WHERE id = ?", (generation_id,))
-            await self._db.execute(
-                "INSERT INTO forgotten (generation_id, at) VALUES (?, ?)",
-                (generation_id, now_iso()))
-        return row
+            row = await self.get(generation_id)
+            if row is None or row.forgotten_at is not None:
+                return row
+            await self._update(generation_id, forgotten_at=now_iso(), next_poll_at=None,
+                               lease_owner=None, lease_until=None)
+            await self._event(generation_id, "FORGOTTEN")
+        return await self._require(generation_id)
+
+    async def restore(self, generation_id: int) -> Generation | None:
+        """Take a generation back out of the trash (and follow it again if it is live)."""
+        async with self._write():
+            row = await self.get(generation_id)
+            if row is None or row.forgotten_at is None:
+                return row
+            follow = row.task_id is not None and not row.terminal and row.poll_error is None \
+                and row.submission in (SUBMISSION_ACCEPTED, SUBMISSION_TRACKED)
+            await self._update(generation_id, forgotten_at=None,
+                               next_poll_at=now_iso() if follow else row.next_poll_at)
+            await self._event(generation_id, "RESTORED")
+        return await self._require(generation_id)
+
+    async def purge_trash(self, days: float = TRASH_DAYS) -> int:
+        """Delete for good what was forgotten more than ``days`` ago."""
+        cutoff = iso_in(-days * 86400)
+        if not await self._scalar("SELECT 1 FROM generations WHERE forgotten_at <= ? LIMIT 1",
+                                  (cutoff,)):
+            return 0
+        async with self._write():
+            cursor = await self._db.execute(
+                "DELETE FROM generations WHERE forgotten_at <= ?", (cutoff,))
+            return int(cursor.rowcount or 0)
 
     async def forgotten_since(self, stamp: str) -> list[int]:
-        async with self._db.execute(
-                "SELECT generation_id FROM forgotten WHERE at >= ?", (stamp,)) as cursor:
-            return [row[0] async for row in cursor]
+        rows = await self._fetch(
+            "SELECT id FROM generations WHERE forgotten_at >= ?", (stamp,))
+        return [row[0] for row in rows]
 
     # -- history: browsing --------------------------------------------------------
 
@@ -422,10 +553,9 @@ class TaskStore:
         clause, params = where.where()
         marks = ", ".join("?" for _ in wanted)
         joiner = "AND" if clause else "WHERE"
-        async with self._db.execute(
-                f"SELECT id FROM generations {clause} {joiner} id IN ({marks})",
-                (*params, *wanted)) as cursor:
-            return {row[0] async for row in cursor}
+        rows = await self._fetch(f"SELECT id FROM generations {clause} {joiner} id IN ({marks})",
+                                 (*params, *wanted))
+        return {row[0] for row in rows}
 
     async def count_where(self, where: HistoryFilter | None = None) -> int:
         clause, params = (where or HistoryFilter()).where()
@@ -449,15 +579,26 @@ class TaskStore:
 
     async def columns(self, names: tuple[str, ...], where: HistoryFilter | None = None
                       ) -> AsyncIterator[tuple[Any, ...]]:
-        """Just these columns of every matching row (cheap scans, e.g. for statistics)."""
+        """Just these columns of every matching row (cheap scans, e.g. for statistics).
+
+        Read in pages by id, each fetched whole, so no read stays open while the
+        caller (or anyone else on this connection) writes.
+        """
         for name in names:
             if name not in IMPORTABLE:
                 raise ValueError(f"{name} is not a column")
         clause, params = (where or HistoryFilter()).where()
-        async with self._db.execute(
-                f"SELECT {', '.join(names)} FROM generations {clause}", params) as cursor:
-            async for row in cursor:
-                yield tuple(row)
+        joiner = "AND" if clause else "WHERE"
+        last = 0
+        while True:
+            rows = await self._fetch(
+                f"SELECT id, {', '.join(names)} FROM generations {clause} {joiner} id > ?"
+                " ORDER BY id LIMIT ?", (*params, last, SCAN_PAGE))
+            for row in rows:
+                yield tuple(row)[1:]
+            if len(rows) < SCAN_PAGE:
+                return
+            last = rows[-1][0]
 
     # -- history: moving between machines -------------------------------------
 
@@ -525,7 +666,7 @@ class TaskStore:
             "SELECT * FROM generations WHERE task_id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5",
             (escaped + "%",))
 
-    async def list(self, *, statuses: Iterable[str] = (), limit: int = 50, offset: int = 0,
+    async def recent(self, *, statuses: Iterable[str] = (), limit: int = 50, offset: int = 0,
                    query: str | None = None) -> list[Generation]:
         """Newest first; ``query`` searches prompts (see ``storage.history``)."""
         return await self.page(_simple(statuses, query), limit=limit, offset=offset)
@@ -534,10 +675,10 @@ class TaskStore:
         return await self.count_where(_simple(statuses, query))
 
     async def events(self, generation_id: int) -> list[StatusEvent]:
-        async with self._db.execute(
+        rows = await self._fetch(
             "SELECT at, status, detail FROM status_events WHERE generation_id = ? ORDER BY id",
-            (generation_id,)) as cursor:
-            return [StatusEvent(row[0], row[1], row[2]) async for row in cursor]
+            (generation_id,))
+        return [StatusEvent(row[0], row[1], row[2]) for row in rows]
 
     async def changed_since(self, stamp: str) -> list[Generation]:
         """Rows written (by any process) at or after ``stamp`` — for live views.
@@ -550,13 +691,14 @@ class TaskStore:
 
     async def unfinished(self) -> list[Generation]:
         return await self._rows(
-            "SELECT * FROM generations WHERE task_id IS NOT NULL AND (status IS NULL OR status"
+            "SELECT * FROM generations WHERE task_id IS NOT NULL AND forgotten_at IS NULL"
+            " AND next_poll_at IS NOT NULL AND (status IS NULL OR status"
             " NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN')) ORDER BY id")
 
     async def task_ids(self) -> set[str]:
-        async with self._db.execute(
-                "SELECT task_id FROM generations WHERE task_id IS NOT NULL") as cursor:
-            return {row[0] async for row in cursor}
+        """Every task id this history holds (the trash included: not to be adopted again)."""
+        rows = await self._fetch("SELECT task_id FROM generations WHERE task_id IS NOT NULL")
+        return {row[0] for row in rows}
 
 
 # Columns an export carries and an import restores (everything but the local id
@@ -594,3 +736,43 @@ def _statements(script: str) -> list[str]:
     if "\n".join(current).strip():
         statements.append("\n".join(current).strip())
     return statements
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = _code(exc)
+    if code is not None:
+        return code in (_BUSY, _LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    """One sentence a user can act on, for a driver error."""
+    code, reason = _code(exc), str(exc)
+    if code in (_CORRUPT, _NOTADB) or "not a database" in reason or "malformed" in reason:
+        return StoreCorrupt(f"{path} is not a pixverse-tui database or is damaged ({reason}); "
+                            "move it aside to start a new history")
+    if code == _FULL or "disk is full" in reason:
+        return StoreFull(f"the disk holding {path} is full; free some space and try again "
+                         "(nothing was lost)")
+    if code == _READONLY or "readonly" in reason:
+        return StoreUnavailable(f"{path} is read-only; make it writable or set "
+                                "PIXVERSE_TUI_HOME to a writable folder")
+    if code == _CANTOPEN or "unable to open" in reason:
+        return StoreUnavailable(f"cannot open {path} ({reason}); check that its folder exists "
+                                "and is writable, or set PIXVERSE_TUI_HOME")
+    if code == _IOERR:
+        return StoreUnavailable(f"could not read or write {path} ({reason})")
+    if _is_busy(exc):
+        return StoreBusy(f"{path} stayed locked by other processes; try again")
+    if isinstance(exc, sqlite3.ProgrammingError):  # closed under us while shutting down
+        return StoreUnavailable(f"the database {path} is closed")
+    return StoreError(f"the database {path} failed: {reason}")

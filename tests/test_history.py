@@ -69,13 +69,25 @@ async def test_filters_and_sorting(store: TaskStore) -> None:
     assert await store.count_where(parse_filter("a")) == 2
 
 
-async def test_forget_removes_everything_about_it(store: TaskStore) -> None:
+async def test_forget_hides_it_restore_brings_it_back_and_the_trash_empties(
+        store: TaskStore) -> None:
     row = await add(store, "forget me")
     await store.set_tags(row.id, ["x"])
     await store.forget(row.id)
+    assert await store.count_where(parse_filter("forget")) == 0
+    assert await store.page(parse_filter("forget")) == [] and await store.all_tags() == []
+    assert [r.id for r in await store.page(parse_filter("in:trash"))] == [row.id]
+
+    restored = await store.restore(row.id)
+    assert restored is not None and restored.forgotten_at is None
+    assert await store.count_where(parse_filter("forget")) == 1
+    assert await store.tags_of(row.id) == ["x"]
+
+    await store.forget(row.id)
+    assert await store.purge_trash(days=1) == 0  # forgotten just now: still restorable
+    assert await store.purge_trash(days=0) == 1
     assert await store.get(row.id) is None and await store.all_tags() == []
     assert await store.events(row.id) == []
-    assert await store.count_where(parse_filter("forget")) == 0
 
 
 async def dump(store: TaskStore) -> list[dict]:

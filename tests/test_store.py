@@ -63,11 +63,11 @@ async def test_search_prompts_including_chinese(store: TaskStore) -> None:
     await accepted(store, "一只小猫在月光下奔跑", task_id="a")
     await accepted(store, "A red fox in the snow", task_id="b")
     await accepted(store, "小狗在海边", task_id="c")
-    assert [r.task_id for r in await store.list(query="月光下")] == ["a"]
-    assert [r.task_id for r in await store.list(query="小猫")] == ["a"]  # 2 chars: LIKE
-    assert [r.task_id for r in await store.list(query="red fox")] == ["b"]
+    assert [r.task_id for r in await store.recent(query="月光下")] == ["a"]
+    assert [r.task_id for r in await store.recent(query="小猫")] == ["a"]  # 2 chars: LIKE
+    assert [r.task_id for r in await store.recent(query="red fox")] == ["b"]
     assert await store.count(query="fox") == 1
-    assert {r.task_id for r in await store.list(query="在")} == {"a", "c"}
+    assert {r.task_id for r in await store.recent(query="在")} == {"a", "c"}
 
 
 async def test_interrupted_send_becomes_unconfirmed(store: TaskStore) -> None:
@@ -79,7 +79,7 @@ async def test_interrupted_send_becomes_unconfirmed(store: TaskStore) -> None:
                             (dead, row.id))
     swept = await store.sweep_interrupted_sends()
     assert [r.submission for r in swept] == ["unconfirmed"]
-    assert (await store.list(statuses=["UNCONFIRMED"]))[0].id == row.id
+    assert (await store.recent(statuses=["UNCONFIRMED"]))[0].id == row.id
 
 
 async def test_schema_is_versioned(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ async def test_schema_is_versioned(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    from storage.store import SchemaTooNew
+    from storage import SchemaTooNew
 
     with pytest.raises(SchemaTooNew, match="newer pixverse-tui"):
         await TaskStore.open(tmp_path / "a.db")
@@ -121,7 +121,7 @@ async def test_two_processes_write_one_database(tmp_path: Path) -> None:
     assert [w.exitcode for w in workers] == [0, 0]
     store = await TaskStore.open(path)
     try:
-        rows = await store.list(limit=1000)
+        rows = await store.recent(limit=1000)
         assert len(rows) == 400 and all(r.status == "RUNNING" for r in rows)
         assert len({r.task_id for r in rows}) == 400
     finally:

@@ -61,7 +61,12 @@ class Workspace:
 
     async def open_store(self) -> TaskStore:
         store = await TaskStore.open(self.paths.database)
-        await store.sweep_interrupted_sends()
+        try:
+            await store.sweep_interrupted_sends()
+            await store.purge_trash()
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     def client(self) -> DashScopeClient:

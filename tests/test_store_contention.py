@@ -1,0 +1,105 @@
+"""Several processes on one database: no lock error ever reaches a caller."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from storage import TaskStore
+from storage.records import Observation
+
+WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from storage import TaskStore
+    from storage.records import Observation
+
+    async def main(path, rounds):
+        store = await TaskStore.open(path)
+        ids = [row.id for row in await store.page(limit=1000)]
+        for n in range(rounds):
+            row = await store.add_intent(endpoint="e", model="m", prompt=f"p{n}",
+                                         size="1280*720", duration=5)
+            await store.mark_accepted(row.id, task_id=f"t-{sys.argv[3]}-{n}", status="PENDING",
+                                      request_id=None, next_poll_in=0)
+            async for _ in store.columns(("status", "size")):
+                await store.set_favourite(ids[n % len(ids)], n % 2 == 0)
+                break
+            await store.claim_due(sys.argv[3], limit=20, lease_seconds=5)
+            await store.changed_since("")
+        await store.close()
+        print("ok")
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+""")
+
+
+async def _seed(path: Path, n: int) -> TaskStore:
+    store = await TaskStore.open(path)
+    for i in range(n):
+        row = await store.add_intent(endpoint="e", model="m", prompt=f"seed {i}",
+                                     size="1280*720", duration=5)
+        await store.mark_accepted(row.id, task_id=f"seed-{i}", status="PENDING",
+                                  request_id=None, next_poll_in=0)
+    return store
+
+
+async def test_a_read_left_open_does_not_make_the_next_write_fail(tmp_path: Path) -> None:
+    """Another process commits while our scan is between rows; then we write."""
+    path = tmp_path / "tasks.db"
+    store = await _seed(path, 300)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        seen = 0
+        async for _ in store.columns(("status",)):
+            seen += 1
+            if seen == 1:
+                other.execute("UPDATE generations SET note = 'x' WHERE id = 1")
+                await store.set_favourite(2, True)  # failed at once: stale read snapshot
+        assert seen == 300
+        row = await store.get(2)
+        assert row is not None and row.favourite
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_writes_interleaved_with_a_long_read_in_one_process(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    store = await _seed(path, 400)
+    other = await TaskStore.open(path)
+    try:
+        async def reader() -> int:
+            total = 0
+            for _ in range(20):
+                total += len(await store.unfinished())
+            return total
+
+        async def writer(s: TaskStore) -> None:
+            for i in range(40):
+                await s.apply(1 + i % 400, Observation(status="RUNNING"), 1.0)
+
+        counts = await asyncio.gather(reader(), writer(store), writer(other))
+        assert counts[0] > 0
+    finally:
+        await other.close()
+        await store.close()
+
+
+def test_three_processes_on_one_database(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+
+    async def seed() -> None:
+        await (await _seed(path, 50)).close()
+
+    asyncio.run(seed())
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), "60", f"w{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
+        assert "locked" not in err
