@@ -8,6 +8,7 @@ from tui.dashscope.errors import (
     NetworkError,
     ProtocolError,
     RequestInvalid,
+    Scope,
 )
 from tui.dashscope.models import (
     CreatedTask,
@@ -32,6 +33,7 @@ __all__ = [
     "ProtocolError",
     "RequestInvalid",
     "RetryPolicy",
+    "Scope",
     "TaskInfo",
     "TaskPage",
     "Usage",

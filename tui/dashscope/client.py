@@ -29,6 +29,7 @@ from tui.dashscope.errors import (
     NetworkError,
     ProtocolError,
     RequestInvalid,
+    Scope,
 )
 from tui.dashscope.models import (
     BEIJING,
@@ -41,12 +42,15 @@ from tui.dashscope.models import (
     parse_task,
 )
 from tui.dashscope.secret import ApiKey
+from tui.dashscope.task_ids import task_id_problem
 from tui.dashscope.validation import check_request
 
 BEIJING_URL = "https://dashscope.aliyuncs.com/api/v1"
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 RETRY_AFTER_CAP = 300.0  # a server asking for more than 5 minutes is not waited for
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # the largest answer (a list page) is a few KB
+ANSWER_DEADLINE = 60.0  # seconds for a whole answer: a trickling server counts as stalled
 
 T = TypeVar("T")
 
@@ -130,8 +134,9 @@ class DashScopeClient:
         return await self._with_retries(once)
 
     async def query(self, task_id: str) -> TaskInfo:
-        body = await self._with_retries(lambda: self._send("GET", f"/tasks/{_safe(task_id)}"))
-        return parse_task(body, task_id)
+        path = f"/tasks/{_safe(task_id)}"
+        return await self._with_retries(
+            lambda: self._parsed(self._send("GET", path), lambda body: parse_task(body, task_id)))
 
     async def list_tasks(
         self,
@@ -155,8 +160,8 @@ class DashScopeClient:
             params["model_name"] = model
         if task_id:
             params["task_id"] = task_id
-        body = await self._with_retries(lambda: self._send("GET", "/tasks", params=params))
-        return parse_page(body)
+        return await self._with_retries(
+            lambda: self._parsed(self._send("GET", "/tasks", params=params), parse_page))
 
     async def cancel(self, task_id: str) -> str | None:
         """Cancel a PENDING task; returns the request id."""
@@ -165,6 +170,12 @@ class DashScopeClient:
         return body.get("request_id") if isinstance(body, dict) else None
 
     # -- plumbing -----------------------------------------------------------
+
+    @staticmethod
+    async def _parsed(answer: Awaitable[Any], parse: Callable[[Any], T]) -> T:
+        """Parse inside the retry loop: an answer of the wrong shape is retried like a
+        broken connection (it is the server's fault, and it may pass)."""
+        return parse(await answer)
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
@@ -201,8 +212,12 @@ class DashScopeClient:
             headers["Content-Type"] = "application/json"
             content = json.dumps(json_body, ensure_ascii=False).encode()
         try:
-            response = await self.http.request(
-                method, self.base_url + path, headers=headers, content=content, params=params)
+            async with asyncio.timeout(ANSWER_DEADLINE):
+                return await self._exchange(method, path, headers, content, params, creating)
+        except TimeoutError:
+            raise NetworkError(
+                f"{self.base_url} did not finish its answer within {ANSWER_DEADLINE:.0f} s",
+                failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
         except _NOT_SENT as exc:
             raise NetworkError(f"could not connect to {self.base_url} ({_describe(exc)})",
                                failure=Failure.RETRYABLE) from None
@@ -214,21 +229,54 @@ class DashScopeClient:
             raise NetworkError(
                 f"the connection to {self.base_url} broke ({_describe(exc)})",
                 failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
-        return _decode(response, creating)
+
+    async def _exchange(self, method: str, path: str, headers: dict[str, str],
+                        content: bytes | None, params: dict[str, str] | None,
+                        creating: bool) -> Any:
+        """Send, then read the answer — at most ``MAX_ANSWER_BYTES`` of it."""
+        request = self.http.build_request(method, self.base_url + path, headers=headers,
+                                          content=content, params=params)
+        response = await self.http.send(request, stream=True)
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise _too_big(creating)
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _too_big(creating)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return _decode(response, b"".join(chunks), creating)
 
 
-def _decode(response: httpx.Response, creating: bool) -> Any:
+def _too_big(creating: bool) -> ProtocolError:
+    return ProtocolError(f"the server's answer is larger than {MAX_ANSWER_BYTES >> 20} MB, "
+                         "which no DashScope answer is; it was not read",
+                         failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE)
+
+
+def _decode(response: httpx.Response, data: bytes, creating: bool) -> Any:
     """JSON body of a 2xx answer, or the matching typed error."""
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = json.loads(data) if data else None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         body = None
     status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "")
+        raise ApiError(
+            f"the endpoint answered HTTP {status}, redirecting to {where[:200] or 'nowhere'}; "
+            "DashScope does not redirect, so the base URL (DASHSCOPE_HTTP_BASE_URL or "
+            "[endpoint] base_url) is probably wrong", status=status, failure=Failure.FINAL,
+            scope=Scope.ACCOUNT)
     if 200 <= status < 300:
         if not isinstance(body, dict):
             raise ProtocolError(
                 f"the server answered {status} with a body that is not JSON "
-                f"({_snippet(response)})", status=status,
+                f"({_snippet(response, data)})", status=status,
                 failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE)
         return body
     code = message = request_id = None
@@ -238,9 +286,10 @@ def _decode(response: httpx.Response, creating: bool) -> Any:
         request_id = _str_or_none(body.get("request_id"))
     if message is None:
         message = (f"HTTP {status} {response.reason_phrase or ''}".strip()
-                   + (f" ({_snippet(response)})" if body is None and response.content else ""))
+                   + (f" ({_snippet(response, data)})" if body is None and data else ""))
+    failure = _classify(status, code, creating)
     raise ApiError(message, status=status, code=code, request_id=request_id,
-                   failure=_classify(status, code, creating),
+                   failure=failure, scope=_scope(status, code, failure),
                    retry_after=_retry_after(response))
 
 
@@ -250,6 +299,20 @@ def _classify(status: int, code: str | None, creating: bool) -> Failure:
     if status >= 500 or status == 408:
         return Failure.AMBIGUOUS if creating else Failure.RETRYABLE
     return Failure.FINAL
+
+
+# Final answers about one request's content, not about the account or endpoint.
+_TASK_CODES = frozenset({"InvalidParameter", "DataInspectionFailed", "IPInfringementSuspect",
+                         "UnsupportedOperation"})
+
+
+def _scope(status: int, code: str | None, failure: Failure) -> Scope:
+    """Whether an error is about this task, the whole account, or a passing state."""
+    if failure is not Failure.FINAL:
+        return Scope.TRANSIENT
+    if status == 400 and code is not None and code.split(".")[0] in _TASK_CODES:
+        return Scope.TASK
+    return Scope.ACCOUNT  # 401/403, quota, arrears, or an endpoint that is not DashScope
 
 
 def _as_ambiguous(exc: ProtocolError) -> ProtocolError:
@@ -271,9 +334,9 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
 
 
-def _snippet(response: httpx.Response) -> str:
-    kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
-    text = response.text[:60].replace("\n", " ").strip()
+def _snippet(response: httpx.Response, data: bytes) -> str:
+    kind = response.headers.get("Content-Type", "unknown type").split(";")[0][:60]
+    text = data[:60].decode("utf-8", "replace").replace("\n", " ").strip()
     return f"{kind}: {text!r}" if text else kind
 
 
@@ -288,8 +351,10 @@ def _str_or_none(value: Any) -> str | None:
 
 def _safe(task_id: str) -> str:
     """Task ids go into the URL path; refuse anything that could change the path."""
-    if not task_id or any(ch in task_id for ch in "/?#% \\") or task_id in {".", ".."}:
-        raise RequestInvalid([f"{task_id!r} is not a valid task id."])
+    problem = task_id_problem(task_id)
+    if problem is not None:
+        raise RequestInvalid([f"{problem[0].upper()}{problem[1:]}, so it is not used."],
+                             scope=Scope.TASK)
     return task_id
 
 

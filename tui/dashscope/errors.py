@@ -16,6 +16,14 @@ class Failure(enum.Enum):
     AMBIGUOUS = "ambiguous"  # the request may have taken effect; do not repeat blindly
 
 
+class Scope(enum.Enum):
+    """What a failure is about — so a poller slows down or stops the right thing."""
+
+    TRANSIENT = "transient"  # the service or network, for now (429, 5xx, timeouts)
+    TASK = "task"  # this one task or request (a refused id, a garbled answer about it)
+    ACCOUNT = "account"  # every request would fail alike (key, quota, wrong endpoint)
+
+
 class DashScopeError(Exception):
     """Base class.  Never carries the API key: messages are built from server text."""
 
@@ -28,10 +36,14 @@ class DashScopeError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        scope: Scope | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.failure = failure
+        if scope is None:
+            scope = Scope.ACCOUNT if failure is Failure.FINAL else Scope.TRANSIENT
+        self.scope = scope
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -76,12 +88,13 @@ class ProtocolError(DashScopeError):
 
     def __init__(self, message: str, **kwargs: object) -> None:
         kwargs.setdefault("failure", Failure.RETRYABLE)
+        kwargs.setdefault("scope", Scope.TASK)
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class RequestInvalid(DashScopeError):
     """Our own validation refused the request before anything was sent."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, scope: Scope = Scope.TASK) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems), failure=Failure.FINAL)
+        super().__init__("; ".join(problems), failure=Failure.FINAL, scope=scope)

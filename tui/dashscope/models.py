@@ -13,6 +13,7 @@ from typing import Any
 
 from tui.dashscope.errors import ProtocolError
 from tui.dashscope.sizes import MODEL_V56
+from tui.dashscope.task_ids import task_id_problem
 
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
@@ -106,6 +107,7 @@ class TaskPage:
     page_no: int
     page_size: int
     request_id: str | None = None
+    refused: int = 0  # rows left out: their task id or status could not be used
 
 
 def _as_dict(value: Any, what: str) -> dict[str, Any]:
@@ -187,15 +189,30 @@ def parse_usage(raw: Any) -> Usage | None:
     )
 
 
+def _status(value: Any) -> str | None:
+    """A status word as the protocol writes them (``RUNNING``), or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().upper()
+    if not 0 < len(word) <= 32 or not all(ch.isascii() and (ch.isalpha() or ch == "_")
+                                          for ch in word):
+        return None
+    return word
+
+
 def parse_created(body: Any) -> CreatedTask:
     data = _as_dict(body, "JSON")
     output = _as_dict(data.get("output"), "output")
     task_id = output.get("task_id")
     if not isinstance(task_id, str) or not task_id:
         raise ProtocolError("the server accepted the task but sent no task_id")
+    problem = task_id_problem(task_id)
+    if problem is not None:
+        raise ProtocolError(f"the server accepted the task but its task_id is unusable "
+                            f"({problem})")
     return CreatedTask(
         task_id=task_id,
-        status=str(output.get("task_status") or "PENDING"),
+        status=_status(output.get("task_status")) or "PENDING",
         request_id=_opt_str(data.get("request_id")),
     )
 
@@ -203,12 +220,15 @@ def parse_created(body: Any) -> CreatedTask:
 def parse_task(body: Any, asked_for: str) -> TaskInfo:
     data = _as_dict(body, "JSON")
     output = _as_dict(data.get("output"), "output")
-    status = output.get("task_status")
-    if not isinstance(status, str) or not status:
-        raise ProtocolError("the server's answer has no task_status")
+    status = _status(output.get("task_status"))
+    if status is None:
+        raise ProtocolError("the server's answer has no usable task_status")
+    answered = output.get("task_id")
+    if answered not in (None, "", asked_for):
+        raise ProtocolError("the server answered about another task than the one asked for")
     return TaskInfo(
-        task_id=str(output.get("task_id") or asked_for),
-        status=status.upper(),
+        task_id=asked_for,
+        status=status,
         request_id=_opt_str(data.get("request_id")),
         submit_time=parse_server_time(output.get("submit_time")),
         scheduled_time=parse_server_time(output.get("scheduled_time")),
@@ -231,13 +251,18 @@ def parse_page(body: Any) -> TaskPage:
     rows = data.get("data") or []
     if not isinstance(rows, list):
         raise ProtocolError("the server's task list is not a list")
-    tasks = []
+    tasks, refused = [], 0
     for row in rows:
-        if not isinstance(row, dict) or not row.get("task_id"):
+        if not isinstance(row, dict):
+            refused += 1
+            continue
+        status = _status(row.get("status") or row.get("task_status"))
+        if task_id_problem(row.get("task_id")) is not None or status is None:
+            refused += 1
             continue
         tasks.append(ListedTask(
             task_id=str(row["task_id"]),
-            status=str(row.get("status") or row.get("task_status") or "UNKNOWN").upper(),
+            status=status,
             model_name=_opt_str(row.get("model_name")),
             created=_epoch_ms(row.get("gmt_create")),
             started=_epoch_ms(row.get("start_time")),
@@ -253,4 +278,5 @@ def parse_page(body: Any) -> TaskPage:
         page_no=_opt_int(data.get("page_no")) or 1,
         page_size=_opt_int(data.get("page_size")) or len(tasks),
         request_id=_opt_str(data.get("request_id")),
+        refused=refused,
     )
