@@ -1,17 +1,12 @@
-"""Submission, polling and downloads against the simulator over loopback."""
+"""Submission and polling against the simulator over loopback (downloads: test_downloads.py)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-
-import httpx
-import pytest
 
 from storage import TaskStore
 from tests.conftest import client_for
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine.download import Downloader, DownloadError
 from tui.engine.poller import Health, PollScheduler, PollSettings
 from tui.engine.submit import submit
 from tui.simulator import Simulator
@@ -88,49 +83,3 @@ async def test_poller_backs_off_on_429_and_recovers(sim: Simulator, client: Dash
     poller._backoff_until = 0  # skip the wait
     await poller.wait_for({outcome.generation.id})
     assert health[-1] is Health.OK
-
-
-async def test_download_verifies_and_names_safely(sim: Simulator, client: DashScopeClient,
-                                                  store: TaskStore, tmp_path: Path) -> None:
-    row = await finished(store, client, "../../etc/passwd [bold]x[/] 小猫")
-    downloader = Downloader(store, tmp_path / "videos")
-    row = await downloader.download(row)
-    await downloader.aclose()
-    path = Path(row.download_path or "")
-    assert path.parent == tmp_path / "videos" and path.suffix == ".mp4"
-    assert ".." not in path.name and "/" not in path.name and "小猫" in path.name
-    data = path.read_bytes()
-    assert data == sim.clip("16x9") and data[4:8] == b"ftyp"
-    assert row.download_state == "done" and row.download_sha256 == hashlib.sha256(
-        data).hexdigest() and row.download_bytes == len(data)
-
-
-async def test_an_interrupted_download_resumes_with_range(
-        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
-    row = await finished(store, client)
-    sim.inject(on="media", kind="truncate")
-    downloader = Downloader(store, tmp_path)
-    with pytest.raises(DownloadError, match="closed before the whole video"):
-        await downloader.download(row)
-    failed = await store.get(row.id)
-    assert failed is not None and failed.download_state == "failed"
-    parts = list(tmp_path.glob("*.part"))
-    assert len(parts) == 1 and 0 < parts[0].stat().st_size < len(sim.clip("16x9"))
-    assert not list(tmp_path.glob("*.mp4"))  # nothing half-written under the real name
-    sim.requests.clear()
-    done = await downloader.download(failed)
-    await downloader.aclose()
-    assert Path(done.download_path or "").read_bytes() == sim.clip("16x9")
-    assert not list(tmp_path.glob("*.part"))
-
-
-async def test_a_stalled_download_is_cut_off(sim: Simulator, client: DashScopeClient,
-                                             store: TaskStore, tmp_path: Path) -> None:
-    row = await finished(store, client)
-    sim.inject(on="media", kind="stall", seconds=3)
-    downloader = Downloader(store, tmp_path, timeout=httpx.Timeout(5.0, read=0.3))
-    with pytest.raises(DownloadError, match="stalled"):
-        await downloader.download(row)
-    done = await downloader.download(row)  # resumes from what arrived
-    await downloader.aclose()
-    assert Path(done.download_path or "").read_bytes() == sim.clip("16x9")

@@ -1,119 +1,390 @@
-"""Resumable, verified downloads.
+"""Resumable, verified downloads that a broken or lying server cannot fool.
 
-Bytes stream into ``NAME.mp4.part``; an interrupted download continues with a
-``Range`` request; the file is renamed into place only once its length matches
-what the server promised, and its SHA-256 is recorded.  A stalled body is cut
-by the HTTP client's read timeout rather than hanging forever.
+Bytes stream to disk in bounded chunks (memory stays flat) into
+``NAME.mp4.part``; an interrupted download resumes with ``Range``, and only an
+answer that starts exactly where we asked is appended.  The file is renamed
+into place only when it has the promised length and is a whole MP4
+(``mp4check``); its SHA-256 is recorded.  A lock file per target
+(``filelock``) keeps two downloads — two processes, or two tasks of one —
+from writing the same ``.part``.  Every URL, and every redirect hop, passes
+``media_url``'s policy before anything connects.  The HTTP client is our own,
+so the API key's ``Authorization`` header never reaches the media host.  Caps:
+``max_bytes``; a body slower than ``min_rate`` over ``stall_seconds``, or
+silent for ``stall_seconds``, counts as stalled.
+
+Store states: ``downloading``, ``done``, ``failed`` (retry may help),
+``expired`` (403/404/410) and ``refused`` (our policy), which cannot be retried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 
 from storage import Generation, TaskStore
+from tui import __version__
+from tui.engine.filelock import FileLock
 from tui.engine.filenames import DEFAULT_TEMPLATE, file_name
+from tui.engine.media_url import HostNotFound, MediaUrl, UrlPolicy, UrlRefused
+from tui.engine.mp4check import Mp4Problem, check_mp4, looks_like_mp4
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes to the store
-STALL_TIMEOUT = httpx.Timeout(connect=15.0, read=20.0, write=20.0, pool=30.0)
-
-
-class DownloadError(Exception):
-    pass
-
+GIB = 1 << 30
+MAX_REDIRECTS = 5
+MAX_ROUNDS = 16  # requests for one download, when a server hands out short ranges
+REDIRECTS = (301, 302, 303, 307, 308)
+EXPIRED = ("the video URL has expired — PixVerse URLs last about 24 hours; the video can no "
+           "longer be downloaded")
+_CONTENT_RANGE = re.compile(r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)")
+_PAGE_TYPES = ("application/json", "application/xml", "application/xhtml+xml")
 
 Progress = Callable[[Generation, int, int | None], None]
 
 
+class DownloadError(Exception):
+    """One sentence for the user.
+
+    ``retryable`` says whether trying again can help (the UI offers "retry"
+    only then); ``state`` is what the store now records for the row.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True, state: str = "failed") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.state = state
+
+
+class DownloadBusy(DownloadError):
+    """Another process, or another task of this one, is downloading this video right now."""
+
+
+class _Stop(Exception):
+    """Why a download stopped, and what that means for the row and the ``.part``."""
+
+    def __init__(self, reason: str, *, state: str = "failed", retryable: bool = True,
+                 discard: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.state, self.retryable = reason, state, retryable
+        self.discard = discard or not retryable  # a part nobody can resume is litter
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What an answer promises: its body starts at ``start``, holds ``length`` bytes."""
+
+    start: int
+    length: int | None
+    total: int | None
+
+
 class Downloader:
+    """Downloads finished tasks' videos into ``folder``; the store records each step.
+
+    ``allowed_origins``: loopback origins (``http://127.0.0.1:8470``) that may
+    be fetched over plain http — the simulator's; everything else must be https.
+    """
+
     def __init__(self, store: TaskStore, folder: Path, *, template: str = DEFAULT_TEMPLATE,
-                 http: httpx.AsyncClient | None = None,
-                 timeout: httpx.Timeout = STALL_TIMEOUT,
-                 on_progress: Progress | None = None) -> None:
+                 allowed_origins: Iterable[str] = (), max_bytes: int = 2 * GIB,
+                 min_rate: float = 1024.0, stall_seconds: float = 30.0,
+                 timeout: httpx.Timeout | None = None,
+                 on_progress: Progress | None = None,
+                 on_wait: Callable[[Generation], None] | None = None) -> None:
         self.store = store
         self.folder = folder
         self.template = template
-        self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self.policy = UrlPolicy(allowed_origins)
+        self.max_bytes = max_bytes
+        self.min_rate = min_rate
+        self.stall_seconds = stall_seconds
         self.on_progress = on_progress
+        self.on_wait = on_wait
+        self.http = httpx.AsyncClient(
+            timeout=timeout or httpx.Timeout(connect=15.0, read=stall_seconds, write=20.0,
+                                             pool=30.0),
+            follow_redirects=False,  # each hop passes the URL policy first
+            headers={"User-Agent": f"pixverse-tui/{__version__}",
+                     "Accept-Encoding": "identity"})
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self.http.aclose()
+        await self.http.aclose()
 
     def target_for(self, row: Generation, folder: Path | None = None) -> Path:
         return (folder or self.folder) / file_name(row, self.template)
 
-    async def download(self, row: Generation, folder: Path | None = None) -> Generation:
-        """Fetch the row's video; the store records progress, result or failure."""
+    async def download(self, row: Generation, folder: Path | None = None, *,
+                       wait: bool = False) -> Generation:
+        """Fetch the row's video; the store records progress, result or failure.
+
+        If another download of this video into this folder is under way,
+        ``wait=True`` waits for it and returns its result (the CLI);
+        ``wait=False``, the default, raises ``DownloadBusy`` at once, so no
+        caller hangs behind a process that may be suspended (the dashboard).
+        """
+        label = row.task_id or f"#{row.id}"
         if row.status != "SUCCEEDED" or not row.video_url:
-            raise DownloadError(f"task {row.task_id or '#' + str(row.id)} has no video yet "
-                                f"(status {row.display_status})")
-        if row.download_state == "done" and row.download_path and Path(row.download_path).exists():
+            raise DownloadError(f"task {label} has no video yet (status {row.display_status})",
+                                retryable=False, state=row.download_state)
+        place = folder or self.folder
+        if place.exists() and not place.is_dir():
+            raise DownloadError(f"{place} is a file, not a folder; choose a folder to save "
+                                "the video in", retryable=False, state=row.download_state)
+        if _already_done(row):
             return row
+        try:
+            media = self.policy.check(row.video_url)
+        except UrlRefused as exc:
+            await self.store.set_download(row.id, state="refused", error=str(exc))
+            raise DownloadError(f"download of {label} refused: {exc}", retryable=False,
+                                state="refused") from None
         target = self.target_for(row, folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(target.with_name(target.name + ".lock"))
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            if not lock.try_acquire():
+                if not wait:
+                    raise DownloadBusy(f"the video of {label} is already being downloaded by "
+                                       "another process", state="downloading")
+                if self.on_wait is not None:
+                    self.on_wait(row)
+                await lock.acquire()
+        except OSError as exc:
+            reason = _os_reason(exc, place)
+            await self.store.set_download(row.id, state="failed", error=reason)
+            raise DownloadError(f"download of {label} failed: {reason}") from None
+        try:
+            current = await self.store.get(row.id) or row
+            if _already_done(current):
+                return current  # the download we waited for succeeded
+            return await self._download_locked(current, media, target, label)
+        finally:
+            lock.release()
+
+    async def _download_locked(self, row: Generation, media: MediaUrl, target: Path,
+                               label: str) -> Generation:
         part = target.with_name(target.name + ".part")
         await self.store.set_download(row.id, state="downloading", path=str(target),
-                                      done=part.stat().st_size if part.exists() else 0)
+                                      done=_size(part))
         try:
-            total = await self._fetch(row, part)
-            if part.stat().st_size != total:
-                raise DownloadError(f"got {part.stat().st_size} of {total} bytes")
-            digest = _sha256(part)
+            total = await self._fetch(row, media, part)
+            size = part.stat().st_size
+            if total is not None and size != total:
+                raise _Stop(f"got {size} of {total} bytes")
+            try:
+                check_mp4(part)
+            except Mp4Problem as exc:
+                raise _Stop(str(exc), discard=True) from None
+            digest = await asyncio.to_thread(_sha256, part)
             os.replace(part, target)
-        except (httpx.HTTPError, OSError, DownloadError) as exc:
-            reason = _reason(exc)
-            done = part.stat().st_size if part.exists() else 0
-            await self.store.set_download(row.id, state="failed", path=str(target), done=done,
-                                          error=reason)
-            raise DownloadError(f"download of {row.task_id} failed: {reason}; "
-                                "run it again to resume") from None
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.set_download(
+                    row.id, state="failed", path=str(target), done=_size(part),
+                    error="the download was interrupted"))
+            raise
+        except (_Stop, UrlRefused, HostNotFound, httpx.HTTPError, httpx.InvalidURL,
+                httpx.StreamError, OSError) as exc:
+            stop = _as_stop(exc, target.parent)
+            if stop.discard:
+                with contextlib.suppress(OSError):
+                    part.unlink(missing_ok=True)
+            await self.store.set_download(row.id, state=stop.state, path=str(target),
+                                          done=_size(part), error=stop.reason)
+            raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
+                                retryable=stop.retryable, state=stop.state) from None
         return await self.store.set_download(row.id, state="done", path=str(target),
-                                             done=total, total=total, sha256=digest)
+                                             done=size, total=size, sha256=digest)
 
-    async def _fetch(self, row: Generation, part: Path) -> int:
-        """Stream into ``part`` (resuming), return the full length the server stated."""
-        assert row.video_url is not None
-        have = part.stat().st_size if part.exists() else 0
+    async def _fetch(self, row: Generation, media: MediaUrl, part: Path) -> int | None:
+        """Stream into ``part`` (resuming); the full length the server stated, if it did."""
+        restarted = False
+        for _ in range(MAX_ROUNDS):
+            have = _size(part)
+            response = await self._open(media, have)
+            try:
+                plan = self._plan(response, have)
+                if plan is None:  # an answer we cannot append: start again from byte 0
+                    if restarted:
+                        raise _Stop("the server keeps sending the wrong part of the video",
+                                    discard=True)
+                    restarted = True
+                    part.unlink(missing_ok=True)
+                    continue
+                await self._receive(row, response, part, plan)
+            finally:
+                await response.aclose()
+            size = _size(part)
+            if plan.total is None or size >= plan.total:
+                return plan.total
+            if size == have:
+                raise _Stop("the server sent none of the missing bytes")
+        raise _Stop("the server sent the video in too many pieces")
+
+    async def _open(self, media: MediaUrl, have: int) -> httpx.Response:
+        """GET the URL, following at most ``MAX_REDIRECTS`` redirects, each hop vetted."""
         headers = {"Range": f"bytes={have}-"} if have else {}
-        async with self.http.stream("GET", row.video_url, headers=headers) as response:
-            if response.status_code == 416 and have:
-                part.unlink()  # our partial file is longer than the video: start over
-                return await self._fetch(row, part)
-            if response.status_code not in (200, 206):
-                raise DownloadError(f"the video URL answered HTTP {response.status_code}"
-                                    + (" (it may have expired)" if response.status_code in
-                                       (403, 404, 410) else ""))
-            length = response.headers.get("Content-Length")
-            if response.status_code == 206:
-                total_text = response.headers.get("Content-Range", "").rpartition("/")[2]
-                total = int(total_text) if total_text.isdigit() else None
-                mode = "ab"
-            else:
-                total = int(length) if length and length.isdigit() else None
-                have, mode = 0, "wb"
-            if total is None:
-                raise DownloadError("the server did not say how long the video is, so it "
-                                    "cannot be verified")
-            last = 0.0
-            with part.open(mode) as sink:
-                async for chunk in response.aiter_raw():
-                    sink.write(chunk)
-                    have += len(chunk)
-                    now = time.monotonic()
-                    if now - last >= PROGRESS_EVERY:
-                        last = now
-                        sink.flush()
-                        await self.store.set_download_progress(row.id, have, total)
-                        if self.on_progress is not None:
-                            self.on_progress(row, have, total)
-            return total
+        for _ in range(MAX_REDIRECTS + 1):
+            await self.policy.vet(media)
+            request = self.http.build_request("GET", media.url, headers=headers)
+            response = await self.http.send(request, stream=True)
+            if response.status_code not in REDIRECTS:
+                return response
+            location = response.headers.get("Location", "")
+            await response.aclose()
+            if not location:
+                raise _Stop("the video server redirected without saying where to")
+            media = self.policy.check(urljoin(media.url, location))
+        raise _Stop(f"the video URL redirected more than {MAX_REDIRECTS} times")
+
+    def _plan(self, response: httpx.Response, have: int) -> _Plan | None:
+        """What this answer will deliver, ``None`` if it cannot follow what we have."""
+        status = response.status_code
+        if status in (403, 404, 410):
+            raise _Stop(EXPIRED, state="expired", retryable=False)
+        if status == 416 and have:
+            return None  # our partial file is longer than the video
+        if status not in (200, 206):
+            raise _Stop(f"the video server answered HTTP {status}")
+        kind = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if kind.startswith("text/") or kind in _PAGE_TYPES:
+            raise _Stop("the server sent a web page instead of the video")
+        length = _number(response.headers.get("Content-Length"))
+        if status == 200:  # to a Range request: the server ignored it, so start from 0
+            plan = _Plan(0, length, length)
+        else:
+            found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if found is None or found[3] == "*":
+                return None
+            start, end, total = int(found[1]), int(found[2]), int(found[3])
+            if start != have or end < start or end >= total or (
+                    length is not None and length != end - start + 1):
+                return None  # not the bytes we asked for: never append them
+            plan = _Plan(start, end - start + 1, total)
+        if plan.total is not None and plan.total > self.max_bytes:
+            raise _Stop(self._too_big(), state="refused", retryable=False)
+        return plan
+
+    async def _receive(self, row: Generation, response: httpx.Response, part: Path,
+                       plan: _Plan) -> None:
+        have = plan.start
+        end = None if plan.length is None else plan.start + plan.length
+        pace = _Pace(self.min_rate, self.stall_seconds, time.monotonic())
+        head = b""
+        last = 0.0
+        with part.open("wb" if plan.start == 0 else "ab") as sink:
+            async for chunk in response.aiter_raw():
+                have += len(chunk)
+                if have > self.max_bytes:
+                    raise _Stop(self._too_big(), state="refused", retryable=False)
+                if end is not None and have > end:
+                    raise _Stop("the server sent more than it said it would", discard=True)
+                if plan.start == 0 and len(head) < 8:
+                    head += chunk[: 8 - len(head)]
+                    if len(head) == 8 and not looks_like_mp4(head):
+                        raise _Stop("the server sent something that is not an MP4 video",
+                                    discard=True)
+                sink.write(chunk)
+                now = time.monotonic()
+                pace.feed(len(chunk), now)
+                if now - last >= PROGRESS_EVERY:
+                    last = now
+                    sink.flush()
+                    await self.store.set_download_progress(row.id, have, plan.total)
+                    if self.on_progress is not None:
+                        self.on_progress(row, have, plan.total)
+
+    def _too_big(self) -> str:
+        return f"the video is larger than the {_bytes_text(self.max_bytes)} download limit"
+
+
+class _Pace:
+    """Stalled: fewer than ``min_rate`` bytes a second over a whole window."""
+
+    def __init__(self, min_rate: float, window: float, now: float) -> None:
+        self.min_rate, self.window = min_rate, window
+        self.since, self.got = now, 0
+
+    def feed(self, count: int, now: float) -> None:
+        self.got += count
+        elapsed = now - self.since
+        if elapsed >= self.window:
+            if self.got < self.min_rate * elapsed:
+                raise _Stop(f"the server stalled (under {_bytes_text(int(self.min_rate))} a "
+                            f"second for {self.window:g} s)")
+            self.since, self.got = now, 0
+
+
+def _already_done(row: Generation) -> bool:
+    if row.download_state != "done" or not row.download_path:
+        return False
+    path = Path(row.download_path)
+    try:
+        return path.is_file() and (row.download_bytes is None
+                                   or path.stat().st_size == row.download_bytes)
+    except OSError:
+        return False
+
+
+def _as_stop(exc: Exception, folder: Path) -> _Stop:
+    if isinstance(exc, _Stop):
+        return exc
+    if isinstance(exc, UrlRefused):
+        return _Stop(str(exc), state="refused", retryable=False)
+    if isinstance(exc, HostNotFound):
+        return _Stop(str(exc))
+    if isinstance(exc, httpx.ReadTimeout):
+        return _Stop("the server stopped sending (stalled)")
+    if isinstance(exc, httpx.TimeoutException):
+        return _Stop("the video server did not answer in time")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _Stop("the connection closed before the whole video arrived")
+    if isinstance(exc, httpx.ConnectError):
+        return _Stop("could not connect to the video server")
+    if isinstance(exc, OSError):
+        return _Stop(_os_reason(exc, folder))
+    return _Stop(f"the video server's answer could not be read ({type(exc).__name__})")
+
+
+def _message(label: str, stop: _Stop, *, resumable: bool) -> str:
+    if stop.state == "refused":
+        return f"download of {label} refused: {stop.reason}"
+    if not stop.retryable:
+        return f"download of {label} failed: {stop.reason}"
+    again = "resume" if resumable else "start over"
+    return f"download of {label} failed: {stop.reason}; run it again to {again}"
+
+
+def _os_reason(exc: OSError, folder: Path) -> str:
+    why = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
+    return f"cannot write to {folder}: {why[:1].lower() + why[1:]}"
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 20 else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _bytes_text(count: int) -> str:
+    for unit, size in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
 
 
 def _sha256(path: Path) -> str:
@@ -122,14 +393,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: source.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, httpx.ReadTimeout):
-        return "the server stopped sending (stalled)"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection closed before the whole video arrived"
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect to the video server"
-    text = str(exc).strip()
-    return text or type(exc).__name__

@@ -17,7 +17,26 @@ matches its endpoint.  Kinds:
   ``content_type`` and extra ``headers`` — hostile or odd answers on demand.
   With ``handle`` set, the request is carried out first (a create creates).
 - ``endless``: 200 with a JSON body that never ends (chunked, no length)
-- ``trickle``: the real answer, sent ``rate`` bytes per second
+- ``trickle``: the real answer, sent ``rate`` bytes per second (media too)
+
+Media kinds (``on: "media"``; ``answer``, ``status`` and ``html`` work there too):
+
+- ``lie``: 200 with the clip's ``Content-Type`` and ``Content-Length``, but the
+  body is ``raw`` (default: an HTML page) repeated to that length
+- ``ignore_range``: 200 with the whole clip, whatever ``Range`` asked for
+- ``wrong_range``: 206 with the clip from byte ``offset`` (default 0) and a
+  ``Content-Range`` saying so, whatever ``Range`` asked for
+- ``endless``: 200 with no ``Content-Length`` (chunked): the clip, then zeros
+  until the client hangs up
+- ``false_length``: the real body under ``Content-Length: length`` (default
+  3 GiB), then the connection closes — a claim larger or smaller than the body
+- ``expired``: ``status`` 403, 404 or 410 (403 unless one of those is given)
+  with an object-storage XML error, as a CDN answers an expired signed URL
+- ``redirect``: ``status`` 301/302/303/307/308 (302 unless one of those is
+  given) to ``location`` (default: the same clip again)
+- ``hold``: send half the body, then wait until ``release()`` is called on the
+  fault (or ``seconds`` pass), then send the rest — for tests that need two
+  downloads to overlap; push it with ``FaultPlan.push`` to keep a handle
 """
 
 from __future__ import annotations
@@ -29,7 +48,8 @@ from typing import Any
 
 ENDPOINTS = ("create", "query", "list", "cancel", "media", "any")
 KINDS = ("status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
-         "truncate", "stall", "answer", "endless", "trickle")
+         "truncate", "stall", "answer", "endless", "trickle",
+         "lie", "ignore_range", "wrong_range", "false_length", "expired", "redirect", "hold")
 
 
 @dataclass
@@ -47,10 +67,19 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     handle: bool = False
     rate: float = 64.0
+    location: str = ""
+    length: int | None = None
+    offset: int = 0
+    gate: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Let a ``hold`` fault's answer finish."""
+        self.gate.set()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        fault = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fault = cls(**{k: v for k, v in data.items()
+                       if k in cls.__dataclass_fields__ and k != "gate"})
         if fault.kind not in KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {', '.join(KINDS)}")
         if fault.on not in ENDPOINTS:

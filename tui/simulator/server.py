@@ -76,6 +76,7 @@ class Simulator:
                            queue_delay=self.config.queue_delay)
         self.faults = FaultPlan(rates=self.config.rates, rng=random.Random(rng.random()))
         self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests
+        self.media_headers: list[dict[str, str]] = []  # each media request's headers
         self._clips: dict[str, bytes] = {}
         handler = type("Handler", (_Handler,), {"sim": self})
         self.httpd = _Server((self.config.host, self.config.port), handler)
@@ -174,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = None
         if fault is not None and fault.kind == "drop_before":
             return self._drop()
-        if fault is not None and fault.kind in ("status", "malformed", "html", "endless") or (
+        if (fault is not None and fault.kind in ("status", "malformed", "html", "endless")) or (
                 fault is not None and fault.kind == "answer" and not fault.handle):
             return self._fault_answer(fault)
         try:
@@ -306,15 +307,20 @@ class _Handler(BaseHTTPRequestHandler):
     # -- media ----------------------------------------------------------------
 
     def _media(self, path: str, *, head: bool) -> None:
+        self.sim.media_headers.append(dict(self.headers.items()))
         name = path.rsplit("/", 1)[-1]
         task = self.sim.world.find_any(name.removesuffix(".mp4"))
         if task is None or task.status != "SUCCEEDED" or not name.endswith(".mp4"):
             return self._plain(404, b"Not Found")
         data = self.sim.clip(task.ratio)
+        fault = None if head else self.sim.faults.take("media")
+        if fault is not None and fault.kind in _MEDIA_ANSWERS:
+            return self._media_answer(fault, data)
+        kind = "" if fault is None else fault.kind
         start, end = 0, len(data) - 1
         status = 200
         wanted = self.headers.get("Range")
-        if wanted:
+        if wanted and kind != "ignore_range":
             parsed = _byte_range(wanted, len(data))
             if parsed is None:
                 self.send_response(416)
@@ -324,25 +330,95 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             start, end = parsed
             status = 206
+        if fault is not None and kind == "wrong_range":
+            start, end, status = min(max(fault.offset, 0), len(data) - 1), len(data) - 1, 206
         self.send_response(status)
         self.send_header("Content-Type", "video/mp4")
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", f'"{task.task_id}"')
-        self.send_header("Content-Length", str(end - start + 1))
+        if fault is not None and kind == "false_length":
+            claimed = fault.length if fault.length is not None else 3 << 30
+            self.send_header("Content-Length", str(claimed))
+            self.send_header("Connection", "close")
+        elif kind == "endless":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(end - start + 1))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.end_headers()
         if head:
             return
         chunk = data[start:end + 1]
-        fault = self.sim.faults.take("media")
-        if fault is not None and fault.kind in ("truncate", "stall"):
+        if fault is not None and kind in ("truncate", "stall"):
             self.wfile.write(chunk[: len(chunk) // 2])
             self.wfile.flush()
-            if fault.kind == "stall":
+            if kind == "stall":
                 time.sleep(fault.seconds)
             return self._drop()
-        self.wfile.write(chunk)
+        if fault is not None and kind == "trickle":
+            return self._dribble(chunk, fault.rate)
+        if fault is not None and kind == "hold":
+            self.wfile.write(chunk[: len(chunk) // 2])
+            self.wfile.flush()
+            fault.gate.wait(fault.seconds)
+            chunk = chunk[len(chunk) // 2:]
+        if kind == "endless":
+            return self._endless_media(chunk)
+        try:
+            self.wfile.write(chunk)
+        except OSError:
+            self.close_connection = True
+        if kind == "false_length":
+            self._drop()
+
+    def _media_answer(self, fault: Fault, data: bytes) -> None:
+        """Media faults that replace the whole answer: it never looks at the clip's range."""
+        if fault.kind == "expired":
+            status = fault.status if fault.status in (403, 404, 410) else 403
+            page = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                    b"<Message>Request has expired.</Message></Error>")
+            return self._raw(status, "application/xml", page)
+        if fault.kind == "redirect":
+            status = fault.status if fault.status in (301, 302, 303, 307, 308) else 302
+            self.send_response(status)
+            self.send_header("Location", fault.location or self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if fault.kind == "lie":
+            page = (fault.raw or "<html><body><h1>Welcome</h1><p>Please log in.</p></body>"
+                    "</html>\n").encode()
+            body = (page * (len(data) // len(page) + 1))[: len(data)]
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
+        return self._fault_answer(fault)  # answer, status, html
+
+    def _dribble(self, data: bytes, rate: float) -> None:
+        """Send ``data`` at ``rate`` bytes per second, until done or the client leaves."""
+        step = max(1, int(rate / 10))
+        try:
+            for start in range(0, len(data), step):
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            self.close_connection = True
+
+    def _endless_media(self, first: bytes) -> None:
+        """Chunked: ``first``, then zeros until the client hangs up (4 GiB at most)."""
+        zeros = bytes(65536)
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(first), first))
+            for _ in range(1 << 16):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(zeros), zeros))
+        except OSError:
+            pass
+        self.close_connection = True
 
     # -- control --------------------------------------------------------------
 
@@ -447,6 +523,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+_MEDIA_ANSWERS = ("answer", "status", "html", "expired", "redirect", "lie")
 
 
 def _route(method: str, path: str) -> tuple[str | None, str | None]:
