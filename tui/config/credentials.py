@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import stat
 from pathlib import Path
 
 from tui.dashscope.client import BEIJING_URL
@@ -35,6 +37,35 @@ def api_key(environ: dict[str, str] | None = None) -> ApiKey | None:
     if not text:
         raise CredentialsError(f"{KEY_FILE_ENV} points at {file_path}, which is empty.")
     return ApiKey(text)
+
+
+def key_file_warnings(environ: dict[str, str] | None = None) -> list[str]:
+    """Warn, as ssh does, when the key file in use can be read by other users.
+
+    Empty when no file is used (``DASHSCOPE_API_KEY`` is set, or no path is),
+    on systems without POSIX modes, or when the file cannot be examined (then
+    ``api_key`` says why).  Names the path and mode, never the key.
+    """
+    env = os.environ if environ is None else environ
+    file_path = env.get(KEY_FILE_ENV, "").strip()
+    if os.name != "posix" or env.get(KEY_ENV, "").strip() or not file_path:
+        return []
+    try:
+        mode = stat.S_IMODE(Path(file_path).expanduser().stat().st_mode)
+    except (OSError, ValueError):  # missing, unreadable, or a NUL in the path
+        return []
+    if not mode & 0o077:
+        return []
+    what = "readable" if mode & 0o044 else "writable"
+    return [f"the key file {file_path} is {what} by other users (mode {mode:04o}); "
+            f"run chmod 600 {_for_shell(file_path)}"]
+
+
+def _for_shell(path: str) -> str:
+    """The path quoted for a shell, leaving a leading ``~/`` for the shell to expand."""
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def base_url(configured: str | None = None, environ: dict[str, str] | None = None) -> str:

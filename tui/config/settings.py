@@ -2,57 +2,105 @@
 
 A broken file never stops the program: each problem is reported with its line
 and a "did you mean" for misspelt keys, and the defaults stand in for anything
-that could not be used.
+that could not be used.  Numbers are checked for range as well as type (a
+non-finite ``inf`` or ``nan`` is never in range), because a value that passes
+here is trusted by the code that uses it.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
 
-# section -> key -> (accepted types, default, extra check or None)
-_Check = Any
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, _Check]]] = {
-    "endpoint": {
-        "base_url": ((str,), None, lambda v: None if re.match(r"https?://", v)
-                     else "must start with http:// or https://"),
-    },
-    "composer": {
-        "tier": ((str,), "720P", lambda v: None if v in TIERS else f"must be one of {TIERS}"),
-        "ratio": ((str,), "16:9", lambda v: None if v in RATIOS else f"must be one of {RATIOS}"),
-        "duration": ((int,), 5, lambda v: None if v in DURATIONS else "must be 5, 8 or 10"),
-        "audio": ((bool,), False, None),
-        "watermark": ((bool,), False, None),
-        "seed": ((int, str), "random", lambda v: None if v == "random" or (
-            isinstance(v, int) and 0 <= v <= 2_147_483_647) else
-            'must be "random" or a number from 0 to 2147483647'),
-        "variations": ((int,), 1, lambda v: None if 1 <= v <= 10 else "must be 1 to 10"),
-    },
-    "downloads": {
-        "folder": ((str,), None, None),
-        "template": ((str,), DEFAULT_TEMPLATE, lambda v: _template_problem(v)),
-        "auto": ((bool,), False, None),
-    },
-    "polling": {
-        "concurrency": ((int,), 8, lambda v: None if 1 <= v <= 32 else "must be 1 to 32"),
-        "queries_per_second": ((int, float), 10.0, lambda v: None if 0 < v <= 20
-                               else "must be above 0 and at most 20 (the account's limit)"),
-        "min_interval": ((int, float), 3.0, lambda v: None if v >= 1 else "must be ≥ 1"),
-        "max_interval": ((int, float), 30.0, lambda v: None if v >= 1 else "must be ≥ 1"),
-    },
-    "ui": {
-        "theme": ((str,), None, None),
-    },
-    "keys": {},  # binding id -> key(s); checked by the UI, which knows the ids
-    "prices": {},  # issue: usage stats
-}
+KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
+_UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
+_SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt]?)(?:i?b))?", re.IGNORECASE)
+_PER_SECOND = re.compile(r"\s*/\s*s\s*$", re.IGNORECASE)
+
+Check = Callable[[Any], str | None]
+
+
+class Rule(NamedTuple):
+    """How one setting is checked: accepted types, default, range check, conversion."""
+
+    kinds: tuple[type, ...]
+    default: Any
+    check: Check | None = None
+    convert: Callable[[Any], Any] | None = None
+
+    def shown_default(self) -> str:
+        """The default as the user would write it."""
+        if self.convert is not None and isinstance(self.default, int):
+            return human_size(self.default)
+        return repr(self.default)
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or text like "500 MB", "2GB", "1.5 gb" (powers of 1024).
+
+    Raises ValueError with a sentence fragment saying what was expected.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{value} is below zero")
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f'{value!r} is not a size like "500 MB" or "2 GB" '
+                         "(units B, KB, MB, GB, TB)")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()])
+
+
+def human_size(count: int) -> str:
+    """The inverse of ``parse_size`` for messages: 2147483648 → "2 GB"."""
+    for unit, size in (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB)):
+        if count >= size:
+            return f"{count / size:g} {unit}"
+    return f"{count} B"
+
+
+def _finite(value: Any) -> bool:
+    """No inf or nan; an int of any size is finite (math.isfinite would overflow on it)."""
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _between(low: float, high: float) -> Check:
+    """A range check that nan and inf fail (every comparison with nan is False)."""
+    def check(value: Any) -> str | None:
+        if low <= value <= high and _finite(value):
+            return None
+        return f"must be at least {low:g} and at most {high:g}"
+    return check
+
+
+def _size_between(low: int, high: int, per_second: bool = False) -> Rule:
+    """A byte count written as a number or with a unit, kept as an int of bytes."""
+    def convert(value: Any) -> int:
+        if per_second and isinstance(value, str):
+            value = _PER_SECOND.sub("", value)  # "1 KB/s" means what "1 KB" does
+        return parse_size(value)
+
+    def check(value: Any) -> str | None:
+        try:
+            size = convert(value)
+        except ValueError as exc:
+            return f"must be a size: {exc}"
+        if low <= size <= high:
+            return None
+        return f"must be from {human_size(low)} to {human_size(high)}"
+
+    default = {True: KB, False: 2 * GB}[per_second]
+    return Rule((int, str), default, check, convert)
 
 
 def _template_problem(value: str) -> str | None:
@@ -61,6 +109,59 @@ def _template_problem(value: str) -> str | None:
     except TemplateError as exc:
         return str(exc)
     return None
+
+
+SCHEMA: dict[str, dict[str, Rule]] = {
+    "endpoint": {
+        "base_url": Rule((str,), None, lambda v: None if re.match(r"https?://", v)
+                         else "must start with http:// or https://"),
+    },
+    "composer": {
+        "tier": Rule((str,), "720P", lambda v: None if v in TIERS else f"must be one of {TIERS}"),
+        "ratio": Rule((str,), "16:9",
+                      lambda v: None if v in RATIOS else f"must be one of {RATIOS}"),
+        "duration": Rule((int,), 5, lambda v: None if v in DURATIONS else "must be 5, 8 or 10"),
+        "audio": Rule((bool,), False),
+        "watermark": Rule((bool,), False),
+        "seed": Rule((int, str), "random", lambda v: None if v == "random" or (
+            isinstance(v, int) and 0 <= v <= 2_147_483_647) else
+            'must be "random" or a number from 0 to 2147483647'),
+        "variations": Rule((int,), 1, lambda v: None if 1 <= v <= 10 else "must be 1 to 10"),
+    },
+    "downloads": {
+        "folder": Rule((str,), None),
+        "template": Rule((str,), DEFAULT_TEMPLATE, _template_problem),
+        "auto": Rule((bool,), False),
+        "max_size": _size_between(MB, TB),
+        "min_speed": _size_between(1, GB, per_second=True),
+        "stall_seconds": Rule((int, float), 30, _between(5, 600)),
+    },
+    "polling": {
+        "concurrency": Rule((int,), 8, _between(1, 32)),
+        "queries_per_second": Rule(
+            (int, float), 10.0, lambda v: None if 0 < v <= 20 and _finite(v)
+            else "must be above 0 and at most 20 (the account's limit)"),
+        "min_interval": Rule((int, float), 3.0, _between(1, 600)),
+        "max_interval": Rule((int, float), 30.0, _between(1, 3600)),
+    },
+    "ui": {
+        "theme": Rule((str,), None),
+    },
+    "keys": {},  # binding id -> key(s); checked by the UI, which knows the ids
+    "prices": {},  # checked by _price_problem: any tier name may carry a price
+}
+UNCHECKED = ("keys",)
+
+
+def _price_problem(key: str, value: Any) -> str | None:
+    """``currency`` is a short label; everything else a price per second of video."""
+    if key == "currency":
+        ok = isinstance(value, str) and 0 < len(value.strip()) <= 10 and value.isprintable()
+        return None if ok else "must be a short currency name such as \"CNY\""
+    if (isinstance(value, int | float) and not isinstance(value, bool)
+            and value >= 0 and _finite(value)):
+        return None
+    return f"must be a price per second (a number, 0 or more), not {value!r}"
 
 
 @dataclass
@@ -77,21 +178,37 @@ class Settings:
 
 
 def defaults() -> dict[str, dict[str, Any]]:
-    return {section: {key: spec[1] for key, spec in keys.items()}
+    return {section: {key: rule.default for key, rule in keys.items()}
             for section, keys in SCHEMA.items()}
 
 
-def _line_of(text: str, section: str | None, key: str) -> int | None:
-    current = None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        header = re.match(r"\[\s*([^\]]+?)\s*\]", stripped)
-        if header:
-            current = header.group(1)
-            continue
-        if current == section and re.match(rf'"?{re.escape(key)}"?\s*=', stripped):
-            return number
-    return None
+_HEADER = re.compile(r"\s*\[+\s*([^\]]+?)\s*\]")
+_KEY = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+
+
+class LineIndex:
+    """Where each section and key first appears, built in one pass over the text.
+
+    Looking a key up by rescanning the text made a file with many keys take
+    quadratic time (minutes for 16,000 keys).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.headers: dict[str, int] = {}
+        self.keys: dict[tuple[str | None, str], int] = {}
+        current: str | None = None
+        for number, line in enumerate(text.splitlines(), 1):
+            if header := _HEADER.match(line):
+                current = header.group(1).strip("\"'")
+                self.headers.setdefault(current, number)
+            elif key := _KEY.match(line):
+                name = next(g for g in key.groups() if g is not None)
+                self.keys.setdefault((current, name), number)
+
+    def at(self, path: Path, section: str, key: str | None = None) -> str:
+        """``path, line N`` (just ``path`` if the line is not known), for a message."""
+        line = self.keys.get((section, key)) if key is not None else self.headers.get(section)
+        return f"{path}{f', line {line}' if line else ''}"
 
 
 def _suggest(word: str, options: list[str]) -> str:
@@ -99,65 +216,89 @@ def _suggest(word: str, options: list[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
+def _read(path: Path, settings: Settings) -> tuple[str, dict[str, Any]] | None:
+    """The file's text and parsed TOML; None (with one sentence) when it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # no config file: the defaults, silently
+    except UnicodeDecodeError:
+        problem = f"{path} is not UTF-8 text; using the defaults."
+    except tomllib.TOMLDecodeError as exc:
+        problem = f"{path}: {exc}; using the defaults until it is fixed."
+    except (ValueError, RecursionError):  # a number too long, or nesting too deep
+        problem = f"{path} holds a value too large to read; using the defaults."
+    except IsADirectoryError:
+        problem = f"{path} is a folder, not a file; using the defaults."
+    except OSError as exc:
+        problem = f"{path} cannot be read ({exc.strerror or exc}); using the defaults."
+    settings.problems.append(problem)
+    return None
+
+
 def load(path: Path) -> Settings:
     values = defaults()
     settings = Settings(values, source=path)
-    if not path.exists():
+    read = _read(path, settings)
+    if read is None:
         return settings
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        settings.problems.append(f"{path} is not UTF-8 text; using the defaults.")
-        return settings
-    except tomllib.TOMLDecodeError as exc:
-        settings.problems.append(f"{path}: {exc}; using the defaults until it is fixed.")
-        return settings
-    except OSError as exc:
-        settings.problems.append(f"{path} cannot be read ({exc.strerror}); using the defaults.")
-        return settings
+    text, data = read
+    lines = LineIndex(text)
     for section, content in data.items():
-        where = f"{path}"
         if section not in SCHEMA:
-            line = _line_of(text, section, "") or _header_line(text, section)
             settings.problems.append(
-                f"{where}{f', line {line}' if line else ''}: unknown section [{section}]"
+                f"{lines.at(path, section)}: unknown section [{section}]"
                 f"{_suggest(section, list(SCHEMA))}; it is ignored.")
-            continue
-        if not isinstance(content, dict):
-            settings.problems.append(f"{where}: {section} must be a [{section}] table.")
-            continue
-        spec = SCHEMA[section]
-        for key, value in content.items():
-            line = _line_of(text, section, key)
-            at = f"{where}{f', line {line}' if line else ''}: [{section}] {key}"
-            if section in ("keys", "prices"):
-                values[section][key] = value
-                continue
-            if key not in spec:
-                settings.problems.append(
-                    f"{at} is not a known setting{_suggest(key, list(spec))}; it is ignored.")
-                continue
-            kinds, default, check = spec[key]
-            if isinstance(value, bool) and bool not in kinds:
-                ok_type = False
-            else:
-                ok_type = isinstance(value, kinds)
-            if not ok_type:
-                names = " or ".join(k.__name__ for k in kinds)
-                settings.problems.append(f"{at} must be {names}, not {value!r}; "
-                                         f"using {default!r}.")
-                continue
-            problem = check(value) if check else None
-            if problem:
-                settings.problems.append(f"{at} {problem}; using {default!r}.")
-                continue
-            values[section][key] = value
+        elif not isinstance(content, dict):
+            settings.problems.append(f"{path}: {section} must be a [{section}] table.")
+        else:
+            for key, value in content.items():
+                _take(settings, section, key, value, f"{lines.at(path, section, key)}: "
+                                                     f"[{section}] {key}")
+    _check_intervals(settings, lines.at(path, "polling", "max_interval"))
     return settings
 
 
-def _header_line(text: str, section: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\[\s*{re.escape(section)}\s*\]", line.strip()):
-            return number
-    return None
+def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> None:
+    """Check one setting and keep it, or report why not (``at`` names where it is)."""
+    values = settings.values[section]
+    if section in UNCHECKED:
+        values[key] = value
+        return
+    if section == "prices":
+        problem = _price_problem(key, value)
+        if problem:
+            settings.problems.append(f"{at} {problem}; it is ignored.")
+        else:
+            values[key] = value
+        return
+    spec = SCHEMA[section]
+    if key not in spec:
+        settings.problems.append(
+            f"{at} is not a known setting{_suggest(key, list(spec))}; it is ignored.")
+        return
+    rule = spec[key]
+    if (isinstance(value, bool) and bool not in rule.kinds) or not isinstance(value, rule.kinds):
+        names = " or ".join(k.__name__ for k in rule.kinds)
+        settings.problems.append(f"{at} must be {names}, not {value!r}; "
+                                 f"using {rule.shown_default()}.")
+        return
+    problem = rule.check(value) if rule.check else None
+    if problem:
+        settings.problems.append(f"{at} {problem}; using {rule.shown_default()}.")
+        return
+    values[key] = rule.convert(value) if rule.convert else value
+
+
+def _check_intervals(settings: Settings, at: str) -> None:
+    """A maximum below the minimum would make the poll interval undefined: use both defaults."""
+    polling = settings.values["polling"]
+    low, high = polling["min_interval"], polling["max_interval"]
+    if high < low:
+        rules = SCHEMA["polling"]
+        polling["min_interval"] = rules["min_interval"].default
+        polling["max_interval"] = rules["max_interval"].default
+        settings.problems.append(
+            f"{at}: [polling] max_interval ({high:g}) is below min_interval ({low:g}); "
+            f"using the defaults {polling['min_interval']:g} and {polling['max_interval']:g}.")

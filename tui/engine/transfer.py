@@ -3,27 +3,56 @@
 A JSONL line holds every stored field of a generation (but the local row id),
 its tags and its status history, so ``export`` → ``import`` → ``export`` gives
 the same lines.  Import is idempotent on task id.
+
+An imported file is text from outside, so nothing in it is trusted: each line
+is decoded and checked on its own, field by field, before anything is written.
+A bad line is reported by number and skipped; the good lines around it are
+still imported.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
-from typing import Any, TextIO
+import math
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import IO, Any, TextIO
 
 from storage import TaskStore
 from storage.history import HistoryFilter
+from storage.records import (
+    STATUS_RANK,
+    SUBMISSION_ABANDONED,
+    SUBMISSION_ACCEPTED,
+    SUBMISSION_REJECTED,
+    SUBMISSION_SENDING,
+    SUBMISSION_TRACKED,
+    SUBMISSION_UNCONFIRMED,
+    StatusEvent,
+)
 from storage.store import IMPORTABLE
+from tui.dashscope.sizes import DURATIONS, SEED_MAX
+from tui.dashscope.task_ids import task_id_problem
 
 FORMAT_VERSION = 1
 IMPORT_BATCH = 2000
+MAX_LINE = 8 * 1024 * 1024  # far beyond any real generation; bounds memory on garbage
+SHOWN_PROBLEMS = 20  # skipped lines listed to the user; the rest are counted
+KEPT_PROBLEMS = 1000  # skipped lines remembered, so a huge garbage file stays small
+SQLITE_INT_MAX = 2**63 - 1
+MAX_DURATION = 3600  # tasks adopted from other clients may be any length
+
+Check = Callable[[Any], str | None]
 
 
 class ImportProblem(ValueError):
-    pass
+    """Why one line cannot be imported, as a sentence fragment."""
 
+
+# -- export -------------------------------------------------------------------
 
 async def records(store: TaskStore, where: HistoryFilter | None = None
                   ) -> AsyncIterator[dict[str, Any]]:
@@ -32,7 +61,8 @@ async def records(store: TaskStore, where: HistoryFilter | None = None
         record: dict[str, Any] = {"format": FORMAT_VERSION}
         record.update({k: data[k] for k in IMPORTABLE})
         record["tags"] = await store.tags_of(row.id)
-        record["history"] = [asdict(e) for e in await store.events(row.id)]
+        events: Sequence[StatusEvent] = await store.events(row.id)
+        record["history"] = [asdict(e) for e in events]
         yield record
 
 
@@ -54,43 +84,321 @@ async def export(store: TaskStore, out: TextIO, fmt: str = "jsonl",
     return count
 
 
-def read_jsonl(source: TextIO, name: str) -> Iterator[dict[str, Any]]:
-    for number, line in enumerate(source, 1):
-        if not line.strip():
+# -- field checks: each returns what is wrong, to follow the field's name -------
+
+def _text(value: Any) -> str | None:
+    """Any str SQLite can store (JSON's \\ud800 escapes make ones it cannot)."""
+    if not isinstance(value, str):
+        return "must be text"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a broken Unicode escape"
+    return None
+
+
+def _words(value: Any) -> str | None:
+    problem = _text(value)
+    if problem is None and not value.strip():
+        return "must not be empty"
+    return problem
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _whole(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return None
+        return f"must be a whole number from {low} to {high}"
+    return check
+
+
+def _number(low: float, high: float) -> Check:
+    def check(value: Any) -> str | None:
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value) and low <= value <= high):
+            return None
+        return f"must be a number from {low:g} to {high:g}"
+    return check
+
+
+def _one_of(*choices: Any) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, str | int) and not isinstance(value, bool) and value in choices:
+            return None
+        return f"must be one of {', '.join(str(c) for c in choices)}"
+    return check
+
+
+def _matching(pattern: str, what: str) -> Check:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str | None:
+        if isinstance(value, str) and compiled.fullmatch(value):
+            return None
+        return f"must be {what}"
+    return check
+
+
+def _moment(value: Any) -> str | None:
+    """ISO-8601 with an offset: naive times would break the arithmetic on timestamps."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return "must be a date and time with its UTC offset, like 2026-03-20T02:00:00+00:00"
+    return None
+
+
+def _task_id(value: Any) -> str | None:
+    problem = task_id_problem(value)
+    return f"is not usable: {problem}" if problem else None
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: None if value is None else check(value)
+
+
+def _list_of(item: Check, what: str) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"must be a list of {what}"
+        for number, entry in enumerate(value, 1):
+            problem = item(entry)
+            if problem:
+                return f"entry {number}: {problem}"
+        return None
+    return check
+
+
+# Every column import writes, with its rule.  A column left out of a line gets
+# the database's default; one given as null must allow it.
+FIELDS: dict[str, Check] = {
+    "created_at": _moment,
+    "endpoint": _text,
+    "model": _text,
+    "prompt": _words,
+    "size": _matching(r"\d{1,5}\*\d{1,5}|\?", 'a size like "1280*720" (or "?")'),
+    "duration": _whole(0, MAX_DURATION),  # narrowed by _ROW_RULES
+    "audio": _flag,
+    "watermark": _flag,
+    "seed": _optional(_whole(0, SEED_MAX)),
+    "submission": _one_of(SUBMISSION_SENDING, SUBMISSION_ACCEPTED, SUBMISSION_REJECTED,
+                          SUBMISSION_UNCONFIRMED, SUBMISSION_ABANDONED, SUBMISSION_TRACKED),
+    "submission_note": _optional(_text),
+    "task_id": _optional(_task_id),
+    "status": _optional(_one_of(*STATUS_RANK)),
+    "submit_time": _optional(_moment),
+    "scheduled_time": _optional(_moment),
+    "end_time": _optional(_moment),
+    "video_url": _optional(_matching(r"https?://[^\s\x00-\x1f\x7f]+",
+                                     "an http:// or https:// address")),
+    "orig_prompt": _optional(_text),
+    "usage_duration": _optional(_number(0, 86400)),
+    "usage_size": _optional(_text),
+    "usage_fps": _optional(_whole(0, 1000)),
+    "usage_sr": _optional(_text),
+    "usage_audio": _optional(_flag),
+    "usage_video_count": _optional(_whole(0, 1000)),
+    "error_code": _optional(_text),
+    "error_message": _optional(_text),
+    "create_request_id": _optional(_text),
+    "last_request_id": _optional(_text),
+    "polls": _whole(0, SQLITE_INT_MAX),
+    "poll_failures": _whole(0, SQLITE_INT_MAX),
+    "last_polled_at": _optional(_moment),
+    "next_poll_at": _optional(_moment),
+    "download_state": _one_of("none", "downloading", "done", "failed"),
+    "download_path": _optional(_matching(r"[^\x00]+", "a file path")),
+    "download_bytes": _optional(_whole(0, SQLITE_INT_MAX)),
+    "download_total": _optional(_whole(0, SQLITE_INT_MAX)),
+    # it names the preview cache's files, so nothing but a digest may pass
+    "download_sha256": _optional(_matching(r"[0-9a-f]{64}", "a SHA-256 in hex")),
+    "download_error": _optional(_text),
+    "updated_at": _moment,
+    "favourite": _flag,
+    "note": _optional(_text),
+}
+
+EVENT_FIELDS: dict[str, Check] = {"at": _moment, "status": _words, "detail": _optional(_text)}
+
+
+def _event(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "must be an object with at, status and detail"
+    return _first_problem(value, EVENT_FIELDS, required=("at", "status"))
+
+
+EXTRA_FIELDS: dict[str, Check] = {
+    "tags": _list_of(_words, "non-empty text tags"),
+    "history": _list_of(_event, "status events"),
+}
+REQUIRED = ("prompt", "created_at", "size", "duration")
+
+# Rules across fields, checked after FIELDS: (holds for a good record, else this problem).
+_ROW_RULES: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
+    # Rows adopted from other clients (sync, track) may carry 0 or other models' lengths.
+    (lambda r: r["submission"] == SUBMISSION_TRACKED or r["duration"] in (0, *DURATIONS),
+     f"duration must be {', '.join(map(str, (0, *DURATIONS)))} seconds"),
+)
+
+
+def _first_problem(record: dict[str, Any], table: dict[str, Check],
+                   required: Sequence[str] = ()) -> str | None:
+    """The first thing wrong with ``record`` against ``table``, as a sentence fragment."""
+    for name in required:
+        if name not in record:
+            return f"{name} is missing"
+    for name, check in table.items():
+        if name in record:
+            problem = check(record[name])
+            if problem:
+                return f"{name} {problem}"
+    return None
+
+
+# -- reading a line -----------------------------------------------------------
+
+def _decode(raw: bytes | str) -> Any:
+    """JSON from one line; ImportProblem says why it is not."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise ImportProblem("not UTF-8 text") from None
+    try:
+        return json.loads(text.removeprefix("\ufeff"))  # a BOM an editor may have added
+    except json.JSONDecodeError as exc:
+        raise ImportProblem(f"not JSON ({exc.msg})") from None
+    except ValueError:  # an integer too long for Python to convert
+        raise ImportProblem("holds a number too long to read") from None
+    except RecursionError:
+        raise ImportProblem("not JSON that can be read (nested too deeply)") from None
+
+
+def parse_record(raw: bytes | str) -> dict[str, Any]:
+    """One checked record, ready for ``TaskStore.import_many``; ImportProblem if not."""
+    found = _decode(raw)
+    if not isinstance(found, dict):
+        raise ImportProblem("not an exported generation (not a JSON object)")
+    version = found.get("format", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ImportProblem(f"format must be a whole number from 1 to {FORMAT_VERSION}")
+    if version > FORMAT_VERSION:
+        raise ImportProblem(f"written by a newer pixverse-tui (format {version}); "
+                            "update pixverse-tui to import it")
+    problem = _first_problem(found, {}, REQUIRED)
+    if problem:
+        raise ImportProblem(f"not an exported generation ({problem})")
+    record = {k: found[k] for k in (*FIELDS, *EXTRA_FIELDS) if k in found}
+    record.setdefault("endpoint", "")
+    record.setdefault("model", "pixverse/pixverse-v5.6-t2v")
+    record.setdefault("submission",
+                      SUBMISSION_TRACKED if record.get("task_id") else SUBMISSION_REJECTED)
+    record.setdefault("updated_at", record["created_at"])
+    problem = _first_problem(record, FIELDS) or _first_problem(record, EXTRA_FIELDS)
+    if problem:
+        raise ImportProblem(problem)
+    for applies, sentence in _ROW_RULES:
+        if not applies(record):
+            raise ImportProblem(sentence)
+    return record
+
+
+def _raw_lines(source: IO[bytes] | IO[str]) -> Iterator[tuple[int, bytes | str | None]]:
+    """(number, line) with blank lines left out; None for a line over MAX_LINE.
+
+    A text file is read through its byte buffer when it has one, so a line
+    that is not UTF-8 is reported on its own instead of ending the read.
+    """
+    stream: IO[Any] = getattr(source, "buffer", None) or source
+    number = 0
+    while line := stream.readline(MAX_LINE + 1):
+        number += 1
+        end = b"\n" if isinstance(line, bytes) else "\n"
+        if len(line) > MAX_LINE and not line.endswith(end):
+            while (rest := stream.readline(MAX_LINE)) and not rest.endswith(end):
+                pass
+            yield number, None
+        elif line.strip():
+            yield number, line
+
+
+def read_jsonl(source: IO[bytes] | IO[str]
+               ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record, None) for a good line, (line number, None, reason) for a bad one."""
+    for number, line in _raw_lines(source):
+        if line is None:
+            yield number, None, f"longer than {MAX_LINE // (1024 * 1024)} MB"
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ImportProblem(f"{name}, line {number}: not JSON ({exc.msg}); nothing after "
-                                "it was imported") from None
-        if not isinstance(record, dict) or not record.get("prompt") or not record.get(
-                "created_at"):
-            raise ImportProblem(f"{name}, line {number}: not an exported generation (no prompt"
-                                " or created_at); nothing after it was imported")
-        if record.get("format", FORMAT_VERSION) > FORMAT_VERSION:
-            raise ImportProblem(f"{name}, line {number}: written by a newer pixverse-tui")
-        record.setdefault("endpoint", "")
-        record.setdefault("model", "pixverse/pixverse-v5.6-t2v")
-        record.setdefault("submission", "tracked" if record.get("task_id") else "rejected")
-        record.setdefault("updated_at", record["created_at"])
-        for required in ("size", "duration"):
-            if required not in record:
-                raise ImportProblem(f"{name}, line {number}: {required} is missing")
-        yield record
+            yield number, parse_record(line), None
+        except ImportProblem as exc:
+            yield number, None, str(exc)
 
 
-async def import_jsonl(store: TaskStore, source: TextIO, name: str) -> tuple[int, int]:
-    """Returns (added, already present)."""
-    added = seen = 0
+# -- importing ----------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    """What an import did, line by line where it could not."""
+
+    name: str
+    added: int = 0
+    present: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # the first KEPT_PROBLEMS
+    skipped_count: int = 0
+
+    def __iter__(self) -> Iterator[int]:
+        """``added, present = report`` keeps working for callers of the old tuple."""
+        return iter((self.added, self.present))
+
+    def skip(self, number: int, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < KEPT_PROBLEMS:
+            self.skipped.append((number, reason))
+
+    def summary(self) -> str:
+        """One sentence: what was imported, what was already here, what was skipped."""
+        text = (f"imported {self.added} generation{'s' if self.added != 1 else ''}; "
+                f"{self.present} already here")
+        if self.skipped_count:
+            text += f"; {self.skipped_count} line{'s' if self.skipped_count != 1 else ''} skipped"
+        return text
+
+    def problem_lines(self, limit: int = SHOWN_PROBLEMS) -> list[str]:
+        """The first ``limit`` skipped lines with their reasons, then how many more."""
+        shown = [f"{self.name}, line {number}: {reason}"
+                 for number, reason in self.skipped[:limit]]
+        hidden = self.skipped_count - len(shown)
+        return shown + ([f"… and {hidden} more"] if hidden > 0 else [])
+
+    def lines(self) -> list[str]:
+        return [self.summary(), *self.problem_lines()]
+
+
+async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
+                       ) -> ImportReport:
+    """Import every good line in batches of IMPORT_BATCH; report the bad ones."""
+    report = ImportReport(name)
     batch: list[dict[str, Any]] = []
-    for record in read_jsonl(source, name):
+
+    async def flush() -> None:
+        added = await store.import_many(batch)
+        report.added += added
+        report.present += len(batch) - added
+        batch.clear()
+
+    for number, record, reason in read_jsonl(source):
+        if record is None:
+            report.skip(number, reason or "not importable")
+            continue
         batch.append(record)
         if len(batch) >= IMPORT_BATCH:
-            added += await store.import_many(batch)
-            seen += len(batch)
-            batch = []
+            await flush()
     if batch:
-        added += await store.import_many(batch)
-        seen += len(batch)
-    return added, seen - added
-
+        await flush()
+    return report
