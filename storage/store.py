@@ -645,6 +645,15 @@ class TaskStore:
         rows = await self._rows("SELECT * FROM generations WHERE id = ?", (generation_id,))
         return rows[0] if rows else None
 
+    async def get_many(self, generation_ids: Iterable[int]) -> list[Generation]:
+        """These rows (those that exist), in id order, in one query."""
+        wanted = sorted(set(generation_ids))
+        if not wanted:
+            return []
+        marks = ", ".join("?" for _ in wanted)
+        return await self._rows(f"SELECT * FROM generations WHERE id IN ({marks}) ORDER BY id",
+                                wanted)
+
     async def get_by_task_id(self, task_id: str) -> Generation | None:
         rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))
         return rows[0] if rows else None

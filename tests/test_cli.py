@@ -137,7 +137,7 @@ def test_resolve_when_nothing_was_created(sim: Simulator, tmp_path: Path) -> Non
     first = run(home, sim, "submit", "x")
     assert first.returncode == 1 and "NOT re-sent" in first.stderr
     looked = run(home, sim, "resolve")
-    assert looked.returncode == 1 and "no matching task" in looked.stdout
+    assert looked.returncode == 1 and "nothing was created" in looked.stdout
     [row] = json.loads(run(home, sim, "list", "--json").stdout)
     dropped = run(home, sim, "resolve", str(row["id"]), "--abandon")
     assert dropped.returncode == 0

@@ -1,340 +1,41 @@
 """``pixverse-tui``: the dashboard (no arguments), the demo, and scripting commands.
 
-Exit status is 0 only on success; errors go to stderr as one sentence.
+Exit status is 0 only on success; errors go to stderr as one sentence — never
+a traceback (``PIXVERSE_TUI_DEBUG=1`` shows one, for a bug report).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import sys
-from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
+import os
+import traceback
+from collections.abc import Sequence
 
-from storage import Generation, TaskStore
-from storage.history import HistoryFilter, parse_filter
-from storage.store import SchemaTooNew
-from tui.cli import render
-from tui.config.credentials import CredentialsError, region_of
-from tui.dashscope import DashScopeError, GenerationRequest, RequestInvalid
-from tui.dashscope.explain import explain
+from storage import StoreError
+from tui.cli.history import (
+    cmd_export,
+    cmd_import,
+    cmd_list,
+    cmd_locate,
+    cmd_show,
+    cmd_stats,
+)
+from tui.cli.output import Problem, describe, err
+from tui.cli.tasks import (
+    cmd_cancel,
+    cmd_download,
+    cmd_resolve,
+    cmd_submit,
+    cmd_sync,
+    cmd_track,
+    cmd_wait,
+)
+from tui.config.credentials import CredentialsError
+from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
-from tui.dashscope.validation import check_request
-from tui.engine import resolve, stats, transfer
-from tui.engine.download import DownloadError
-from tui.engine.observe import adopt, observation
-from tui.engine.poller import PollScheduler
-from tui.engine.submit import submit
+from tui.engine.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
-
-Command = Callable[[argparse.Namespace, Workspace], Awaitable[int]]
-
-
-class Problem(Exception):
-    """A user-facing failure: printed as one sentence, exit status 1."""
-
-
-def _err(message: str) -> None:
-    print(f"pixverse-tui: {message}", file=sys.stderr)
-
-
-def _describe(exc: DashScopeError) -> str:
-    text = str(exc)
-    if exc.code:
-        meaning, action = explain(exc.code)
-        text += f" — {meaning} {action}"
-    return text
-
-
-async def _find_one(store: TaskStore, ref: str) -> Generation:
-    rows = await store.find(ref)
-    if not rows:
-        raise Problem(f"no task matches {ref!r} in {store.path}; see `pixverse-tui list`")
-    if len(rows) > 1:
-        raise Problem(f"{ref!r} matches several tasks ({', '.join(r.task_id or '?' for r in rows)}"
-                      "); give more of the task id")
-    return rows[0]
-
-
-def _print_rows(rows: Sequence[Generation], as_json: bool) -> None:
-    if as_json:
-        print(render.dumps([render.as_json(r) for r in rows]))
-    else:
-        print(render.table(list(rows)))
-
-
-# -- commands ------------------------------------------------------------------
-
-
-async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
-    seeds: list[int | None] = [args.seed]
-    if args.variations > 1:
-        base = args.seed if args.seed is not None else random.randint(0, SEED_MAX)
-        seeds = [(base + i) % (SEED_MAX + 1) for i in range(args.variations)]
-    requests = [GenerationRequest(prompt=args.prompt, size=args.size, duration=args.duration,
-                                  audio=args.audio, watermark=args.watermark, seed=seed,
-                                  model=args.model) for seed in seeds]
-    verdict = check_request(requests[0])
-    if not verdict.ok:
-        raise Problem(" ".join(verdict.problems))
-    for warning in verdict.warnings:
-        _err(f"warning: {warning}")
-    store = await ws.open_store()
-    polling = ws.poll_settings(args.time_scale)
-    try:
-        async with ws.client() as client:
-            rows, failed = [], False
-            for request in requests:
-                outcome = await submit(store, client, request, first_poll_after=polling.first_poll)
-                rows.append(outcome.generation)
-                if outcome.error is not None:
-                    failed = True
-                    if outcome.error.ambiguous:
-                        _err(f"the create request for #{outcome.generation.id} got no clear "
-                             f"answer ({outcome.error}); a task may exist and be billed. It was "
-                             f"NOT re-sent. Run `pixverse-tui resolve {outcome.generation.id}` "
-                             "to look for it.")
-                    else:
-                        _err(f"the service refused the task: {_describe(outcome.error)}")
-                    break
-            if args.wait and not failed:
-                poller = PollScheduler(store, client, polling)
-                rows = await poller.wait_for({r.id for r in rows})
-                failed = any(r.status != "SUCCEEDED" for r in rows)
-        _print_rows(rows, args.json)
-        return 1 if failed else 0
-    finally:
-        await store.close()
-
-
-async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
-    statuses = [s for part in (args.status or []) for s in part.split(",") if s]
-    async with await ws.open_store() as store:
-        rows = await store.list(statuses=statuses, limit=args.limit, query=args.search)
-    _print_rows(rows, args.json)
-    return 0
-
-
-async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
-    async with await ws.open_store() as store:
-        row = await _find_one(store, args.task)
-        events = await store.events(row.id)
-    if args.json:
-        data = render.as_json(row)
-        data["history"] = [{"at": e.at, "status": e.status, "detail": e.detail} for e in events]
-        print(render.dumps(data))
-    else:
-        print(render.details(row, events))
-    return 0
-
-
-async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
-    async with await ws.open_store() as store:
-        rows = [await _find_one(store, ref) for ref in args.tasks]
-        async with ws.client() as client:
-            poller = PollScheduler(store, client, ws.poll_settings(args.time_scale))
-            rows = await poller.wait_for({r.id for r in rows})
-    _print_rows(rows, args.json)
-    return 0 if all(r.status == "SUCCEEDED" for r in rows) else 1
-
-
-async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    failures = 0
-    try:
-        rows = [await _find_one(store, ref) for ref in args.tasks]
-        client = ws.client() if any(r.status != "SUCCEEDED" and r.task_id for r in rows) else None
-        downloader = ws.downloader(store)
-        done = []
-        try:
-            for row in rows:
-                if client is not None and row.task_id and not row.terminal:
-                    row, _ = await store.apply(row.id, observation(await client.query(
-                        row.task_id)), 3.0)
-                try:
-                    row = await downloader.download(row, Path(args.to) if args.to else None)
-                except DownloadError as exc:
-                    failures += 1
-                    _err(str(exc))
-                    continue
-                done.append(row)
-                if not args.json:
-                    print(row.download_path)
-        finally:
-            await downloader.aclose()
-            if client is not None:
-                await client.aclose()
-    finally:
-        await store.close()
-    if args.json:
-        _print_rows(done, True)
-    return 1 if failures else 0
-
-
-async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
-    async with await ws.open_store() as store:
-        row = await _find_one(store, args.task)
-        if not row.task_id:
-            raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
-        async with ws.client() as client:
-            await client.cancel(row.task_id)
-            row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
-    print(f"{row.task_id}: {row.display_status}")
-    return 0
-
-
-async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    failures = 0
-    rows = []
-    try:
-        async with ws.client() as client:
-            for task_id in args.task_ids:
-                info = await client.query(task_id)
-                if info.status == "UNKNOWN":
-                    failures += 1
-                    _err(f"{task_id} is unknown to the service (or older than 24 hours); "
-                         "check the id and the API key")
-                    continue
-                rows.append(await adopt(store, info, client.base_url))
-    finally:
-        await store.close()
-    _print_rows(rows, args.json)
-    return 1 if failures else 0
-
-
-async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
-    async with await ws.open_store() as store:
-        if args.ref is None:
-            rows = [r for r in await store.list(statuses=["UNCONFIRMED"], limit=1000)]
-            if not rows:
-                print("no unconfirmed submissions")
-                return 0
-        else:
-            rows = [await _find_one(store, args.ref)]
-        unsettled = 0
-        async with ws.client() as client:
-            for row in rows:
-                if row.submission != "unconfirmed":
-                    raise Problem(f"#{row.id} is not unconfirmed (it is {row.display_status})")
-                if args.abandon:
-                    await store.mark_abandoned(row.id, "the user decided no task was created")
-                    print(f"#{row.id}: abandoned")
-                    continue
-                if args.task:
-                    await resolve.adopt(store, row, args.task)
-                    print(f"#{row.id}: is {args.task}")
-                    continue
-                found = await resolve.candidates(store, client, row)
-                task = found.match
-                if task is not None:
-                    await resolve.adopt(store, row, task.task_id)
-                    print(f"#{row.id}: found it — {task.task_id} ({task.status})")
-                elif not found.tasks:
-                    unsettled += 1
-                    print(f"#{row.id}: the service has no matching task; nothing was created "
-                          f"(so nothing is billed). To drop it: pixverse-tui resolve {row.id} "
-                          f"--abandon; to try again, submit it anew.")
-                else:
-                    unsettled += 1
-                    print(f"#{row.id}: several tasks could be it:")
-                    for task in found.tasks:
-                        print(f"  {task.task_id}  {task.status}  created {task.created}")
-                    print(f"  pick one with: pixverse-tui resolve {row.id} --task TASK_ID")
-    return 1 if unsettled else 0
-
-
-def _filter_from(args: argparse.Namespace) -> HistoryFilter:
-    tokens = [args.filter or ""]
-    for name in ("status", "tier", "tag"):
-        for value in getattr(args, name, None) or []:
-            tokens.append(f"{name}:{value}")
-    for value in args.duration or []:
-        tokens.append(f"dur:{value}")
-    for name in ("since", "until"):
-        if getattr(args, name, None):
-            tokens.append(f"{name}:{getattr(args, name)}")
-    for name, flag in (("audio", args.audio), ("dl", args.downloaded), ("fav", args.favourite)):
-        if flag is not None:
-            tokens.append(f"{name}:{'yes' if flag else 'no'}")
-    where = parse_filter(" ".join(tokens))
-    if where.problems:
-        raise Problem("; ".join(where.problems))
-    return where
-
-
-async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
-    where = _filter_from(args)
-    async with await ws.open_store() as store:
-        if args.output and args.output != "-":
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = await transfer.export(store, out, args.format, where)
-        else:
-            count = await transfer.export(store, sys.stdout, args.format, where)
-    _err(f"exported {count} generation{'s' if count != 1 else ''}")
-    return 0
-
-
-async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    try:
-        with open(args.file, encoding="utf-8") as source:
-            added, present = await transfer.import_jsonl(store, source, args.file)
-    except OSError as exc:
-        raise Problem(f"cannot read {args.file} ({exc.strerror})") from None
-    except transfer.ImportProblem as exc:
-        raise Problem(str(exc)) from None
-    finally:
-        await store.close()
-    print(f"imported {added} generation{'s' if added != 1 else ''}; {present} already here")
-    return 0
-
-
-async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
-    store = await ws.open_store()
-    adopted = 0
-    try:
-        async with ws.client() as client:
-            known = await store.task_ids()
-            page_no = 1
-            while True:
-                page = await client.list_tasks(page_no=page_no, page_size=50)
-                for listed in page.tasks:
-                    if listed.task_id in known:
-                        continue
-                    info = await client.query(listed.task_id)
-                    await adopt(store, info, client.base_url, listed.model_name)
-                    known.add(listed.task_id)
-                    adopted += 1
-                if page_no >= page.total_page or not page.tasks:
-                    break
-                page_no += 1
-    finally:
-        await store.close()
-    print(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
-    return 0
-
-
-async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
-    async with await ws.open_store() as store:
-        figures = await stats.compute(store, ws.settings.section("prices"), _filter_from(args))
-    print(render.dumps(figures.as_json()) if args.json else stats.report(figures))
-    return 0
-
-
-async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
-    print(f"config:    {ws.paths.config_file}")
-    print(f"data:      {ws.paths.data_dir}")
-    print(f"database:  {ws.paths.database}")
-    print(f"downloads: {ws.downloads_dir}")
-    print(f"demo data: {ws.paths.demo().data_dir}")
-    print(f"endpoint:  {ws.base_url} ({region_of(ws.base_url)})")
-    print(f"api key:   {ws.key.masked if ws.key else 'not set'}")
-    for problem in ws.settings.problems:
-        _err(problem)
-    return 0
-
 
 # -- parser ----------------------------------------------------------------------
 
@@ -463,14 +164,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launch(demo=args.demo)
     try:
         ws = Workspace.load()
-        return asyncio.run(args.run(args, ws))
-    except (Problem, MissingKey, CredentialsError, RequestInvalid, SchemaTooNew) as exc:
-        _err(str(exc))
+        for warning in ws.warnings:  # the same ones the dashboard shows
+            err(warning)
+        return int(asyncio.run(args.run(args, ws)))
+    except (Problem, MissingKey, CredentialsError, RequestInvalid, StoreError,
+            CreatedButNotRecorded) as exc:
+        err(str(exc))
     except DashScopeError as exc:
-        _err(_describe(exc))
+        err(describe(exc))
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return 130
+    except Exception as exc:  # a bug: still one sentence, unless asked for the details
+        if os.environ.get("PIXVERSE_TUI_DEBUG"):
+            traceback.print_exc()
+        err(f"unexpected {type(exc).__name__}: {exc} — this is a bug; "
+            "PIXVERSE_TUI_DEBUG=1 shows where it happened")
     return 1
 
 

@@ -1,12 +1,16 @@
-"""How generations look on the command line: JSON objects and plain text."""
+"""How generations look on the command line: JSON objects and plain text.
+
+Every value that came from outside (prompts, server fields) goes through
+``printable`` before it reaches the terminal; JSON stays exact.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from storage import Generation, StatusEvent
 from storage.clock import parse_iso
+from tui.safe_text import json_text, printable
 
 
 def as_json(row: Generation) -> dict[str, Any]:
@@ -34,11 +38,11 @@ def as_json(row: Generation) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    return json_text(value)
 
 
 def one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -52,8 +56,9 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
 def table(rows: list[Generation]) -> str:
     lines = [f"{'ID':>5}  {'TASK':<8}  {'STATUS':<11}  {'SIZE':<9}  {'DUR':>3}  PROMPT"]
     for row in rows:
-        lines.append(f"{row.id:>5}  {(row.task_id or '-')[:8]:<8}  {row.display_status:<11}  "
-                     f"{row.size:<9}  {row.duration:>2}s  {one_line(row.prompt, 50)}")
+        lines.append(f"{row.id:>5}  {printable((row.task_id or '-')[:8]):<8}  "
+                     f"{printable(row.display_status):<11}  {printable(row.size):<9}  "
+                     f"{row.duration:>2}s  {one_line(row.prompt, 50)}")
     return "\n".join(lines)
 
 
@@ -83,12 +88,13 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
         ("sha256", row.download_sha256),
     ]
     width = max(len(k) for k, _ in pairs)
-    out = [f"{k:<{width}}  {v}" for k, v in pairs if v is not None]
+    out = [f"{k:<{width}}  {printable(v)}" for k, v in pairs if v is not None]
     out.append("")
     out.append("prompt:")
-    out.append(row.prompt)
+    out.append(printable(row.prompt, multiline=True))
     if events:
         out.append("")
         out.append("history:")
-        out += [f"  {e.at}  {e.status}" + (f"  {e.detail}" if e.detail else "") for e in events]
+        out += [printable(f"  {e.at}  {e.status}" + (f"  {e.detail}" if e.detail else ""))
+                for e in events]
     return "\n".join(out)

@@ -3,8 +3,14 @@
 Work comes from SQLite (``claim_due``), so it resumes after a restart and two
 processes on one database never poll the same task at once (leases).  Each
 answer is written to the store before anyone hears of it.  Intervals adapt to
-the task's age and to how long similar tasks took; a 429 or 5xx backs the whole
-scheduler off; the query rate stays under the account's 20/s.
+the task's age and to how long similar tasks took; the query rate stays under
+the account's 20/s.
+
+A failure slows or stops only what it is about (``Scope``): a 429, 5xx or
+network error backs the whole scheduler off; a garbled answer about one task
+backs that task off; a task the service will never answer about (a refused id)
+stops being followed; a refused key or a wrong endpoint halts the scheduler
+until someone changes something — nothing is asked again and again in vain.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from storage import Generation, TaskStore, can_advance
+from storage import Generation, StoreError, TaskStore, can_advance
 from storage.clock import parse_iso, utc_now
 from storage.store import process_tag
-from tui.dashscope import DashScopeClient, DashScopeError
+from tui.dashscope import DashScopeClient, DashScopeError, Failure, Scope
 from tui.engine.observe import observation
 from tui.engine.ratelimit import TokenBucket
 
@@ -28,6 +34,21 @@ class Health(enum.Enum):
     OK = "ok"
     BACKING_OFF = "backing off"
     OFFLINE = "offline"
+    HALTED = "halted"  # every request would fail alike (key refused, wrong endpoint)
+    STORE_BUSY = "database busy"
+
+
+HALTED_RETRY = 300.0  # real seconds between tries while halted (someone may fix the key)
+STORE_RETRY = 2.0  # real seconds before trying again after a database error
+WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
+
+
+class PollingHalted(Exception):
+    """Raised by ``wait_for`` when no task can be followed (the key or endpoint is refused)."""
+
+    def __init__(self, cause: DashScopeError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -65,11 +86,15 @@ class PollScheduler:
         self._bucket = TokenBucket(self.settings.queries_per_second)
         self._backoff_until = 0.0
         self._backoff = 0.0
+        self.halted: DashScopeError | None = None
         self._learned: dict[tuple[str, int], float] = {}
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
-        """Poll now (a task was just submitted)."""
+        """Poll now (a task was just submitted, or the user asked to try again)."""
+        if self.halted is not None:
+            self.halted = None
+            self._backoff_until = 0.0
         self._wake.set()
 
     # -- intervals ------------------------------------------------------------
@@ -118,6 +143,19 @@ class PollScheduler:
         self._set_health(Health.OFFLINE if offline else Health.BACKING_OFF,
                          f"{exc} — next try in {wait:.0f} s")
 
+    def _halt(self, exc: DashScopeError) -> None:
+        """Nothing can be followed until someone fixes the key or the endpoint."""
+        self.halted = exc
+        self._backoff_until = time.monotonic() + HALTED_RETRY
+        self._set_health(Health.HALTED, f"{exc} — polling stopped; next try in "
+                                        f"{HALTED_RETRY / 60:.0f} min")
+
+    def _task_retry_in(self, row: Generation) -> float:
+        """A task whose answers cannot be read is asked again later and later."""
+        s = self.settings
+        ceiling = self._scaled(s.max_interval * 4)
+        return min(ceiling, self._scaled(s.min_interval) * 2.0 ** min(row.poll_failures, 10))
+
     # -- polling --------------------------------------------------------------
 
     async def poll_once(self, *, everything: bool = False) -> int:
@@ -147,10 +185,7 @@ class PollScheduler:
         try:
             info = await self.client.query(row.task_id)
         except DashScopeError as exc:
-            if exc.retryable or exc.status is None:
-                self._back_off(exc)
-            updated = await self.store.record_poll_failure(
-                row.id, str(exc), max(self._backoff, self.interval_for(row)))
+            updated = await self._failed(row, exc)
             if self.on_update is not None:
                 self.on_update(updated, False)
             return
@@ -158,6 +193,7 @@ class PollScheduler:
             await self.store.release(row.id, self.owner)
             raise
         self._backoff = 0.0
+        self.halted = None
         self._set_health(Health.OK, "")
         seen = observation(info)
         expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
@@ -168,25 +204,53 @@ class PollScheduler:
         if self.on_update is not None:
             self.on_update(updated, changed)
 
+    async def _failed(self, row: Generation, exc: DashScopeError) -> Generation:
+        """Record a failed poll and slow down or stop exactly what it is about."""
+        reason = str(exc)
+        if exc.scope is Scope.TASK and exc.failure is Failure.FINAL:
+            return await self.store.stop_following(
+                row.id, f"the service cannot be asked about this task: {reason}")
+        if exc.scope is Scope.ACCOUNT:
+            self._halt(exc)
+            return await self.store.record_poll_failure(row.id, reason, HALTED_RETRY)
+        if exc.scope is Scope.TASK:
+            return await self.store.record_poll_failure(row.id, reason,
+                                                        self._task_retry_in(row))
+        self._back_off(exc)
+        return await self.store.record_poll_failure(
+            row.id, reason, max(self._backoff, self.interval_for(row)))
+
+    async def _round(self) -> None:
+        """One poll round; a database error slows the loop down instead of ending it."""
+        try:
+            await self.poll_once()
+        except StoreError as exc:
+            self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
+            self._set_health(Health.STORE_BUSY, str(exc))
+
     async def run(self, *, stop_when_idle: bool = False) -> None:
         """Poll forever (or until nothing is left to follow)."""
         while True:
-            await self.poll_once()
+            await self._round()
             if stop_when_idle and not await self.store.unfinished():
                 return
             await self._sleep_until_due()
 
     async def wait_for(self, generation_ids: set[int]) -> list[Generation]:
-        """Poll until every one of these rows is terminal (or has no task to follow)."""
+        """Poll until every one of these rows has ended: finished, no longer followed, or
+        unanswerable ``WAIT_GIVE_UP`` times in a row.  Raises ``PollingHalted``."""
         while True:
-            rows = [await self.store.get(i) for i in generation_ids]
-            open_rows = [r for r in rows if r is not None and r.task_id and not r.terminal]
-            if not open_rows:
-                return [r for r in rows if r is not None]
-            await self.poll_once()
+            rows = await self.store.get_many(generation_ids)
+            if not any(waiting(r) for r in rows):
+                return rows
+            await self._round()
+            if self.halted is not None:
+                raise PollingHalted(self.halted)
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
+        if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:
+            self._set_health(Health.OK, "")
         due = parse_iso(await self.store.next_due_at())
         wait = self._scaled(self.settings.max_interval)
         if due is not None:
@@ -195,3 +259,22 @@ class PollScheduler:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, wait))
+
+
+def waiting(row: Generation) -> bool:
+    """Whether ``wait`` should go on waiting for this row."""
+    return row.followed and row.poll_failures < WAIT_GIVE_UP
+
+
+def why_not_finished(row: Generation) -> str | None:
+    """One sentence for a row ``wait`` stopped waiting for without a result; None if it
+    finished (or was never sent)."""
+    if row.terminal or row.task_id is None:
+        return None
+    if row.next_poll_at is None and row.poll_error:
+        return f"{row.task_id} is not followed any more: {row.poll_error}"
+    if row.poll_failures >= WAIT_GIVE_UP:
+        return (f"gave up waiting for {row.task_id} after {row.poll_failures} failed polls in "
+                f"a row (last: {row.poll_error}); `pixverse-tui wait {row.task_id[:8]}` "
+                "tries again")
+    return None

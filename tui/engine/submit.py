@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage import Generation, TaskStore
+from storage import Generation, StoreError, TaskStore
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.validation import check_request
 
 FIRST_POLL_AFTER = 3.0
+
+
+class CreatedButNotRecorded(Exception):
+    """The service created (and bills) a task, but the store could not record it.
+
+    The task id must not be lost: the message names it and how to adopt it later.
+    """
+
+    def __init__(self, task_id: str, cause: StoreError) -> None:
+        super().__init__(
+            f"task {task_id} was created (and is billed) but could not be recorded: {cause}. "
+            f"Once that is fixed, run `pixverse-tui track {task_id}` to follow it")
+        self.task_id = task_id
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
     verdict = check_request(req)
     if not verdict.ok:
         raise RequestInvalid(verdict.problems)
+    if not 0 <= first_poll_after <= 3600:  # also nan and inf: nothing may fail after sending
+        first_poll_after = FIRST_POLL_AFTER
     row = await store.add_intent(
         endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
         duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed)
@@ -51,6 +66,10 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
         await store.mark_unconfirmed(
             row.id, "submission was interrupted before the answer arrived; a task may exist")
         raise
-    row = await store.mark_accepted(row.id, task_id=created.task_id, status=created.status,
-                                    request_id=created.request_id, next_poll_in=first_poll_after)
+    try:
+        row = await store.mark_accepted(row.id, task_id=created.task_id, status=created.status,
+                                        request_id=created.request_id,
+                                        next_poll_in=first_poll_after)
+    except StoreError as exc:
+        raise CreatedButNotRecorded(created.task_id, exc) from None
     return Submitted(row)

@@ -6,15 +6,17 @@ the database lives and which endpoint a task belongs to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import TaskStore
+from storage import Generation, TaskStore
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
 from tui.engine.download import Downloader
 from tui.engine.filenames import DEFAULT_TEMPLATE
+from tui.engine.media_url import loopback_origin
 from tui.engine.poller import PollSettings
 
 
@@ -30,6 +32,12 @@ class Workspace:
     base_url: str
     demo: bool = False
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo simulator)
+    key_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user should hear about before anything runs (config, key file)."""
+        return [*self.settings.problems, *self.key_warnings]
 
     @classmethod
     def load(cls, *, demo: bool = False, base_url: str | None = None,
@@ -40,7 +48,8 @@ class Workspace:
             paths = paths.demo()
         resolved_key = key if key is not None else credentials.api_key()
         url = base_url or credentials.base_url(config.get("endpoint", "base_url"))
-        return cls(paths, config, resolved_key, url, demo, time_scale)
+        warnings = credentials.key_file_warnings() if key is None else []
+        return cls(paths, config, resolved_key, url, demo, time_scale, warnings)
 
     @property
     def downloads_dir(self) -> Path:
@@ -76,5 +85,16 @@ class Workspace:
                 "holding it), or try the simulator with `pixverse-tui --demo`")
         return DashScopeClient(self.key, self.base_url)
 
-    def downloader(self, store: TaskStore) -> Downloader:
-        return Downloader(store, self.downloads_dir, template=self.template)
+    def downloader(self, store: TaskStore, *,
+                   on_wait: Callable[[Generation], None] | None = None) -> Downloader:
+        d = self.settings.section("downloads")
+        return Downloader(store, self.downloads_dir, template=self.template,
+                          allowed_origins=self.plain_http_origins, max_bytes=d["max_size"],
+                          min_rate=d["min_speed"], stall_seconds=d["stall_seconds"],
+                          on_wait=on_wait)
+
+    @property
+    def plain_http_origins(self) -> list[str]:
+        """Where videos may come over plain http: only a simulator on this machine."""
+        origin = loopback_origin(self.base_url)
+        return [origin] if origin else []

@@ -1,0 +1,254 @@
+"""Commands that talk to the service: submit, wait, download, cancel, track, resolve, sync."""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from storage import Generation, TaskStore
+from tui.cli.output import Problem, describe, err, find_one, print_rows, say
+from tui.dashscope import DashScopeClient, GenerationRequest
+from tui.dashscope.sizes import SEED_MAX
+from tui.dashscope.task_ids import task_id_problem
+from tui.dashscope.validation import check_request
+from tui.engine import resolve
+from tui.engine.download import DownloadError
+from tui.engine.observe import adopt, observation
+from tui.engine.poller import PollingHalted, PollScheduler, why_not_finished
+from tui.engine.submit import submit
+from tui.engine.workspace import Workspace
+
+
+async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
+    seeds: list[int | None] = [args.seed]
+    if args.variations > 1:
+        base = args.seed if args.seed is not None else random.randint(0, SEED_MAX)
+        seeds = [(base + i) % (SEED_MAX + 1) for i in range(args.variations)]
+    requests = [GenerationRequest(prompt=args.prompt, size=args.size, duration=args.duration,
+                                  audio=args.audio, watermark=args.watermark, seed=seed,
+                                  model=args.model) for seed in seeds]
+    verdict = check_request(requests[0])
+    if not verdict.ok:
+        raise Problem(" ".join(verdict.problems))
+    for warning in verdict.warnings:
+        err(f"warning: {warning}")
+    polling = ws.poll_settings(args.time_scale)
+    async with await ws.open_store() as store, ws.client() as client:
+        rows, failed = [], False
+        for request in requests:
+            outcome = await submit(store, client, request, first_poll_after=polling.first_poll)
+            rows.append(outcome.generation)
+            if outcome.error is not None:
+                failed = True
+                if outcome.error.ambiguous:
+                    err(f"the create request for #{outcome.generation.id} got no clear answer "
+                        f"({outcome.error}); a task may exist and be billed. It was NOT "
+                        f"re-sent. Run `pixverse-tui resolve {outcome.generation.id}` to look "
+                        "for it.")
+                else:
+                    err(f"the service refused the task: {describe(outcome.error)}")
+                break
+        if args.wait and not failed:
+            rows, ended = await _wait(store, client, ws, rows, args.time_scale)
+            failed = not ended
+    print_rows(rows, args.json)
+    return 1 if failed else 0
+
+
+async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
+                rows: list[Generation], time_scale: float) -> tuple[list[Generation], bool]:
+    """Follow rows to their end; True if every one of them succeeded.
+
+    Each task that ended without a video gets one sentence on stderr; a refused
+    key or endpoint ends the whole wait with one.
+    """
+    poller = PollScheduler(store, client, ws.poll_settings(time_scale))
+    try:
+        rows = await poller.wait_for({r.id for r in rows})
+    except PollingHalted as exc:
+        raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
+    for row in rows:
+        reason = why_not_finished(row)
+        if reason is not None:
+            err(reason)
+        elif row.status == "FAILED":
+            err(f"{row.task_id} FAILED: {row.error_code or '(no code)'}: "
+                f"{row.error_message or '(no message)'}")
+        elif row.task_id is None:
+            err(f"#{row.id} has no task to wait for ({row.display_status})")
+    return rows, all(r.status == "SUCCEEDED" for r in rows)
+
+
+async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
+    async with await ws.open_store() as store:
+        rows = [await find_one(store, ref) for ref in args.tasks]
+        for row in rows:  # asking to wait is asking to follow, even a task given up on
+            if row.task_id is not None and not row.terminal and row.forgotten_at is None:
+                await store.follow_again(row.id)
+        async with ws.client() as client:
+            rows, ok = await _wait(store, client, ws, rows, args.time_scale)
+    print_rows(rows, args.json)
+    return 0 if ok else 1
+
+
+async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
+    folder = Path(args.to).expanduser() if args.to else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise Problem(f"--to {args.to} is a file; give a folder to save the videos in")
+    failures, done = 0, []
+    async with await ws.open_store() as store:
+        rows = [await find_one(store, ref) for ref in args.tasks]
+        needs_service = any(r.task_id and not r.terminal for r in rows)
+        client = ws.client() if needs_service else None
+        downloader = ws.downloader(store, on_wait=lambda row: err(
+            f"{row.task_id} is being downloaded by another process; waiting for it"))
+        try:
+            for row in rows:
+                if client is not None and row.task_id and not row.terminal:
+                    row, _ = await store.apply(row.id, observation(await client.query(
+                        row.task_id)), 3.0)
+                try:
+                    row = await downloader.download(row, folder, wait=True)
+                except DownloadError as exc:
+                    failures += 1
+                    err(str(exc))
+                    continue
+                done.append(row)
+                if not args.json:
+                    say(row.download_path or "")
+        finally:
+            await downloader.aclose()
+            if client is not None:
+                await client.aclose()
+    if args.json:
+        print_rows(done, True)
+    return 1 if failures else 0
+
+
+async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
+    async with await ws.open_store() as store:
+        row = await find_one(store, args.task)
+        if not row.task_id:
+            raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
+        async with ws.client() as client:
+            await client.cancel(row.task_id)
+            row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
+    say(f"{row.task_id}: {row.display_status}")
+    return 0
+
+
+def _usable_ids(task_ids: list[str]) -> list[str]:
+    """Ids the client can ask about; each other one gets a sentence."""
+    good = []
+    for task_id in task_ids:
+        problem = task_id_problem(task_id)
+        if problem is None:
+            good.append(task_id)
+        else:
+            err(f"{task_id!r} is not a task id: {problem}")
+    return good
+
+
+async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
+    task_ids = _usable_ids(args.task_ids)
+    failures = len(args.task_ids) - len(task_ids)
+    rows = []
+    async with await ws.open_store() as store, ws.client() as client:
+        for task_id in task_ids:
+            known = await store.get_by_task_id(task_id)
+            if known is not None:
+                rows.append(await store.follow_again(known.id))
+                continue
+            info = await client.query(task_id)
+            if info.status == "UNKNOWN":
+                failures += 1
+                err(f"{task_id} is unknown to the service (or older than 24 hours); "
+                    "check the id and the API key")
+                continue
+            rows.append(await adopt(store, info, client.base_url))
+    print_rows(rows, args.json)
+    return 1 if failures else 0
+
+
+async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
+    async with await ws.open_store() as store:
+        if args.ref is None:
+            rows = await store.recent(statuses=["UNCONFIRMED"], limit=100_000)
+            if not rows:
+                say("no unconfirmed submissions")
+                return 0
+        else:
+            rows = [await find_one(store, args.ref)]
+            if rows[0].submission != "unconfirmed":
+                raise Problem(f"#{rows[0].id} is not unconfirmed (it is "
+                              f"{rows[0].display_status}); nothing to resolve")
+        if args.abandon:
+            for row in rows:
+                await store.mark_abandoned(row.id, "the user decided no task was created")
+                say(f"#{row.id}: abandoned")
+            return 0
+        async with ws.client() as client:
+            if args.task:
+                try:
+                    await resolve.adopt_named(store, client, rows[0], args.task)
+                except resolve.NotThatTask as exc:
+                    raise Problem(str(exc)) from None
+                say(f"#{rows[0].id}: is {args.task}")
+                return 0
+            err(f"looking for {len(rows)} unconfirmed submission"
+                f"{'s' if len(rows) != 1 else ''} in the service's task list")
+            verdicts = await resolve.settle(store, client, rows,
+                                            progress=lambda text: err(f"resolve: {text}"))
+    for verdict in verdicts:
+        say(_verdict_text(verdict))
+    return 0 if all(v.outcome is resolve.Outcome.FOUND for v in verdicts) else 1
+
+
+def _verdict_text(verdict: resolve.Verdict) -> str:
+    row, outcome = verdict.row, verdict.outcome
+    if outcome is resolve.Outcome.FOUND and verdict.task is not None:
+        return (f"#{row.id}: found it — {verdict.task.task_id} ({verdict.task.status}; "
+                f"{verdict.evidence})")
+    if outcome is resolve.Outcome.NONE:
+        return (f"#{row.id}: nothing was created — the service has no task from the moment "
+                "it was sent, so nothing is billed. To drop it: pixverse-tui resolve "
+                f"{row.id} --abandon; to try again, submit it anew.")
+    if outcome is resolve.Outcome.AMBIGUOUS:
+        lines = [f"#{row.id}: {len(verdict.candidates)} tasks could be it:"]
+        lines += [f"  {t.task_id}  {t.status}  created "
+                  f"{t.created.astimezone():%Y-%m-%d %H:%M:%S}" if t.created else
+                  f"  {t.task_id}  {t.status}" for t in verdict.candidates]
+        lines.append(f"  pick one with: pixverse-tui resolve {row.id} --task TASK_ID "
+                     "(a finished task's prompt is checked against this one)")
+        return "\n".join(lines)
+    if outcome is resolve.Outcome.TOO_OLD:
+        return (f"#{row.id}: cannot be checked — {verdict.problem}. If you know its task id: "
+                f"pixverse-tui resolve {row.id} --task TASK_ID; otherwise --abandon.")
+    return f"#{row.id}: not settled — {verdict.problem}; run resolve again"
+
+
+async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
+    adopted = refused = 0
+    async with await ws.open_store() as store, ws.client() as client:
+        known = await store.task_ids()
+        page_no = 1
+        while True:
+            page = await client.list_tasks(page_no=page_no, page_size=50)
+            refused += page.refused
+            for listed in page.tasks:
+                if listed.task_id in known:
+                    continue
+                info = await client.query(listed.task_id)
+                await adopt(store, info, client.base_url, listed.model_name)
+                known.add(listed.task_id)
+                adopted += 1
+            if page_no >= page.total_page or not page.tasks:
+                break
+            page_no += 1
+    if refused:
+        err(f"{refused} listed task{'s were' if refused != 1 else ' was'} left out: the "
+            "service sent an id or status that cannot be used")
+    say(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
+    return 0
+
