@@ -515,16 +515,18 @@ class TaskStore:
             await self._event(generation_id, "RESTORED")
         return await self._require(generation_id)
 
-    async def purge_trash(self, days: float = TRASH_DAYS) -> int:
-        """Delete for good what was forgotten more than ``days`` ago."""
+    async def purge_trash(self, days: float = TRASH_DAYS) -> list[Generation]:
+        """Delete for good what was forgotten more than ``days`` ago; returns those rows
+        (their files, if any were set aside, are the caller's business)."""
         cutoff = iso_in(-days * 86400)
         if not await self._scalar("SELECT 1 FROM generations WHERE forgotten_at <= ? LIMIT 1",
                                   (cutoff,)):
-            return 0
+            return []
         async with self._write():
-            cursor = await self._db.execute(
-                "DELETE FROM generations WHERE forgotten_at <= ?", (cutoff,))
-            return int(cursor.rowcount or 0)
+            gone = await self._rows("SELECT * FROM generations WHERE forgotten_at <= ?",
+                                    (cutoff,))
+            await self._db.execute("DELETE FROM generations WHERE forgotten_at <= ?", (cutoff,))
+        return gone
 
     async def forgotten_since(self, stamp: str) -> list[int]:
         rows = await self._fetch(

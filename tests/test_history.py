@@ -84,8 +84,8 @@ async def test_forget_hides_it_restore_brings_it_back_and_the_trash_empties(
     assert await store.tags_of(row.id) == ["x"]
 
     await store.forget(row.id)
-    assert await store.purge_trash(days=1) == 0  # forgotten just now: still restorable
-    assert await store.purge_trash(days=0) == 1
+    assert await store.purge_trash(days=1) == []  # forgotten just now: still restorable
+    assert [r.id for r in await store.purge_trash(days=0)] == [row.id]
     assert await store.get(row.id) is None and await store.all_tags() == []
     assert await store.events(row.id) == []
 

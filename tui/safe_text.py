@@ -36,7 +36,7 @@ _TABLE[0x09] = " "  # a tab is harmless but breaks alignment
 _MULTILINE = dict(_TABLE)
 del _MULTILINE[0x0A]  # newlines kept where the text is shown as a paragraph
 
-_UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
+UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
 _JSON_UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in (*range(0x7F, 0xA0),
                                                                      *_INVISIBLE)) + "]")
 
@@ -48,7 +48,7 @@ def printable(value: Any, *, multiline: bool = False) -> str:
     they are shown too, so one field stays on one line.
     """
     text = value if isinstance(value, str) else str(value)
-    if _UNSAFE.search(text) is None:
+    if UNSAFE.search(text) is None:
         return text
     return text.translate(_MULTILINE if multiline else _TABLE)
 

@@ -36,6 +36,11 @@ class AppPaths:
         return self.data_dir / "tasks.db"
 
     @property
+    def trash_dir(self) -> Path:
+        """Videos set aside with a forgotten generation, until the trash is emptied."""
+        return self.data_dir / "trash"
+
+    @property
     def themes_dir(self) -> Path:
         return self.config_dir / "themes"
 

@@ -14,6 +14,7 @@ from storage import Generation, TaskStore
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
+from tui.engine import trash
 from tui.engine.download import Downloader
 from tui.engine.filenames import DEFAULT_TEMPLATE
 from tui.engine.media_url import loopback_origin
@@ -72,7 +73,7 @@ class Workspace:
         store = await TaskStore.open(self.paths.database)
         try:
             await store.sweep_interrupted_sends()
-            await store.purge_trash()
+            await trash.empty(store)
         except BaseException:
             await store.close()
             raise

@@ -13,7 +13,7 @@ import difflib
 import functools
 import inspect
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -25,22 +25,27 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.filter import LineFilter
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
-from storage import Generation, TaskStore
+from storage import Generation, StoreError, TaskStore
 from storage.clock import iso, utc_now
 from storage.history import HistoryFilter, parse_filter
+from storage.store import TRASH_DAYS
 from tui.config.credentials import region_of
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
 from tui.dashscope.validation import check_request
-from tui.engine import preview, resolve, stats
-from tui.engine.download import Downloader, DownloadError
+from tui.engine import preview, resolve, stats, trash
+from tui.engine.download import DownloadBusy, Downloader, DownloadError
 from tui.engine.observe import observation
 from tui.engine.poller import Health, PollScheduler
-from tui.engine.submit import submit
+from tui.engine.submit import CreatedButNotRecorded, submit
 from tui.engine.workspace import Workspace
+from tui.safe_text import printable
 from tui.ui import graphics
 from tui.ui.halfblock import sheet
 from tui.ui.messages import (
@@ -57,6 +62,7 @@ from tui.ui.screens.keys import KeysScreen
 from tui.ui.screens.stats import StatsScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state, write_state
+from tui.ui.terminal_guard import ControlCharacterGuard
 from tui.ui.themes import DEFAULT_THEME, load_themes, status_style
 from tui.ui.widgets.composer import Composer, Draft
 from tui.ui.widgets.detail import DetailPane, describe
@@ -64,13 +70,14 @@ from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
+FILTER_PAUSE = 0.15  # seconds of no typing before the filter's query runs
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in SQLite
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 
 # What a callback meets when the screen or the database went away under it.
-_CLOSING_ERRORS = (NoMatches, IndexError, sqlite3.ProgrammingError, ValueError)
+_CLOSING_ERRORS = (NoMatches, IndexError, sqlite3.ProgrammingError, ValueError, StoreError)
 
 
 def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,6 +136,7 @@ class PixverseApp(App[str | None]):
         Binding("question_mark", "show_keys", "Keys", id="keys"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("s", "stats", "Stats", id="stats"),
+        Binding("ctrl+z", "undo_forget", "Undo forget", id="undo", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -151,19 +159,32 @@ class PixverseApp(App[str | None]):
         self._stamp = ""
         self._submitting = False
         self._downloading: set[int] = set()
+        self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
+        self._filter_timer: Timer | None = None
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self.graphics = graphics.detected()
         self._last_seen: list[Generation] = []
         self._closing = False
         self._store_dirty = False
+        self._guard = ControlCharacterGuard()
         self._state = read_state(ws.paths.state_file)
-        self._startup_problems = list(ws.settings.problems)
+        self._startup_problems = list(ws.warnings)
         loaded = load_themes(ws.paths.themes_dir)
         self._startup_problems += loaded.problems
         for theme in loaded.themes:
             self.register_theme(theme)
 
     # -- start and stop -----------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast, whoever raises it: never markup (``markup`` is ignored), never a
+        control character — toasts often carry a server's words."""
+        super().notify(printable(message, multiline=True), title=printable(title),
+                       severity=severity, timeout=timeout, markup=False)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), self._guard]
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen() if self.ws.key is not None else WelcomeScreen()
@@ -323,7 +344,7 @@ class PixverseApp(App[str | None]):
         table = self._table()
         shown = set(table.rows_by_id)
         ids = {r.id for r in rows}
-        admitted = ids if self.where.empty else await self.store.matching_ids(self.where, ids)
+        admitted = await self.store.matching_ids(self.where, ids)  # the trash is never shown
         new = [r for r in rows if r.id in admitted and r.id not in shown]
         visible = [r for r in rows if r.id in admitted and (
             r.id in shown or self._shows_newest())]
@@ -447,10 +468,12 @@ class PixverseApp(App[str | None]):
         assert self.store is not None and self.client is not None
         self.poller = PollScheduler(
             self.store, self.client, self.ws.poll_settings(),
-            on_update=self._polled,
-            on_health=lambda h, d: self.post_message(PollerHealthChanged(h.value, d)))
+            on_update=self._polled, on_health=self._poller_health)
         self.run_worker(self.poller.run(), name="poller", group="poller", exclusive=True,
                         exit_on_error=False)
+
+    def _poller_health(self, health: Health, detail: str) -> None:
+        self.post_message(PollerHealthChanged(health.value, detail))
 
     def _polled(self, row: Generation, changed: bool) -> None:
         self.post_message(StoreChanged())
@@ -494,8 +517,12 @@ class PixverseApp(App[str | None]):
         assert self.store is not None and self.client is not None
         try:
             for index, request in enumerate(draft.requests):
-                outcome = await submit(self.store, self.client, request,
-                                       first_poll_after=self.ws.poll_settings().first_poll)
+                try:
+                    outcome = await submit(self.store, self.client, request,
+                                           first_poll_after=self.ws.poll_settings().first_poll)
+                except (CreatedButNotRecorded, StoreError) as exc:
+                    self.notify(str(exc), title="Not recorded", severity="error", timeout=60)
+                    break
                 self.post_message(StoreChanged())
                 if outcome.error is not None:
                     if outcome.error.ambiguous:
@@ -512,14 +539,16 @@ class PixverseApp(App[str | None]):
                 if index + 1 < len(draft.requests):
                     await asyncio.sleep(0.25)  # stay well under 5 creates per second
             else:
-                self.post_message(SubmissionFinished(len(draft.requests), from_composer))
+                self.post_message(SubmissionFinished(len(draft.requests), from_composer,
+                                                     draft.requests[0].prompt))
         finally:
             self._submitting = False
 
     @quiet_when_closing
     def on_submission_finished(self, message: SubmissionFinished) -> None:
         if message.from_composer:
-            self.screen_stack[0].query_one(Composer).clear_prompt()
+            # Only what was sent is cleared: text typed meanwhile stays.
+            self.screen_stack[0].query_one(Composer).clear_prompt(if_still=message.prompt)
             self._save_state()
         count = message.count
         self.notify(f"Submitted {count} task{'s' if count > 1 else ''}.", timeout=3)
@@ -549,11 +578,15 @@ class PixverseApp(App[str | None]):
             self.notify(f"Only finished tasks can be downloaded (this one is "
                         f"{row.display_status}).", severity="warning", markup=False)
             return
+        if row.download_state in ("expired", "refused"):
+            self.notify(f"This video cannot be downloaded: {row.download_error}",
+                        severity="warning")
+            return
         self._download(row.id)
 
     def action_download_all(self) -> None:
-        rows = [r for r in self._table().rows_by_id.values()
-                if r.status == "SUCCEEDED" and r.download_state != "done"]
+        rows = [r for r in self._table().rows_by_id.values() if r.status == "SUCCEEDED"
+                and r.download_state not in ("done", "expired", "refused")]
         if not rows:
             self.notify("Every finished task is already downloaded.")
             return
@@ -576,9 +609,14 @@ class PixverseApp(App[str | None]):
                 return
             done = await self.downloader.download(row)
             self.notify(f"Saved {done.download_path}", title="Downloaded", markup=False)
+        except DownloadBusy as exc:
+            self.notify(str(exc), title="Already downloading", timeout=5)
         except DownloadError as exc:
-            self.notify(str(exc), title="Download failed", severity="error", markup=False,
+            hint = " Press d to try again (it resumes)." if exc.retryable else ""
+            self.notify(str(exc) + hint, title="Download failed", severity="error",
                         timeout=10)
+        except StoreError as exc:
+            self.notify(str(exc), title="Download not recorded", severity="error", timeout=10)
         finally:
             self._downloading.discard(generation_id)
             self.post_message(StoreChanged())
@@ -635,8 +673,9 @@ class PixverseApp(App[str | None]):
                 self._start_submission(Draft([request], [], verdict.warnings),
                                        from_composer=False)
 
-        self.push_screen(ChoiceScreen(question, [("submit", "Submit again"),
-                                                 ("cancel", "Cancel")]), chosen)
+        self.push_screen(ChoiceScreen(question, [("cancel", "Cancel"),
+                                                 ("submit", "Submit again (billed)")],
+                                      safe="cancel"), chosen)
 
     def action_copy_url(self) -> None:
         row = self._highlighted_row()
@@ -648,7 +687,12 @@ class PixverseApp(App[str | None]):
 
     def action_resolve(self) -> None:
         row = self._highlighted_row()
-        if row is None or row.submission != "unconfirmed":
+        if row is None or self.store is None:
+            return
+        if row.task_id and not row.terminal and row.next_poll_at is None:
+            self._follow_again(row)  # a task given up on: the user asks to try again
+            return
+        if row.submission != "unconfirmed":
             self.notify("Only an UNCONFIRMED submission needs resolving.")
             return
 
@@ -661,30 +705,39 @@ class PixverseApp(App[str | None]):
         self.push_screen(ChoiceScreen(
             "This submission got no clear answer, so a task may exist and be billed.\n"
             "Look for it on the service (recommended), or mark it as never created?",
-            [("search", "Look for it"), ("abandon", "Not created"), ("close", "Later")]),
-            chosen)
+            [("search", "Look for it"), ("close", "Later"), ("abandon", "Not created")],
+            safe="search"), chosen)
 
     @work(group="resolve", exclusive=True, exit_on_error=False)
     async def _resolve(self, row: Generation) -> None:
         assert self.store is not None and self.client is not None
-        try:
-            found = await resolve.candidates(self.store, self.client, row)
-        except DashScopeError as exc:
-            self.notify(str(exc), title="Could not look", severity="error", markup=False)
-            return
-        task = found.match
-        if task is not None:
-            await resolve.adopt(self.store, row, task.task_id)
-            self.notify(f"Found it: {task.task_id}.", markup=False)
+        self.notify("Looking for it in the service's task list…", timeout=3)
+        [verdict] = await resolve.settle(self.store, self.client, [row])
+        outcome = verdict.outcome
+        if outcome is resolve.Outcome.FOUND and verdict.task is not None:
+            self.notify(f"Found it: {verdict.task.task_id} ({verdict.evidence}).")
             if self.poller is not None:
                 self.poller.wake()
-        elif not found.tasks:
-            self.notify("The service has no matching task: nothing was created. Press u "
-                        "again to mark it as not created.", timeout=10)
+        elif outcome is resolve.Outcome.NONE:
+            self.notify("The service has no task from the moment it was sent: nothing was "
+                        "created, nothing is billed. Press u again to mark it as not "
+                        "created.", timeout=15)
+        elif outcome is resolve.Outcome.AMBIGUOUS:
+            ids = ", ".join(t.task_id[:8] for t in verdict.candidates)
+            self.notify(f"{len(verdict.candidates)} tasks could be it ({ids}); pick one with "
+                        f"`pixverse-tui resolve {row.id} --task TASK_ID`.", timeout=20)
         else:
-            ids = ", ".join(t.task_id[:8] for t in found.tasks)
-            self.notify(f"Several tasks could be it ({ids}); use `pixverse-tui resolve "
-                        f"{row.id} --task TASK_ID`.", timeout=15, markup=False)
+            self.notify(f"Could not settle it: {verdict.problem}.", severity="warning",
+                        timeout=15)
+        self.post_message(StoreChanged())
+
+    @work(group="follow", exclusive=False, exit_on_error=False)
+    async def _follow_again(self, row: Generation) -> None:
+        assert self.store is not None
+        await self.store.follow_again(row.id)
+        if self.poller is not None:
+            self.poller.wake()
+        self.notify(f"Following {row.task_id} again.", timeout=3)
         self.post_message(StoreChanged())
 
     @work(group="resolve", exclusive=True, exit_on_error=False)
@@ -732,34 +785,62 @@ class PixverseApp(App[str | None]):
         row = self._highlighted_row()
         if row is None or self.store is None:
             return
-        store = self.store
-        answers = [("forget", "Forget it")]
-        has_file = row.download_state == "done" and row.download_path
-        if has_file:
-            answers.append(("delete", "Forget and delete the file"))
-        answers.append(("keep", "Keep it"))
-        if row.display_status in LIVE:
-            question = ("This task is still running on the service; forgetting it only stops "
-                        "following it here.\n")
-        else:
-            question = ""
-        question += "Forget this generation from the local history?\n" + " ".join(
-            row.prompt.split())[:200]
+        if row.forgotten_at is not None:  # browsing the trash: x puts it back
+            self._undo_forget(row.id)
+            return
+        answers = [("keep", "Keep it"), ("forget", "Forget it")]
+        video = trash.own_video(row)
+        if video is not None:
+            answers.append(("delete", "Forget it and remove the file"))
+        question = ("This task is still running on the service; forgetting it only stops "
+                    "following it here.\n" if row.display_status in LIVE else "")
+        question += ("Forget this generation? It goes to the trash (ctrl+z brings it back; "
+                     f"the trash is emptied after {TRASH_DAYS} days).\n")
+        if video is not None:
+            question += f"Its file: {video}\n"
+        question += "\n" + " ".join(row.prompt.split())[:200]
 
-        async def chosen(answer: str | None) -> None:
-            if answer not in ("forget", "delete"):
-                return
-            await store.forget(row.id)
-            if answer == "delete" and row.download_path:
-                try:
-                    Path(row.download_path).unlink(missing_ok=True)
-                except OSError as exc:
-                    self.notify(f"Could not delete {row.download_path}: {exc.strerror}",
-                                severity="warning", markup=False)
-            await self._refresh_from_store()
-            self.notify("Forgotten.", timeout=2)
+        def chosen(answer: str | None) -> None:
+            if answer in ("forget", "delete"):
+                self._forget(row, with_file=answer == "delete")
 
-        self.push_screen(ChoiceScreen(question, answers), chosen)
+        self.push_screen(ChoiceScreen(question, answers, safe="keep"), chosen)
+
+    @work(group="forget", exclusive=False, exit_on_error=False)
+    async def _forget(self, row: Generation, *, with_file: bool) -> None:
+        assert self.store is not None
+        try:
+            await trash.forget(self.store, row, self.ws.paths.trash_dir, with_file=with_file)
+        except OSError as exc:
+            self.notify(f"Could not move {row.download_path} to the trash: "
+                        f"{exc.strerror or exc}; nothing was forgotten.", severity="error")
+            return
+        self._forgotten.append(row.id)
+        self.notify("Forgotten" + (" (its file is in the trash)" if with_file else "")
+                    + ". Press ctrl+z to bring it back.", timeout=6)
+        self.post_message(StoreChanged())
+
+    def action_undo_forget(self) -> None:
+        if not self._forgotten:
+            self.notify("Nothing to bring back (the filter in:trash shows the trash; x there "
+                        "restores).", timeout=5)
+            return
+        self._undo_forget(self._forgotten.pop())
+
+    @work(group="forget", exclusive=False, exit_on_error=False)
+    async def _undo_forget(self, generation_id: int) -> None:
+        assert self.store is not None
+        try:
+            row = await trash.restore(self.store, generation_id)
+        except OSError as exc:
+            self.notify(f"Restored, but its file could not be moved back: "
+                        f"{exc.strerror or exc}", severity="warning")
+            row = await self.store.get(generation_id)
+        if generation_id in self._forgotten:
+            self._forgotten.remove(generation_id)
+        if row is not None:
+            self.notify(f"Brought back #{row.id}.", timeout=3)
+        self.post_message(StoreChanged())
 
     async def action_stats(self) -> None:
         if self.store is None:
@@ -781,17 +862,31 @@ class PixverseApp(App[str | None]):
         self.push_screen(KeysScreen(rows))
 
     def action_filter(self) -> None:
-        box = self.screen_stack[0].query_one("#filter", Input)
+        screen = self.screen_stack[0]
+        box = screen.query_one("#filter", Input)
         box.add_class("-shown")
-        box.focus()
+        # Focus now, not later (``focus()`` waits for the queue): keys typed right after
+        # "/" are already queued, and must reach the box, not run table commands.
+        screen.set_focus(box)
 
     @on(Input.Changed, "#filter")
-    async def _filter_changed(self, event: Input.Changed) -> None:
+    def _filter_changed(self, event: Input.Changed) -> None:
+        """Typing is never held up by the query: it runs once the typing pauses."""
         self.where = parse_filter(event.value)
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_PAUSE, self._apply_filter, name="filter")
+
+    @quiet_when_closing
+    async def _apply_filter(self) -> None:
+        self._filter_timer = None
         await self._load_table(page=0)
 
     @on(Input.Submitted, "#filter")
-    def _filter_kept(self) -> None:
+    async def _filter_kept(self) -> None:
+        if self._filter_timer is not None:  # enter shows the result at once
+            self._filter_timer.stop()
+            await self._apply_filter()
         for problem in self.where.problems:
             self.notify(problem, title="Filter", severity="warning", markup=False)
         self._table().focus()

@@ -1,4 +1,5 @@
-"""Table cells for a generation: literal ``Text`` (never markup) that also sorts."""
+"""Table cells for a generation: literal ``Text`` (never markup, never a control
+character) that also sorts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.text import Text
 
 from storage import Generation
 from storage.clock import parse_iso
+from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
          "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
@@ -23,7 +25,7 @@ class SortText(Text):
     """A ``Text`` cell that carries the value it sorts by."""
 
     def __init__(self, text: str, order: Any, style: str | Style = "") -> None:
-        super().__init__(text, style=style, no_wrap=True, overflow="ellipsis")
+        super().__init__(printable(text), style=style, no_wrap=True, overflow="ellipsis")
         self.order = order
 
 
@@ -80,6 +82,8 @@ def download_text(row: Generation) -> str:
         return "⇣ …"
     if state == "failed":
         return "✘ retry"
+    if state in ("expired", "refused"):
+        return f"✘ {state}"
     return ""
 
 

@@ -30,10 +30,11 @@ class TaskFinished(Message):
 class SubmissionFinished(Message):
     """Every request of one submission was accepted."""
 
-    def __init__(self, count: int, from_composer: bool) -> None:
+    def __init__(self, count: int, from_composer: bool, prompt: str) -> None:
         super().__init__()
         self.count = count
         self.from_composer = from_composer
+        self.prompt = prompt  # what was sent: the composer clears only that
 
 
 class PreviewReady(Message):

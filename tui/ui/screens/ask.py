@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
+from tui.safe_text import printable
+
 
 class AskScreen(ModalScreen[str | None]):
     """Returns the text (``enter`` / ``ctrl+s``), or None on escape."""
@@ -24,14 +26,15 @@ class AskScreen(ModalScreen[str | None]):
     def __init__(self, question: str, initial: str = "", *, multiline: bool = False) -> None:
         super().__init__()
         self.question = question
-        self.initial = initial
+        # What is edited is shown, so it is made printable first (a note may be imported).
+        self.initial = printable(initial, multiline=multiline)
         self.multiline = multiline
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ask-box"):
             hint = "ctrl+s saves, escape cancels" if self.multiline else \
                 "enter saves, escape cancels"
-            yield Static(Text(self.question + "   ") + Text(hint, style="dim"))
+            yield Static(Text(printable(self.question) + "   ") + Text(hint, style="dim"))
             if self.multiline:
                 yield TextArea(self.initial, id="answer", soft_wrap=True)
             else:
@@ -42,7 +45,10 @@ class AskScreen(ModalScreen[str | None]):
 
     def action_save(self) -> None:
         answer = self.query_one("#answer")
-        self.dismiss(answer.text if isinstance(answer, TextArea) else answer.value)  # type: ignore[union-attr]
+        if isinstance(answer, TextArea):
+            self.dismiss(answer.text)
+        elif isinstance(answer, Input):
+            self.dismiss(answer.value)
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

@@ -12,25 +12,38 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.safe_text import printable
+
 
 class ChoiceScreen(ModalScreen[str | None]):
-    """Returns the chosen answer's id, or None on escape."""
+    """Returns the chosen answer's id, or None on escape.
+
+    ``safe`` names the answer that has the focus when the dialog opens — the one
+    ``enter`` picks.  Callers pass the harmless one ("Cancel", "Keep it"): a
+    destructive or billed choice is never what a stray key press confirms.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="choice.cancel"),
     ]
 
-    def __init__(self, question: str, answers: list[tuple[str, str]]) -> None:
+    def __init__(self, question: str, answers: list[tuple[str, str]], *, safe: str) -> None:
         super().__init__()
+        if safe not in {answer_id for answer_id, _ in answers}:
+            raise ValueError(f"the safe answer {safe!r} is not one of the answers")
         self.question = question
         self.answers = answers
+        self.safe = safe
 
     def compose(self) -> ComposeResult:
         with Vertical(id="choice-box"):
-            yield Static(Text(self.question))
+            yield Static(Text(printable(self.question, multiline=True)))
             with Horizontal(id="choice-buttons"):
                 for answer_id, label in self.answers:
                     yield Button(label, id=f"answer-{answer_id}", compact=True)
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one(f"#answer-{self.safe}", Button))
 
     @on(Button.Pressed)
     def _chosen(self, event: Button.Pressed) -> None:

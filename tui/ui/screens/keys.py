@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.safe_text import printable
+
 
 class KeysScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -27,8 +29,8 @@ class KeysScreen(ModalScreen[None]):
         text.append("   (rebind in config.toml: [keys] ID = \"key\")\n\n", style="dim")
         width = max((len(k) for k, _, _ in self.rows), default=4)
         for keys, description, binding_id in self.rows:
-            text.append(f"{keys:<{width}}  ", style="bold")
-            text.append(f"{description:<42} ")
-            text.append(f"{binding_id}\n", style="dim")
+            text.append(f"{printable(keys):<{width}}  ", style="bold")
+            text.append(f"{printable(description):<42} ")
+            text.append(f"{printable(binding_id)}\n", style="dim")
         with VerticalScroll(id="keys-box"):
             yield Static(text)

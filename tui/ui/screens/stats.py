@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
 from tui.engine.stats import Stats, report
+from tui.safe_text import printable
 
 
 class StatsScreen(ModalScreen[None]):
@@ -30,4 +31,4 @@ class StatsScreen(ModalScreen[None]):
             if days:
                 yield Static(Text("seconds of video per day, oldest → newest", style="dim"))
                 yield Sparkline([d["seconds"] for d in days], id="per-day")
-            yield Static(Text(report(self.figures)), id="report")
+            yield Static(Text(printable(report(self.figures), multiline=True)), id="report")

@@ -128,8 +128,10 @@ class Composer(Vertical):
         self.prompt.focus()
         self._refresh_state()
 
-    def clear_prompt(self) -> None:
-        self.prompt.load_text("")
+    def clear_prompt(self, *, if_still: str | None = None) -> None:
+        """Empty the prompt — unless it changed since ``if_still`` was sent."""
+        if if_still is None or self.prompt.text == if_still:
+            self.prompt.load_text("")
 
     def _variations(self) -> int | None:
         text = self.query_one("#variations", Input).value

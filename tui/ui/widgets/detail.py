@@ -13,6 +13,7 @@ from textual.widgets import Static
 from storage import Generation, StatusEvent
 from storage.clock import parse_iso
 from tui.dashscope.explain import explain
+from tui.safe_text import printable
 from tui.ui.cells import clock_span, elapsed, human_bytes
 
 BAR = 24
@@ -39,13 +40,14 @@ def progress_bar(done: int, total: int | None) -> str:
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
              status_style: Style, tags: list[str] | None = None) -> Text:
-    """The pane's content.  Prompt and server text are appended as plain strings."""
+    """The pane's content.  Prompt and server text are appended as plain strings, with
+    every control character made visible (``printable``)."""
     out = Text()
     label = Style(dim=True)
 
     def line(name: str, value: object, style: Style | str = "") -> None:
         out.append(f"{name:<11}", label)
-        out.append(f"{value}\n", style)
+        out.append(f"{printable(value)}\n", style)
 
     status = row.display_status
     extra = ""
@@ -57,7 +59,14 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
                    "Press u to look for it on the service or to mark it as not created.\n",
                    Style(bold=True))
         if row.submission_note:
-            out.append(row.submission_note + "\n", label)
+            out.append(printable(row.submission_note) + "\n", label)
+    if row.task_id and not row.terminal and row.next_poll_at is None and row.poll_error:
+        out.append("Not followed any more: ", Style(bold=True))
+        out.append(printable(row.poll_error) + "\n")
+        out.append("Press u to follow it again.\n", label)
+    elif row.poll_error and not row.terminal:
+        out.append(f"Last poll failed ({row.poll_failures}×): ", label)
+        out.append(printable(row.poll_error) + "\n", label)
     line("Task id", row.task_id or "—")
     line("Request", row.create_request_id or "—")
     if row.last_request_id and row.last_request_id != row.create_request_id:
@@ -107,16 +116,18 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     elif row.download_state == "failed":
         line("Download", f"failed: {row.download_error} — press d to retry (it resumes)",
              Style(color="red"))
+    elif row.download_state in ("expired", "refused"):
+        line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
     elif row.status == "SUCCEEDED":
         line("Download", "not yet — press d")
     out.append("\nPrompt\n", Style(bold=True))
-    out.append(row.prompt + "\n")
+    out.append(printable(row.prompt, multiline=True) + "\n")
     if events:
         out.append("\nHistory\n", Style(bold=True))
         for event in events[-8:]:
-            out.append(f"{_local(event.at)}  {event.status}", label)
+            out.append(f"{_local(event.at)}  {printable(event.status)}", label)
             if event.detail:
-                out.append(f"  {event.detail}", label)
+                out.append(f"  {printable(event.detail)}", label)
             out.append("\n")
     out.rstrip()
     return out

@@ -8,6 +8,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.safe_text import printable
+
 
 class StatusBar(Static):
     def render_status(self, *, endpoint: str, region: str, demo: bool, in_flight: int,
@@ -21,12 +23,13 @@ class StatusBar(Static):
         text.append(f" · {in_flight} in flight · ")
         if window:
             text.append(f"{window} · ")
-        colour = {"ok": "green", "backing off": "yellow", "offline": "red"}.get(health, "")
+        colour = {"ok": "green", "backing off": "yellow", "offline": "red",
+                  "halted": "red", "database busy": "yellow"}.get(health, "")
         text.append(f"poller {health}", Style(color=colour or None, bold=health != "ok"))
         if detail and health != "ok":
-            text.append(f" ({detail})", Style(dim=True))
+            text.append(f" ({printable(detail)})", Style(dim=True))
         if updated is not None:
             text.append(f" · {updated.astimezone().strftime('%H:%M:%S')}")
         text.append(f" · {region} ")
-        text.append(endpoint, Style(dim=True))
+        text.append(printable(endpoint), Style(dim=True))
         self.update(text)
