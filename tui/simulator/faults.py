@@ -66,6 +66,7 @@ class Fault:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     handle: bool = False
+    task_id: str | None = None  # only requests about this task (query, cancel, media)
     rate: float = 64.0
     location: str = ""
     length: int | None = None
@@ -117,11 +118,14 @@ class FaultPlan:
         with self.lock:
             self.queue.clear()
 
-    def take(self, endpoint: str) -> Fault | None:
-        """The next fault for this request: a queued one-shot first, then the rates."""
+    def take(self, endpoint: str, task_id: str | None = None) -> Fault | None:
+        """The next fault for this request: a queued one-shot first, then the rates.
+
+        A fault with a ``task_id`` applies only to requests about that task.
+        """
         with self.lock:
             for index, fault in enumerate(self.queue):
-                if fault.on in (endpoint, "any"):
+                if fault.on in (endpoint, "any") and fault.task_id in (None, task_id):
                     return self.queue.pop(index)
         r = self.rates
         roll = self.rng.random()

@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint is None:
             return self._json(404, {"request_id": _rid(), "code": "NotFound",
                                     "message": f"{method} {path} is not an API of this service."})
-        fault = self.sim.faults.take(endpoint)
+        fault = self.sim.faults.take(endpoint, task_id)
         if self.sim.faults.rates.latency:
             time.sleep(self.sim.faults.rates.latency)
         if fault is not None and fault.kind == "latency":
@@ -313,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         if task is None or task.status != "SUCCEEDED" or not name.endswith(".mp4"):
             return self._plain(404, b"Not Found")
         data = self.sim.clip(task.ratio)
-        fault = None if head else self.sim.faults.take("media")
+        fault = None if head else self.sim.faults.take("media", task.task_id)
         if fault is not None and fault.kind in _MEDIA_ANSWERS:
             return self._media_answer(fault, data)
         kind = "" if fault is None else fault.kind
