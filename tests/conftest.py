@@ -31,6 +31,14 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
+def frozen_sim() -> Iterator[Simulator]:
+    """A clock that barely moves: one simulated second lasts days, so a rate window never
+    rolls over mid-test however slowly the test runs (coverage, a loaded machine)."""
+    with make_sim(speed=1e-6) as running:
+        yield running
+
+
+@pytest.fixture
 def slow_sim() -> Iterator[Simulator]:
     """Real-time clock: tasks stay PENDING long enough to cancel, rate windows are 1 s."""
     with make_sim(speed=1.0, queue_delay=(30.0, 30.0)) as running:

@@ -26,8 +26,9 @@ def launch(*, demo: bool) -> int:
         with start_demo_simulator() as sim:
             ws = Workspace.load(demo=True, base_url=sim.base_url, key=ApiKey(DEMO_KEY),
                                 time_scale=DEMO_SPEED)
-            PixverseApp(ws).run()
-        return 0
+            app = PixverseApp(ws)
+            app.run()
+        return app.return_code or 0
     try:
         ws = Workspace.load()
     except CredentialsError as exc:
@@ -35,7 +36,8 @@ def launch(*, demo: bool) -> int:
 
         print(f"pixverse-tui: {exc}", file=sys.stderr)
         return 1
-    result = PixverseApp(ws).run()
+    app = PixverseApp(ws)
+    result = app.run()
     if result == "demo":
         return launch(demo=True)
-    return 0
+    return app.return_code or 0

@@ -18,7 +18,7 @@ import pytest
 from textual.pilot import Pilot
 
 from storage import Observation, TaskStore
-from tests.ui.helpers import workspace
+from tests.ui.helpers import until, workspace
 from tui.ui.app import PixverseApp
 
 NOW = datetime(2026, 3, 20, 3, 0, 0, tzinfo=UTC)
@@ -104,8 +104,7 @@ def _prepare(theme: str):  # type: ignore[no-untyped-def]
         prompt.cursor_blink = False
         prompt.load_text("A lighthouse in a storm, waves over the rocks")
         body = app.screen.query_one("#detail-body")
-        while "Task id" not in str(body.render()):  # the detail pane has loaded
-            await pilot.pause()
+        await until(pilot, lambda: "Task id" in str(body.render()), what="the detail pane")
         await pilot.pause()
 
     return run_before

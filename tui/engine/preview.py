@@ -9,7 +9,9 @@ which work in any terminal and over SSH.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +81,9 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
 
 def cached(path: Path, digest: str | None, cache_dir: Path, **sizes: int) -> list[Thumb]:
     """``extract`` with an on-disk cache keyed by the file's SHA-256."""
-    key = f"{digest or path.name}-{sizes.get('max_w', 14)}x{sizes.get('max_h', 16)}.json"
+    if digest is None or re.fullmatch(r"[0-9a-f]{64}", digest) is None:
+        digest = hashlib.sha256(str(path).encode()).hexdigest()  # never a path from outside
+    key = f"{digest}-{sizes.get('max_w', 14)}x{sizes.get('max_h', 16)}.json"
     entry = cache_dir / key
     if entry.exists():
         try:

@@ -13,6 +13,7 @@ import difflib
 import functools
 import inspect
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
@@ -78,22 +79,31 @@ LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 # What a callback meets when the screen or the database went away under it.
 _CLOSING_ERRORS = (NoMatches, IndexError, sqlite3.ProgrammingError, ValueError, StoreError)
+STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 
 
 def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
     """For timer and message callbacks that may run while the app is closing.
 
     The widgets they update can be gone by then; that alone is not an error.
-    Any failure while the dashboard is still up is raised as usual.
+    A database that is busy or failing while the dashboard is up is said in a
+    toast (the next tick tries again); any other failure is raised as usual.
     """
+    def handle(self: PixverseApp, exc: Exception) -> None:
+        if self._main() is None or self._closing:
+            return
+        if isinstance(exc, StoreError):
+            self.store_trouble(exc)
+            return
+        raise exc
+
     if inspect.iscoroutinefunction(method):
         @functools.wraps(method)
         async def run_async(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await method(self, *args, **kwargs)
-            except _CLOSING_ERRORS:
-                if self._main() is not None and not self._closing:
-                    raise
+            except _CLOSING_ERRORS as exc:
+                handle(self, exc)
                 return None
 
         return run_async
@@ -102,9 +112,8 @@ def quiet_when_closing(method: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: PixverseApp, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except _CLOSING_ERRORS:
-            if self._main() is not None and not self._closing:
-                raise
+        except _CLOSING_ERRORS as exc:
+            handle(self, exc)
             return None
 
     return run
@@ -167,6 +176,7 @@ class PixverseApp(App[str | None]):
         self._closing = False
         self._store_dirty = False
         self._guard = ControlCharacterGuard()
+        self._store_trouble_at = -STORE_TROUBLE_EVERY
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.warnings)
         loaded = load_themes(ws.paths.themes_dir)
@@ -183,6 +193,13 @@ class PixverseApp(App[str | None]):
         super().notify(printable(message, multiline=True), title=printable(title),
                        severity=severity, timeout=timeout, markup=False)
 
+    def store_trouble(self, exc: StoreError) -> None:
+        """The database failed under a callback: say so, now and then, and carry on."""
+        now = time.monotonic()
+        if now - self._store_trouble_at >= STORE_TROUBLE_EVERY:
+            self._store_trouble_at = now
+            self.notify(str(exc), title="Database", severity="warning", timeout=8)
+
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._guard]
 
@@ -196,7 +213,11 @@ class PixverseApp(App[str | None]):
             self.notify(problem, title="Config", severity="warning", timeout=15, markup=False)
         if self.ws.key is None:
             return
-        self.store = await self.ws.open_store()
+        try:
+            self.store = await self.ws.open_store()
+        except StoreError as exc:
+            self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
+            return
         if self.client is None:
             self.client = self.ws.client()
         self.downloader = self.ws.downloader(self.store)

@@ -4,6 +4,11 @@ terminal has one; everywhere else previews are half-block characters.
 The terminal must be asked before Textual takes it over, so ``detect()`` runs
 once at launch; the app only reads the answer (``detected()``).  Set
 ``PIXVERSE_TUI_GRAPHICS=off`` to always use half-blocks.
+
+Inside tmux or GNU screen nothing is asked: the Kitty probe is an APC
+sequence, which tmux takes for a pane title (the title fills with garbage),
+and neither passes graphics through unless told to.  ``PIXVERSE_TUI_GRAPHICS=on``
+asks anyway (for a tmux with ``allow-passthrough``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ def detect() -> str | None:
     if _answer is not _UNASKED:
         return _answer
     _answer = None
-    off = os.environ.get("PIXVERSE_TUI_GRAPHICS", "").lower() in ("off", "0", "no", "false")
-    if off or not (sys.__stdout__ and sys.__stdout__.isatty()):
+    wanted = os.environ.get("PIXVERSE_TUI_GRAPHICS", "").lower()
+    if wanted in ("off", "0", "no", "false") or not (sys.__stdout__ and sys.__stdout__.isatty()):
+        return None
+    if in_multiplexer() and wanted not in ("on", "1", "yes", "true"):
         return None
     try:
         import textual_image.widget  # noqa: F401  (sizes the cells while it still can)
@@ -32,6 +39,13 @@ def detect() -> str | None:
         return None
     _answer = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
     return _answer
+
+
+def in_multiplexer(environ: dict[str, str] | None = None) -> bool:
+    """Inside tmux or GNU screen (which eat or mangle the probes)."""
+    env = os.environ if environ is None else environ
+    term = env.get("TERM", "")
+    return bool(env.get("TMUX") or env.get("STY")) or term.startswith(("tmux", "screen"))
 
 
 def detected() -> str | None:

@@ -16,8 +16,8 @@ import tomli_w
 def read_state(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return {}  # state is only a convenience: a broken file means a fresh start
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:

@@ -44,7 +44,8 @@ def theme_from_file(path: Traversable) -> Theme:
     """Parse one theme file; raise ``ValueError`` naming what is wrong."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError,
+            ValueError) as exc:
         raise ValueError(f"theme {path} cannot be read: {exc}") from None
     name = data.get("name") or Path(path.name).stem
     if "primary" not in data:
