@@ -75,6 +75,11 @@ async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
         elif row.status == "FAILED":
             err(f"{row.task_id} FAILED: {row.error_code or '(no code)'}: "
                 f"{row.error_message or '(no message)'}")
+        elif row.status == "UNKNOWN":
+            err(f"{row.task_id} is UNKNOWN to the service: it expired (tasks are kept 24 "
+                "hours) or never existed for this API key")
+        elif row.status == "CANCELED":
+            err(f"{row.task_id} was canceled")
         elif row.task_id is None:
             err(f"#{row.id} has no task to wait for ({row.display_status})")
     return rows, all(r.status == "SUCCEEDED" for r in rows)
