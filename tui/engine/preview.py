@@ -75,7 +75,7 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
                 if chosen is not None:
                     thumbs.append(_thumb(chosen, max_w, max_h))
             return thumbs
-    except (OSError, av.error.FFmpegError, IndexError) as exc:  # type: ignore[attr-defined]
+    except (OSError, av.error.FFmpegError, IndexError) as exc:
         raise PreviewError(f"cannot decode {path.name}: {exc}") from None
 
 

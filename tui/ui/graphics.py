@@ -17,14 +17,14 @@ import os
 import sys
 from typing import Any
 
-_UNASKED = object()
-_answer: Any = _UNASKED
+_UNASKED = "unasked"
+_answer: str | None = _UNASKED
 
 
 def detect() -> str | None:
     """Ask the terminal (once): ``"tgp"``, ``"sixel"`` or None."""
     global _answer
-    if _answer is not _UNASKED:
+    if _answer != _UNASKED:
         return _answer
     _answer = None
     wanted = os.environ.get("PIXVERSE_TUI_GRAPHICS", "").lower()
@@ -37,8 +37,9 @@ def detect() -> str | None:
         from textual_image.renderable import Image, SixelImage, TGPImage
     except Exception:  # any failure to probe the terminal just means half-blocks
         return None
-    _answer = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
-    return _answer
+    found = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
+    _answer = found
+    return found
 
 
 def in_multiplexer(environ: dict[str, str] | None = None) -> bool:
@@ -50,7 +51,7 @@ def in_multiplexer(environ: dict[str, str] | None = None) -> bool:
 
 def detected() -> str | None:
     """The answer ``detect()`` got, without asking (None if it never asked)."""
-    return None if _answer is _UNASKED else _answer
+    return None if _answer == _UNASKED else _answer
 
 
 def contact_sheet(thumbs: list[Any], gap: int = 8) -> Any:
