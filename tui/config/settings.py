@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tui.dashscope.client import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
 
@@ -103,6 +104,11 @@ def _size_between(low: int, high: int, per_second: bool = False) -> Rule:
     return Rule((int, str), default, check, convert)
 
 
+def _url_problem(value: str) -> str | None:
+    problem = base_url_problem(value)
+    return None if problem is None else f"cannot be used: {problem}"
+
+
 def _template_problem(value: str) -> str | None:
     try:
         check_template(value)
@@ -113,8 +119,7 @@ def _template_problem(value: str) -> str | None:
 
 SCHEMA: dict[str, dict[str, Rule]] = {
     "endpoint": {
-        "base_url": Rule((str,), None, lambda v: None if re.match(r"https?://", v)
-                         else "must start with http:// or https://"),
+        "base_url": Rule((str,), None, lambda v: _url_problem(v)),
     },
     "composer": {
         "tier": Rule((str,), "720P", lambda v: None if v in TIERS else f"must be one of {TIERS}"),

@@ -76,6 +76,19 @@ class RetryPolicy:
 Observer = Callable[[DashScopeError, float], None]
 
 
+def base_url_problem(url: str) -> str | None:
+    """Why a base URL cannot be used, as part of a sentence; None when it can."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "it holds a space or a control character"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"it is not a URL ({exc})"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "it must start with https:// (or http://) and name a host"
+    return None
+
+
 class DashScopeClient:
     """Create, query, list and cancel PixVerse tasks."""
 
@@ -90,6 +103,11 @@ class DashScopeClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retry: Observer | None = None,
     ) -> None:
+        problem = base_url_problem(base_url)
+        if problem is not None:
+            raise RequestInvalid([f"the base URL {base_url!r} (DASHSCOPE_HTTP_BASE_URL or "
+                                  f"[endpoint] base_url) cannot be used: {problem}"],
+                                 scope=Scope.ACCOUNT)
         self._key = api_key
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None

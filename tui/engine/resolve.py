@@ -63,6 +63,7 @@ class _Window:
     end: datetime
     rows: list[Generation]
     tasks: list[ListedTask] = field(default_factory=list)
+    unreadable: int = 0  # listed tasks we cannot judge (an unusable id, no creation time)
     problem: str = ""
 
 
@@ -115,7 +116,8 @@ async def _list_window(client: DashScopeClient, window: _Window, say: Progress) 
         except DashScopeError as exc:
             window.problem = f"the task list did not load ({exc})"
             return
-        window.tasks += page.tasks
+        window.tasks += [t for t in page.tasks if t.created is not None]
+        window.unreadable += page.refused + sum(1 for t in page.tasks if t.created is None)
         say(f"listed page {page_no} of {page.total_page} "
             f"({page.total} task{'s' if page.total != 1 else ''} in the window)")
         if page_no >= page.total_page or not page.tasks:
@@ -176,8 +178,11 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
                     plausible[row.id].append(task)
 
     by_id = {row.id: row for window in windows for row in window.rows}
+    doubtful = {row.id: window.unreadable for window in windows for row in window.rows}
     for row_id, task in _forced_pairs(plausible):
         row = by_id[row_id]
+        if doubtful[row_id] and not _confirmed(row, details.get(task.task_id)):
+            continue  # a task we could not read may be this row's: only proof will do
         try:
             await store.adopt_for(row.id, task.task_id)
         except DuplicateTask as exc:  # another process adopted it meanwhile
@@ -189,9 +194,20 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
         if row_id in verdicts:
             continue
         row = by_id[row_id]
-        verdicts[row_id] = (Verdict(row, Outcome.AMBIGUOUS, candidates=tasks) if tasks
-                            else Verdict(row, Outcome.NONE))
+        if tasks:
+            verdicts[row_id] = Verdict(row, Outcome.AMBIGUOUS, candidates=tasks)
+        elif doubtful[row_id]:
+            verdicts[row_id] = Verdict(row, Outcome.UNCHECKED, problem=(
+                f"the service listed {doubtful[row_id]} task(s) from that moment that cannot "
+                "be read (an unusable id or no creation time), one of which may be this one"))
+        else:
+            verdicts[row_id] = Verdict(row, Outcome.NONE)
     return [verdicts[row_id] for row_id in sorted(verdicts)]
+
+
+def _confirmed(row: Generation, info: TaskInfo | None) -> bool:
+    """The service's own report of the task (its prompt) matches the row."""
+    return info is not None and info.orig_prompt is not None and contradiction(row, info) is None
 
 
 def _forced_pairs(plausible: dict[int, list[ListedTask]]) -> list[tuple[int, ListedTask]]:

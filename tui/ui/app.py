@@ -219,7 +219,11 @@ class PixverseApp(App[str | None]):
             self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
             return
         if self.client is None:
-            self.client = self.ws.client()
+            try:
+                self.client = self.ws.client()
+            except DashScopeError as exc:
+                self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
+                return
         self.downloader = self.ws.downloader(self.store)
         composer = self.screen.query_one(Composer)
         composer.apply_settings(self._composer_defaults())
