@@ -57,7 +57,7 @@ T = TypeVar("T")
 # SQLite's own busy handler blocks the connection's one thread (and every read
 # queued behind it), so it waits only briefly; the write lock is then retried
 # here with an asynchronous, jittered back-off for up to WRITE_PATIENCE.
-BUSY_TIMEOUT_MS = 200
+BUSY_TIMEOUT_MS = 20
 WRITE_PATIENCE = 60.0
 STALE_SENDING_SECONDS = 180  # longer than any create request can take
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
@@ -412,11 +412,11 @@ class TaskStore:
                 + " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
                 " ORDER BY next_poll_at LIMIT ?",
                 (*(() if include_future else (now,)), now, owner, limit))
-            until = iso_in(lease_seconds)
-            for row in rows:
+            if rows:  # one statement: the write lock is held for one step, not one per row
+                marks = ", ".join("?" for _ in rows)
                 await self._db.execute(
-                    "UPDATE generations SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                    (owner, until, row.id))
+                    f"UPDATE generations SET lease_owner = ?, lease_until = ? WHERE id IN"
+                    f" ({marks})", (owner, iso_in(lease_seconds), *(row.id for row in rows)))
         return rows
 
     async def next_due_at(self) -> str | None:

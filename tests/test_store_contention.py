@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from storage import TaskStore
 from storage.records import Observation
+from tests.conftest import CLI, cli_env
+from tui.simulator import Simulator
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
@@ -103,3 +108,31 @@ def test_three_processes_on_one_database(tmp_path: Path) -> None:
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
         assert "locked" not in err
+
+
+def test_an_interrupted_wait_gives_its_leases_back(slow_sim: Simulator, tmp_path: Path) -> None:
+    """Ctrl-C on `wait` must not keep other processes off those tasks for 30 s."""
+    home = tmp_path / "home"
+    made = subprocess.run([*CLI, "submit", "a lantern", "--variations", "3", "--json"],
+                          env=cli_env(home, slow_sim), capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    first = json.loads(made.stdout)[0]["task_id"]
+    waiting = subprocess.Popen([*CLI, "wait", first], env=cli_env(home, slow_sim),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    database = sqlite3.connect(home / "tasks.db")
+    try:
+        deadline = time.monotonic() + 30
+        while not database.execute("SELECT COUNT(*) FROM generations"
+                                   " WHERE lease_owner IS NOT NULL").fetchone()[0]:
+            assert time.monotonic() < deadline and waiting.poll() is None
+            time.sleep(0.05)
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(30) == 130
+        held = database.execute("SELECT COUNT(*) FROM generations WHERE lease_owner IS NOT"
+                                " NULL").fetchone()[0]
+    finally:
+        database.close()
+        if waiting.poll() is None:
+            waiting.kill()
+    assert held == 0

@@ -239,14 +239,23 @@ class PollScheduler:
     async def wait_for(self, generation_ids: set[int]) -> list[Generation]:
         """Poll until every one of these rows has ended: finished, no longer followed, or
         unanswerable ``WAIT_GIVE_UP`` times in a row.  Raises ``PollingHalted``."""
-        while True:
-            rows = await self.store.get_many(generation_ids)
-            if not any(waiting(r) for r in rows):
-                return rows
-            await self._round()
-            if self.halted is not None:
-                raise PollingHalted(self.halted)
-            await self._sleep_until_due()
+        try:
+            while True:
+                rows = await self.store.get_many(generation_ids)
+                if not any(waiting(r) for r in rows):
+                    return rows
+                await self._round()
+                if self.halted is not None:
+                    raise PollingHalted(self.halted)
+                await self._sleep_until_due()
+        finally:
+            await self.release()
+
+    async def release(self) -> None:
+        """Give back this scheduler's leases (it stops: others may poll those tasks now).
+        Runs to the end even while the caller is being cancelled (Ctrl-C)."""
+        with contextlib.suppress(StoreError, asyncio.CancelledError):
+            await asyncio.shield(self.store.release_all(self.owner))
 
     async def _sleep_until_due(self) -> None:
         if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:

@@ -250,7 +250,7 @@ class PixverseApp(App[str | None]):
     async def on_unmount(self) -> None:
         self._closing = True
         if self.poller is not None and self.store is not None:
-            await self.store.release_all(self.poller.owner)
+            await self.poller.release()
         if self.downloader is not None:
             await self.downloader.aclose()
         if self.client is not None:
