@@ -102,6 +102,7 @@ class DashScopeClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retry: Observer | None = None,
+        answer_deadline: float = ANSWER_DEADLINE,
     ) -> None:
         problem = base_url_problem(base_url)
         if problem is not None:
@@ -117,6 +118,7 @@ class DashScopeClient:
             headers={"User-Agent": f"pixverse-tui/{__version__}"},
         )
         self.retry = retry or RetryPolicy()
+        self.answer_deadline = answer_deadline
         self._sleep = sleep
         self.on_retry = on_retry
 
@@ -230,11 +232,11 @@ class DashScopeClient:
             headers["Content-Type"] = "application/json"
             content = json.dumps(json_body, ensure_ascii=False).encode()
         try:
-            async with asyncio.timeout(ANSWER_DEADLINE):
+            async with asyncio.timeout(self.answer_deadline):
                 return await self._exchange(method, path, headers, content, params, creating)
         except TimeoutError:
             raise NetworkError(
-                f"{self.base_url} did not finish its answer within {ANSWER_DEADLINE:.0f} s",
+                f"{self.base_url} did not finish its answer within {self.answer_deadline:g} s",
                 failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
         except _NOT_SENT as exc:
             raise NetworkError(f"could not connect to {self.base_url} ({_describe(exc)})",
