@@ -183,6 +183,7 @@ def test_preview_frames_of_a_simulator_clip(tmp_path: Path) -> None:
     assert len(thumbs) == 3 and [t.at for t in thumbs] == sorted(t.at for t in thumbs)
     assert all(t.height > t.width and len(t.rgb) == t.width * t.height * 3 for t in thumbs)
     assert thumbs[0].rgb != thumbs[-1].rgb  # the clip moves
-    again = cached(clip, "abc", tmp_path)
-    assert (tmp_path / "abc-14x16.json").exists()
-    assert [t.rgb for t in cached(clip, "abc", tmp_path)] == [t.rgb for t in again]
+    digest = "ab" * 32  # a sha256 names the cache entry
+    again = cached(clip, digest, tmp_path)
+    assert (tmp_path / f"{digest}-14x16.json").exists()
+    assert [t.rgb for t in cached(clip, digest, tmp_path)] == [t.rgb for t in again]

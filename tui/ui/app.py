@@ -30,7 +30,7 @@ from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
@@ -143,7 +143,9 @@ class PixverseApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+j,f5", "submit", "Submit", id="submit", priority=True),
         Binding("question_mark", "show_keys", "Keys", id="keys"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        # A priority binding: the app acts on "/" before it hands later keys to the table,
+        # so a burst like "/fox" lands in the filter box (check_action lets "/" be typed).
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("s", "stats", "Stats", id="stats"),
         Binding("ctrl+z", "undo_forget", "Undo forget", id="undo", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -170,6 +172,7 @@ class PixverseApp(App[str | None]):
         self._downloading: set[int] = set()
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
         self._filter_timer: Timer | None = None
+        self._view_lock = asyncio.Lock()  # one page load or refresh at a time
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self.graphics = graphics.detected()
         self._last_seen: list[Generation] = []
@@ -335,6 +338,10 @@ class PixverseApp(App[str | None]):
 
     async def _load_table(self, page: int | None = None) -> None:
         """Show one page of the filtered, sorted history — never the whole of it."""
+        async with self._view_lock:  # never interleaved with a refresh (see there)
+            await self._load_page(page)
+
+    async def _load_page(self, page: int | None) -> None:
         assert self.store is not None
         if page is not None:
             self.page_no = max(0, page)
@@ -356,9 +363,18 @@ class PixverseApp(App[str | None]):
 
     @quiet_when_closing
     async def _refresh_from_store(self) -> None:
-        """Apply whatever any process wrote since the last look."""
+        """Apply whatever any process wrote since the last look.
+
+        Holds the view lock: a page loaded while this waits for the store would be
+        trimmed to the rows shown before it.
+        """
         if self.store is None:
             return
+        async with self._view_lock:
+            await self._apply_changes()
+
+    async def _apply_changes(self) -> None:
+        assert self.store is not None
         self._store_dirty = False
         rows = await self.store.changed_since(self._stamp)
         gone = set(await self.store.forgotten_since(self._stamp))
@@ -885,6 +901,11 @@ class PixverseApp(App[str | None]):
         rows.append(("tab / shift+tab", "Move focus", "—"))
         rows.append(("arrows", "Move in the table", "—"))
         self.push_screen(KeysScreen(rows))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return self.store is not None and not isinstance(self.focused, Input | TextArea)
+        return True
 
     def action_filter(self) -> None:
         screen = self.screen_stack[0]
