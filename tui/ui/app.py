@@ -832,7 +832,7 @@ class PixverseApp(App[str | None]):
         answers = [("keep", "Keep it"), ("forget", "Forget it")]
         video = trash.own_video(row)
         if video is not None:
-            answers.append(("delete", "Forget it and remove the file"))
+            answers.append(("delete", "Forget it and its file"))
         question = ("This task is still running on the service; forgetting it only stops "
                     "following it here.\n" if row.display_status in LIVE else "")
         question += ("Forget this generation? It goes to the trash (ctrl+z brings it back; "
