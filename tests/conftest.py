@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from storage import TaskStore
-from tui.dashscope import ApiKey, DashScopeClient, RetryPolicy
+from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RetryPolicy
+from tui.engine.submit import submit
 from tui.simulator import Simulator, SimulatorConfig
 
 KEY = "sk-test-0123456789abcdef"
@@ -88,3 +89,12 @@ def cli_env(home: Path, sim: Simulator | None, key: str | None = KEY) -> dict[st
 
 
 CLI = [sys.executable, "-m", "tui"]
+
+
+async def submitted(home: Path, sim: Simulator, prompt: str = "a quiet harbour") -> str:
+    """A task made the way ``pixverse-tui submit`` makes it (same engine, same client,
+    over loopback), in-process to keep the test fast."""
+    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+        outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
+    assert outcome.ok and outcome.generation.task_id is not None
+    return outcome.generation.task_id

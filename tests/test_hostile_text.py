@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from storage import Generation, TaskStore
-from tests.conftest import CLI, KEY, cli_env, client_for
+from tests.conftest import CLI, KEY, cli_env, client_for, submitted
 from tui.dashscope import GenerationRequest
 from tui.engine.submit import submit
 from tui.simulator import Simulator
@@ -55,13 +55,6 @@ def assert_inert(*outputs: subprocess.CompletedProcess[str]) -> None:
             assert "Traceback" not in text
 
 
-async def submitted(home: Path, sim: Simulator, prompt: str = "a quiet harbour") -> str:
-    """A task made the way ``pixverse-tui submit`` makes it (same engine, same client,
-    over loopback), in-process to keep the test fast."""
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
-        outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
-    assert outcome.ok and outcome.generation.task_id is not None
-    return outcome.generation.task_id
 
 
 async def stored(home: Path) -> list[Generation]:

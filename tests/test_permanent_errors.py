@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from storage import TaskStore
-from tests.conftest import CLI, KEY, cli_env, client_for, make_sim
+from tests.conftest import CLI, KEY, cli_env, client_for, make_sim, submitted
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
 from tui.engine.poller import WAIT_GIVE_UP, Health, PollScheduler, PollSettings, why_not_finished
@@ -40,13 +40,6 @@ def run(home: Path, sim: Simulator | None, *args: str, key: str | None = KEY,
                           timeout=timeout)
 
 
-async def submitted(home: Path, sim: Simulator, prompt: str = "a quiet harbour") -> str:
-    """A task made the way ``pixverse-tui submit`` makes it (same engine, same client,
-    over loopback), in-process to keep the test fast."""
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
-        outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
-    assert outcome.ok and outcome.generation.task_id is not None
-    return outcome.generation.task_id
 
 
 def queries(sim: Simulator, task_id: str = "") -> int:

@@ -507,14 +507,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        step = max(1, int(rate / 10))
-        try:
-            for start in range(0, len(data), step):
-                self.wfile.write(data[start:start + step])
-                self.wfile.flush()
-                time.sleep(0.1)
-        except OSError:
-            self.close_connection = True
+        self._dribble(data, rate)
 
     def _drop(self) -> None:
         self.close_connection = True
