@@ -16,9 +16,13 @@ from tui.safe_text import printable
 
 
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
-    statuses = [s for part in (args.status or []) for s in part.split(",") if s]
+    """``--search`` takes the dashboard's filter words (``fox tier:720P dl:no``)."""
+    tokens = [args.search or ""] + [f"status:{s}" for s in args.status or []]
+    where = parse_filter(" ".join(tokens))
+    if where.problems:
+        raise Problem("; ".join(where.problems))
     async with await ws.open_store() as store:
-        rows = await store.recent(statuses=statuses, limit=args.limit, query=args.search)
+        rows = await store.page(where, limit=args.limit)
     print_rows(rows, args.json)
     return 0
 

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)
 
     p = sub.add_parser("submit", help="create a text-to-video task")
-    p.add_argument("prompt")
+    p.add_argument("prompt", help="the prompt, or - to read it from standard input")
     p.add_argument("--size", default="1280*720", help=f"W*H, one of {', '.join(ALL_SIZES)}")
     p.add_argument("--duration", type=int, default=5, help="5, 8 or 10 seconds (1080P: 5 or 8)")
     p.add_argument("--audio", action="store_true", help="generate sound (costs more)")
@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list generations, newest first")
     p.add_argument("--status", action="append", help="e.g. RUNNING or SUCCEEDED,FAILED")
-    p.add_argument("--search", help="text in the prompt")
+    p.add_argument("--search", help='words and filter tokens, as in the dashboard: '
+                   '"fox tier:720P dl:no since:2026-03-01"')
     p.add_argument("--limit", type=int, default=50)
     json_flag(p)
     p.set_defaults(run=cmd_list)

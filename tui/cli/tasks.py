@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import random
+import sys
 from pathlib import Path
 
 from storage import Generation, TaskStore
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.dashscope.sizes import SEED_MAX
 from tui.dashscope.task_ids import task_id_problem
 from tui.dashscope.validation import check_request
 from tui.engine import resolve
 from tui.engine.download import DownloadError
 from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollingHalted, PollScheduler, why_not_finished
-from tui.engine.submit import submit
+from tui.engine.submit import submit_all, variation_seeds
 from tui.engine.workspace import Workspace
 
 
 async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
-    seeds: list[int | None] = [args.seed]
-    if args.variations > 1:
-        base = args.seed if args.seed is not None else random.randint(0, SEED_MAX)
-        seeds = [(base + i) % (SEED_MAX + 1) for i in range(args.variations)]
-    requests = [GenerationRequest(prompt=args.prompt, size=args.size, duration=args.duration,
+    prompt = _read_prompt(args.prompt)
+    requests = [GenerationRequest(prompt=prompt, size=args.size, duration=args.duration,
                                   audio=args.audio, watermark=args.watermark, seed=seed,
-                                  model=args.model) for seed in seeds]
+                                  model=args.model)
+                for seed in variation_seeds(args.seed, args.variations)]
     verdict = check_request(requests[0])
     if not verdict.ok:
         raise Problem(" ".join(verdict.problems))
@@ -36,8 +33,8 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     polling = ws.poll_settings(args.time_scale)
     async with await ws.open_store() as store, ws.client() as client:
         rows, failed = [], False
-        for request in requests:
-            outcome = await submit(store, client, request, first_poll_after=polling.first_poll)
+        async for outcome in submit_all(store, client, requests,
+                                        first_poll_after=polling.first_poll):
             rows.append(outcome.generation)
             if outcome.error is not None:
                 failed = True
@@ -48,12 +45,27 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                         "for it.")
                 else:
                     err(f"the service refused the task: {describe(outcome.error)}")
-                break
         if args.wait and not failed:
             rows, ended = await _wait(store, client, ws, rows, args.time_scale)
             failed = not ended
     print_rows(rows, args.json)
     return 1 if failed else 0
+
+
+def _read_prompt(text: str) -> str:
+    """The prompt argument; ``-`` reads it from standard input (a file, a pipe)."""
+    if text != "-":
+        return text
+    if sys.stdin.isatty():
+        raise Problem("`submit -` reads the prompt from standard input; pipe it in, e.g. "
+                      "`pixverse-tui submit - < prompt.txt`")
+    try:
+        prompt = sys.stdin.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Problem(f"cannot read the prompt from standard input ({exc})") from None
+    if not prompt:
+        raise Problem("standard input held no prompt; nothing was sent")
+    return prompt
 
 
 async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,

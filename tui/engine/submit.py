@@ -8,13 +8,18 @@ here ever sends a create twice for one intent.
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from storage import Generation, StoreError, TaskStore
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
+from tui.dashscope.sizes import SEED_MAX
 from tui.dashscope.validation import check_request
 
 FIRST_POLL_AFTER = 3.0
+CREATE_PACE = 0.25  # seconds between creates: the service allows 5 per second per key
 
 
 class CreatedButNotRecorded(Exception):
@@ -73,3 +78,27 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
     except StoreError as exc:
         raise CreatedButNotRecorded(created.task_id, exc) from None
     return Submitted(row)
+
+
+def variation_seeds(seed: int | None, count: int) -> list[int | None]:
+    """Seeds for ``count`` variations: s, s+1, … (from a random s when none is given);
+    a single task keeps ``seed`` as it is (None: the service picks)."""
+    if count <= 1:
+        return [seed]
+    start = seed if seed is not None else random.randint(0, SEED_MAX)
+    return [(start + i) % (SEED_MAX + 1) for i in range(count)]
+
+
+async def submit_all(store: TaskStore, client: DashScopeClient,
+                     requests: Sequence[GenerationRequest], *,
+                     first_poll_after: float = FIRST_POLL_AFTER,
+                     pace: float = CREATE_PACE) -> AsyncIterator[Submitted]:
+    """Create each task in turn, paced under the create limit; stops after the first
+    one that is refused or unclear (the rest are not sent)."""
+    for index, request in enumerate(requests):
+        if index:
+            await asyncio.sleep(pace)
+        outcome = await submit(store, client, request, first_poll_after=first_poll_after)
+        yield outcome
+        if not outcome.ok:
+            return

@@ -44,7 +44,7 @@ from tui.engine import preview, resolve, stats, trash
 from tui.engine.download import DownloadBusy, Downloader, DownloadError
 from tui.engine.observe import observation
 from tui.engine.poller import Health, PollScheduler
-from tui.engine.submit import CreatedButNotRecorded, submit
+from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.ui import graphics
@@ -556,14 +556,10 @@ class PixverseApp(App[str | None]):
     @work(group="submit", exclusive=False, exit_on_error=False)
     async def _submit(self, draft: Draft, from_composer: bool) -> None:
         assert self.store is not None and self.client is not None
+        sent = 0
         try:
-            for index, request in enumerate(draft.requests):
-                try:
-                    outcome = await submit(self.store, self.client, request,
-                                           first_poll_after=self.ws.poll_settings().first_poll)
-                except (CreatedButNotRecorded, StoreError) as exc:
-                    self.notify(str(exc), title="Not recorded", severity="error", timeout=60)
-                    break
+            async for outcome in submit_all(self.store, self.client, draft.requests,
+                                            first_poll_after=self.ws.poll_settings().first_poll):
                 self.post_message(StoreChanged())
                 if outcome.error is not None:
                     if outcome.error.ambiguous:
@@ -574,14 +570,13 @@ class PixverseApp(App[str | None]):
                     else:
                         self.notify(str(outcome.error), title="Refused", severity="error",
                                     markup=False, timeout=10)
-                    break
+                    return
+                sent += 1
                 if self.poller is not None:
                     self.poller.wake()
-                if index + 1 < len(draft.requests):
-                    await asyncio.sleep(0.25)  # stay well under 5 creates per second
-            else:
-                self.post_message(SubmissionFinished(len(draft.requests), from_composer,
-                                                     draft.requests[0].prompt))
+            self.post_message(SubmissionFinished(sent, from_composer, draft.requests[0].prompt))
+        except (CreatedButNotRecorded, StoreError) as exc:
+            self.notify(str(exc), title="Not recorded", severity="error", timeout=60)
         finally:
             self._submitting = False
 

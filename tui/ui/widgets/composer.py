@@ -6,7 +6,6 @@ Only valid combinations can be submitted: durations offered follow the tier
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from tui.dashscope.sizes import (
     tier_and_ratio,
 )
 from tui.dashscope.validation import check_request
+from tui.engine.submit import variation_seeds
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
@@ -159,14 +159,9 @@ class Composer(Vertical):
                                  seed=seed)
         verdict = check_request(base)
         problems = verdict.problems + problems
-        if variations == 1:
-            seeds: list[int | None] = [seed]
-        else:
-            start = seed if seed is not None else random.randint(0, SEED_MAX)
-            seeds = [(start + i) % (SEED_MAX + 1) for i in range(variations)]
         requests = [GenerationRequest(prompt=text, size=base.size, duration=duration,
                                       audio=base.audio, watermark=base.watermark, seed=s)
-                    for s in seeds]
+                    for s in variation_seeds(seed, variations)]
         return Draft(requests, problems, verdict.warnings)
 
     def _offer_durations(self) -> None:
