@@ -559,9 +559,17 @@ class TaskStore:
                                  (*params, *wanted))
         return {row[0] for row in rows}
 
-    async def count_where(self, where: HistoryFilter | None = None) -> int:
+    async def count_where(self, where: HistoryFilter | None = None, *,
+                          at_most: int | None = None) -> int:
+        """How many rows match — or, with ``at_most``, ``at_most + 1`` when there are more
+        (a search that matches half the history need not count all of it)."""
         clause, params = (where or HistoryFilter()).where()
-        return int(await self._scalar(f"SELECT COUNT(*) FROM generations {clause}", params))
+        if at_most is None:
+            return int(await self._scalar(f"SELECT COUNT(*) FROM generations {clause}",
+                                          params))
+        return int(await self._scalar(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM generations {clause} LIMIT ?)",
+            (*params, at_most + 1)))
 
     async def iterate(self, where: HistoryFilter | None = None,
                       batch: int = 1000) -> AsyncIterator[Generation]:
@@ -609,37 +617,71 @@ class TaskStore:
         return await self.import_many([record]) == 1
 
     async def import_many(self, records: Iterable[dict[str, Any]]) -> int:
-        """Import a batch in one transaction; returns how many were new."""
-        added = 0
-        async with self._write():
-            for record in records:
-                added += await self._import_one(record)
-        return added
+        """Import a batch in one transaction; returns how many were new.
 
-    async def _import_one(self, record: dict[str, Any]) -> bool:
-        task_id = record.get("task_id")
-        if task_id:
-            exists = await self._scalar("SELECT 1 FROM generations WHERE task_id = ?",
-                                        (task_id,))
-        else:
-            exists = await self._scalar(
-                "SELECT 1 FROM generations WHERE task_id IS NULL AND created_at = ?"
-                " AND prompt = ?", (record.get("created_at"), record.get("prompt")))
-        if exists:
-            return False
-        columns = [c for c in IMPORTABLE if c in record]
-        cursor = await self._db.execute(
-            f"INSERT INTO generations ({', '.join(columns)}) VALUES "
-            f"({', '.join('?' for _ in columns)})", [_to_db(record[c]) for c in columns])
-        generation_id = cursor.lastrowid
-        await self._db.executemany(
-            "INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)",
-            [(generation_id, t) for t in record.get("tags") or []])
-        await self._db.executemany(
-            "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
-            [(generation_id, e.get("at"), e.get("status"), e.get("detail"))
-             for e in record.get("history") or []])
-        return True
+        A few statements per batch, not per record: one query finds what is already
+        here, rows go in with ``executemany`` (ids assigned here, so tags and status
+        history can follow in two more) — import runs near SQLite's own speed.
+        """
+        batch = list(records)
+        async with self._write():
+            fresh = await self._not_yet_here(batch)
+            if not fresh:
+                return 0
+            next_id = int(await self._scalar("SELECT COALESCE(MAX(id), 0) FROM generations"))
+            by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+            tags: list[tuple[int, str]] = []
+            events: list[tuple[int, Any, Any, Any]] = []
+            for record in fresh:
+                next_id += 1
+                columns = tuple(c for c in IMPORTABLE if c in record)
+                by_columns.setdefault(columns, []).append(
+                    [next_id, *(_to_db(record[c]) for c in columns)])
+                tags += [(next_id, t) for t in record.get("tags") or []]
+                events += [(next_id, e.get("at"), e.get("status"), e.get("detail"))
+                           for e in record.get("history") or []]
+            for columns, values in by_columns.items():
+                await self._db.executemany(
+                    f"INSERT INTO generations (id, {', '.join(columns)}) VALUES "
+                    f"(?, {', '.join('?' for _ in columns)})", values)
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)", tags)
+            await self._db.executemany(
+                "INSERT INTO status_events (generation_id, at, status, detail)"
+                " VALUES (?, ?, ?, ?)", events)
+        return len(fresh)
+
+    async def _not_yet_here(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records of a batch this history does not hold yet (by task id, or for a
+        submission that never got one, by creation time and prompt) — once each."""
+        ids = [r["task_id"] for r in batch if r.get("task_id")]
+        stamps = [r.get("created_at") for r in batch if not r.get("task_id")]
+        known_ids: set[Any] = set()
+        known_pairs: set[tuple[Any, Any]] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = await self._fetch(
+                f"SELECT task_id FROM generations WHERE task_id IN "
+                f"({', '.join('?' for _ in chunk)})", chunk)
+            known_ids |= {row[0] for row in rows}
+        for start in range(0, len(stamps), 500):
+            chunk = stamps[start:start + 500]
+            rows = await self._fetch(
+                f"SELECT created_at, prompt FROM generations WHERE task_id IS NULL AND "
+                f"created_at IN ({', '.join('?' for _ in chunk)})", chunk)
+            known_pairs |= {(row[0], row[1]) for row in rows}
+        fresh = []
+        for record in batch:
+            task_id = record.get("task_id")
+            key = (record.get("created_at"), record.get("prompt"))
+            if (task_id in known_ids) if task_id else (key in known_pairs):
+                continue
+            if task_id:
+                known_ids.add(task_id)
+            else:
+                known_pairs.add(key)
+            fresh.append(record)
+        return fresh
 
     # -- reading ------------------------------------------------------------
 

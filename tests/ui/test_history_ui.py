@@ -169,3 +169,31 @@ async def test_preview_uses_a_graphics_protocol_where_the_terminal_has_one(
         await until(pilot, lambda: bool(app.screen.query("#preview-graphic")), what="image")
         picture = app.screen.query_one("#preview-graphic").image
         assert picture.width > 3 * 100 and picture.height > 50  # three frames, real pixels
+
+
+async def test_a_broad_search_stops_counting_and_still_pages(tmp_path: Path) -> None:
+    """"1,000+" instead of counting every match on each keystroke; paging goes on."""
+    tmp_path.mkdir(exist_ok=True)
+    store = await TaskStore.open(tmp_path / "tasks.db")
+    records = [{"created_at": f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+                ".000+00:00", "prompt": f"lantern festival {i}", "size": "1280*720",
+                "duration": 5, "task_id": f"t{i}", "status": "SUCCEEDED",
+                "submission": "tracked", "endpoint": "x", "model": "m",
+                "updated_at": "2026-01-01T00:00:00.000+00:00"} for i in range(1100)]
+    await store.import_many(records)
+    await store.close()
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        await pilot.press("slash", *"lantern", "enter")
+        status = app.screen.query_one("#status")
+        await until(pilot, lambda: "1–50 of 1,000+" in str(status.render()),
+                    what="a capped count")
+        for _ in range(21):  # to page 22: past what was counted
+            await pilot.press("right_square_bracket")
+        await until(pilot, lambda: "1,051–1,100 of 1,000+" in str(status.render()),
+                    what="the last page")
+        await pilot.press("right_square_bracket")  # nothing after it
+        await pilot.pause()
+        assert cell(app, 0, "prompt") == "lantern festival 49"

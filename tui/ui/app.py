@@ -29,7 +29,6 @@ from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -71,8 +70,8 @@ from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
-FILTER_PAUSE = 0.15  # seconds of no typing before the filter's query runs
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in SQLite
+COUNT_CAP = 1000  # a text search says "1,000+" rather than count every match
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
@@ -171,7 +170,7 @@ class PixverseApp(App[str | None]):
         self._submitting = False
         self._downloading: set[int] = set()
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
-        self._filter_timer: Timer | None = None
+        self._filter_pending = False
         self._view_lock = asyncio.Lock()  # one page load or refresh at a time
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self.graphics = graphics.detected()
@@ -347,15 +346,32 @@ class PixverseApp(App[str | None]):
             self.page_no = max(0, page)
         table = self._table()
         stamp = iso(utc_now())
-        self.total = await self.store.count_where(self.where)
-        self.page_no = min(self.page_no, max(0, (self.total - 1) // PAGE_SIZE))
+        self.total = await self._count()
+        if not self._count_capped:
+            self.page_no = min(self.page_no, max(0, (self.total - 1) // PAGE_SIZE))
         rows = await self.store.page(self.where, sort=table.sort_column,
                                      descending=table.sort_reverse, limit=PAGE_SIZE,
                                      offset=self.page_no * PAGE_SIZE)
+        if not rows and self.page_no > 0:  # past the end of an uncounted search
+            self.page_no -= 1
+            rows = await self.store.page(self.where, sort=table.sort_column,
+                                         descending=table.sort_reverse, limit=PAGE_SIZE,
+                                         offset=self.page_no * PAGE_SIZE)
         self._stamp = min(self._stamp, stamp) if self._stamp else stamp
         table.replace(rows, self.now())
         self._render_status()
         self._show_detail()
+
+    async def _count(self) -> int:
+        """Rows matching the filter; a text search stops counting past ``COUNT_CAP``."""
+        assert self.store is not None
+        if not self.where.text:
+            return await self.store.count_where(self.where)
+        return await self.store.count_where(self.where, at_most=COUNT_CAP)
+
+    @property
+    def _count_capped(self) -> bool:
+        return bool(self.where.text) and self.total > COUNT_CAP
 
     def _shows_newest(self) -> bool:
         table = self._table()
@@ -395,7 +411,7 @@ class PixverseApp(App[str | None]):
             oldest = sorted(table.rows_by_id.values(), key=lambda r: (r.created_at, r.id))
             table.keep_only({r.id for r in oldest[len(oldest) - PAGE_SIZE:]})
         if new or gone:
-            self.total = await self.store.count_where(self.where)
+            self.total = await self._count()
         if table.highlighted_id in ids and rows != self._last_seen:
             self._show_detail()
         self._last_seen = rows
@@ -425,8 +441,9 @@ class PixverseApp(App[str | None]):
         if self.total <= PAGE_SIZE and self.page_no == 0:
             return f"{self.total} shown" if self.where.empty else f"{self.total} match"
         first = self.page_no * PAGE_SIZE + 1
-        last = min(self.total, first + PAGE_SIZE - 1)
-        return f"{first:,}–{last:,} of {self.total:,}"
+        last = first + self._table().row_count - 1
+        of = f"{COUNT_CAP:,}+" if self._count_capped else f"{self.total:,}"
+        return f"{first:,}–{last:,} of {of}"
 
     def _show_detail(self) -> None:
         self.call_later(self._update_detail)
@@ -912,22 +929,20 @@ class PixverseApp(App[str | None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        """Typing is never held up by the query: it runs once the typing pauses."""
+        """Coalesced: keys already queued are handled before the query runs, and the
+        query then uses the latest text — one query for a burst, none of it delayed."""
         self.where = parse_filter(event.value)
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(FILTER_PAUSE, self._apply_filter, name="filter")
+        if not self._filter_pending:
+            self._filter_pending = True
+            self.call_later(self._apply_filter)
 
     @quiet_when_closing
     async def _apply_filter(self) -> None:
-        self._filter_timer = None
+        self._filter_pending = False
         await self._load_table(page=0)
 
     @on(Input.Submitted, "#filter")
     async def _filter_kept(self) -> None:
-        if self._filter_timer is not None:  # enter shows the result at once
-            self._filter_timer.stop()
-            await self._apply_filter()
         for problem in self.where.problems:
             self.notify(problem, title="Filter", severity="warning", markup=False)
         self._table().focus()
@@ -940,7 +955,8 @@ class PixverseApp(App[str | None]):
     async def _page_requested(self, message: TaskTable.PageRequested) -> None:
         last = max(0, (self.total - 1) // PAGE_SIZE)
         wanted = self.page_no + message.step
-        if 0 <= wanted <= last:
+        more = self._count_capped and self._table().row_count == PAGE_SIZE
+        if 0 <= wanted <= last or (wanted > self.page_no and more):
             await self._load_table(page=wanted)
             table = self._table()
             table.move_cursor(row=0 if message.step > 0 else table.row_count - 1)
