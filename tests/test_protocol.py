@@ -210,3 +210,15 @@ async def test_failed_tasks_carry_code_and_message_in_output() -> None:
                 assert info.status == "FAILED" and info.video_url is None and info.usage is None
                 seen.add(info.code)
     assert None in seen and "InternalError" in seen  # some FAILED arrive without a code
+
+
+def test_list_pages_are_capped_and_traffic_is_counted(frozen_sim: Simulator) -> None:
+    assert raw(frozen_sim, "GET", "/tasks", params={"page_size": "100"}).status_code == 200
+    refused = raw(frozen_sim, "GET", "/tasks", params={"page_size": "101"})
+    assert refused.status_code == 400 and refused.json()["code"] == "InvalidParameter"
+    for _ in range(25):
+        raw(frozen_sim, "GET", "/tasks/x")
+    traffic = frozen_sim.traffic
+    assert traffic.count("list", 200) == 1 and traffic.count("list", 400) == 1
+    assert traffic.count("query", 429) == 25 - 18  # 20 per second, 2 already used by list
+    assert traffic.snapshot()["peak_per_second"] == 27

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tui.simulator.faults import Fault, FaultPlan, FaultRates
+from tui.simulator.traffic import Traffic
 from tui.simulator.world import MODELS, SERVER_TZ, SIZES, SimClock, SimTask, World, server_time
 
 API = "/api/v1"
@@ -42,6 +43,7 @@ class SimulatorConfig:
     min_work: float = 60.0  # simulated seconds of generation, before duration/tier scaling
     max_work: float = 300.0
     queue_delay: tuple[float, float] = (0.5, 4.0)  # simulated seconds PENDING when idle
+    max_page_size: int = 100  # [?] undocumented; larger list pages are refused with 400
 
 
 class _Server(ThreadingHTTPServer):
@@ -76,6 +78,7 @@ class Simulator:
                            queue_delay=self.config.queue_delay)
         self.faults = FaultPlan(rates=self.config.rates, rng=random.Random(rng.random()))
         self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests
+        self.traffic = Traffic()  # answers by endpoint and status, busiest second
         self.media_headers: list[dict[str, str]] = []  # each media request's headers
         self._clips: dict[str, bytes] = {}
         handler = type("Handler", (_Handler,), {"sim": self})
@@ -154,16 +157,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch("HEAD")
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        if self._endpoint is not None:
+            self.sim.traffic.answered(self._endpoint, code, self.sim.clock.now())
+        super().send_response(code, message)
+
+    _endpoint: str | None = None
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         path = url.path
         self.sim.requests.append((method, path))
+        self._endpoint = None
         body = self._read_body()
         if path.startswith("/_sim/"):
             return self._control(method, path, body)
         if path.startswith("/media/") and method in ("GET", "HEAD"):
+            self._endpoint = "media"
             return self._media(path, head=method == "HEAD")
         endpoint, task_id = _route(method, path)
+        self._endpoint = endpoint
         if endpoint is None:
             return self._json(404, {"request_id": _rid(), "code": "NotFound",
                                     "message": f"{method} {path} is not an API of this service."})
@@ -274,7 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
             clock.now())
         start = _list_time(one("start_time"), "start_time") if one("start_time") else (
             end - 86400 / clock.speed)
-        if end - start > 86400:
+        # Reported times stay beside the wall clock (see SimClock.wall), so a window the
+        # client writes is measured on it; the default window is 24 h of the service's time.
+        if one("start_time") and end - start > 86400:
             raise ApiFailure(400, "InvalidParameter",
                              "The time range between start_time and end_time must be within 24 "
                              "hours.")
@@ -282,6 +297,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiFailure(400, "InvalidParameter", "start_time must be before end_time.")
         page_no = _positive(one("page_no"), "page_no", 1)
         page_size = _positive(one("page_size"), "page_size", 10)
+        if page_size > self.sim.config.max_page_size:
+            raise ApiFailure(400, "InvalidParameter",
+                             f"page_size must be between 1 and {self.sim.config.max_page_size}.")
         low, high = clock.sim(start), clock.sim(end + 1)
         rows = [t for t in self.sim.world.listing(key) if low <= t.created <= high]
         for name, attr in (("task_id", "task_id"), ("model_name", "model"), ("status", "status")):
@@ -434,17 +452,24 @@ class _Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError) as exc:
                 return self._json(400, {"message": str(exc)})
             return self._json(200, {"queued": len(self.sim.faults.queue)})
-        if path == "/_sim/clock" and method == "POST":
-            self.sim.clock.advance(float(data.get("advance", 0)))
+        if path == "/_sim/clock" and method in ("POST", "GET"):
             clock = self.sim.clock
-            return self._json(200, {"now": server_time(clock.wall(clock.now()))})
+            if method == "POST":
+                clock.advance(float(data.get("advance", 0)))
+            return self._json(200, {"now": server_time(clock.wall(clock.now())),
+                                    "sim_now": clock.now(), "speed": clock.speed})
         if path == "/_sim/tasks" and method == "GET":
             with self.sim.world.lock:
+                for key in self.sim.world.accounts:
+                    self.sim.world.listing(key)  # brings every task's life up to now
                 tasks = [{"task_id": t.task_id, "key_suffix": t.key[-4:], "status": t.status,
                           "prompt": t.prompt, "size": t.size, "duration": t.duration,
-                          "seed": t.seed}
+                          "seed": t.seed, "created": t.created, "started": t.started,
+                          "ended": t.ended}
                          for a in self.sim.world.accounts.values() for t in a.tasks.values()]
             return self._json(200, {"tasks": tasks})
+        if path == "/_sim/traffic" and method == "GET":
+            return self._json(200, self.sim.traffic.snapshot())
         self._json(404, {"message": "unknown control endpoint"})
 
     # -- writing ------------------------------------------------------------
