@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
+LIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED"})  # the service still works on it
 # Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
 STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
                "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}
@@ -129,6 +130,20 @@ class Generation:
             if values.get(name) is not None:
                 values[name] = bool(values[name])
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    """What the poller needs of a followed task — a few columns, cheap to read often."""
+
+    id: int
+    task_id: str
+    status: str | None
+    created_at: str
+    scheduled_time: str | None
+    size: str
+    duration: int
+    next_poll_at: str
 
 
 @dataclass(frozen=True)

@@ -110,5 +110,32 @@ ALTER TABLE generations ADD COLUMN forgotten_at TEXT;
 CREATE INDEX generations_forgotten ON generations(forgotten_at) WHERE forgotten_at IS NOT NULL;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3)
+# v4: one poller per account (a lease any process can take over when its holder
+# dies), the account's request budget shared by every process, and tasks of the
+# account that no row knows (made by another client), as the task list shows them.
+# An account is a fingerprint of endpoint and key — never the key.
+V4 = """
+CREATE TABLE poller_leases (
+    account    TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    until      TEXT NOT NULL,
+    nudged_at  TEXT
+);
+CREATE TABLE request_budgets (
+    account  TEXT PRIMARY KEY,
+    tokens   REAL NOT NULL,
+    stamp    REAL NOT NULL
+);
+CREATE TABLE foreign_tasks (
+    task_id     TEXT PRIMARY KEY,
+    account     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    model       TEXT,
+    created_at  TEXT,
+    seen_at     TEXT NOT NULL
+);
+CREATE INDEX generations_live ON generations(status, next_poll_at) WHERE task_id IS NOT NULL;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)

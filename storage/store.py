@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage.clock import iso_in, now_iso, parse_iso, utc_now
+from storage.coordination import CoordinationMixin
 from storage.errors import (
     DuplicateTask,
     SchemaTooNew,
@@ -46,6 +47,7 @@ from storage.records import (
     SUBMISSION_UNCONFIRMED,
     TERMINAL,
     Generation,
+    LiveTask,
     Observation,
     StatusEvent,
     can_advance,
@@ -53,6 +55,12 @@ from storage.records import (
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
+
+# A followed task: has a task id, is not finished, not given up on (a poll time),
+# not in the trash.  The one definition every query below uses.
+FOLLOWED = ("task_id IS NOT NULL AND forgotten_at IS NULL AND next_poll_at IS NOT NULL"
+            " AND (status IS NULL OR status NOT IN ("
+            + ", ".join(f"'{status}'" for status in sorted(TERMINAL)) + "))")
 
 # SQLite's own busy handler blocks the connection's one thread (and every read
 # queued behind it), so it waits only briefly; the write lock is then retried
@@ -93,7 +101,7 @@ class Contention:
     waits: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
-class TaskStore:
+class TaskStore(CoordinationMixin):
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
@@ -397,21 +405,22 @@ class TaskStore:
         return await self._require(generation_id)
 
     async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
-                        include_future: bool = False) -> list[Generation]:
-        """Lease up to ``limit`` tasks that are due for a poll, oldest-due first.
+                        include_future: bool = False,
+                        endpoints: Sequence[str] | None = None) -> list[Generation]:
+        """Lease up to ``limit`` tasks that are due for a poll, oldest-due first (only
+        those made at ``endpoints``, when given: a task is asked about where it was made).
 
         The lease keeps two processes from polling the same task at once.
         """
         now = now_iso()
+        where, params = self._followed_at(endpoints)
         async with self._write():
             rows = await self._rows(
-                "SELECT * FROM generations WHERE next_poll_at IS NOT NULL"
-                " AND task_id IS NOT NULL AND forgotten_at IS NULL"
-                " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))"
+                f"SELECT * FROM generations WHERE {where}"
                 + ("" if include_future else " AND next_poll_at <= ?")
                 + " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
                 " ORDER BY next_poll_at LIMIT ?",
-                (*(() if include_future else (now,)), now, owner, limit))
+                (*params, *(() if include_future else (now,)), now, owner, limit))
             if rows:  # one statement: the write lock is held for one step, not one per row
                 marks = ", ".join("?" for _ in rows)
                 await self._db.execute(
@@ -419,12 +428,51 @@ class TaskStore:
                     f" ({marks})", (owner, iso_in(lease_seconds), *(row.id for row in rows)))
         return rows
 
-    async def next_due_at(self) -> str | None:
+    @staticmethod
+    def _followed_at(endpoints: Sequence[str] | None) -> tuple[str, tuple[Any, ...]]:
+        if endpoints is None:
+            return FOLLOWED, ()
+        marks = ", ".join("?" for _ in endpoints) or "NULL"
+        return FOLLOWED + f" AND endpoint IN ({marks})", tuple(endpoints)
+
+    async def followed_endpoints(self) -> list[str]:
+        """The endpoints the followed tasks were made at."""
+        rows = await self._fetch(f"SELECT DISTINCT endpoint FROM generations WHERE {FOLLOWED}")
+        return [row[0] for row in rows]
+
+    async def next_due_at(self, endpoints: Sequence[str] | None = None) -> str | None:
+        where, params = self._followed_at(endpoints)
         due: str | None = await self._scalar(
-            "SELECT MIN(next_poll_at) FROM generations WHERE next_poll_at IS NOT NULL"
-            " AND task_id IS NOT NULL AND forgotten_at IS NULL"
-            " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))")
+            f"SELECT MIN(next_poll_at) FROM generations WHERE {where}", params)
         return due
+
+    async def live_tasks(self, endpoints: Sequence[str] | None = None) -> list[LiveTask]:
+        """Every followed task (made at ``endpoints``), oldest first, in a few columns."""
+        where, params = self._followed_at(endpoints)
+        rows = await self._fetch(
+            "SELECT id, task_id, status, created_at, scheduled_time, size, duration,"
+            f" next_poll_at FROM generations WHERE {where} ORDER BY created_at, id", params)
+        return [LiveTask(*row) for row in rows]
+
+    async def poll_now(self, generation_ids: Iterable[int], *, after: float = 0.0) -> None:
+        """Make these tasks due for a poll (``after`` seconds from now)."""
+        wanted = list(generation_ids)
+        if not wanted:
+            return
+        async with self._write():
+            await self._db.execute(
+                f"UPDATE generations SET next_poll_at = ? WHERE {FOLLOWED} AND id IN"
+                f" ({', '.join('?' for _ in wanted)})", (iso_in(after), *wanted))
+
+    async def known_task_ids(self, task_ids: Iterable[str]) -> set[str]:
+        """Which of these task ids a row holds (the trash included)."""
+        wanted = list(task_ids)
+        if not wanted:
+            return set()
+        rows = await self._fetch(
+            f"SELECT task_id FROM generations WHERE task_id IN"
+            f" ({', '.join('?' for _ in wanted)})", wanted)
+        return {row[0] for row in rows}
 
     async def release_all(self, owner: str) -> None:
         """Give back every lease of a poller that is stopping."""
@@ -743,10 +791,7 @@ class TaskStore:
             "SELECT * FROM generations WHERE updated_at >= ? ORDER BY updated_at", (stamp,))
 
     async def unfinished(self) -> list[Generation]:
-        return await self._rows(
-            "SELECT * FROM generations WHERE task_id IS NOT NULL AND forgotten_at IS NULL"
-            " AND next_poll_at IS NOT NULL AND (status IS NULL OR status"
-            " NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN')) ORDER BY id")
+        return await self._rows(f"SELECT * FROM generations WHERE {FOLLOWED} ORDER BY id")
 
     async def task_ids(self) -> set[str]:
         """Every task id this history holds (the trash included: not to be adopted again)."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage import TaskStore
-from tests.conftest import client_for
+from tests.conftest import FAST, client_for
 from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.engine.poller import Health, PollScheduler, PollSettings
 from tui.engine.submit import submit
 from tui.simulator import Simulator
 
-FAST_POLLS = PollSettings(min_interval=0.02, max_interval=0.1, typical_generation=0.2)
+FAST_POLLS = PollSettings(time_scale=FAST)
 
 
 def sim_tasks(sim: Simulator) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
-from storage import Generation, TaskStore
+from storage import Generation, StoreError, TaskStore
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.dashscope.task_ids import task_id_problem
@@ -14,7 +15,7 @@ from tui.dashscope.validation import check_request
 from tui.engine import resolve
 from tui.engine.download import DownloadError
 from tui.engine.observe import adopt, observation
-from tui.engine.poller import PollingHalted, PollScheduler, why_not_finished
+from tui.engine.poller import PollingHalted, same_service, why_not_finished
 from tui.engine.submit import submit_all, variation_seeds
 from tui.engine.workspace import Workspace
 
@@ -31,7 +32,8 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     for warning in verdict.warnings:
         err(f"warning: {warning}")
     polling = ws.poll_settings(args.time_scale)
-    async with await ws.open_store() as store, ws.client() as client:
+    async with await ws.open_store() as store, ws.client(store, time_scale=args.time_scale) \
+            as client:
         rows, failed = [], False
         async for outcome in submit_all(store, client, requests,
                                         first_poll_after=polling.first_poll):
@@ -45,6 +47,9 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                         "for it.")
                 else:
                     err(f"the service refused the task: {describe(outcome.error)}")
+        if ws.account is not None and any(r.task_id for r in rows):
+            with contextlib.suppress(StoreError):  # the poller, in whichever process, looks
+                await store.nudge_poller(ws.account)
         if args.wait and not failed:
             rows, ended = await _wait(store, client, ws, rows, args.time_scale)
             failed = not ended
@@ -75,9 +80,14 @@ async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
     Each task that ended without a video gets one sentence on stderr; a refused
     key or endpoint ends the whole wait with one.
     """
-    poller = PollScheduler(store, client, ws.poll_settings(time_scale))
+    elsewhere = [r for r in rows if r.task_id and not r.terminal
+                 and not same_service(r.endpoint, client.base_url)]
+    for row in elsewhere:
+        err(f"{row.task_id} was made at {row.endpoint}, which is not the endpoint in use "
+            f"({client.base_url}); set DASHSCOPE_HTTP_BASE_URL to it to follow it")
+    poller = ws.poller(store, client, time_scale=time_scale)
     try:
-        rows = await poller.wait_for({r.id for r in rows})
+        rows = await poller.wait_for({r.id for r in rows if r not in elsewhere})
     except PollingHalted as exc:
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     for row in rows:
@@ -94,7 +104,7 @@ async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
             err(f"{row.task_id} was canceled")
         elif row.task_id is None:
             err(f"#{row.id} has no task to wait for ({row.display_status})")
-    return rows, all(r.status == "SUCCEEDED" for r in rows)
+    return rows, all(r.status == "SUCCEEDED" for r in rows) and not elsewhere
 
 
 async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
@@ -103,7 +113,7 @@ async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
         for row in rows:  # asking to wait is asking to follow, even a task given up on
             if row.task_id is not None and not row.terminal and row.forgotten_at is None:
                 await store.follow_again(row.id)
-        async with ws.client() as client:
+        async with ws.client(store, time_scale=args.time_scale) as client:
             rows, ok = await _wait(store, client, ws, rows, args.time_scale)
     print_rows(rows, args.json)
     return 0 if ok else 1
@@ -117,7 +127,7 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         rows = [await find_one(store, ref) for ref in args.tasks]
         needs_service = any(r.task_id and not r.terminal for r in rows)
-        client = ws.client() if needs_service else None
+        client = ws.client(store) if needs_service else None
         downloader = ws.downloader(store, on_wait=lambda row: err(
             f"{row.task_id} is being downloaded by another process; waiting for it"))
         try:
@@ -148,7 +158,7 @@ async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
         row = await find_one(store, args.task)
         if not row.task_id:
             raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
-        async with ws.client() as client:
+        async with ws.client(store) as client:
             await client.cancel(row.task_id)
             row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
     say(f"{row.task_id}: {row.display_status}")
@@ -171,7 +181,7 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
     task_ids = _usable_ids(args.task_ids)
     failures = len(args.task_ids) - len(task_ids)
     rows = []
-    async with await ws.open_store() as store, ws.client() as client:
+    async with await ws.open_store() as store, ws.client(store) as client:
         for task_id in task_ids:
             known = await store.get_by_task_id(task_id)
             if known is not None:
@@ -205,7 +215,7 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
                 await store.mark_abandoned(row.id, "the user decided no task was created")
                 say(f"#{row.id}: abandoned")
             return 0
-        async with ws.client() as client:
+        async with ws.client(store) as client:
             if args.task:
                 try:
                     await resolve.adopt_named(store, client, rows[0], args.task)
@@ -247,7 +257,7 @@ def _verdict_text(verdict: resolve.Verdict) -> str:
 
 async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
     adopted = refused = 0
-    async with await ws.open_store() as store, ws.client() as client:
+    async with await ws.open_store() as store, ws.client(store) as client:
         known = await store.task_ids()
         page_no = 1
         while True:

@@ -103,6 +103,7 @@ class DashScopeClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retry: Observer | None = None,
         answer_deadline: float = ANSWER_DEADLINE,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         problem = base_url_problem(base_url)
         if problem is not None:
@@ -119,6 +120,9 @@ class DashScopeClient:
         )
         self.retry = retry or RetryPolicy()
         self.answer_deadline = answer_deadline
+        # Awaited before every query, list or cancel request (retries included): the
+        # account's shared budget of 20 per second.  Creates have their own limit.
+        self.pace = pace
         self._sleep = sleep
         self.on_retry = on_retry
 
@@ -231,6 +235,8 @@ class DashScopeClient:
         if json_body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(json_body, ensure_ascii=False).encode()
+        if self.pace is not None and not creating:
+            await self.pace()
         try:
             async with asyncio.timeout(self.answer_deadline):
                 return await self._exchange(method, path, headers, content, params, creating)

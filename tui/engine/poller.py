@@ -1,16 +1,26 @@
-"""The poll scheduler: follows every unfinished task until it ends.
+"""The poll scheduler: follows every unfinished task of an account with few requests.
 
-Work comes from SQLite (``claim_due``), so it resumes after a restart and two
-processes on one database never poll the same task at once (leases).  Each
-answer is written to the store before anyone hears of it.  Intervals adapt to
-the task's age and to how long similar tasks took; the query rate stays under
-the account's 20/s.
+One process at a time polls an account: it holds a lease in the store (renewed
+every few seconds, taken over within seconds when its holder dies); the others
+read the store, which every answer is written to first, and stay just as live.
 
-A failure slows or stops only what it is about (``Scope``): a 429, 5xx or
+**Sweeps, not one query per task.**  One list call (``status=RUNNING``) says
+which tasks run; ``tui.engine.sweep`` reads it against the store: a task that
+left the list has ended and is queried once, for its video, usage or error; one
+that appeared has started.  PENDING tasks cost nothing while they wait.  The
+lists of FAILED and CANCELED tasks, asked for a few seconds after a submit and
+every few minutes, catch the tasks that end without ever running (moderation).
+Sweeps come close together only while a running task may be ending (learned per
+size and duration), rarely otherwise, never when nothing is followed.  When the
+list cannot be used, each task is polled on its own, as before.
+
+**Failures slow or stop only what they are about** (``Scope``): a 429, 5xx or
 network error backs the whole scheduler off; a garbled answer about one task
-backs that task off; a task the service will never answer about (a refused id)
-stops being followed; a refused key or a wrong endpoint halts the scheduler
-until someone changes something — nothing is asked again and again in vain.
+backs that task off; a task the service will never answer about stops being
+followed; a refused key or a wrong endpoint halts the scheduler.
+
+Every request takes its token from the account's shared budget
+(``tui.engine.account``), so all processes together stay under the limit.
 """
 
 from __future__ import annotations
@@ -21,13 +31,24 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from storage import Generation, StoreError, TaskStore, can_advance
-from storage.clock import parse_iso, utc_now
+from storage.clock import iso, parse_iso, utc_now
+from storage.records import LiveTask, Observation
 from storage.store import process_tag
-from tui.dashscope import DashScopeClient, DashScopeError, Failure, Scope
+from tui.dashscope import (
+    ApiError,
+    DashScopeClient,
+    DashScopeError,
+    Failure,
+    ListedTask,
+    Scope,
+)
+from tui.config.credentials import region_of
 from tui.engine.observe import observation
 from tui.engine.ratelimit import TokenBucket
+from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
 
 
 class Health(enum.Enum):
@@ -36,11 +57,17 @@ class Health(enum.Enum):
     OFFLINE = "offline"
     HALTED = "halted"  # every request would fail alike (key refused, wrong endpoint)
     STORE_BUSY = "database busy"
+    FOLLOWER = "followed"  # another process polls this account; we read the store
 
 
 HALTED_RETRY = 300.0  # real seconds between tries while halted (someone may fix the key)
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
+LEASE_RENEW = 3.0  # real seconds between renewals of the account's poller lease
+FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
+SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
+PAGE_SIZES = (100, 50, 20, 10)  # the list's largest page size is not documented
+LIST_UNUSABLE = (400, 404, 405)  # the list call (not the account) was refused
 
 
 class PollingHalted(Exception):
@@ -53,18 +80,26 @@ class PollingHalted(Exception):
 
 @dataclass(frozen=True)
 class PollSettings:
+    """Times are in the service's seconds (divided by ``time_scale`` on a fast simulator)."""
+
     concurrency: int = 8
     queries_per_second: float = 10.0  # the account allows 20 for everything
     min_interval: float = 3.0
     max_interval: float = 30.0
-    typical_generation: float = 120.0  # before there is any history to learn from
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo)
-    lease_seconds: float = 30.0  # a crashed poller's tasks are free again after this
+    lease_seconds: float = 30.0  # real seconds a row stays leased to one poll
+    account_lease: float = 10.0  # real seconds: another process takes over after this
+    look_close: float = 8.0  # between sweeps while a task may be ending: the detection lag
+    young_looks: tuple[float, ...] = (3.0, 15.0)  # FAILED/CANCELED lists after a submit
+    audit_every: float = 300.0  # FAILED/CANCELED lists while tasks are PENDING
+    park: float = 6 * 3600.0  # a task the sweeps watch is not polled on its own
+    sweeps: bool = True
 
     @property
     def first_poll(self) -> float:
-        """Seconds from a create to its first poll."""
-        return self.min_interval / self.time_scale
+        """Real seconds from a create to its first poll on its own.  While sweeps run, a
+        new task is watched by them (and by the lists a submit triggers) instead."""
+        return (self.park if self.sweeps else self.min_interval) / self.time_scale
 
 
 Listener = Callable[[Generation, bool], None]
@@ -72,29 +107,45 @@ Listener = Callable[[Generation, bool], None]
 
 class PollScheduler:
     def __init__(self, store: TaskStore, client: DashScopeClient,
-                 settings: PollSettings | None = None, *, owner: str | None = None,
-                 on_update: Listener | None = None,
+                 settings: PollSettings | None = None, *, account: str | None = None,
+                 owner: str | None = None, on_update: Listener | None = None,
                  on_health: Callable[[Health, str], None] | None = None) -> None:
         self.store = store
         self.client = client
         self.settings = settings or PollSettings()
+        self.account = account  # None: no lease to hold (a test, a one-off)
         self.owner = owner or f"{process_tag()}:{id(self):x}"
         self.on_update = on_update
         self.on_health = on_health
         self.health = Health.OK
         self.health_detail = ""
-        self._bucket = TokenBucket(self.settings.queries_per_second)
+        # The shared budget paces the client when there is one; else a local one.
+        self._bucket = None if client.pace is not None else TokenBucket(
+            self.settings.queries_per_second * self.settings.time_scale)
         self._backoff_until = 0.0
         self._backoff = 0.0
         self.halted: DashScopeError | None = None
-        self._learned: dict[tuple[str, int], float] = {}
+        self.timing = Timing()
         self._wake = asyncio.Event()
+        self._holding = account is None
+        self._lease_checked = -LEASE_RENEW
+        self._nudged_at: str | None = None
+        self._next_sweep = 0.0  # monotonic
+        self._looks: list[float] = []  # monotonic times of FAILED/CANCELED lists
+        self._next_audit = 0.0
+        self._sweeps_off_until = 0.0
+        self._seeded = False
+        self._endpoints: list[str] = []  # where the tasks it may ask about were made
+        self.requests = 0  # sent by this scheduler (for benchmarks)
 
     def wake(self) -> None:
-        """Poll now (a task was just submitted, or the user asked to try again)."""
+        """Look now (a task was just submitted, or the user asked to try again)."""
         if self.halted is not None:
             self.halted = None
             self._backoff_until = 0.0
+        now = time.monotonic()
+        self._next_sweep = now
+        self._looks += [now + self._scaled(t) for t in self.settings.young_looks]
         self._wake.set()
 
     # -- intervals ------------------------------------------------------------
@@ -102,19 +153,24 @@ class PollScheduler:
     def _scaled(self, seconds: float) -> float:
         return seconds / self.settings.time_scale
 
+    @property
+    def sweeping(self) -> bool:
+        return self.settings.sweeps and time.monotonic() >= self._sweeps_off_until
+
     def interval_for(self, row: Generation) -> float:
-        """Seconds until the next poll: sparse while a task is young, dense near its end."""
+        """Real seconds until a task is polled on its own again.  While sweeps watch it,
+        that is far away; otherwise sparse while it is young, dense near its end."""
         s = self.settings
         lo, hi = self._scaled(s.min_interval), self._scaled(s.max_interval)
+        if self.sweeping and row.status in (None, "PENDING", *RUNNING_LIKE):
+            return self._scaled(s.park)
         if row.status in (None, "PENDING"):
             return lo
         started = parse_iso(row.scheduled_time) or parse_iso(row.created_at)
         if started is None:
             return lo
         elapsed = (utc_now() - started).total_seconds()
-        expected = self._scaled(self._learned.get((row.size, row.duration),
-                                                  s.typical_generation))
-        remaining = expected * 0.8 - elapsed
+        remaining = self._scaled(self.timing.expected(row.size, row.duration)) * 0.8 - elapsed
         return max(lo, min(hi, remaining / 2)) if remaining > 0 else lo
 
     def learn(self, row: Generation) -> None:
@@ -123,9 +179,15 @@ class PollScheduler:
         if row.status != "SUCCEEDED" or started is None or ended is None:
             return
         took = (ended - started).total_seconds() * self.settings.time_scale
-        key = (row.size, row.duration)
-        old = self._learned.get(key)
-        self._learned[key] = took if old is None else 0.7 * old + 0.3 * took
+        self.timing.learn(row.size, row.duration, took)
+
+    async def _seed_timing(self) -> None:
+        """Learn from what finished before this process started."""
+        if self._seeded:
+            return
+        self._seeded = True
+        for row in reversed(await self.store.recent(statuses=["SUCCEEDED"], limit=200)):
+            self.learn(row)
 
     # -- health ---------------------------------------------------------------
 
@@ -150,21 +212,153 @@ class PollScheduler:
         self._set_health(Health.HALTED, f"{exc} — polling stopped; next try in "
                                         f"{HALTED_RETRY / 60:.0f} min")
 
+    def _answered(self) -> None:
+        self._backoff = 0.0
+        self.halted = None
+        if self.health is not Health.OK:
+            self._set_health(Health.OK, "")
+
     def _task_retry_in(self, row: Generation) -> float:
         """A task whose answers cannot be read is asked again later and later."""
         s = self.settings
         ceiling = self._scaled(s.max_interval * 4)
         return min(ceiling, self._scaled(s.min_interval) * 2.0 ** min(row.poll_failures, 10))
 
-    # -- polling --------------------------------------------------------------
+    # -- the account's lease ----------------------------------------------------
+
+    async def _may_poll(self) -> bool:
+        """Whether this process polls the account now (it holds, or took, the lease)."""
+        if self.account is None:
+            return True
+        now = time.monotonic()
+        if now - self._lease_checked < LEASE_RENEW:
+            return self._holding
+        self._lease_checked = now
+        lease = await self.store.hold_poller_lease(self.account, self.owner,
+                                                   self.settings.account_lease)
+        was_holding, self._holding = self._holding, lease.held_by(self.owner)
+        if lease.nudged_at and lease.nudged_at != self._nudged_at:
+            if self._nudged_at is not None and self._holding:
+                self.wake()  # a task was submitted by another process
+            self._nudged_at = lease.nudged_at
+        if self._holding and not was_holding and self.health is Health.FOLLOWER:
+            self._set_health(Health.OK, "")
+        elif not self._holding:
+            holder = (lease.holder or "another process").rpartition(":")[0]
+            self._set_health(Health.FOLLOWER, f"polled by {holder or 'another process'}")
+        return self._holding
+
+    async def nudge(self) -> None:
+        """Tell whoever polls the account that a task was just submitted."""
+        if self.account is not None:
+            with contextlib.suppress(StoreError):
+                await self.store.nudge_poller(self.account)
+
+    # -- asking the service -------------------------------------------------------
+
+    async def _request(self) -> None:
+        self.requests += 1
+        if self._bucket is not None:
+            await self._bucket.take()
+
+    async def _list(self, status: str, start: datetime | None = None) -> list[ListedTask]:
+        """Every task of the account with this status (within 24 h, or since ``start``)."""
+        sizes = list(PAGE_SIZES)
+        tasks: list[ListedTask] = []
+        page_no = 1
+        while True:
+            await self._request()
+            try:
+                page = await self.client.list_tasks(status=status, start=start,
+                                                    end=utc_now() if start else None,
+                                                    page_no=page_no, page_size=sizes[0])
+            except ApiError as exc:
+                if exc.status == 400 and page_no == 1 and len(sizes) > 1:
+                    sizes.pop(0)  # a smaller page, then
+                    continue
+                raise
+            tasks += page.tasks
+            if page_no >= page.total_page or not page.tasks:
+                return tasks
+            page_no += 1
+
+    async def _sweep(self, live: list[LiveTask]) -> None:
+        """One look at the RUNNING list, and what it means for every followed task."""
+        running = await self._list("RUNNING")
+        found = read_sweep(live, running)
+        await self.store.poll_now([*found.ended, *found.overtaken])
+        for row_id, started in found.started:
+            seen = Observation(status="RUNNING", scheduled_time=iso(started) if started
+                               else None)
+            row, changed = await self.store.apply(row_id, seen,
+                                                  self._scaled(self.settings.park))
+            if self.on_update is not None:
+                self.on_update(row, changed)
+        if found.foreign and self.account is not None:
+            known = await self.store.known_task_ids(t.task_id for t in found.foreign)
+            await self.store.record_foreign(self.account, [
+                (t.task_id, t.status, t.model_name, iso(t.created) if t.created else None)
+                for t in found.foreign if t.task_id not in known])
+
+    async def _audit(self, live: list[LiveTask]) -> None:
+        """PENDING tasks that ended without running: the FAILED and CANCELED lists."""
+        pending = {row.task_id: row for row in live if row.status in (None, "PENDING")}
+        if not pending:
+            return
+        oldest = min((parse_iso(row.created_at) or utc_now()) for row in pending.values())
+        start = max(oldest - timedelta(minutes=2), utc_now() - timedelta(hours=23, minutes=59))
+        ended: list[int] = []
+        for status in ("FAILED", "CANCELED"):
+            ended += [pending[t.task_id].id for t in await self._list(status, start)
+                      if t.task_id in pending]
+        too_old = [row.id for row in pending.values()
+                   if (parse_iso(row.created_at) or utc_now()) < start]
+        await self.store.poll_now([*ended, *too_old])
+
+    async def _looks_around(self, live: list[LiveTask]) -> None:
+        """The sweeps and lists that are due, each failure handled by its scope."""
+        now = time.monotonic()
+        try:
+            if now >= self._next_sweep:
+                await self._sweep(live)
+            looks_due = [t for t in self._looks if t <= now]
+            if looks_due or now >= self._next_audit:
+                self._looks = [t for t in self._looks if t > now]
+                self._next_audit = now + self._scaled(self.settings.audit_every)
+                await self._audit(live)
+        except DashScopeError as exc:
+            if exc.scope is Scope.TRANSIENT:
+                self._back_off(exc)
+            elif exc.scope is Scope.ACCOUNT and exc.status not in LIST_UNUSABLE:
+                self._halt(exc)  # the key or the endpoint: every request would fail
+            else:
+                await self._stop_sweeping(exc)  # only the list cannot be used
+            return
+        self._answered()
+
+    async def _stop_sweeping(self, exc: DashScopeError) -> None:
+        """The list cannot be used: poll every task on its own for a while."""
+        self._sweeps_off_until = time.monotonic() + self._scaled(SWEEPS_OFF_FOR)
+        self._set_health(Health.BACKING_OFF, f"the task list was refused ({exc}); "
+                                             "polling each task on its own")
+        live = await self.store.live_tasks(self._endpoints)
+        await self.store.poll_now(row.id for row in live)
+
+    # -- polling one task -----------------------------------------------------------
+
+    async def _refresh_endpoints(self) -> None:
+        self._endpoints = [e for e in await self.store.followed_endpoints()
+                           if same_service(e, self.client.base_url)]
 
     async def poll_once(self, *, everything: bool = False) -> int:
-        """Poll the tasks that are due; returns how many were asked about."""
+        """Poll the tasks that are due on their own; returns how many were asked about."""
         if time.monotonic() < self._backoff_until:
             return 0
+        await self._refresh_endpoints()
         rows = await self.store.claim_due(self.owner, limit=self.settings.concurrency * 4,
                                           lease_seconds=self.settings.lease_seconds,
-                                          include_future=everything)
+                                          include_future=everything,
+                                          endpoints=self._endpoints)
         if not rows:
             return 0
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -181,7 +375,7 @@ class PollScheduler:
         if time.monotonic() < self._backoff_until:
             await self.store.release(row.id, self.owner)
             return
-        await self._bucket.take()
+        await self._request()
         try:
             info = await self.client.query(row.task_id)
         except DashScopeError as exc:
@@ -189,12 +383,11 @@ class PollScheduler:
             if self.on_update is not None:
                 self.on_update(updated, False)
             return
-        except Exception:
-            await self.store.release(row.id, self.owner)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                await asyncio.shield(self.store.release(row.id, self.owner))
             raise
-        self._backoff = 0.0
-        self.halted = None
-        self._set_health(Health.OK, "")
+        self._answered()
         seen = observation(info)
         expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
                            else row.status,
@@ -220,25 +413,63 @@ class PollScheduler:
         return await self.store.record_poll_failure(
             row.id, reason, max(self._backoff, self.interval_for(row)))
 
+    # -- the loop ---------------------------------------------------------------------
+
     async def _round(self) -> None:
-        """One poll round; a database error slows the loop down instead of ending it."""
+        """One round: the lease, the sweeps that are due, the tasks due on their own.
+        A database error slows the loop down instead of ending it."""
         try:
+            if not await self._may_poll():
+                return
+            await self._seed_timing()
+            await self._refresh_endpoints()
+            if time.monotonic() < self._backoff_until:
+                return
+            if self.sweeping:
+                live = await self.store.live_tasks(self._endpoints)
+                if live:
+                    await self._looks_around(live)
             await self.poll_once()
+            await self._plan()
         except StoreError as exc:
             self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
             self._set_health(Health.STORE_BUSY, str(exc))
 
+    async def _plan(self) -> None:
+        """When to sweep next: soon while a running task may be ending, rarely otherwise."""
+        if not self.sweeping:
+            return
+        live = await self.store.live_tasks(self._endpoints)
+        s = self.settings
+        wait = self.timing.next_sweep_in(live, utc_now(), close=s.look_close,
+                                         far=s.max_interval)
+        now = time.monotonic()
+        if wait is None:
+            self._next_sweep = now + self._scaled(s.audit_every)  # nothing followed
+        elif self._next_sweep <= now:
+            self._next_sweep = now + self._scaled(wait)
+        else:
+            self._next_sweep = min(self._next_sweep, now + self._scaled(wait))
+
     async def run(self, *, stop_when_idle: bool = False) -> None:
         """Poll forever (or until nothing is left to follow)."""
-        while True:
-            await self._round()
-            if stop_when_idle and not await self.store.unfinished():
-                return
-            await self._sleep_until_due()
+        try:
+            while True:
+                await self._round()
+                if stop_when_idle and not await self.store.unfinished():
+                    return
+                await self._sleep()
+        finally:
+            await self.release()
 
     async def wait_for(self, generation_ids: set[int]) -> list[Generation]:
-        """Poll until every one of these rows has ended: finished, no longer followed, or
-        unanswerable ``WAIT_GIVE_UP`` times in a row.  Raises ``PollingHalted``."""
+        """Follow until every one of these rows has ended: finished, no longer followed, or
+        unanswerable ``WAIT_GIVE_UP`` times in a row.  Raises ``PollingHalted``.
+
+        If another process polls the account, this one reads the store (and nudges the
+        poller once); it takes over if that process goes away.
+        """
+        await self.nudge()
         try:
             while True:
                 rows = await self.store.get_many(generation_ids)
@@ -247,27 +478,49 @@ class PollScheduler:
                 await self._round()
                 if self.halted is not None:
                     raise PollingHalted(self.halted)
-                await self._sleep_until_due()
+                await self._sleep()
         finally:
             await self.release()
 
     async def release(self) -> None:
-        """Give back this scheduler's leases (it stops: others may poll those tasks now).
+        """Give back this scheduler's leases (it stops: others may poll now).
         Runs to the end even while the caller is being cancelled (Ctrl-C)."""
         with contextlib.suppress(StoreError, asyncio.CancelledError):
             await asyncio.shield(self.store.release_all(self.owner))
+            if self.account is not None and self._holding:
+                await asyncio.shield(self.store.release_poller_lease(self.account, self.owner))
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep(self) -> None:
         if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:
             self._set_health(Health.OK, "")
-        due = parse_iso(await self.store.next_due_at())
+        now = time.monotonic()
         wait = self._scaled(self.settings.max_interval)
-        if due is not None:
-            wait = min(wait, max(0.05, (due - utc_now()).total_seconds()))
-        wait = max(wait, self._backoff_until - time.monotonic())
+        if self._holding:
+            due = parse_iso(await self._next_due())
+            if due is not None:
+                wait = min(wait, max(0.01, (due - utc_now()).total_seconds()))
+            if self.sweeping:
+                wait = min(wait, self._next_sweep - now, *(t - now for t in self._looks))
+            if self.account is not None:
+                wait = min(wait, LEASE_RENEW)
+        else:
+            wait = min(wait, FOLLOWER_READ)
+        wait = max(wait, self._backoff_until - now, 0.01)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, wait))
+            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _next_due(self) -> str | None:
+        with contextlib.suppress(StoreError):
+            return await self.store.next_due_at(self._endpoints)
+        return None
+
+
+def same_service(endpoint: str, base_url: str) -> bool:
+    """Whether a task made at ``endpoint`` can be asked about at ``base_url``: the same
+    region (keys and tasks belong to one region; hosts within it are interchangeable)."""
+    return endpoint.rstrip("/") == base_url.rstrip("/") or region_of(endpoint) == region_of(
+        base_url)
 
 
 def waiting(row: Generation) -> bool:

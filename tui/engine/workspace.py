@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from storage import Generation, TaskStore
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
 from tui.engine import trash
+from tui.engine.account import SharedBudget, account_id
 from tui.engine.download import Downloader
 from tui.engine.filenames import DEFAULT_TEMPLATE
 from tui.engine.media_url import loopback_origin
-from tui.engine.poller import PollSettings
+from tui.engine.poller import PollScheduler, PollSettings
 
 
 class MissingKey(Exception):
@@ -79,12 +81,31 @@ class Workspace:
             raise
         return store
 
-    def client(self) -> DashScopeClient:
+    @property
+    def account(self) -> str | None:
+        """The account's fingerprint (endpoint and key), as the store knows it."""
+        return account_id(self.base_url, self.key) if self.key is not None else None
+
+    def client(self, store: TaskStore | None = None, *,
+               time_scale: float | None = None) -> DashScopeClient:
+        """A client; with ``store``, every query, list and cancel takes its turn from the
+        account's budget, shared by every process on that database."""
         if self.key is None:
             raise MissingKey(
                 f"no API key: set {credentials.KEY_ENV} (or {credentials.KEY_FILE_ENV}, a file "
                 "holding it), or try the simulator with `pixverse-tui --demo`")
-        return DashScopeClient(self.key, self.base_url)
+        client = DashScopeClient(self.key, self.base_url)
+        if store is not None and self.account is not None:
+            settings = self.poll_settings(time_scale)
+            client.pace = SharedBudget(store, self.account, settings.queries_per_second,
+                                       time_scale=settings.time_scale).take
+        return client
+
+    def poller(self, store: TaskStore, client: DashScopeClient, *,
+               time_scale: float | None = None, **hooks: Any) -> PollScheduler:
+        """The account's poll scheduler (it polls only while it holds the account's lease)."""
+        return PollScheduler(store, client, self.poll_settings(time_scale),
+                             account=self.account, **hooks)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:

@@ -222,7 +222,7 @@ class PixverseApp(App[str | None]):
             return
         if self.client is None:
             try:
-                self.client = self.ws.client()
+                self.client = self.ws.client(self.store)
             except DashScopeError as exc:
                 self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
                 return
@@ -524,9 +524,8 @@ class PixverseApp(App[str | None]):
 
     def _start_poller(self) -> None:
         assert self.store is not None and self.client is not None
-        self.poller = PollScheduler(
-            self.store, self.client, self.ws.poll_settings(),
-            on_update=self._polled, on_health=self._poller_health)
+        self.poller = self.ws.poller(self.store, self.client, on_update=self._polled,
+                                     on_health=self._poller_health)
         self.run_worker(self.poller.run(), name="poller", group="poller", exclusive=True,
                         exit_on_error=False)
 
@@ -591,6 +590,7 @@ class PixverseApp(App[str | None]):
                 sent += 1
                 if self.poller is not None:
                     self.poller.wake()
+                    await self.poller.nudge()  # in case another process polls
             self.post_message(SubmissionFinished(sent, from_composer, draft.requests[0].prompt))
         except (CreatedButNotRecorded, StoreError) as exc:
             self.notify(str(exc), title="Not recorded", severity="error", timeout=60)
