@@ -37,6 +37,7 @@ from storage import Generation, StoreError, TaskStore, can_advance
 from storage.clock import iso, parse_iso, utc_now
 from storage.records import LiveTask, Observation
 from storage.store import process_tag
+from tui.config.credentials import region_of
 from tui.dashscope import (
     ApiError,
     DashScopeClient,
@@ -45,7 +46,6 @@ from tui.dashscope import (
     ListedTask,
     Scope,
 )
-from tui.config.credentials import region_of
 from tui.engine.observe import observation
 from tui.engine.ratelimit import TokenBucket
 from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep

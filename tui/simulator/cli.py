@@ -19,6 +19,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated clock runs N× faster")
     p.add_argument("--api-key", help="accept only this key (default: any sk-… key)")
     p.add_argument("--failure-rate", type=float, default=0.05, help="share of tasks that FAIL")
+    p.add_argument("--early-failure-rate", type=float, default=0.0,
+                   help="share of tasks FAILED by moderation while still PENDING")
     p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     p.add_argument("--error-rate", type=float, default=0.0, help="share of 500 answers")
     p.add_argument("--overload-rate", type=float, default=0.0, help="share of 503 answers")
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
                        latency=args.latency, truncate=args.truncate_rate, stall=args.stall_rate)
     config = SimulatorConfig(host=args.host, port=args.port, speed=args.speed,
                              api_key=args.api_key, failure_rate=args.failure_rate,
+                             early_failure_rate=args.early_failure_rate,
                              seed=args.seed, rates=rates)
     try:
         sim = Simulator(config)

@@ -13,6 +13,8 @@ matches its endpoint.  Kinds:
 - ``html``: 502 with an HTML page, as a proxy would
 - ``truncate`` (media): send half the body, then close
 - ``stall`` (media): send part of the body, then stop sending for ``seconds``
+- ``fail_early`` (``on: "moderate"``): the next task created FAILS ``seconds`` later
+  while still PENDING, as content moderation does
 - ``answer``: send exactly this: ``status``, a JSON ``body`` (or ``raw`` text),
   ``content_type`` and extra ``headers`` — hostile or odd answers on demand.
   With ``handle`` set, the request is carried out first (a create creates).
@@ -46,8 +48,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("create", "query", "list", "cancel", "media", "any")
-KINDS = ("status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
+ENDPOINTS = ("create", "query", "list", "cancel", "media", "moderate", "any")
+KINDS = ("fail_early", "status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
          "truncate", "stall", "answer", "endless", "trickle",
          "lie", "ignore_range", "wrong_range", "false_length", "expired", "redirect", "hold")
 
@@ -125,8 +127,11 @@ class FaultPlan:
         """
         with self.lock:
             for index, fault in enumerate(self.queue):
-                if fault.on in (endpoint, "any") and fault.task_id in (None, task_id):
+                matches = fault.on == endpoint or (fault.on == "any" and endpoint != "moderate")
+                if matches and fault.task_id in (None, task_id):
                     return self.queue.pop(index)
+        if endpoint == "moderate":
+            return None  # only one-shot faults; rates are drawn by the world itself
         r = self.rates
         roll = self.rng.random()
         if endpoint == "media":

@@ -38,6 +38,7 @@ class SimulatorConfig:
     speed: float = 1.0
     api_key: str | None = None  # None: any "sk-…" key is accepted
     failure_rate: float = 0.05
+    early_failure_rate: float = 0.0  # share of tasks FAILED by moderation while PENDING
     seed: int | None = None
     rates: FaultRates = field(default_factory=FaultRates)
     min_work: float = 60.0  # simulated seconds of generation, before duration/tier scaling
@@ -73,7 +74,8 @@ class Simulator:
         self.config = config or SimulatorConfig()
         rng = random.Random(self.config.seed)
         self.clock = SimClock(self.config.speed)
-        self.world = World(self.clock, failure_rate=self.config.failure_rate, rng=rng,
+        self.world = World(self.clock, failure_rate=self.config.failure_rate,
+                           early_failure_rate=self.config.early_failure_rate, rng=rng,
                            min_work=self.config.min_work, max_work=self.config.max_work,
                            queue_delay=self.config.queue_delay)
         self.faults = FaultPlan(rates=self.config.rates, rng=random.Random(rng.random()))
@@ -236,7 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not world.allow(key, "create"):
                 raise ApiFailure(429, "Throttling.RateQuota",
                                  "Requests rate limit exceeded, please try again later.")
-            task = world.create(key, **_validated(body))
+            early = self.sim.faults.take("moderate")
+            task = world.create(key, **_validated(body),
+                                fail_early_after=early.seconds if early else None)
             return 200, {"request_id": task.request_id,
                          "output": {"task_id": task.task_id, "task_status": "PENDING"}}
         if not world.allow(key, "query"):

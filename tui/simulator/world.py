@@ -45,6 +45,10 @@ _FAILURES = [
     ("DataInspectionFailed", "Output data may contain inappropriate content."),
     (None, None),  # field reports: FAILED with neither code nor message
 ]
+_EARLY_FAILURES = [
+    ("DataInspectionFailed", "Input data may contain inappropriate content."),
+    (None, None),  # "tasks FAILED seconds after submit with no code/message"
+]
 
 
 class SimClock:
@@ -104,6 +108,7 @@ class SimTask:
     status: str = "PENDING"
     started: float | None = None
     ended: float | None = None
+    fails_pending_at: float | None = None  # moderation: FAILED before it ever runs
 
     @property
     def ratio(self) -> str:
@@ -125,11 +130,13 @@ class World:
     """All accounts' tasks.  Thread-safe: the HTTP server calls it from many threads."""
 
     def __init__(self, clock: SimClock, *, failure_rate: float = 0.05,
+                 early_failure_rate: float = 0.0,
                  rng: random.Random | None = None, min_work: float = 60.0,
                  max_work: float = 300.0,
                  queue_delay: tuple[float, float] = (0.5, 4.0)) -> None:
         self.clock = clock
         self.failure_rate = failure_rate
+        self.early_failure_rate = early_failure_rate
         self.rng = rng or random.Random()
         self.min_work = min_work
         self.max_work = max_work
@@ -158,7 +165,10 @@ class World:
     # -- tasks --------------------------------------------------------------
 
     def create(self, key: str, *, model: str, prompt: str, size: str, duration: int,
-               audio: bool, watermark: bool, seed: int | None) -> SimTask:
+               audio: bool, watermark: bool, seed: int | None,
+               fail_early_after: float | None = None) -> SimTask:
+        """A new PENDING task.  ``fail_early_after``: it FAILS that many seconds later
+        without ever running (content moderation); also drawn at ``early_failure_rate``."""
         with self.lock:
             now = self.clock.now()
             tier = SIZES[size][0]
@@ -175,6 +185,11 @@ class World:
                 seed=seed if seed is not None else self.rng.randint(0, 2_147_483_647),
                 request_id=str(uuid.uuid4()), created=now,
                 ready_at=now + self.rng.uniform(*self.queue_delay), work=work, fails_with=fails)
+            if fail_early_after is None and self.rng.random() < self.early_failure_rate:
+                fail_early_after = self.rng.uniform(1.0, 10.0)
+            if fail_early_after is not None:
+                task.fails_pending_at = now + fail_early_after
+                task.fails_with = self.rng.choice(_EARLY_FAILURES)
             self.account(key).tasks[task.task_id] = task
             return task
 
@@ -217,6 +232,10 @@ class World:
         """Replay start/finish events up to now, honouring the running limit."""
         account = self.account(key)
         now = self.clock.now()
+        for task in account.tasks.values():
+            if task.status == "PENDING" and task.fails_pending_at is not None and \
+                    task.fails_pending_at <= now:
+                task.status, task.ended = "FAILED", task.fails_pending_at
         running = [t for t in account.tasks.values() if t.status == "RUNNING"]
         pending = sorted((t for t in account.tasks.values() if t.status == "PENDING"),
                          key=lambda t: t.created)
