@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENDPOINTS = ("create", "query", "list", "cancel", "media", "moderate", "any")
-KINDS = ("fail_early", "status", "drop_before", "drop_after", "hang_after", "latency", "malformed", "html",
-         "truncate", "stall", "answer", "endless", "trickle",
+KINDS = ("fail_early", "status", "drop_before", "drop_after", "hang_after", "latency",
+         "malformed", "html", "truncate", "stall", "answer", "endless", "trickle",
          "lie", "ignore_range", "wrong_range", "false_length", "expired", "redirect", "hold")
 
 
