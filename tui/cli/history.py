@@ -10,7 +10,7 @@ from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_rows, say
 from tui.config.credentials import region_of
-from tui.engine import stats, transfer
+from tui.engine import rescue, stats, transfer
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 
@@ -23,7 +23,10 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
         raise Problem("; ".join(where.problems))
     async with await ws.open_store() as store:
         rows = await store.page(where, limit=args.limit)
+        about_to_expire = rescue.warning(await rescue.expiring(store))
     print_rows(rows, args.json)
+    if about_to_expire:
+        err(f"warning: {about_to_expire}")
     return 0
 
 

@@ -31,6 +31,7 @@ from tui.cli.tasks import (
     cmd_track,
     cmd_wait,
 )
+from tui.cli.watch import cmd_watch
 from tui.config.credentials import CredentialsError
 from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variations", type=int, default=1, help="submit N tasks with seeds s…s+N-1")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
     p.add_argument("--wait", action="store_true", help="follow the task until it ends")
+    p.add_argument("--download", action="store_true",
+                   help="with --wait: download the video when it is ready")
     json_flag(p)
     scale_flag(p)
     p.set_defaults(run=cmd_submit)
@@ -90,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("wait", help="follow tasks until they end")
     p.add_argument("tasks", nargs="+")
+    p.add_argument("--download", action="store_true", help="download each video when ready")
     json_flag(p)
     scale_flag(p)
     p.set_defaults(run=cmd_wait)
@@ -144,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     filter_flags(p)
     p.set_defaults(run=cmd_stats)
+
+    p = sub.add_parser("watch", help="follow every task headless: print, download, signal")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="download finished videos (default: [downloads] auto)")
+    p.add_argument("--signal", choices=("bell", "osc9", "none"), default="bell",
+                   help="how a finished task is signalled (osc9: a desktop notification)")
+    scale_flag(p)
+    p.set_defaults(run=cmd_watch)
 
     p = sub.add_parser("locate", help="where config, data and downloads live")
     p.set_defaults(run=cmd_locate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.dashscope.task_ids import task_id_problem
 from tui.dashscope.validation import check_request
 from tui.engine import resolve
-from tui.engine.download import DownloadError
+from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollingHalted, same_service, why_not_finished
 from tui.engine.submit import submit_all, variation_seeds
@@ -51,8 +52,10 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
             with contextlib.suppress(StoreError):  # the poller, in whichever process, looks
                 await store.nudge_poller(ws.account)
         if args.wait and not failed:
-            rows, ended = await _wait(store, client, ws, rows, args.time_scale)
+            rows, ended = await _wait(store, client, ws, rows, args.time_scale, args.download)
             failed = not ended
+        elif args.download:
+            err("--download needs --wait (the video is not ready yet); nothing was downloaded")
     print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -73,23 +76,67 @@ def _read_prompt(text: str) -> str:
     return prompt
 
 
+class _Saver:
+    """Downloads while ``wait`` follows: the waited-for videos (``--download``), or every
+    video that finishes while this process polls (``[downloads] auto``)."""
+
+    def __init__(self, downloader: Downloader, wanted: set[int] | None) -> None:
+        self.downloader = downloader
+        self.wanted = wanted  # None: every task
+        self.tasks: list[asyncio.Task[Generation | None]] = []
+
+    def on_update(self, row: Generation, changed: bool) -> None:
+        if changed and row.status == "SUCCEEDED" and (self.wanted is None
+                                                       or row.id in self.wanted):
+            self.tasks.append(asyncio.create_task(self._save(row)))
+
+    async def _save(self, row: Generation) -> Generation | None:
+        try:
+            done = await self.downloader.download(row, wait=True)
+        except DownloadError as exc:
+            err(str(exc))
+            return None
+        err(f"saved {done.download_path}")
+        return done
+
+    async def finish(self, store: TaskStore, rows: list[Generation]) -> list[Generation]:
+        """Let running downloads end, fetch the waited-for videos still missing."""
+        await asyncio.gather(*self.tasks)
+        for row in await store.get_many(r.id for r in rows):
+            if row.status == "SUCCEEDED" and row.download_state != "done" and (
+                    self.wanted is None or row.id in self.wanted):
+                await self._save(row)
+        return await store.get_many(r.id for r in rows)
+
+
 async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
-                rows: list[Generation], time_scale: float) -> tuple[list[Generation], bool]:
+                rows: list[Generation], time_scale: float,
+                download: bool = False) -> tuple[list[Generation], bool]:
     """Follow rows to their end; True if every one of them succeeded.
 
     Each task that ended without a video gets one sentence on stderr; a refused
-    key or endpoint ends the whole wait with one.
+    key or endpoint ends the whole wait with one.  With ``download`` (or
+    ``[downloads] auto``) the videos are saved as they finish.
     """
+    auto = bool(ws.settings.get("downloads", "auto"))
+    saver = _Saver(ws.downloader(store), None if auto else {r.id for r in rows}) \
+        if download or auto else None
     elsewhere = [r for r in rows if r.task_id and not r.terminal
                  and not same_service(r.endpoint, client.base_url)]
     for row in elsewhere:
         err(f"{row.task_id} was made at {row.endpoint}, which is not the endpoint in use "
             f"({client.base_url}); set DASHSCOPE_HTTP_BASE_URL to it to follow it")
-    poller = ws.poller(store, client, time_scale=time_scale)
+    poller = ws.poller(store, client, time_scale=time_scale,
+                       on_update=saver.on_update if saver is not None else None)
     try:
         rows = await poller.wait_for({r.id for r in rows if r not in elsewhere})
+        if saver is not None:
+            rows = await saver.finish(store, rows)
     except PollingHalted as exc:
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
+    finally:
+        if saver is not None:
+            await saver.downloader.aclose()
     for row in rows:
         reason = why_not_finished(row)
         if reason is not None:
@@ -114,7 +161,7 @@ async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
             if row.task_id is not None and not row.terminal and row.forgotten_at is None:
                 await store.follow_again(row.id)
         async with ws.client(store, time_scale=args.time_scale) as client:
-            rows, ok = await _wait(store, client, ws, rows, args.time_scale)
+            rows, ok = await _wait(store, client, ws, rows, args.time_scale, args.download)
     print_rows(rows, args.json)
     return 0 if ok else 1
 

@@ -226,6 +226,11 @@ class PollScheduler:
 
     # -- the account's lease ----------------------------------------------------
 
+    @property
+    def polling(self) -> bool:
+        """Whether this process polls the account (holds its lease) — and so downloads."""
+        return self._holding
+
     async def _may_poll(self) -> bool:
         """Whether this process polls the account now (it holds, or took, the lease)."""
         if self.account is None:

@@ -1,0 +1,94 @@
+"""Videos saved before their URLs die: submit --wait --download, watch, expiry warnings."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from storage import TaskStore
+from storage.clock import iso, utc_now
+from tests.conftest import CLI, cli_env, submitted
+from tui.simulator import Simulator
+
+SCALE = ["--time-scale", "600"]
+
+
+def run(home: Path, sim: Simulator, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=cli_env(home, sim), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_submit_wait_download_in_one_go(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = run(home, sim, "submit", "a kite over dunes", "--wait", "--download", "--json",
+               *SCALE)
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert row["local_path"] and Path(row["local_path"]).read_bytes() == sim.clip("16x9")
+    assert "saved" in done.stderr
+
+
+def test_download_without_wait_says_why_nothing_was_saved(sim: Simulator,
+                                                          tmp_path: Path) -> None:
+    sent = run(tmp_path / "home", sim, "submit", "a kite", "--download")
+    assert sent.returncode == 0 and "--download needs --wait" in sent.stderr
+
+
+def test_wait_with_auto_downloads_while_it_polls(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[downloads]\nauto = true\n")
+    made = run(home, sim, "submit", "a lantern", "--json")
+    task_id = json.loads(made.stdout)[0]["task_id"]
+    waited = run(home, sim, "wait", task_id, "--json", *SCALE)
+    assert waited.returncode == 0, waited.stderr
+    assert Path(json.loads(waited.stdout)[0]["local_path"]).is_file()
+
+
+async def test_list_warns_about_videos_about_to_expire(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    task_id = await submitted(home, sim, "a glacier at dawn")
+    sim.clock.advance(400)
+    assert run(home, sim, "wait", task_id, *SCALE).returncode == 0
+    quiet = run(home, sim, "list")
+    assert "expire" not in quiet.stderr  # ended just now: a day to go
+    with sqlite3.connect(home / "tasks.db") as db:  # as if it ended 23 hours ago
+        db.execute("UPDATE generations SET end_time = ?",
+                   (iso(utc_now() - timedelta(hours=23)),))
+    warned = run(home, sim, "list")
+    assert warned.returncode == 0
+    assert "1 finished video is not downloaded and its URL expires within 2 hours" in (
+        warned.stderr) and task_id[:8] in warned.stderr
+    assert run(home, sim, "download", task_id).returncode == 0
+    assert "expire" not in run(home, sim, "list").stderr
+
+
+async def test_watch_follows_downloads_and_reports(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = await submitted(home, sim, "a paper boat")
+    watch = subprocess.Popen([*CLI, "watch", "--download", "--signal", "none", *SCALE],
+                             env=cli_env(home, sim), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        second = run(home, sim, "submit", "a second paper boat", "--json")
+        second_id = json.loads(second.stdout)[0]["task_id"]
+        deadline = time.monotonic() + 60
+        saved: list[str] = []
+        while len(saved) < 2:
+            assert time.monotonic() < deadline and watch.poll() is None, saved
+            async with await TaskStore.open(home / "tasks.db") as store:
+                saved = [r.task_id or "" for r in await store.page(limit=10)
+                         if r.download_state == "done"]
+            time.sleep(0.2)
+        assert set(saved) == {first, second_id}
+    finally:
+        watch.send_signal(signal.SIGINT)
+        out, errors = watch.communicate(timeout=30)
+    assert watch.returncode == 130 and "Traceback" not in errors
+    assert out.startswith("watching ") and out.count("✔ SUCCEEDED") == 2
+    assert out.count("saved ") == 2
