@@ -296,7 +296,8 @@ def test_good_polling_values_are_kept(tmp_path: Path) -> None:
                             "queries_per_second = 0.5\nconcurrency = 32\n")
     assert config.problems == []
     assert config.section("polling") == {"min_interval": 600, "max_interval": 3600,
-                                         "queries_per_second": 0.5, "concurrency": 32}
+                                         "queries_per_second": 0.5, "concurrency": 32,
+                                         "adopt_foreign": False}
 
 
 @pytest.mark.parametrize(("given", "size"), [

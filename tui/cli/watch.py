@@ -43,6 +43,7 @@ class Watcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self._signalled = 0.0
         self._pending_signal: str | None = None
+        self.since = now_iso()
 
     async def look(self, stamp: str) -> str:
         """Report what changed since ``stamp``; returns the next stamp."""
@@ -51,15 +52,19 @@ class Watcher:
             status = row.display_status
             if self.seen.get(row.id) == status:
                 continue
-            first_sight = row.id not in self.seen
+            new_end = row.terminal and (row.id in self.seen or await self._ended_lately(row))
             self.seen[row.id] = status
-            if row.terminal and not first_sight:
+            if new_end:
                 self.ended(row)
-            if row.status == "SUCCEEDED" and self.downloader is not None and (
-                    not first_sight or row.download_state == "none"):
-                self.save(row)
+                if row.status == "SUCCEEDED" and self.downloader is not None:
+                    self.save(row)
         self.flush_signal()
         return max((r.updated_at for r in rows), default=stamp)
+
+    async def _ended_lately(self, row: Generation) -> bool:
+        """A row first seen finished: did it finish while we watched (fast tasks do)?"""
+        return any(event.at >= self.since and event.status == row.status
+                   for event in await self.store.events(row.id))
 
     def ended(self, row: Generation) -> None:
         mark = MARKS.get(row.display_status, "·")

@@ -148,6 +148,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
             else "must be above 0 and at most 20 (the account's limit)"),
         "min_interval": Rule((int, float), 3.0, _between(1, 600)),
         "max_interval": Rule((int, float), 30.0, _between(1, 3600)),
+        "adopt_foreign": Rule((bool,), False),
     },
     "ui": {
         "theme": Rule((str,), None),

@@ -7,6 +7,7 @@ from datetime import datetime
 from storage import Generation, TaskStore
 from storage.clock import iso
 from storage.records import Observation
+from tui.dashscope import DashScopeClient
 from tui.dashscope.models import TaskInfo
 from tui.dashscope.sizes import MODEL_V56
 
@@ -50,3 +51,14 @@ async def adopt(store: TaskStore, info: TaskInfo, endpoint: str,
         audio=bool(usage.audio) if usage else False)
     row, _ = await store.apply(row.id, observation(info), 3.0)
     return row
+
+
+async def adopt_foreign(store: TaskStore, client: DashScopeClient,
+                        account: str) -> list[Generation]:
+    """Adopt every task of the account that a sweep saw and no row holds (one query each)."""
+    adopted = []
+    for task in await store.foreign_tasks(account):
+        info = await client.query(task.task_id)
+        if info.status != "UNKNOWN":  # else it expired meanwhile: nothing to follow
+            adopted.append(await adopt(store, info, client.base_url, task.model))
+    return adopted

@@ -46,7 +46,7 @@ from tui.dashscope import (
     ListedTask,
     Scope,
 )
-from tui.engine.observe import observation
+from tui.engine.observe import adopt_foreign, observation
 from tui.engine.ratelimit import TokenBucket
 from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
 
@@ -94,6 +94,7 @@ class PollSettings:
     audit_every: float = 300.0  # FAILED/CANCELED lists while tasks are PENDING
     park: float = 6 * 3600.0  # a task the sweeps watch is not polled on its own
     sweeps: bool = True
+    adopt_foreign: bool = False  # adopt tasks other clients made with the key, as seen
 
     @property
     def first_poll(self) -> float:
@@ -304,6 +305,10 @@ class PollScheduler:
             await self.store.record_foreign(self.account, [
                 (t.task_id, t.status, t.model_name, iso(t.created) if t.created else None)
                 for t in found.foreign if t.task_id not in known])
+            if self.settings.adopt_foreign:
+                for row in await adopt_foreign(self.store, self.client, self.account):
+                    if self.on_update is not None:
+                        self.on_update(row, True)
 
     async def _audit(self, live: list[LiveTask]) -> None:
         """PENDING tasks that ended without running: the FAILED and CANCELED lists."""

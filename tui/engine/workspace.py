@@ -69,6 +69,7 @@ class Workspace:
                             queries_per_second=float(p["queries_per_second"]),
                             min_interval=float(p["min_interval"]),
                             max_interval=float(p["max_interval"]),
+                            adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
     async def open_store(self) -> TaskStore:

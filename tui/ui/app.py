@@ -39,9 +39,9 @@ from storage.store import TRASH_DAYS
 from tui.config.credentials import region_of
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
 from tui.dashscope.validation import check_request
-from tui.engine import preview, resolve, stats, trash
+from tui.engine import preview, rescue, resolve, stats, trash
 from tui.engine.download import DownloadBusy, Downloader, DownloadError
-from tui.engine.observe import observation
+from tui.engine.observe import adopt_foreign, observation
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.engine.workspace import Workspace
@@ -72,6 +72,7 @@ from tui.ui.widgets.task_table import TaskTable
 REFRESH_EVERY = 0.25  # seconds: coalesces bursts of updates into a few repaints a second
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in SQLite
 COUNT_CAP = 1000  # a text search says "1,000+" rather than count every match
+ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos and foreign tasks
 NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
@@ -171,6 +172,8 @@ class PixverseApp(App[str | None]):
         self._downloading: set[int] = set()
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
         self._filter_pending = False
+        self._expiring = 0  # finished, not saved, URL dies within 2 h
+        self._foreign = 0  # tasks of the account no row knows
         self._view_lock = asyncio.Lock()  # one page load or refresh at a time
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self.graphics = graphics.detected()
@@ -236,6 +239,8 @@ class PixverseApp(App[str | None]):
         self._render_status()
         self.set_interval(REFRESH_EVERY, self._refresh_from_store, name="refresh")
         self.set_interval(1.0, self._tick, name="tick")
+        self.set_interval(ACCOUNT_CHECK_EVERY, self._account_check, name="account")
+        self.call_later(self._account_check)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.poll_enabled:
             self._start_poller()
@@ -373,6 +378,21 @@ class PixverseApp(App[str | None]):
     def _count_capped(self) -> bool:
         return bool(self.where.text) and self.total > COUNT_CAP
 
+    @quiet_when_closing
+    async def _account_check(self) -> None:
+        """Videos about to be lost (saved now when this process polls and auto is on),
+        and tasks other clients made with the key."""
+        if self.store is None:
+            return
+        if self.poller is not None and self.poller.polling and self.ws.settings.get(
+                "downloads", "auto"):
+            for row in await rescue.to_rescue(self.store):
+                self._download(row.id)
+        self._expiring = len(await rescue.expiring(self.store))
+        account = self.ws.account
+        self._foreign = len(await self.store.foreign_tasks(account)) if account else 0
+        self._render_status()
+
     def _shows_newest(self) -> bool:
         table = self._table()
         return self.page_no == 0 and table.sort_column == "submitted" and table.sort_reverse
@@ -435,7 +455,8 @@ class PixverseApp(App[str | None]):
         self.screen_stack[0].query_one(StatusBar).render_status(
             endpoint=self.ws.base_url, region=region_of(self.ws.base_url), demo=self.ws.demo,
             in_flight=in_flight, health=self.health, detail=self.health_detail,
-            updated=self.last_update, window=self._window())
+            updated=self.last_update, window=self._window(), expiring=self._expiring,
+            foreign=self._foreign)
 
     def _window(self) -> str:
         if self.total <= PAGE_SIZE and self.page_no == 0:
@@ -895,6 +916,29 @@ class PixverseApp(App[str | None]):
             self.notify(f"Brought back #{row.id}.", timeout=3)
         self.post_message(StoreChanged())
 
+    def action_adopt_foreign(self) -> None:
+        if not self._foreign:
+            self.notify("No foreign tasks: every task the service runs for this key is "
+                        "followed here.", timeout=4)
+            return
+        self._adopt_foreign()
+
+    @work(group="adopt", exclusive=True, exit_on_error=False)
+    async def _adopt_foreign(self) -> None:
+        assert self.store is not None and self.client is not None
+        account = self.ws.account
+        if account is None:
+            return
+        try:
+            rows = await adopt_foreign(self.store, self.client, account)
+        except DashScopeError as exc:
+            self.notify(str(exc), title="Could not adopt", severity="error")
+            return
+        self.notify(f"Adopted {len(rows)} task{'s' if len(rows) != 1 else ''} made by other "
+                    "clients with this key.", timeout=5)
+        self.post_message(StoreChanged())
+        await self._account_check()
+
     async def action_stats(self) -> None:
         if self.store is None:
             return
@@ -939,6 +983,8 @@ class PixverseApp(App[str | None]):
     @quiet_when_closing
     async def _apply_filter(self) -> None:
         self._filter_pending = False
+        self._expiring = 0  # finished, not saved, URL dies within 2 h
+        self._foreign = 0  # tasks of the account no row knows
         await self._load_table(page=0)
 
     @on(Input.Submitted, "#filter")

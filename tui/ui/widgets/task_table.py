@@ -47,6 +47,8 @@ class TaskTable(DataTable[SortText]):
         Binding("t", "app.tags", "Tags", id="table.tags"),
         Binding("n", "app.note", "Note", id="table.note"),
         Binding("x", "app.forget", "Forget", id="table.forget"),
+        Binding("A", "app.adopt_foreign", "Adopt foreign", id="table.adopt-foreign",
+                show=False),
     ]
 
     class SortChanged(Message):
