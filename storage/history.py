@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from storage.records import SHOWN_STATUSES
+
 TIER_HEIGHTS = {"360P": (360, 480, 640), "540P": (576, 768, 1024),
                 "720P": (720, 960, 1280), "1080P": (1080, 1440, 1808, 1920)}
 SIZES_BY_TIER = {
@@ -162,8 +164,12 @@ def parse_filter(line: str) -> HistoryFilter:
             elif key == "in" and value.lower() == "trash":
                 found = replace(found, trash=True)
             elif key == "status":
-                found = replace(found, statuses=found.statuses + tuple(
-                    v.upper() for v in value.split(",") if v))
+                statuses = tuple(v.upper() for v in value.split(",") if v)
+                unknown = [v for v in statuses if v not in SHOWN_STATUSES]
+                if unknown:
+                    raise FilterError(f"status:{','.join(unknown)} is not a status; use "
+                                      + ", ".join(sorted(SHOWN_STATUSES)))
+                found = replace(found, statuses=found.statuses + statuses)
             elif key == "tier":
                 tiers = tuple(v.upper() if v.upper().endswith("P") else v.upper() + "P"
                               for v in value.split(",") if v)

@@ -7,6 +7,9 @@ from typing import Any
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 LIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED"})  # the service still works on it
+# Every word a generation's status can show: the service's, or the submission's before it.
+SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"SUBMITTING", "UNCONFIRMED", "REJECTED",
+                                              "ABANDONED", "TRACKED", "ACCEPTED"})
 # Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
 STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
                "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}

@@ -114,6 +114,13 @@ class TaskStore(CoordinationMixin):
     async def open(cls, path: Path | str) -> TaskStore:
         """Open (creating or upgrading) the database; raises ``StoreError`` with a sentence."""
         path = Path(path)
+        for folder in (path.parent, *path.parent.parents):
+            if folder.exists() and not folder.is_dir():
+                raise StoreUnavailable(f"{folder} is a file, not a folder; the database "
+                                       f"{path} cannot live under it — set PIXVERSE_TUI_HOME "
+                                       "to a folder")
+            if folder.exists():
+                break
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -497,6 +504,24 @@ class TaskStore(CoordinationMixin):
                                download_bytes=done, download_total=total,
                                download_sha256=sha256, download_error=error)
         return await self._require(generation_id)
+
+    async def not_downloaded(self, *, ended_after: str | None = None,
+                             ended_before: str | None = None,
+                             limit: int = 1000) -> list[Generation]:
+        """Finished videos not saved yet (nor expired, refused or set aside), the
+        soonest to expire first — optionally only those that ended in a time range."""
+        clauses = ["status = 'SUCCEEDED'", "video_url IS NOT NULL", "forgotten_at IS NULL",
+                   "download_state NOT IN ('done', 'expired', 'refused', 'trashed')"]
+        params: list[Any] = []
+        if ended_after is not None:
+            clauses.append("end_time > ?")
+            params.append(ended_after)
+        if ended_before is not None:
+            clauses.append("end_time <= ?")
+            params.append(ended_before)
+        return await self._rows(
+            f"SELECT * FROM generations WHERE {' AND '.join(clauses)}"
+            " ORDER BY end_time, id LIMIT ?", (*params, limit))
 
     async def set_download_progress(self, generation_id: int, done: int,
                                     total: int | None) -> None:

@@ -110,7 +110,7 @@ def test_a_home_that_cannot_be_created_is_one_sentence(sim: Simulator,
     home = blocker / "pixverse"  # works for root too, unlike a read-only folder
     for args in (["list"], ["submit", "a fox in the snow"]):
         sentence = one_sentence(run(home, sim, *args))
-        assert f"cannot create the folder {home}" in sentence
+        assert f"{blocker} is a file, not a folder" in sentence
         assert "PIXVERSE_TUI_HOME" in sentence
     assert creates(sim) == 0
     assert blocker.read_text() == "I am a file, not a folder"

@@ -95,7 +95,7 @@ def test_cancel_and_track(slow_sim: Simulator, tmp_path: Path) -> None:
     canceled = run(home, slow_sim, "cancel", task_id)
     assert canceled.returncode == 0 and "CANCELED" in canceled.stdout
     again = run(home, slow_sim, "cancel", task_id)
-    assert again.returncode == 1 and "UnsupportedOperation" in again.stderr
+    assert again.returncode == 1 and "only a PENDING task" in again.stderr
 
     other = tmp_path / "other-home"
     tracked = run(other, slow_sim, "track", task_id, "--json")

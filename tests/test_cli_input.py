@@ -49,3 +49,48 @@ def test_variations_are_paced_under_the_create_limit(slow_sim: Simulator,
     sent = run(home, slow_sim, "submit", "a kite", "--variations", "8", "--json")
     assert sent.returncode == 0, sent.stderr
     assert len(json.loads(sent.stdout)) == 8 and creates(slow_sim) == 8
+
+
+def test_mistakes_on_the_command_line_are_one_sentence(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for args, words in ((["list", "--status", "BOGUS"], "not a status"),
+                        (["list", "--limit", "-5"], "must be 1 or more"),
+                        (["submit", "x", "--seed", "-1"], "seed must be"),
+                        (["--demo", "list"], "pixverse-tui simulate"),
+                        (["track", "../../etc"], "not a task id")):
+        done = run(home, sim, *args)
+        assert done.returncode in (1, 2), args
+        assert done.stderr.count("\n") == 1 and words in done.stderr, (args, done.stderr)
+        assert "usage:" not in done.stderr and "Traceback" not in done.stderr
+        assert done.stdout == "", args  # not even an empty table
+    assert creates(sim) == 0
+
+
+def test_cancel_answers_locally_when_the_task_cannot_be_canceled(sim: Simulator,
+                                                                 tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = json.loads(run(home, sim, "submit", "a swan", "--wait", "--json",
+                          "--time-scale", "600").stdout)[0]
+    asked = len(sim.requests)
+    refused = run(home, sim, "cancel", made["task_id"])
+    assert refused.returncode == 1 and "only a PENDING task" in refused.stderr
+    assert len(sim.requests) == asked  # nothing sent
+
+
+def test_a_home_under_a_file_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    env = {**cli_env(tmp_path, None), "PIXVERSE_TUI_HOME": str(blocker / "home")}
+    done = subprocess.run([*CLI, "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "is a file, not a folder" in done.stderr
+
+
+def test_a_novel_length_error_message_is_cut(sim: Simulator, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = json.loads(run(home, sim, "submit", "a heron", "--json").stdout)[0]
+    sim.inject(on="query", kind="answer", status=200, body={
+        "request_id": "r", "output": {"task_id": made["task_id"], "task_status": "FAILED",
+                                      "code": "X" * 5000, "message": "boom " * 40_000}})
+    run(home, sim, "wait", made["task_id"], "--time-scale", "600")
+    shown = json.loads(run(home, sim, "show", made["task_id"], "--json").stdout)
+    assert len(shown["error_code"]) <= 100 and len(shown["error_message"]) <= 2000

@@ -9,6 +9,7 @@ never shows up in a file under the home or in anything the program prints.
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import subprocess
@@ -22,6 +23,7 @@ from storage import TaskStore
 from tests.conftest import CLI, KEY, cli_env, client_for, make_sim, submitted
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
+from tui.engine import poller as poller_module
 from tui.engine.poller import WAIT_GIVE_UP, Health, PollScheduler, PollSettings, why_not_finished
 from tui.engine.submit import submit
 from tui.simulator import Simulator
@@ -218,3 +220,26 @@ def test_the_key_never_appears_after_error_paths(sim: Simulator, tmp_path: Path)
     for file in files:
         assert KEY.encode() not in file.read_bytes(), file
         assert KEY[3:].encode() not in file.read_bytes(), file
+
+
+async def test_one_refused_answer_halts_honestly_and_polling_resumes(
+        sim: Simulator, store: TaskStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 401 about one task among answers that succeed: the poller says it is halted
+    (never "ok" while it waits), and tries again by itself — it does not sit silent."""
+    monkeypatch.setattr(poller_module, "HALTED_RETRY", (0.3, 1.0))
+    health: list[Health] = []
+    settings = PollSettings(time_scale=600.0, sweeps=False)
+    async with client_for(sim) as client:
+        rows = [(await submit(store, client, GenerationRequest(f"race {i}"),
+                              first_poll_after=0)).generation for i in range(4)]
+        assert rows[0].task_id is not None
+        sim.inject(on="query", kind="status", status=401, code="InvalidApiKey",
+                   message="Invalid API-key provided.", task_id=rows[0].task_id)
+        poller = PollScheduler(store, client, settings,
+                               on_health=lambda state, _detail: health.append(state))
+        await poller.poll_once()  # the 401 and the others' answers, in one round
+        assert poller.health is Health.HALTED and poller.halted is not None
+        run = asyncio.create_task(poller.run(stop_when_idle=True))
+        await asyncio.wait_for(run, 30)
+    assert all(row.status == "SUCCEEDED" for row in await store.get_many(r.id for r in rows))
+    assert health[0] is Health.HALTED and health[-1] is Health.OK

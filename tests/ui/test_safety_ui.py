@@ -13,6 +13,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pytest
 from textual import events
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
@@ -624,6 +625,40 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
                          "refused: the video URL contains a control character")
         assert "downloading" not in detail_text(app) and "so far" not in detail_text(app)
         assert not sim.media_headers  # nothing was fetched
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/v.mp4\necho PASTEJACKED > /tmp/x\n",
+    "https://example.com/\x1b]52;c;aGVsbG8=\x07.mp4",
+])
+async def test_y_never_copies_a_url_that_would_do_more_than_open(
+        sim: Simulator, home: Path, url: str) -> None:
+    """A URL with a newline runs a command when pasted into a shell: it is not copied."""
+    ws = workspace(home, sim)
+    store = await open_store(ws)
+    row = await finished(store, "odd url", endpoint=sim.base_url, task_id="task-odd-url",
+                         video_url=url)
+    await store.close()
+    app = PixverseApp(ws)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await highlight(pilot, app, row.id, "task-odd-url")
+        await press(pilot, app, "y")
+        await until(pilot, lambda: "not copied" in toasts(app), what="a toast")
+        assert app.clipboard == ""
+
+
+async def test_y_copies_a_plain_url(sim: Simulator, home: Path) -> None:
+    ws = workspace(home, sim)
+    store = await open_store(ws)
+    row = await finished(store, "plain url", endpoint=sim.base_url, task_id="task-plain",
+                         video_url="https://media.example.com/v.mp4")
+    await store.close()
+    app = PixverseApp(ws)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await highlight(pilot, app, row.id, "task-plain")
+        await press(pilot, app, "y")
+        await until(pilot, lambda: app.clipboard == "https://media.example.com/v.mp4",
+                    what="the URL in the clipboard")
 
 
 async def test_an_expired_video_url_says_so_and_offers_no_retry(sim: Simulator,

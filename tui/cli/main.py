@@ -11,6 +11,7 @@ import asyncio
 import os
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from storage import StoreError
 from tui.cli.history import (
@@ -48,13 +49,28 @@ def _seed(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one sentence too (with where to read more), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        err(f"{message} (see `{self.prog} --help`)")
+        raise SystemExit(2)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pixverse-tui",
         description="Make videos with PixVerse v5.6 on Alibaba Cloud Model Studio (DashScope).")
     parser.add_argument("--demo", action="store_true",
                         help="run against a built-in simulator (no key, no cost)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def json_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print JSON")
@@ -82,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", action="append", help="e.g. RUNNING or SUCCEEDED,FAILED")
     p.add_argument("--search", help='words and filter tokens, as in the dashboard: '
                    '"fox tier:720P dl:no since:2026-03-01"')
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive, default=50)
     json_flag(p)
     p.set_defaults(run=cmd_list)
 
@@ -175,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.launch import launch
 
         return launch(demo=args.demo)
+    if args.demo:
+        err("--demo opens the dashboard on its own simulator; for scripting, run "
+            "`pixverse-tui simulate` and point DASHSCOPE_HTTP_BASE_URL at it")
+        return 2
     try:
         ws = Workspace.load()
         for warning in ws.warnings:  # the same ones the dashboard shows

@@ -205,6 +205,9 @@ async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
         row = await find_one(store, args.task)
         if not row.task_id:
             raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
+        if row.status not in (None, "PENDING"):
+            raise Problem(f"only a PENDING task can be canceled; {row.task_id} is "
+                          f"{row.display_status}")
         async with ws.client(store) as client:
             await client.cancel(row.task_id)
             row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
@@ -241,7 +244,8 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
                     "check the id and the API key")
                 continue
             rows.append(await adopt(store, info, client.base_url))
-    print_rows(rows, args.json)
+    if rows or args.json:
+        print_rows(rows, args.json)
     return 1 if failures else 0
 
 

@@ -307,9 +307,9 @@ def _decode(response: httpx.Response, data: bytes, creating: bool) -> Any:
         return body
     code = message = request_id = None
     if isinstance(body, dict):
-        code = _str_or_none(body.get("code"))
-        message = _str_or_none(body.get("message"))
-        request_id = _str_or_none(body.get("request_id"))
+        code = _str_or_none(body.get("code"), 100)
+        message = _str_or_none(body.get("message"), 2000)
+        request_id = _str_or_none(body.get("request_id"), 200)
     if message is None:
         message = (f"HTTP {status} {response.reason_phrase or ''}".strip()
                    + (f" ({_snippet(response, data)})" if body is None and data else ""))
@@ -371,8 +371,12 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _str_or_none(value: Any, limit: int) -> str | None:
+    """The server's text, cut at ``limit`` characters (an error code is not a novel)."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _safe(task_id: str) -> str:

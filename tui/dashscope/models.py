@@ -116,10 +116,13 @@ def _as_dict(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _opt_str(value: Any) -> str | None:
+def _opt_str(value: Any, limit: int = 10_000) -> str | None:
+    """Text as the server sent it — cut at ``limit`` characters (an honest field is short;
+    a 200,000-character "message" is a server misbehaving)."""
     if value is None:
         return None
-    return str(value)
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _opt_int(value: Any) -> int | None:
@@ -180,11 +183,11 @@ def parse_usage(raw: Any) -> Usage | None:
         return None
     return Usage(
         duration=_opt_float(raw.get("duration")),
-        size=_opt_str(raw.get("size")),
+        size=_opt_str(raw.get("size"), 100),
         fps=_opt_int(raw.get("fps")),
         video_count=_opt_int(raw.get("video_count")),
         audio=_opt_bool(raw.get("audio")),
-        sr=_opt_str(raw.get("SR")),
+        sr=_opt_str(raw.get("SR"), 100),
         extra={k: v for k, v in raw.items() if k not in _USAGE_FIELDS},
     )
 
@@ -213,7 +216,7 @@ def parse_created(body: Any) -> CreatedTask:
     return CreatedTask(
         task_id=task_id,
         status=_status(output.get("task_status")) or "PENDING",
-        request_id=_opt_str(data.get("request_id")),
+        request_id=_opt_str(data.get("request_id"), 200),
     )
 
 
@@ -229,14 +232,14 @@ def parse_task(body: Any, asked_for: str) -> TaskInfo:
     return TaskInfo(
         task_id=asked_for,
         status=status,
-        request_id=_opt_str(data.get("request_id")),
+        request_id=_opt_str(data.get("request_id"), 200),
         submit_time=parse_server_time(output.get("submit_time")),
         scheduled_time=parse_server_time(output.get("scheduled_time")),
         end_time=parse_server_time(output.get("end_time")),
         video_url=_opt_str(output.get("video_url")) or None,
         orig_prompt=_opt_str(output.get("orig_prompt")),
-        code=_opt_str(output.get("code")) or None,
-        message=_opt_str(output.get("message")) or None,
+        code=_opt_str(output.get("code"), 100) or None,
+        message=_opt_str(output.get("message"), 2000) or None,
         usage=parse_usage(data.get("usage")),
         extra={k: v for k, v in output.items() if k not in _OUTPUT_FIELDS},
     )
@@ -263,12 +266,12 @@ def parse_page(body: Any) -> TaskPage:
         tasks.append(ListedTask(
             task_id=str(row["task_id"]),
             status=status,
-            model_name=_opt_str(row.get("model_name")),
+            model_name=_opt_str(row.get("model_name"), 200),
             created=_epoch_ms(row.get("gmt_create")),
             started=_epoch_ms(row.get("start_time")),
             ended=_epoch_ms(row.get("end_time")),
-            region=_opt_str(row.get("region")),
-            request_id=_opt_str(row.get("request_id")),
+            region=_opt_str(row.get("region"), 100),
+            request_id=_opt_str(row.get("request_id"), 200),
             extra={k: v for k, v in row.items() if k not in _LISTED_FIELDS},
         ))
     return TaskPage(
@@ -277,6 +280,6 @@ def parse_page(body: Any) -> TaskPage:
         total_page=_opt_int(data.get("total_page")) or 1,
         page_no=_opt_int(data.get("page_no")) or 1,
         page_size=_opt_int(data.get("page_size")) or len(tasks),
-        request_id=_opt_str(data.get("request_id")),
+        request_id=_opt_str(data.get("request_id"), 200),
         refused=refused,
     )

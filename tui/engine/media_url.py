@@ -116,6 +116,10 @@ class UrlPolicy:
         media = MediaUrl(url, origin, literal)
         if origin in self.allowed:
             return media
+        if scheme != "https" and _is_loopback_host(host):
+            raise UrlRefused(f"the video URL points at a simulator on this computer "
+                             f"({host}:{origin.port}) that is not the one in use — it is gone "
+                             "or was restarted, and its videos with it")
         if scheme != "https":
             raise UrlRefused(f"the video URL is plain http to {host}; only https is fetched")
         if host in METADATA_NAMES or host.endswith(".internal"):

@@ -60,7 +60,7 @@ class Health(enum.Enum):
     FOLLOWER = "followed"  # another process polls this account; we read the store
 
 
-HALTED_RETRY = 300.0  # real seconds between tries while halted (someone may fix the key)
+HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: doubling
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
 LEASE_RENEW = 3.0  # real seconds between renewals of the account's poller lease
@@ -125,6 +125,8 @@ class PollScheduler:
             self.settings.queries_per_second * self.settings.time_scale)
         self._backoff_until = 0.0
         self._backoff = 0.0
+        self._trouble_since: float | None = None  # when the current back-off or halt began
+        self._halt_wait = 0.0
         self.halted: DashScopeError | None = None
         self.timing = Timing()
         self._wake = asyncio.Event()
@@ -201,7 +203,8 @@ class PollScheduler:
     def _back_off(self, exc: DashScopeError) -> None:
         self._backoff = min(60.0, max(2.0, self._backoff * 2))
         wait = max(self._backoff, exc.retry_after or 0.0)
-        self._backoff_until = time.monotonic() + wait
+        self._trouble_since = time.monotonic()
+        self._backoff_until = self._trouble_since + wait
         offline = exc.status is None
         self._set_health(Health.OFFLINE if offline else Health.BACKING_OFF,
                          f"{exc} — next try in {wait:.0f} s")
@@ -209,12 +212,22 @@ class PollScheduler:
     def _halt(self, exc: DashScopeError) -> None:
         """Nothing can be followed until someone fixes the key or the endpoint."""
         self.halted = exc
-        self._backoff_until = time.monotonic() + HALTED_RETRY
+        low, high = HALTED_RETRY
+        self._halt_wait = min(high, self._halt_wait * 2) if self._halt_wait else low
+        self._trouble_since = time.monotonic()
+        self._backoff_until = self._trouble_since + self._halt_wait
         self._set_health(Health.HALTED, f"{exc} — polling stopped; next try in "
-                                        f"{HALTED_RETRY / 60:.0f} min")
+                                        f"{self._halt_wait:.0f} s")
 
-    def _answered(self) -> None:
+    def _answered(self, sent_at: float) -> None:
+        """A good answer ends a back-off or a halt — if the question was asked after the
+        trouble began (an answer to an earlier one proves nothing)."""
+        if self._trouble_since is not None and sent_at < self._trouble_since:
+            return
+        self._trouble_since = None
         self._backoff = 0.0
+        self._backoff_until = 0.0
+        self._halt_wait = 0.0
         self.halted = None
         if self.health is not Health.OK:
             self._set_health(Health.OK, "")
@@ -327,7 +340,7 @@ class PollScheduler:
 
     async def _looks_around(self, live: list[LiveTask]) -> None:
         """The sweeps and lists that are due, each failure handled by its scope."""
-        now = time.monotonic()
+        now = sent_at = time.monotonic()
         try:
             if now >= self._next_sweep:
                 await self._sweep(live)
@@ -344,7 +357,7 @@ class PollScheduler:
             else:
                 await self._stop_sweeping(exc)  # only the list cannot be used
             return
-        self._answered()
+        self._answered(sent_at)
 
     async def _stop_sweeping(self, exc: DashScopeError) -> None:
         """The list cannot be used: poll every task on its own for a while."""
@@ -386,6 +399,7 @@ class PollScheduler:
             await self.store.release(row.id, self.owner)
             return
         await self._request()
+        sent_at = time.monotonic()
         try:
             info = await self.client.query(row.task_id)
         except DashScopeError as exc:
@@ -397,7 +411,7 @@ class PollScheduler:
             with contextlib.suppress(StoreError):
                 await asyncio.shield(self.store.release(row.id, self.owner))
             raise
-        self._answered()
+        self._answered(sent_at)
         seen = observation(info)
         expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
                            else row.status,
@@ -415,7 +429,7 @@ class PollScheduler:
                 row.id, f"the service cannot be asked about this task: {reason}")
         if exc.scope is Scope.ACCOUNT:
             self._halt(exc)
-            return await self.store.record_poll_failure(row.id, reason, HALTED_RETRY)
+            return await self.store.record_poll_failure(row.id, reason, self._halt_wait)
         if exc.scope is Scope.TASK:
             return await self.store.record_poll_failure(row.id, reason,
                                                         self._task_retry_in(row))

@@ -41,6 +41,7 @@ from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
 from tui.dashscope.validation import check_request
 from tui.engine import preview, rescue, resolve, stats, trash
 from tui.engine.download import DownloadBusy, Downloader, DownloadError
+from tui.engine.media_url import UrlPolicy, UrlRefused
 from tui.engine.observe import adopt_foreign, observation
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import CreatedButNotRecorded, submit_all
@@ -755,6 +756,11 @@ class PixverseApp(App[str | None]):
         row = self._highlighted_row()
         if row is None or not row.video_url:
             self.notify("This task has no video URL yet.", severity="warning")
+            return
+        try:  # what is pasted into a shell must be a plain URL, nothing more
+            UrlPolicy(self.ws.plain_http_origins).check(row.video_url)
+        except UrlRefused as exc:
+            self.notify(f"The video URL was not copied: {exc}.", severity="warning")
             return
         self.copy_to_clipboard(row.video_url)
         self.notify("Video URL copied to the clipboard.", timeout=3)

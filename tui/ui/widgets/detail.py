@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -137,6 +138,9 @@ class DetailPane(VerticalScroll):
     """Scrollable; its content is replaced whenever the highlighted row changes."""
 
     can_focus = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.focus_tasks", "To tasks", id="detail.leave"),
+    ]
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="preview")
