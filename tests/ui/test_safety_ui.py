@@ -429,6 +429,25 @@ async def test_the_trash_filter_shows_forgotten_rows(sim: Simulator, home: Path)
                     what="in:trash to show the forgotten row")
 
 
+async def test_undo_under_a_filter_shows_the_row_again(sim: Simulator, home: Path) -> None:
+    ws = workspace(home, sim)
+    store = await open_store(ws)
+    older = await finished(store, "a red fox", endpoint=sim.base_url, task_id="task-fox-1")
+    newer = await finished(store, "a grey fox", endpoint=sim.base_url, task_id="task-fox-2")
+    await finished(store, "a whale", endpoint=sim.base_url, task_id="task-whale")
+    await store.close()
+    app = PixverseApp(ws)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        table(app).focus()
+        await press(pilot, app, "slash", *"fox", "enter")
+        await until(pilot, lambda: set(table(app).rows_by_id) == {older.id, newer.id},
+                    what="the filter")
+        await forget_with_keys(pilot, app, older)
+        await press(pilot, app, "ctrl+z")
+        await until(pilot, lambda: set(table(app).rows_by_id) == {older.id, newer.id},
+                    what="the row back under the filter")
+
+
 async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
         sim: Simulator, home: Path) -> None:
     """Two rows forgotten one after the other; in:trash applied while a refresh is
