@@ -13,7 +13,7 @@ from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.dashscope.task_ids import task_id_problem
 from tui.dashscope.validation import check_request
-from tui.engine import resolve
+from tui.engine import operations, resolve
 from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollingHalted, same_service, why_not_finished
@@ -203,14 +203,12 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
 async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         row = await find_one(store, args.task)
-        if not row.task_id:
-            raise Problem(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
-        if row.status not in (None, "PENDING"):
-            raise Problem(f"only a PENDING task can be canceled; {row.task_id} is "
-                          f"{row.display_status}")
-        async with ws.client(store) as client:
-            await client.cancel(row.task_id)
-            row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), 3.0)
+        try:
+            operations.cancelable(row)  # before anything is sent
+            async with ws.client(store) as client:
+                row = await operations.cancel(store, client, row)
+        except operations.Refused as exc:
+            raise Problem(str(exc)) from None
     say(f"{row.task_id}: {row.display_status}")
     return 0
 
@@ -263,7 +261,7 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
                               f"{rows[0].display_status}); nothing to resolve")
         if args.abandon:
             for row in rows:
-                await store.mark_abandoned(row.id, "the user decided no task was created")
+                await operations.abandon(store, row)
                 say(f"#{row.id}: abandoned")
             return 0
         async with ws.client(store) as client:

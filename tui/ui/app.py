@@ -37,12 +37,11 @@ from storage.clock import iso, utc_now
 from storage.history import HistoryFilter, parse_filter
 from storage.store import TRASH_DAYS
 from tui.config.credentials import region_of
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
-from tui.dashscope.validation import check_request
-from tui.engine import preview, rescue, resolve, stats, trash
+from tui.dashscope import DashScopeClient, DashScopeError
+from tui.engine import operations, preview, rescue, resolve, stats, trash
 from tui.engine.download import DownloadBusy, Downloader, DownloadError
 from tui.engine.media_url import UrlPolicy, UrlRefused
-from tui.engine.observe import adopt_foreign, observation
+from tui.engine.observe import adopt_foreign
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.engine.workspace import Workspace
@@ -698,24 +697,23 @@ class PixverseApp(App[str | None]):
 
     def action_cancel_task(self) -> None:
         row = self._highlighted_row()
-        if row is None or not row.task_id:
+        if row is None:
             return
-        if row.status != "PENDING":
-            self.notify(f"Only a PENDING task can be canceled; this one is "
-                        f"{row.display_status}.", severity="warning", markup=False)
+        try:
+            operations.cancelable(row)
+        except operations.Refused as exc:
+            self.notify(f"{exc}.", severity="warning")
             return
         self._cancel(row)
 
     @work(group="cancel", exclusive=False, exit_on_error=False)
     async def _cancel(self, row: Generation) -> None:
-        assert self.store is not None and self.client is not None and row.task_id
+        assert self.store is not None and self.client is not None
         try:
-            await self.client.cancel(row.task_id)
-            info = await self.client.query(row.task_id)
-            await self.store.apply(row.id, observation(info), 3.0)
-            self.notify(f"Canceled {row.task_id[:8]}.", markup=False)
-        except DashScopeError as exc:
-            self.notify(str(exc), title="Cancel failed", severity="error", markup=False)
+            done = await operations.cancel(self.store, self.client, row)
+            self.notify(f"{(done.task_id or '')[:8]}: {done.display_status}.")
+        except (DashScopeError, operations.Refused) as exc:
+            self.notify(str(exc), title="Cancel failed", severity="error")
         self.post_message(StoreChanged())
 
     def action_reuse(self) -> None:
@@ -730,13 +728,10 @@ class PixverseApp(App[str | None]):
         row = self._highlighted_row()
         if row is None:
             return
-        request = GenerationRequest(prompt=row.prompt, size=row.size, duration=row.duration,
-                                    audio=row.audio, watermark=row.watermark, seed=row.seed,
-                                    model=row.model)
-        verdict = check_request(request)
-        if not verdict.ok:
-            self.notify(" ".join(verdict.problems), title="Cannot re-run", severity="error",
-                        markup=False)
+        try:
+            request, warnings = operations.rerun_request(row)
+        except operations.Refused as exc:
+            self.notify(str(exc), title="Cannot re-run", severity="error")
             return
         seed = "a new random seed" if row.seed is None else f"seed {row.seed}"
         question = (f"Submit this prompt again ({row.size}, {row.duration} s, {seed})?\n"
@@ -745,8 +740,7 @@ class PixverseApp(App[str | None]):
 
         def chosen(answer: str | None) -> None:
             if answer == "submit":
-                self._start_submission(Draft([request], [], verdict.warnings),
-                                       from_composer=False)
+                self._start_submission(Draft([request], [], warnings), from_composer=False)
 
         self.push_screen(ChoiceScreen(question, [("cancel", "Cancel"),
                                                  ("submit", "Submit again (billed)")],
@@ -823,7 +817,7 @@ class PixverseApp(App[str | None]):
     @work(group="resolve", exclusive=True, exit_on_error=False)
     async def _abandon(self, row: Generation) -> None:
         assert self.store is not None
-        await self.store.mark_abandoned(row.id, "the user decided no task was created")
+        await operations.abandon(self.store, row)
         self.post_message(StoreChanged())
 
     async def action_favourite(self) -> None:

@@ -1,0 +1,57 @@
+"""What a user does to a generation, written once for the command line and the dashboard.
+
+Each operation checks what can be checked here first (and says why not in one
+sentence, ``Refused``), then talks to the service and records the answer in the
+store.  Submitting (``tui.engine.submit``), resolving (``tui.engine.resolve``),
+downloading (``tui.engine.download``) and forgetting (``tui.engine.trash``) have
+modules of their own; this one holds the small ones.
+"""
+
+from __future__ import annotations
+
+from storage import Generation, TaskStore
+from tui.dashscope import DashScopeClient, GenerationRequest
+from tui.dashscope.validation import check_request
+from tui.engine.observe import observation
+
+
+class Refused(Exception):
+    """The operation cannot be done to this generation; ``str()`` is one sentence."""
+
+
+def cancelable(row: Generation) -> str:
+    """The task id to cancel — or ``Refused``: only a PENDING task can be canceled."""
+    if not row.task_id:
+        raise Refused(f"#{row.id} has no task id ({row.display_status}); nothing to cancel")
+    if row.status not in (None, "PENDING"):
+        raise Refused(f"only a PENDING task can be canceled; {row.task_id} is "
+                      f"{row.display_status}")
+    return row.task_id
+
+
+async def cancel(store: TaskStore, client: DashScopeClient, row: Generation) -> Generation:
+    """Cancel a PENDING task, and record what the service says it is now."""
+    task_id = cancelable(row)
+    await client.cancel(task_id)
+    updated, _ = await store.apply(row.id, observation(await client.query(task_id)), 3.0)
+    return updated
+
+
+def rerun_request(row: Generation) -> tuple[GenerationRequest, list[str]]:
+    """The request that makes a past generation again — same prompt, settings, seed —
+    and the warnings it carries."""
+    request = GenerationRequest(prompt=row.prompt, size=row.size, duration=row.duration,
+                                audio=row.audio, watermark=row.watermark, seed=row.seed,
+                                model=row.model)
+    verdict = check_request(request)
+    if not verdict.ok:
+        raise Refused(" ".join(verdict.problems))
+    return request, verdict.warnings
+
+
+async def abandon(store: TaskStore, row: Generation) -> Generation:
+    """The user decides an unconfirmed submission created nothing."""
+    if row.submission != "unconfirmed":
+        raise Refused(f"#{row.id} is not unconfirmed (it is {row.display_status}); "
+                      "nothing to abandon")
+    return await store.mark_abandoned(row.id, "the user decided no task was created")
