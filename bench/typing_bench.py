@@ -47,7 +47,7 @@ async def run(tasks: int) -> dict[str, float]:
         await store.close()
         app = PixverseApp(ws)
         async with app.run_test(size=(140, 40)) as pilot:
-            while len(app._table().rows_by_id) < min(tasks, 50):
+            while len(app.main.table.rows_by_id) < min(tasks, 50):
                 await asyncio.sleep(0.01)
             screen = app.screen
             prompt = screen.query_one("#prompt")

@@ -17,8 +17,9 @@ def now_iso() -> str:
     return iso(utc_now())
 
 
-def iso_in(seconds: float) -> str:
-    return iso(utc_now() + timedelta(seconds=seconds))
+def iso_in(seconds: float, since: datetime | None = None) -> str:
+    """The moment ``seconds`` after ``since`` (default: now)."""
+    return iso((since or utc_now()) + timedelta(seconds=seconds))
 
 
 def parse_iso(text: str | None) -> datetime | None:

@@ -150,6 +150,23 @@ class LiveTask:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """The figures the status bar shows, from the whole history — never from a page."""
+
+    pending: int = 0
+    running: int = 0
+    submitting: int = 0
+    finished_today: int = 0
+    failed_today: int = 0
+    not_downloaded: int = 0
+    total: int = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.pending + self.running + self.submitting
+
+
+@dataclass(frozen=True)
 class StatusEvent:
     at: str
     status: str

@@ -137,5 +137,14 @@ CREATE TABLE foreign_tasks (
 CREATE INDEX generations_live ON generations(status, next_poll_at) WHERE task_id IS NOT NULL;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4)
+# v5: the status bar's figures from the store at any size: kept rows by creation
+# (total, and the newest-first page), finished videos not saved yet.
+V5 = """
+CREATE INDEX generations_kept ON generations(created_at DESC) WHERE forgotten_at IS NULL;
+CREATE INDEX generations_unsaved ON generations(end_time)
+    WHERE status = 'SUCCEEDED' AND download_state != 'done' AND forgotten_at IS NULL;
+CREATE INDEX generations_sending ON generations(id) WHERE submission = 'sending';
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)

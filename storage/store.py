@@ -46,6 +46,7 @@ from storage.records import (
     SUBMISSION_TRACKED,
     SUBMISSION_UNCONFIRMED,
     TERMINAL,
+    Counts,
     Generation,
     LiveTask,
     Observation,
@@ -644,6 +645,35 @@ class TaskStore(CoordinationMixin):
             f"SELECT COUNT(*) FROM (SELECT 1 FROM generations {clause} LIMIT ?)",
             (*params, at_most + 1)))
 
+    async def counts(self, day_start: str) -> Counts:
+        """In flight, finished and failed since ``day_start`` (the user's midnight), not
+        downloaded, and the whole history's size — each from an index."""
+        live = await self._fetch(
+            "SELECT status, COUNT(*) FROM generations WHERE task_id IS NOT NULL AND"
+            " forgotten_at IS NULL AND status IN ('PENDING', 'RUNNING', 'SUSPENDED')"
+            " GROUP BY status")
+        by_status = {row[0]: row[1] for row in live}
+        # Literal conditions, and the index named: SQLite uses a partial index only when
+        # it can see the query implies the index's condition.
+        sending = await self._scalar(
+            f"SELECT COUNT(*) FROM generations WHERE submission = '{SUBMISSION_SENDING}'"
+            " AND forgotten_at IS NULL")
+        today = await self._fetch(
+            "SELECT status, COUNT(*) FROM generations INDEXED BY generations_created"
+            " WHERE created_at >= ? AND"
+            " forgotten_at IS NULL AND end_time >= ? AND status IN ('SUCCEEDED', 'FAILED')"
+            " GROUP BY status", (iso_in(-86400, parse_iso(day_start)), day_start))
+        ended = {row[0]: row[1] for row in today}
+        unsaved = await self._scalar(
+            "SELECT COUNT(*) FROM generations INDEXED BY generations_unsaved WHERE"
+            " status = 'SUCCEEDED' AND download_state != 'done' AND forgotten_at IS NULL")
+        total = await self._scalar("SELECT COUNT(*) FROM generations WHERE forgotten_at IS NULL")
+        return Counts(pending=by_status.get("PENDING", 0),
+                      running=by_status.get("RUNNING", 0) + by_status.get("SUSPENDED", 0),
+                      submitting=int(sending), finished_today=ended.get("SUCCEEDED", 0),
+                      failed_today=ended.get("FAILED", 0), not_downloaded=int(unsaved),
+                      total=int(total))
+
     async def iterate(self, where: HistoryFilter | None = None,
                       batch: int = 1000) -> AsyncIterator[Generation]:
         """Every matching row, oldest first, a batch at a time (for export and stats)."""
@@ -763,13 +793,34 @@ class TaskStore(CoordinationMixin):
         return rows[0] if rows else None
 
     async def get_many(self, generation_ids: Iterable[int]) -> list[Generation]:
-        """These rows (those that exist), in id order, in one query."""
+        """These rows (those that exist), in id order — a query per 500 ids."""
         wanted = sorted(set(generation_ids))
-        if not wanted:
-            return []
-        marks = ", ".join("?" for _ in wanted)
-        return await self._rows(f"SELECT * FROM generations WHERE id IN ({marks}) ORDER BY id",
-                                wanted)
+        found: list[Generation] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found += await self._rows(
+                f"SELECT * FROM generations WHERE id IN ({', '.join('?' for _ in chunk)})"
+                " ORDER BY id", chunk)
+        return found
+
+    async def matching_all(self, where: HistoryFilter) -> list[int]:
+        """The ids of every row a filter admits, on every page."""
+        clause, params = where.where()
+        rows = await self._fetch(f"SELECT id FROM generations {clause}", params)
+        return [row[0] for row in rows]
+
+    async def not_downloaded_matching(self, where: HistoryFilter) -> list[Generation]:
+        """Finished videos not saved yet, among the rows a filter admits."""
+        clause, params = where.where()
+        return await self._rows(
+            f"SELECT * FROM generations {clause} AND status = 'SUCCEEDED' AND video_url IS NOT"
+            " NULL AND download_state NOT IN ('done', 'expired', 'refused', 'trashed')"
+            " ORDER BY end_time, id", params)
+
+    async def last_change(self) -> str | None:
+        """When any process last wrote a row (cheap: an index's last entry)."""
+        stamp: str | None = await self._scalar("SELECT MAX(updated_at) FROM generations")
+        return stamp
 
     async def get_by_task_id(self, task_id: str) -> Generation | None:
         rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))

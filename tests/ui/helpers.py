@@ -43,11 +43,13 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 15
 
 
 def table(app: PixverseApp) -> TaskTable:
-    return app.screen.query_one(TaskTable)
+    assert app.main is not None
+    return app.main.query_one(TaskTable)
 
 
 def composer(app: PixverseApp) -> Composer:
-    return app.screen.query_one(Composer)
+    assert app.main is not None
+    return app.main.query_one(Composer)
 
 
 def statuses(app: PixverseApp) -> list[str]:

@@ -10,6 +10,7 @@ from storage import TaskStore
 from tests.conftest import KEY, make_sim
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
+from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state
 from tui.ui.widgets.detail import DetailPane
@@ -130,7 +131,7 @@ async def test_filter(sim: Simulator, tmp_path: Path) -> None:
         for prompt in ("a red fox", "a blue whale", "一只小猫在月光下奔跑"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app._submitting)
+            await until(pilot, lambda: not app.main._submitting)
         await until(pilot, lambda: len(table(app).rows_by_id) == 3)
         table(app).focus()
         await pilot.press("slash", *"whale")
@@ -303,7 +304,7 @@ async def test_auto_download_copy_url_and_details(sim: Simulator, tmp_path: Path
         for prompt in ("one", "two"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app._submitting)
+            await until(pilot, lambda: not app.main._submitting)
         await until(pilot, lambda: [r.download_state for r in table(app).rows_by_id.values()]
                     == ["done", "done"], what="auto downloads")
         await pilot.press("escape", "y")
@@ -327,6 +328,9 @@ async def test_download_all_finished(sim: Simulator, tmp_path: Path) -> None:
         await pilot.press("ctrl+j")
         await until(pilot, lambda: statuses(app) == ["SUCCEEDED"] * 3)
         await pilot.press("escape", "D")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert "Download 3 finished videos?" in str(app.screen.question)
+        await pilot.press("tab", "enter")  # "Cancel" has the focus: choose "Download"
         await until(pilot, lambda: all(r.download_state == "done"
                                        for r in table(app).rows_by_id.values()))
     assert len(list((tmp_path / "downloads").glob("*.mp4"))) == 3

@@ -11,8 +11,8 @@ from storage import TaskStore
 from tests.test_history import add
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
-from tui.ui.app import PAGE_SIZE
 from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.screens.main import PAGE_SIZE
 from tui.ui.screens.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
@@ -93,7 +93,7 @@ async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.click("#answer-keep")
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
-        await app._refresh_from_store()
+        await app.main._refresh()
         assert len(prompts(app)) == 2
 
 

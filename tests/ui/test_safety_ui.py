@@ -344,7 +344,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         assert isinstance(app.focused, Button) and app.focused.id == "answer-keep"
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
-        await app._refresh_from_store()
+        await app.main._refresh()
         assert lake.id in table(app).rows_by_id
         kept = await app.store.get(lake.id)
         assert kept is not None and kept.forgotten_at is None
@@ -355,7 +355,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
         await drained(pilot, app)
-        assert not app._submitting
+        assert not app.main._submitting
         assert not [w for w in app.workers if w.group == "submit"]
         assert creates(sim) == 1
         assert len(table(app).rows_by_id) == 2
@@ -369,9 +369,9 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
                 assert isinstance(app.focused, Button) and app.focused.id in (
                     "answer-forget", "answer-submit")
             await escape_closes(pilot, app)
-        await app._refresh_from_store()
+        await app.main._refresh()
         assert set(table(app).rows_by_id) == {lake.id, saved.id}
-        assert creates(sim) == 1 and not app._submitting
+        assert creates(sim) == 1 and not app.main._submitting
         kept = await app.store.get(lake.id)
         assert kept is not None and kept.forgotten_at is None and kept.note is None
         assert await app.store.tags_of(lake.id) == []
@@ -462,10 +462,10 @@ async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await forget_with_keys(pilot, app, lake)
         await forget_with_keys(pilot, app, whale)
-        app.where = parse_filter("in:trash")  # what typing "in:trash" sets at once
-        refresh = asyncio.create_task(app._refresh_from_store())  # the refresh timer
+        app.main.where = parse_filter("in:trash")  # what typing "in:trash" sets at once
+        refresh = asyncio.create_task(app.main._refresh())  # the refresh timer
         await asyncio.sleep(0)  # it has started its first read
-        await app._apply_filter()  # the filter timer
+        await app.main._apply_filter()  # the filter timer
         await refresh
         await drained(pilot, app)
         assert set(table(app).rows_by_id) == {lake.id, whale.id}
@@ -548,8 +548,8 @@ async def test_text_typed_while_a_submission_is_sending_stays_in_the_composer(
         composer(app).prompt.focus()
         await press(pilot, app, "end", "ctrl+u", *"next idea")  # a new prompt over the old
         created = len(sim.world.accounts[KEY].tasks)
-        assert app._submitting and created < 3, "typed after the sends ended: too slow a test"
-        await until(pilot, lambda: not app._submitting, what="all three sent")
+        assert app.main._submitting and created < 3, "typed after the sends ended: too slow a test"
+        await until(pilot, lambda: not app.main._submitting, what="all three sent")
         await until(pilot, lambda: "Submitted 3 tasks" in toasts(app), what="the batch to end")
         await drained(pilot, app)
         assert len(sim.world.accounts[KEY].tasks) == 3
@@ -637,7 +637,7 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
         await until(pilot, lambda: "refused" in toasts(app), what="a toast")
         await until(pilot, lambda: cell(app, index_of(app, row.id), "download") == "✘ refused",
                     what="the File column")
-        assert not app._downloading
+        assert not app.main._downloading
         stored = table(app).rows_by_id[row.id]
         assert stored.download_state == "refused" and not stored.download_bytes
         await pane_shows(pilot, app, "refused",

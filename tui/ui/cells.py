@@ -16,9 +16,11 @@ from tui.safe_text import printable
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
          "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
          "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
-COLUMNS = (("status", "Status", 14), ("prompt", "Prompt", 28), ("task", "Task", 8),
-           ("size", "Size", 9), ("duration", "Dur", 3), ("audio", "♪", 1),
+COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
+           ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 3), ("audio", "♪", 1),
            ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
+# On a narrow terminal these go first, in this order, before the prompt is squeezed.
+DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")
 
 
 class SortText(Text):
@@ -27,6 +29,7 @@ class SortText(Text):
     def __init__(self, text: str, order: Any, style: str | Style = "") -> None:
         super().__init__(printable(text), style=style, no_wrap=True, overflow="ellipsis")
         self.order = order
+        self.row_id = 0  # the generation it belongs to (the table keeps rows in page order)
 
 
 def clock_span(seconds: float | None) -> str:
@@ -87,7 +90,8 @@ def download_text(row: Generation) -> str:
     return ""
 
 
-def row_cells(row: Generation, now: datetime, status_style: Style) -> dict[str, SortText]:
+def row_cells(row: Generation, now: datetime, status_style: Style, *,
+              marked: bool = False) -> dict[str, SortText]:
     """Every column's cell for one generation."""
     status = row.display_status
     live = status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
@@ -96,6 +100,7 @@ def row_cells(row: Generation, now: datetime, status_style: Style) -> dict[str, 
         label += f" {clock_span(elapsed(row, now))}"
     created = parse_iso(row.created_at)
     return {
+        "mark": SortText("●" if marked else "", marked, Style(bold=True)),
         "status": SortText(label, status, status_style),
         "prompt": SortText(("★ " if row.favourite else "") + " ".join(row.prompt.split()),
                            row.prompt.lower()),

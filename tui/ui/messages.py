@@ -1,4 +1,4 @@
-"""Messages workers post to the app; the app is the one owner of UI state."""
+"""Messages workers post to the screen that owns the view (past tense: what happened)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ class PollerHealthChanged(Message):
         self.detail = detail
 
 
-class TaskFinished(Message):
-    """A task reached SUCCEEDED (for auto-download)."""
+class TaskUpdated(Message):
+    """The poller wrote what it learned about a task; ``finished``: it just SUCCEEDED."""
 
-    def __init__(self, generation_id: int) -> None:
+    def __init__(self, generation_id: int, *, finished: bool = False) -> None:
         super().__init__()
         self.generation_id = generation_id
+        self.finished = finished
 
 
 class SubmissionFinished(Message):

@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
+
+from tui.ui.widgets.footer import Footer
 
 MESSAGE = """No DashScope API key is set, so there is nothing to connect to yet.
 

@@ -46,7 +46,7 @@ class Draft:
 
 class Composer(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.focus_tasks", "To tasks", id="composer.leave"),
+        Binding("escape", "screen.focus_tasks", "To tasks", id="composer.leave"),
     ]
 
     class SubmitRequested(Message):
@@ -56,8 +56,9 @@ class Composer(Vertical):
 
     def compose(self) -> ComposeResult:
         prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
-                          tab_behavior="focus", compact=False)
-        prompt.border_title = "Prompt  (ctrl+j or f5 submits)"
+                          tab_behavior="focus", compact=False,
+                          placeholder="Describe the video you want…")
+        prompt.border_title = "Prompt"
         yield prompt
         with Horizontal(id="options"):
             yield Select([(t, t) for t in TIERS], value="720P", allow_blank=False,
@@ -77,6 +78,22 @@ class Composer(Vertical):
 
     def on_mount(self) -> None:
         self._refresh_state()
+
+    def show_submit_keys(self, keys: str) -> None:
+        """The prompt's title names the keys that really submit (they can be rebound)."""
+        shown = " or ".join(k.strip() for k in keys.split(",") if k.strip())
+        self.prompt.border_title = f"Prompt  ({shown} submits)" if shown else "Prompt"
+
+    def on_descendant_focus(self) -> None:
+        self.set_class(False, "-folded")
+
+    def on_descendant_blur(self) -> None:
+        """Fold to one line once the focus has left for good (not just moved inside)."""
+        self.call_after_refresh(self._fold_if_left)
+
+    def _fold_if_left(self) -> None:
+        focused = self.screen.focused if self.is_attached else None
+        self.set_class(focused is None or self not in focused.ancestors_with_self, "-folded")
 
     # -- state ------------------------------------------------------------------
 

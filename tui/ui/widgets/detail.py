@@ -139,15 +139,21 @@ class DetailPane(VerticalScroll):
 
     can_focus = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.focus_tasks", "To tasks", id="detail.leave"),
+        Binding("escape", "screen.focus_tasks", "To tasks", id="detail.leave"),
     ]
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="preview")
         yield Static(Text("Select a task to see its details.", style="dim"), id="detail-body")
 
-    def show(self, content: Text) -> None:
+    _row_id: int | None = None
+
+    def show(self, content: Text, *, row_id: int | None = None) -> None:
+        """New content; another row's starts from the top."""
         self.query_one("#detail-body", Static).update(content)
+        if row_id != self._row_id:
+            self._row_id = row_id
+            self.scroll_home(animate=False)
 
     def show_preview(self, content: Any) -> None:
         """Half-block ``Text``, a Pillow image (graphics protocol), or None to hide."""

@@ -1,42 +1,83 @@
-"""One line at the top: endpoint and region, DEMO badge, tasks in flight, poller health."""
+"""One line at the top: what is in flight, what the view shows, how polling goes.
+
+Every figure comes from the store (``Counts``), never from the rows on screen;
+the screen sets ``figures`` and the bar redraws itself.  The most useful come
+first, so a narrow terminal cuts the least useful.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import Static
 
+from storage.records import Counts
 from tui.safe_text import printable
+
+HEALTH_COLOURS = {"ok": "green", "backing off": "yellow", "offline": "red", "halted": "red",
+                  "database busy": "yellow"}
+
+
+@dataclass(frozen=True)
+class StatusFigures:
+    counts: Counts = field(default_factory=Counts)
+    window: str = ""  # "1–50 of 1,204", "12 match"
+    marks: int = 0
+    new_above: int = 0  # rows that arrived above the visible ones
+    expiring: int = 0  # finished, not saved, URL dies within 2 h
+    foreign: int = 0  # tasks of the key that no row knows
+    health: str = "ok"
+    detail: str = ""
+    updated: datetime | None = None
+    demo: bool = False
+    region: str = ""
+    endpoint: str = ""
 
 
 class StatusBar(Static):
-    def render_status(self, *, endpoint: str, region: str, demo: bool, in_flight: int,
-                      health: str, detail: str, updated: datetime | None,
-                      window: str = "", expiring: int = 0, foreign: int = 0) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        if demo:
-            text.append(" DEMO ", Style(bold=True, reverse=True))
-            text.append(" ")
-        text.append("PixVerse v5.6", Style(bold=True))
-        text.append(f" · {in_flight} in flight · ")
-        if window:
-            text.append(f"{window} · ")
-        if expiring:
-            text.append(f"⚠ {expiring} expire < 2 h · ", Style(color="yellow", bold=True))
-        if foreign:
-            text.append(f"{foreign} foreign · ", Style(dim=True))
-        colour = {"ok": "green", "backing off": "yellow", "offline": "red",
-                  "halted": "red", "database busy": "yellow"}.get(health, "")
-        if health == "followed":  # another process polls; this one reads the store
-            text.append(printable(detail or "polled by another process"), Style(dim=True))
-        else:
-            text.append(f"poller {health}", Style(color=colour or None, bold=health != "ok"))
-            if detail and health != "ok":
-                text.append(f" ({printable(detail)})", Style(dim=True))
-        if updated is not None:
-            text.append(f" · {updated.astimezone().strftime('%H:%M:%S')}")
-        text.append(f" · {region} ")
-        text.append(printable(endpoint), Style(dim=True))
-        self.update(text)
+    figures: reactive[StatusFigures] = reactive(StatusFigures, layout=False)
+
+    def watch_figures(self, figures: StatusFigures) -> None:
+        self.update(render_figures(figures))
+
+
+def render_figures(f: StatusFigures) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    dim, bold = Style(dim=True), Style(bold=True)
+    if f.demo:
+        text.append(" DEMO ", Style(bold=True, reverse=True))
+        text.append(" ")
+    c = f.counts
+    text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
+    text.append(" in flight")
+    if f.window:
+        text.append(f" · {f.window}")
+    if f.new_above:
+        text.append(f" · {f.new_above} new ↑", Style(bold=True, color="cyan"))
+    if f.marks:
+        text.append(f" · ● {f.marks} marked", bold)
+    text.append(f" · ✔{c.finished_today} ✘{c.failed_today} today")
+    if c.not_downloaded:
+        text.append(f" · ⇣{c.not_downloaded} not saved")
+    if f.expiring:
+        text.append(f" · ⚠ {f.expiring} expire < 2 h", Style(color="yellow", bold=True))
+    if f.foreign:
+        text.append(f" · {f.foreign} foreign", dim)
+    text.append(" · ")
+    if f.health == "followed":  # another process polls; this one reads the store
+        text.append(printable(f.detail or "polled by another process"), dim)
+    else:
+        text.append(f"poller {f.health}", Style(color=HEALTH_COLOURS.get(f.health),
+                                                  bold=f.health != "ok"))
+        if f.detail and f.health != "ok":
+            text.append(f" ({printable(f.detail)})", dim)
+    if f.updated is not None:
+        text.append(f" · {f.updated.astimezone():%H:%M:%S}")
+    if f.region:
+        text.append(f" · {printable(f.region)} ")
+        text.append(printable(f.endpoint), dim)
+    return text

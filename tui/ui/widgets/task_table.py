@@ -1,14 +1,19 @@
 """The live task table: rows keyed by generation id, updated cell by cell.
 
-A poll that changes one task touches only that row's changed cells; rows are
-never cleared and re-added; column widths are fixed (never re-measured); the
-cursor stays on the row the user chose, even when new rows arrive or the
-order changes.
+The screen hands it each new page as the store has it (``show_page``); the
+table works out what changed (``page_diff``) and touches only that: rows that
+left are removed, rows that joined are added, changed cells are updated, the
+order is fixed — never cleared and re-added.  The cursor stays on the row the
+user chose, on the same line of the screen; rows that arrive above it are
+counted ("3 new ↑"), not scrolled into view.
+
+Columns have fixed widths (never re-measured); when the terminal is narrow they
+drop in a set order (Task, Size, Submitted, …) before the prompt is squeezed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
@@ -20,68 +25,136 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from storage import Generation
-from tui.ui.cells import COLUMNS, SortText, row_cells
+from tui.ui.cells import COLUMNS, DROP_ORDER, SortText, row_cells
+from tui.ui.page_diff import PageDiff, diff_page
 
 MIN_PROMPT = 16
 _WIDTHS = {key: width for key, _, width in COLUMNS}
+_LABELS = {key: label for key, label, _ in COLUMNS}
+LIVE_STATUSES = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 
 class TaskTable(DataTable[SortText]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
         Binding("k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("o", "cycle_sort", "Sort", id="table.sort"),
+        Binding("home,g", "jump(0)", "First", show=False, id="table.first"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="table.last"),
         Binding("right_square_bracket", "page(1)", "Next page", id="table.next-page",
                 show=False),
         Binding("left_square_bracket", "page(-1)", "Previous page", id="table.prev-page",
                 show=False),
-        Binding("enter", "app.open_detail", "Details", id="table.open"),
-        Binding("d", "app.download", "Download", id="table.download"),
-        Binding("D", "app.download_all", "Download all", id="table.download-all"),
-        Binding("c", "app.cancel_task", "Cancel", id="table.cancel"),
-        Binding("r", "app.reuse", "Re-use", id="table.reuse"),
-        Binding("R", "app.rerun", "Re-run", id="table.rerun"),
-        Binding("y", "app.copy_url", "Copy URL", id="table.copy-url"),
-        Binding("u", "app.resolve", "Resolve", id="table.resolve"),
-        Binding("f", "app.favourite", "Favourite", id="table.favourite"),
-        Binding("t", "app.tags", "Tags", id="table.tags"),
-        Binding("n", "app.note", "Note", id="table.note"),
-        Binding("x", "app.forget", "Forget", id="table.forget"),
-        Binding("A", "app.adopt_foreign", "Adopt foreign", id="table.adopt-foreign",
+        Binding("o", "cycle_sort", "Sort", id="table.sort", show=False),
+        Binding("enter", "screen.open_detail", "Details", id="table.open"),
+        Binding("d", "screen.download", "Download", id="table.download"),
+        Binding("D", "screen.download_all", "Download all", id="table.download-all",
+                show=False),
+        Binding("space", "screen.toggle_mark", "Mark", id="table.mark"),
+        Binding("asterisk", "screen.mark_all", "Mark all", id="table.mark-all", show=False),
+        Binding("c", "screen.cancel_task", "Cancel", id="table.cancel", show=False),
+        Binding("r", "screen.reuse", "Re-use", id="table.reuse", show=False),
+        Binding("R", "screen.rerun", "Re-run", id="table.rerun", show=False),
+        Binding("y", "screen.copy_url", "Copy URL", id="table.copy-url", show=False),
+        Binding("u", "screen.resolve", "Resolve", id="table.resolve", show=False),
+        Binding("f", "screen.favourite", "Favourite", id="table.favourite", show=False),
+        Binding("t", "screen.tags", "Tags", id="table.tags", show=False),
+        Binding("n", "screen.note", "Note", id="table.note", show=False),
+        Binding("x", "screen.forget", "Forget", id="table.forget", show=False),
+        Binding("A", "screen.adopt_foreign", "Adopt foreign", id="table.adopt-foreign",
                 show=False),
     ]
 
     class SortChanged(Message):
-        """The user chose another order: the app reloads from SQLite."""
+        """The user chose another order: the screen reloads from the store."""
 
     class PageRequested(Message):
         def __init__(self, step: int) -> None:
             super().__init__()
             self.step = step
 
+    class JumpRequested(Message):
+        """Home/End: the first row of everything (0) or the last (-1)."""
+
+        def __init__(self, end: int) -> None:
+            super().__init__()
+            self.end = end
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.rows_by_id: dict[int, Generation] = {}
         self._shown: dict[int, dict[str, str]] = {}
+        self._order: list[int] = []
+        self.marked: set[int] = set()
         self.sort_column = "submitted"
         self.sort_reverse = True
+        self.hidden: tuple[str, ...] = ()
         self.style_for: Callable[[str], Style] = lambda status: Style()
+        self.now: Callable[[], datetime] = datetime.now
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._add_columns()
+
+    # -- columns -----------------------------------------------------------------
+
+    @property
+    def visible_columns(self) -> list[str]:
+        return [key for key, _, _ in COLUMNS if key not in self.hidden]
+
+    def _add_columns(self) -> None:
+        for key in self.visible_columns:
+            self.add_column(self._label(key), key=key, width=_WIDTHS[key])
+
+    def _label(self, key: str) -> str:
+        if key != self.sort_column:
+            return _LABELS[key]
+        return f"{_LABELS[key]} {'▼' if self.sort_reverse else '▲'}"
+
+    def relabel(self) -> None:
+        """Show which column sorts, and which way (▲/▼)."""
+        for key in self.visible_columns:
+            column = self.columns.get(ColumnKey(key))
+            if column is not None:
+                column.label = self._label(key)  # type: ignore[assignment]
+        self._clear_caches()
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
-        """Give the prompt column whatever the other (fixed) columns leave."""
-        fixed = sum(w + 2 * self.cell_padding for k, w in _WIDTHS.items() if k != "prompt")
-        width = max(MIN_PROMPT, event.size.width - fixed - 2 * self.cell_padding - 1)
+        """Drop columns in a set order until the prompt keeps a useful width; give the
+        prompt whatever the other (fixed) columns leave."""
+        width = event.size.width
+        hidden: list[str] = []
+        for candidate in (None, *DROP_ORDER):
+            if candidate is not None:
+                hidden.append(candidate)
+            fixed = sum(w + 2 * self.cell_padding for k, w in _WIDTHS.items()
+                        if k != "prompt" and k not in hidden)
+            if width - fixed - 2 * self.cell_padding - 1 >= MIN_PROMPT:
+                break
+        if tuple(hidden) != self.hidden:
+            self.hidden = tuple(hidden)
+            self._rebuild()
+        fixed = sum(w + 2 * self.cell_padding for k, w in _WIDTHS.items()
+                    if k != "prompt" and k not in self.hidden)
+        prompt_width = max(MIN_PROMPT, width - fixed - 2 * self.cell_padding - 1)
         column = self.columns.get(ColumnKey("prompt"))
-        if column is not None and column.width != width:
-            column.width = width
+        if column is not None and column.width != prompt_width:
+            column.width = prompt_width
             # DataTable has no public call for "a column's width changed".
             self._clear_caches()
             self._require_update_dimensions = True
             self.refresh()
+
+    def _rebuild(self) -> None:
+        """Other columns (the terminal was resized): a user's doing, never a poll's."""
+        chosen = self.highlighted_id
+        rows = [self.rows_by_id[i] for i in self._order if i in self.rows_by_id]
+        self.clear(columns=True)
+        self._add_columns()
+        self._shown.clear()
+        self._order = []
+        self.rows_by_id.clear()
+        self._add(rows)
+        self._cursor_to(chosen)
 
     # -- rows -----------------------------------------------------------------
 
@@ -95,92 +168,129 @@ class TaskTable(DataTable[SortText]):
             return None
         return int(key.value) if key.value is not None else None
 
-    def apply(self, rows: Iterable[Generation], now: datetime) -> int:
-        """Add new rows and update changed cells; nothing else is touched.
+    @property
+    def rows_in_order(self) -> list[Generation]:
+        return [self.rows_by_id[i] for i in self._order]
 
-        Returns how many rows were added or changed.
-        """
-        added = False
-        touched = 0
+    def _cells(self, row: Generation) -> dict[str, SortText]:
+        cells = row_cells(row, self.now(), self.style_for(row.display_status),
+                          marked=row.id in self.marked)
+        for cell in cells.values():
+            cell.row_id = row.id
+        return cells
+
+    def _add(self, rows: list[Generation]) -> None:
         for row in rows:
-            cells = row_cells(row, now, self.style_for(row.display_status))
-            plain = {k: c.plain + str(c.style) for k, c in cells.items()}
-            self.rows_by_id[row.id] = row
-            if row.id not in self._shown:
-                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.id))
-                added = True
-                touched += 1
-            else:
-                before = self._shown[row.id]
-                changed = [key for key in cells if before.get(key) != plain[key]]
-                for key in changed:
-                    self.update_cell(str(row.id), key, cells[key])
-                touched += bool(changed)
-            self._shown[row.id] = plain
-        if added:
-            self.resort()
-        return touched
+            cells = self._cells(row)
+            self.add_row(*(cells[key] for key in self.visible_columns), key=str(row.id))
+            self._remember(row, cells)
+            self._order.append(row.id)
 
-    def replace(self, rows: list[Generation], now: datetime) -> None:
-        """Show a different page (filter, sort or page changed): rows arrive in order.
+    def _remember(self, row: Generation, cells: dict[str, SortText]) -> None:
+        self.rows_by_id[row.id] = row
+        self._shown[row.id] = {k: c.plain + str(c.style) for k, c in cells.items()}
 
-        Only for a user's action — a poll never rebuilds the table.
-        """
+    def _update(self, row: Generation) -> bool:
+        """Update the cells of a row that changed; whether any cell did."""
+        cells = self._cells(row)
+        before = self._shown.get(row.id, {})
+        changed = [key for key in self.visible_columns
+                   if before.get(key) != cells[key].plain + str(cells[key].style)]
+        for key in changed:
+            self.update_cell(str(row.id), key, cells[key])
+        self._remember(row, cells)
+        return bool(changed)
+
+    def show_page(self, rows: list[Generation]) -> PageDiff:
+        """Make the table show this page (in this order), touching only what changed.
+        The cursor stays on its row and on its line of the screen."""
+        diff = diff_page(self.rows_in_order, rows)
+        if diff.empty:
+            for row in rows:  # same ids, same order: maybe fresher poll bookkeeping
+                self.rows_by_id[row.id] = row
+            return diff
+        chosen = self.highlighted_id
+        line = (self.get_row_index(str(chosen)) - self.scroll_offset.y
+                if chosen is not None else None)
+        for row_id in diff.removed:
+            self.remove_row(str(row_id))
+            self._shown.pop(row_id, None)
+            self.rows_by_id.pop(row_id, None)
+            self.marked.discard(row_id)
+        for row in diff.changed:
+            self._update(row)
+        self._order = [i for i in self._order if i not in diff.removed]
+        self._add(diff.added)
+        if diff.reordered or diff.added:
+            position = {row_id: index for index, row_id in enumerate(diff.order)}
+            self.sort(self.visible_columns[0],
+                      key=lambda cell: position.get(cell.row_id, len(position)))
+            self._order = list(diff.order)
+        if chosen is not None and chosen in self.rows_by_id:
+            index = self.get_row_index(str(chosen))
+            self.move_cursor(row=index, animate=False, scroll=False)
+            if line is not None:
+                self.scroll_to(y=max(0, index - line), animate=False, immediate=True)
+        return diff
+
+    def replace(self, rows: list[Generation]) -> None:
+        """Another page altogether (a filter, a sort, paging): rows arrive in order.
+        Only for a user's action — a poll never rebuilds the table."""
         chosen = self.highlighted_id
         self.clear(columns=False)
         self._shown.clear()
         self.rows_by_id.clear()
-        for row in rows:
-            cells = row_cells(row, now, self.style_for(row.display_status))
-            self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=str(row.id))
-            self._shown[row.id] = {k: c.plain + str(c.style) for k, c in cells.items()}
-            self.rows_by_id[row.id] = row
-        if chosen in self.rows_by_id:
+        self._order = []
+        self._add(rows)
+        self._cursor_to(chosen)
+
+    def _cursor_to(self, chosen: int | None) -> None:
+        if chosen is not None and chosen in self.rows_by_id:
             self.move_cursor(row=self.get_row_index(str(chosen)), animate=False)
 
-    def keep_only(self, ids: set[int]) -> None:
-        """Drop rows that a new filter excludes."""
-        for gone in [i for i in self._shown if i not in ids]:
-            self.remove_row(str(gone))
-            del self._shown[gone]
-            self.rows_by_id.pop(gone, None)
+    def refresh_rows(self, ids: set[int] | None = None) -> None:
+        """Redraw these rows' cells (a mark toggled, the theme changed)."""
+        if ids is None:
+            self._shown = {i: {} for i in self._shown}
+        for row_id in ids if ids is not None else list(self.rows_by_id):
+            if row_id in self.rows_by_id:
+                if ids is not None:
+                    self._shown[row_id] = {}
+                self._update(self.rows_by_id[row_id])
 
-    def tick(self, now: datetime) -> None:
+    def tick(self) -> None:
         """Advance the elapsed clocks of live rows (only their status cell changes)."""
-        live = [r for r in self.rows_by_id.values()
-                if r.display_status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")]
-        self.apply(live, now)
+        for row in list(self.rows_by_id.values()):
+            if row.display_status in LIVE_STATUSES:
+                self._update(row)
 
-    def restyle(self, now: datetime) -> None:
-        """Re-colour every row (the theme changed)."""
-        self._shown = {i: {} for i in self._shown}
-        self.apply(list(self.rows_by_id.values()), now)
+    def top_row(self) -> int:
+        """The index of the first row on screen."""
+        return int(self.scroll_offset.y)
 
     # -- order ------------------------------------------------------------------
-
-    def resort(self) -> None:
-        chosen = self.highlighted_id
-        self.sort(self.sort_column, key=lambda cell: cell.order, reverse=self.sort_reverse)
-        if chosen is not None:
-            self.move_cursor(row=self.get_row_index(str(chosen)), animate=False)
 
     def sort_by(self, column: str) -> None:
         if column == self.sort_column:
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = column, column in ("submitted", "took")
+        self.relabel()
         self.post_message(self.SortChanged())
 
     def action_cycle_sort(self) -> None:
-        keys = [key for key, _, _ in COLUMNS]
-        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        keys = [key for key in self.visible_columns if key != "mark"]
+        current = keys.index(self.sort_column) if self.sort_column in keys else -1
+        self.sort_column = keys[(current + 1) % len(keys)]
         self.sort_reverse = self.sort_column in ("submitted", "took")
+        self.relabel()
         self.post_message(self.SortChanged())
-        label = dict((k, lbl) for k, lbl, _ in COLUMNS)[self.sort_column]
-        self.notify(f"Sorted by {label}", timeout=1.5)
 
     def action_page(self, step: int) -> None:
         self.post_message(self.PageRequested(step))
+
+    def action_jump(self, end: int) -> None:
+        self.post_message(self.JumpRequested(end))
 
     def action_cursor_down(self) -> None:
         if self.row_count and self.cursor_row >= self.row_count - 1:
@@ -196,4 +306,5 @@ class TaskTable(DataTable[SortText]):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        self.sort_by(str(event.column_key.value))
+        if str(event.column_key.value) != "mark":
+            self.sort_by(str(event.column_key.value))

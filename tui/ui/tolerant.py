@@ -1,0 +1,27 @@
+"""Callbacks that meet a failing database say so in a toast and let the next tick try
+again — a busy or broken database never crashes the dashboard."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from storage import StoreError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tolerant(method: Callable[Concatenate[Any, P], Awaitable[R]]
+             ) -> Callable[Concatenate[Any, P], Awaitable[R | None]]:
+    """For a screen's async callbacks and actions."""
+    @functools.wraps(method)
+    async def run(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return await method(self, *args, **kwargs)
+        except StoreError as exc:
+            self.app.store_trouble(exc)
+            return None
+
+    return run
