@@ -1,0 +1,189 @@
+"""Honest and live in every view: figures from the store, changes under any sort,
+filter and page, the cursor left where the user put it, marks across pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from storage import TaskStore
+from storage.clock import iso, utc_now
+from tests.ui.helpers import app_for, table, until
+from tui.ui.page_diff import diff_page
+from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.screens.main import PAGE_SIZE
+from tui.ui.widgets.status_bar import StatusBar
+
+SIZE = (140, 40)
+
+
+def record(n: int, status: str, *, prompt: str | None = None, minutes_ago: float = 0,
+           video: bool = False) -> dict[str, Any]:
+    made = iso(utc_now() - timedelta(minutes=minutes_ago))
+    return {"created_at": made, "updated_at": made, "prompt": prompt or f"prompt {n:03d}",
+            "size": "1280*720", "duration": 5, "task_id": f"task-{n:05d}", "status": status,
+            "submission": "accepted", "endpoint": "http://127.0.0.1:9/api/v1",
+            "model": "pixverse/pixverse-v5.6-t2v", "next_poll_at": made,
+            "end_time": made if status in ("SUCCEEDED", "FAILED") else None,
+            "video_url": "https://media.example.com/v.mp4" if video else None}
+
+
+async def seed(home: Path, records: list[dict[str, Any]]) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    async with await TaskStore.open(home / "tasks.db") as store:
+        await store.import_many(records)
+
+
+def status_text(app: Any) -> str:
+    return str(app.main.query_one(StatusBar).render())
+
+
+# -- the diff (pure) ------------------------------------------------------------------------
+
+
+def test_the_page_diff_tells_removed_added_changed_and_order() -> None:
+    from dataclasses import replace
+
+    from storage import Generation
+
+    def row(i: int, status: str = "PENDING") -> Generation:
+        base = {f: None for f in Generation.__dataclass_fields__}
+        base.update(id=i, created_at="", endpoint="", model="", prompt=f"p{i}", size="",
+                    duration=5, audio=False, watermark=False, submission="accepted",
+                    polls=0, poll_failures=0, download_state="none", updated_at="",
+                    status=status)
+        return Generation(**base)
+
+    shown = [row(1), row(2), row(3)]
+    fresh = [row(4), row(1), replace(row(3), status="RUNNING")]
+    diff = diff_page(shown, fresh)
+    assert diff.removed == [2] and [r.id for r in diff.added] == [4]
+    assert [r.id for r in diff.changed] == [3] and diff.order == [4, 1, 3]
+    assert not diff.reordered and diff.added_before(1) == 1
+    assert diff_page(shown, shown).empty
+    assert diff_page(shown, list(reversed(shown))).reordered
+
+
+# -- over the real app ----------------------------------------------------------------------
+
+
+async def test_figures_come_from_the_store_not_the_page(tmp_path: Path) -> None:
+    """104 in flight: not "50 in flight", nor "0" under a filter or another sort."""
+    records = [record(n, "RUNNING" if n < 5 else "PENDING", minutes_ago=200 - n)
+               for n in range(104)]
+    records += [record(200 + n, "SUCCEEDED", minutes_ago=1) for n in range(7)]
+    records += [record(300, "FAILED", minutes_ago=1)]
+    await seed(tmp_path, records)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "▶5 ◷99 in flight" in status_text(app), what="counts")
+        assert "✔7 ✘1 today" in status_text(app) and "⇣7 not saved" in status_text(app)
+        assert "1–50 of 112" in status_text(app)
+        table(app).focus()
+        await pilot.press("slash", *"status:SUCCEEDED", "enter")
+        await until(pilot, lambda: "7 of 112 match" in status_text(app), what="the filter")
+        assert "▶5 ◷99 in flight" in status_text(app)
+        await pilot.press("o")  # another sort
+        await pilot.pause()
+        assert "▶5 ◷99 in flight" in status_text(app)
+
+
+async def test_changes_reach_every_view_and_the_cursor_stays(tmp_path: Path) -> None:
+    """Sorted by prompt, on page 2, a task another terminal makes and one that finishes
+    show up within a refresh; the highlighted row stays highlighted."""
+    await seed(tmp_path, [record(n, "PENDING", minutes_ago=200 - n) for n in range(120)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).sort_by("prompt")
+        await until(pilot, lambda: table(app).rows_in_order[0].prompt == "prompt 000")
+        table(app).focus()
+        await pilot.press("right_square_bracket")  # page 2: prompts 050 … 099
+        await until(pilot, lambda: table(app).rows_in_order[0].prompt == "prompt 050")
+        table(app).move_cursor(row=10)
+        await pilot.pause()
+        chosen = table(app).highlighted_id
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:  # another process
+            await other.import_many([record(999, "PENDING", prompt="prompt 060x")])
+            row = await other.get_by_task_id("task-00070")
+            assert row is not None
+            await other.set_favourite(row.id, True)
+        await until(pilot, lambda: any(r.prompt == "prompt 060x"
+                                       for r in table(app).rows_by_id.values()),
+                    timeout=3, what="the new row on page 2 of a prompt sort")
+        await until(pilot, lambda: table(app).rows_by_id[row.id].favourite, timeout=3,
+                    what="the changed row")
+        assert table(app).highlighted_id == chosen
+
+
+async def test_new_rows_above_are_counted_not_jumped_to(tmp_path: Path) -> None:
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(60)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 20)) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        for _ in range(20):
+            await pilot.press("down")
+        chosen = table(app).highlighted_id
+        line = table(app).cursor_row - table(app).top_row()
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:
+            await other.import_many([record(500 + n, "PENDING") for n in range(3)])
+        await until(pilot, lambda: "3 new ↑" in status_text(app), timeout=3, what="3 new ↑")
+        assert table(app).highlighted_id == chosen
+        assert table(app).cursor_row - table(app).top_row() == line  # same line of screen
+        await pilot.press("home")
+        await until(pilot, lambda: table(app).cursor_row == 0)
+        assert table(app).rows_in_order[0].task_id == "task-00502"
+        await until(pilot, lambda: "new ↑" not in status_text(app))
+
+
+async def test_home_and_end_go_to_the_first_and_last_row_of_all(tmp_path: Path) -> None:
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(120)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        await pilot.press("G")
+        await until(pilot, lambda: table(app).highlighted_id is not None and
+                    table(app).rows_by_id[table(app).highlighted_id].task_id == "task-00000")
+        await pilot.press("g")
+        await until(pilot, lambda: table(app).rows_by_id[table(app).highlighted_id].task_id
+                    == "task-00119")
+        assert "Submitted ▼" in str(table(app).columns[next(
+            k for k in table(app).columns if k.value == "submitted")].label)
+
+
+async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path) -> None:
+    records = [record(n, "SUCCEEDED", minutes_ago=200 - n, video=True) for n in range(74)]
+    records += [record(100 + n, "FAILED", minutes_ago=300 - n) for n in range(30)]
+    await seed(tmp_path, records)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        await pilot.press("D")  # every finished one in the filter, not the page
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert "Download 74 finished videos (24 not on this page)?" in app.screen.question
+        await pilot.press("enter")  # "Cancel" has the focus
+        await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
+        assert not app.main._downloading
+
+        await pilot.press("slash", *"status:FAILED", "enter", "asterisk")
+        await until(pilot, lambda: len(app.main.marks) == 30, what="30 marks")
+        await until(pilot, lambda: "● 30 marked" in status_text(app), timeout=3,
+                    what=f"the marks in {status_text(app)!r}")
+        await pilot.press("slash", "escape")  # the filter off: marks stay, on every page
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert "Star 30 generations" in app.screen.question
+        assert "not on this page" in app.screen.question
+        await pilot.press("tab", "enter")
+        await until(pilot, lambda: sum(r.favourite for r in table(app).rows_by_id.values())
+                    == sum(1 for r in table(app).rows_by_id.values() if r.status == "FAILED"),
+                    what="the marked rows starred")
+        table(app).focus()
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.main.marks, what="marks cleared")
+        assert "marked" not in status_text(app)
