@@ -106,6 +106,7 @@ class Generation:
     note: str | None = None
     poll_error: str | None = None  # why the last poll failed, or why it is not followed
     forgotten_at: str | None = None  # in the trash since
+    batch_id: str | None = None  # the ×N submission or batch file it belongs to
 
     @property
     def followed(self) -> bool:
@@ -164,6 +165,23 @@ class Counts:
     @property
     def in_flight(self) -> int:
         return self.pending + self.running + self.submitting
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """Where the tasks of one batch are."""
+
+    batch_id: str
+    label: str  # the first task's prompt
+    total: int
+    succeeded: int
+    failed: int  # failed, refused or unknown
+    canceled: int
+    live: int  # not finished yet (sending, pending, running, unconfirmed)
+
+    @property
+    def done(self) -> bool:
+        return self.live == 0
 
 
 @dataclass(frozen=True)

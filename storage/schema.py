@@ -138,12 +138,17 @@ CREATE INDEX generations_live ON generations(status, next_poll_at) WHERE task_id
 """
 
 # v5: the status bar's figures from the store at any size: kept rows by creation
-# (total, and the newest-first page), finished videos not saved yet.
+# (total, and the newest-first page), finished videos not saved yet; batches (the
+# tasks of one ×N submission or one batch file share a ``batch_id``); status events
+# by time (what ended since a moment, for signals).
 V5 = """
 CREATE INDEX generations_kept ON generations(created_at DESC) WHERE forgotten_at IS NULL;
 CREATE INDEX generations_unsaved ON generations(end_time)
     WHERE status = 'SUCCEEDED' AND download_state != 'done' AND forgotten_at IS NULL;
 CREATE INDEX generations_sending ON generations(id) WHERE submission = 'sending';
+ALTER TABLE generations ADD COLUMN batch_id TEXT;
+CREATE INDEX generations_batch ON generations(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX status_events_at ON status_events(at);
 """
 
 MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)

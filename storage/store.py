@@ -46,6 +46,7 @@ from storage.records import (
     SUBMISSION_TRACKED,
     SUBMISSION_UNCONFIRMED,
     TERMINAL,
+    BatchSummary,
     Counts,
     Generation,
     LiveTask,
@@ -251,16 +252,17 @@ class TaskStore(CoordinationMixin):
     async def add_intent(
         self, *, endpoint: str, model: str, prompt: str, size: str, duration: int,
         audio: bool = False, watermark: bool = False, seed: int | None = None,
+        batch_id: str | None = None,
     ) -> Generation:
         """Record the intent to create a task — before the request is sent."""
         now = now_iso()
         async with self._write():
             cursor = await self._db.execute(
                 "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
-                " audio, watermark, seed, submission, sending_since, lease_owner, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " audio, watermark, seed, submission, sending_since, lease_owner, updated_at,"
+                " batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (now, endpoint, model, prompt, size, duration, int(audio), int(watermark), seed,
-                 SUBMISSION_SENDING, now, process_tag(), now))
+                 SUBMISSION_SENDING, now, process_tag(), now, batch_id))
             generation_id = cursor.lastrowid
             assert generation_id is not None
             await self._event(generation_id, "SUBMITTING")
@@ -817,6 +819,32 @@ class TaskStore(CoordinationMixin):
             " NULL AND download_state NOT IN ('done', 'expired', 'refused', 'trashed')"
             " ORDER BY end_time, id", params)
 
+    async def ended_since(self, stamp: str) -> list[Generation]:
+        """Rows that reached a final status (or were refused) at or after ``stamp``."""
+        return await self._rows(
+            "SELECT * FROM generations WHERE id IN (SELECT generation_id FROM status_events"
+            " WHERE at >= ? AND status IN ('SUCCEEDED', 'FAILED', 'CANCELED', 'UNKNOWN',"
+            " 'REJECTED')) AND forgotten_at IS NULL ORDER BY id", (stamp,))
+
+    async def batch(self, batch_id: str) -> BatchSummary | None:
+        """Where one batch's tasks are (the trash left out)."""
+        rows = await self._fetch(
+            "SELECT COUNT(*), SUM(status = 'SUCCEEDED'), SUM(status IN ('FAILED', 'UNKNOWN')"
+            f" OR submission IN ('{SUBMISSION_REJECTED}', '{SUBMISSION_ABANDONED}')),"
+            " SUM(status = 'CANCELED'), MIN(id) FROM generations WHERE batch_id = ? AND"
+            " forgotten_at IS NULL", (batch_id,))
+        total, succeeded, failed, canceled, first = rows[0]
+        if not total:
+            return None
+        label = await self._scalar("SELECT prompt FROM generations WHERE id = ?", (first,))
+        done = (succeeded or 0) + (failed or 0) + (canceled or 0)
+        return BatchSummary(batch_id, str(label), total, succeeded or 0, failed or 0,
+                            canceled or 0, total - done)
+
+    async def batch_rows(self, batch_id: str) -> list[Generation]:
+        return await self._rows("SELECT * FROM generations WHERE batch_id = ? AND"
+                                " forgotten_at IS NULL ORDER BY id", (batch_id,))
+
     async def last_change(self) -> str | None:
         """When any process last wrote a row (cheap: an index's last entry)."""
         stamp: str | None = await self._scalar("SELECT MAX(updated_at) FROM generations")
@@ -884,7 +912,7 @@ IMPORTABLE = (
     "usage_fps", "usage_sr", "usage_audio", "usage_video_count", "error_code", "error_message",
     "create_request_id", "last_request_id", "polls", "poll_failures", "last_polled_at",
     "next_poll_at", "download_state", "download_path", "download_bytes", "download_total",
-    "download_sha256", "download_error", "updated_at", "favourite", "note",
+    "download_sha256", "download_error", "updated_at", "favourite", "note", "batch_id",
 )
 
 

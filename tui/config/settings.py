@@ -153,6 +153,13 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "ui": {
         "theme": Rule((str,), None),
     },
+    "notify": {  # how the dashboard tells that tasks ended (at most once a second)
+        "toast": Rule((bool,), True),
+        "bell": Rule((bool,), False),
+        "desktop": Rule((str,), "off", lambda v: None if v in ("osc9", "osc777", "off")
+                        else 'must be "osc9", "osc777" or "off"'),
+        "title": Rule((bool,), True),
+    },
     "keys": {},  # binding id -> key(s); checked by the UI, which knows the ids
     "prices": {},  # checked by _price_problem: any tier name may carry a price
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -46,7 +47,8 @@ class Submitted:
 
 
 async def submit(store: TaskStore, client: DashScopeClient, req: GenerationRequest,
-                 *, first_poll_after: float = FIRST_POLL_AFTER) -> Submitted:
+                 *, first_poll_after: float = FIRST_POLL_AFTER,
+                 batch_id: str | None = None) -> Submitted:
     """Create one task.  Raises ``RequestInvalid`` (before writing anything) for bad input."""
     verdict = check_request(req)
     if not verdict.ok:
@@ -55,7 +57,8 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
         first_poll_after = FIRST_POLL_AFTER
     row = await store.add_intent(
         endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
-        duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed)
+        duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed,
+        batch_id=batch_id)
     try:
         created = await client.create(req)
     except DashScopeError as exc:
@@ -94,11 +97,14 @@ async def submit_all(store: TaskStore, client: DashScopeClient,
                      first_poll_after: float = FIRST_POLL_AFTER,
                      pace: float = CREATE_PACE) -> AsyncIterator[Submitted]:
     """Create each task in turn, paced under the create limit; stops after the first
-    one that is refused or unclear (the rest are not sent)."""
+    one that is refused or unclear (the rest are not sent).  Several requests make a
+    batch: their rows share a batch id."""
+    batch_id = uuid.uuid4().hex[:12] if len(requests) > 1 else None
     for index, request in enumerate(requests):
         if index:
             await asyncio.sleep(pace)
-        outcome = await submit(store, client, request, first_poll_after=first_poll_after)
+        outcome = await submit(store, client, request, first_poll_after=first_poll_after,
+                               batch_id=batch_id)
         yield outcome
         if not outcome.ok:
             return

@@ -212,7 +212,8 @@ FIELDS: dict[str, Check] = {
     "poll_failures": _whole(0, SQLITE_INT_MAX),
     "last_polled_at": _optional(_moment),
     "next_poll_at": _optional(_moment),
-    "download_state": _one_of("none", "downloading", "done", "failed"),
+    "download_state": _one_of("none", "downloading", "done", "failed", "expired", "refused",
+                              "trashed"),
     "download_path": _optional(_matching(r"[^\x00]+", "a file path")),
     "download_bytes": _optional(_whole(0, SQLITE_INT_MAX)),
     "download_total": _optional(_whole(0, SQLITE_INT_MAX)),
@@ -222,6 +223,7 @@ FIELDS: dict[str, Check] = {
     "updated_at": _moment,
     "favourite": _flag,
     "note": _optional(_text),
+    "batch_id": _optional(_matching(r"[0-9A-Za-z_-]{1,64}", "a batch id")),
 }
 
 EVENT_FIELDS: dict[str, Check] = {"at": _moment, "status": _words, "detail": _optional(_text)}

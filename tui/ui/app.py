@@ -114,6 +114,13 @@ class PixverseApp(App[str | None]):
             self.poller.wake()
             await self.poller.nudge()
 
+    def write_terminal(self, sequence: str) -> None:
+        """Send an escape sequence to the terminal (a title, a desktop notification).
+        Textual has no public call for it; a headless run has no terminal."""
+        driver = getattr(self, "_driver", None)
+        if driver is not None and not self.is_headless:
+            driver.write(sequence)
+
     def wake_poller(self) -> None:
         if self.poller is not None:
             self.poller.wake()
@@ -156,6 +163,8 @@ class PixverseApp(App[str | None]):
 
     async def on_unmount(self) -> None:
         self._closing = True
+        if self.main is not None and self.main.signals.settings.title:
+            self.write_terminal("\x1b[23;0t")  # the title the terminal had before
         if self.poller is not None and self.store is not None:
             await self.poller.release()
         if self.downloader is not None:

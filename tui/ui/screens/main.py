@@ -26,7 +26,7 @@ from textual.containers import Container
 from textual.widgets import DataTable, Input, TextArea
 
 from storage import Generation, TaskStore
-from storage.clock import iso
+from storage.clock import iso, utc_now
 from storage.history import HistoryFilter, parse_filter
 from storage.records import Counts
 from tui.config.credentials import region_of
@@ -43,6 +43,7 @@ from tui.ui.messages import (
 )
 from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.row_actions import RowActions, plural
+from tui.ui.signals import NotifySettings, Signals
 from tui.ui.themes import status_style
 from tui.ui.tolerant import tolerant
 from tui.ui.widgets.composer import Composer, Draft
@@ -101,6 +102,9 @@ class MainScreen(RowActions):
         self._saved_in_burst = 0
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
+        self._signal_stamp = iso(utc_now())  # ends before this are history, not news
+        self.signals = Signals(NotifySettings(), toast=self._toast, write=lambda _s: None,
+                               bell=lambda: None)
 
     # -- what the screen stands on -------------------------------------------------
 
@@ -124,8 +128,16 @@ class MainScreen(RowActions):
             yield DetailPane(id="detail")
         yield Footer()
 
+    def _toast(self, title: str, message: str) -> None:
+        self.notify(message, title=title, timeout=6)
+
     def on_mount(self) -> None:
         app = self.pixverse
+        notify = app.ws.settings.section("notify")
+        self.signals = Signals(NotifySettings(**notify), toast=self._toast,
+                               write=app.write_terminal, bell=app.bell)
+        if self.signals.settings.title:
+            app.write_terminal("\x1b[22;0t")  # keep the terminal's own title, to give back
         composer = self.query_one(Composer)
         composer.apply_settings(app.composer_defaults())
         composer.show_submit_keys(app.keys_for("submit"))
@@ -189,7 +201,9 @@ class MainScreen(RowActions):
         return bool(self.where.text) and self.matching > COUNT_CAP
 
     def refresh_soon(self) -> None:
+        """Something changed by the user's hand: figures now, the page on the next tick."""
         self._dirty = True
+        self._show_figures()
 
     @tolerant
     async def _refresh(self) -> None:
@@ -258,6 +272,20 @@ class MainScreen(RowActions):
         if self.pixverse.store is not None:
             self.run_worker(self._recount(), group="recount", exclusive=True,
                             exit_on_error=False)
+            self.run_worker(self._signal(), group="signals", exclusive=True,
+                            exit_on_error=False)
+
+    @tolerant
+    async def _signal(self) -> None:
+        """What ended since the last look — told at most once a second."""
+        stamp = iso(utc_now())
+        ended = await self.store.ended_since(self._signal_stamp)
+        self._signal_stamp = stamp
+        batches = [summary for batch_id in {r.batch_id for r in ended if r.batch_id}
+                   if (summary := await self.store.batch(batch_id)) is not None]
+        self.signals.ended(ended, batches)
+        self.signals.flush()
+        self.signals.show_counts(self._counts)
 
     @tolerant
     async def _account_check(self) -> None:
