@@ -50,6 +50,9 @@ class HistoryFilter:
     tags: tuple[str, ...] = ()
     trash: bool = False  # forgotten generations instead of the kept ones
     problems: tuple[str, ...] = field(default=(), compare=False)
+    # Batches shown as one row (their first task stands for them) — a view's choice,
+    # not part of what the user searched for.
+    folded: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def empty(self) -> bool:
@@ -100,6 +103,12 @@ class HistoryFilter:
         for tag in self.tags:
             clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
             params.append(tag)
+        if self.folded:
+            marks = ", ".join("?" for _ in self.folded)
+            clauses.append(f"(batch_id IS NULL OR batch_id NOT IN ({marks}) OR id IN (SELECT"
+                           f" MIN(id) FROM generations WHERE batch_id IN ({marks})"
+                           " GROUP BY batch_id))")
+            params += [*self.folded, *self.folded]
         return "WHERE " + " AND ".join(clauses), params
 
 

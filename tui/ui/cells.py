@@ -11,6 +11,7 @@ from rich.text import Text
 
 from storage import Generation
 from storage.clock import parse_iso
+from storage.records import BatchSummary
 from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
@@ -90,20 +91,31 @@ def download_text(row: Generation) -> str:
     return ""
 
 
+def progress(summary: BatchSummary, width: int = 6) -> str:
+    """``▕███░░░▏ 7/10``: how far a batch is (ended of all)."""
+    ended = summary.total - summary.live
+    filled = round(width * ended / summary.total) if summary.total else 0
+    return f"{'█' * filled}{'░' * (width - filled)} {ended}/{summary.total}"
+
+
 def row_cells(row: Generation, now: datetime, status_style: Style, *,
-              marked: bool = False) -> dict[str, SortText]:
-    """Every column's cell for one generation."""
+              marked: bool = False, batch: BatchSummary | None = None) -> dict[str, SortText]:
+    """Every column's cell for one generation (or, folded, for its whole batch)."""
     status = row.display_status
     live = status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
     label = f"{ICONS.get(status, '·')} {status}"
     if live:
         label += f" {clock_span(elapsed(row, now))}"
     created = parse_iso(row.created_at)
+    if batch is not None:
+        label = ("✔" if batch.done and not batch.failed else "✘" if batch.done else "▶") \
+            + " " + progress(batch)
     return {
         "mark": SortText("●" if marked else "", marked, Style(bold=True)),
         "status": SortText(label, status, status_style),
-        "prompt": SortText(("★ " if row.favourite else "") + " ".join(row.prompt.split()),
-                           row.prompt.lower()),
+        "prompt": SortText(("★ " if row.favourite else "")
+                           + (f"×{batch.total} " if batch is not None else "")
+                           + " ".join(row.prompt.split()), row.prompt.lower()),
         "task": SortText((row.task_id or "—")[:8], row.task_id or ""),
         "size": SortText(row.size, _pixels(row.size)),
         "duration": SortText(f"{row.duration}s", row.duration),

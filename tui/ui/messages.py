@@ -42,9 +42,10 @@ class PreviewReady(Message):
     """Frames of a downloaded video were decoded (in a thread)."""
 
     def __init__(self, generation_id: int, thumbs: list[object] | None, error: str = "",
-                 picture: object | None = None) -> None:
+                 picture: object | None = None, *, frame_only: bool = False) -> None:
         super().__init__()
         self.generation_id = generation_id
         self.thumbs = thumbs
         self.error = error
         self.picture = picture  # a Pillow image, when the terminal can show real pixels
+        self.frame_only = frame_only  # one frame, for a batch's side-by-side view

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,9 +14,10 @@ from textual.widgets import Static
 
 from storage import Generation, StatusEvent
 from storage.clock import parse_iso
+from storage.records import BatchSummary
 from tui.dashscope.explain import explain
 from tui.safe_text import printable
-from tui.ui.cells import clock_span, elapsed, human_bytes
+from tui.ui.cells import clock_span, elapsed, human_bytes, took
 
 BAR = 24
 
@@ -41,8 +43,9 @@ def progress_bar(done: int, total: int | None) -> str:
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
              status_style: Style, tags: list[str] | None = None) -> Text:
-    """The pane's content.  Prompt and server text are appended as plain strings, with
-    every control character made visible (``printable``)."""
+    """The pane's content, most wanted first: what went wrong (for a failed task), the
+    prompt and the video, then settings, times, usage, ids and history.  Prompt and
+    server text are appended as plain strings, every control character made visible."""
     out = Text()
     label = Style(dim=True)
 
@@ -55,6 +58,12 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     if status in ("PENDING", "RUNNING", "SUSPENDED"):
         extra = f"  {clock_span(elapsed(row, now))}"
     line("Status", status + extra, status_style)
+    if status in ("FAILED", "REJECTED") or row.error_code or row.error_message:
+        meaning, action = explain(row.error_code)
+        line("Error", row.error_code or "(no code given)", status_style)
+        line("Message", row.error_message or "(none given)")
+        line("Meaning", meaning)
+        line("To do", action, Style(bold=True))
     if row.submission == "unconfirmed":
         out.append("The create request got no clear answer: a task may exist (and be billed).\n"
                    "Press u to look for it on the service or to mark it as not created.\n",
@@ -68,14 +77,29 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     elif row.poll_error and not row.terminal:
         out.append(f"Last poll failed ({row.poll_failures}×): ", label)
         out.append(printable(row.poll_error) + "\n", label)
-    line("Task id", row.task_id or "—")
-    line("Request", row.create_request_id or "—")
-    if row.last_request_id and row.last_request_id != row.create_request_id:
-        line("Last req.", row.last_request_id)
-    line("Model", row.model)
+
+    out.append("\nPrompt\n", Style(bold=True))
+    out.append(printable(row.prompt, multiline=True) + "\n\n")
+    line("Video URL", row.video_url or "—")
+    if row.download_state == "done":
+        size = human_bytes(row.download_bytes)
+        line("File", f"{row.download_path}  ({size})")
+        line("SHA-256", (row.download_sha256 or "")[:16] + "…")
+    elif row.download_state == "downloading":
+        line("Download", progress_bar(row.download_bytes or 0, row.download_total))
+    elif row.download_state == "failed":
+        line("Download", f"failed: {row.download_error} — press d to retry (it resumes)",
+             Style(color="red"))
+    elif row.download_state in ("expired", "refused"):
+        line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
+    elif row.status == "SUCCEEDED":
+        line("Download", "not yet — press d")
+
+    out.append("\n")
     line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
                  f"watermark {'on' if row.watermark else 'off'}")
     line("Seed", "random" if row.seed is None else row.seed)
+    line("Model", row.model)
     if row.favourite or tags:
         line("Marked", ("★ favourite  " if row.favourite else "") + " ".join(
             f"#{t}" for t in tags or []))
@@ -99,30 +123,11 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
         line("  SR", row.usage_sr or "—")
         line("  audio", {True: "yes", False: "no", None: "—"}[row.usage_audio])
         line("  videos", row.usage_video_count if row.usage_video_count is not None else "—")
-    if status in ("FAILED", "REJECTED") or row.error_code or row.error_message:
-        meaning, action = explain(row.error_code)
-        out.append("\nError\n", Style(bold=True))
-        line("  code", row.error_code or "(none given)", status_style)
-        line("  message", row.error_message or "(none given)")
-        line("  meaning", meaning)
-        line("  to do", action)
     out.append("\n")
-    line("Video URL", row.video_url or "—")
-    if row.download_state == "done":
-        size = human_bytes(row.download_bytes)
-        line("File", f"{row.download_path}  ({size})")
-        line("SHA-256", (row.download_sha256 or "")[:16] + "…")
-    elif row.download_state == "downloading":
-        line("Download", progress_bar(row.download_bytes or 0, row.download_total))
-    elif row.download_state == "failed":
-        line("Download", f"failed: {row.download_error} — press d to retry (it resumes)",
-             Style(color="red"))
-    elif row.download_state in ("expired", "refused"):
-        line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
-    elif row.status == "SUCCEEDED":
-        line("Download", "not yet — press d")
-    out.append("\nPrompt\n", Style(bold=True))
-    out.append(printable(row.prompt, multiline=True) + "\n")
+    line("Task id", row.task_id or "—")
+    line("Request", row.create_request_id or "—")
+    if row.last_request_id and row.last_request_id != row.create_request_id:
+        line("Last req.", row.last_request_id)
     if events:
         out.append("\nHistory\n", Style(bold=True))
         for event in events[-8:]:
@@ -132,6 +137,27 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
             out.append("\n")
     out.rstrip()
     return out
+
+
+def describe_batch(summary: BatchSummary, rows: list[Generation], now: datetime,
+                   frames: dict[int, Text], style_for: Any) -> Table:
+    """A batch's variations side by side — seed, status, time, a frame — to pick the best."""
+    table = Table(title=printable(f"×{summary.total} {' '.join(summary.label.split())[:60]}"),
+                  title_justify="left", show_header=False, box=None, padding=(0, 1))
+    columns = rows[:8]
+    for _ in columns:
+        table.add_column(no_wrap=True)
+    table.add_row(*(Text(f"#{r.id} seed {r.seed if r.seed is not None else '—'}",
+                         style="bold") for r in columns))
+    table.add_row(*(Text(printable(r.display_status), style=style_for(r.display_status))
+                    for r in columns))
+    table.add_row(*(Text(clock_span(took(r)) or clock_span(elapsed(r, now)) or "—",
+                         style="dim") for r in columns))
+    table.add_row(*(frames.get(r.id, Text("(not saved)" if r.status == "SUCCEEDED" else "",
+                                          style="dim")) for r in columns))
+    if len(rows) > len(columns):
+        table.caption = f"… and {len(rows) - len(columns)} more (z unfolds the batch)"
+    return table
 
 
 class DetailPane(VerticalScroll):
@@ -148,7 +174,7 @@ class DetailPane(VerticalScroll):
 
     _row_id: int | None = None
 
-    def show(self, content: Text, *, row_id: int | None = None) -> None:
+    def show(self, content: Text | Table, *, row_id: int | None = None) -> None:
         """New content; another row's starts from the top."""
         self.query_one("#detail-body", Static).update(content)
         if row_id != self._row_id:

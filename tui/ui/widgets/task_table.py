@@ -25,6 +25,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from storage import Generation
+from storage.records import BatchSummary
 from tui.ui.cells import COLUMNS, DROP_ORDER, SortText, row_cells
 from tui.ui.page_diff import PageDiff, diff_page
 
@@ -62,6 +63,8 @@ class TaskTable(DataTable[SortText]):
         Binding("x", "screen.forget", "Forget", id="table.forget", show=False),
         Binding("A", "screen.adopt_foreign", "Adopt foreign", id="table.adopt-foreign",
                 show=False),
+        Binding("z", "screen.fold", "Fold batch", id="table.fold", show=False),
+        Binding("v", "screen.play", "Play", id="table.play", show=False),
     ]
 
     class SortChanged(Message):
@@ -85,6 +88,7 @@ class TaskTable(DataTable[SortText]):
         self._shown: dict[int, dict[str, str]] = {}
         self._order: list[int] = []
         self.marked: set[int] = set()
+        self.batches: dict[int, BatchSummary] = {}  # a row standing for a folded batch
         self.sort_column = "submitted"
         self.sort_reverse = True
         self.hidden: tuple[str, ...] = ()
@@ -174,7 +178,7 @@ class TaskTable(DataTable[SortText]):
 
     def _cells(self, row: Generation) -> dict[str, SortText]:
         cells = row_cells(row, self.now(), self.style_for(row.display_status),
-                          marked=row.id in self.marked)
+                          marked=row.id in self.marked, batch=self.batches.get(row.id))
         for cell in cells.values():
             cell.row_id = row.id
         return cells
@@ -201,10 +205,16 @@ class TaskTable(DataTable[SortText]):
         self._remember(row, cells)
         return bool(changed)
 
-    def show_page(self, rows: list[Generation]) -> PageDiff:
+    def show_page(self, rows: list[Generation],
+                  batches: dict[int, BatchSummary] | None = None) -> PageDiff:
         """Make the table show this page (in this order), touching only what changed.
         The cursor stays on its row and on its line of the screen."""
         diff = diff_page(self.rows_in_order, rows)
+        before, self.batches = self.batches, dict(batches or {})
+        for row_id, summary in self.batches.items():  # a folded batch moved on
+            if row_id in self.rows_by_id and before.get(row_id) != summary:
+                self._shown[row_id] = {}
+                self._update(self.rows_by_id[row_id])
         if diff.empty:
             for row in rows:  # same ids, same order: maybe fresher poll bookkeeping
                 self.rows_by_id[row.id] = row
@@ -233,9 +243,11 @@ class TaskTable(DataTable[SortText]):
                 self.scroll_to(y=max(0, index - line), animate=False, immediate=True)
         return diff
 
-    def replace(self, rows: list[Generation]) -> None:
+    def replace(self, rows: list[Generation],
+                batches: dict[int, BatchSummary] | None = None) -> None:
         """Another page altogether (a filter, a sort, paging): rows arrive in order.
         Only for a user's action — a poll never rebuilds the table."""
+        self.batches = dict(batches or {})
         chosen = self.highlighted_id
         self.clear(columns=False)
         self._shown.clear()
