@@ -153,6 +153,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "ui": {
         "theme": Rule((str,), None),
     },
+    "player": {
+        "command": Rule((str,), None),  # e.g. "mpv" or "vlc --fullscreen"
+    },
     "notify": {  # how the dashboard tells that tasks ended (at most once a second)
         "toast": Rule((bool,), True),
         "bell": Rule((bool,), False),

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
+from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
 from tui.engine.download import Downloader
 from tui.engine.poller import Health, PollScheduler
@@ -53,6 +54,7 @@ class PixverseApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "show_keys", "Keys", id="keys"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+r", "reload_config", "Reload config", id="reload-config", show=False),
     ]
 
     def __init__(self, ws: Workspace, *, now: Callable[[], datetime] = utc_now,
@@ -177,6 +179,7 @@ class PixverseApp(App[str | None]):
     def save_state(self) -> None:
         state = dict(self._state)
         state["theme"] = self.theme
+        state["config_theme"] = self.ws.settings.get("ui", "theme")
         if self.main is not None and self.main.is_attached:
             with contextlib.suppress(Exception):  # the screen may be going while quitting
                 state["composer"] = self.main.query_one(Composer).settings()
@@ -219,10 +222,19 @@ class PixverseApp(App[str | None]):
     # -- themes and keys -----------------------------------------------------------
 
     def _apply_theme(self) -> None:
-        wanted = self._state.get("theme") or self.ws.settings.get("ui", "theme") or DEFAULT_THEME
+        """The remembered theme — unless ``[ui] theme`` in config.toml changed since it
+        was remembered: then the config's wins (it is the newer wish)."""
+        configured = self.ws.settings.get("ui", "theme")
+        remembered = self._state.get("theme")
+        if configured and configured != self._state.get("config_theme"):
+            wanted = configured
+        else:
+            wanted = remembered or configured or DEFAULT_THEME
         if wanted not in self.available_themes:
             fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-            self._startup_problems.append(f"Theme {wanted!r} is not installed; using "
+            close = difflib.get_close_matches(wanted, list(self.available_themes), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            self._startup_problems.append(f"Theme {wanted!r} is not installed{hint}; using "
                                           f"{fallback}.")
             wanted = fallback
         self.theme = wanted
@@ -254,6 +266,26 @@ class PixverseApp(App[str | None]):
                 keymap[binding_id] = keys
         if keymap:
             self.set_keymap(keymap)
+
+    def action_reload_config(self) -> None:
+        """Read config.toml again: keys, theme, notifications, polling — no restart."""
+        self.ws.settings = settings.load(self.ws.paths.config_file)
+        self._startup_problems = list(self.ws.warnings)
+        self._apply_keymap()
+        self._apply_theme()
+        if self.main is not None:
+            self.main.settings_changed()
+        if self.poller is not None:
+            self.workers.cancel_group(self, "poller")
+            self._start_poller()
+        problems = self._startup_problems
+        if problems:
+            self.notify("\n".join(f"• {p}" for p in problems),
+                        title=f"Config reloaded: {len(problems)} problem"
+                              f"{'s' if len(problems) > 1 else ''}", severity="warning",
+                        timeout=20)
+        else:
+            self.notify("Config reloaded.", timeout=3)
 
     def keys_for(self, binding_id: str) -> str:
         """The keys bound to an id now (the keymap's, else the default), for display."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,7 @@ from textual.widgets import DataTable, Input, TextArea
 from storage import Generation, TaskStore
 from storage.clock import iso, utc_now
 from storage.history import HistoryFilter, parse_filter
-from storage.records import Counts
+from storage.records import BatchSummary, Counts
 from tui.config.credentials import region_of
 from tui.engine import preview, rescue
 from tui.engine.submit import CreatedButNotRecorded, submit_all
@@ -47,7 +48,7 @@ from tui.ui.signals import NotifySettings, Signals
 from tui.ui.themes import status_style
 from tui.ui.tolerant import tolerant
 from tui.ui.widgets.composer import Composer, Draft
-from tui.ui.widgets.detail import DetailPane, describe
+from tui.ui.widgets.detail import DetailPane, describe, describe_batch
 from tui.ui.widgets.footer import Footer
 from tui.ui.widgets.status_bar import StatusBar, StatusFigures
 from tui.ui.widgets.task_table import TaskTable
@@ -85,6 +86,7 @@ class MainScreen(RowActions):
         self.page_no = 0
         self.matching = 0  # rows the filter matches (capped for text searches)
         self.marks: set[int] = set()
+        self.folded: set[str] = set()  # batches shown as one row
         self._counts = Counts()
         self._health = ("ok", "")
         self._expiring = 0
@@ -103,6 +105,8 @@ class MainScreen(RowActions):
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
         self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
         self._signal_stamp = iso(utc_now())  # ends before this are history, not news
+        self._batches: dict[int, BatchSummary] = {}  # rows standing for folded batches
+        self._frames: dict[int, Text] = {}  # a first frame per saved variation
         self.signals = Signals(NotifySettings(), toast=self._toast, write=lambda _s: None,
                                bell=lambda: None)
 
@@ -127,6 +131,12 @@ class MainScreen(RowActions):
             yield TaskTable(id="tasks")
             yield DetailPane(id="detail")
         yield Footer()
+
+    def settings_changed(self) -> None:
+        """config.toml was read again: notifications and the submit keys follow it."""
+        app = self.pixverse
+        self.signals.settings = NotifySettings(**app.ws.settings.section("notify"))
+        self.query_one(Composer).show_submit_keys(app.keys_for("submit"))
 
     def _toast(self, title: str, message: str) -> None:
         self.notify(message, title=title, timeout=6)
@@ -168,10 +178,15 @@ class MainScreen(RowActions):
             if page is not None:
                 self.page_no = max(0, page)
             rows = await self._read_page()
-            self.table.replace(rows)
+            self.table.replace(rows, self._batches)
             self._new_above = 0
             await self._recount(force=True)
         self._show_detail()
+
+    @property
+    def _query(self) -> HistoryFilter:
+        """The filter as typed, with the folded batches shown as one row each."""
+        return replace(self.where, folded=tuple(sorted(self.folded)))
 
     async def _read_page(self) -> list[Generation]:
         table = self.table
@@ -179,22 +194,24 @@ class MainScreen(RowActions):
         self.matching = await self._count()
         if not self._count_capped:
             self.page_no = min(self.page_no, max(0, (self.matching - 1) // PAGE_SIZE))
-        rows = await self.store.page(self.where, sort=table.sort_column,
+        rows = await self.store.page(self._query, sort=table.sort_column,
                                      descending=table.sort_reverse, limit=PAGE_SIZE,
                                      offset=self.page_no * PAGE_SIZE)
         if not rows and self.page_no > 0:  # past the end of an uncounted search
             self.page_no -= 1
-            rows = await self.store.page(self.where, sort=table.sort_column,
+            rows = await self.store.page(self._query, sort=table.sort_column,
                                          descending=table.sort_reverse, limit=PAGE_SIZE,
                                          offset=self.page_no * PAGE_SIZE)
         self._last_reload = time.monotonic()
+        self._batches = {row.id: summary for row in rows if row.batch_id in self.folded
+                         if (summary := await self.store.batch(row.batch_id)) is not None}
         return rows
 
     async def _count(self) -> int:
         """Rows matching the filter; a text search stops counting past ``COUNT_CAP``."""
         if not self.where.text:
-            return await self.store.count_where(self.where)
-        return await self.store.count_where(self.where, at_most=COUNT_CAP)
+            return await self.store.count_where(self._query)
+        return await self.store.count_where(self._query, at_most=COUNT_CAP)
 
     @property
     def _count_capped(self) -> bool:
@@ -221,7 +238,7 @@ class MainScreen(RowActions):
             highlighted = self.table.highlighted_id
             before = self.table.rows_by_id.get(highlighted or -1)
             rows = await self._read_page()
-            diff = self.table.show_page(rows)
+            diff = self.table.show_page(rows, self._batches)
             self._new_above += diff.added_before(self.table.top_row())
             if self.table.top_row() == 0:
                 self._new_above = 0
@@ -337,13 +354,40 @@ class MainScreen(RowActions):
             pane.show(Text("Select a task to see its details.", style="dim"))
             pane.show_preview(None)
             return
+        app = self.pixverse
+        summary = self._batches.get(row.id)
+        if summary is not None:  # a folded batch: its variations side by side
+            variations = await self.store.batch_rows(summary.batch_id)
+            pane.show(describe_batch(summary, variations, app.now(), self._frames,
+                                     lambda s: status_style(app.current_theme, s)),
+                      row_id=row.id)
+            pane.show_preview(None)
+            self._decode_frames(variations)
+            return
         events_ = await self.store.events(row.id)
         tags = await self.store.tags_of(row.id)
-        app = self.pixverse
         pane.show(describe(row, events_, app.now(),
                            status_style(app.current_theme, row.display_status), tags),
                   row_id=row.id)
         self._show_preview(row)
+
+    def _decode_frames(self, rows: list[Generation]) -> None:
+        """A first frame of each saved variation (in a thread, once each)."""
+        wanted = [r for r in rows if r.download_state == "done" and r.download_path
+                  and r.id not in self._frames]
+        if wanted:
+            self.run_worker(partial(self._frames_in_thread, wanted), thread=True,
+                            group="frames", exclusive=True, exit_on_error=False)
+
+    def _frames_in_thread(self, rows: list[Generation]) -> None:
+        cache = self.pixverse.ws.paths.data_dir / "previews"
+        for row in rows:
+            try:
+                thumbs = preview.cached(Path(row.download_path or ""), row.download_sha256,
+                                        cache)
+            except preview.PreviewError:
+                continue
+            self.post_message(PreviewReady(row.id, list[object](thumbs[:1]), frame_only=True))
 
     def _show_preview(self, row: Generation) -> None:
         pane = self.query_one(DetailPane)
@@ -374,6 +418,11 @@ class MainScreen(RowActions):
         self.post_message(PreviewReady(row.id, list(thumbs), picture=picture))
 
     def on_preview_ready(self, message: PreviewReady) -> None:
+        if message.frame_only:  # a variation's frame for the batch view
+            if message.thumbs:
+                self._frames[message.generation_id] = sheet(message.thumbs)  # type: ignore[arg-type]
+                self._show_detail()
+            return
         row = self.table.rows_by_id.get(message.generation_id)
         if row is None:
             return
@@ -388,14 +437,31 @@ class MainScreen(RowActions):
             self.query_one(DetailPane).show_preview(content)
 
     @tolerant
+    @tolerant
+    async def action_fold(self) -> None:
+        """Fold a batch into one row (with its progress), or unfold it."""
+        row = self.highlighted()
+        if row is None or row.batch_id is None:
+            self.notify("This generation is not part of a batch (a ×N submission).",
+                        timeout=3)
+            return
+        self.folded.symmetric_difference_update({row.batch_id})
+        first = min(r.id for r in await self.store.batch_rows(row.batch_id))
+        await self.load_page()
+        if first in self.table.rows_by_id:
+            self.table.move_cursor(row=self.table.get_row_index(str(first)))
+
+    @tolerant
     async def action_open_detail(self) -> None:
         row = self.highlighted()
         if row is None:
             return
         app = self.pixverse
         events_ = await self.store.events(row.id)
-        app.push_screen(DetailScreen(describe(row, events_, app.now(), status_style(
-            app.current_theme, row.display_status))))
+        tags = await self.store.tags_of(row.id)
+        app.push_screen(DetailScreen(row.id, describe(
+            row, events_, app.now(), status_style(app.current_theme, row.display_status),
+            tags)))
 
     def restyle(self) -> None:
         """The theme changed: re-colour every row and the details."""

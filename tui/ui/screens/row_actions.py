@@ -9,6 +9,7 @@ table through the store, on the next refresh.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import work
@@ -18,7 +19,7 @@ from storage import Generation, StoreError, TaskStore
 from storage.history import HistoryFilter
 from storage.store import TRASH_DAYS
 from tui.dashscope import DashScopeError
-from tui.engine import operations, resolve, stats, trash
+from tui.engine import operations, player, resolve, stats, trash
 from tui.engine.download import DownloadBusy, DownloadError
 from tui.engine.media_url import UrlPolicy, UrlRefused
 from tui.engine.observe import adopt_foreign
@@ -491,6 +492,24 @@ class RowActions(Screen[None]):
         if row is not None:
             self.notify(f"Brought back #{row.id}.", timeout=3)
         self.post_message(StoreChanged())
+
+    def action_play(self) -> None:
+        """Open the downloaded video in the user's player."""
+        row = self.highlighted()
+        if row is None:
+            return
+        if row.download_state != "done" or not row.download_path:
+            self.notify("Download it first (d): only a saved video can be played.",
+                        severity="warning")
+            return
+        try:
+            player.play(Path(row.download_path),
+                        self.pixverse.ws.settings.get("player", "command"))
+        except player.NoPlayer as exc:
+            self.notify(f"{exc}.", severity="warning", timeout=8)
+        except OSError as exc:
+            self.notify(f"The player could not start: {exc.strerror or exc}.",
+                        severity="error")
 
     @tolerant
     async def action_stats(self) -> None:
