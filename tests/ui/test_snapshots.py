@@ -118,3 +118,80 @@ def test_main_screen_in_each_theme(snap_compare, history: Path, theme: str) -> N
 def test_main_screen_at_80x24(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(_app(history), terminal_size=(80, 24),
                         run_before=_prepare("pixverse-dark"))
+
+
+async def _more_rows(home: Path, count: int, *, batch: str | None = None) -> None:
+    """Older, finished generations beneath the fixed history (a batch, if named)."""
+    store = await TaskStore.open(home / "tasks.db")
+    await store.import_many([{
+        "created_at": _stamp(60 + n), "updated_at": _stamp(0),
+        "prompt": f"Variation of a koi pond, take {n}" if batch else f"Archive clip {n:02d}",
+        "size": "1280*720", "duration": 5, "task_id": f"more-{n:04d}", "seed": 500 + n,
+        "status": "SUCCEEDED", "submission": "accepted", "endpoint": "x",
+        "model": "pixverse/pixverse-v5.6-t2v", "submit_time": _stamp(60 + n),
+        "scheduled_time": _stamp(59.9 + n), "end_time": _stamp(58 + n),
+        "batch_id": batch} for n in range(count)])
+    await store.close()
+
+
+def _at_table(moves: int = 0, *keys: str, wait_for: type | None = None):  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        app.theme = "pixverse-dark"
+        app.screen.query_one("#prompt").cursor_blink = False
+        table = app.main.table
+        await until(pilot, lambda: table.row_count > 0, what="rows")
+        table.focus()
+        await pilot.pause()
+        for _ in range(moves):
+            await pilot.press("down")
+        await pilot.press(*keys)
+        if wait_for is not None:
+            await until(pilot, lambda: isinstance(app.screen, wait_for), what="the modal")
+        await pilot.pause(0.3)  # the detail pane and the figures settle
+
+    return run_before
+
+
+def test_80x24_with_30_rows(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(_more_rows(history, 24))
+    assert snap_compare(_app(history), terminal_size=(80, 24), run_before=_at_table(2))
+
+
+def test_a_folded_batch(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(_more_rows(history, 4, batch="koipond"))
+    assert snap_compare(_app(history), terminal_size=(140, 36),
+                        run_before=_at_table(6, "z"))
+
+
+def test_marks_and_the_scope_prompt(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    from tui.ui.screens.choice import ChoiceScreen
+
+    asyncio.run(_more_rows(history, 60))
+    assert snap_compare(_app(history), terminal_size=(140, 36),
+                        run_before=_at_table(0, "space", "down", "space", "G", "space", "f",
+                                             wait_for=ChoiceScreen))
+
+
+def test_the_error_comes_first(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(history), terminal_size=(140, 36), run_before=_at_table(3))
+
+
+def test_the_keys_screen_at_80_columns(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
+    from tui.ui.screens.keys import KeysScreen
+
+    assert snap_compare(_app(history), terminal_size=(80, 24),
+                        run_before=_at_table(0, "question_mark", wait_for=KeysScreen))
+
+
+@pytest.mark.parametrize(("keys", "modal"), [
+    (("x",), "ChoiceScreen"), (("t",), "AskScreen"), (("n",), "AskScreen"),
+    (("s",), "StatsScreen"), (("enter",), "DetailScreen"), (("R",), "ChoiceScreen"),
+], ids=["forget", "tags", "note", "stats", "details", "rerun"])
+def test_each_modal(snap_compare, history: Path, keys: tuple[str, ...], modal: str) -> None:  # type: ignore[no-untyped-def]
+    from tui.ui.screens import ask, choice, detail, stats
+
+    kinds = {"ChoiceScreen": choice.ChoiceScreen, "AskScreen": ask.AskScreen,
+             "StatsScreen": stats.StatsScreen, "DetailScreen": detail.DetailScreen}
+    assert snap_compare(_app(history), terminal_size=(120, 34),
+                        run_before=_at_table(5, *keys, wait_for=kinds[modal]))
