@@ -28,7 +28,7 @@ class StatsScreen(ModalScreen[None]):
         days = list(self.figures.per_day.values())
         with VerticalScroll(id="stats-box"):
             yield Static(Text("Usage", style="bold"))
-            if days:
+            if len(days) > 1:  # one day's bar says nothing the table below does not
                 yield Static(Text("seconds of video per day, oldest → newest", style="dim"))
                 yield Sparkline([d["seconds"] for d in days], id="per-day")
             yield Static(Text(printable(report(self.figures), multiline=True)), id="report")
