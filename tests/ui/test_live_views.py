@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from storage import TaskStore
+from storage import Observation, TaskStore
 from storage.clock import iso, utc_now
 from tests.ui.helpers import app_for, table, until
 from tui.ui.page_diff import diff_page
@@ -87,6 +87,26 @@ async def test_figures_come_from_the_store_not_the_page(tmp_path: Path) -> None:
         await pilot.press("o")  # another sort
         await pilot.pause()
         assert "▶5 ◷99 in flight" in status_text(app)
+
+
+async def test_the_in_flight_figure_follows_the_last_of_quick_changes(tmp_path: Path) -> None:
+    """Two tasks end a moment apart and then all is quiet: the status bar shows both
+    ends within a second (the second once came while recounts were held back, and the
+    figure stayed one too high until something else changed)."""
+    await seed(tmp_path, [record(n, "PENDING", minutes_ago=60 - n) for n in range(60)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "◷60 in flight" in status_text(app), what="the counts")
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:
+            first = await other.get_by_task_id("task-00059")
+            second = await other.get_by_task_id("task-00058")
+            assert first is not None and second is not None
+            await other.apply(first.id, Observation(status="SUCCEEDED", end_time=iso(utc_now())), None)
+            await until(pilot, lambda: "◷59 in flight" in status_text(app), timeout=2,
+                        what="the first end")
+            await other.apply(second.id, Observation(status="FAILED", end_time=iso(utc_now())), None)
+        await until(pilot, lambda: "◷58 in flight" in status_text(app), timeout=1.5,
+                    what="the second end, with nothing after it")
 
 
 async def test_changes_reach_every_view_and_the_cursor_stays(tmp_path: Path) -> None:
