@@ -854,6 +854,11 @@ class TaskStore(CoordinationMixin):
         rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))
         return rows[0] if rows else None
 
+    async def get_by_sha256(self, sha256: str) -> list[Generation]:
+        """Rows whose saved video has this SHA-256 (hex): which generation a file is."""
+        return await self._rows("SELECT * FROM generations WHERE download_sha256 = ?",
+                                (sha256.lower(),))
+
     async def find(self, ref: str) -> list[Generation]:
         """Rows matching ``#12``/``12`` (local id), a full task id, or a task-id prefix."""
         ref = ref.strip()

@@ -140,6 +140,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "max_size": _size_between(MB, TB),
         "min_speed": _size_between(1, GB, per_second=True),
         "stall_seconds": Rule((int, float), 30, _between(5, 600)),
+        "metadata": Rule((bool,), True),  # prompt, seed, task id… in the MP4's own tags
+        "sidecar": Rule((bool,), False),  # NAME.json beside the video, every stored field
     },
     "polling": {
         "concurrency": Rule((int,), 8, _between(1, 32)),
