@@ -101,10 +101,11 @@ async def test_the_in_flight_figure_follows_the_last_of_quick_changes(tmp_path: 
             first = await other.get_by_task_id("task-00059")
             second = await other.get_by_task_id("task-00058")
             assert first is not None and second is not None
-            await other.apply(first.id, Observation(status="SUCCEEDED", end_time=iso(utc_now())), None)
+            ended = iso(utc_now())
+            await other.apply(first.id, Observation(status="SUCCEEDED", end_time=ended), None)
             await until(pilot, lambda: "◷59 in flight" in status_text(app), timeout=2,
                         what="the first end")
-            await other.apply(second.id, Observation(status="FAILED", end_time=iso(utc_now())), None)
+            await other.apply(second.id, Observation(status="FAILED", end_time=ended), None)
         await until(pilot, lambda: "◷58 in flight" in status_text(app), timeout=1.5,
                     what="the second end, with nothing after it")
 
