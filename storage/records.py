@@ -107,6 +107,7 @@ class Generation:
     poll_error: str | None = None  # why the last poll failed, or why it is not followed
     forgotten_at: str | None = None  # in the trash since
     batch_id: str | None = None  # the ×N submission or batch file it belongs to
+    intent_key: str | None = None  # the batch line it was sent for (never sent twice)
 
     @property
     def followed(self) -> bool:
@@ -165,6 +166,18 @@ class Counts:
     @property
     def in_flight(self) -> int:
         return self.pending + self.running + self.submitting
+
+
+@dataclass(frozen=True, slots=True)
+class Billable:
+    """A generation that costs money or may: made (``settled``), or still in flight or
+    of unknown outcome.  The size, duration and audio are what was billed if known."""
+
+    created_at: str
+    size: str
+    duration: float
+    audio: bool
+    settled: bool
 
 
 @dataclass(frozen=True)

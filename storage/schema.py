@@ -151,5 +151,13 @@ CREATE INDEX generations_batch ON generations(batch_id) WHERE batch_id IS NOT NU
 CREATE INDEX status_events_at ON status_events(at);
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)
+# v6: one row per intent of a batch file or template line, whichever process sends
+# it: ``intent_key`` (the batch's content hash and the line) is unique, so running a
+# batch again finds what was sent before instead of sending it twice.
+V6 = """
+ALTER TABLE generations ADD COLUMN intent_key TEXT;
+CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_key IS NOT NULL;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,7 @@ from storage.errors import (
 )
 from storage.history import HistoryFilter, order_by
 from storage.records import (
+    LIVE,
     SUBMISSION_ABANDONED,
     SUBMISSION_ACCEPTED,
     SUBMISSION_REJECTED,
@@ -47,6 +48,7 @@ from storage.records import (
     SUBMISSION_UNCONFIRMED,
     TERMINAL,
     BatchSummary,
+    Billable,
     Counts,
     Generation,
     LiveTask,
@@ -267,6 +269,80 @@ class TaskStore(CoordinationMixin):
             assert generation_id is not None
             await self._event(generation_id, "SUBMITTING")
         return await self._require(generation_id)
+
+    async def claim_intent(
+        self, key: str, *, endpoint: str, model: str, prompt: str, size: str, duration: int,
+        audio: bool = False, watermark: bool = False, seed: int | None = None,
+        batch_id: str | None = None, tags: Iterable[str] = (), note: str | None = None,
+    ) -> tuple[Generation, bool]:
+        """The row for one intent of a batch, and whether this caller is to send it.
+
+        The first caller for ``key`` records the intent (as ``add_intent`` does) and
+        sends.  A later one — another process, or the same batch run again — gets the
+        row as it stands and must not send, unless the service refused it or the
+        user settled that nothing was created: then it is this caller's to send
+        again, once (the row is taken over atomically).
+        """
+        now = now_iso()
+        async with self._write():
+            cursor = await self._db.execute(
+                "SELECT id, submission FROM generations WHERE intent_key = ?", (key,))
+            found = await cursor.fetchone()
+            if found is not None:
+                generation_id, submission = found[0], found[1]
+                if submission not in (SUBMISSION_REJECTED, SUBMISSION_ABANDONED):
+                    claimed = False
+                else:
+                    await self._update(
+                        generation_id, submission=SUBMISSION_SENDING, sending_since=now,
+                        lease_owner=process_tag(), submission_note=None, error_code=None,
+                        error_message=None)
+                    await self._event(generation_id, "SUBMITTING", "sent again: the last "
+                                      "attempt created nothing")
+                    claimed = True
+            else:
+                cursor = await self._db.execute(
+                    "INSERT INTO generations (created_at, endpoint, model, prompt, size,"
+                    " duration, audio, watermark, seed, submission, sending_since, lease_owner,"
+                    " updated_at, batch_id, intent_key, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?)",
+                    (now, endpoint, model, prompt, size, duration, int(audio), int(watermark),
+                     seed, SUBMISSION_SENDING, now, process_tag(), now, batch_id, key, note))
+                generation_id = cursor.lastrowid
+                assert generation_id is not None
+                clean = sorted({t.strip() for t in tags if t.strip()})
+                await self._db.executemany(
+                    "INSERT INTO generation_tags (generation_id, tag) VALUES (?, ?)",
+                    [(generation_id, tag) for tag in clean])
+                await self._event(generation_id, "SUBMITTING")
+                claimed = True
+        return await self._require(generation_id), claimed
+
+    async def intents(self, prefix: str) -> dict[str, Generation]:
+        """The rows of every intent whose key starts with ``prefix`` (one batch's), by key."""
+        rows = await self._rows(
+            "SELECT * FROM generations WHERE intent_key >= ? AND intent_key < ?",
+            (prefix, prefix + "\U0010ffff"))
+        return {row.intent_key: row for row in rows if row.intent_key is not None}
+
+    async def billable_since(self, stamp: str) -> list[Billable]:
+        """Generations created since ``stamp`` that cost money or may: made, in flight,
+        or of unknown outcome (the trash included: forgetting does not refund)."""
+        live = ", ".join(f"'{status}'" for status in sorted(LIVE))
+        rows = await self._fetch(
+            "SELECT created_at, status, size, usage_size, duration, usage_duration, audio,"
+            " usage_audio FROM generations INDEXED BY generations_created WHERE created_at >= ?"
+            f" AND (status = 'SUCCEEDED' OR status IN ({live}) OR submission IN"
+            f" ('{SUBMISSION_SENDING}', '{SUBMISSION_UNCONFIRMED}'))", (stamp,))
+        out = []
+        for created, status, size, usage_size, duration, usage_duration, audio, usage_audio \
+                in rows:
+            made = status == "SUCCEEDED"
+            out.append(Billable(
+                created, (usage_size if made and usage_size else size),
+                float(usage_duration if made and usage_duration else duration),
+                bool(usage_audio if made and usage_audio is not None else audio), made))
+        return out
 
     async def mark_accepted(self, generation_id: int, *, task_id: str, status: str,
                             request_id: str | None, next_poll_in: float) -> Generation:
