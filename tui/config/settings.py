@@ -40,6 +40,8 @@ class Rule(NamedTuple):
 
     def shown_default(self) -> str:
         """The default as the user would write it."""
+        if self.default is None:
+            return "none (as if it were not set)"
         if self.convert is not None and isinstance(self.default, int):
             return human_size(self.default)
         return repr(self.default)
@@ -167,6 +169,15 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "keys": {},  # binding id -> key(s); checked by the UI, which knows the ids
     "prices": {},  # checked by _price_problem: any tier name may carry a price
+    "budget": {  # in the prices' currency; a submission that would cross one is refused
+        "daily": Rule((int, float), None, _between(0, 1e12)),
+        "monthly": Rule((int, float), None, _between(0, 1e12)),
+    },
+    "batch": {
+        # a template or batch file making more prompts than this asks first
+        "ask_above": Rule((int,), 50, _between(1, 10_000)),
+    },
+    "templates": {},  # name -> prompt template; also templates.toml beside config.toml
 }
 UNCHECKED = ("keys",)
 
@@ -275,7 +286,23 @@ def load(path: Path) -> Settings:
                 _take(settings, section, key, value, f"{lines.at(path, section, key)}: "
                                                      f"[{section}] {key}")
     _check_intervals(settings, lines.at(path, "polling", "max_interval"))
+    _load_templates(settings, path.parent / TEMPLATES_FILE)
     return settings
+
+
+TEMPLATES_FILE = "templates.toml"
+
+
+def _load_templates(settings: Settings, path: Path) -> None:
+    """Saved templates kept in their own file (``name = "a {fox|owl} in {place}"``);
+    a name also in config.toml's ``[templates]`` keeps config.toml's text."""
+    read = _read(path, settings)
+    if read is None:
+        return
+    mine = settings.values["templates"]
+    for key, value in read[1].items():
+        if key not in mine:
+            _take(settings, "templates", key, value, f"{path}: {key}")
 
 
 def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> None:
@@ -283,6 +310,12 @@ def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> No
     values = settings.values[section]
     if section in UNCHECKED:
         values[key] = value
+        return
+    if section == "templates":
+        if isinstance(value, str) and value.strip() and len(value) <= 20_000:
+            values[key] = value
+        else:
+            settings.problems.append(f"{at} must be a prompt template (text); it is ignored.")
         return
     if section == "prices":
         problem = _price_problem(key, value)

@@ -16,6 +16,7 @@ from storage import Generation, TaskStore
 from storage.clock import parse_iso
 from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
+from tui.engine.prices import price_per_second
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -86,14 +87,6 @@ def _seconds(a: str | None, b: str | None) -> float | None:
     return None if start is None or end is None else (end - start).total_seconds()
 
 
-def _price(prices: dict[str, Any], tier: str, audio: bool) -> float | None:
-    for key in ([f"{tier}+audio"] if audio else []) + [tier]:
-        value = prices.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class StatRow:
     """The columns statistics need — reading only these keeps 100k rows fast."""
@@ -146,7 +139,7 @@ def add(stats: Stats, row: StatRow | Generation, prices: dict[str, Any]) -> None
     bucket["videos"] += 1
     bucket["seconds"] += seconds
     if prices:
-        price = _price(prices, tier, audio)
+        price = price_per_second(prices, tier, audio)
         if price is None:
             stats.unpriced.add(tier)
         else:

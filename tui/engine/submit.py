@@ -59,6 +59,16 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
         endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
         duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed,
         batch_id=batch_id)
+    return await send_intent(store, client, row, req, first_poll_after=first_poll_after)
+
+
+async def send_intent(store: TaskStore, client: DashScopeClient, row: Generation,
+                      req: GenerationRequest, *,
+                      first_poll_after: float = FIRST_POLL_AFTER) -> Submitted:
+    """Send the create for an intent already recorded (``row``, in 'sending'), once,
+    and record what came of it."""
+    if not 0 <= first_poll_after <= 3600:
+        first_poll_after = FIRST_POLL_AFTER
     try:
         created = await client.create(req)
     except DashScopeError as exc:
