@@ -23,11 +23,11 @@ from tui.cli.history import (
     cmd_stats,
 )
 from tui.cli.output import Problem, describe, err
+from tui.cli.submit import cmd_submit
 from tui.cli.tasks import (
     cmd_cancel,
     cmd_download,
     cmd_resolve,
-    cmd_submit,
     cmd_sync,
     cmd_track,
     cmd_wait,
@@ -64,6 +64,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _scale(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pixverse-tui",
@@ -76,16 +83,32 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON")
 
     def scale_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)
+        p.add_argument("--time-scale", type=_scale, default=1.0, help=argparse.SUPPRESS)
 
-    p = sub.add_parser("submit", help="create a text-to-video task")
-    p.add_argument("prompt", help="the prompt, or - to read it from standard input")
+    p = sub.add_parser("submit", help="create text-to-video tasks: a prompt, a template "
+                       "or a batch file")
+    p.add_argument("prompt", nargs="?",
+                   help="the prompt ({a|b} alternatives make every combination), or - to "
+                   "read it from standard input")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="a batch file: one prompt per line, or JSON Lines; - reads standard "
+                   "input. Run it again to send only what was not sent")
+    p.add_argument("--template", metavar="NAME", help="a saved template ([templates])")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE",
+                   help="fill a template's {NAME} (repeatable; VALUE may hold a|b)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would be sent, how long it would take and the cost")
+    p.add_argument("--over-budget", action="store_true",
+                   help="send even if it crosses a [budget]")
+    p.add_argument("--yes", action="store_true",
+                   help="send more than [batch] ask_above tasks without asking")
     p.add_argument("--size", default="1280*720", help=f"W*H, one of {', '.join(ALL_SIZES)}")
     p.add_argument("--duration", type=int, default=5, help="5, 8 or 10 seconds (1080P: 5 or 8)")
     p.add_argument("--audio", action="store_true", help="generate sound (costs more)")
     p.add_argument("--watermark", action="store_true", help='add the "AI生成" label')
     p.add_argument("--seed", type=_seed, default=None)
-    p.add_argument("--variations", type=int, default=1, help="submit N tasks with seeds s…s+N-1")
+    p.add_argument("--variations", type=_positive, default=1,
+                   help="submit N tasks with seeds s…s+N-1 (each prompt, each line)")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
     p.add_argument("--wait", action="store_true", help="follow the task until it ends")
     p.add_argument("--download", action="store_true",

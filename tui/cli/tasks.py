@@ -4,76 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import sys
 from pathlib import Path
 
-from storage import Generation, StoreError, TaskStore
+from storage import Generation, TaskStore
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
-from tui.dashscope import DashScopeClient, GenerationRequest
+from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
-from tui.dashscope.validation import check_request
 from tui.engine import operations, resolve
 from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollingHalted, same_service, why_not_finished
-from tui.engine.submit import submit_all, variation_seeds
 from tui.engine.workspace import Workspace
-
-
-async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
-    prompt = _read_prompt(args.prompt)
-    requests = [GenerationRequest(prompt=prompt, size=args.size, duration=args.duration,
-                                  audio=args.audio, watermark=args.watermark, seed=seed,
-                                  model=args.model)
-                for seed in variation_seeds(args.seed, args.variations)]
-    verdict = check_request(requests[0])
-    if not verdict.ok:
-        raise Problem(" ".join(verdict.problems))
-    for warning in verdict.warnings:
-        err(f"warning: {warning}")
-    polling = ws.poll_settings(args.time_scale)
-    async with await ws.open_store() as store, ws.client(store, time_scale=args.time_scale) \
-            as client:
-        rows, failed = [], False
-        async for outcome in submit_all(store, client, requests,
-                                        first_poll_after=polling.first_poll):
-            rows.append(outcome.generation)
-            if outcome.error is not None:
-                failed = True
-                if outcome.error.ambiguous:
-                    err(f"the create request for #{outcome.generation.id} got no clear answer "
-                        f"({outcome.error}); a task may exist and be billed. It was NOT "
-                        f"re-sent. Run `pixverse-tui resolve {outcome.generation.id}` to look "
-                        "for it.")
-                else:
-                    err(f"the service refused the task: {describe(outcome.error)}")
-        if ws.account is not None and any(r.task_id for r in rows):
-            with contextlib.suppress(StoreError):  # the poller, in whichever process, looks
-                await store.nudge_poller(ws.account)
-        if args.wait and not failed:
-            rows, ended = await _wait(store, client, ws, rows, args.time_scale, args.download)
-            failed = not ended
-        elif args.download:
-            err("--download needs --wait (the video is not ready yet); nothing was downloaded")
-    print_rows(rows, args.json)
-    return 1 if failed else 0
-
-
-def _read_prompt(text: str) -> str:
-    """The prompt argument; ``-`` reads it from standard input (a file, a pipe)."""
-    if text != "-":
-        return text
-    if sys.stdin.isatty():
-        raise Problem("`submit -` reads the prompt from standard input; pipe it in, e.g. "
-                      "`pixverse-tui submit - < prompt.txt`")
-    try:
-        prompt = sys.stdin.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Problem(f"cannot read the prompt from standard input ({exc})") from None
-    if not prompt:
-        raise Problem("standard input held no prompt; nothing was sent")
-    return prompt
 
 
 class _Saver:
@@ -109,7 +50,7 @@ class _Saver:
         return await store.get_many(r.id for r in rows)
 
 
-async def _wait(store: TaskStore, client: DashScopeClient, ws: Workspace,
+async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
                 rows: list[Generation], time_scale: float,
                 download: bool = False) -> tuple[list[Generation], bool]:
     """Follow rows to their end; True if every one of them succeeded.
@@ -161,7 +102,7 @@ async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
             if row.task_id is not None and not row.terminal and row.forgotten_at is None:
                 await store.follow_again(row.id)
         async with ws.client(store, time_scale=args.time_scale) as client:
-            rows, ok = await _wait(store, client, ws, rows, args.time_scale, args.download)
+            rows, ok = await wait_for_rows(store, client, ws, rows, args.time_scale, args.download)
     print_rows(rows, args.json)
     return 0 if ok else 1
 
@@ -287,9 +228,11 @@ def _verdict_text(verdict: resolve.Verdict) -> str:
         return (f"#{row.id}: found it — {verdict.task.task_id} ({verdict.task.status}; "
                 f"{verdict.evidence})")
     if outcome is resolve.Outcome.NONE:
+        again = ("then run the batch again to send it" if row.intent_key
+                 else "to try again, submit it anew")
         return (f"#{row.id}: nothing was created — the service has no task from the moment "
                 "it was sent, so nothing is billed. To drop it: pixverse-tui resolve "
-                f"{row.id} --abandon; to try again, submit it anew.")
+                f"{row.id} --abandon; {again}.")
     if outcome is resolve.Outcome.AMBIGUOUS:
         lines = [f"#{row.id}: {len(verdict.candidates)} tasks could be it:"]
         lines += [f"  {t.task_id}  {t.status}  created "

@@ -1,0 +1,298 @@
+"""``pixverse-tui submit``: one prompt, a template, or a batch file — counted, priced and
+checked against the budgets before anything is sent, then sent paced, once."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage import Generation, StoreError, TaskStore
+from storage.clock import utc_now
+from tui.cli.output import Problem, describe, err, print_rows, say
+from tui.cli.tasks import wait_for_rows
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope.validation import check_request
+from tui.engine import batch, stats, templates
+from tui.engine.prices import Estimate, Prices, budget_state, estimate
+from tui.engine.submit import CREATE_PACE, submit_all
+from tui.engine.workspace import Workspace
+from tui.safe_text import printable
+
+
+@dataclass
+class Intent:
+    """What this command is asked to send: a batch file's plan (keyed: never twice), or
+    the requests one prompt makes (a new intent each time the command is run)."""
+
+    items: list[batch.BatchItem]
+    plan: batch.BatchPlan | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
+    intent = _intent(args, ws)
+    for warning in intent.warnings:
+        err(f"warning: {warning}")
+    prices = Prices.from_settings(ws.settings.section("prices"))
+    polling = ws.poll_settings(args.time_scale)
+    async with await ws.open_store() as store:
+        to_send = intent.items
+        if intent.plan is not None:
+            await store.sweep_interrupted_sends()  # a dead process's sends are in doubt
+            found = await batch.survey(store, intent.plan)
+            err(f"{printable(intent.plan.name)}: {intent.plan.lines} lines, "
+                f"{len(intent.plan.items)} prompts — {found.sentence()}")
+            to_send = found.to_send
+        cost = estimate((item.request for item in to_send), prices)
+        if args.dry_run:
+            await _dry_run(store, to_send, cost)
+            return 0
+        if not to_send:
+            err("nothing to send")
+            return 0
+        _confirm_count(args, ws, len(to_send))
+        budget = await budget_state(store, prices, ws.settings.section("budget"), utc_now())
+        refusal = budget.refusal(cost)
+        if refusal and not args.over_budget:
+            raise Problem(refusal)
+        if len(to_send) > 1 or prices.set:
+            err(f"sending {cost.sentence()}"
+                + (f"; {budget.summary()} before this" if budget.set else ""))
+        async with ws.client(store, time_scale=args.time_scale) as client:
+            rows, failed = await _send(store, client, intent, len(to_send),
+                                       polling.first_poll, CREATE_PACE / args.time_scale)
+            if ws.account is not None and any(r.task_id for r in rows):
+                with contextlib.suppress(StoreError):  # the poller, in whichever process
+                    await store.nudge_poller(ws.account)
+            if args.wait and not failed:
+                rows, ended = await wait_for_rows(store, client, ws, rows, args.time_scale,
+                                          args.download)
+                failed = not ended
+            elif args.download:
+                err("--download needs --wait (the video is not ready yet); nothing was "
+                    "downloaded")
+    print_rows(rows, args.json)
+    return 1 if failed else 0
+
+
+# -- what to send --------------------------------------------------------------------------
+
+
+def _defaults(args: argparse.Namespace, prompt: str = "") -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, size=args.size, duration=args.duration,
+                             audio=args.audio, watermark=args.watermark, seed=args.seed,
+                             model=args.model)
+
+
+def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
+    try:
+        values = templates.parse_assignments(args.var or [])
+    except templates.TemplateError as exc:
+        raise Problem(str(exc)) from None
+    if args.from_file is not None:
+        if args.prompt is not None or args.template is not None:
+            raise Problem("give either a prompt, --template or --from, not several")
+        name, content = _read_batch_file(args.from_file)
+        plan = batch.read_batch(content, name, _defaults(args), variations=args.variations,
+                                values=values)
+        if plan.problems:
+            for problem in plan.problems[:20]:
+                err(problem)
+            more = len(plan.problems) - 20
+            raise Problem(f"{len(plan.problems)} problem{'s' if len(plan.problems) > 1 else ''}"
+                          f" in {name}{f' ({more} more not shown)' if more > 0 else ''}; "
+                          "nothing was sent")
+        return Intent(plan.items, plan, plan.warnings)
+    text = _prompt_text(args, ws)
+    try:
+        requests = batch.expand_prompt(_defaults(args, text), args.variations, values)
+    except templates.TemplateError as exc:
+        raise Problem(f"the prompt is not a valid template: {exc}") from None
+    verdicts = [check_request(request) for request in requests]
+    problems = next((v.problems for v in verdicts if not v.ok), None)
+    if problems:
+        raise Problem(" ".join(problems))
+    verdict = verdicts[0]
+    prompts = list(dict.fromkeys(request.prompt for request in requests))
+    if len(prompts) > 1 and not args.json and not args.dry_run:
+        times = f" × {args.variations} variations" if args.variations > 1 else ""
+        err(f"the prompt makes {len(prompts)} prompts{times}:")
+        for prompt in prompts[:10]:
+            err(f"  {prompt}")
+        if len(prompts) > 10:
+            err(f"  … and {len(prompts) - 10} more (--dry-run lists them all)")
+    return Intent([batch.BatchItem("", 0, r) for r in requests], None, verdict.warnings)
+
+
+def _prompt_text(args: argparse.Namespace, ws: Workspace) -> str:
+    if args.template is not None:
+        if args.prompt is not None:
+            raise Problem("give either a prompt or --template, not both")
+        saved = ws.settings.section("templates")
+        if args.template not in saved:
+            known = ", ".join(sorted(saved)) or "none yet"
+            raise Problem(f"no template named {args.template!r} ([templates] in config.toml "
+                          f"or templates.toml; known: {known})")
+        return str(saved[args.template])
+    if args.prompt is None:
+        raise Problem("give a prompt (or - to read it from standard input), --template NAME "
+                      "or --from FILE")
+    return _read_prompt(args.prompt)
+
+
+def _read_prompt(text: str) -> str:
+    """The prompt argument; ``-`` reads it from standard input (a file, a pipe)."""
+    if text != "-":
+        return text
+    if sys.stdin.isatty():
+        raise Problem("`submit -` reads the prompt from standard input; pipe it in, e.g. "
+                      "`pixverse-tui submit - < prompt.txt`")
+    try:
+        prompt = sys.stdin.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Problem(f"cannot read the prompt from standard input ({exc})") from None
+    if not prompt:
+        raise Problem("standard input held no prompt; nothing was sent")
+    return prompt
+
+
+def _read_batch_file(source: str) -> tuple[str, str]:
+    """The batch's name (the file's name: the same file from another folder is the
+    same batch) and its text."""
+    if source == "-":
+        if sys.stdin.isatty():
+            raise Problem("`--from -` reads the batch from standard input; pipe it in")
+        try:
+            return "stdin", sys.stdin.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Problem(f"cannot read the batch from standard input ({exc})") from None
+    path = Path(source).expanduser()
+    try:
+        if path.stat().st_size > batch.MAX_FILE:
+            raise Problem(f"{source} is larger than {batch.MAX_FILE // 2**20} MB; split it")
+        return path.name, path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise Problem(f"{source} does not exist") from None
+    except IsADirectoryError:
+        raise Problem(f"{source} is a folder; give a file of prompts") from None
+    except UnicodeDecodeError:
+        raise Problem(f"{source} is not UTF-8 text") from None
+    except OSError as exc:
+        raise Problem(f"cannot read {source} ({exc.strerror or exc})") from None
+
+
+def _confirm_count(args: argparse.Namespace, ws: Workspace, count: int) -> None:
+    """Above ``[batch] ask_above`` prompts, ask (on a terminal) or want ``--yes``."""
+    cap = int(ws.settings.get("batch", "ask_above") or 50)
+    if count <= cap or args.yes:
+        return
+    if not sys.stdin.isatty() or args.from_file == "-" or args.prompt == "-":
+        raise Problem(f"this sends {count} tasks, more than [batch] ask_above ({cap}); pass "
+                      "--yes to send them (each one is billed)")
+    answer = input(f"Send {count} tasks (each one is billed)? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise Problem("nothing was sent")
+
+
+# -- dry run --------------------------------------------------------------------------------
+
+
+async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estimate) -> None:
+    """What would be sent, how long it would take, and what it would cost."""
+    width = len(str(len(to_send)))
+    for n, item in enumerate(to_send, 1):
+        request = item.request
+        line = f"line {item.line}: " if item.line else ""
+        seed = "random" if request.seed is None else str(request.seed)
+        say(f"{n:>{width}}. {line}{request.size} {request.duration}s"
+            f"{' audio' if request.audio else ''} seed {seed}  {request.prompt}")
+    typical = await _typical_times(store)
+    took = batch.duration_estimate(to_send, typical)
+    say(f"would send {len(to_send)} task{'s' if len(to_send) != 1 else ''}: about "
+        f"{batch.human_duration(took)} with {batch.RUNNING_AT_ONCE} running at a time"
+        f"{' (times from your history)' if typical else ' (typical times: no history yet)'}")
+    say(f"cost: {cost.sentence()}")
+    say("nothing was sent (--dry-run)")
+
+
+async def _typical_times(store: TaskStore) -> dict[str, float]:
+    figures = await stats.compute(store)
+    out = {}
+    for tier, numbers in figures.tiers.items():
+        median = numbers.summary()["generation_median"]
+        if median:
+            out[tier] = float(median)
+    return out
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+async def _send(store: TaskStore, client: DashScopeClient, intent: Intent, total: int,
+                first_poll: float, pace: float) -> tuple[list[Generation], bool]:
+    rows: list[Generation] = []
+    failed = False
+    progress = _Progress(total)
+    if intent.plan is not None:
+        async for step in batch.send_batch(store, client, intent.plan,
+                                           first_poll_after=first_poll, pace=pace):
+            rows.append(step.generation)
+            if step.sent:
+                progress.step(step.item.line, step.generation, step.error)
+            if step.error is not None:
+                failed = True
+                _say_error(step.generation, step.error)
+                if step.stops:
+                    err("the rest of the batch was not sent; run the same command again "
+                        "to send it (nothing is sent twice)")
+        progress.done()
+        return rows, failed
+    async for outcome in submit_all(store, client, [item.request for item in intent.items],
+                                    first_poll_after=first_poll, pace=pace):
+        rows.append(outcome.generation)
+        progress.step(None, outcome.generation, outcome.error)
+        if outcome.error is not None:
+            failed = True
+            _say_error(outcome.generation, outcome.error)
+    progress.done()
+    return rows, failed
+
+
+def _say_error(row: Generation, error: DashScopeError) -> None:
+    if error.ambiguous:
+        err(f"the create request for #{row.id} got no clear answer ({error}); a task may "
+            f"exist and be billed. It was NOT re-sent. Run `pixverse-tui resolve {row.id}` "
+            "to look for it.")
+    else:
+        err(f"the service refused #{row.id}: {describe(error)}")
+
+
+class _Progress:
+    """``[12/63] line 14 → 2f9c1a0e`` on standard error: one line rewritten on a
+    terminal, a line per task elsewhere (a log)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.count = 0
+        self.live = sys.stderr.isatty()
+        self.shown = total > 1
+
+    def step(self, line: int | None, row: Generation, error: DashScopeError | None) -> None:
+        self.count += 1
+        if not self.shown:
+            return
+        where = f"line {line} " if line is not None else ""
+        what = "refused" if error is not None and not error.ambiguous else (
+            "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8])
+        text = printable(f"[{self.count}/{self.total}] {where}→ {what}")
+        if self.live:
+            print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.shown and self.live and self.count:
+            print(file=sys.stderr, flush=True)
