@@ -9,7 +9,7 @@ from typing import Any
 
 from storage import Observation, TaskStore
 from storage.clock import iso, utc_now
-from tests.ui.helpers import app_for, table, until
+from tests.ui.helpers import app_for, cell, table, until
 from tui.ui.page_diff import diff_page
 from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.main import PAGE_SIZE
@@ -208,3 +208,62 @@ async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path)
         await pilot.press("escape")
         await until(pilot, lambda: not app.main.marks, what="marks cleared")
         await until(pilot, lambda: "marked" not in status_text(app), what="no marks shown")
+
+
+async def test_marks_and_the_cursor_stay_when_new_rows_push_them_off_the_page(
+        tmp_path: Path) -> None:
+    """Rows marked at the bottom of page 1 keep their marks when ten new tasks arrive,
+    and the highlighted task stays highlighted (the page makes room) — a row key never
+    lands on a task the user did not choose."""
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(60)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        table(app).move_cursor(row=47)
+        await pilot.press("space", "down", "space", "down")  # 47 and 48 marked; cursor 49
+        await until(pilot, lambda: len(app.main.marks) == 2)
+        marked = set(app.main.marks)
+        chosen = table(app).highlighted_id
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:
+            await other.import_many([record(500 + n, "PENDING") for n in range(10)])
+        await until(pilot, lambda: "10 new ↑" in status_text(app) or
+                    len(table(app).rows_by_id) == PAGE_SIZE + 10, timeout=3, what="new rows")
+        assert table(app).highlighted_id == chosen
+        assert app.main.marks == marked and "● 2 marked" in status_text(app)
+        await pilot.press("right_square_bracket")  # page 2 holds the two marked rows now
+        await until(pilot, lambda: marked <= set(table(app).rows_by_id), what="page 2")
+        for row_id in marked:
+            index = [r.id for r in table(app).rows_in_order].index(row_id)
+            assert cell(app, index, "mark") == "●"
+
+
+async def test_the_full_screen_details_act_on_the_task_they_show(tmp_path: Path) -> None:
+    """f in the full-screen details stars the task shown, not the table's highlighted
+    row (which may have moved meanwhile)."""
+    from tui.ui.screens.detail import DetailScreen
+
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=20 - n) for n in range(5)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 5)
+        table(app).focus()
+        table(app).move_cursor(row=1)
+        await pilot.pause()
+        shown = table(app).highlighted_id
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        table(app).move_cursor(row=3)  # the table moves underneath (a refresh, a click)
+        await pilot.pause()
+        other = table(app).highlighted_id
+        await pilot.press("f")
+        async with await TaskStore.open(tmp_path / "tasks.db") as store:
+            await until(pilot, lambda: True)
+            for _ in range(40):
+                starred = await store.get(shown or -1)
+                if starred is not None and starred.favourite:
+                    break
+                await pilot.pause(0.05)
+            assert starred is not None and starred.favourite
+            untouched = await store.get(other or -1)
+            assert untouched is not None and not untouched.favourite

@@ -47,6 +47,10 @@ STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
 
 
+KEY_SIGNS = {"question_mark": "?", "slash": "/", "right_square_bracket": "]",
+             "left_square_bracket": "[", "asterisk": "*"}
+
+
 class PixverseApp(App[str | None]):
     CSS_PATH = "app.tcss"
     TITLE = "pixverse-tui"
@@ -291,7 +295,7 @@ class PixverseApp(App[str | None]):
         """The keys bound to an id now (the keymap's, else the default), for display."""
         binding = self.binding_ids().get(binding_id)
         keys = self._keymap.get(binding_id, binding.key if binding else "")
-        return keys.replace("question_mark", "?").replace("slash", "/")
+        return ",".join(KEY_SIGNS.get(key.strip(), key.strip()) for key in keys.split(","))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

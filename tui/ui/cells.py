@@ -18,7 +18,7 @@ ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "�
          "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
          "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
-           ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 3), ("audio", "♪", 1),
+           ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
            ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
 # On a narrow terminal these go first, in this order, before the prompt is squeezed.
 DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")

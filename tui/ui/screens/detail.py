@@ -3,7 +3,7 @@ as it changes) and answering the same row keys as the table (``d`` downloads…)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -72,10 +72,14 @@ class DetailScreen(ModalScreen[None]):
             row, events, app.now(), status_style(app.current_theme, row.display_status), tags))
 
     async def action_row(self, action: str) -> None:
-        """The table's key, for this row."""
-        main = self.pixverse.main
-        if main is None:
+        """The table's key, for the task this screen shows (as it is now)."""
+        app = self.pixverse
+        if app.main is None or app.store is None:
             return
-        result: Any = getattr(main, f"action_{action}")()
-        if result is not None and hasattr(result, "__await__"):
-            await result
+        try:
+            row = await app.store.get(self.generation_id)
+        except StoreError as exc:
+            app.store_trouble(exc)
+            return
+        if row is not None:
+            await app.main.act_on(row, action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.screen import Screen
@@ -70,13 +70,31 @@ class RowActions(Screen[None]):
 
     # -- whom an action is for ---------------------------------------------------------
 
+    _shown_elsewhere: Generation | None = None  # the task a full-screen view acts on
+
     def highlighted(self) -> Generation | None:
+        if self._shown_elsewhere is not None:
+            return self._shown_elsewhere
         return self.table.rows_by_id.get(self.table.highlighted_id or -1)
+
+    async def act_on(self, row: Generation, action: str) -> None:
+        """Run a row key's action on ``row`` (the task a full-screen view shows) — not
+        on the table's highlighted row, nor on the marks."""
+        self._shown_elsewhere = row
+        try:
+            result: Any = getattr(self, f"action_{action}")()
+            if result is not None and hasattr(result, "__await__"):
+                await result
+        finally:
+            self._shown_elsewhere = None
 
     async def targets(self) -> list[Generation]:
         """The marked rows (wherever they are), else the highlighted one."""
-        if self.marks:
-            return await self.store.get_many(self.marks)
+        if self._shown_elsewhere is not None:
+            return [self._shown_elsewhere]
+        if self.marks:  # forgotten since they were marked: out of scope (but in the trash)
+            return [row for row in await self.store.get_many(self.marks)
+                    if (row.forgotten_at is not None) == self.where.trash]
         row = self.highlighted()
         return [] if row is None else [row]
 
@@ -513,7 +531,9 @@ class RowActions(Screen[None]):
 
     @tolerant
     async def action_stats(self) -> None:
-        figures = await stats.compute(self.store, self.pixverse.ws.settings.section("prices"))
+        settings = self.pixverse.ws.settings
+        figures = await stats.compute(self.store, settings.section("prices"),
+                                      budget=settings.section("budget"))
         self.pixverse.push_screen(StatsScreen(figures))
 
     def _run(self, job: Callable[[], Awaitable[None]]) -> None:

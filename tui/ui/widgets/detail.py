@@ -140,23 +140,30 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
 
 
 def describe_batch(summary: BatchSummary, rows: list[Generation], now: datetime,
-                   frames: dict[int, Text], style_for: Any) -> Table:
-    """A batch's variations side by side — seed, status, time, a frame — to pick the best."""
+                   frames: dict[int, Text], style_for: Any, width: int = 48) -> Table:
+    """A batch's variations side by side — seed, status, time, a frame — to pick the
+    best: as many abreast as the pane's width allows (16 columns each), row after row."""
     table = Table(title=printable(f"×{summary.total} {' '.join(summary.label.split())[:60]}"),
                   title_justify="left", show_header=False, box=None, padding=(0, 1))
-    columns = rows[:8]
-    for _ in columns:
-        table.add_column(no_wrap=True)
-    table.add_row(*(Text(f"#{r.id} seed {r.seed if r.seed is not None else '—'}",
-                         style="bold") for r in columns))
-    table.add_row(*(Text(printable(r.display_status), style=style_for(r.display_status))
-                    for r in columns))
-    table.add_row(*(Text(clock_span(took(r)) or clock_span(elapsed(r, now)) or "—",
-                         style="dim") for r in columns))
-    table.add_row(*(frames.get(r.id, Text("(not saved)" if r.status == "SUCCEEDED" else "",
-                                          style="dim")) for r in columns))
-    if len(rows) > len(columns):
-        table.caption = f"… and {len(rows) - len(columns)} more (z unfolds the batch)"
+    per_row = max(1, min(4, width // 16))
+    shown = rows[:per_row * 4]
+    for _ in range(per_row):
+        table.add_column(no_wrap=True, overflow="ellipsis")
+    for start in range(0, len(shown), per_row):
+        group = shown[start:start + per_row]
+        pad = [Text("")] * (per_row - len(group))
+        table.add_row(*(Text(f"#{r.id}", style="bold") for r in group), *pad)
+        table.add_row(*(Text(f"seed {r.seed if r.seed is not None else '—'}") for r in group),
+                      *pad)
+        table.add_row(*(Text(printable(r.display_status), style=style_for(r.display_status))
+                        for r in group), *pad)
+        table.add_row(*(Text(clock_span(took(r)) or clock_span(elapsed(r, now)) or "—",
+                             style="dim") for r in group), *pad)
+        table.add_row(*(frames.get(r.id, Text("(not saved)" if r.status == "SUCCEEDED"
+                                              else "", style="dim")) for r in group), *pad)
+        table.add_row(*([Text("")] * per_row))
+    if len(rows) > len(shown):
+        table.caption = f"… and {len(rows) - len(shown)} more (z unfolds the batch)"
     return table
 
 

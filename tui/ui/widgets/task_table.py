@@ -111,7 +111,9 @@ class TaskTable(DataTable[SortText]):
     def _label(self, key: str) -> str:
         if key != self.sort_column:
             return _LABELS[key]
-        return f"{_LABELS[key]} {'▼' if self.sort_reverse else '▲'}"
+        arrow = "▼" if self.sort_reverse else "▲"
+        label = _LABELS[key]  # the arrow must show, even in a narrow column
+        return f"{label} {arrow}" if len(label) + 2 <= _WIDTHS[key] else f"{label}{arrow}"
 
     def relabel(self) -> None:
         """Show which column sorts, and which way (▲/▼)."""
@@ -225,8 +227,7 @@ class TaskTable(DataTable[SortText]):
         for row_id in diff.removed:
             self.remove_row(str(row_id))
             self._shown.pop(row_id, None)
-            self.rows_by_id.pop(row_id, None)
-            self.marked.discard(row_id)
+            self.rows_by_id.pop(row_id, None)  # a mark stays: marks span every page
         for row in diff.changed:
             self._update(row)
         self._order = [i for i in self._order if i not in diff.removed]
