@@ -259,6 +259,12 @@ def test_a_budget_refuses_the_submission_that_would_cross_it(
     forced = run(home, sim, "submit", "an owl", "--size", "1920*1080", "--over-budget",
                  *SCALE)
     assert forced.returncode == 0 and creates(sim) == 5
+    figures = run(home, sim, "stats")  # spent (or still in flight) against the budget
+    assert "budget" in figures.stdout and "10.00 CNY" in figures.stdout
+    today = next(line for line in figures.stdout.splitlines() if "today" in line)
+    assert "12.50 CNY" in today and "-2.50 CNY" in today, today  # 7.50 + 5.00: over by 2.50
+    as_json = json.loads(run(home, sim, "stats", "--json").stdout)
+    assert as_json["budget"]["daily"]["limit"] == 10
 
 
 def test_without_prices_nothing_is_invented(sim: Simulator, tmp_path: Path) -> None:
@@ -287,7 +293,18 @@ async def test_failed_and_canceled_tasks_cost_nothing_against_the_budget(tmp_pat
         state = await budget_state(store, prices, {"daily": 100, "monthly": 1000}, utc_now())
         daily = state.periods[0]
         assert (daily.spent, daily.pending) == (5.0, 10.0)
-        assert state.summary() == "85.00 CNY of 100.00 CNY left today"
+        assert state.summary() == "85.00 of 100.00 CNY left today"
         tomorrow = await budget_state(store, prices, {"daily": 100},
                                       utc_now() + timedelta(days=2))
         assert tomorrow.periods[0].left == 100
+
+
+def test_the_example_files_in_the_readme_are_real(sim: Simulator, tmp_path: Path) -> None:
+    """docs/examples hold the files the README shows: each reads cleanly."""
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    for name, prompts in (("storyboard.txt", 6), ("shots.jsonl", 7)):
+        dry = run(tmp_path / "home", sim, "submit", "--from", str(examples / name),
+                  "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"would send {prompts} tasks" in dry.stdout, dry.stdout
+    assert creates(sim) == 0

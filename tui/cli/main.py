@@ -64,6 +64,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _variations(text: str) -> int:
+    from tui.engine.batch import MAX_VARIATIONS
+
+    value = int(text)
+    if not 1 <= value <= MAX_VARIATIONS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_VARIATIONS}, not {value}")
+    return value
+
+
 def _scale(text: str) -> float:
     value = float(text)
     if not 0 < value < 1e6:
@@ -107,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", action="store_true", help="generate sound (costs more)")
     p.add_argument("--watermark", action="store_true", help='add the "AI生成" label')
     p.add_argument("--seed", type=_seed, default=None)
-    p.add_argument("--variations", type=_positive, default=1,
+    p.add_argument("--variations", type=_variations, default=1,
                    help="submit N tasks with seeds s…s+N-1 (each prompt, each line)")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
     p.add_argument("--wait", action="store_true", help="follow the task until it ends")

@@ -209,23 +209,13 @@ async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estim
         seed = "random" if request.seed is None else str(request.seed)
         say(f"{n:>{width}}. {line}{request.size} {request.duration}s"
             f"{' audio' if request.audio else ''} seed {seed}  {request.prompt}")
-    typical = await _typical_times(store)
+    typical = await stats.typical_generation_times(store)
     took = batch.duration_estimate(to_send, typical)
     say(f"would send {len(to_send)} task{'s' if len(to_send) != 1 else ''}: about "
         f"{batch.human_duration(took)} with {batch.RUNNING_AT_ONCE} running at a time"
         f"{' (times from your history)' if typical else ' (typical times: no history yet)'}")
     say(f"cost: {cost.sentence()}")
     say("nothing was sent (--dry-run)")
-
-
-async def _typical_times(store: TaskStore) -> dict[str, float]:
-    figures = await stats.compute(store)
-    out = {}
-    for tier, numbers in figures.tiers.items():
-        median = numbers.summary()["generation_median"]
-        if median:
-            out[tier] = float(median)
-    return out
 
 
 # -- sending --------------------------------------------------------------------------------

@@ -110,9 +110,11 @@ class BudgetState:
     def set(self) -> bool:
         return bool(self.periods)
 
-    def refusal(self, cost: Estimate) -> str | None:
+    def refusal(self, cost: Estimate,
+                override: str = "pass --over-budget to send anyway") -> str | None:
         """One sentence when ``cost`` would cross a budget; None when it fits (or when
-        nothing can be judged: no budget, or no prices)."""
+        nothing can be judged: no budget, or no prices).  ``override`` says how to go on
+        regardless, in the caller's words."""
         if cost.total is None:
             return None
         for period in self.periods:
@@ -122,8 +124,13 @@ class BudgetState:
                         f"{money(max(period.left, 0))} of {money(period.limit)} is left "
                         f"({money(period.spent)} spent, {money(period.pending)} in flight). "
                         "Send fewer, raise [budget] "
-                        f"{period.name} in config.toml, or pass --over-budget to send anyway")
+                        f"{period.name} in config.toml, or {override}")
         return None
+
+    @property
+    def low(self) -> bool:
+        """Less than a tenth of some budget left."""
+        return any(p.left < p.limit / 10 for p in self.periods)
 
     def summary(self) -> str:
         """``12.40 of 20.00 CNY left today`` — the tightest budget."""
@@ -131,7 +138,7 @@ class BudgetState:
             return ""
         tightest = min(self.periods, key=lambda p: p.left)
         when = "today" if tightest.name == "daily" else "this month"
-        return (f"{self.prices.money(max(tightest.left, 0))} of "
+        return (f"{max(tightest.left, 0):,.2f} of "
                 f"{self.prices.money(tightest.limit)} left {when}")
 
 

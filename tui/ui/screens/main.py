@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -32,22 +32,21 @@ from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
 from tui.config.credentials import region_of
 from tui.engine import preview, rescue
-from tui.engine.submit import CreatedButNotRecorded, submit_all
+from tui.engine.prices import BudgetState
 from tui.ui import graphics
 from tui.ui.halfblock import sheet
 from tui.ui.messages import (
     PollerHealthChanged,
     PreviewReady,
     StoreChanged,
-    SubmissionFinished,
     TaskUpdated,
 )
 from tui.ui.screens.detail import DetailScreen
-from tui.ui.screens.row_actions import RowActions, plural
+from tui.ui.screens.submitting import Submitting
 from tui.ui.signals import NotifySettings, Signals
 from tui.ui.themes import status_style
 from tui.ui.tolerant import tolerant
-from tui.ui.widgets.composer import Composer, Draft
+from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.detail import DetailPane, describe, describe_batch
 from tui.ui.widgets.footer import Footer
 from tui.ui.widgets.status_bar import StatusBar, StatusFigures
@@ -56,6 +55,7 @@ from tui.ui.widgets.task_table import TaskTable
 if TYPE_CHECKING:
     pass
 
+MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
 REFRESH_EVERY = 0.25  # seconds: bursts of writes become a few repaints a second
 SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
 COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
@@ -66,7 +66,7 @@ NARROW = 160  # columns below which the detail pane moves under the table
 LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
 
 
-class MainScreen(RowActions):
+class MainScreen(Submitting):
     """Status bar, composer, filter line, and the task table beside its detail pane."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -78,12 +78,15 @@ class MainScreen(RowActions):
         Binding("ctrl+z", "undo_forget", "Undo forget", id="undo", show=False),
         Binding("q", "app.quit", "Quit", id="main.quit", show=False),
         Binding("m", "toggle_full", "Full table", id="main.full-table", show=False),
+        Binding("ctrl+o", "open_batch", "Open a batch file", id="open-batch", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.where = HistoryFilter()
         self.page_no = 0
+        self._grown = 0  # rows the first page holds beyond PAGE_SIZE (see _make_room)
+        self._shift = 0  # rows a later page moved down by (see _make_room)
         self.matching = 0  # rows the filter matches (capped for text searches)
         self.marks: set[int] = set()
         self.folded: set[str] = set()  # batches shown as one row
@@ -101,6 +104,8 @@ class MainScreen(RowActions):
         self._view_lock = asyncio.Lock()  # one page load or refresh at a time
         self._filter_pending = False
         self._submitting = False
+        self._budget: BudgetState | None = None
+        self._last_batch_file = ""
         self._downloading: set[int] = set()
         self._saved_in_burst = 0
         self._forgotten: list[int] = []  # this session's, newest last: ctrl+z restores
@@ -138,9 +143,14 @@ class MainScreen(RowActions):
         app = self.pixverse
         self.signals.settings = NotifySettings(**app.ws.settings.section("notify"))
         self.query_one(Composer).show_submit_keys(app.keys_for("submit"))
+        self.call_later(self.refresh_budget)
 
     def _toast(self, title: str, message: str) -> None:
-        self.notify(message, title=title, timeout=6)
+        """A task or batch ended.  Not over a dialog (it would hide the question); the
+        title, the bell and the status bar still tell."""
+        if self.app.screen is not self:
+            return
+        self.notify(message, title=title, timeout=4)
 
     def on_mount(self) -> None:
         app = self.pixverse
@@ -166,6 +176,7 @@ class MainScreen(RowActions):
         self.set_interval(1.0, self._tick, name="tick")
         self.set_interval(ACCOUNT_CHECK_EVERY, self._account_check, name="account")
         self.call_later(self._account_check)
+        self.call_later(self.refresh_budget)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
@@ -178,6 +189,7 @@ class MainScreen(RowActions):
         async with self._view_lock:
             if page is not None:
                 self.page_no = max(0, page)
+                self._grown = self._shift = 0
             rows = await self._read_page()
             self.table.replace(rows, self._batches)
             self._new_above = 0
@@ -196,17 +208,32 @@ class MainScreen(RowActions):
         if not self._count_capped:
             self.page_no = min(self.page_no, max(0, (self.matching - 1) // PAGE_SIZE))
         rows = await self.store.page(self._query, sort=table.sort_column,
-                                     descending=table.sort_reverse, limit=PAGE_SIZE,
-                                     offset=self.page_no * PAGE_SIZE)
+                                     descending=table.sort_reverse,
+                                     limit=PAGE_SIZE + self._grown, offset=self._offset)
         if not rows and self.page_no > 0:  # past the end of an uncounted search
             self.page_no -= 1
+            self._grown = self._shift = 0
             rows = await self.store.page(self._query, sort=table.sort_column,
                                          descending=table.sort_reverse, limit=PAGE_SIZE,
-                                         offset=self.page_no * PAGE_SIZE)
+                                         offset=self._offset)
         self._last_reload = time.monotonic()
         self._batches = {row.id: summary for row in rows if row.batch_id in self.folded
                          if (summary := await self.store.batch(row.batch_id)) is not None}
         return rows
+
+    @property
+    def _offset(self) -> int:
+        return self.page_no * PAGE_SIZE + self._shift
+
+    def _make_room(self, added: int) -> bool:
+        """Rows arrived above and pushed the highlighted one off the page: the first page
+        grows to keep it, a later page moves down with it (until the user moves on)."""
+        if self.page_no == 0:
+            grown = min(self._grown + added, MAX_GROWN)
+            changed, self._grown = grown != self._grown, grown
+        else:
+            changed, self._shift = True, self._shift + added
+        return changed
 
     async def _count(self) -> int:
         """Rows matching the filter; a text search stops counting past ``COUNT_CAP``."""
@@ -241,6 +268,10 @@ class MainScreen(RowActions):
             highlighted = self.table.highlighted_id
             before = self.table.rows_by_id.get(highlighted or -1)
             rows = await self._read_page()
+            if before is not None and all(row.id != highlighted for row in rows):
+                added = len({row.id for row in rows} - set(self.table.rows_by_id))
+                if added and self._make_room(added):
+                    rows = await self._read_page()
             diff = self.table.show_page(rows, self._batches)
             self._new_above += diff.added_before(self.table.top_row())
             if self.table.top_row() == 0:
@@ -271,15 +302,17 @@ class MainScreen(RowActions):
         self.query_one(StatusBar).figures = StatusFigures(
             counts=self._counts, window=self._window(), marks=len(self.marks),
             new_above=self._new_above, expiring=self._expiring, foreign=self._foreign,
+            budget=self._budget.summary() if self._budget is not None else "",
+            budget_low=self._budget is not None and self._budget.low,
             health=self._health[0], detail=self._health[1], updated=self._last_update,
             demo=app.ws.demo, region=region_of(app.ws.base_url), endpoint=app.ws.base_url)
 
     def _window(self) -> str:
         shown = self.table.row_count
-        if self.matching <= PAGE_SIZE and self.page_no == 0:
+        if self.matching <= PAGE_SIZE + self._grown and self._offset == 0:
             return f"{self.matching} shown" if self.where.empty else (
                 f"{self.matching} of {self._counts.total:,} match")
-        first = self.page_no * PAGE_SIZE + 1
+        first = self._offset + 1
         of = f"{COUNT_CAP:,}+" if self._count_capped else f"{self.matching:,}"
         return f"{first:,}–{first + shown - 1:,} of {of}" + (
             "" if self.where.empty else " matching")
@@ -322,6 +355,7 @@ class MainScreen(RowActions):
         self._expiring = len(await rescue.expiring(self.store))
         account = app.ws.account
         self._foreign = len(await self.store.foreign_tasks(account)) if account else 0
+        await self.refresh_budget()
         app.foreign = self._foreign
         self._show_figures()
 
@@ -364,8 +398,8 @@ class MainScreen(RowActions):
         if summary is not None:  # a folded batch: its variations side by side
             variations = await self.store.batch_rows(summary.batch_id)
             pane.show(describe_batch(summary, variations, app.now(), self._frames,
-                                     lambda s: status_style(app.current_theme, s)),
-                      row_id=row.id)
+                                     lambda s: status_style(app.current_theme, s),
+                                     width=pane.size.width or 48), row_id=row.id)
             pane.show_preview(None)
             self._decode_frames(variations)
             return
@@ -475,9 +509,6 @@ class MainScreen(RowActions):
 
     # -- the composer ------------------------------------------------------------------
 
-    def action_submit(self) -> None:
-        self.query_one(Composer).request_submit()
-
     def action_focus_tasks(self) -> None:
         self.table.focus()
 
@@ -486,54 +517,6 @@ class MainScreen(RowActions):
         self.toggle_class("-full-table")
         if self.has_class("-full-table"):
             self.table.focus()
-
-    def on_composer_submit_requested(self, message: Composer.SubmitRequested) -> None:
-        draft = message.draft
-        if draft.problems:
-            self.notify(" ".join(draft.problems), title="Cannot submit", severity="error")
-            return
-        self.start_submission(draft, from_composer=True)
-
-    def start_submission(self, draft: Draft, *, from_composer: bool) -> None:
-        if self._submitting:
-            self.notify("Still submitting the previous prompt.", severity="warning")
-            return
-        self._submitting = True
-        self._submit(draft, from_composer)
-
-    @work(group="submit", exclusive=False, exit_on_error=False)
-    async def _submit(self, draft: Draft, from_composer: bool) -> None:
-        app = self.pixverse
-        assert app.client is not None
-        sent = 0
-        try:
-            async for outcome in submit_all(self.store, app.client, draft.requests,
-                                            first_poll_after=app.ws.poll_settings().first_poll):
-                self.post_message(StoreChanged())
-                if outcome.error is not None:
-                    if outcome.error.ambiguous:
-                        self.notify("No clear answer to the create request: a task may exist. "
-                                    "It was not re-sent; select it and press u to resolve.",
-                                    title="Submission unconfirmed", severity="warning",
-                                    timeout=15)
-                    else:
-                        self.notify(str(outcome.error), title="Refused", severity="error",
-                                    timeout=10)
-                    return
-                sent += 1
-                await app.submitted()
-            self.post_message(SubmissionFinished(sent, from_composer, draft.requests[0].prompt))
-        except CreatedButNotRecorded as exc:
-            self.notify(str(exc), title="Not recorded", severity="error", timeout=60)
-        finally:
-            self._submitting = False
-
-    def on_submission_finished(self, message: SubmissionFinished) -> None:
-        if message.from_composer:
-            # Only what was sent is cleared: text typed meanwhile stays.
-            self.query_one(Composer).clear_prompt(if_still=message.prompt)
-            self.pixverse.save_state()
-        self.notify(f"Submitted {plural(message.count, 'task')}.", timeout=3)
 
     # -- filter, sort, pages -------------------------------------------------------------
 

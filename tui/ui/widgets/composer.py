@@ -30,7 +30,9 @@ from tui.dashscope.sizes import (
     tier_and_ratio,
 )
 from tui.dashscope.validation import check_request
-from tui.engine.submit import variation_seeds
+from tui.engine import templates
+from tui.engine.batch import MAX_VARIATIONS, expand_prompt
+from tui.engine.prices import Estimate, Prices, estimate
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
@@ -42,6 +44,14 @@ class Draft:
     requests: list[GenerationRequest]
     problems: list[str]
     warnings: list[str]
+    prompts: int = 1  # different prompts the template makes (× variations = requests)
+    needs: tuple[str, ...] = ()  # template variables still without a value
+    cost: Estimate | None = None
+    text: str = ""  # the prompt as typed (a template, before it is expanded)
+
+    @property
+    def template(self) -> bool:
+        return self.prompts > 1 or bool(self.needs)
 
 
 class Composer(Vertical):
@@ -53,6 +63,11 @@ class Composer(Vertical):
         def __init__(self, draft: Draft) -> None:
             super().__init__()
             self.draft = draft
+
+    def __init__(self, *children: Any, **kwargs: Any) -> None:
+        super().__init__(*children, **kwargs)
+        self.prices = Prices({})  # the screen sets them from [prices]
+        self.values: dict[str, str] = {}  # template variables filled in so far
 
     def compose(self) -> ComposeResult:
         prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
@@ -73,11 +88,11 @@ class Composer(Vertical):
                         restrict=r"[0-9]*", max_length=10)
             yield Label("×", id="times")
             yield Input(value="1", id="variations", compact=True, restrict=r"[0-9]*",
-                        max_length=2, tooltip="variations: submit N tasks with different seeds")
+                        max_length=3, tooltip="variations: submit N tasks with different seeds")
         yield Label("", id="problems")
 
     def on_mount(self) -> None:
-        self._refresh_state()
+        self.refresh_state()
 
     def show_submit_keys(self, keys: str) -> None:
         """The prompt's title names the keys that really submit (they can be rebound)."""
@@ -130,7 +145,7 @@ class Composer(Vertical):
         variations = values.get("variations")
         if isinstance(variations, int):
             self.query_one("#variations", Input).value = str(variations)
-        self._refresh_state()
+        self.refresh_state()
 
     def reuse(self, row: Generation) -> None:
         """Load a past generation's prompt and settings (same seed, for a re-run)."""
@@ -141,14 +156,17 @@ class Composer(Vertical):
         if place is not None:
             settings["tier"], settings["ratio"] = place
         self.apply_settings(settings)
-        self.prompt.load_text(row.prompt)
+        self.values.clear()
+        # What was sent is literal text: its braces must not turn into a template.
+        self.prompt.load_text(row.prompt.replace("{", "{{").replace("}", "}}"))
         self.prompt.focus()
-        self._refresh_state()
+        self.refresh_state()
 
     def clear_prompt(self, *, if_still: str | None = None) -> None:
         """Empty the prompt — unless it changed since ``if_still`` was sent."""
         if if_still is None or self.prompt.text == if_still:
             self.prompt.load_text("")
+            self.values.clear()
 
     def _variations(self) -> int | None:
         text = self.query_one("#variations", Input).value
@@ -167,19 +185,27 @@ class Composer(Vertical):
             problems.append(f"Seed must be 0 to {SEED_MAX}.")
             seed = None
         variations = self._variations()
-        if variations is None or not 1 <= variations <= 10:
-            problems.append("Variations must be 1 to 10.")
+        if variations is None or not 1 <= variations <= MAX_VARIATIONS:
+            problems.append(f"Variations must be 1 to {MAX_VARIATIONS}.")
             variations = 1
         base = GenerationRequest(prompt=text, size=size_for(tier, ratio), duration=duration,
                                  audio=self.query_one("#audio", Checkbox).value,
                                  watermark=self.query_one("#watermark", Checkbox).value,
                                  seed=seed)
-        verdict = check_request(base)
-        problems = verdict.problems + problems
-        requests = [GenerationRequest(prompt=text, size=base.size, duration=duration,
-                                      audio=base.audio, watermark=base.watermark, seed=s)
-                    for s in variation_seeds(seed, variations)]
-        return Draft(requests, problems, verdict.warnings)
+        needs: tuple[str, ...] = ()
+        try:
+            wanted = templates.variables(text) if templates.is_template(text) else []
+            needs = tuple(name for name in wanted if name not in self.values)
+            requests = [] if needs else expand_prompt(base, variations, self.values)
+        except templates.TemplateError as exc:
+            problems.append(f"Template: {exc}.")
+            requests = []
+        verdicts = [check_request(r) for r in requests] or [check_request(base)]
+        first_bad = next((v for v in verdicts if not v.ok), verdicts[0])
+        problems = first_bad.problems + problems
+        prompts = len(dict.fromkeys(r.prompt for r in requests)) or 1
+        return Draft(requests, problems, verdicts[0].warnings, prompts, needs,
+                     estimate(requests, self.prices) if requests else None, text)
 
     def _offer_durations(self) -> None:
         select = self.query_one("#duration", Select)
@@ -188,7 +214,7 @@ class Composer(Vertical):
         select.set_options([(f"{d} s", d) for d in allowed])
         select.value = current if current in allowed else allowed[-1]
 
-    def _refresh_state(self) -> None:
+    def refresh_state(self) -> None:
         draft = self.draft()
         count = len(self.prompt.text)
         over = count > LIMIT
@@ -198,29 +224,47 @@ class Composer(Vertical):
         problems = self.query_one("#problems", Label)
         lines = [p for p in draft.problems if not (p.startswith("The prompt is empty") and
                                                    not self.prompt.text)]
-        size = draft.requests[0].size if draft.requests else ""
-        n = len(draft.requests)
         if lines:
             problems.update(Text("✘ " + " ".join(lines), style="bold"))
             problems.set_class(True, "-error")
         else:
-            summary = f"{size} · {draft.requests[0].duration} s" + (
-                f" · {n} variations" if n > 1 else "")
-            problems.update(Text(summary + ("  ⚠ " + " ".join(draft.warnings)
-                                            if draft.warnings else "")))
+            problems.update(Text(self._summary(draft) + ("  ⚠ " + " ".join(draft.warnings)
+                                                         if draft.warnings else "")))
             problems.set_class(False, "-error")
+
+    def _summary(self, draft: Draft) -> str:
+        """``1280*720 · 5 s · 4 prompts × 2 = 8 tasks · about 20.00 CNY`` — what ctrl+j
+        would send, and what it would cost."""
+        size = size_for(str(self._value("#tier")), str(self._value("#ratio")))
+        parts = [f"{size} · {self._value('#duration')} s"]
+        if draft.needs:
+            parts.append(f"template: {', '.join(draft.needs)} asked when you submit")
+            return " · ".join(parts)
+        n = len(draft.requests)
+        variations = n // max(draft.prompts, 1)
+        if draft.prompts > 1:
+            parts.append(f"{draft.prompts} prompts" + (f" × {variations} = {n} tasks"
+                                                       if variations > 1 else ""))
+        elif n > 1:
+            parts.append(f"{n} variations")
+        if draft.cost is not None and draft.cost.total is not None:
+            parts.append(draft.cost.sentence().replace(f" for {n} videos", "")
+                         .replace(" for 1 video", ""))
+        elif not self.prices.set and n > 1:
+            parts.append("cost: no [prices] set")
+        return " · ".join(parts)
 
     @on(Select.Changed, "#tier")
     def _tier_changed(self) -> None:
         self._offer_durations()
-        self._refresh_state()
+        self.refresh_state()
 
     @on(Select.Changed)
     @on(Checkbox.Changed)
     @on(Input.Changed)
     @on(TextArea.Changed)
     def _changed(self) -> None:
-        self._refresh_state()
+        self.refresh_state()
 
     def request_submit(self) -> None:
         self.post_message(self.SubmitRequested(self.draft()))

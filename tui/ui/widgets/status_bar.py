@@ -30,6 +30,8 @@ class StatusFigures:
     new_above: int = 0  # rows that arrived above the visible ones
     expiring: int = 0  # finished, not saved, URL dies within 2 h
     foreign: int = 0  # tasks of the key that no row knows
+    budget: str = ""  # "12.40 of 20.00 CNY left today", when [budget] and [prices] are set
+    budget_low: bool = False  # less than a tenth of it left
     health: str = "ok"
     detail: str = ""
     updated: datetime | None = None
@@ -54,6 +56,12 @@ def render_figures(f: StatusFigures) -> Text:
     c = f.counts
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
+    trouble = f.health not in ("ok", "followed")
+    if trouble:  # first, where even an 80-column terminal shows it
+        text.append(" · ")
+        _health(text, f)
+    if f.expiring:  # videos about to be lost: early too
+        text.append(f" · ⚠ {f.expiring} expire < 2 h", Style(color="yellow", bold=True))
     if f.window:
         text.append(f" · {f.window}")
     if f.new_above:
@@ -63,21 +71,28 @@ def render_figures(f: StatusFigures) -> Text:
     text.append(f" · ✔{c.finished_today} ✘{c.failed_today} today")
     if c.not_downloaded:
         text.append(f" · ⇣{c.not_downloaded} not saved")
-    if f.expiring:
-        text.append(f" · ⚠ {f.expiring} expire < 2 h", Style(color="yellow", bold=True))
     if f.foreign:
         text.append(f" · {f.foreign} foreign", dim)
-    text.append(" · ")
-    if f.health == "followed":  # another process polls; this one reads the store
-        text.append(printable(f.detail or "polled by another process"), dim)
-    else:
-        text.append(f"poller {f.health}", Style(color=HEALTH_COLOURS.get(f.health),
-                                                  bold=f.health != "ok"))
-        if f.detail and f.health != "ok":
-            text.append(f" ({printable(f.detail)})", dim)
+    if f.budget:
+        text.append(f" · {printable(f.budget)}",
+                    Style(color="yellow", bold=True) if f.budget_low else Style())
+    if not trouble:
+        text.append(" · ")
+        _health(text, f)
     if f.updated is not None:
         text.append(f" · {f.updated.astimezone():%H:%M:%S}")
     if f.region:
         text.append(f" · {printable(f.region)} ")
         text.append(printable(f.endpoint), dim)
     return text
+
+
+def _health(text: Text, f: StatusFigures) -> None:
+    dim = Style(dim=True)
+    if f.health == "followed":  # another process polls; this one reads the store
+        text.append(printable(f.detail or "polled by another process"), dim)
+        return
+    text.append(f"poller {f.health}", Style(color=HEALTH_COLOURS.get(f.health),
+                                              bold=f.health != "ok"))
+    if f.detail and f.health != "ok":
+        text.append(f" ({printable(f.detail)})", dim)
