@@ -13,10 +13,10 @@ from datetime import date
 from typing import Any
 
 from storage import Generation, TaskStore
-from storage.clock import parse_iso
+from storage.clock import parse_iso, utc_now
 from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
-from tui.engine.prices import price_per_second
+from tui.engine.prices import BudgetState, Prices, budget_state, price_per_second
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -56,6 +56,8 @@ class Stats:
     cost: float | None = None
     currency: str | None = None
     unpriced: set[str] = field(default_factory=set)
+    budget: BudgetState | None = None  # spent against [budget], when one is set
+    budget_unpriced: bool = False  # a budget is set but no prices: nothing to compare
 
     @property
     def finished(self) -> int:
@@ -75,6 +77,10 @@ class Stats:
             "errors": self.errors.most_common(10),
             "estimated_cost": None if self.cost is None else round(self.cost, 4),
             "currency": self.currency, "unpriced_tiers": sorted(self.unpriced),
+            "budget": None if self.budget is None else {
+                p.name: {"limit": p.limit, "spent": round(p.spent, 4),
+                         "in_flight": round(p.pending, 4), "left": round(p.left, 4)}
+                for p in self.budget.periods},
         }
 
 
@@ -147,13 +153,28 @@ def add(stats: Stats, row: StatRow | Generation, prices: dict[str, Any]) -> None
 
 
 async def compute(store: TaskStore, prices: dict[str, Any] | None = None,
-                  where: HistoryFilter | None = None) -> Stats:
-    prices = dict(prices or {})
-    stats = Stats(currency=str(prices.pop("currency", "")) or None)
+                  where: HistoryFilter | None = None,
+                  budget: dict[str, Any] | None = None) -> Stats:
+    """The figures over the rows ``where`` matches; with ``budget`` (the config's
+    section), also what was spent against it today and this month."""
+    table = Prices.from_settings(prices or {})
+    prices = dict(table.table)
+    stats = Stats(currency=table.currency or None)
     async for values in store.columns(STAT_COLUMNS, where):
         add(stats, StatRow(*values), prices)
     stats.per_day = dict(sorted(stats.per_day.items()))
+    if budget and any(budget.get(name) is not None for name in ("daily", "monthly")):
+        state = await budget_state(store, table, budget, utc_now())
+        stats.budget = state if state.set else None
+        stats.budget_unpriced = not table.set
     return stats
+
+
+async def typical_generation_times(store: TaskStore) -> dict[str, float]:
+    """The median generation time per tier in this history (what a batch will take)."""
+    figures = await compute(store)
+    return {tier: float(median) for tier, numbers in figures.tiers.items()
+            if (median := numbers.summary()["generation_median"])}
 
 
 def bar(value: float, top: float, width: int = 30) -> str:
@@ -198,6 +219,16 @@ def report(stats: Stats) -> str:
             lines.append(f"  (no price set for {', '.join(sorted(stats.unpriced))})")
     else:
         lines.append("estimated cost: set prices in config.toml [prices] to see it")
+    if stats.budget is not None:
+        money = stats.budget.prices.money
+        lines.append("")
+        lines.append("budget             limit        spent    in flight         left")
+        for period in stats.budget.periods:
+            name = "today" if period.name == "daily" else "this month"
+            lines.append(f"  {name:<12} {money(period.limit):>12} {money(period.spent):>12}"
+                         f" {money(period.pending):>12} {money(period.left):>12}")
+    elif stats.budget_unpriced:
+        lines.append("budget: set prices in config.toml [prices] to compare spending with it")
     return "\n".join(lines)
 
 
