@@ -939,7 +939,7 @@ def main() -> int:
                     for b in base:
                         targets.append((f"{who}: CPU < 10 % of {b.label}'s "
                                         f"({ours.cpu:.1f} vs {b.cpu:.1f} s: "
-                                        f"{100 * ours.cpu / b.cpu:.0f} %)",
+                                        f"{100 * ours.cpu / b.cpu:.1f} %)",
                                         ours.cpu < 0.1 * b.cpu))
         if "budget" in sides:
             n = args.n[0]
