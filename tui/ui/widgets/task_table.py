@@ -29,7 +29,7 @@ from storage.records import BatchSummary
 from tui.ui.cells import COLUMNS, DROP_ORDER, SortText, row_cells
 from tui.ui.page_diff import PageDiff, diff_page
 
-MIN_PROMPT = 16
+MIN_PROMPT = 22  # below this the prompt is unreadable: drop a column first
 _WIDTHS = {key: width for key, _, width in COLUMNS}
 _LABELS = {key: label for key, label, _ in COLUMNS}
 LIVE_STATUSES = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
