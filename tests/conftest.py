@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import av
 import pytest
 
 from storage import TaskStore
@@ -98,3 +100,15 @@ async def submitted(home: Path, sim: Simulator, prompt: str = "a quiet harbour")
         outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
     assert outcome.ok and outcome.generation.task_id is not None
     return outcome.generation.task_id
+
+
+def _packets(video: bytes) -> list[tuple[str, int | None, int | None, bytes]]:
+    with av.open(io.BytesIO(video)) as container:
+        return [(p.stream.type, p.pts, p.dts, bytes(p)) for p in container.demux()
+                if p.dts is not None]
+
+
+def same_video(data: bytes, clip: bytes) -> bool:
+    """``data`` holds exactly the clip's encoded frames — the video the server sent, remuxed
+    at most (``[downloads] metadata`` adds tags; nothing is re-encoded)."""
+    return data[4:8] == b"ftyp" and _packets(data) == _packets(clip)

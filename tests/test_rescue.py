@@ -12,7 +12,7 @@ from pathlib import Path
 
 from storage import TaskStore
 from storage.clock import iso, utc_now
-from tests.conftest import CLI, cli_env, submitted
+from tests.conftest import CLI, cli_env, same_video, submitted
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -29,7 +29,8 @@ def test_submit_wait_download_in_one_go(sim: Simulator, tmp_path: Path) -> None:
                *SCALE)
     assert done.returncode == 0, done.stderr
     [row] = json.loads(done.stdout)
-    assert row["local_path"] and Path(row["local_path"]).read_bytes() == sim.clip("16x9")
+    assert row["local_path"] and same_video(Path(row["local_path"]).read_bytes(),
+                                            sim.clip("16x9"))
     assert "saved" in done.stderr
 
 

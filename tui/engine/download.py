@@ -4,7 +4,12 @@ Bytes stream to disk in bounded chunks (memory stays flat) into
 ``NAME.mp4.part``; an interrupted download resumes with ``Range``, and only an
 answer that starts exactly where we asked is appended.  The file is renamed
 into place only when it has the promised length and is a whole MP4
-(``mp4check``); its SHA-256 is recorded.  A lock file per target
+(``mp4check``); its SHA-256 is recorded.  With ``metadata``, the verified
+file is first remuxed beside it with its provenance in the MP4's own tags
+(``provenance``), verified again, and that copy is what is put in place and
+hashed; if the remux fails the downloaded file is kept as it came and the row's
+``download_error`` says why (the state is still ``done``).  With ``sidecar``, a
+``NAME.json`` with the row's export record is written beside it.  A lock file per target
 (``filelock``) keeps two downloads — two processes, or two tasks of one —
 from writing the same ``.part``.  Every URL, and every redirect hop, passes
 ``media_url``'s policy before anything connects.  The HTTP client is our own,
@@ -33,10 +38,12 @@ import httpx
 
 from storage import Generation, TaskStore
 from tui import __version__
+from tui.engine import provenance
 from tui.engine.filelock import FileLock
 from tui.engine.filenames import DEFAULT_TEMPLATE, file_name
 from tui.engine.media_url import HostNotFound, MediaUrl, UrlPolicy, UrlRefused
 from tui.engine.mp4check import Mp4Problem, check_mp4, looks_like_mp4
+from tui.engine.transfer import record_of
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes to the store
 GIB = 1 << 30
@@ -99,8 +106,11 @@ class Downloader:
                  min_rate: float = 1024.0, stall_seconds: float = 30.0,
                  timeout: httpx.Timeout | None = None,
                  on_progress: Progress | None = None,
-                 on_wait: Callable[[Generation], None] | None = None) -> None:
+                 on_wait: Callable[[Generation], None] | None = None,
+                 metadata: bool = False, sidecar: bool = False) -> None:
         self.store = store
+        self.metadata = metadata  # the config's default is on; see Workspace.downloader
+        self.sidecar = sidecar
         self.folder = folder
         self.template = template
         self.policy = UrlPolicy(allowed_origins)
@@ -184,8 +194,15 @@ class Downloader:
                 check_mp4(part)
             except Mp4Problem as exc:
                 raise _Stop(str(exc), discard=True) from None
-            digest = await asyncio.to_thread(_sha256, part)
-            os.replace(part, target)
+            final, note = part, None
+            if self.metadata:
+                final, note = await self._with_provenance(row, part, target)
+            size = final.stat().st_size
+            digest = await asyncio.to_thread(_sha256, final)
+            os.replace(final, target)
+            if final != part:
+                with contextlib.suppress(OSError):
+                    part.unlink(missing_ok=True)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.set_download(
@@ -195,6 +212,8 @@ class Downloader:
         except (_Stop, UrlRefused, HostNotFound, httpx.HTTPError, httpx.InvalidURL,
                 httpx.StreamError, OSError) as exc:
             stop = _as_stop(exc, target.parent)
+            with contextlib.suppress(OSError):
+                target.with_name(target.name + ".tagging").unlink(missing_ok=True)
             if stop.discard:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
@@ -202,8 +221,50 @@ class Downloader:
                                           done=_size(part), error=stop.reason)
             raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
                                 retryable=stop.retryable, state=stop.state) from None
-        return await self.store.set_download(row.id, state="done", path=str(target),
-                                             done=size, total=size, sha256=digest)
+        done = await self.store.set_download(row.id, state="done", path=str(target),
+                                             done=size, total=size, sha256=digest, error=note)
+        if self.sidecar:
+            problem = await self._write_sidecar(done, target)
+            if problem is not None:
+                done = await self.store.set_download(
+                    row.id, state="done", path=str(target), done=size, total=size,
+                    sha256=digest, error="; ".join(filter(None, (note, problem))))
+        return done
+
+    async def _with_provenance(self, row: Generation, part: Path,
+                               target: Path) -> tuple[Path, str | None]:
+        """The file to put in place: a remuxed copy of ``part`` that carries the row's
+        provenance, verified — or ``part`` itself and why it carries none."""
+        tagged = target.with_name(target.name + ".tagging")
+        try:
+            await asyncio.to_thread(provenance.write_tagged, part, tagged,
+                                    provenance.Provenance.of(row))
+            check_mp4(tagged)
+            return tagged, None
+        except (provenance.ProvenanceError, Mp4Problem) as exc:
+            reason = str(exc)
+        except OSError as exc:
+            reason = _os_reason(exc, target.parent)
+        except Exception as exc:  # an optional step: whatever breaks it, the video is kept
+            reason = f"the video could not be remuxed ({type(exc).__name__})"
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError):
+                tagged.unlink(missing_ok=True)
+            raise
+        with contextlib.suppress(OSError):
+            tagged.unlink(missing_ok=True)
+        return part, f"saved without its metadata: {reason}"
+
+    async def _write_sidecar(self, row: Generation, video: Path) -> str | None:
+        """Write ``NAME.json`` beside the video; why not, if it could not be written."""
+        try:
+            record = await record_of(self.store, row)
+            await asyncio.to_thread(provenance.write_sidecar, video, record)
+        except OSError as exc:
+            return f"no sidecar written: {_os_reason(exc, video.parent)}"
+        except UnicodeError:
+            return "no sidecar written: a field cannot be written as UTF-8"
+        return None
 
     async def _fetch(self, row: Generation, media: MediaUrl, part: Path) -> int | None:
         """Stream into ``part`` (resuming); the full length the server stated, if it did."""

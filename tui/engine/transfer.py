@@ -8,20 +8,28 @@ An imported file is text from outside, so nothing in it is trusted: each line
 is decoded and checked on its own, field by field, before anything is written.
 A bad line is reported by number and skipped; the good lines around it are
 still imported.
+
+The same record, alone in a file, is a sidecar (``NAME.json`` beside a saved
+``NAME.mp4``); ``import_path`` reads sidecars, videos (by the provenance in their
+metadata) and folders of them, so a folder of videos rebuilds a lost history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import math
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, TextIO
 
-from storage import TaskStore
+from storage import Generation, TaskStore
+from storage.clock import now_iso
 from storage.history import HistoryFilter
 from storage.records import (
     STATUS_RANK,
@@ -36,6 +44,8 @@ from storage.records import (
 from storage.store import IMPORTABLE
 from tui.dashscope.sizes import DURATIONS, SEED_MAX
 from tui.dashscope.task_ids import task_id_problem
+from tui.engine import provenance
+from tui.engine.mp4check import Mp4Problem, check_mp4
 
 FORMAT_VERSION = 1
 IMPORT_BATCH = 2000
@@ -54,16 +64,21 @@ class ImportProblem(ValueError):
 
 # -- export -------------------------------------------------------------------
 
+async def record_of(store: TaskStore, row: Generation) -> dict[str, Any]:
+    """One generation as an export line (and a sidecar) holds it."""
+    data = asdict(row)
+    record: dict[str, Any] = {"format": FORMAT_VERSION}
+    record.update({k: data[k] for k in IMPORTABLE})
+    record["tags"] = await store.tags_of(row.id)
+    events: Sequence[StatusEvent] = await store.events(row.id)
+    record["history"] = [asdict(e) for e in events]
+    return record
+
+
 async def records(store: TaskStore, where: HistoryFilter | None = None
                   ) -> AsyncIterator[dict[str, Any]]:
     async for row in store.iterate(where):
-        data = asdict(row)
-        record: dict[str, Any] = {"format": FORMAT_VERSION}
-        record.update({k: data[k] for k in IMPORTABLE})
-        record["tags"] = await store.tags_of(row.id)
-        events: Sequence[StatusEvent] = await store.events(row.id)
-        record["history"] = [asdict(e) for e in events]
-        yield record
+        yield await record_of(store, row)
 
 
 async def export(store: TaskStore, out: TextIO, fmt: str = "jsonl",
@@ -283,7 +298,11 @@ def _decode(raw: bytes | str) -> Any:
 
 def parse_record(raw: bytes | str) -> dict[str, Any]:
     """One checked record, ready for ``TaskStore.import_many``; ImportProblem if not."""
-    found = _decode(raw)
+    return check_record(_decode(raw))
+
+
+def check_record(found: Any) -> dict[str, Any]:
+    """``found`` (decoded JSON, or built from a video's metadata) checked field by field."""
     if not isinstance(found, dict):
         raise ImportProblem("not an exported generation (not a JSON object)")
     version = found.get("format", FORMAT_VERSION)
@@ -346,40 +365,52 @@ def read_jsonl(source: IO[bytes] | IO[str]
 
 @dataclass
 class ImportReport:
-    """What an import did, line by line where it could not."""
+    """What an import did, line by line (or file by file) where it could not."""
 
     name: str
     added: int = 0
     present: int = 0
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # the first KEPT_PROBLEMS
+    skipped: list[tuple[int | str, str]] = field(default_factory=list)  # the first KEPT_PROBLEMS
     skipped_count: int = 0
+    unit: str = "line"  # what is skipped: lines of a JSONL file, or files of a folder
+    notes: list[str] = field(default_factory=list)  # worth saying, but nothing was lost
 
     def __iter__(self) -> Iterator[int]:
         """``added, present = report`` keeps working for callers of the old tuple."""
         return iter((self.added, self.present))
 
-    def skip(self, number: int, reason: str) -> None:
+    def skip(self, where: int | str, reason: str) -> None:
+        """``where``: a line number, or the name of a file."""
         self.skipped_count += 1
         if len(self.skipped) < KEPT_PROBLEMS:
-            self.skipped.append((number, reason))
+            self.skipped.append((where, reason))
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < KEPT_PROBLEMS:
+            self.notes.append(text)
 
     def summary(self) -> str:
         """One sentence: what was imported, what was already here, what was skipped."""
         text = (f"imported {self.added} generation{'s' if self.added != 1 else ''}; "
                 f"{self.present} already here")
         if self.skipped_count:
-            text += f"; {self.skipped_count} line{'s' if self.skipped_count != 1 else ''} skipped"
+            plural = "s" if self.skipped_count != 1 else ""
+            text += f"; {self.skipped_count} {self.unit}{plural} skipped"
         return text
 
     def problem_lines(self, limit: int = SHOWN_PROBLEMS) -> list[str]:
         """The first ``limit`` skipped lines with their reasons, then how many more."""
-        shown = [f"{self.name}, line {number}: {reason}"
-                 for number, reason in self.skipped[:limit]]
+        shown = [f"{self.name}, line {where}: {reason}" if isinstance(where, int)
+                 else f"{where}: {reason}" for where, reason in self.skipped[:limit]]
         hidden = self.skipped_count - len(shown)
         return shown + ([f"… and {hidden} more"] if hidden > 0 else [])
 
+    def note_lines(self, limit: int = SHOWN_PROBLEMS) -> list[str]:
+        hidden = len(self.notes) - limit
+        return self.notes[:limit] + ([f"… and {hidden} more"] if hidden > 0 else [])
+
     def lines(self) -> list[str]:
-        return [self.summary(), *self.problem_lines()]
+        return [self.summary(), *self.problem_lines(), *self.note_lines()]
 
 
 async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
@@ -404,3 +435,182 @@ async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
     if batch:
         await flush()
     return report
+
+
+# -- importing videos: sidecars and the videos' own metadata ---------------------------
+
+async def import_path(store: TaskStore, path: Path) -> ImportReport:
+    """Import a JSONL export, a sidecar ``NAME.json``, a video, or a folder of them.
+
+    A sidecar (one JSON object, as ``[downloads] sidecar`` writes it) becomes a row
+    exactly as recorded; a video beside it with the same stem is linked to the row
+    when it is a whole MP4 and the one the sidecar describes (its SHA-256, or its
+    metadata's task id).  A video without a sidecar is rebuilt from its metadata.
+    Linked rows record the file as it is here: its path, size and SHA-256.
+    Raises OSError when ``path`` itself cannot be read.
+    """
+    if path.is_dir():
+        return await _import_files(store, _walk(path), path, str(path))
+    kind = path.suffix.lower()
+    if kind == ".mp4":
+        beside = provenance.sidecar_path(path)
+        group = [path, beside] if beside.is_file() else [path]
+        return await _import_files(store, group, path.parent, str(path))
+    if kind == ".json" and (sidecar := _one_object(path)) is not None:
+        video = path.with_suffix(".mp4")
+        group = [path, video] if video.is_file() else [path]
+        return await _import_files(store, group, path.parent, str(path), loaded={path: sidecar})
+    with path.open("rb") as source:
+        return await import_jsonl(store, source, str(path))
+
+
+def _walk(folder: Path) -> list[Path]:
+    """The sidecars and videos under ``folder``: regular files only (a named pipe would
+    block the read), symbolic links to folders not followed."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if path.suffix.lower() in (".json", ".mp4") and path.is_file():
+                found.append(path)
+    return found
+
+
+def _one_object(path: Path) -> Any | None:
+    """The file's JSON if it is one JSON object (a sidecar), else None (JSON Lines)."""
+    with path.open("rb") as source:
+        raw = source.read(MAX_LINE + 1)
+    if len(raw) > MAX_LINE:
+        return None
+    try:
+        found = _decode(raw)
+    except ImportProblem:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+async def _import_files(store: TaskStore, paths: Sequence[Path], base: Path, name: str, *,
+                        loaded: dict[Path, Any] | None = None) -> ImportReport:
+    report = ImportReport(name, unit="file")
+    groups: dict[tuple[Path, str], dict[str, Path]] = {}
+    for path in paths:
+        kind = path.suffix.lower()
+        groups.setdefault((path.parent, path.stem), {})[kind] = path
+    found_records: list[tuple[int, int, dict[str, Any]]] = []
+    for group in groups.values():
+        sidecar, video = group.get(".json"), group.get(".mp4")
+        shown = _relative(next(iter(group.values())) if sidecar is None else sidecar, base)
+        record: dict[str, Any] | None
+        try:
+            if sidecar is not None:
+                found = (loaded or {}).get(sidecar)
+                record = await _from_sidecar(sidecar, found, video, report, base)
+            elif video is not None:
+                record = await _from_video(store, video, report, base)
+            else:
+                continue
+        except ImportProblem as exc:
+            report.skip(shown, str(exc))
+            continue
+        except OSError as exc:
+            report.skip(shown, f"cannot be read ({exc.strerror or type(exc).__name__})")
+            continue
+        if record is None:  # already here, known by its SHA-256
+            report.present += 1
+            continue
+        # Several files of one task (copies, a cut one): the first imported stands, so
+        # those linked to a whole video go first, a sidecar's full record before them all.
+        rank = (0 if record.get("download_state") == "done" else 2) + (sidecar is None)
+        found_records.append((rank, len(found_records), record))
+    found_records.sort(key=lambda entry: entry[:2])
+    for start in range(0, len(found_records), IMPORT_BATCH):
+        batch = [record for _, _, record in found_records[start:start + IMPORT_BATCH]]
+        added = await store.import_many(batch)
+        report.added += added
+        report.present += len(batch) - added
+    return report
+
+
+def _relative(path: Path, base: Path) -> str:
+    """How a report names a file: from the folder imported."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+async def _from_sidecar(sidecar: Path, found: Any, video: Path | None, report: ImportReport,
+                        base: Path) -> dict[str, Any]:
+    if found is None:
+        with sidecar.open("rb") as source:
+            raw = source.read(MAX_LINE + 1)
+        if len(raw) > MAX_LINE:
+            raise ImportProblem(f"longer than {MAX_LINE // (1024 * 1024)} MB")
+        found = _decode(raw)
+    record = check_record(found)
+    if video is None:
+        return _unlinked(record, report, f"{_relative(sidecar, base)}: no video beside it, "
+                                         "so its generation is not linked to a file")
+    examined = await asyncio.to_thread(_examine, video)
+    if isinstance(examined, str):
+        return _unlinked(record, report, f"{_relative(video, base)} is not linked to its "
+                                         f"generation: {examined}")
+    size, digest = examined
+    if digest != record.get("download_sha256"):
+        told = await asyncio.to_thread(provenance.read, video)
+        if told is None or not record.get("task_id") or told.task_id != record.get("task_id"):
+            return _unlinked(record, report, f"{_relative(video, base)} is not linked to its "
+                                             f"generation: it is not the video {sidecar.name} "
+                                             "describes (its SHA-256 differs)")
+    return _linked(record, video, size, digest)
+
+
+async def _from_video(store: TaskStore, video: Path, report: ImportReport,
+                      base: Path) -> dict[str, Any] | None:
+    """The generation a video's metadata describes; None if the history has the file."""
+    told = await asyncio.to_thread(provenance.read, video)
+    examined = await asyncio.to_thread(_examine, video)
+    if told is None:
+        if not isinstance(examined, str) and await store.get_by_sha256(examined[1]):
+            return None
+        raise ImportProblem("has no pixverse-tui metadata and no sidecar beside it")
+    found: dict[str, Any] = {
+        "format": FORMAT_VERSION, "status": "SUCCEEDED", "submission": SUBMISSION_TRACKED,
+        **{k: v for k, v in told.as_dict().items() if v is not None},
+        "history": [{"at": now_iso(), "status": "SUCCEEDED",
+                     "detail": f"rebuilt from the metadata of {video.name}"}],
+    }
+    record = check_record(found)
+    if isinstance(examined, str):
+        return _unlinked(record, report, f"{_relative(video, base)} is not linked to its "
+                                         f"generation: {examined}")
+    return _linked(record, video, *examined)
+
+
+def _examine(video: Path) -> tuple[int, str] | str:
+    """(size, SHA-256) of a whole MP4; else why it is not one."""
+    try:
+        check_mp4(video)
+    except Mp4Problem as exc:
+        return str(exc)
+    return video.stat().st_size, provenance.sha256_of(video)
+
+
+_DOWNLOAD = ("download_path", "download_bytes", "download_total", "download_sha256",
+             "download_error")
+
+
+def _linked(record: dict[str, Any], video: Path, size: int, digest: str) -> dict[str, Any]:
+    note = record.get("download_error") if record.get("download_state") == "done" else None
+    return {**record, "download_state": "done", "download_path": str(video.absolute()),
+            "download_bytes": size, "download_total": size, "download_sha256": digest,
+            "download_error": note}
+
+
+def _unlinked(record: dict[str, Any], report: ImportReport, note: str) -> dict[str, Any]:
+    """The record without a claim to a file that is not here."""
+    report.note(note)
+    if record.get("download_state") != "done":
+        return record
+    return {**record, "download_state": "none", **dict.fromkeys(_DOWNLOAD)}

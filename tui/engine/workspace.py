@@ -114,7 +114,7 @@ class Workspace:
         return Downloader(store, self.downloads_dir, template=self.template,
                           allowed_origins=self.plain_http_origins, max_bytes=d["max_size"],
                           min_rate=d["min_speed"], stall_seconds=d["stall_seconds"],
-                          on_wait=on_wait)
+                          on_wait=on_wait, metadata=d["metadata"], sidecar=d["sidecar"])
 
     @property
     def plain_http_origins(self) -> list[str]:
