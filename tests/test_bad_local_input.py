@@ -208,7 +208,7 @@ def test_importing_garbage_names_the_lines_and_keeps_the_good_ones(tmp_path: Pat
         from_typed.stdout)
     for number, fields in enumerate(WRONG_TYPES, 1):
         assert f"line {number}: {next(iter(fields))}" in from_typed.stderr
-    assert f"cannot read {folder}" in one_sentence(from_folder)
+    assert f"{folder} holds no videos (.mp4) or sidecars (.json)" in one_sentence(from_folder)
     listed = run(home, None, "list", "--json", key=None)
     assert [row["prompt"] for row in json.loads(listed.stdout)] == ["the one good line"]
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import shlex
 import sys
+from pathlib import Path
 from typing import TextIO
 
+from storage import Generation, StatusEvent
 from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_rows, say
 from tui.config.credentials import region_of
-from tui.engine import rescue, stats, transfer
+from tui.engine import provenance, rescue, stats, transfer
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 
@@ -31,16 +35,76 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
+    """A task (id, prefix, #ID) — or a video file: which generation it is."""
+    video = Path(args.task)
+    if _is_file(video):
+        return await _show_file(args, ws, video)
     async with await ws.open_store() as store:
         row = await find_one(store, args.task)
         events = await store.events(row.id)
-    if args.json:
+    _print_row(row, events, args.json)
+    return 0
+
+
+def _print_row(row: Generation, events: list[StatusEvent], as_json: bool) -> None:
+    if as_json:
         data = render.as_json(row)
         data["history"] = [{"at": e.at, "status": e.status, "detail": e.detail} for e in events]
         print(render.dumps(data))
     else:
         print(render.details(row, events))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for a path, or holding a NUL
+        return False
+
+
+async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> int:
+    """By the metadata's task id, else by the file's SHA-256; else what the metadata says."""
+    told = await asyncio.to_thread(provenance.read, video)
+    async with await ws.open_store() as store:
+        row = await store.get_by_task_id(told.task_id) if told and told.task_id else None
+        others: list[Generation] = []
+        if row is None:
+            try:
+                digest = await asyncio.to_thread(provenance.sha256_of, video)
+            except OSError as exc:
+                raise Problem(f"cannot read {video} ({exc.strerror or exc})") from None
+            rows = sorted(await store.get_by_sha256(digest), key=lambda r: r.id, reverse=True)
+            row, others = (rows[0], rows[1:]) if rows else (None, [])
+        events = await store.events(row.id) if row is not None else []
+    if row is not None:
+        _print_row(row, events, args.json)
+        if others:
+            err(f"the same video is also saved for {', '.join(f'#{r.id}' for r in others)}")
+        return 0
+    if told is None:
+        raise Problem(f"{video} is not a video this history knows: it carries no pixverse-tui "
+                      "metadata and no saved video has its SHA-256")
+    if args.json:
+        print(render.dumps({**told.as_dict(), "local_path": str(video), "in_history": False}))
+    else:
+        say(_told(video, told))
+    err(f"this history does not hold the generation {video.name} comes from; "
+        f"`pixverse-tui import {shlex.quote(str(video))}` adds it")
     return 0
+
+
+def _told(video: Path, told: provenance.Provenance) -> str:
+    """What a video's metadata says, laid out as ``show`` lays out a generation."""
+    pairs: list[tuple[str, object]] = [
+        ("file", video), ("task id", told.task_id), ("model", told.model),
+        ("size", told.size),
+        ("duration", None if told.duration is None else f"{told.duration} s"),
+        ("audio", told.audio), ("watermark", told.watermark),
+        ("seed", "random" if told.seed is None else told.seed), ("created", told.created_at),
+    ]
+    width = max(len(k) for k, _ in pairs)
+    lines = [f"{k:<{width}}  {printable(v)}" for k, v in pairs if v is not None]
+    return "\n".join([*lines, "", "prompt:", printable(told.prompt, multiline=True)])
 
 
 def filter_from(args: argparse.Namespace) -> HistoryFilter:
@@ -89,21 +153,25 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
+    """A JSONL export, a sidecar NAME.json, a video, or a folder of videos and sidecars."""
+    source = Path(args.file)
     async with await ws.open_store() as store:
         try:
-            with open(args.file, "rb") as source:
-                report = await transfer.import_jsonl(store, source, args.file)
+            report = await transfer.import_path(store, source)
         except OSError as exc:
             raise Problem(f"cannot read {args.file} ({exc.strerror or exc})") from None
+    if source.is_dir() and not (report.added or report.present or report.skipped_count):
+        raise Problem(f"{args.file} holds no videos (.mp4) or sidecars (.json) to import")
     say(report.summary())
-    for line in report.problem_lines():
+    for line in [*report.problem_lines(), *report.note_lines()]:
         err(line)
     return 1 if report.skipped_count else 0
 
 
 async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
-        figures = await stats.compute(store, ws.settings.section("prices"), filter_from(args))
+        figures = await stats.compute(store, ws.settings.section("prices"), filter_from(args),
+                                      ws.settings.section("budget"))
     if args.json:
         print(render.dumps(figures.as_json()))
     else:
