@@ -75,6 +75,18 @@ def test_sweeps_come_close_only_while_a_task_may_be_ending() -> None:
     assert timing.next_sweep_in([], now, close=8, far=30) is None
 
 
+def test_on_a_fast_clock_a_task_nears_its_end_in_the_services_seconds() -> None:
+    """The demo's simulator runs 50 times faster: 2 real seconds of running are 100 of the
+    service's, past 60 % of a 100-second generation — sweep close, not 30 s apart."""
+    timing = Timing()
+    timing.learn("1280*720", 5, 100.0)
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    two_seconds = LiveTask(1, "t1", "RUNNING", iso(now), iso(now - timedelta(seconds=2)),
+                           "1280*720", 5, iso(now))
+    assert timing.next_sweep_in([two_seconds], now, close=8, far=30, scale=50) == 8
+    assert timing.next_sweep_in([two_seconds], now, close=8, far=30) == 30  # speed 1
+
+
 # -- over loopback --------------------------------------------------------------------------
 
 
@@ -86,7 +98,7 @@ async def test_sweeps_follow_tasks_through_pending_running_and_succeeded(
                 for i in range(12)]
         before = api_requests(sim)
         poller = PollScheduler(store, client, SETTINGS)
-        poller.wake()
+        poller.submitted()
         done = await poller.wait_for({r.id for r in rows})
     assert all(r.status == "SUCCEEDED" and r.video_url for r in done)
     for row in done:
@@ -105,11 +117,58 @@ async def test_a_task_failed_by_moderation_while_pending_is_caught_early(
         outcome = await submit(store, client, GenerationRequest("forbidden"),
                                first_poll_after=settings.first_poll)
         poller = PollScheduler(store, client, settings)
-        poller.wake()
+        poller.submitted()
         started = time.monotonic()
         [row] = await asyncio.wait_for(poller.wait_for({outcome.generation.id}), 20)
     assert row.status == "FAILED" and time.monotonic() - started < 10
     assert row.error_code == "DataInspectionFailed"
+
+
+async def test_a_burst_of_submits_shares_its_early_looks(sim: Simulator,
+                                                         store: TaskStore) -> None:
+    """Forty submits in a row each wake the poller; the FAILED lists that catch a young
+    task's moderation are shared (a few, not two per submit), and the CANCELED list is
+    left to the audit (only a user cancels)."""
+    settings = PollSettings(time_scale=6.0)  # the looks at 3 s and 15 s: 0.5 and 2.5 s
+    async with client_for(sim) as client:
+        poller = PollScheduler(store, client, settings)
+        for i in range(40):
+            await submit(store, client, GenerationRequest(f"burst {i}"),
+                         first_poll_after=settings.first_poll)
+            poller.submitted()
+            await poller._round()
+        settle = time.monotonic() + 3.0  # every look those submits asked for has come
+        while time.monotonic() < settle:
+            await poller._round()
+            await asyncio.sleep(0.05)
+    failed, canceled = sim.lists.count("FAILED"), sim.lists.count("CANCELED")
+    assert 1 <= failed <= 8, f"{failed} FAILED lists for 40 submits"  # was 80
+    assert canceled <= 1, f"{canceled} CANCELED lists"  # the first audit only
+
+
+async def test_rounds_with_nothing_new_read_no_task_rows(sim: Simulator,
+                                                         store: TaskStore) -> None:
+    """At speed 1 the poller wakes every few seconds to renew its lease; with nothing
+    written since its last look, such a round does not read the followed tasks again."""
+    async with client_for(sim) as client:
+        for i in range(30):
+            await submit(store, client, GenerationRequest(f"idle {i}"), first_poll_after=1e6)
+        poller = PollScheduler(store, client, PollSettings())
+        reads = 0
+        read_live = store.live_tasks
+
+        async def counted(*args: object, **kwargs: object) -> list[LiveTask]:
+            nonlocal reads
+            reads += 1
+            return await read_live(*args, **kwargs)  # type: ignore[arg-type]
+
+        store.live_tasks = counted  # type: ignore[method-assign]
+        await poller._round()  # the first look: reads, sweeps, writes what it saw
+        await poller._round()
+        reads = 0
+        for _ in range(20):
+            await poller._round()
+    assert reads == 0, f"{reads} reads of the followed tasks in 20 idle rounds"
 
 
 async def test_a_foreign_task_is_noted(sim: Simulator, store: TaskStore) -> None:

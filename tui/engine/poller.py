@@ -9,7 +9,8 @@ which tasks run; ``tui.engine.sweep`` reads it against the store: a task that
 left the list has ended and is queried once, for its video, usage or error; one
 that appeared has started.  PENDING tasks cost nothing while they wait.  The
 lists of FAILED and CANCELED tasks, asked for a few seconds after a submit and
-every few minutes, catch the tasks that end without ever running (moderation).
+every ten minutes, catch the tasks that end without ever running (moderation);
+a burst of submits shares its looks (one per few seconds, not one per submit).
 Sweeps come close together only while a running task may be ending (learned per
 size and duration), rarely otherwise, never when nothing is followed.  When the
 list cannot be used, each task is polled on its own, as before.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from storage import Generation, StoreError, TaskStore, can_advance
-from storage.clock import iso, parse_iso, utc_now
+from storage.clock import iso, now_iso, parse_iso, utc_now
 from storage.records import LiveTask, Observation
 from storage.store import process_tag
 from tui.config.credentials import region_of
@@ -89,10 +90,10 @@ class PollSettings:
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo)
     lease_seconds: float = 30.0  # real seconds a row stays leased to one poll
     account_lease: float = 10.0  # real seconds: another process takes over after this
-    look_close: float = 8.0  # between sweeps while a task may be ending: the detection lag
-    young_looks: tuple[float, ...] = (3.0, 15.0)  # FAILED/CANCELED lists after a submit
-    audit_every: float = 300.0  # FAILED/CANCELED lists while tasks are PENDING
-    park: float = 6 * 3600.0  # a task the sweeps watch is not polled on its own
+    look_close: float = 9.0  # between sweeps while a task may be ending: the detection lag
+    young_looks: tuple[float, ...] = (3.0, 15.0)  # FAILED lists after a submit (moderation)
+    audit_every: float = 600.0  # FAILED/CANCELED lists while tasks are PENDING
+    park: float = 12 * 3600.0  # a task the sweeps watch is not polled on its own
     sweeps: bool = True
     adopt_foreign: bool = False  # adopt tasks other clients made with the key, as seen
 
@@ -139,17 +140,39 @@ class PollScheduler:
         self._sweeps_off_until = 0.0
         self._seeded = False
         self._endpoints: list[str] = []  # where the tasks it may ask about were made
+        # The followed tasks as last read, and the store's last change then: a round in
+        # which nothing was written (most of them, at speed 1) reads nothing else.
+        self._live: list[LiveTask] | None = None
+        self._live_stamp: str | None = None
         self.requests = 0  # sent by this scheduler (for benchmarks)
 
     def wake(self) -> None:
-        """Look now (a task was just submitted, or the user asked to try again)."""
+        """Look now (the user asked to try again)."""
+        self._resume()
+        self._next_sweep = time.monotonic()
+        self._wake.set()
+
+    def submitted(self) -> None:
+        """A task was just created (here or by another process): look soon.  A burst of
+        submits shares its looks — the sweep that shows the new task starting, and the
+        FAILED lists that catch a young task's moderation — instead of adding its own."""
+        self._resume()
+        now = after = time.monotonic()
+        first = self._scaled(min(self.settings.young_looks, default=0.0))
+        self._next_sweep = min(self._next_sweep, now + first)
+        for offset in self.settings.young_looks:
+            # One look in each window (now, +3 s], (+3 s, +15 s] serves every task
+            # submitted before it.
+            at = now + self._scaled(offset)
+            if not any(after < look <= at for look in self._looks):
+                self._looks.append(at)
+            after = at
+        self._wake.set()
+
+    def _resume(self) -> None:
         if self.halted is not None:
             self.halted = None
             self._backoff_until = 0.0
-        now = time.monotonic()
-        self._next_sweep = now
-        self._looks += [now + self._scaled(t) for t in self.settings.young_looks]
-        self._wake.set()
 
     # -- intervals ------------------------------------------------------------
 
@@ -258,7 +281,7 @@ class PollScheduler:
         was_holding, self._holding = self._holding, lease.held_by(self.owner)
         if lease.nudged_at and lease.nudged_at != self._nudged_at:
             if self._nudged_at is not None and self._holding:
-                self.wake()  # a task was submitted by another process
+                self.submitted()  # by another process
             self._nudged_at = lease.nudged_at
         if self._holding and not was_holding and self.health is Health.FOLLOWER:
             self._set_health(Health.OK, "")
@@ -323,15 +346,15 @@ class PollScheduler:
                     if self.on_update is not None:
                         self.on_update(row, True)
 
-    async def _audit(self, live: list[LiveTask]) -> None:
-        """PENDING tasks that ended without running: the FAILED and CANCELED lists."""
+    async def _audit(self, live: list[LiveTask], statuses: tuple[str, ...]) -> None:
+        """PENDING tasks that ended without running: the FAILED (and CANCELED) lists."""
         pending = {row.task_id: row for row in live if row.status in (None, "PENDING")}
         if not pending:
             return
         oldest = min((parse_iso(row.created_at) or utc_now()) for row in pending.values())
         start = max(oldest - timedelta(minutes=2), utc_now() - timedelta(hours=23, minutes=59))
         ended: list[int] = []
-        for status in ("FAILED", "CANCELED"):
+        for status in statuses:
             ended += [pending[t.task_id].id for t in await self._list(status, start)
                       if t.task_id in pending]
         too_old = [row.id for row in pending.values()
@@ -344,11 +367,14 @@ class PollScheduler:
         try:
             if now >= self._next_sweep:
                 await self._sweep(live)
-            looks_due = [t for t in self._looks if t <= now]
-            if looks_due or now >= self._next_audit:
+            young = any(t <= now for t in self._looks)
+            audit = now >= self._next_audit
+            if young or audit:
                 self._looks = [t for t in self._looks if t > now]
-                self._next_audit = now + self._scaled(self.settings.audit_every)
-                await self._audit(live)
+                if audit:
+                    self._next_audit = now + self._scaled(self.settings.audit_every)
+                # Moderation FAILs a young task; only a user (or another client) cancels.
+                await self._audit(live, ("FAILED", "CANCELED") if audit else ("FAILED",))
         except DashScopeError as exc:
             if exc.scope is Scope.TRANSIENT:
                 self._back_off(exc)
@@ -364,7 +390,7 @@ class PollScheduler:
         self._sweeps_off_until = time.monotonic() + self._scaled(SWEEPS_OFF_FOR)
         self._set_health(Health.BACKING_OFF, f"the task list was refused ({exc}); "
                                              "polling each task on its own")
-        live = await self.store.live_tasks(self._endpoints)
+        live = await self._live_tasks()
         await self.store.poll_now(row.id for row in live)
 
     # -- polling one task -----------------------------------------------------------
@@ -373,11 +399,29 @@ class PollScheduler:
         self._endpoints = [e for e in await self.store.followed_endpoints()
                            if same_service(e, self.client.base_url)]
 
+    async def _live_tasks(self) -> list[LiveTask]:
+        """The followed tasks, read again only if some process wrote since the last read
+        (one cheap query otherwise: an index's last entry)."""
+        stamp = await self.store.last_change()
+        if self._live is None or stamp != self._live_stamp:
+            await self._refresh_endpoints()
+            self._live = await self.store.live_tasks(self._endpoints)
+            self._live_stamp = stamp
+        return self._live
+
+    def _looks_due(self, now: float) -> bool:
+        return now >= self._next_sweep or now >= self._next_audit or any(
+            t <= now for t in self._looks)
+
     async def poll_once(self, *, everything: bool = False) -> int:
         """Poll the tasks that are due on their own; returns how many were asked about."""
         if time.monotonic() < self._backoff_until:
             return 0
-        await self._refresh_endpoints()
+        await self._live_tasks()  # the endpoints, read again if anything was written
+        if not everything:  # a read first: claiming takes the write lock
+            due = await self.store.next_due_at(self._endpoints)
+            if due is None or due > now_iso():
+                return 0
         rows = await self.store.claim_due(self.owner, limit=self.settings.concurrency * 4,
                                           lease_seconds=self.settings.lease_seconds,
                                           include_future=everything,
@@ -446,13 +490,11 @@ class PollScheduler:
             if not await self._may_poll():
                 return
             await self._seed_timing()
-            await self._refresh_endpoints()
             if time.monotonic() < self._backoff_until:
                 return
-            if self.sweeping:
-                live = await self.store.live_tasks(self._endpoints)
-                if live:
-                    await self._looks_around(live)
+            live = await self._live_tasks()
+            if self.sweeping and live and self._looks_due(time.monotonic()):
+                await self._looks_around(live)
             await self.poll_once()
             await self._plan()
         except StoreError as exc:
@@ -463,10 +505,10 @@ class PollScheduler:
         """When to sweep next: soon while a running task may be ending, rarely otherwise."""
         if not self.sweeping:
             return
-        live = await self.store.live_tasks(self._endpoints)
+        live = await self._live_tasks()
         s = self.settings
         wait = self.timing.next_sweep_in(live, utc_now(), close=s.look_close,
-                                         far=s.max_interval)
+                                         far=s.max_interval, scale=s.time_scale)
         now = time.monotonic()
         if wait is None:
             self._next_sweep = now + self._scaled(s.audit_every)  # nothing followed

@@ -82,9 +82,13 @@ class Timing:
         self.learned[(size, duration)] = seconds if old is None else 0.7 * old + 0.3 * seconds
 
     def next_sweep_in(self, live: list[LiveTask], now: datetime, *, close: float,
-                      far: float) -> float | None:
+                      far: float, scale: float = 1.0) -> float | None:
         """Service-seconds until the next look: ``close`` while some running task may be
-        ending, up to ``far`` otherwise; None when nothing is followed."""
+        ending, up to ``far`` otherwise; None when nothing is followed.
+
+        ``now`` and the tasks' times are wall-clock moments; on a service whose clock
+        runs ``scale`` times faster (the demo's simulator) a real second of running is
+        ``scale`` of its seconds."""
         if not live:
             return None
         waits = []
@@ -94,7 +98,7 @@ class Timing:
             started = parse_iso(row.scheduled_time) or parse_iso(row.created_at)
             if started is None:
                 return close
-            ran = (now - started).total_seconds()
+            ran = (now - started).total_seconds() * scale
             waits.append(self.expected(row.size, row.duration) * self.TIGHT_FROM - ran)
         if not waits:
             return far

@@ -80,6 +80,7 @@ class Simulator:
                            queue_delay=self.config.queue_delay)
         self.faults = FaultPlan(rates=self.config.rates, rng=random.Random(rng.random()))
         self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests
+        self.lists: list[str] = []  # the status each list call asked for ("" for none)
         self.traffic = Traffic()  # answers by endpoint and status, busiest second
         self.media_headers: list[dict[str, str]] = []  # each media request's headers
         self._clips: dict[str, bytes] = {}
@@ -178,6 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._endpoint = "media"
             return self._media(path, head=method == "HEAD")
         endpoint, task_id = _route(method, path)
+        if endpoint == "list":
+            self.sim.lists.append(parse_qs(url.query).get("status", [""])[0])
         self._endpoint = endpoint
         if endpoint is None:
             return self._json(404, {"request_id": _rid(), "code": "NotFound",

@@ -117,7 +117,7 @@ class PixverseApp(App[str | None]):
     async def submitted(self) -> None:
         """A task was just created: whoever polls the account looks now."""
         if self.poller is not None:
-            self.poller.wake()
+            self.poller.submitted()
             await self.poller.nudge()
 
     def write_terminal(self, sequence: str) -> None:
