@@ -159,6 +159,24 @@ async def test_new_rows_above_are_counted_not_jumped_to(tmp_path: Path) -> None:
         await until(pilot, lambda: "new ↑" not in status_text(app))
 
 
+async def test_scrolling_up_to_the_new_rows_clears_their_count(tmp_path: Path) -> None:
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(60)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 20)) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+        table(app).focus()
+        for _ in range(20):
+            await pilot.press("down")
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:
+            await other.import_many([record(500 + n, "PENDING") for n in range(2)])
+        await until(pilot, lambda: "2 new ↑" in status_text(app), timeout=3, what="2 new ↑")
+        for _ in range(30):  # k, k, k… up to the top, where the new rows are in sight
+            await pilot.press("k")
+        await until(pilot, lambda: table(app).top_row() == 0)
+        await until(pilot, lambda: "new ↑" not in status_text(app), timeout=2,
+                    what="the count gone once the new rows are on screen")
+
+
 async def test_home_and_end_go_to_the_first_and_last_row_of_all(tmp_path: Path) -> None:
     await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(120)])
     app = app_for(tmp_path, None, poll=False)

@@ -379,6 +379,14 @@ class MainScreen(Submitting):
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         self._show_detail()
+        if self._new_above:
+            self.call_after_refresh(self._new_rows_seen)  # once the table has scrolled
+
+    def _new_rows_seen(self) -> None:
+        """Scrolled up to the top of the page: the rows "N new ↑" pointed at are in sight."""
+        if self._new_above and self.table.top_row() == 0:
+            self._new_above = 0
+            self._show_figures()
 
     def _show_detail(self) -> None:
         self.call_later(self._update_detail)
