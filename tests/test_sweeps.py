@@ -108,6 +108,31 @@ async def test_sweeps_follow_tasks_through_pending_running_and_succeeded(
     assert asked <= 4 * len(rows), f"{asked} requests for {len(rows)} tasks"
 
 
+async def test_the_store_never_shows_more_running_than_the_service_runs(
+        sim: Simulator, store: TaskStore) -> None:
+    """When a sweep sees tasks end and others take their slots, the ends are recorded
+    first: the dashboard's "▶" figure never reads 6 or 8 when the service runs 5."""
+    async with client_for(sim) as client:
+        rows = [(await submit(store, client, GenerationRequest(f"slots {i}"),
+                              first_poll_after=SETTINGS.first_poll)).generation
+                for i in range(20)]
+        poller = PollScheduler(store, client, SETTINGS)
+        poller.submitted()
+        await poller.wait_for({r.id for r in rows})
+    changes: list[tuple[str, int]] = []  # (when, +1 started running / -1 stopped)
+    for row in rows:
+        history = await store.events(row.id)
+        began = [e.at for e in history if e.status == "RUNNING"]
+        ended = [e.at for e in history if e.status in ("SUCCEEDED", "FAILED")]
+        if began:
+            changes += [(began[0], 1), (ended[-1], -1)]
+    running = peak = 0
+    for _, step in sorted(changes, key=lambda c: (c[0], c[1])):  # ends first at a tie
+        running += step
+        peak = max(peak, running)
+    assert peak <= 5, f"the store showed {peak} tasks running at once"
+
+
 async def test_a_task_failed_by_moderation_while_pending_is_caught_early(
         slow_sim: Simulator, store: TaskStore) -> None:
     """It never runs, so only the FAILED list (asked for after a submit) can tell."""

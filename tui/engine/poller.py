@@ -328,7 +328,11 @@ class PollScheduler:
         """One look at the RUNNING list, and what it means for every followed task."""
         running = await self._list("RUNNING")
         found = read_sweep(live, running)
-        await self.store.poll_now([*found.ended, *found.overtaken])
+        if found.ended or found.overtaken:
+            # Ask about the ended ones before recording the ones that took their slots,
+            # so the store never shows more tasks running than the service runs.
+            await self.store.poll_now([*found.ended, *found.overtaken])
+            await self.poll_once()
         for row_id, started in found.started:
             seen = Observation(status="RUNNING", scheduled_time=iso(started) if started
                                else None)
