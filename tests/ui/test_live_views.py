@@ -3,15 +3,19 @@ filter and page, the cursor left where the user put it, marks across pages."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 from storage import Observation, TaskStore
 from storage.clock import iso, utc_now
 from tests.ui.helpers import app_for, cell, table, until
 from tui.ui.page_diff import diff_page
 from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.screens.keys import KeysScreen
 from tui.ui.screens.main import PAGE_SIZE
 from tui.ui.widgets.status_bar import StatusBar
 
@@ -285,3 +289,34 @@ async def test_the_full_screen_details_act_on_the_task_they_show(tmp_path: Path)
             assert starred is not None and starred.favourite
             untouched = await store.get(other or -1)
             assert untouched is not None and not untouched.favourite
+
+
+async def test_a_dialog_opens_clear_of_toasts(tmp_path: Path) -> None:
+    """A toast from just before (a task ended) would cover the right of the keys list."""
+    await seed(tmp_path, [record(n, "SUCCEEDED") for n in range(3)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        table(app).focus()
+        app.screen.notify("✔ SUCCEEDED: walk shot 30", title="3 finished", timeout=30)
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, KeysScreen))
+        assert len(app._notifications) == 0
+
+
+async def test_the_keys_screen_keeps_one_line_per_key_at_80_columns(tmp_path: Path) -> None:
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, KeysScreen))
+        await pilot.pause()
+        shown = app.screen.query_one("#keys-box Static")
+        console = Console(width=shown.content_region.width, file=io.StringIO(), record=True)
+        console.print(shown.content)
+        lines = console.export_text().splitlines()
+        for binding_id in ("reload-config", "main.full-table", "composer.leave"):
+            assert any(binding_id in line and len(line.split()) >= 3 for line in lines), (
+                f"{binding_id} is not on its key's line")

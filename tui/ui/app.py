@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
@@ -119,6 +119,13 @@ class PixverseApp(App[str | None]):
         if self.poller is not None:
             self.poller.submitted()
             await self.poller.nudge()
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """A dialog opens clear of toasts: one left from before would cover its text (the
+        status bar and the title still tell what the toast said)."""
+        if isinstance(screen, ModalScreen):
+            self.clear_notifications()
+        return super().push_screen(screen, *args, **kwargs)
 
     def write_terminal(self, sequence: str) -> None:
         """Send an escape sequence to the terminal (a title, a desktop notification).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,13 +26,16 @@ class KeysScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        text.append("Keys", style="bold")
-        text.append("   (rebind in config.toml: [keys] ID = \"key\")\n\n", style="dim")
-        width = max((len(k) for k, _, _ in self.rows), default=4)
+        title = Text()
+        title.append("Keys", style="bold")
+        title.append("   (rebind in config.toml: [keys] ID = \"key\")\n", style="dim")
+        # Columns that never wrap: on a narrow terminal the description is cut (…)
+        # before a key or an id is, so every row stays one line.
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column(style="dim", no_wrap=True)
         for keys, description, binding_id in self.rows:
-            text.append(f"{printable(keys):<{width}}  ", style="bold")
-            text.append(f"{printable(description):<42} ")
-            text.append(f"{printable(binding_id)}\n", style="dim")
+            table.add_row(printable(keys), printable(description), printable(binding_id))
         with VerticalScroll(id="keys-box"):
-            yield Static(text)
+            yield Static(Group(title, table))
