@@ -320,3 +320,18 @@ async def test_the_keys_screen_keeps_one_line_per_key_at_80_columns(tmp_path: Pa
         for binding_id in ("reload-config", "main.full-table", "composer.leave"):
             assert any(binding_id in line and len(line.split()) >= 3 for line in lines), (
                 f"{binding_id} is not on its key's line")
+
+
+async def test_i_goes_back_to_the_composer_from_the_table(tmp_path: Path) -> None:
+    await seed(tmp_path, [record(n, "SUCCEEDED") for n in range(3)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        await pilot.press("escape")  # composer → table
+        await until(pilot, lambda: app.focused is table(app))
+        await pilot.press("m")  # the full-height table
+        await pilot.press("i")
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "prompt")
+        assert not app.screen.has_class("-full-table")
+        await pilot.press("i", "n")  # typed into the prompt, not a command
+        assert app.focused is not None and app.focused.id == "prompt"

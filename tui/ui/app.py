@@ -324,5 +324,6 @@ class PixverseApp(App[str | None]):
                 for binding_id, binding in self.binding_ids().items()]
         rows.append(("ctrl+p", "Command palette (themes, every action)", "—"))
         rows.append(("tab / shift+tab", "Move focus", "—"))
+        rows.append(("escape", "Clear the marks (table), the filter (filter box)", "—"))
         rows.append(("arrows", "Move in the table", "—"))
         self.push_screen(KeysScreen(rows))

@@ -78,6 +78,7 @@ class MainScreen(Submitting):
         Binding("ctrl+z", "undo_forget", "Undo forget", id="undo", show=False),
         Binding("q", "app.quit", "Quit", id="main.quit", show=False),
         Binding("m", "toggle_full", "Full table", id="main.full-table", show=False),
+        Binding("i", "compose", "Write a prompt", id="main.compose", show=False),
         Binding("ctrl+o", "open_batch", "Open a batch file", id="open-batch", show=False),
     ]
 
@@ -525,6 +526,11 @@ class MainScreen(Submitting):
         self.toggle_class("-full-table")
         if self.has_class("-full-table"):
             self.table.focus()
+
+    def action_compose(self) -> None:
+        """From the table to the composer (the full-height table gives way to it)."""
+        self.remove_class("-full-table")
+        self.query_one(Composer).prompt.focus()
 
     # -- filter, sort, pages -------------------------------------------------------------
 
