@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from tests.conftest import FAST, KEY
 from tui.config import settings
@@ -65,3 +68,11 @@ def cell(app: PixverseApp, row_index: int, column: str) -> str:
 async def type_prompt(pilot: Pilot, app: PixverseApp, text: str) -> None:
     composer(app).prompt.load_text(text)
     await pilot.pause()
+
+
+def static_lines(widget: Static) -> list[str]:
+    """A Static's content as the lines it shows at its width (tables and groups too)."""
+    console = Console(width=max(1, widget.content_region.width), file=io.StringIO(),
+                      record=True)
+    console.print(widget.content)
+    return console.export_text().splitlines()

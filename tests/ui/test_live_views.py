@@ -3,16 +3,15 @@ filter and page, the cursor left where the user put it, marks across pages."""
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from textual.widgets import Static
 
 from storage import Observation, TaskStore
 from storage.clock import iso, utc_now
-from tests.ui.helpers import app_for, cell, table, until
+from tests.ui.helpers import app_for, cell, static_lines, table, until
 from tui.ui.page_diff import diff_page
 from tui.ui.screens.choice import ChoiceScreen
 from tui.ui.screens.keys import KeysScreen
@@ -313,10 +312,7 @@ async def test_the_keys_screen_keeps_one_line_per_key_at_80_columns(tmp_path: Pa
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, KeysScreen))
         await pilot.pause()
-        shown = app.screen.query_one("#keys-box Static")
-        console = Console(width=shown.content_region.width, file=io.StringIO(), record=True)
-        console.print(shown.content)
-        lines = console.export_text().splitlines()
+        lines = static_lines(app.screen.query_one("#keys-box Static", Static))
         for binding_id in ("reload-config", "main.full-table", "composer.leave"):
             assert any(binding_id in line and len(line.split()) >= 3 for line in lines), (
                 f"{binding_id} is not on its key's line")
@@ -335,3 +331,21 @@ async def test_i_goes_back_to_the_composer_from_the_table(tmp_path: Path) -> Non
         assert not app.screen.has_class("-full-table")
         await pilot.press("i", "n")  # typed into the prompt, not a command
         assert app.focused is not None and app.focused.id == "prompt"
+
+
+async def test_at_the_top_a_new_task_comes_into_sight(tmp_path: Path) -> None:
+    """The user just submitted (or another terminal did) while looking at the top of the
+    list: the new row shows above the highlighted one — which keeps the highlight."""
+    await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(20)])
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 20)
+        chosen = table(app).highlighted_id
+        async with await TaskStore.open(tmp_path / "tasks.db") as other:
+            await other.import_many([record(700, "PENDING", prompt="a lighthouse in a storm")])
+        await until(pilot, lambda: len(table(app).rows_by_id) == 21, timeout=3)
+        await pilot.pause()
+        assert table(app).highlighted_id == chosen
+        assert table(app).top_row() == 0
+        assert table(app).rows_in_order[0].prompt == "a lighthouse in a storm"
+        assert "new ↑" not in status_text(app)

@@ -224,6 +224,7 @@ class TaskTable(DataTable[SortText]):
         chosen = self.highlighted_id
         line = (self.get_row_index(str(chosen)) - self.scroll_offset.y
                 if chosen is not None else None)
+        at_top = self.scroll_offset.y == 0
         for row_id in diff.removed:
             self.remove_row(str(row_id))
             self._shown.pop(row_id, None)
@@ -241,7 +242,12 @@ class TaskTable(DataTable[SortText]):
             index = self.get_row_index(str(chosen))
             self.move_cursor(row=index, animate=False, scroll=False)
             if line is not None:
-                self.scroll_to(y=max(0, index - line), animate=False, immediate=True)
+                # At the top, new rows come into sight above the cursor's row (a task just
+                # submitted is seen); elsewhere, or if that would push the cursor's row
+                # off the screen, the row keeps its line and the new ones are counted.
+                on_screen = self.size.height - self.header_height
+                keep = 0 if at_top and index < on_screen else max(0, index - line)
+                self.scroll_to(y=keep, animate=False, immediate=True)
         return diff
 
     def replace(self, rows: list[Generation],
