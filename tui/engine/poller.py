@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from storage import Generation, StoreError, TaskStore, can_advance
-from storage.clock import iso, now_iso, parse_iso, utc_now
+from storage.clock import iso, parse_iso, utc_now
 from storage.records import LiveTask, Observation
 from storage.store import process_tag
 from tui.config.credentials import region_of
@@ -144,6 +144,7 @@ class PollScheduler:
         # which nothing was written (most of them, at speed 1) reads nothing else.
         self._live: list[LiveTask] | None = None
         self._live_stamp: str | None = None
+        self._live_due: str | None = None
         self.requests = 0  # sent by this scheduler (for benchmarks)
 
     def wake(self) -> None:
@@ -331,8 +332,10 @@ class PollScheduler:
         if found.ended or found.overtaken:
             # Ask about the ended ones before recording the ones that took their slots,
             # so the store never shows more tasks running than the service runs.
-            await self.store.poll_now([*found.ended, *found.overtaken])
-            await self.poll_once()
+            await self._poll_soon([*found.ended, *found.overtaken])
+            await self._poll_due()
+        if found.started:
+            self._live = None
         for row_id, started in found.started:
             seen = Observation(status="RUNNING", scheduled_time=iso(started) if started
                                else None)
@@ -346,6 +349,7 @@ class PollScheduler:
                 (t.task_id, t.status, t.model_name, iso(t.created) if t.created else None)
                 for t in found.foreign if t.task_id not in known])
             if self.settings.adopt_foreign:
+                self._live = None
                 for row in await adopt_foreign(self.store, self.client, self.account):
                     if self.on_update is not None:
                         self.on_update(row, True)
@@ -363,7 +367,7 @@ class PollScheduler:
                       if t.task_id in pending]
         too_old = [row.id for row in pending.values()
                    if (parse_iso(row.created_at) or utc_now()) < start]
-        await self.store.poll_now([*ended, *too_old])
+        await self._poll_soon([*ended, *too_old])
 
     async def _looks_around(self, live: list[LiveTask]) -> None:
         """The sweeps and lists that are due, each failure handled by its scope."""
@@ -395,7 +399,7 @@ class PollScheduler:
         self._set_health(Health.BACKING_OFF, f"the task list was refused ({exc}); "
                                              "polling each task on its own")
         live = await self._live_tasks()
-        await self.store.poll_now(row.id for row in live)
+        await self._poll_soon([row.id for row in live])
 
     # -- polling one task -----------------------------------------------------------
 
@@ -404,14 +408,33 @@ class PollScheduler:
                            if same_service(e, self.client.base_url)]
 
     async def _live_tasks(self) -> list[LiveTask]:
-        """The followed tasks, read again only if some process wrote since the last read
-        (one cheap query otherwise: an index's last entry)."""
-        stamp = await self.store.last_change()
-        if self._live is None or stamp != self._live_stamp:
+        """The followed tasks, read again only after this scheduler wrote one (``_live`` is
+        dropped then) or when ``_notice_changes`` saw another process write."""
+        if self._live is None:
+            self._live_stamp = await self.store.last_change()  # before: a later write shows
             await self._refresh_endpoints()
             self._live = await self.store.live_tasks(self._endpoints)
-            self._live_stamp = stamp
+            # Stored moments compare as text (the store's MIN does the same).
+            self._live_due = min((row.next_poll_at for row in self._live if row.next_poll_at),
+                                 default=None)
         return self._live
+
+    async def _poll_soon(self, generation_ids: list[int]) -> None:
+        """Make these tasks due now (the followed tasks are read again: their times moved)."""
+        if generation_ids:
+            await self.store.poll_now(generation_ids)
+            self._live = None
+
+    async def _notice_changes(self) -> None:
+        """Once a round: has any process written a task since the followed ones were read?
+        (One cheap query: an index's last entry.)"""
+        if self._live is not None and await self.store.last_change() != self._live_stamp:
+            self._live = None
+
+    async def _due_at(self) -> datetime | None:
+        """When the first task is due to be polled on its own (from the followed tasks)."""
+        await self._live_tasks()
+        return parse_iso(self._live_due)
 
     def _looks_due(self, now: float) -> bool:
         return now >= self._next_sweep or now >= self._next_audit or any(
@@ -419,13 +442,18 @@ class PollScheduler:
 
     async def poll_once(self, *, everything: bool = False) -> int:
         """Poll the tasks that are due on their own; returns how many were asked about."""
+        await self._notice_changes()
+        return await self._poll_due(everything=everything)
+
+    async def _poll_due(self, *, everything: bool = False) -> int:
         if time.monotonic() < self._backoff_until:
             return 0
-        await self._live_tasks()  # the endpoints, read again if anything was written
-        if not everything:  # a read first: claiming takes the write lock
-            due = await self.store.next_due_at(self._endpoints)
-            if due is None or due > now_iso():
+        if not everything:  # claiming takes the write lock: only when something is due
+            due = await self._due_at()
+            if due is None or due > utc_now():
                 return 0
+        else:
+            await self._refresh_endpoints()
         rows = await self.store.claim_due(self.owner, limit=self.settings.concurrency * 4,
                                           lease_seconds=self.settings.lease_seconds,
                                           include_future=everything,
@@ -465,12 +493,14 @@ class PollScheduler:
                            else row.status,
                            scheduled_time=seen.scheduled_time or row.scheduled_time)
         updated, changed = await self.store.apply(row.id, seen, self.interval_for(expected))
+        self._live = None
         self.learn(updated)
         if self.on_update is not None:
             self.on_update(updated, changed)
 
     async def _failed(self, row: Generation, exc: DashScopeError) -> Generation:
         """Record a failed poll and slow down or stop exactly what it is about."""
+        self._live = None  # each way below writes the task
         reason = str(exc)
         if exc.scope is Scope.TASK and exc.failure is Failure.FINAL:
             return await self.store.stop_following(
@@ -496,10 +526,11 @@ class PollScheduler:
             await self._seed_timing()
             if time.monotonic() < self._backoff_until:
                 return
+            await self._notice_changes()
             live = await self._live_tasks()
             if self.sweeping and live and self._looks_due(time.monotonic()):
                 await self._looks_around(live)
-            await self.poll_once()
+            await self._poll_due()
             await self._plan()
         except StoreError as exc:
             self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
@@ -566,7 +597,7 @@ class PollScheduler:
         now = time.monotonic()
         wait = self._scaled(self.settings.max_interval)
         if self._holding:
-            due = parse_iso(await self._next_due())
+            due = await self._next_due()
             if due is not None:
                 wait = min(wait, max(0.01, (due - utc_now()).total_seconds()))
             if self.sweeping:
@@ -580,9 +611,9 @@ class PollScheduler:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
-    async def _next_due(self) -> str | None:
+    async def _next_due(self) -> datetime | None:
         with contextlib.suppress(StoreError):
-            return await self.store.next_due_at(self._endpoints)
+            return await self._due_at()
         return None
 
 
