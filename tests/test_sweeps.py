@@ -62,6 +62,15 @@ def test_with_a_free_slot_the_oldest_pending_tasks_are_checked() -> None:
     assert read_sweep(rows, full).overtaken == []  # all five slots taken by others
 
 
+def test_a_free_slot_does_not_ask_about_tasks_just_made() -> None:
+    """The service takes a few seconds to start what it accepted: asking at once about a
+    task made 6 s ago finds it PENDING — a request spent for nothing, every sweep."""
+    noon = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    rows = [live(1, "PENDING", 2), live(2, "PENDING", 0.1)]
+    assert read_sweep(rows, [], noon - timedelta(seconds=30)).overtaken == [1]
+    assert read_sweep(rows, []).overtaken == [1, 2]  # no grace asked for
+
+
 def test_sweeps_come_close_only_while_a_task_may_be_ending() -> None:
     timing = Timing()
     timing.learn("1280*720", 5, 100.0)

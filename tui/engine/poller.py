@@ -69,6 +69,7 @@ FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that
 SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
 PAGE_SIZES = (100, 50, 20, 10)  # the list's largest page size is not documented
 LIST_UNUSABLE = (400, 404, 405)  # the list call (not the account) was refused
+SETTLE = 30.0  # service seconds a new task may wait for a free slot before it is asked about
 
 
 class PollingHalted(Exception):
@@ -328,7 +329,8 @@ class PollScheduler:
     async def _sweep(self, live: list[LiveTask]) -> None:
         """One look at the RUNNING list, and what it means for every followed task."""
         running = await self._list("RUNNING")
-        found = read_sweep(live, running)
+        settled = utc_now() - timedelta(seconds=self._scaled(SETTLE))
+        found = read_sweep(live, running, settled)
         if found.ended or found.overtaken:
             # Ask about the ended ones before recording the ones that took their slots,
             # so the store never shows more tasks running than the service runs.

@@ -31,8 +31,14 @@ class SweepFindings:
     foreign: list[ListedTask] = field(default_factory=list)  # runs, but no row follows it
 
 
-def read_sweep(live: list[LiveTask], running: list[ListedTask]) -> SweepFindings:
-    """What the RUNNING list says about the followed tasks (``live``, oldest first)."""
+def read_sweep(live: list[LiveTask], running: list[ListedTask],
+               settled_before: datetime | None = None) -> SweepFindings:
+    """What the RUNNING list says about the followed tasks (``live``, oldest first).
+
+    A free slot points at the oldest pending tasks only once they were made before
+    ``settled_before``: the service takes a few seconds to start a task it has just
+    accepted, and asking about one that simply has not started yet is a wasted request
+    (a young task that FAILs at once is caught by the FAILED list instead)."""
     listed = {task.task_id: task for task in running}
     ours = {row.task_id for row in live}
     ended = [row.id for row in live
@@ -49,7 +55,9 @@ def read_sweep(live: list[LiveTask], running: list[ListedTask]) -> SweepFindings
     elif len(running) < RUNNING_LIMIT:
         # A free slot and nothing of ours runs: the oldest pending ones should be
         # running — unless they already ran and ended between two looks.
-        overtaken = [row.id for row in pending[:RUNNING_LIMIT - len(running)]]
+        settled = [row for row in pending
+                   if settled_before is None or _made(row) < settled_before]
+        overtaken = [row.id for row in settled[:RUNNING_LIMIT - len(running)]]
     foreign = [task for task in running if task.task_id not in ours]
     return SweepFindings(ended, started, overtaken, foreign)
 
