@@ -64,7 +64,7 @@ class Health(enum.Enum):
 HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: doubling
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
-LEASE_RENEW = 3.0  # real seconds between renewals of the account's poller lease
+LEASE_RENEW = 4.0  # real seconds between renewals of the account's poller lease (10 s)
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
 SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
 PAGE_SIZES = (100, 50, 20, 10)  # the list's largest page size is not documented
@@ -335,7 +335,7 @@ class PollScheduler:
             # Ask about the ended ones before recording the ones that took their slots,
             # so the store never shows more tasks running than the service runs.
             await self._poll_soon([*found.ended, *found.overtaken])
-            await self._poll_due()
+            await self._poll_due(known_due=True)
         if found.started:
             self._live = None
         for row_id, started in found.started:
@@ -447,14 +447,14 @@ class PollScheduler:
         await self._notice_changes()
         return await self._poll_due(everything=everything)
 
-    async def _poll_due(self, *, everything: bool = False) -> int:
+    async def _poll_due(self, *, everything: bool = False, known_due: bool = False) -> int:
         if time.monotonic() < self._backoff_until:
             return 0
-        if not everything:  # claiming takes the write lock: only when something is due
+        if not (everything or known_due):  # claiming takes the write lock: only if due
             due = await self._due_at()
             if due is None or due > utc_now():
                 return 0
-        else:
+        elif everything:
             await self._refresh_endpoints()
         rows = await self.store.claim_due(self.owner, limit=self.settings.concurrency * 4,
                                           lease_seconds=self.settings.lease_seconds,
