@@ -46,6 +46,7 @@ class CoordinationMixin:
     """Mixed into ``TaskStore``: it provides the transactions and reads used here."""
 
     _write: Callable[[], AbstractAsyncContextManager[None]]
+    _write_one: Callable[..., Awaitable[None]]
     _fetch: Callable[..., Awaitable[list[Any]]]
     _db: Any
 
@@ -54,15 +55,16 @@ class CoordinationMixin:
     async def hold_poller_lease(self, account: str, owner: str, seconds: float) -> LeaseState:
         """Take or renew the account's poller lease if it is free, expired or ours."""
         now = now_iso()
-        async with self._write():
-            await self._db.execute(
-                "INSERT INTO poller_leases (account, owner, until) VALUES (?, ?, ?)"
-                " ON CONFLICT(account) DO UPDATE SET owner = excluded.owner,"
-                " until = excluded.until WHERE poller_leases.owner = excluded.owner"
-                " OR poller_leases.until < ?", (account, owner, iso_in(seconds), now))
-            rows = await self._fetch(
-                "SELECT owner, until, nudged_at FROM poller_leases WHERE account = ?",
-                (account,))
+        # One statement takes or renews it atomically; reading it after, alone, shows
+        # whoever holds it then (every few seconds: the cheap way matters).
+        await self._write_one(
+            "INSERT INTO poller_leases (account, owner, until) VALUES (?, ?, ?)"
+            " ON CONFLICT(account) DO UPDATE SET owner = excluded.owner,"
+            " until = excluded.until WHERE poller_leases.owner = excluded.owner"
+            " OR poller_leases.until < ?", (account, owner, iso_in(seconds), now))
+        rows = await self._fetch(
+            "SELECT owner, until, nudged_at FROM poller_leases WHERE account = ?",
+            (account,))
         return LeaseState(*rows[0]) if rows else LeaseState(None, None, None)
 
     async def poller_lease(self, account: str) -> LeaseState:

@@ -217,6 +217,19 @@ class TaskStore(CoordinationMixin):
                     raise _translate(exc, self.path) from None
                 raise
 
+    async def _write_one(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """One statement that is a whole write on its own (SQLite makes it atomic): no
+        BEGIN and COMMIT around it — half the round trips of ``_write``."""
+        args = tuple(params)
+        async with self._writing:
+            asked = time.monotonic()
+            try:
+                await self._retrying(lambda: self._db.execute(sql, args))
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+            self.contention.waits.append(time.monotonic() - asked)
+            self.contention.writes += 1
+
     async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query in one step: no cursor stays open while others run."""
         args = tuple(params)
