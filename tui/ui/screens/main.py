@@ -169,9 +169,24 @@ class MainScreen(Submitting):
         table.now = app.now
         table.marked = self.marks
         self._show_figures()
+        self._mounted_once = True
+        if self._services_waiting:  # the store opened before this screen was ready
+            self.call_later(self.services_opened)
+
+    _mounted_once = False
+    _services_waiting = False
+    _services_started = False
 
     async def services_opened(self) -> None:
-        """The app has opened the store and the client: show the history, keep it live."""
+        """The app has opened the store and the client: show the history, keep it live.
+        On a loaded machine the store can open before this screen has mounted: then the
+        screen starts them itself when it has."""
+        if not self._mounted_once:
+            self._services_waiting = True
+            return
+        if self._services_started:
+            return
+        self._services_started = True
         await self.load_page()
         self.set_interval(REFRESH_EVERY, self._refresh, name="refresh")
         self.set_interval(1.0, self._tick, name="tick")
