@@ -141,19 +141,28 @@ async def test_changes_reach_every_view_and_the_cursor_stays(tmp_path: Path) -> 
         assert table(app).highlighted_id == chosen
 
 
+async def _new_rows_while_scrolled(pilot: Any, app: Any, home: Path,
+                                   count: int) -> tuple[int | None, int]:
+    """Twenty rows down the first page, then ``count`` rows from another process; returns
+    the highlighted row and its line of the screen from before they came."""
+    await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
+    table(app).focus()
+    for _ in range(20):
+        await pilot.press("down")
+    chosen = table(app).highlighted_id
+    line = table(app).cursor_row - table(app).top_row()
+    async with await TaskStore.open(home / "tasks.db") as other:
+        await other.import_many([record(500 + n, "PENDING") for n in range(count)])
+    await until(pilot, lambda: f"{count} new ↑" in status_text(app), timeout=3,
+                what=f"{count} new ↑")
+    return chosen, line
+
+
 async def test_new_rows_above_are_counted_not_jumped_to(tmp_path: Path) -> None:
     await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(60)])
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=(140, 20)) as pilot:
-        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
-        table(app).focus()
-        for _ in range(20):
-            await pilot.press("down")
-        chosen = table(app).highlighted_id
-        line = table(app).cursor_row - table(app).top_row()
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:
-            await other.import_many([record(500 + n, "PENDING") for n in range(3)])
-        await until(pilot, lambda: "3 new ↑" in status_text(app), timeout=3, what="3 new ↑")
+        chosen, line = await _new_rows_while_scrolled(pilot, app, tmp_path, 3)
         assert table(app).highlighted_id == chosen
         assert table(app).cursor_row - table(app).top_row() == line  # same line of screen
         await pilot.press("home")
@@ -166,13 +175,7 @@ async def test_scrolling_up_to_the_new_rows_clears_their_count(tmp_path: Path) -
     await seed(tmp_path, [record(n, "SUCCEEDED", minutes_ago=200 - n) for n in range(60)])
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=(140, 20)) as pilot:
-        await until(pilot, lambda: len(table(app).rows_by_id) == PAGE_SIZE)
-        table(app).focus()
-        for _ in range(20):
-            await pilot.press("down")
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:
-            await other.import_many([record(500 + n, "PENDING") for n in range(2)])
-        await until(pilot, lambda: "2 new ↑" in status_text(app), timeout=3, what="2 new ↑")
+        await _new_rows_while_scrolled(pilot, app, tmp_path, 2)
         for _ in range(30):  # k, k, k… up to the top, where the new rows are in sight
             await pilot.press("k")
         await until(pilot, lambda: table(app).top_row() == 0)
