@@ -210,7 +210,7 @@ class Survey:
 
 
 async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
-    known = await store.intents(f"{plan.batch_id}:")
+    known = await store.intents.with_prefix(f"{plan.batch_id}:")
     result = Survey()
     for item in plan.items:
         row = known.get(item.key)
@@ -278,7 +278,7 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
     sent_any = False
     for item in plan.items:
         request = item.request
-        row, mine = await store.claim_intent(
+        row, mine = await store.intents.claim(
             item.key, endpoint=client.base_url, model=request.model, prompt=request.prompt,
             size=request.size, duration=request.duration, audio=request.audio,
             watermark=request.watermark, seed=request.seed, batch_id=plan.batch_id,

@@ -154,7 +154,7 @@ class Downloader:
         try:
             media = self.policy.check(row.video_url)
         except UrlRefused as exc:
-            await self.store.set_download(row.id, state="refused", error=str(exc))
+            await self.store.downloads.set(row.id, state="refused", error=str(exc))
             raise DownloadError(f"download of {label} refused: {exc}", retryable=False,
                                 state="refused") from None
         target = self.target_for(row, folder)
@@ -170,10 +170,10 @@ class Downloader:
                 await lock.acquire()
         except OSError as exc:
             reason = _os_reason(exc, place)
-            await self.store.set_download(row.id, state="failed", error=reason)
+            await self.store.downloads.set(row.id, state="failed", error=reason)
             raise DownloadError(f"download of {label} failed: {reason}") from None
         try:
-            current = await self.store.get(row.id) or row
+            current = await self.store.generations.get(row.id) or row
             if _already_done(current):
                 return current  # the download we waited for succeeded
             return await self._download_locked(current, media, target, label)
@@ -183,8 +183,8 @@ class Downloader:
     async def _download_locked(self, row: Generation, media: MediaUrl, target: Path,
                                label: str) -> Generation:
         part = target.with_name(target.name + ".part")
-        await self.store.set_download(row.id, state="downloading", path=str(target),
-                                      done=_size(part))
+        await self.store.downloads.set(row.id, state="downloading", path=str(target),
+                                       done=_size(part))
         try:
             total = await self._fetch(row, media, part)
             size = part.stat().st_size
@@ -205,7 +205,7 @@ class Downloader:
                     part.unlink(missing_ok=True)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.set_download(
+                await asyncio.shield(self.store.downloads.set(
                     row.id, state="failed", path=str(target), done=_size(part),
                     error="the download was interrupted"))
             raise
@@ -217,16 +217,16 @@ class Downloader:
             if stop.discard:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
-            await self.store.set_download(row.id, state=stop.state, path=str(target),
-                                          done=_size(part), error=stop.reason)
+            await self.store.downloads.set(row.id, state=stop.state, path=str(target),
+                                           done=_size(part), error=stop.reason)
             raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
                                 retryable=stop.retryable, state=stop.state) from None
-        done = await self.store.set_download(row.id, state="done", path=str(target),
-                                             done=size, total=size, sha256=digest, error=note)
+        done = await self.store.downloads.set(row.id, state="done", path=str(target),
+                                              done=size, total=size, sha256=digest, error=note)
         if self.sidecar:
             problem = await self._write_sidecar(done, target)
             if problem is not None:
-                done = await self.store.set_download(
+                done = await self.store.downloads.set(
                     row.id, state="done", path=str(target), done=size, total=size,
                     sha256=digest, error="; ".join(filter(None, (note, problem))))
         return done
@@ -360,7 +360,7 @@ class Downloader:
                 if now - last >= PROGRESS_EVERY:
                     last = now
                     sink.flush()
-                    await self.store.set_download_progress(row.id, have, plan.total)
+                    await self.store.downloads.progress(row.id, have, plan.total)
                     if self.on_progress is not None:
                         self.on_progress(row, have, plan.total)
 

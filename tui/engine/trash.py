@@ -14,8 +14,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from storage import Generation, TaskStore
-from storage.store import TRASH_DAYS
+from storage import TRASH_DAYS, Generation, TaskStore
 
 TRASHED = "trashed"  # download_state of a video set aside with its forgotten row
 
@@ -43,32 +42,32 @@ async def forget(store: TaskStore, row: Generation, trash_dir: Path, *,
         trash_dir.mkdir(parents=True, exist_ok=True)
         kept = trash_dir / f"{row.id}-{video.name}"
         shutil.move(video, kept)
-        await store.set_download(row.id, state=TRASHED, path=str(kept),
-                                 done=row.download_bytes, total=row.download_total,
-                                 sha256=row.download_sha256,
-                                 error=f"moved to the trash from {video}")
-    return await store.forget(row.id)
+        await store.downloads.set(row.id, state=TRASHED, path=str(kept),
+                                  done=row.download_bytes, total=row.download_total,
+                                  sha256=row.download_sha256,
+                                  error=f"moved to the trash from {video}")
+    return await store.trash.forget(row.id)
 
 
 async def restore(store: TaskStore, generation_id: int) -> Generation | None:
     """Undo ``forget``: the row comes back, and its video goes back where it was."""
-    row = await store.restore(generation_id)
+    row = await store.trash.restore(generation_id)
     if row is None or row.download_state != TRASHED or not row.download_path:
         return row
     original = Path((row.download_error or "").removeprefix("moved to the trash from "))
     kept = Path(row.download_path)
     if not original.name or original.exists() or not kept.exists():
-        return await store.set_download(row.id, state="none", error=None)
+        return await store.downloads.set(row.id, state="none", error=None)
     original.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(kept, original)
-    return await store.set_download(row.id, state="done", path=str(original),
-                                    done=row.download_bytes, total=row.download_total,
-                                    sha256=row.download_sha256)
+    return await store.downloads.set(row.id, state="done", path=str(original),
+                                     done=row.download_bytes, total=row.download_total,
+                                     sha256=row.download_sha256)
 
 
 async def empty(store: TaskStore, days: float = TRASH_DAYS) -> int:
     """Delete for good what has been in the trash longer than ``days``, files included."""
-    gone = await store.purge_trash(days)
+    gone = await store.trash.purge(days)
     for row in gone:
         if row.download_state == TRASHED and row.download_path:
             with contextlib.suppress(OSError):
