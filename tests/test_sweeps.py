@@ -206,6 +206,24 @@ async def test_rounds_with_nothing_new_read_no_task_rows(sim: Simulator,
     assert reads == 0, f"{reads} reads of the followed tasks in 20 idle rounds"
 
 
+async def test_a_task_written_by_another_process_is_read_at_the_next_round(
+        sim: Simulator, store: TaskStore, tmp_path: Path) -> None:
+    """The poller learns of another writer from the store's change feed, not by asking."""
+    async with client_for(sim) as client:
+        await submit(store, client, GenerationRequest("ours"), first_poll_after=1e6)
+        poller = PollScheduler(store, client, PollSettings())
+        await poller._round()
+        await poller._round()
+        async with await open_store(tmp_path / "tasks.db") as other:  # e.g. `submit`
+            await submit(other, client, GenerationRequest("theirs"), first_poll_after=1e6)
+        deadline = time.monotonic() + 10
+        while len(await poller._live_tasks()) < 2:
+            assert time.monotonic() < deadline, "the other process's task was never read"
+            await asyncio.sleep(0.02)
+            await poller._notice_changes()
+        await poller.release()
+
+
 async def test_a_foreign_task_is_noted(sim: Simulator, store: TaskStore) -> None:
     account = account_id(sim.base_url, ApiKey(KEY))
     async with client_for(sim) as client:

@@ -37,12 +37,8 @@ class LogFeed:
         self._wake = asyncio.Event()
         self._ours = False  # this process committed since the last look
         self._task: asyncio.Task[None] | None = None
+        self._from_now = True  # the next listener starts from the log's end
         db.committed = self._committed
-
-    def start(self) -> None:
-        """Changes from now on are the subscribers' (called once, at open)."""
-        self._version = self._data_version()
-        self._last = self._scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
 
     async def close(self) -> None:
         self.hub.close()
@@ -51,18 +47,24 @@ class LogFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._look is not None:
-            self._look.close()
-            self._look = None
+        self._forget_connection()
 
     def _committed(self) -> None:
         self._ours = True
         self._wake.set()
 
     def _wanted(self) -> None:
-        """Someone listens: make sure the log is being read."""
+        """Someone listens: make sure the log is being read (from its end, when nobody
+        listened before: a new subscriber hears of what is written after it came)."""
         if self.hub.closed or (self._task is not None and not self._task.done()):
             return
+        if self._from_now:
+            try:
+                self._version = self._data_version()
+                self._last = self._scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+                self._from_now = False
+            except sqlite3.Error:
+                self._forget_connection()  # the listener reads from where it was
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -84,9 +86,13 @@ class LogFeed:
                     self._read()
             except sqlite3.Error:  # busy for a moment, or the file went away: next tick
                 self._version = None
-                if self._look is not None:
-                    self._look.close()
-                    self._look = None
+                self._forget_connection()
+        self._from_now = True  # nobody listens: what is written now is nobody's news
+
+    def _forget_connection(self) -> None:
+        if self._look is not None:
+            self._look.close()
+            self._look = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._look is None:

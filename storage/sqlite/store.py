@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from storage.changes import ChangeFeed
 from storage.sqlite.coordination import SqliteBudget, SqliteForeignTasks, SqliteLeases
-from storage.sqlite.db import Contention, Database, translate
+from storage.sqlite.db import Contention, Database
 from storage.sqlite.downloads import SqliteDownloads
 from storage.sqlite.feed import LogFeed
 from storage.sqlite.following import SqliteFollowing
@@ -37,16 +36,7 @@ class SqliteStore:
     async def open(cls, path: Path | str) -> SqliteStore:
         """Open (creating or upgrading) the database; raises ``StoreError`` with a sentence."""
         db = await Database.open(Path(path))
-        store = cls(db)
-        try:
-            store._feed.start()
-        except sqlite3.Error as exc:
-            await store.close()
-            raise translate(exc, db.path) from None
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return cls(db)
 
     @property
     def location(self) -> str:
