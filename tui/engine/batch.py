@@ -9,7 +9,7 @@ alternatives in a line expand into every combination (see ``templates``).
 
 Each prompt the file makes is an *intent* keyed by the batch (a hash of the
 file's name and content) and its place in the file.  The store holds one row
-per key (``claim_intent``), so a second run finds what the first one sent:
+per key (``store.intents.claim``), so a second run finds what the first one sent:
 accepted tasks are not sent again, those whose outcome is unknown are reported
 as UNCONFIRMED for ``resolve`` to settle, and only lines never sent (or refused,
 which created nothing) go out.
