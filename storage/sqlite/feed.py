@@ -1,7 +1,7 @@
 """The change feed of a SQLite store, with what SQLite has.
 
 Triggers append every change to the ``changes`` log in the writer's own
-transaction (schema v7), whichever process writes.  While anyone listens, the
+transaction (schema v8), whichever process writes.  While anyone listens, the
 store looks at ``PRAGMA data_version`` every ``TICK`` — a statement that touches
 no table and moves only when another connection committed — and reads the log
 past the last ``seq`` it read when it moved; this process's own commits wake it at

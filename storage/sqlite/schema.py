@@ -160,7 +160,14 @@ ALTER TABLE generations ADD COLUMN intent_key TEXT;
 CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_key IS NOT NULL;
 """
 
-# v7: the change feed.  Every write to a generation (one that sets ``updated_at``, as
+# v7: which rows record a file as their download — two generations never share one
+# (``get_by_download_path``, asked before every download).
+V7 = """
+CREATE INDEX generations_download_path ON generations(download_path)
+    WHERE download_path IS NOT NULL;
+"""
+
+# v8: the change feed.  Every write to a generation (one that sets ``updated_at``, as
 # every visible change does; lease bookkeeping does not) and every move of a poller
 # lease (holder, release, nudge — not a renewal) appends a row here, in the writer's
 # own transaction, whichever process writes.  A reader that sees ``PRAGMA
@@ -168,7 +175,7 @@ CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_k
 # ``storage.sqlite.feed``).  ``figures``: the row's status, submission, task, end,
 # download state or trash state moved (the status bar's counts may have).  The log
 # keeps its newest 2,000–2,500 rows; a reader that falls further behind re-reads all.
-V7 = """
+V8 = """
 CREATE TABLE changes (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     generation_id  INTEGER,
@@ -202,5 +209,5 @@ BEGIN
 END;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7)
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8)
 SCHEMA_VERSION = len(MIGRATIONS)
