@@ -34,6 +34,7 @@ class TcpProxy:
         self._open: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0  # accepted so far
 
     # -- control, from any thread ------------------------------------------------------
@@ -95,9 +96,16 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
         await self._reset()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
         self._writers.add(writer)
         assert self._open is not None
         try:
