@@ -197,6 +197,23 @@ def _applied_by() -> str:
     return f"pixverse-tui {version} on {socket.gethostname()}"
 
 
+async def cjk_trigram_problem(conn: asyncpg.Connection) -> str | None:
+    """Why this database's search index cannot narrow a Chinese search, or None.
+
+    pg_trgm keeps only the characters the database's ctype (``LC_CTYPE``) calls
+    letters or digits: a ``C`` or ``POSIX`` ctype drops every CJK character, so a
+    Chinese search still finds the right rows but reads the whole table.  (An ICU
+    locale provider does not change this in PostgreSQL 15-16; the libc ctype does.)
+    """
+    if await conn.fetchval("SELECT show_trgm('小猫咪')"):
+        return None
+    ctype = await conn.fetchval("SELECT datctype FROM pg_database"
+                                " WHERE datname = current_database()")
+    return (f"this database's character type ({ctype}) leaves Chinese, Japanese and Korean "
+            "characters out of the search index: searches for them read every row; create "
+            "the database with a UTF-8 ctype such as C.UTF-8 (docs/team.md)")
+
+
 async def current_version(conn: asyncpg.Connection) -> tuple[int, str | None]:
     """The schema's version (0: none yet) and who brought it there."""
     if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
