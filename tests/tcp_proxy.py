@@ -35,6 +35,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.connections = 0  # accepted so far
 
     # -- control, from any thread ------------------------------------------------------
@@ -93,12 +94,16 @@ class TcpProxy:
         self._writers.clear()
 
     async def _close(self) -> None:
+        """Let every connection end on its own (a cancelled one makes asyncio's streams
+        log an error): release waits, tear the sockets down, wait for the tasks."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
+        assert self._open is not None
+        self._open.set()
         await self._reset()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -110,9 +115,12 @@ class TcpProxy:
         assert self._open is not None
         try:
             await self._open.wait()  # during a cut, a new connection hangs
+            if self._closing:
+                raise ConnectionAbortedError
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             _abort(writer)
+            self._writers.discard(writer)
             return
         self._writers.add(up_writer)
         await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer),
@@ -131,6 +139,8 @@ class TcpProxy:
                 if not data:
                     break
                 await self._open.wait()  # read during a cut: held until the network is back
+                if self._closing:
+                    break
                 writer.write(data)
                 await writer.drain()
             if writer.can_write_eof():
