@@ -247,7 +247,7 @@ async def _connect(url: str, options: ConnectOptions,
     except asyncpg.InvalidCatalogNameError as exc:
         raise StoreUnavailable(f"{scrub(str(exc), url, environ)} on {shown}; create it or "
                                "fix the URL") from None
-    except asyncpg.ClientConfigurationError as exc:
+    except getattr(asyncpg, "ClientConfigurationError", ValueError) as exc:  # from 0.29
         raise StoreUnavailable(f"the connection settings for {shown} cannot be used: "
                                f"{scrub(str(exc), url, environ)}") from None
     except (TimeoutError, OSError) as exc:
