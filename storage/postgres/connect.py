@@ -25,6 +25,7 @@ checked on machines without the ``postgres`` extra); asyncpg is imported by
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -103,7 +104,9 @@ def masked(url: str) -> str:
     head, userinfo, rest = _authority(url)
     if userinfo is not None and ":" in userinfo:
         url = f"{head}{userinfo.split(':', 1)[0]}:{MASK}{rest}"
-    return re.sub(r"([?&]password=)[^&#]*", lambda m: f"{m.group(1)}{MASK}", url)
+    # ?password=… in a URL, and password=… in a libpq "key=value" string pasted instead
+    return re.sub(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&#\s]*)",
+                  lambda m: f"{m.group(1)}{MASK}", url)
 
 
 def scrub(text: str, url: str | None = None,
@@ -172,6 +175,8 @@ def connect_options(url: str, environ: Mapping[str, str] = os.environ) -> Connec
     if timeout_text.strip():
         try:
             seconds = float(timeout_text)
+            if not math.isfinite(seconds):
+                raise ValueError(timeout_text)
         except ValueError:
             raise StoreUnavailable(f"connect_timeout={timeout_text!r} is not a number of "
                                    "seconds") from None

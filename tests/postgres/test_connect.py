@@ -47,6 +47,12 @@ def test_a_password_is_never_shown(url: str) -> None:
     assert "s3cr" not in scrub(f"failed for {url} with {SECRET}", url, {})
 
 
+def test_a_pasted_key_value_string_is_masked_too() -> None:
+    assert masked("host=db user=alice password=hunter2 dbname=x") == (
+        "host=db user=alice password=*** dbname=x")
+    assert "hunter2" not in masked("host=db password = 'hunter2 x'")
+
+
 def test_a_url_without_password_is_shown_as_written() -> None:
     for url in ("postgresql://alice@db.studio:5432/pixverse", "postgresql:///pixverse",
                 "postgres://h1:5432,h2:5433/db?sslmode=verify-full"):
@@ -116,8 +122,9 @@ def test_connect_timeout_and_application_name_are_taken_out_of_the_url() -> None
     assert options.server_settings == {"application_name": "studio"}
     assert connect_options("postgresql://db/x", {}).server_settings == {
         "application_name": APPLICATION_NAME}
-    with pytest.raises(StoreUnavailable, match="connect_timeout"):
-        connect_options("postgresql://db/x?connect_timeout=soon", {})
+    for bad in ("soon", "inf", "nan"):
+        with pytest.raises(StoreUnavailable, match="connect_timeout"):
+            connect_options(f"postgresql://db/x?connect_timeout={bad}", {})
 
 
 # -- against the server ------------------------------------------------------------------
