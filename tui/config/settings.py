@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from storage.postgres.connect import has_password, password_warning, url_problem
 from tui.dashscope.client import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
@@ -157,6 +158,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "ui": {
         "theme": Rule((str,), None),
     },
+    "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
+        "url": Rule((str,), None, url_problem),
+    },
     "player": {
         "command": Rule((str,), None),  # e.g. "mpv" or "vlc --fullscreen"
     },
@@ -286,6 +290,9 @@ def load(path: Path) -> Settings:
                 _take(settings, section, key, value, f"{lines.at(path, section, key)}: "
                                                      f"[{section}] {key}")
     _check_intervals(settings, lines.at(path, "polling", "max_interval"))
+    url = settings.values["store"]["url"]
+    if url is not None and has_password(url):
+        settings.problems.append(password_warning(lines.at(path, "store", "url")))
     _load_templates(settings, path.parent / TEMPLATES_FILE)
     return settings
 
