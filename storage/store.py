@@ -943,6 +943,10 @@ class TaskStore(CoordinationMixin):
         rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))
         return rows[0] if rows else None
 
+    async def get_by_download_path(self, path: str) -> list[Generation]:
+        """Rows that record this file as their download (saved, or being saved)."""
+        return await self._rows("SELECT * FROM generations WHERE download_path = ?", (path,))
+
     async def get_by_sha256(self, sha256: str) -> list[Generation]:
         """Rows whose saved video has this SHA-256 (hex): which generation a file is."""
         return await self._rows("SELECT * FROM generations WHERE download_sha256 = ?",

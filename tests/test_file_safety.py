@@ -1,11 +1,14 @@
-"""Files the app touches: only its own.
+"""Files the app touches: only its own, never through a link, never shared, sized in bytes.
 
 An imported row, a sidecar or a video's metadata is data: it never makes the app
-delete or move a file it did not write.
+delete or move a file it did not write.  A link planted at any name a download
+uses is never followed.  Two generations never share a file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import io
 import json
@@ -16,10 +19,16 @@ from typing import Any
 import pytest
 
 from storage import Generation, TaskStore
-from tests.test_downloads import downloader, finished
+from tests.conftest import make_sim
+from tests.test_downloads import clip, downloader, finished, hold, until
+from tui.config import settings
 from tui.dashscope import DashScopeClient
-from tui.engine import transfer, trash
+from tui.engine import preview, provenance, transfer, trash
+from tui.engine.download import DownloadError
+from tui.engine.filelock import FileLock
+from tui.engine.filenames import MAX_STEM_BYTES, RESERVED, check_template, file_name
 from tui.simulator import Simulator
+from tui.ui.state import write_state
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="symbolic links and O_NOFOLLOW")
 WHEN = "2026-03-20T02:00:00.000+00:00"
@@ -181,3 +190,236 @@ async def test_undo_puts_a_video_back_only_into_the_downloads_folder(
     assert landed.parent == where.downloads and landed != path
     assert sha256(landed.read_bytes()) == video.download_sha256
     assert path.read_bytes() == PRECIOUS and not elsewhere.exists()
+
+
+@POSIX
+async def test_an_imported_path_naming_a_pipe_is_not_read(tmp_path: Path) -> None:
+    """The preview decodes a saved video; a row may name a pipe, which would never end."""
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    reading = asyncio.create_task(asyncio.to_thread(preview.cached, fifo, None, tmp_path / "c"))
+    try:
+        with pytest.raises(preview.PreviewError, match="not a video file"):
+            await asyncio.wait_for(asyncio.shield(reading), 5)
+    finally:
+        if not reading.done():  # unblock the reader, so the thread can end
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reading, 5)
+
+
+# -- 3. a download never follows a link it did not make -----------------------------------
+
+
+@POSIX
+@pytest.mark.parametrize("suffix", [".part", ".lock", ".tagging", ".json.tmp", ""])
+@pytest.mark.parametrize("existing", [True, False], ids=["to-a-file", "to-nowhere"])
+async def test_a_link_at_any_name_a_download_uses_is_never_followed(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path,
+        suffix: str, existing: bool) -> None:
+    row = await finished(sim, client, store)
+    place = tmp_path / "videos"
+    d = downloader(sim, store, place, metadata=True, sidecar=True)
+    target = d.target_for(row)
+    place.mkdir()
+    planted = (target.with_suffix(".json.tmp") if suffix == ".json.tmp"
+               else target.with_name(target.name + suffix))
+    pointed = victim(tmp_path) if existing else tmp_path / "outside-nothing" / "made.mp4"
+    pointed.parent.mkdir(exist_ok=True)
+    planted.symlink_to(pointed)
+    try:
+        done = await d.download(row)
+    finally:
+        await d.aclose()
+    assert (pointed.read_bytes() == PRECIOUS) if existing else not pointed.exists()
+    assert planted.is_symlink()  # left as it was: not ours to remove
+    path = Path(done.download_path or "")
+    assert done.download_state == "done" and path.is_file() and not path.is_symlink()
+    assert path.parent == place and sha256(path.read_bytes()) == done.download_sha256
+    sidecar = provenance.sidecar_path(path)
+    assert sidecar.is_file() and not sidecar.is_symlink()
+
+
+@POSIX
+async def test_a_link_at_its_own_part_is_refused_not_followed(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(sim, client, store)
+    place = tmp_path / "videos"
+    d = downloader(sim, store, place)
+    target = d.target_for(row)
+    place.mkdir()
+    await store.set_download(row.id, state="failed", path=str(target), error="interrupted")
+    row = await store.get(row.id) or row
+    pointed = victim(tmp_path)
+    part = target.with_name(target.name + ".part")
+    part.symlink_to(pointed)
+    with pytest.raises(DownloadError, match="symbolic link") as caught:
+        await d.download(row)
+    await d.aclose()
+    assert not caught.value.retryable and "\n" not in str(caught.value)
+    assert pointed.read_bytes() == PRECIOUS and part.is_symlink() and not target.exists()
+    after = await store.get(row.id)
+    assert after is not None and after.download_state == "failed"
+
+
+@POSIX
+async def test_a_saved_video_replaced_by_a_link_is_not_done(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    """The row says done; its file is now a link to a file of the same size elsewhere."""
+    video = await saved(sim, client, store, tmp_path)
+    path = Path(video.download_path or "")
+    decoy = victim(tmp_path)
+    decoy.write_bytes(b"x" * path.stat().st_size)
+    path.unlink()
+    path.symlink_to(decoy)
+    d = downloader(sim, store, path.parent)
+    again = await d.download(video)
+    await d.aclose()
+    now = Path(again.download_path or "")
+    assert now != path and now.is_file() and not now.is_symlink()
+    assert again.download_sha256 == sha256(now.read_bytes()) == sha256(clip(sim))
+    assert decoy.read_bytes() == b"x" * len(decoy.read_bytes()) and path.is_symlink()
+
+
+@POSIX
+def test_files_the_app_keeps_for_itself_are_not_written_through_links(tmp_path: Path) -> None:
+    """The settings it remembers, the preview cache and lock files."""
+    state = tmp_path / "state.toml"
+    (tmp_path / "state.toml.tmp").symlink_to(victim(tmp_path, "state"))
+    write_state(state, {"theme": "nord"})
+    assert (tmp_path / "outside" / "state").read_bytes() == PRECIOUS
+    assert state.is_file() and not state.is_symlink()
+
+    with make_sim() as sim:
+        video = tmp_path / "clip.mp4"
+        video.write_bytes(sim.clip("16x9"))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    digest = sha256(video.read_bytes())
+    entry = cache / f"{digest}-14x16.json"
+    entry.symlink_to(victim(tmp_path, "cache"))
+    assert preview.cached(video, digest, cache)
+    assert (tmp_path / "outside" / "cache").read_bytes() == PRECIOUS
+
+    nowhere = tmp_path / "outside" / "made-by-a-lock"
+    (tmp_path / "x.lock").symlink_to(nowhere)
+    with pytest.raises(OSError, match="symbolic link"):
+        FileLock(tmp_path / "x.lock").try_acquire()
+    assert not nowhere.exists()
+
+
+# -- 4. two generations never share a file --------------------------------------------------
+
+
+async def test_two_generations_of_one_prompt_never_share_a_file(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    one = await finished(sim, client, store, "a fox")
+    two = await finished(sim, client, store, "a fox")
+    d = downloader(sim, store, tmp_path / "videos", template="{slug}")
+    try:
+        a = await d.download(one)
+        first = Path(a.download_path or "")
+        inode = first.stat().st_ino
+        b = await d.download(two)
+    finally:
+        await d.aclose()
+    second = Path(b.download_path or "")
+    assert first.name == "a-fox.mp4" and second != first and second.parent == first.parent
+    assert first.stat().st_ino == inode  # the first video was never replaced
+    for row in (a, b):
+        path = Path(row.download_path or "")
+        assert row.download_sha256 == sha256(path.read_bytes())
+
+
+async def test_two_generations_saved_at_once_pick_different_names(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    one = await finished(sim, client, store, "a fox")
+    two = await finished(sim, client, store, "a fox")
+    gate = hold(sim)
+    first = downloader(sim, store, tmp_path / "videos", template="{slug}")
+    second = downloader(sim, store, tmp_path / "videos", template="{slug}")
+    try:
+        a_task = asyncio.create_task(first.download(one, wait=True))
+        await until(lambda: len(sim.media_headers) == 1, "the first download to start")
+        b = await asyncio.wait_for(second.download(two, wait=True), 30)  # no waiting for one
+        gate.release()
+        a = await asyncio.wait_for(a_task, 30)
+    finally:
+        gate.release()
+        await first.aclose()
+        await second.aclose()
+    assert a.download_path != b.download_path
+    for row in (a, b):
+        assert row.download_sha256 == sha256(Path(row.download_path or "").read_bytes())
+
+
+async def test_a_name_another_row_records_is_taken_but_its_own_is_reused(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    one = await finished(sim, client, store, "a fox")
+    two = await finished(sim, client, store, "a fox")
+    d = downloader(sim, store, tmp_path / "videos", template="{slug}")
+    try:
+        a = await d.download(one)
+        first = Path(a.download_path or "")
+        first.rename(first.with_name("kept-by-the-user.mp4"))  # its row still names it
+        b = await d.download(two)
+        assert b.download_path != a.download_path and not first.exists()
+        again = await d.download(a)  # the same generation: its own name again
+    finally:
+        await d.aclose()
+    assert again.download_path == a.download_path and first.is_file()
+
+
+async def test_a_file_nobody_recorded_is_not_replaced(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(sim, client, store, "a fox")
+    place = tmp_path / "videos"
+    place.mkdir()
+    (place / "a-fox.mp4").write_bytes(PRECIOUS)
+    d = downloader(sim, store, place, template="{slug}")
+    done = await d.download(row)
+    await d.aclose()
+    assert (place / "a-fox.mp4").read_bytes() == PRECIOUS
+    assert Path(done.download_path or "").name == f"a-fox-{(row.task_id or '')[:8]}.mp4"
+
+
+# -- 13. file names are measured in bytes; no device names ------------------------------
+
+
+async def test_names_are_measured_in_bytes(store: TaskStore, tmp_path: Path) -> None:
+    row = await store.add_intent(endpoint="e", model="m", prompt="狐" * 300, size="1280*720",
+                                 duration=5, audio=False)
+    for template in ("猫" * 59 + "{slug}", "{slug}" * 6, "é" * 90 + "{id}"):
+        name = file_name(row, template)
+        stem = name.removesuffix(".mp4")
+        assert len(stem.encode("utf-8")) <= MAX_STEM_BYTES, template
+        assert stem and "\ufffd" not in stem
+    too_long = "猫" * 61 + "{slug}"  # 61 characters, 183 bytes
+    with pytest.raises(ValueError, match="bytes"):
+        check_template(too_long)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[downloads]\ntemplate = "{too_long}"\n', encoding="utf-8")
+    loaded = settings.load(config)
+    assert [p for p in loaded.problems if "template" in p and "bytes" in p]
+
+
+async def test_a_download_with_a_long_non_ascii_template_is_saved(
+        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
+    row = await finished(sim, client, store, "一只小猫在月光下奔跑" * 10)
+    d = downloader(sim, store, tmp_path / "videos", template="猫" * 55 + "_{slug}_{task_id}")
+    done = await d.download(row)
+    await d.aclose()
+    path = Path(done.download_path or "")
+    assert done.download_state == "done" and path.read_bytes() == clip(sim)
+    assert len(path.name.encode("utf-8")) <= MAX_STEM_BYTES + len(".mp4")
+
+
+async def test_device_names_are_never_stems(store: TaskStore) -> None:
+    for word in ("con", "CON", "Nul", "aux", "prn", "com1", "COM9", "lpt1", "LPT9", "com¹",
+                 "ＣＯＮ"):
+        row = await store.add_intent(endpoint="e", model="m", prompt=word, size="1280*720",
+                                     duration=5, audio=False)
+        for template in ("{slug}", "nul", "{slug}-{slug}"):
+            stem = file_name(row, template).removesuffix(".mp4")
+            assert stem.lower() not in RESERVED, (word, template, stem)
