@@ -2,24 +2,29 @@
 
 An imported row, a sidecar or a video's metadata is data: it never makes the app
 delete or move a file it did not write.  A link planted at any name a download
-uses is never followed.  Two generations never share a file.
+uses is never followed.  Two generations never share a file.  A full disk is
+named as such.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from storage import Generation, TaskStore
-from tests.conftest import make_sim
+from storage import Generation, StoreFull, TaskStore
+from tests.conftest import CLI, cli_env, make_sim
 from tests.test_downloads import clip, downloader, finished, hold, until
 from tui.config import settings
 from tui.dashscope import DashScopeClient
@@ -423,3 +428,109 @@ async def test_device_names_are_never_stems(store: TaskStore) -> None:
         for template in ("{slug}", "nul", "{slug}-{slug}"):
             stem = file_name(row, template).removesuffix(".mp4")
             assert stem.lower() not in RESERVED, (word, template, stem)
+
+
+# -- 15. a full disk says so ---------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB file system of its own (tmpfs; mounting needs root on Linux)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a tiny file system needs root on Linux")
+    root = tmp_path / "disk"
+    root.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(root)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of ``disk``; the file to delete to give them back."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 1 << 12, 1 << 9, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as caught:
+        (disk / "probe").write_bytes(b"x" * 4096)
+    assert caught.value.errno == errno.ENOSPC
+    return filler
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=cli_env(home, None), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_every_command_says_the_disk_is_full_and_loses_nothing(
+        tiny_disk: Path, tmp_path: Path) -> None:
+    home = tiny_disk / "home"
+    batch = tmp_path / "history.jsonl"
+    batch.write_bytes(b"".join(line(task_id=f"task-{n}", prompt=f"fox {n}") for n in range(20)))
+    assert run(home, "import", str(batch)).returncode == 0
+    filler = fill(tiny_disk)
+    more = tmp_path / "more.jsonl"
+    more.write_bytes(b"".join(line(task_id=f"more-{n}", prompt="x" * 4000) for n in range(50)))
+    database = home / "tasks.db"
+    for args in (["list"], ["stats"], ["import", str(more)],
+                 ["export", "-o", str(tiny_disk / "out.jsonl")]):
+        got = run(home, *args)
+        assert got.returncode == 1, (args, got.stdout, got.stderr)
+        said = got.stderr.strip()
+        assert "\n" not in said and "disk holding" in said and " is full" in said, (args, said)
+        assert str(database) in said or str(tiny_disk) in said, said
+        assert "I/O error" not in said and "Traceback" not in said
+    other = tmp_path / "home-elsewhere"  # a history on a disk with room, exported to a full one
+    assert run(other, "import", str(batch)).returncode == 0
+    out = tiny_disk / "out.jsonl"
+    got = run(other, "export", "-o", str(out))
+    assert got.returncode == 1 and got.stderr.strip().endswith(
+        f"the disk holding {out} is full; free some space and try again"), got.stderr
+    piped = tiny_disk / "piped.jsonl"
+    with piped.open("wb") as sink:  # export > piped.jsonl
+        got = subprocess.run([*CLI, "export"], env=cli_env(other, None), stdout=sink,
+                             stderr=subprocess.PIPE, text=True, timeout=120)
+    assert got.returncode == 1 and got.stderr.strip().endswith(
+        f"the disk holding {piped} is full; free some space and try again"), got.stderr
+    filler.unlink()
+    listed = run(home, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 20  # nothing lost
+
+
+async def test_a_store_on_a_full_disk_raises_store_full(tiny_disk: Path) -> None:
+    database = tiny_disk / "tasks.db"
+    async with await TaskStore.open(database):
+        pass
+    fill(tiny_disk)
+    with pytest.raises(StoreFull, match=f"the disk holding {database} is full"):
+        async with await TaskStore.open(database) as store:
+            await store.page(None)
+    with pytest.raises(StoreFull, match="is full"):
+        await TaskStore.open(tiny_disk / "new" / "folder" / "tasks.db")
+
+
+async def test_a_download_onto_a_full_disk_is_one_sentence(
+        tiny_disk: Path, sim: Simulator, client: DashScopeClient, store: TaskStore) -> None:
+    row = await finished(sim, client, store)
+    place = tiny_disk / "videos"
+    place.mkdir()
+    fill(tiny_disk)
+    d = downloader(sim, store, place, metadata=False)
+    with pytest.raises(DownloadError) as caught:
+        await d.download(row)
+    await d.aclose()
+    said = str(caught.value)
+    assert "\n" not in said and f"the disk holding {place} is full" in said, said
+    after = await store.get(row.id)
+    assert after is not None and after.download_state == "failed"
