@@ -58,7 +58,7 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
         import av
     except ImportError as exc:  # pragma: no cover - av is a dependency
         raise PreviewError("PyAV is not installed") from exc
-    if not _a_file(path):  # a pipe or a device named by an imported row would never end
+    if _not_a_file(path):  # a pipe or a device named by an imported row would never end
         raise PreviewError(f"{path.name} is not a video file")
     try:
         with av.open(str(path)) as container:
@@ -84,9 +84,10 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
         raise PreviewError(f"cannot decode {path.name}: {exc}") from None
 
 
-def _a_file(path: Path) -> bool:
+def _not_a_file(path: Path) -> bool:
+    """Something other than a file is there (a missing file is left to PyAV to say)."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        return not stat.S_ISREG(path.stat().st_mode)
     except (OSError, ValueError):
         return False
 
