@@ -159,5 +159,12 @@ ALTER TABLE generations ADD COLUMN intent_key TEXT;
 CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_key IS NOT NULL;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6)
+# v7: which rows record a file as their download — two generations never share one
+# (``get_by_download_path``, asked before every download).
+V7 = """
+CREATE INDEX generations_download_path ON generations(download_path)
+    WHERE download_path IS NOT NULL;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import random
 import socket
@@ -36,6 +37,8 @@ from storage.errors import (
     StoreError,
     StoreFull,
     StoreUnavailable,
+    disk_is_full,
+    full_disk,
 )
 from storage.history import HistoryFilter, order_by
 from storage.records import (
@@ -128,6 +131,8 @@ class TaskStore(CoordinationMixin):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StoreFull(full_disk(path.parent)) from None
             raise StoreUnavailable(
                 f"cannot create the folder {path.parent} ({exc.strerror or exc}); "
                 "make it writable or set PIXVERSE_TUI_HOME to another folder") from None
@@ -943,6 +948,10 @@ class TaskStore(CoordinationMixin):
         rows = await self._rows("SELECT * FROM generations WHERE task_id = ?", (task_id,))
         return rows[0] if rows else None
 
+    async def get_by_download_path(self, path: str) -> list[Generation]:
+        """Rows that record this file as their download (saved, or being saved)."""
+        return await self._rows("SELECT * FROM generations WHERE download_path = ?", (path,))
+
     async def get_by_sha256(self, sha256: str) -> list[Generation]:
         """Rows whose saved video has this SHA-256 (hex): which generation a file is."""
         return await self._rows("SELECT * FROM generations WHERE download_sha256 = ?",
@@ -1056,9 +1065,8 @@ def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
     if code in (_CORRUPT, _NOTADB) or "not a database" in reason or "malformed" in reason:
         return StoreCorrupt(f"{path} is not a pixverse-tui database or is damaged ({reason}); "
                             "move it aside to start a new history")
-    if code == _FULL or "disk is full" in reason:
-        return StoreFull(f"the disk holding {path} is full; free some space and try again "
-                         "(nothing was lost)")
+    if code == _FULL or "disk is full" in reason or (code == _IOERR and disk_is_full(path)):
+        return StoreFull(f"{full_disk(path)} (nothing was lost)")
     if code == _READONLY or "readonly" in reason:
         return StoreUnavailable(f"{path} is read-only; make it writable or set "
                                 "PIXVERSE_TUI_HOME to a writable folder")

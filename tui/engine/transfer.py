@@ -326,7 +326,29 @@ def check_record(found: Any) -> dict[str, Any]:
     for applies, sentence in _ROW_RULES:
         if not applies(record):
             raise ImportProblem(sentence)
-    return record
+    return _as_data(record)
+
+
+# A download in progress, or a video set aside in a trash folder, happened on the
+# machine that wrote the record: here it names no file of ours.
+_ELSEWHERE = ("downloading", "trashed")
+
+
+def _as_data(record: dict[str, Any]) -> dict[str, Any]:
+    """What a record says about a download is data, never a file operation.
+
+    Only a saved video keeps its path (as a fact about where it was saved; the app
+    checks a file itself before it moves or deletes it); a download in progress or
+    a video in a trash folder becomes "not downloaded", and nothing but a saved
+    video names a file.
+    """
+    state = record.get("download_state")
+    if state is None or state == "done":
+        return record
+    clean = {**record, **dict.fromkeys(_DOWNLOAD[:-1])}
+    if state in _ELSEWHERE:
+        clean.update(download_state="none", download_error=None)
+    return clean
 
 
 def _raw_lines(source: IO[bytes] | IO[str]) -> Iterator[tuple[int, bytes | str | None]]:

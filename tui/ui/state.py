@@ -5,12 +5,13 @@ Kept apart from the user's ``config.toml``, which is never rewritten.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from tui.engine.safe_files import write_atomically
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -24,6 +25,4 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically replace the state file (a crash never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in state.items() if v is not None}
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(tomli_w.dumps(clean), encoding="utf-8")
-    os.replace(temp, path)
+    write_atomically(path, tomli_w.dumps(clean).encode("utf-8"))
