@@ -13,7 +13,7 @@ from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
 from tui.cli.output import Problem, describe, err, print_rows, say
 from tui.cli.tasks import wait_for_rows
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.validation import check_request
 from tui.engine import batch, stats, templates
 from tui.engine.prices import Estimate, Prices, budget_state, estimate
@@ -256,6 +256,8 @@ def _say_error(row: Generation, error: DashScopeError) -> None:
         err(f"the create request for #{row.id} got no clear answer ({error}); a task may "
             f"exist and be billed. It was NOT re-sent. Run `pixverse-tui resolve {row.id}` "
             "to look for it.")
+    elif isinstance(error, RequestInvalid):  # refused here: nothing left this machine
+        err(f"#{row.id}: {error}")
     else:
         err(f"the service refused #{row.id}: {describe(error)}")
 
@@ -275,8 +277,9 @@ class _Progress:
         if not self.shown:
             return
         where = f"line {line} " if line is not None else ""
-        what = "refused" if error is not None and not error.ambiguous else (
-            "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8])
+        what = "not sent" if isinstance(error, RequestInvalid) else (
+            "refused" if error is not None and not error.ambiguous else (
+                "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8]))
         text = printable(f"[{self.count}/{self.total}] {where}→ {what}")
         if self.live:
             print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)
