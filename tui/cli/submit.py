@@ -20,6 +20,9 @@ from tui.engine.prices import Estimate, Prices, budget_state, estimate
 from tui.engine.submit import CREATE_PACE, submit_all
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
+from tui.text_input import BadText
+
+STDIN = "standard input"
 
 
 @dataclass
@@ -151,8 +154,10 @@ def _read_prompt(text: str) -> str:
         raise Problem("`submit -` reads the prompt from standard input; pipe it in, e.g. "
                       "`pixverse-tui submit - < prompt.txt`")
     try:
-        prompt = sys.stdin.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        prompt = batch.read_stream(sys.stdin.buffer, STDIN).strip()
+    except BadText as exc:
+        raise Problem(f"{exc}; nothing was sent") from None
+    except OSError as exc:
         raise Problem(f"cannot read the prompt from standard input ({exc})") from None
     if not prompt:
         raise Problem("standard input held no prompt; nothing was sent")
@@ -166,20 +171,20 @@ def _read_batch_file(source: str) -> tuple[str, str]:
         if sys.stdin.isatty():
             raise Problem("`--from -` reads the batch from standard input; pipe it in")
         try:
-            return "stdin", sys.stdin.read()
-        except (OSError, UnicodeDecodeError) as exc:
+            return "stdin", batch.read_stream(sys.stdin.buffer, STDIN)
+        except BadText as exc:
+            raise Problem(f"{exc}; nothing was sent") from None
+        except OSError as exc:
             raise Problem(f"cannot read the batch from standard input ({exc})") from None
     path = Path(source).expanduser()
     try:
-        if path.stat().st_size > batch.MAX_FILE:
-            raise Problem(f"{source} is larger than {batch.MAX_FILE // 2**20} MB; split it")
-        return path.name, path.read_text(encoding="utf-8")
+        return path.name, batch.read_file(path)
+    except BadText as exc:
+        raise Problem(f"{exc}; nothing was sent") from None
     except FileNotFoundError:
         raise Problem(f"{source} does not exist") from None
     except IsADirectoryError:
         raise Problem(f"{source} is a folder; give a file of prompts") from None
-    except UnicodeDecodeError:
-        raise Problem(f"{source} is not UTF-8 text") from None
     except OSError as exc:
         raise Problem(f"cannot read {source} ({exc.strerror or exc})") from None
 

@@ -24,7 +24,8 @@ import math
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from storage import Generation, TaskStore
 from storage.records import (
@@ -39,6 +40,7 @@ from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
 from tui.engine import templates
 from tui.engine.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
+from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
 
 FIELDS = ("prompt", "size", "duration", "audio", "watermark", "seed", "variations", "tags",
           "note")
@@ -76,6 +78,25 @@ class BatchPlan:
         return len({item.line for item in self.items})
 
 
+def read_file(path: Path) -> str:
+    """A batch file's text, read as the command line and the dashboard both read it:
+    at most ``MAX_FILE`` bytes, decoded by ``tui.text_input.decode`` (``BadText``
+    names the line that is not UTF-8; ``OSError`` when it cannot be read)."""
+    with path.open("rb") as source:
+        data = source.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BadText(f"{path} is larger than {MAX_FILE // 2**20} MB; split it")
+    return decode(data, path.name)
+
+
+def read_stream(stream: BinaryIO, name: str) -> str:
+    """The same for standard input (or any stream of bytes)."""
+    data = stream.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BadText(f"{name} holds more than {MAX_FILE // 2**20} MB; split it")
+    return decode(data, name)
+
+
 def batch_id_of(name: str, content: str) -> str:
     """The same file (by name and content) is the same batch, run after run."""
     digest = hashlib.sha256(f"{name}\0{content}".encode("utf-8", "surrogatepass"))
@@ -85,12 +106,14 @@ def batch_id_of(name: str, content: str) -> str:
 def read_batch(content: str, name: str, defaults: GenerationRequest, *,
                variations: int = 1, values: Mapping[str, str] | None = None) -> BatchPlan:
     """Every prompt of a batch file, validated; problems carry their line numbers."""
+    content = content.removeprefix(BOM)  # an editor's BOM is not part of line 1
     plan = BatchPlan(name, batch_id_of(name, content))
     if len(content) > MAX_FILE:
         plan.problems.append(f"{name} is larger than {MAX_FILE // (1024 * 1024)} MB; split it")
         return plan
-    jsonl = _looks_like_jsonl(content, name)
-    for number, raw in enumerate(content.splitlines(), 1):
+    lines = split_lines(content)
+    jsonl = _looks_like_jsonl(lines, name)
+    for number, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
@@ -105,10 +128,10 @@ def read_batch(content: str, name: str, defaults: GenerationRequest, *,
     return plan
 
 
-def _looks_like_jsonl(content: str, name: str) -> bool:
+def _looks_like_jsonl(lines: list[str], name: str) -> bool:
     if name.lower().endswith((".jsonl", ".ndjson", ".json")):
         return True
-    for raw in content.splitlines():
+    for raw in lines:
         text = raw.strip()
         if text and not text.startswith("#"):
             return text.startswith('{"')
@@ -139,6 +162,8 @@ def _typed(fields: Mapping[str, Any], name: str, kind: type, default: Any) -> An
         raise ValueError(f"{name} must be true or false, not {value!r}")
     if kind is str and not isinstance(value, str):
         raise ValueError(f"{name} must be text, not {value!r}")
+    if kind is str and (broken := unicode_problem(value)) is not None:
+        raise ValueError(f"{name} {broken}")
     return value
 
 
@@ -148,6 +173,8 @@ def _add_line(plan: BatchPlan, number: int, fields: Mapping[str, Any],
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("no prompt")
+    if (broken := unicode_problem(prompt)) is not None:  # in any {a|b} alternative too
+        raise ValueError(f"the prompt {broken}")
     seed = fields.get("seed", defaults.seed)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be a whole number, not {seed!r}")
@@ -159,6 +186,8 @@ def _add_line(plan: BatchPlan, number: int, fields: Mapping[str, Any],
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError("tags must be a list of words")
+    if (broken := next(filter(None, map(unicode_problem, tags)), None)) is not None:
+        raise ValueError(f"a tag {broken}")
     note = _typed(fields, "note", str, None)
     base = replace(defaults, prompt=prompt, seed=seed,
                    size=_typed(fields, "size", str, defaults.size),

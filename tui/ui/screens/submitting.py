@@ -19,6 +19,7 @@ from tui.engine import batch, stats
 from tui.engine.prices import BudgetState, Estimate, Prices, budget_state, estimate
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
+from tui.text_input import BadText
 from tui.ui.messages import StoreChanged, SubmissionFinished
 from tui.ui.screens.ask import AskScreen
 from tui.ui.screens.batch_preview import BatchScreen
@@ -178,8 +179,8 @@ class Submitting(RowActions):
         except OSError as exc:
             self.notify(f"{path} cannot be read: {exc.strerror or exc}.", severity="error")
             return
-        except UnicodeDecodeError:
-            self.notify(f"{path} is not UTF-8 text.", severity="error")
+        except BadText as exc:  # not UTF-8 (named by line), or too large
+            self.notify(f"{exc}.", severity="error")
             return
         defaults = self._composer_defaults()
         plan = batch.read_batch(content, path.name, defaults)
@@ -247,6 +248,4 @@ class Submitting(RowActions):
 
 
 def _read_text(path: Path) -> str:
-    if path.stat().st_size > batch.MAX_FILE:
-        raise OSError(f"larger than {batch.MAX_FILE // 2**20} MB; split it")
-    return path.read_text(encoding="utf-8")
+    return batch.read_file(path)  # decoded as the command line decodes it
