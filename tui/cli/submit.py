@@ -91,6 +91,7 @@ def _defaults(args: argparse.Namespace, prompt: str = "") -> GenerationRequest:
 
 
 def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
+    cap = int(ws.settings.get("batch", "max_tasks") or batch.MAX_TASKS)
     try:
         values = templates.parse_assignments(args.var or [])
     except templates.TemplateError as exc:
@@ -100,7 +101,9 @@ def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
             raise Problem("give either a prompt, --template or --from, not several")
         name, content = _read_batch_file(args.from_file)
         plan = batch.read_batch(content, name, _defaults(args), variations=args.variations,
-                                values=values)
+                                values=values, cap=cap)
+        if plan.over_cap:
+            raise Problem(plan.problems[0])
         if plan.problems:
             for problem in plan.problems[:20]:
                 err(problem)
@@ -111,7 +114,10 @@ def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
         return Intent(plan.items, plan, plan.warnings)
     text = _prompt_text(args, ws)
     try:
-        requests = batch.expand_prompt(_defaults(args, text), args.variations, values)
+        requests = batch.expand_prompt(_defaults(args, text), args.variations, values,
+                                       cap=cap)
+    except batch.TooManyTasks as exc:
+        raise Problem(str(exc)) from None
     except templates.TemplateError as exc:
         raise Problem(f"the prompt is not a valid template: {exc}") from None
     verdicts = [check_request(request) for request in requests]

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from tui.dashscope.client import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
+from tui.engine.batch import MAX_TASKS
 from tui.engine.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
 from tui.text_input import BadText, decode, split_lines
 
@@ -177,6 +178,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "batch": {
         # a template or batch file making more prompts than this asks first
         "ask_above": Rule((int,), 50, _between(1, 10_000)),
+        # what one submission (a prompt, a template, a batch file) may make at most:
+        # counted before anything is expanded, refused above
+        "max_tasks": Rule((int,), MAX_TASKS, _between(1, 100_000)),
     },
     "templates": {},  # name -> prompt template; also templates.toml beside config.toml
 }

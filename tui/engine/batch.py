@@ -48,6 +48,19 @@ RUNNING_AT_ONCE = 5  # the service runs five tasks per key at a time
 TYPICAL_GENERATION = 90.0  # seconds, when the history has no figure for a tier
 MAX_VARIATIONS = 100
 MAX_FILE = 20 * 1024 * 1024
+MAX_TASKS = 10_000  # [batch] max_tasks: what one submission may make at most
+
+
+class TooManyTasks(ValueError):
+    """A submission would make more tasks than ``[batch] max_tasks``; ``str()`` is one
+    sentence.  Said from a count, before a single prompt is built."""
+
+    def __init__(self, what: str, count: int, cap: int, parts: str) -> None:
+        super().__init__(
+            f"{what} makes {templates.how_many(count)} tasks ({parts}), more than "
+            f"[batch] max_tasks ({cap:,}); nothing was sent — split it, or raise max_tasks "
+            "in config.toml")
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,8 @@ class BatchPlan:
     items: list[BatchItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "line 3: …": nothing is sent
     warnings: list[str] = field(default_factory=list)
+    cap: int = MAX_TASKS
+    planned: int = 0  # tasks the file makes, counted before expanding
 
     @property
     def ok(self) -> bool:
@@ -76,6 +91,11 @@ class BatchPlan:
     @property
     def lines(self) -> int:
         return len({item.line for item in self.items})
+
+    @property
+    def over_cap(self) -> bool:
+        """More tasks than ``cap``: then ``problems[0]`` says so, and nothing was built."""
+        return self.planned > self.cap
 
 
 def read_file(path: Path) -> str:
@@ -104,10 +124,15 @@ def batch_id_of(name: str, content: str) -> str:
 
 
 def read_batch(content: str, name: str, defaults: GenerationRequest, *,
-               variations: int = 1, values: Mapping[str, str] | None = None) -> BatchPlan:
-    """Every prompt of a batch file, validated; problems carry their line numbers."""
+               variations: int = 1, values: Mapping[str, str] | None = None,
+               cap: int = MAX_TASKS) -> BatchPlan:
+    """Every prompt of a batch file, validated; problems carry their line numbers.
+
+    Lines × ``{a|b}`` alternatives × variations are counted before a line is expanded:
+    past ``cap`` nothing more is built (the rest is only counted) and the plan holds
+    one problem saying how many tasks the file makes."""
     content = content.removeprefix(BOM)  # an editor's BOM is not part of line 1
-    plan = BatchPlan(name, batch_id_of(name, content))
+    plan = BatchPlan(name, batch_id_of(name, content), cap=cap)
     if len(content) > MAX_FILE:
         plan.problems.append(f"{name} is larger than {MAX_FILE // (1024 * 1024)} MB; split it")
         return plan
@@ -123,6 +148,10 @@ def read_batch(content: str, name: str, defaults: GenerationRequest, *,
             _add_line(plan, number, fields, defaults, variations, values or {})
         except (ValueError, templates.TemplateError) as exc:
             plan.problems.append(f"{where}: {exc}")
+    if plan.planned > cap:
+        plan.items.clear()
+        plan.problems.insert(0, str(TooManyTasks(
+            name, plan.planned, cap, "lines × {a|b} alternatives × variations")))
     if not plan.items and not plan.problems:
         plan.problems.append(f"{name} holds no prompt (blank lines and # comments are skipped)")
     return plan
@@ -194,11 +223,16 @@ def _add_line(plan: BatchPlan, number: int, fields: Mapping[str, Any],
                    duration=_typed(fields, "duration", int, defaults.duration),
                    audio=_typed(fields, "audio", bool, defaults.audio),
                    watermark=_typed(fields, "watermark", bool, defaults.watermark))
-    prompts = templates.expand(prompt, values) if templates.is_template(prompt) \
-        else [prompt]
-    checked = check_request(replace(base, prompt=prompts[0]))
+    template = templates.is_template(prompt)
+    made = (templates.count(prompt, values) if template else 1) * count
+    checked = check_request(replace(base, prompt=templates.first(prompt, values)
+                                    if template else prompt))
     if not checked.ok:
         raise ValueError(" ".join(checked.problems))
+    plan.planned += made
+    if plan.planned > plan.cap:
+        return  # over the cap: counted, never built
+    prompts = templates.expand(prompt, values, limit=plan.cap) if template else [prompt]
     for warning in checked.warnings:
         plan.warnings.append(f"{plan.name}, line {number}: {warning}")
     start = base.seed
@@ -329,11 +363,24 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
 # -- one prompt from the composer or the command line --------------------------------------
 
 
+def count_prompt(request: GenerationRequest, variations: int = 1,
+                 values: Mapping[str, str] | None = None) -> int:
+    """How many requests ``expand_prompt`` would make — arithmetic, nothing built."""
+    template = templates.is_template(request.prompt)
+    return (templates.count(request.prompt, values) if template else 1) * max(1, variations)
+
+
 def expand_prompt(request: GenerationRequest, variations: int = 1,
-                  values: Mapping[str, str] | None = None) -> list[GenerationRequest]:
+                  values: Mapping[str, str] | None = None, *,
+                  cap: int = MAX_TASKS) -> list[GenerationRequest]:
     """The requests one prompt makes: every combination of its ``{a|b}`` alternatives,
-    each ``variations`` times with seeds s, s+1, … (``TemplateError`` if malformed)."""
-    prompts = templates.expand(request.prompt, values) \
+    each ``variations`` times with seeds s, s+1, … (``TemplateError`` if malformed;
+    ``TooManyTasks``, before building any, above ``cap``)."""
+    total = count_prompt(request, variations, values)
+    if total > cap:
+        parts = "{a|b} alternatives × variations" if variations > 1 else "{a|b} alternatives"
+        raise TooManyTasks("the prompt", total, cap, parts)
+    prompts = templates.expand(request.prompt, values, limit=cap) \
         if templates.is_template(request.prompt) else [request.prompt]
     seeds = variation_seeds(request.seed, variations)
     return [replace(request, prompt=text, seed=seed) for text in prompts for seed in seeds]

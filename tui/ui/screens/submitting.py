@@ -52,6 +52,7 @@ class Submitting(RowActions):
     async def refresh_budget(self) -> None:
         """What is left of the budgets, for the status bar (and the composer's prices)."""
         self.query_one(Composer).prices = self.prices
+        self.query_one(Composer).max_tasks = self.pixverse.ws.settings.get("batch", "max_tasks")
         self._budget = await self.budget_now()
         self._show_figures()
 
@@ -183,7 +184,8 @@ class Submitting(RowActions):
             self.notify(f"{exc}.", severity="error")
             return
         defaults = self._composer_defaults()
-        plan = batch.read_batch(content, path.name, defaults)
+        plan = batch.read_batch(content, path.name, defaults,
+                                cap=self.pixverse.ws.settings.get("batch", "max_tasks"))
         found = await batch.survey(self.store, plan) if not plan.problems else None
         to_send = found.to_send if found is not None else []
         cost = estimate((item.request for item in to_send), self.prices)
