@@ -46,7 +46,7 @@ from tui.dashscope import (
     ListedTask,
     Scope,
 )
-from tui.engine import listing
+from tui.engine import listing, timeline
 from tui.engine.observe import adopt_foreign, observation
 from tui.engine.ratelimit import TokenBucket
 from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
@@ -205,11 +205,10 @@ class PollScheduler:
 
     def learn(self, row: Generation) -> None:
         """Remember how long a finished task took, for tasks like it."""
-        started, ended = parse_iso(row.scheduled_time), parse_iso(row.end_time)
-        if row.status != "SUCCEEDED" or started is None or ended is None:
+        took = timeline.generation_seconds(row)
+        if row.status != "SUCCEEDED" or took is None:
             return
-        took = (ended - started).total_seconds() * self.settings.time_scale
-        self.timing.learn(row.size, row.duration, took)
+        self.timing.learn(row.size, row.duration, took * self.settings.time_scale)
 
     async def _seed_timing(self) -> None:
         """Learn from what finished before this process started."""
