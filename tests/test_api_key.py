@@ -9,10 +9,14 @@ are scrubbed before they reach a row, the terminal or a toast.
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
+from rich.console import Console
+from rich.traceback import Traceback
 
 from storage import TaskStore
 from storage.redact import scrub
@@ -197,3 +201,21 @@ def test_the_dashboard_refuses_a_bad_key_in_one_sentence(tmp_path: Path) -> None
                                           "lines; put only the key in it.")
     assert_nowhere(("SECRETKEY1234567890", "secondline"), out.stdout, out.stderr)
 
+
+
+async def test_a_crash_report_with_locals_never_holds_the_key() -> None:
+    """Textual's crash report lists each frame's local variables: no frame that can be in
+    it while a request is under way holds the key."""
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug in the HTTP stack")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(broken))
+    client = DashScopeClient(ApiKey(KEY), "http://127.0.0.1:9/api/v1", http=http)
+    with pytest.raises(RuntimeError) as caught:
+        await client.create(GenerationRequest("a fox in the snow"))
+    await http.aclose()
+    out = io.StringIO()
+    Console(file=out, width=200).print(Traceback.from_exception(
+        caught.type, caught.value, caught.tb, show_locals=True, locals_max_length=50))
+    assert "0123456789abcdef" not in out.getvalue()
+    assert "_send" in out.getvalue()  # the client's frames are in the report

@@ -225,10 +225,9 @@ class DashScopeClient:
         creating: bool = False,
         extra_headers: dict[str, str] | None = None,
     ) -> Any:
-        headers = {
-            "Authorization": f"Bearer {self._key.reveal()}",
-            "Accept": "application/json; charset=utf-8",
-        }
+        # The key joins the headers only inside ``_build``: no frame that can still be in a
+        # traceback (the dashboard's crash report shows locals) holds it.
+        headers = {"Accept": "application/json; charset=utf-8"}
         if extra_headers:
             headers.update(extra_headers)
         content = None
@@ -270,6 +269,7 @@ class DashScopeClient:
         """The request, checked before any connection is made: a header or URL that HTTP
         cannot carry means the request is *not sent* (refused here, never ambiguous) —
         and the error names the problem, never the header (it holds the key)."""
+        headers = {"Authorization": f"Bearer {self._key.reveal()}", **headers}
         for name, value in headers.items():
             if any(not (" " <= char <= "~" or char == "\t") for char in value):
                 what = ("the API key holds a character an HTTP header cannot carry; fix "
