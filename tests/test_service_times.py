@@ -31,7 +31,7 @@ IMPOSSIBLE = {
     "ends before it was scheduled": (f"{DAY}20:00.000+00:00", f"{DAY}22:00.000+00:00",
                                      f"{DAY}21:00.000+00:00"),
     "scheduled before it was submitted": (f"{DAY}30:00.000+00:00", f"{DAY}29:00.000+00:00",
-                                          f"{DAY}31:00.000+00:00"),
+                                          f"{DAY}39:00.000+00:00"),
 }
 
 
@@ -98,7 +98,7 @@ async def test_show_says_unknown_and_the_dry_run_estimate_ignores_them(
 
 async def test_the_detail_pane_and_the_table_say_unknown(tmp_path: Path) -> None:
     rows = await history(tmp_path / "tasks.db")
-    now = datetime.fromisoformat(f"{DAY}40:00.000+00:00")
+    now = datetime.fromisoformat(f"{DAY}50:00.000+00:00")
     for name in IMPOSSIBLE:
         text = describe(rows[name], [], now, Style()).plain
         lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
@@ -107,3 +107,16 @@ async def test_the_detail_pane_and_the_table_say_unknown(tmp_path: Path) -> None
         assert took.plain == "" and took.order == 0.0
     text = describe(rows["good"], [], now, Style()).plain
     assert "2.0 s" in text and "60.0 s" in text
+
+
+async def test_sorting_by_time_taken_puts_impossible_times_with_the_unknown(
+        tmp_path: Path) -> None:
+    """Sorted by how long they took, longest first: the good task leads; those whose times
+    contradict each other come last, with the ones not ended yet — not first, as a
+    negative (or inflated) figure would put them."""
+    rows = await history(tmp_path / "tasks.db")
+    async with await TaskStore.open(tmp_path / "tasks.db") as store:
+        longest = await store.page(sort="took", descending=True)
+        shortest = await store.page(sort="took", descending=False)
+    assert longest[0].id == rows["good"].id
+    assert shortest[-1].id == rows["good"].id
