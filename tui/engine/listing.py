@@ -76,10 +76,10 @@ async def pages(client: DashScopeClient, *, limits: Limits = Limits(),
                 continue
             raise
         if page.total_page > limits.pages(left[0]):
-            read = f"past page {page_no - 1}" if page_no > 1 else "at all"
-            raise ListRunaway(f"the service says its task list has {page.total_page:,} pages "
-                              f"of {left[0]}, more than the {limits.tasks:,} tasks it could "
-                              f"hold; it was not read {read}")
+            read = f"read up to page {page_no - 1}" if page_no > 1 else "not read"
+            raise ListRunaway(f"the service claims its task list has {page.total_page:,} "
+                              f"pages of {left[0]}, more than one key's tasks of a day could "
+                              f"fill ({limits.tasks:,} at most); the list was {read}")
         found = {task.task_id for task in page.tasks}
         if found and found <= seen:
             raise ListRunaway(f"the service sent the same tasks again on page {page_no} of "
