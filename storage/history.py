@@ -22,11 +22,16 @@ SIZES_BY_TIER = {
     "720P": ("1280*720", "1280*960", "1280*1280", "960*1280", "720*1280"),
     "1080P": ("1920*1080", "1920*1440", "1808*1808", "1440*1920", "1080*1920"),
 }
+# Submitted → ended; NULL (with the unknown) when the service's times contradict each
+# other — as ``tui.engine.timeline`` has it for what is shown.
+TOOK = ("(CASE WHEN julianday(submit_time) <= julianday(end_time) AND (scheduled_time IS NULL"
+        " OR julianday(scheduled_time) BETWEEN julianday(submit_time) AND julianday(end_time))"
+        " THEN julianday(end_time) - julianday(submit_time) END)")
 SORTS = {
     "submitted": "created_at", "status": "COALESCE(status, UPPER(submission))",
     "prompt": "prompt COLLATE NOCASE", "task": "task_id", "size": "size",
     "duration": "duration", "audio": "audio", "download": "download_state",
-    "took": "(julianday(end_time) - julianday(submit_time))",
+    "took": TOOK,
 }
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}

@@ -59,6 +59,7 @@ from storage.records import (
     StatusEvent,
     can_advance,
 )
+from storage.redact import scrub, scrub_optional
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -76,6 +77,8 @@ BUSY_TIMEOUT_MS = 20
 WRITE_PATIENCE = 60.0
 STALE_SENDING_SECONDS = 180  # longer than any create request can take
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
+# Error and note texts, which may quote request headers: scrubbed of keys when written.
+SCRUBBED = frozenset({"submission_note", "error_message", "poll_error", "download_error"})
 TRASH_DAYS = 30  # forgotten generations stay restorable this long
 
 
@@ -253,9 +256,11 @@ class TaskStore(CoordinationMixin):
     async def _event(self, generation_id: int, status: str, detail: str | None = None) -> None:
         await self._db.execute(
             "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
-            (generation_id, now_iso(), status, detail))
+            (generation_id, now_iso(), status, scrub_optional(detail)))
 
     async def _update(self, generation_id: int, **values: Any) -> None:
+        for name in SCRUBBED.intersection(values):
+            values[name] = scrub_optional(values[name])
         values["updated_at"] = now_iso()
         columns = ", ".join(f"{name} = ?" for name in values)
         await self._db.execute(f"UPDATE generations SET {columns} WHERE id = ?",
@@ -485,7 +490,7 @@ class TaskStore(CoordinationMixin):
                 " poll_error = ?, next_poll_at = CASE WHEN next_poll_at IS NULL THEN NULL"
                 " ELSE ? END, lease_owner = NULL, lease_until = NULL, updated_at = ?"
                 " WHERE id = ?",
-                (now_iso(), reason, iso_in(next_poll_in), now_iso(), generation_id))
+                (now_iso(), scrub(reason), iso_in(next_poll_in), now_iso(), generation_id))
         return await self._require(generation_id)
 
     async def stop_following(self, generation_id: int, reason: str) -> Generation:
@@ -835,9 +840,11 @@ class TaskStore(CoordinationMixin):
                 next_id += 1
                 columns = tuple(c for c in IMPORTABLE if c in record)
                 by_columns.setdefault(columns, []).append(
-                    [next_id, *(_to_db(record[c]) for c in columns)])
+                    [next_id, *(_to_db(scrub_optional(record[c]) if c in SCRUBBED
+                                       else record[c]) for c in columns)])
                 tags += [(next_id, t) for t in record.get("tags") or []]
-                events += [(next_id, e.get("at"), e.get("status"), e.get("detail"))
+                events += [(next_id, e.get("at"), e.get("status"),
+                            scrub_optional(e.get("detail")))
                            for e in record.get("history") or []]
             for columns, values in by_columns.items():
                 await self._db.executemany(

@@ -38,6 +38,7 @@ from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
 from tui.engine.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
+from tui.text_input import unicode_problem
 
 # -- parser ----------------------------------------------------------------------
 
@@ -214,9 +215,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Arguments that name files: a file name may be any bytes (Python hands undecodable ones
+# over as surrogates, which open() turns back into the same bytes).
+PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to"})
+
+
+def undecodable_argument(args: argparse.Namespace) -> str | None:
+    """One sentence for a text argument holding bytes that are not UTF-8 (Python passes
+    them on as lone surrogates, which no database or request can carry); None if none."""
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS or (args.command == "show" and name == "task"
+                                      and _is_file(value)):
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and (problem := unicode_problem(text)) is not None:
+                shown = name if name in _POSITIONAL else f"--{name.replace('_', '-')}"
+                return f"the {shown} argument {problem}; nothing was done"
+    return None
+
+
+_POSITIONAL = frozenset({"prompt", "task", "tasks", "task_ids", "ref", "file"})
+
+
+def _is_file(value: object) -> bool:
+    try:
+        return isinstance(value, str) and os.path.isfile(value)
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (bad := undecodable_argument(args)) is not None:
+        err(bad)
+        return 2
     if args.command == "simulate":
         return int(args.run_sync(args))
     if args.command is None:

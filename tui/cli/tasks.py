@@ -10,7 +10,7 @@ from storage import Generation, TaskStore
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
-from tui.engine import operations, resolve
+from tui.engine import listing, operations, resolve
 from tui.engine.download import Downloader, DownloadError
 from tui.engine.observe import adopt, observation
 from tui.engine.poller import PollingHalted, same_service, why_not_finished
@@ -249,25 +249,26 @@ def _verdict_text(verdict: resolve.Verdict) -> str:
 
 async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
     adopted = refused = 0
+    runaway: listing.ListRunaway | None = None
     async with await ws.open_store() as store, ws.client(store) as client:
         known = await store.task_ids()
-        page_no = 1
-        while True:
-            page = await client.list_tasks(page_no=page_no, page_size=50)
-            refused += page.refused
-            for listed in page.tasks:
-                if listed.task_id in known:
-                    continue
-                info = await client.query(listed.task_id)
-                await adopt(store, info, client.base_url, listed.model_name)
-                known.add(listed.task_id)
-                adopted += 1
-            if page_no >= page.total_page or not page.tasks:
-                break
-            page_no += 1
+        try:
+            async for page in listing.pages(client, sizes=(50,)):
+                refused += page.refused
+                for listed in page.tasks:
+                    if listed.task_id in known:
+                        continue
+                    info = await client.query(listed.task_id)
+                    await adopt(store, info, client.base_url, listed.model_name)
+                    known.add(listed.task_id)
+                    adopted += 1
+        except listing.ListRunaway as exc:  # what was adopted so far stays adopted
+            runaway = exc
+    if runaway is not None:
+        err(f"{runaway}; run sync again later")
     if refused:
         err(f"{refused} listed task{'s were' if refused != 1 else ' was'} left out: the "
             "service sent an id or status that cannot be used")
     say(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
-    return 0
+    return 1 if runaway is not None else 0
 

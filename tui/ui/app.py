@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
+from storage.redact import scrub
 from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
 from tui.engine.download import Downloader
@@ -89,8 +90,8 @@ class PixverseApp(App[str | None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """Every toast, whoever raises it: never markup (``markup`` is ignored), never a
-        control character — toasts often carry a server's words."""
-        super().notify(printable(message, multiline=True), title=printable(title),
+        control character — toasts often carry a server's words — and never a key."""
+        super().notify(printable(scrub(message), multiline=True), title=printable(title),
                        severity=severity, timeout=timeout, markup=False)
 
     def store_trouble(self, exc: StoreError) -> None:
@@ -215,7 +216,7 @@ class PixverseApp(App[str | None]):
             self.main.post_message(message)
 
     def _poller_health(self, health: Health, detail: str) -> None:
-        self._to_main(PollerHealthChanged(health.value, detail))
+        self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
 
     def _polled(self, row: Generation, changed: bool) -> None:
         self._to_main(TaskUpdated(row.id, finished=changed and row.status == "SUCCEEDED"))
