@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import traceback
@@ -39,6 +40,7 @@ from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
 from tui.engine.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
+from tui.stopping import Stopped, stoppable
 
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for git when its reader left
 
@@ -270,7 +272,7 @@ def _main(argv: Sequence[str] | None) -> int:
         ws = Workspace.load()
         for warning in ws.warnings:  # the same ones the dashboard shows
             err(warning)
-        return int(asyncio.run(args.run(args, ws)))
+        return int(asyncio.run(stoppable(args.run(args, ws))))
     except (Problem, MissingKey, CredentialsError, RequestInvalid, StoreError,
             CreatedButNotRecorded) as exc:
         err(str(exc))
@@ -279,6 +281,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         err("interrupted")
         return 130
+    except Stopped as exc:  # SIGTERM, SIGHUP: as Ctrl-C, everything given back
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            err(str(exc))
+        return exc.status
     except BrokenPipeError:
         raise  # the reader left: see main
     except Exception as exc:  # a bug: still one sentence, unless asked for the details

@@ -58,6 +58,13 @@ class _Saver:
                 await self._save(row)
         return await store.get_many(r.id for r in rows)
 
+    async def stop(self) -> None:
+        """Stop the downloads still running (the wait was stopped) and let each put its
+        row back, before the downloader and the store close under it."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
 
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
                 rows: list[Generation], time_scale: float,
@@ -87,6 +94,7 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     finally:
         if saver is not None:
+            await saver.stop()
             await saver.downloader.aclose()
     for row in rows:
         reason = why_not_finished(row)
