@@ -23,6 +23,7 @@ from tui.engine.account import account_id
 from tui.engine.poller import PollScheduler, PollSettings
 from tui.simulator import Simulator
 from tui.simulator.faults import Fault
+from tui.stopping import on_stop_signals
 
 SCALE = ["--time-scale", "600"]
 DEADLINE = 60.0
@@ -189,3 +190,12 @@ async def test_a_stop_during_the_lease_release_is_passed_on_and_the_lease_releas
         with pytest.raises(asyncio.CancelledError):
             await releasing
     assert (await store.poller_lease(account)).holder is None
+
+
+async def test_the_signal_handlers_are_given_back() -> None:
+    """A dashboard run inside another program (a test) leaves its signals as they were."""
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    undo = on_stop_signals(asyncio.get_running_loop(), lambda signum: None)
+    assert all(signal.getsignal(signum) != before[signum] for signum in STOP_SIGNALS)
+    undo()
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before

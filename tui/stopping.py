@@ -9,6 +9,12 @@ path as Ctrl-C: the work is cancelled and every clean-up runs.  A second
 signal of the same kind stops at once (the default action), for a clean-up that
 hangs.
 
+When the terminal itself is gone (the SSH connection dropped: the kernel hangs
+the terminal up and sends SIGHUP), every write to it fails.  The process's
+terminal outputs are then pointed at the null device before anything else
+runs, so the clean-up — and the dashboard's last writes, which have nowhere to
+go — cannot fail or hang on them.
+
 Used by the command line (``stoppable``) and the dashboard (``on_stop_signals``
 with the app's own way to quit); Textual-free.
 """
@@ -17,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from types import FrameType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,35 +51,74 @@ def on_stop_signals(loop: asyncio.AbstractEventLoop,
     """Call ``stop(signum)`` on the loop when a stop signal arrives (the first time; a
     second one of the same kind ends the process at once).  Returns the undo.
 
-    Where the loop cannot take signal handlers (Windows, a thread other than the main
-    one) nothing is installed and the undo does nothing."""
-    installed: list[int] = []
+    Where signal handlers cannot be set (Windows, a thread other than the main one)
+    nothing is installed and the undo does nothing."""
+    previous: dict[int, Any] = {}
     seen: set[int] = set()
 
-    def received(signum: int) -> None:
+    def received(signum: int, _frame: FrameType | None) -> None:
+        # Runs in the main thread between two bytecodes: only what is safe there.
         if signum in seen:  # the clean-up hangs: stop as the signal's default would
-            with contextlib.suppress(OSError, ValueError, RuntimeError):
-                loop.remove_signal_handler(signum)
-                signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
         seen.add(signum)
-        stop(signum)
+        if signum == getattr(signal, "SIGHUP", None):
+            detach_if_hung_up()
+        try:
+            loop.call_soon_threadsafe(stop, signum)
+        except RuntimeError:  # the loop has closed without undoing this: the default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
     for signum in STOP_SIGNALS:
         try:
-            loop.add_signal_handler(signum, received, signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            break  # not the main thread, or a loop without signal support
-        installed.append(signum)
+            previous[signum] = signal.signal(signum, received)
+        except (ValueError, OSError):  # not the main thread
+            break
 
     def undo() -> None:
-        for signum in installed:
-            with contextlib.suppress(OSError, ValueError, RuntimeError):
-                loop.remove_signal_handler(signum)
-        installed.clear()
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        previous.clear()
 
     return undo
+
+
+def detach_if_hung_up(fds: tuple[int, ...] = (0, 1, 2)) -> list[int]:
+    """Point the standard streams that are a terminal that was hung up at the null
+    device (reads: end of file; writes: vanish).  Returns the ones it moved."""
+    gone = [fd for fd in fds if _hung_up(fd)]
+    if not gone:
+        return []
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return []
+    try:
+        for fd in gone:
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+    return gone
+
+
+def _hung_up(fd: int) -> bool:
+    """A terminal that no longer answers (its other end closed): a terminal query
+    fails with EIO (``isatty`` then says False too).  A pipe, a file or a live terminal
+    is left alone."""
+    try:
+        import termios
+    except ImportError:  # Windows
+        return False
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args) and exc.args[0] == errno.EIO
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 async def stoppable(work: Coroutine[Any, Any, T]) -> T:
