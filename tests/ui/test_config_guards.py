@@ -1,0 +1,60 @@
+"""What the user's own files ask of the dashboard cannot break it: theme files that are
+wrong start the app with one warning each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.test_theme_files import BAD, GOOD
+from tests.ui.helpers import app_for, cell, table, type_prompt, until
+from tui.simulator import Simulator
+
+SIZE = (120, 40)
+USABLE = ('name = "usable"\nprimary = "#1e90ff"\ndark = false\nansi = false\n'
+          'luminosity_spread = 0.2\ntext_alpha = 0.9\n[variables]\n'
+          'block-cursor-text-style = "bold underline"\ntext = "auto 80%"\n'
+          'link-background = "initial"\nstatus-running = "#00ff00"\n')
+
+
+def themes_folder(home: Path) -> Path:
+    themes = home / "themes"
+    themes.mkdir(parents=True)
+    for stem, (content, _words) in BAD.items():
+        data = content if isinstance(content, bytes) else content.encode()
+        (themes / f"{stem}.toml").write_bytes(data)
+    (themes / "mine.toml").write_text(GOOD)
+    (themes / "usable.toml").write_text(USABLE)
+    return themes
+
+
+async def test_bad_theme_files_start_the_app_with_a_warning_each(sim: Simulator,
+                                                                 tmp_path: Path) -> None:
+    """Even the selected theme being one of them (``primary = 123``)."""
+    themes_folder(tmp_path)
+    (tmp_path / "config.toml").write_text('[ui]\ntheme = "c"\n')  # primary-number.toml
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.is_running and app.theme == "pixverse-dark"
+        shown = "\n".join(n.message for n in app._notifications)
+        for stem in BAD:
+            assert shown.count(f"/{stem}.toml") == 1, (stem, shown)
+        assert "primary-number.toml, line 2: primary = 123 is not a colour" in shown
+        assert "Theme 'c' is not installed" in shown
+        await type_prompt(pilot, app, "still works")
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: len(table(app).rows_by_id) == 1, what="the new task")
+        assert cell(app, 0, "prompt").startswith("still works")
+
+
+async def test_every_theme_that_loads_can_be_applied(sim: Simulator, tmp_path: Path) -> None:
+    themes_folder(tmp_path)
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert {"mine", "usable"} <= set(app.available_themes)
+        ours = sorted(n for n in app.available_themes if n.startswith("pixverse-"))
+        for name in ["mine", "usable", *ours]:  # the user's and the bundled ones
+            app.theme = name
+            await pilot.pause()
+            assert app.is_running and app.theme == name
