@@ -1,12 +1,14 @@
 """What the user's own files ask of the dashboard cannot break it: theme files that are
-wrong start the app with one warning each."""
+wrong start the app with one warning each; a damaged state file is forgotten."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_theme_files import BAD, GOOD
-from tests.ui.helpers import app_for, cell, table, type_prompt, until
+from tests.ui.helpers import app_for, cell, composer, table, type_prompt, until
 from tui.simulator import Simulator
 
 SIZE = (120, 40)
@@ -58,3 +60,14 @@ async def test_every_theme_that_loads_can_be_applied(sim: Simulator, tmp_path: P
             app.theme = name
             await pilot.pause()
             assert app.is_running and app.theme == name
+
+
+@pytest.mark.parametrize("state", ['theme = 5\n', 'theme = ["x"]\nconfig_theme = 3\n',
+                                   'composer = "x"\n', 'theme = "nope"\n'])
+async def test_a_damaged_state_file_still_starts_the_app(tmp_path: Path, state: str) -> None:
+    (tmp_path / "state.toml").write_text(state)
+    app = app_for(tmp_path, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.is_running and app.theme == "pixverse-dark"
+        assert composer(app).settings()["tier"] == "720P"
