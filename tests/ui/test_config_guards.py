@@ -71,3 +71,29 @@ async def test_a_damaged_state_file_still_starts_the_app(tmp_path: Path, state: 
         await pilot.pause()
         assert app.is_running and app.theme == "pixverse-dark"
         assert composer(app).settings()["tier"] == "720P"
+
+
+# -- keys that would swallow typing -------------------------------------------------------
+
+
+async def test_a_typing_key_for_an_action_that_acts_while_typing_is_refused(
+        sim: Simulator, tmp_path: Path) -> None:
+    """``submit = "q"``: q could not be typed in the prompt; refused, the default stays.
+    Keys that a text field types first (the table's, ``keys``) may be anything."""
+    (tmp_path / "config.toml").write_text(
+        '[keys]\nsubmit = "q"\nquit = "shift+x"\n"table.download" = "s"\nkeys = "k"\n')
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = "\n".join(n.message for n in app._notifications)
+        assert '[keys] submit = "q" is refused' in shown, shown
+        assert '[keys] quit = "shift+x" is refused' in shown, shown
+        assert "table.download" not in shown and "[keys] keys" not in shown
+        composer(app).prompt.focus()
+        await pilot.press("q", "u", "i", "e", "t", "space", "X", "k")
+        await pilot.pause()
+        assert composer(app).prompt.text == "quiet Xk" and app.is_running
+        await pilot.press("ctrl+j")  # the default submit key still submits
+        await until(pilot, lambda: len(table(app).rows_by_id) == 1, what="the new task")
+        assert cell(app, 0, "prompt").startswith("quiet Xk")
+        assert app.keys_for("submit") == "ctrl+j,f5" and app.keys_for("table.download") == "s"

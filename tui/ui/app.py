@@ -33,7 +33,7 @@ from tui.engine.poller import Health, PollScheduler
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals
-from tui.ui import graphics
+from tui.ui import graphics, keys_policy
 from tui.ui.messages import PollerHealthChanged, TaskUpdated
 from tui.ui.screens.keys import KeysScreen
 from tui.ui.screens.main import MainScreen
@@ -277,6 +277,11 @@ class PixverseApp(App[str | None]):
     def _apply_keymap(self) -> None:
         wanted = self.ws.settings.section("keys")
         known = self.binding_ids()
+        # The bindings where a text field can have the focus: the app's, the main screen's
+        # and the composer's (see keys_policy).
+        typing_ids = keys_policy.active_while_typing(
+            b for b in (*self.BINDINGS, *MainScreen.BINDINGS, *Composer.BINDINGS)
+            if isinstance(b, Binding))
         keymap = {}
         for binding_id, keys in wanted.items():
             if binding_id not in known:
@@ -287,6 +292,9 @@ class PixverseApp(App[str | None]):
             elif not isinstance(keys, str) or not keys.strip():
                 self._startup_problems.append(f"[keys] {binding_id} must be a key name such as "
                                               '"ctrl+s" or "f5,ctrl+s".')
+            elif (why := keys_policy.refusal(binding_id, keys, typing_ids,
+                                             known[binding_id].key)) is not None:
+                self._startup_problems.append(why)
             else:
                 keymap[binding_id] = keys
         if keymap:
