@@ -130,10 +130,9 @@ def test_a_stopped_wait_download_gives_back_its_lock_its_row_and_the_lease(
                             env=cli_env(home, sim), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     until(lambda: downloading(home), "the download to be under way")
-    assert lease_holder(home, sim) is not None
     err = stop(proc, signum)
     assert_given_back(home, err, proc, signum)
-    assert lease_holder(home, sim) is None  # the next process polls at once
+    assert lease_holder(home, sim) is None  # the next process polls at once (watch: below)
     held_media.release()
     assert_a_rerun_resumes(home, sim)
 
@@ -147,6 +146,7 @@ def test_a_stopped_watch_gives_back_its_lock_its_row_and_the_lease(
                             env=cli_env(home, sim), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     until(lambda: downloading(home), "the download to be under way")
+    assert lease_holder(home, sim) is not None  # watch polls (and so downloads) all along
     err = stop(proc, signum)
     assert_given_back(home, err, proc, signum)
     assert lease_holder(home, sim) is None
