@@ -36,6 +36,9 @@ class Intent:
 
 
 async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
+    if args.download and not args.wait and not args.dry_run:
+        raise Problem("--download needs --wait (a new task's video is not ready when it is "
+                      "sent); nothing was sent")
     intent = _intent(args, ws)
     for warning in intent.warnings:
         err(f"warning: {warning}")
@@ -74,9 +77,6 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                 rows, ended = await wait_for_rows(store, client, ws, rows, args.time_scale,
                                           args.download)
                 failed = not ended
-            elif args.download:
-                err("--download needs --wait (the video is not ready yet); nothing was "
-                    "downloaded")
     print_rows(rows, args.json)
     return 1 if failed else 0
 

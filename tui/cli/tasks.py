@@ -19,35 +19,51 @@ from tui.engine.workspace import Workspace
 
 class _Saver:
     """Downloads while ``wait`` follows: the waited-for videos (``--download``), or every
-    video that finishes while this process polls (``[downloads] auto``)."""
+    video that finishes while this process polls (``[downloads] auto``).
+
+    Each video is tried once per run: a failure is said once, and remembered so that the
+    exit status can tell it."""
 
     def __init__(self, downloader: Downloader, wanted: set[int] | None) -> None:
         self.downloader = downloader
         self.wanted = wanted  # None: every task
         self.tasks: list[asyncio.Task[Generation | None]] = []
+        self.tried: set[int] = set()
+        self.failed: set[int] = set()
 
     def on_update(self, row: Generation, changed: bool) -> None:
-        if changed and row.status == "SUCCEEDED" and (self.wanted is None
-                                                       or row.id in self.wanted):
+        if changed and row.status == "SUCCEEDED" and self._wants(row):
             self.tasks.append(asyncio.create_task(self._save(row)))
 
+    def _wants(self, row: Generation) -> bool:
+        return row.id not in self.tried and (self.wanted is None or row.id in self.wanted)
+
     async def _save(self, row: Generation) -> Generation | None:
+        self.tried.add(row.id)
         try:
             done = await self.downloader.download(row, wait=True)
         except DownloadError as exc:
+            self.failed.add(row.id)
             err(str(exc))
             return None
         err(f"saved {done.download_path}")
         return done
 
     async def finish(self, store: TaskStore, rows: list[Generation]) -> list[Generation]:
-        """Let running downloads end, fetch the waited-for videos still missing."""
+        """Let running downloads end, fetch the waited-for videos still missing (those
+        that had already finished before this run followed them)."""
         await asyncio.gather(*self.tasks)
         for row in await store.get_many(r.id for r in rows):
-            if row.status == "SUCCEEDED" and row.download_state != "done" and (
-                    self.wanted is None or row.id in self.wanted):
+            if row.status == "SUCCEEDED" and row.download_state != "done" and self._wants(row):
                 await self._save(row)
         return await store.get_many(r.id for r in rows)
+
+    async def stop(self) -> None:
+        """Stop the downloads still running (the wait was stopped) and let each put its
+        row back, before the downloader and the store close under it."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
@@ -57,7 +73,8 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
 
     Each task that ended without a video gets one sentence on stderr; a refused
     key or endpoint ends the whole wait with one.  With ``download`` (or
-    ``[downloads] auto``) the videos are saved as they finish.
+    ``[downloads] auto``) the videos are saved as they finish; with ``download``, a
+    waited-for video that could not be saved makes the result False too.
     """
     auto = bool(ws.settings.get("downloads", "auto"))
     saver = _Saver(ws.downloader(store), None if auto else {r.id for r in rows}) \
@@ -77,6 +94,7 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     finally:
         if saver is not None:
+            await saver.stop()
             await saver.downloader.aclose()
     for row in rows:
         reason = why_not_finished(row)
@@ -92,7 +110,8 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
             err(f"{row.task_id} was canceled")
         elif row.task_id is None:
             err(f"#{row.id} has no task to wait for ({row.display_status})")
-    return rows, all(r.status == "SUCCEEDED" for r in rows) and not elsewhere
+    saved = not download or saver is None or not saver.failed & {r.id for r in rows}
+    return rows, all(r.status == "SUCCEEDED" for r in rows) and not elsewhere and saved
 
 
 async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:

@@ -577,11 +577,26 @@ class PollScheduler:
 
     async def release(self) -> None:
         """Give back this scheduler's leases (it stops: others may poll now).
-        Runs to the end even while the caller is being cancelled (Ctrl-C)."""
-        with contextlib.suppress(StoreError, asyncio.CancelledError):
-            await asyncio.shield(self.store.release_all(self.owner))
-            if self.account is not None and self._holding:
-                await asyncio.shield(self.store.release_poller_lease(self.account, self.owner))
+
+        Runs to the end even while the caller is being cancelled (Ctrl-C, SIGTERM) — and
+        a cancellation that arrives meanwhile is passed on once it is done, never lost:
+        a ``wait`` stopped just as it ended must still stop."""
+        job = asyncio.ensure_future(self._give_back())
+        interrupted = False
+        while not job.done():
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                interrupted = True
+        if interrupted:
+            raise asyncio.CancelledError
+
+    async def _give_back(self) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.release_all(self.owner)
+        if self.account is not None and self._holding:
+            with contextlib.suppress(StoreError):
+                await self.store.release_poller_lease(self.account, self.owner)
 
     async def _sleep(self) -> None:
         if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:

@@ -9,6 +9,7 @@ figures, row keys — belongs to ``MainScreen``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import time
@@ -32,7 +33,8 @@ from tui.engine.download import Downloader
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
-from tui.ui import graphics
+from tui.stopping import on_stop_signals
+from tui.ui import graphics, keys_policy
 from tui.ui.messages import PollerHealthChanged, TaskUpdated
 from tui.ui.screens.keys import KeysScreen
 from tui.ui.screens.main import MainScreen
@@ -80,6 +82,7 @@ class PixverseApp(App[str | None]):
         self._store_trouble_at = -STORE_TROUBLE_EVERY
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.warnings)
+        self._forget_stop_signals: Callable[[], None] = lambda: None
         loaded = load_themes(ws.paths.themes_dir)
         self._startup_problems += loaded.problems
         for theme in loaded.themes:
@@ -147,6 +150,16 @@ class PixverseApp(App[str | None]):
         self.main = MainScreen()  # drawn at once; it fills in when the services are open
         return self.main
 
+    def on_load(self) -> None:
+        self._forget_stop_signals = on_stop_signals(asyncio.get_running_loop(),
+                                                    self._stopped_by_signal)
+
+    def _stopped_by_signal(self, signum: int) -> None:
+        """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
+        terminal restored, the poller lease given back, downloads put back to resume."""
+        self.save_state()
+        self.exit(return_code=128 + signum)
+
     async def on_mount(self) -> None:
         self._apply_theme()
         self._apply_keymap()
@@ -187,6 +200,7 @@ class PixverseApp(App[str | None]):
             await self.client.aclose()
         if self.store is not None:
             await self.store.close()
+        self._forget_stop_signals()
 
     def save_state(self) -> None:
         state = dict(self._state)
@@ -264,6 +278,11 @@ class PixverseApp(App[str | None]):
     def _apply_keymap(self) -> None:
         wanted = self.ws.settings.section("keys")
         known = self.binding_ids()
+        # The bindings where a text field can have the focus: the app's, the main screen's
+        # and the composer's (see keys_policy).
+        typing_ids = keys_policy.active_while_typing(
+            b for b in (*self.BINDINGS, *MainScreen.BINDINGS, *Composer.BINDINGS)
+            if isinstance(b, Binding))
         keymap = {}
         for binding_id, keys in wanted.items():
             if binding_id not in known:
@@ -274,6 +293,9 @@ class PixverseApp(App[str | None]):
             elif not isinstance(keys, str) or not keys.strip():
                 self._startup_problems.append(f"[keys] {binding_id} must be a key name such as "
                                               '"ctrl+s" or "f5,ctrl+s".')
+            elif (why := keys_policy.refusal(binding_id, keys, typing_ids,
+                                             known[binding_id].key)) is not None:
+                self._startup_problems.append(why)
             else:
                 keymap[binding_id] = keys
         if keymap:

@@ -13,12 +13,18 @@ import tomli_w
 
 from tui.engine.safe_files import write_atomically
 
+SHAPE: dict[str, type] = {"theme": str, "config_theme": str, "composer": dict}
+
 
 def read_state(path: Path) -> dict[str, Any]:
+    """What was remembered; a value of the wrong kind (a hand-edited or damaged file)
+    is forgotten rather than trusted."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError):
         return {}  # state is only a convenience: a broken file means a fresh start
+    return {key: value for key, value in data.items()
+            if key not in SHAPE or isinstance(value, SHAPE[key])}
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
