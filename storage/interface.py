@@ -16,6 +16,9 @@ each backend.  Shared rules:
 - Rows in the trash (``forgotten_at`` set) are left out of every read that lists
   rows, unless a ``HistoryFilter`` asks for the trash; reads by key still find them.
 - Moments are ISO-8601 UTC text as ``storage.clock`` writes them.
+- Error and note texts (the columns ``storage.redact.SCRUBBED`` names, and status
+  events' details) are stored scrubbed of credentials (``storage.redact.scrub``),
+  whichever method writes them, imports included.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ class Generations(Protocol):
     async def by_sha256(self, sha256: str) -> list[Generation]:
         """The rows whose saved video has this SHA-256 (hex digits in any case; digests are
         recorded in lowercase): which generation a file is."""
+        ...
+
+    async def by_download_path(self, path: str) -> list[Generation]:
+        """The rows that record this file (exactly this path text) as their download —
+        saved, being saved, failed part-way or set aside in the trash; the trash
+        included.  Asked before every download, so two generations never share a file:
+        cheap however long the history."""
         ...
 
     async def find(self, ref: str) -> list[Generation]:
@@ -283,7 +293,10 @@ class History(Protocol):
         """One page of the rows ``where`` admits, sorted by ``sort`` (a key of the table's
         columns: ``submitted``, ``status``, ``prompt``, ``task``, ``size``, ``duration``,
         ``audio``, ``download``, ``took``; unknown: ``submitted``) with the id as a
-        tie-breaker in the same direction, so pages never overlap or skip."""
+        tie-breaker in the same direction, so pages never overlap or skip.  ``took`` is
+        submitted → ended; a row whose service times contradict each other (ended before
+        it was submitted, scheduled outside the two) sorts with the rows where it is
+        unknown, as SQL sorts NULL (first ascending, last descending)."""
         ...
 
     async def count(self, where: HistoryFilter | None = None, *,

@@ -417,16 +417,7 @@ async def test_a_read_only_folder_marks_the_row_failed(
     assert "permission denied" in str(error)
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-async def test_a_full_disk_is_one_sentence(
-        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
-    row = await finished(sim, client, store)
-    d = downloader(sim, store, tmp_path)
-    target = d.target_for(row)
-    target.with_name(target.name + ".part").symlink_to("/dev/full")  # every write: ENOSPC
-    error = await refused(store, row, d.download(row))
-    await d.aclose()
-    assert "no space left on device" in str(error).lower()
+# A full disk: tests/test_file_safety.py (a link to /dev/full is no longer followed).
 
 
 # -- one download at a time ----------------------------------------------------------------

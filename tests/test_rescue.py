@@ -34,10 +34,13 @@ def test_submit_wait_download_in_one_go(sim: Simulator, tmp_path: Path) -> None:
     assert "saved" in done.stderr
 
 
-def test_download_without_wait_says_why_nothing_was_saved(sim: Simulator,
-                                                          tmp_path: Path) -> None:
+def test_download_without_wait_is_refused_before_anything_is_sent(sim: Simulator,
+                                                                   tmp_path: Path) -> None:
+    """It cannot download what it was asked to: it says so, and bills nothing."""
     sent = run(tmp_path / "home", sim, "submit", "a kite", "--download")
-    assert sent.returncode == 0 and "--download needs --wait" in sent.stderr
+    assert sent.returncode == 1 and "--download needs --wait" in sent.stderr
+    assert "nothing was sent" in sent.stderr and sent.stdout == ""
+    assert not [p for m, p in sim.requests if m == "POST"]
 
 
 def test_wait_with_auto_downloads_while_it_polls(sim: Simulator, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import random
 import sqlite3
 import time
@@ -31,6 +32,8 @@ from storage.errors import (
     StoreError,
     StoreFull,
     StoreUnavailable,
+    disk_is_full,
+    full_disk,
 )
 from storage.records import Generation
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
@@ -76,6 +79,8 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StoreFull(full_disk(path.parent)) from None
             raise StoreUnavailable(
                 f"cannot create the folder {path.parent} ({exc.strerror or exc}); "
                 "make it writable or set PIXVERSE_TUI_HOME to another folder") from None
@@ -235,9 +240,8 @@ def translate(exc: sqlite3.Error, path: Path) -> StoreError:
     if code in (_CORRUPT, _NOTADB) or "not a database" in reason or "malformed" in reason:
         return StoreCorrupt(f"{path} is not a pixverse-tui database or is damaged ({reason}); "
                             "move it aside to start a new history")
-    if code == _FULL or "disk is full" in reason:
-        return StoreFull(f"the disk holding {path} is full; free some space and try again "
-                         "(nothing was lost)")
+    if code == _FULL or "disk is full" in reason or (code == _IOERR and disk_is_full(path)):
+        return StoreFull(f"{full_disk(path)} (nothing was lost)")
     if code == _READONLY or "readonly" in reason:
         return StoreUnavailable(f"{path} is read-only; make it writable or set "
                                 "PIXVERSE_TUI_HOME to a writable folder")

@@ -16,6 +16,7 @@ from storage.records import (
     Observation,
     can_advance,
 )
+from storage.redact import scrub
 from storage.sqlite import rows
 from storage.sqlite.db import Database
 from storage.sqlite.rows import FOLLOWED
@@ -78,7 +79,7 @@ class SqliteFollowing:
                 " poll_error = ?, next_poll_at = CASE WHEN next_poll_at IS NULL THEN NULL"
                 " ELSE ? END, lease_owner = NULL, lease_until = NULL, updated_at = ?"
                 " WHERE id = ?",
-                (now_iso(), reason, iso_in(next_poll_in), now_iso(), generation_id))
+                (now_iso(), scrub(reason), iso_in(next_poll_in), now_iso(), generation_id))
         return await rows.require(self._db, generation_id)
 
     async def stop(self, generation_id: int, reason: str) -> Generation:

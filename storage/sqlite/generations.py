@@ -35,6 +35,11 @@ class SqliteGenerations:
         return await self._db.rows("SELECT * FROM generations WHERE download_sha256 = ?",
                                    (sha256.lower(),))
 
+    async def by_download_path(self, path: str) -> list[Generation]:
+        """The partial index ``generations_download_path`` (schema v7) answers it."""
+        return await self._db.rows("SELECT * FROM generations WHERE download_path = ?",
+                                   (path,))
+
     async def find(self, ref: str) -> list[Generation]:
         ref = ref.strip()
         if ref.lstrip("#").isdigit():

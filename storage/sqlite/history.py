@@ -8,6 +8,7 @@ from typing import Any
 from storage.clock import iso_in, parse_iso
 from storage.history import HistoryFilter
 from storage.records import IMPORTABLE, SUBMISSION_SENDING, Counts, Generation
+from storage.redact import SCRUBBED, scrub_optional
 from storage.sqlite import rows
 from storage.sqlite.db import Database
 from storage.sqlite.search import order_by, where_sql
@@ -130,9 +131,11 @@ class SqliteHistory:
                 next_id += 1
                 columns = tuple(c for c in IMPORTABLE if c in record)
                 by_columns.setdefault(columns, []).append(
-                    [next_id, *(_to_db(record[c]) for c in columns)])
+                    [next_id, *(_to_db(scrub_optional(record[c]) if c in SCRUBBED
+                                       else record[c]) for c in columns)])
                 tags += [(next_id, t) for t in record.get("tags") or []]
-                events += [(next_id, e.get("at"), e.get("status"), e.get("detail"))
+                events += [(next_id, e.get("at"), e.get("status"),
+                            scrub_optional(e.get("detail")))
                            for e in record.get("history") or []]
             for columns, values in by_columns.items():
                 await self._db.executemany(

@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.clock import now_iso
 from storage.records import TERMINAL, Generation
+from storage.redact import SCRUBBED, scrub_optional
 from storage.sqlite.db import Database
 
 # A followed task: has a task id, is not finished, not given up on (a poll time),
@@ -30,14 +31,17 @@ async def require(db: Database, generation_id: int) -> Generation:
 
 async def event(db: Database, generation_id: int, status: str,
                 detail: str | None = None) -> None:
-    """Append to a row's status history (inside a write)."""
+    """Append to a row's status history (inside a write); the detail scrubbed of keys."""
     await db.execute(
         "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
-        (generation_id, now_iso(), status, detail))
+        (generation_id, now_iso(), status, scrub_optional(detail)))
 
 
 async def update(db: Database, generation_id: int, **values: Any) -> None:
-    """Set these columns and ``updated_at`` (inside a write; the change feed sees it)."""
+    """Set these columns and ``updated_at`` (inside a write; the change feed sees it);
+    error and note texts (``SCRUBBED``) are scrubbed of keys."""
+    for name in SCRUBBED.intersection(values):
+        values[name] = scrub_optional(values[name])
     values["updated_at"] = now_iso()
     columns = ", ".join(f"{name} = ?" for name in values)
     await db.execute(f"UPDATE generations SET {columns} WHERE id = ?",

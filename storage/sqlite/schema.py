@@ -161,7 +161,7 @@ CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_k
 """
 
 # v7: which rows record a file as their download — two generations never share one
-# (``get_by_download_path``, asked before every download).
+# (``generations.by_download_path``, asked before every download).
 V7 = """
 CREATE INDEX generations_download_path ON generations(download_path)
     WHERE download_path IS NOT NULL;

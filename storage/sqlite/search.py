@@ -11,11 +11,16 @@ from typing import Any
 from storage.clock import iso
 from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
 
+# Submitted → ended; NULL (with the unknown) when the service's times contradict each
+# other — as ``tui.engine.timeline`` has it for what is shown.
+TOOK = ("(CASE WHEN julianday(submit_time) <= julianday(end_time) AND (scheduled_time IS NULL"
+        " OR julianday(scheduled_time) BETWEEN julianday(submit_time) AND julianday(end_time))"
+        " THEN julianday(end_time) - julianday(submit_time) END)")
 SORTS = {
     "submitted": "created_at", "status": "COALESCE(status, UPPER(submission))",
     "prompt": "prompt COLLATE NOCASE", "task": "task_id", "size": "size",
     "duration": "duration", "audio": "audio", "download": "download_state",
-    "took": "(julianday(end_time) - julianday(submit_time))",
+    "took": TOOK,
 }
 assert set(SORTS) == set(SORT_KEYS)
 

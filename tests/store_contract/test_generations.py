@@ -35,3 +35,26 @@ async def test_a_saved_video_is_found_by_its_digest(store: TaskStore) -> None:
     assert [r.id for r in await store.generations.by_sha256("abcdef")] == [row.id]
     assert [r.id for r in await store.generations.by_sha256("ABCDEF")] == [row.id]
     assert await store.generations.by_sha256("0000") == []
+
+
+async def test_the_rows_that_record_a_file_are_found_by_its_path(store: TaskStore) -> None:
+    """Asked before every download, so two generations never share one file."""
+    saved = await finished(store, "saved")
+    saving = await finished(store, "being saved")
+    failed = await finished(store, "failed part-way")
+    binned = await finished(store, "in the trash")
+    await store.downloads.set(saved.id, state="done", path="/v/fox.mp4", done=9, total=9,
+                              sha256="ab")
+    await store.downloads.set(saving.id, state="downloading", path="/v/fox-2.mp4", done=0)
+    await store.downloads.set(failed.id, state="failed", path="/v/fox-2.mp4", error="cut")
+    await store.downloads.set(binned.id, state="done", path="/v/owl.mp4", done=9, total=9,
+                              sha256="cd")
+    await store.trash.forget(binned.id)
+    assert [r.id for r in await store.generations.by_download_path("/v/fox.mp4")] == [saved.id]
+    assert sorted(r.id for r in await store.generations.by_download_path("/v/fox-2.mp4")) == [
+        saving.id, failed.id]
+    assert [r.id for r in await store.generations.by_download_path("/v/owl.mp4")] == [
+        binned.id]  # the trash included: a restored row takes its file back
+    # the path text exactly: no prefix, pattern or case folding
+    for other in ("/v/fox", "/v/FOX.mp4", "/v/fox.mp4/", "/v/%.mp4", "/v/fo_.mp4", ""):
+        assert await store.generations.by_download_path(other) == [], other

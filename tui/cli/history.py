@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import os
 import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from storage import Generation, StatusEvent
+from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_rows, say
@@ -145,12 +149,29 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
                 with open(args.output, "w", encoding="utf-8", newline="") as out:
                     count = await transfer.export(store, out, args.format, where)
             except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise Problem(full_disk(Path(args.output))) from None
                 raise Problem(f"cannot write {args.output} ({exc.strerror or exc})") from None
         else:
             sink = _TerminalSafe(sys.stdout) if sys.stdout.isatty() else sys.stdout
-            count = await transfer.export(store, sink, args.format, where)  # type: ignore[arg-type]
+            try:
+                count = await transfer.export(store, sink, args.format, where)  # type: ignore[arg-type]
+                sys.stdout.flush()
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                raise Problem(full_disk(_stdout_path())) from None
     err(f"exported {count} generation{'s' if count != 1 else ''}")
     return 0
+
+
+def _stdout_path() -> Path:
+    """Where standard output goes, for a sentence: its file if the system says."""
+    with contextlib.suppress(OSError):
+        target = os.readlink("/proc/self/fd/1")
+        if target.startswith("/"):
+            return Path(target)
+    return Path("standard output")
 
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:

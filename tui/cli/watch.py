@@ -164,8 +164,11 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
             polling.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await polling
-            for task in watcher.tasks:
+            saving = list(watcher.tasks)
+            for task in saving:
                 task.cancel()
+            # Each download puts its row back before the store closes under it.
+            await asyncio.gather(*saving, return_exceptions=True)
             if downloader is not None:
                 await downloader.aclose()
 

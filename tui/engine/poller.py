@@ -40,13 +40,13 @@ from storage.history import HistoryFilter
 from storage.records import LiveTask, Observation
 from tui.config.credentials import region_of
 from tui.dashscope import (
-    ApiError,
     DashScopeClient,
     DashScopeError,
     Failure,
     ListedTask,
     Scope,
 )
+from tui.engine import listing, timeline
 from tui.engine.observe import adopt_foreign, observation
 from tui.engine.ratelimit import TokenBucket
 from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
@@ -67,7 +67,9 @@ WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops wa
 LEASE_RENEW = 4.0  # real seconds between renewals of the account's poller lease (10 s)
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
 SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
-PAGE_SIZES = (100, 50, 20, 10)  # the list's largest page size is not documented
+# A sweep or an audit is a few pages (5 tasks run at a time): two minutes is a list
+# that does not end, not a slow one.
+LIST_LIMITS = listing.Limits(seconds=120.0)
 LIST_UNUSABLE = (400, 404, 405)  # the list call (not the account) was refused
 SETTLE = 30.0  # service seconds a new task may wait for a free slot before it is asked about
 
@@ -206,11 +208,10 @@ class PollScheduler:
 
     def learn(self, row: Generation) -> None:
         """Remember how long a finished task took, for tasks like it."""
-        started, ended = parse_iso(row.scheduled_time), parse_iso(row.end_time)
-        if row.status != "SUCCEEDED" or started is None or ended is None:
+        took = timeline.generation_seconds(row)
+        if row.status != "SUCCEEDED" or took is None:
             return
-        took = (ended - started).total_seconds() * self.settings.time_scale
-        self.timing.learn(row.size, row.duration, took)
+        self.timing.learn(row.size, row.duration, took * self.settings.time_scale)
 
     async def _seed_timing(self) -> None:
         """Learn from what finished before this process started."""
@@ -311,25 +312,14 @@ class PollScheduler:
             await self._bucket.take()
 
     async def _list(self, status: str, start: datetime | None = None) -> list[ListedTask]:
-        """Every task of the account with this status (within 24 h, or since ``start``)."""
-        sizes = list(PAGE_SIZES)
+        """Every task of the account with this status (within 24 h, or since ``start``);
+        ``listing.ListRunaway`` (a list that does not end) stops sweeping like a refusal."""
         tasks: list[ListedTask] = []
-        page_no = 1
-        while True:
-            await self._request()
-            try:
-                page = await self.client.list_tasks(status=status, start=start,
-                                                    end=utc_now() if start else None,
-                                                    page_no=page_no, page_size=sizes[0])
-            except ApiError as exc:
-                if exc.status == 400 and page_no == 1 and len(sizes) > 1:
-                    sizes.pop(0)  # a smaller page, then
-                    continue
-                raise
+        async for page in listing.pages(self.client, status=status, start=start,
+                                        end=utc_now() if start else None,
+                                        limits=LIST_LIMITS, before_each=self._request):
             tasks += page.tasks
-            if page_no >= page.total_page or not page.tasks:
-                return tasks
-            page_no += 1
+        return tasks
 
     async def _sweep(self, live: list[LiveTask]) -> None:
         """One look at the RUNNING list, and what it means for every followed task."""
@@ -598,14 +588,29 @@ class PollScheduler:
 
     async def release(self) -> None:
         """Give back this scheduler's leases (it stops: others may poll now).
-        Runs to the end even while the caller is being cancelled (Ctrl-C)."""
+
+        Runs to the end even while the caller is being cancelled (Ctrl-C, SIGTERM) — and
+        a cancellation that arrives meanwhile is passed on once it is done, never lost:
+        a ``wait`` stopped just as it ended must still stop."""
+        job = asyncio.ensure_future(self._give_back())
+        interrupted = False
+        while not job.done():
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                interrupted = True
+        if interrupted:
+            raise asyncio.CancelledError
+
+    async def _give_back(self) -> None:
         if self._changes is not None:  # stop listening (a later run listens again)
             await self._changes.aclose()
             self._changes, self._live = None, None
-        with contextlib.suppress(StoreError, asyncio.CancelledError):
-            await asyncio.shield(self.store.following.release_all(self.owner))
-            if self.account is not None and self._holding:
-                await asyncio.shield(self.store.leases.release(self.account, self.owner))
+        with contextlib.suppress(StoreError):
+            await self.store.following.release_all(self.owner)
+        if self.account is not None and self._holding:
+            with contextlib.suppress(StoreError):
+                await self.store.leases.release(self.account, self.owner)
 
     async def _sleep(self) -> None:
         if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:

@@ -25,14 +25,14 @@ from datetime import datetime, timedelta
 
 from storage import DuplicateTask, Generation, TaskStore
 from storage.clock import parse_iso, utc_now
-from tui.dashscope import ApiError, DashScopeClient, DashScopeError, ListedTask, TaskInfo
+from tui.dashscope import DashScopeClient, DashScopeError, ListedTask, TaskInfo
 from tui.dashscope.sizes import PROMPT_LIMITS
 from tui.dashscope.task_ids import task_id_problem
+from tui.engine import listing
 
 SKEW = timedelta(seconds=90)  # our clock against the service's
 LONGEST_SEND = timedelta(minutes=3)  # a create request cannot take longer than this
 LISTABLE = timedelta(hours=24)  # the service lists (and answers about) the last 24 hours
-PAGE_SIZES = (100, 50, 20, 10)  # the largest page size is not documented: try big first
 # PixVerse's quirk: a 1808*1808 video of 8 s comes out as 1440*1440.
 SIZE_QUIRKS = {("1808*1808", 8): "1440*1440"}
 
@@ -99,30 +99,26 @@ def _agreement(info: TaskInfo | None) -> str:
 
 
 async def _list_window(client: DashScopeClient, window: _Window, say: Progress) -> None:
-    """Every task created in the window, page by page (smaller pages if big ones are
-    refused).  A failure is recorded on the window, not raised."""
-    sizes = list(PAGE_SIZES)
-    page_no = 1
-    while True:
-        try:
-            page = await client.list_tasks(start=window.start, end=window.end, page_no=page_no,
-                                           page_size=sizes[0])
-        except ApiError as exc:
-            if exc.status == 400 and len(sizes) > 1 and page_no == 1:
-                sizes.pop(0)
-                continue
-            window.problem = f"the task list did not load ({exc})"
-            return
-        except DashScopeError as exc:
-            window.problem = f"the task list did not load ({exc})"
-            return
-        window.tasks += [t for t in page.tasks if t.created is not None]
-        window.unreadable += page.refused + sum(1 for t in page.tasks if t.created is None)
-        say(f"listed page {page_no} of {page.total_page} "
-            f"({page.total} task{'s' if page.total != 1 else ''} in the window)")
-        if page_no >= page.total_page or not page.tasks:
-            return
-        page_no += 1
+    """Every task created in the window, page by page (``listing.pages``: smaller pages
+    if big ones are refused, and an end however the service answers).  A failure is
+    recorded on the window, not raised — and then nothing listed counts."""
+    listed: dict[str, ListedTask] = {}
+    unreadable = number = 0
+    try:
+        async for page in listing.pages(client, start=window.start, end=window.end):
+            number += 1
+            listed.update((t.task_id, t) for t in page.tasks if t.created is not None)
+            unreadable += page.refused + sum(1 for t in page.tasks if t.created is None)
+            say(f"listed page {number} of {page.total_page} "
+                f"({page.total} task{'s' if page.total != 1 else ''} in the window)")
+    except listing.ListRunaway as exc:
+        window.problem = str(exc)
+        return
+    except DashScopeError as exc:
+        window.problem = f"the task list did not load ({exc})"
+        return
+    window.tasks += listed.values()  # each task once, however often it was listed
+    window.unreadable += unreadable
 
 
 def _windows(spans: Sequence[tuple[Generation, datetime, datetime]]) -> list[_Window]:

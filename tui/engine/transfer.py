@@ -89,14 +89,30 @@ async def export(store: TaskStore, out: TextIO, fmt: str = "jsonl",
         if fmt == "jsonl":
             out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         else:
-            flat = {k: v for k, v in record.items() if k not in ("history", "format")}
-            flat["tags"] = ",".join(record["tags"])
+            flat = {k: spreadsheet_safe(v) for k, v in record.items()
+                    if k not in ("history", "format", "tags")}
+            flat["tags"] = spreadsheet_safe(",".join(record["tags"]))
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(flat))
+                writer = csv.DictWriter(out, fieldnames=list(flat), quoting=csv.QUOTE_ALL)
                 writer.writeheader()
             writer.writerow(flat)
         count += 1
     return count
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")  # what a spreadsheet reads as the start of a formula
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs: text that would start a formula (``=``, ``+``,
+    ``-``, ``@``, also after leading whitespace, or a leading tab or CR) gets a single
+    quote first, as OWASP recommends against CSV injection (every cell is quoted too).
+    Numbers and everything else are left as they are; the JSONL export is never
+    touched."""
+    if isinstance(value, str) and value and (value[0] in "\t\r"
+                                             or value.lstrip().startswith(FORMULA_STARTS)):
+        return "'" + value
+    return value
 
 
 # -- field checks: each returns what is wrong, to follow the field's name -------
@@ -326,7 +342,29 @@ def check_record(found: Any) -> dict[str, Any]:
     for applies, sentence in _ROW_RULES:
         if not applies(record):
             raise ImportProblem(sentence)
-    return record
+    return _as_data(record)
+
+
+# A download in progress, or a video set aside in a trash folder, happened on the
+# machine that wrote the record: here it names no file of ours.
+_ELSEWHERE = ("downloading", "trashed")
+
+
+def _as_data(record: dict[str, Any]) -> dict[str, Any]:
+    """What a record says about a download is data, never a file operation.
+
+    Only a saved video keeps its path (as a fact about where it was saved; the app
+    checks a file itself before it moves or deletes it); a download in progress or
+    a video in a trash folder becomes "not downloaded", and nothing but a saved
+    video names a file.
+    """
+    state = record.get("download_state")
+    if state is None or state == "done":
+        return record
+    clean = {**record, **dict.fromkeys(_DOWNLOAD[:-1])}
+    if state in _ELSEWHERE:
+        clean.update(download_state="none", download_error=None)
+    return clean
 
 
 def _raw_lines(source: IO[bytes] | IO[str]) -> Iterator[tuple[int, bytes | str | None]]:

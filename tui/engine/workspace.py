@@ -60,6 +60,11 @@ class Workspace:
         return Path(folder).expanduser() if folder else self.paths.downloads_dir
 
     @property
+    def folders(self) -> trash.Folders:
+        """The folders whose files the app may move or delete: downloads and trash."""
+        return trash.Folders(self.downloads_dir, self.paths.trash_dir)
+
+    @property
     def template(self) -> str:
         return self.settings.get("downloads", "template") or DEFAULT_TEMPLATE
 
@@ -76,7 +81,7 @@ class Workspace:
         store = await open_store(self.paths.database)
         try:
             await store.intents.sweep_interrupted()
-            await trash.empty(store)
+            await trash.empty(store, self.paths.trash_dir)
         except BaseException:
             await store.close()
             raise

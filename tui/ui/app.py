@@ -9,6 +9,7 @@ figures, row keys — belongs to ``MainScreen``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import time
@@ -25,13 +26,15 @@ from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
+from storage.redact import scrub
 from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
 from tui.engine.download import Downloader
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
-from tui.ui import graphics
+from tui.stopping import on_stop_signals
+from tui.ui import graphics, keys_policy
 from tui.ui.messages import PollerHealthChanged, TaskUpdated
 from tui.ui.screens.keys import KeysScreen
 from tui.ui.screens.main import MainScreen
@@ -79,6 +82,7 @@ class PixverseApp(App[str | None]):
         self._store_trouble_at = -STORE_TROUBLE_EVERY
         self._state = read_state(ws.paths.state_file)
         self._startup_problems = list(ws.warnings)
+        self._forget_stop_signals: Callable[[], None] = lambda: None
         loaded = load_themes(ws.paths.themes_dir)
         self._startup_problems += loaded.problems
         for theme in loaded.themes:
@@ -89,8 +93,8 @@ class PixverseApp(App[str | None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """Every toast, whoever raises it: never markup (``markup`` is ignored), never a
-        control character — toasts often carry a server's words."""
-        super().notify(printable(message, multiline=True), title=printable(title),
+        control character — toasts often carry a server's words — and never a key."""
+        super().notify(printable(scrub(message), multiline=True), title=printable(title),
                        severity=severity, timeout=timeout, markup=False)
 
     def store_trouble(self, exc: StoreError) -> None:
@@ -146,6 +150,16 @@ class PixverseApp(App[str | None]):
         self.main = MainScreen()  # drawn at once; it fills in when the services are open
         return self.main
 
+    def on_load(self) -> None:
+        self._forget_stop_signals = on_stop_signals(asyncio.get_running_loop(),
+                                                    self._stopped_by_signal)
+
+    def _stopped_by_signal(self, signum: int) -> None:
+        """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
+        terminal restored, the poller lease given back, downloads put back to resume."""
+        self.save_state()
+        self.exit(return_code=128 + signum)
+
     async def on_mount(self) -> None:
         self._apply_theme()
         self._apply_keymap()
@@ -186,6 +200,7 @@ class PixverseApp(App[str | None]):
             await self.client.aclose()
         if self.store is not None:
             await self.store.close()
+        self._forget_stop_signals()
 
     def save_state(self) -> None:
         state = dict(self._state)
@@ -215,7 +230,7 @@ class PixverseApp(App[str | None]):
             self.main.post_message(message)
 
     def _poller_health(self, health: Health, detail: str) -> None:
-        self._to_main(PollerHealthChanged(health.value, detail))
+        self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
 
     def _polled(self, row: Generation, changed: bool) -> None:
         self._to_main(TaskUpdated(row.id, finished=changed and row.status == "SUCCEEDED"))
@@ -263,6 +278,11 @@ class PixverseApp(App[str | None]):
     def _apply_keymap(self) -> None:
         wanted = self.ws.settings.section("keys")
         known = self.binding_ids()
+        # The bindings where a text field can have the focus: the app's, the main screen's
+        # and the composer's (see keys_policy).
+        typing_ids = keys_policy.active_while_typing(
+            b for b in (*self.BINDINGS, *MainScreen.BINDINGS, *Composer.BINDINGS)
+            if isinstance(b, Binding))
         keymap = {}
         for binding_id, keys in wanted.items():
             if binding_id not in known:
@@ -273,6 +293,9 @@ class PixverseApp(App[str | None]):
             elif not isinstance(keys, str) or not keys.strip():
                 self._startup_problems.append(f"[keys] {binding_id} must be a key name such as "
                                               '"ctrl+s" or "f5,ctrl+s".')
+            elif (why := keys_policy.refusal(binding_id, keys, typing_ids,
+                                             known[binding_id].key)) is not None:
+                self._startup_problems.append(why)
             else:
                 keymap[binding_id] = keys
         if keymap:

@@ -12,6 +12,7 @@ from rich.text import Text
 from storage import Generation
 from storage.clock import parse_iso
 from storage.records import BatchSummary
+from tui.engine import timeline
 from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
@@ -63,8 +64,7 @@ def elapsed(row: Generation, now: datetime) -> float | None:
 
 
 def took(row: Generation) -> float | None:
-    start, end = parse_iso(row.submit_time), parse_iso(row.end_time)
-    return None if start is None or end is None else (end - start).total_seconds()
+    return timeline.total_seconds(row)
 
 
 def submitted_text(row: Generation, now: datetime) -> str:

@@ -452,7 +452,8 @@ class RowActions(Screen[None]):
             return
         answers = [("keep", "Keep it" if len(rows) == 1 else "Keep them"),
                    ("forget", "Forget it" if len(rows) == 1 else "Forget them")]
-        video = trash.own_video(rows[0]) if len(rows) == 1 else None
+        video = (trash.own_video(rows[0], self.pixverse.ws.downloads_dir) if len(rows) == 1
+                 else None)
         if video is not None:
             answers.append(("delete", "Forget it and its file"))
         live = sum(1 for r in rows if r.display_status in ("PENDING", "RUNNING", "SUSPENDED"))
@@ -476,7 +477,7 @@ class RowActions(Screen[None]):
     async def _forget(self, rows: list[Generation], *, with_file: bool) -> None:
         for row in rows:
             try:
-                await trash.forget(self.store, row, self.pixverse.ws.paths.trash_dir,
+                await trash.forget(self.store, row, self.pixverse.ws.folders,
                                    with_file=with_file)
             except OSError as exc:
                 self.notify(f"Could not move {row.download_path} to the trash: "
@@ -499,7 +500,7 @@ class RowActions(Screen[None]):
     @work(group="forget", exclusive=False, exit_on_error=False)
     async def _undo_forget(self, generation_id: int) -> None:
         try:
-            row = await trash.restore(self.store, generation_id)
+            row = await trash.restore(self.store, generation_id, self.pixverse.ws.folders)
         except OSError as exc:
             self.notify(f"Restored, but its file could not be moved back: "
                         f"{exc.strerror or exc}", severity="warning")

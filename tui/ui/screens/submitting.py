@@ -19,6 +19,7 @@ from tui.engine import batch, stats
 from tui.engine.prices import BudgetState, Estimate, Prices, budget_state, estimate
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
+from tui.text_input import BadText
 from tui.ui.messages import StoreChanged, SubmissionFinished
 from tui.ui.screens.ask import AskScreen
 from tui.ui.screens.batch_preview import BatchScreen
@@ -51,6 +52,7 @@ class Submitting(RowActions):
     async def refresh_budget(self) -> None:
         """What is left of the budgets, for the status bar (and the composer's prices)."""
         self.query_one(Composer).prices = self.prices
+        self.query_one(Composer).max_tasks = self.pixverse.ws.settings.get("batch", "max_tasks")
         self._budget = await self.budget_now()
         self._show_figures()
 
@@ -178,11 +180,12 @@ class Submitting(RowActions):
         except OSError as exc:
             self.notify(f"{path} cannot be read: {exc.strerror or exc}.", severity="error")
             return
-        except UnicodeDecodeError:
-            self.notify(f"{path} is not UTF-8 text.", severity="error")
+        except BadText as exc:  # not UTF-8 (named by line), or too large
+            self.notify(f"{exc}.", severity="error")
             return
         defaults = self._composer_defaults()
-        plan = batch.read_batch(content, path.name, defaults)
+        plan = batch.read_batch(content, path.name, defaults,
+                                cap=self.pixverse.ws.settings.get("batch", "max_tasks"))
         found = await batch.survey(self.store, plan) if not plan.problems else None
         to_send = found.to_send if found is not None else []
         cost = estimate((item.request for item in to_send), self.prices)
@@ -247,6 +250,4 @@ class Submitting(RowActions):
 
 
 def _read_text(path: Path) -> str:
-    if path.stat().st_size > batch.MAX_FILE:
-        raise OSError(f"larger than {batch.MAX_FILE // 2**20} MB; split it")
-    return path.read_text(encoding="utf-8")
+    return batch.read_file(path)  # decoded as the command line decodes it
