@@ -84,6 +84,7 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
     async def main() -> None:
         ws = Workspace.load(base_url=base_url, key=ApiKey(KEY), time_scale=speed)
         app = PixverseApp(ws)
+        log_troubles(app)
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str] = asyncio.Queue()
 
@@ -113,6 +114,26 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
     return 0
 
 
+def log_troubles(app: Any) -> None:
+    """The poller's health changes and every warning or error toast, on stderr with the
+    time: a run whose ends come late says why (the app itself is unchanged)."""
+    health, notify = app._poller_health, app.notify
+
+    def log(text: str) -> None:
+        print(f"{datetime.now():%H:%M:%S} {text}", file=sys.stderr, flush=True)
+
+    def on_health(state: Any, detail: str) -> None:
+        log(f"poller {state.value}: {detail}")
+        health(state, detail)
+
+    def on_notify(message: str, **kwargs: Any) -> None:
+        if kwargs.get("severity", "information") != "information":
+            log(f"toast ({kwargs.get('title', '')}): {message}")
+        notify(message, **kwargs)
+
+    app._poller_health, app.notify = on_health, on_notify
+
+
 def snapshot() -> tracemalloc.Snapshot:
     gc.collect()
     return tracemalloc.take_snapshot().filter_traces(
@@ -138,8 +159,8 @@ def growth_report(before: tracemalloc.Snapshot, before_counts: Counter[str],
     out.append("largest growth by call path:" if paths else "")
     for stat in paths:
         out.append(f"  {stat.size_diff / 1e6:+8.2f} MB {stat.count_diff:+8d} blocks")
-        for frame in stat.traceback.format(limit=8, most_recent_first=True)[::2]:
-            out.append(f"      {frame.strip()}")
+        for line in stat.traceback.format(limit=8, most_recent_first=True)[::2]:
+            out.append(f"      {line.strip()}")
     out.append("objects gained by type (gc):")
     grown = sorted(((after_counts[k] - before_counts.get(k, 0), k) for k in after_counts),
                    reverse=True)
@@ -266,6 +287,10 @@ async def soak(args: argparse.Namespace, work: Path, samples: list[Sample],
                 await side.store.close()
             side.sim.close()
     report = Path(trace).read_text() if trace and Path(trace).exists() else ""
+    troubles = (work / "dashboard.err").read_text(errors="replace").splitlines()
+    if troubles:
+        report = "\n".join([f"the dashboard's log ({len(troubles)} lines; the last 8):",
+                            *(f"  {line}" for line in troubles[-8:]), report])
     if created_at and created_at[0] > WARM_UP:
         note = (f"the creates ran until minute {created_at[0]:.1f}, past the warm-up: the "
                 f"machine is too slow for this speed (try --speed 10). {note}").strip()

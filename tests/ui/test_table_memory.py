@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 
 from storage import Generation
@@ -67,7 +68,7 @@ async def test_ticking_clocks_and_changing_rows_keep_no_stale_renders() -> None:
             now[0] += timedelta(seconds=1)
             table.tick()
             await settle(pilot)
-        assert table.get_cell_at((0, 1)).plain == "◷ PENDING 0:23"  # the clock did move
+        assert table.get_cell_at(Coordinate(0, 1)).plain == "◷ PENDING 0:23"  # the clock did move
         after_ticks = segments_alive()
 
         for step in range(TICKS // 2):  # polls: rows start running, their cells change
