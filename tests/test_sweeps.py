@@ -307,8 +307,10 @@ BUDGETED = textwrap.dedent("""
 
 
 async def test_three_processes_stay_within_one_budget(tmp_path: Path) -> None:
-    """48 queries from three processes at once, through one budget of 8 per second: the
-    busiest second of the service's clock sees at most 9, and nothing is refused."""
+    """48 queries from three processes at once, through one budget of 8 per second: they
+    are spread over at least five seconds of the service's clock, nothing is refused, and
+    the busiest second sees at most 10 (the budget's 8 + its one-token burst, plus one
+    request granted at the end of a second that a loaded machine delivers in the next)."""
     path = tmp_path / "tasks.db"
     await (await open_store(path)).close()
     with make_sim(speed=1.0) as sim:
@@ -317,7 +319,9 @@ async def test_three_processes_stay_within_one_budget(tmp_path: Path) -> None:
         assert [p.wait(60) for p in procs] == [0, 0, 0]
         traffic = sim.traffic.snapshot()
     assert sim.traffic.count("query") == 48 and sim.traffic.count(status=429) == 0
-    assert traffic["peak_per_second"] <= 9
+    assert traffic["peak_per_second"] <= 10
+    seconds = sorted(sim.traffic.per_second)
+    assert seconds[-1] - seconds[0] >= 5
 
 
 def test_the_budget_is_kept_below_the_account_limit() -> None:

@@ -205,6 +205,8 @@ async def in_flight(store: TaskStore, prompt: str, *, endpoint: str, task_id: st
 async def highlight(pilot: Pilot, app: PixverseApp, generation_id: int, marker: str) -> None:
     """Put the table's cursor on a generation; wait until the pane shows ``marker``."""
     t = table(app)
+    await until(pilot, lambda: generation_id in t.rows_by_id, timeout=10,
+                what=f"#{generation_id} in the table")
     t.focus()
     t.move_cursor(row=index_of(app, generation_id), animate=False)
     await until(pilot, lambda: marker in detail_text(app), timeout=5,
