@@ -70,13 +70,13 @@ async def smoke(home: Path) -> None:
             async def succeeded() -> bool:
                 await pilot.pause()
                 assert app.store is not None
-                row = await app.store.get(1)
+                row = await app.store.generations.get(1)
                 if row is not None and row.status in ("FAILED", "CANCELED", "UNKNOWN"):
                     raise SystemExit(f"smoke test failed: the task ended {row.status}")
                 return row is not None and row.status == "SUCCEEDED"
             await until(succeeded, "the submitted task to succeed")
             assert app.store is not None and app.downloader is not None
-            row = await app.store.get(1)
+            row = await app.store.generations.get(1)
             assert row is not None and row.prompt == "lighthouse", row
             done = await app.downloader.download(row, wait=True)
             video = Path(done.download_path or "")

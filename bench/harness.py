@@ -65,7 +65,7 @@ async def put_in_flight(ws: Workspace, store: TaskStore, n: int, *, speed: float
                                first_poll_after=0)
         if not outcome.ok:
             raise RuntimeError(f"create {i} failed: {outcome.error}")
-        await store.nudge_poller(ws.account or "")
+        await store.leases.nudge(ws.account or "")
 
     async with ws.client() as client:
         await asyncio.gather(*(create(client, i) for i in range(n)))

@@ -204,7 +204,7 @@ class Side:
         """Tasks this follower has seen end (the store's figures)."""
         if self.store is None:
             self.store = await self.ws.open_store()
-        counts = await self.store.counts("2000-01-01T00:00:00+00:00")
+        counts = await self.store.history.counts("2000-01-01T00:00:00+00:00")
         return counts.total - counts.in_flight
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 
 HIDDEN = "[key hidden]"
+# The columns of a generation that hold error and note texts (which may quote request
+# headers): every backend scrubs them, and status events' details, when it writes them.
+SCRUBBED = frozenset({"submission_note", "error_message", "poll_error", "download_error"})
 _TOKENS = re.compile(r"(?i)(\bbearer\s+)[^\s'\",;()\[\]{}]+|\bsk-[A-Za-z0-9_\-]{8,}")
 _SECRETS: set[str] = set()
 _SHORTEST = 8  # a "secret" shorter than this would blank ordinary words

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 from rich.traceback import Traceback
 
-from storage import TaskStore
+from storage import open_store
 from storage.redact import scrub
 from tests.conftest import CLI, KEY, cli_env, make_sim
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RequestInvalid
@@ -116,7 +116,7 @@ def smuggled(value: str) -> ApiKey:
                                  "sk-SECRÉTKEY12TAILPIECE77", "sk-SECRETKEY12\x00TAILPIECE77"])
 async def test_a_request_that_cannot_be_sent_is_rejected_not_unconfirmed(
         sim: Simulator, tmp_path: Path, bad: str) -> None:
-    async with await TaskStore.open(tmp_path / "tasks.db") as store, \
+    async with await open_store(tmp_path / "tasks.db") as store, \
             DashScopeClient(smuggled(bad), sim.base_url) as client:
         outcome = await submit(store, client, GenerationRequest("a fox in the snow"))
         assert isinstance(outcome.error, RequestInvalid)
@@ -126,7 +126,7 @@ async def test_a_request_that_cannot_be_sent_is_rejected_not_unconfirmed(
         assert row.display_status == "REJECTED"
         with pytest.raises(RequestInvalid):  # a query is not sent either, nor retried
             await client.query("0385dc79-5ff8-4d82-bcb6-000000000000")
-        events = await store.events(row.id)
+        events = await store.generations.events(row.id)
     assert sim.requests == []
     text = " ".join([str(outcome.error), repr(outcome.error), row.error_message or "",
                      *(e.detail or "" for e in events)])
@@ -169,13 +169,14 @@ def test_scrub_hides_bearer_tokens_keys_and_the_key_in_use() -> None:
 
 async def test_the_store_never_writes_a_key_into_a_note_or_the_history(
         tmp_path: Path) -> None:
-    async with await TaskStore.open(tmp_path / "tasks.db") as store:
-        row = await store.add_intent(endpoint="e", model="m", prompt="p", size="1280*720",
-                                     duration=5)
-        await store.mark_unconfirmed(row.id, "broke (b'Bearer sk-SECRETKEY1234567890')")
-        await store.record_poll_failure(row.id, "Authorization: Bearer SECRETKEY99887766", 5)
-        await store.set_download(row.id, state="failed",
-                                 error="sk-SECRETKEY1234567890 in a header")
+    async with await open_store(tmp_path / "tasks.db") as store:
+        row = await store.intents.add(endpoint="e", model="m", prompt="p", size="1280*720",
+                                      duration=5)
+        await store.intents.mark_unconfirmed(row.id, "broke (b'Bearer sk-SECRETKEY1234567890')")
+        await store.following.record_poll_failure(
+            row.id, "Authorization: Bearer SECRETKEY99887766", 5)
+        await store.downloads.set(row.id, state="failed",
+                                  error="sk-SECRETKEY1234567890 in a header")
     assert_nowhere(("SECRETKEY1234567890", "SECRETKEY99887766"), stored_bytes(tmp_path))
 
 

@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from storage import TaskStore
+from storage import TaskStore, open_store
 from tui.engine import transfer
 
 FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "  =HYPERLINK(\"x\")",
@@ -23,13 +23,13 @@ HARMLESS = ["a fox in the snow", "月光 🎬", "1+1=2", "x=1", "'quoted", "fox,
 
 
 async def filled(path: Path) -> TaskStore:
-    store = await TaskStore.open(path)
+    store = await open_store(path)
     for text in [*FORMULAS, *HARMLESS]:
-        row = await store.add_intent(endpoint="e", model="m", prompt=text, size="1280*720",
-                                     duration=5, seed=7)
-        await store.mark_rejected(row.id, code=text, message=text, request_id=None)
-        await store.set_note(row.id, text)
-        await store.set_tags(row.id, [text.strip() or "x"])
+        row = await store.intents.add(endpoint="e", model="m", prompt=text, size="1280*720",
+                                      duration=5, seed=7)
+        await store.intents.mark_rejected(row.id, code=text, message=text, request_id=None)
+        await store.history.set_note(row.id, text)
+        await store.history.set_tags(row.id, [text.strip() or "x"])
     return store
 
 
@@ -64,7 +64,7 @@ async def test_jsonl_export_stays_byte_exact(tmp_path: Path) -> None:
     async with await filled(tmp_path / "a.db") as store:
         first = await exported(store, "jsonl")
     assert all(f in first for f in ('"prompt": "=1+1"', '"prompt": "@SUM(A1:A2)"'))
-    async with await TaskStore.open(tmp_path / "b.db") as again:
+    async with await open_store(tmp_path / "b.db") as again:
         report = await transfer.import_jsonl(again, io.BytesIO(first.encode()), "a.jsonl")
         assert report.added == len(FORMULAS) + len(HARMLESS)
         second = await exported(again, "jsonl")

@@ -49,7 +49,8 @@ def test_every_imported_package_is_declared_with_a_floor() -> None:
     wanted = declared(extras=True)
     for module in sorted(imported_roots()):
         names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [])}
-        assert names & set(wanted), f"{module} is imported but declared neither as a dependency nor in a feature's extra"
+        assert names & set(wanted), (f"{module} is imported but declared neither as a "
+                                     "dependency nor in a feature's extra")
 
 
 def test_the_floors_script_pins_exactly_the_declared_floors() -> None:

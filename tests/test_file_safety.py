@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from storage import Generation, StoreFull, TaskStore
+from storage import Generation, StoreFull, TaskStore, open_store
 from tests.conftest import CLI, cli_env, make_sim
 from tests.test_downloads import clip, downloader, finished, hold, until
 from tui.config import settings
@@ -51,7 +51,7 @@ async def imported(store: TaskStore, task_id: str = "task-imported",
     data = line(task_id=task_id, **fields)
     report = await transfer.import_jsonl(store, io.BytesIO(data), "hostile.jsonl")
     assert report.added == 1, report.lines()
-    row = await store.get_by_task_id(task_id)
+    row = await store.generations.by_task_id(task_id)
     assert row is not None
     return row
 
@@ -107,7 +107,7 @@ async def test_an_import_is_data_never_a_file_operation(store: TaskStore,
                              download_path=str(target)))
     report = await transfer.import_path(store, sidecar)
     assert report.added == 1, report.lines()
-    row = await store.get_by_task_id("task-sidecar")
+    row = await store.generations.by_task_id("task-sidecar")
     assert row is not None and (row.download_state, row.download_path) == ("none", None)
     assert target.read_bytes() == PRECIOUS
 
@@ -117,12 +117,12 @@ async def test_emptying_the_trash_deletes_only_what_it_set_aside(
     """A row that says "trashed" (however it came to say it) about a file elsewhere."""
     target = victim(tmp_path)
     row = await imported(store)
-    await store.set_download(row.id, state="trashed", path=str(target), done=len(PRECIOUS),
-                             sha256=sha256(PRECIOUS), error="moved to the trash from /x.mp4")
-    await store.forget(row.id)
+    await store.downloads.set(row.id, state="trashed", path=str(target), done=len(PRECIOUS),
+                              sha256=sha256(PRECIOUS), error="moved to the trash from /x.mp4")
+    await store.trash.forget(row.id)
     assert await trash.empty(store, folders(tmp_path).trash, days=0) == 1
     assert target.read_bytes() == PRECIOUS
-    assert await store.get(row.id) is None  # the row itself is gone, as asked
+    assert await store.generations.get(row.id) is None  # the row itself is gone, as asked
 
 
 async def test_undo_never_moves_a_file_the_record_names(store: TaskStore,
@@ -130,9 +130,9 @@ async def test_undo_never_moves_a_file_the_record_names(store: TaskStore,
     target = victim(tmp_path)
     elsewhere = tmp_path / "outside" / "moved-here.mp4"
     row = await imported(store)
-    await store.set_download(row.id, state="trashed", path=str(target), done=len(PRECIOUS),
-                             sha256=sha256(PRECIOUS), error=f"moved to the trash from {elsewhere}")
-    await store.forget(row.id)
+    await store.downloads.set(row.id, state="trashed", path=str(target), done=len(PRECIOUS),
+                              sha256=sha256(PRECIOUS), error=f"moved to the trash from {elsewhere}")
+    await store.trash.forget(row.id)
     back = await trash.restore(store, row.id, folders(tmp_path))
     assert back is not None and back.forgotten_at is None
     assert target.read_bytes() == PRECIOUS and not elsewhere.exists()
@@ -160,7 +160,7 @@ async def test_forgetting_moves_only_the_video_the_app_saved(
     with pytest.raises(OSError, match="no longer the video"):
         await trash.forget(store, video, where, with_file=True)
     assert path.read_bytes() == bytes(len(original))
-    current = await store.get(video.id)
+    current = await store.generations.get(video.id)
     assert current is not None and current.forgotten_at is None
 
     # as saved: into the trash, back on undo, deleted when the trash is emptied
@@ -184,10 +184,10 @@ async def test_undo_puts_a_video_back_only_into_the_downloads_folder(
     kept = await trash.forget(store, video, where, with_file=True)
     assert kept is not None and kept.download_state == "trashed"
     elsewhere = tmp_path / "outside" / "planted.mp4"
-    await store.set_download(kept.id, state="trashed", path=kept.download_path,
-                             done=kept.download_bytes, total=kept.download_total,
-                             sha256=kept.download_sha256,
-                             error=f"moved to the trash from {elsewhere}")
+    await store.downloads.set(kept.id, state="trashed", path=kept.download_path,
+                              done=kept.download_bytes, total=kept.download_total,
+                              sha256=kept.download_sha256,
+                              error=f"moved to the trash from {elsewhere}")
     path.write_bytes(PRECIOUS)  # and meanwhile another file took its old name
     back = await trash.restore(store, video.id, where)
     assert back is not None and back.download_state == "done"
@@ -254,8 +254,8 @@ async def test_a_link_at_its_own_part_is_refused_not_followed(
     d = downloader(sim, store, place)
     target = d.target_for(row)
     place.mkdir()
-    await store.set_download(row.id, state="failed", path=str(target), error="interrupted")
-    row = await store.get(row.id) or row
+    await store.downloads.set(row.id, state="failed", path=str(target), error="interrupted")
+    row = await store.generations.get(row.id) or row
     pointed = victim(tmp_path)
     part = target.with_name(target.name + ".part")
     part.symlink_to(pointed)
@@ -264,7 +264,7 @@ async def test_a_link_at_its_own_part_is_refused_not_followed(
     await d.aclose()
     assert not caught.value.retryable and "\n" not in str(caught.value)
     assert pointed.read_bytes() == PRECIOUS and part.is_symlink() and not target.exists()
-    after = await store.get(row.id)
+    after = await store.generations.get(row.id)
     assert after is not None and after.download_state == "failed"
 
 
@@ -393,8 +393,8 @@ async def test_a_file_nobody_recorded_is_not_replaced(
 
 
 async def test_names_are_measured_in_bytes(store: TaskStore, tmp_path: Path) -> None:
-    row = await store.add_intent(endpoint="e", model="m", prompt="狐" * 300, size="1280*720",
-                                 duration=5, audio=False)
+    row = await store.intents.add(endpoint="e", model="m", prompt="狐" * 300, size="1280*720",
+                                  duration=5, audio=False)
     for template in ("猫" * 59 + "{slug}", "{slug}" * 6, "é" * 90 + "{id}"):
         name = file_name(row, template)
         stem = name.removesuffix(".mp4")
@@ -423,8 +423,8 @@ async def test_a_download_with_a_long_non_ascii_template_is_saved(
 async def test_device_names_are_never_stems(store: TaskStore) -> None:
     for word in ("con", "CON", "Nul", "aux", "prn", "com1", "COM9", "lpt1", "LPT9", "com¹",
                  "ＣＯＮ"):
-        row = await store.add_intent(endpoint="e", model="m", prompt=word, size="1280*720",
-                                     duration=5, audio=False)
+        row = await store.intents.add(endpoint="e", model="m", prompt=word, size="1280*720",
+                                      duration=5, audio=False)
         for template in ("{slug}", "nul", "{slug}-{slug}"):
             stem = file_name(row, template).removesuffix(".mp4")
             assert stem.lower() not in RESERVED, (word, template, stem)
@@ -510,14 +510,14 @@ def test_every_command_says_the_disk_is_full_and_loses_nothing(
 
 async def test_a_store_on_a_full_disk_raises_store_full(tiny_disk: Path) -> None:
     database = tiny_disk / "tasks.db"
-    async with await TaskStore.open(database):
+    async with await open_store(database):
         pass
     fill(tiny_disk)
     with pytest.raises(StoreFull, match=f"the disk holding {database} is full"):
-        async with await TaskStore.open(database) as store:
-            await store.page(None)
+        async with await open_store(database) as store:
+            await store.history.page(None)
     with pytest.raises(StoreFull, match="is full"):
-        await TaskStore.open(tiny_disk / "new" / "folder" / "tasks.db")
+        await open_store(tiny_disk / "new" / "folder" / "tasks.db")
 
 
 async def test_a_download_onto_a_full_disk_is_one_sentence(
@@ -532,5 +532,5 @@ async def test_a_download_onto_a_full_disk_is_one_sentence(
     await d.aclose()
     said = str(caught.value)
     assert "\n" not in said and f"the disk holding {place} is full" in said, said
-    after = await store.get(row.id)
+    after = await store.generations.get(row.id)
     assert after is not None and after.download_state == "failed"

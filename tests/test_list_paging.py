@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import CLI, FAST, KEY, cli_env, client_for
 from tests.test_resolve import other_client_creates, unconfirmed
 from tui.dashscope import ApiKey, GenerationRequest
@@ -72,14 +72,15 @@ async def test_resolve_stops_when_pages_repeat(sim: Simulator, tmp_path: Path) -
     assert out.returncode == 1, out.stderr
     assert f"#{row.id}: not settled" in out.stdout and "same tasks again" in out.stdout
     assert list_calls(sim) <= 2
-    async with await TaskStore.open(home / "tasks.db") as store:
-        assert (await store.get(row.id)).submission == "unconfirmed"  # type: ignore[union-attr]
+    async with await open_store(home / "tasks.db") as store:
+        after = await store.generations.get(row.id)
+    assert after is not None and after.submission == "unconfirmed"
 
 
 async def test_the_pollers_sweep_stops_and_polls_tasks_one_by_one(sim: Simulator,
                                                                   tmp_path: Path) -> None:
     account = account_id(sim.base_url, ApiKey(KEY))
-    async with await TaskStore.open(tmp_path / "tasks.db") as store, \
+    async with await open_store(tmp_path / "tasks.db") as store, \
             client_for(sim) as client:
         for n in range(2):
             await submit(store, client, GenerationRequest(f"a heron, take {n}"),

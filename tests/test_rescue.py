@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from storage import TaskStore
+from storage import open_store
 from storage.clock import iso, utc_now
 from tests.conftest import CLI, cli_env, same_video, submitted
 from tui.simulator import Simulator
@@ -85,8 +85,8 @@ async def test_watch_follows_downloads_and_reports(sim: Simulator, tmp_path: Pat
         saved: list[str] = []
         while len(saved) < 2:
             assert time.monotonic() < deadline and watch.poll() is None, saved
-            async with await TaskStore.open(home / "tasks.db") as store:
-                saved = [r.task_id or "" for r in await store.page(limit=10)
+            async with await open_store(home / "tasks.db") as store:
+                saved = [r.task_id or "" for r in await store.history.page(limit=10)
                          if r.download_state == "done"]
             time.sleep(0.2)
         assert set(saved) == {first, second_id}

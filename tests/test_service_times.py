@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.style import Style
 
-from storage import Generation, Observation, TaskStore
+from storage import Generation, Observation, TaskStore, open_store
 from tests.conftest import CLI, cli_env
 from tui.engine import stats
 from tui.simulator import Simulator
@@ -37,13 +37,13 @@ IMPOSSIBLE = {
 
 async def ended(store: TaskStore, prompt: str, times: tuple[str, str, str],
                 task_id: str) -> Generation:
-    row = await store.add_intent(endpoint="http://127.0.0.1:9/api/v1", prompt=prompt,
-                                 model="pixverse/pixverse-v5.6-t2v", size="1280*720",
-                                 duration=5)
-    await store.mark_accepted(row.id, task_id=task_id, status="PENDING", request_id="r",
-                              next_poll_in=600)
+    row = await store.intents.add(endpoint="http://127.0.0.1:9/api/v1", prompt=prompt,
+                                  model="pixverse/pixverse-v5.6-t2v", size="1280*720",
+                                  duration=5)
+    await store.intents.mark_accepted(row.id, task_id=task_id, status="PENDING",
+                                      request_id="r", next_poll_in=600)
     submitted, scheduled, end = times
-    row, _ = await store.apply(row.id, Observation(
+    row, _ = await store.following.apply(row.id, Observation(
         "SUCCEEDED", request_id="r", submit_time=submitted, scheduled_time=scheduled,
         end_time=end, video_url="https://example.com/v.mp4", usage_duration=5.0,
         usage_size="1280*720", usage_fps=24, usage_sr="720", usage_audio=False,
@@ -52,7 +52,7 @@ async def ended(store: TaskStore, prompt: str, times: tuple[str, str, str],
 
 
 async def history(path: Path) -> dict[str, Generation]:
-    async with await TaskStore.open(path) as store:
+    async with await open_store(path) as store:
         rows = {"good": await ended(store, "good", GOOD, "task-good-0001")}
         for n, (name, times) in enumerate(IMPOSSIBLE.items()):
             rows[name] = await ended(store, name, times, f"task-bad-{n:04d}")
@@ -61,7 +61,7 @@ async def history(path: Path) -> dict[str, Generation]:
 
 async def test_stats_and_typical_times_leave_impossible_times_out(tmp_path: Path) -> None:
     await history(tmp_path / "tasks.db")
-    async with await TaskStore.open(tmp_path / "tasks.db") as store:
+    async with await open_store(tmp_path / "tasks.db") as store:
         figures = (await stats.compute(store)).as_json()["tiers"]["720P"]
         typical = await stats.typical_generation_times(store)
     assert figures["videos"] == 4  # the videos count; only their times are unknown
@@ -115,8 +115,8 @@ async def test_sorting_by_time_taken_puts_impossible_times_with_the_unknown(
     contradict each other come last, with the ones not ended yet — not first, as a
     negative (or inflated) figure would put them."""
     rows = await history(tmp_path / "tasks.db")
-    async with await TaskStore.open(tmp_path / "tasks.db") as store:
-        longest = await store.page(sort="took", descending=True)
-        shortest = await store.page(sort="took", descending=False)
+    async with await open_store(tmp_path / "tasks.db") as store:
+        longest = await store.history.page(sort="took", descending=True)
+        shortest = await store.history.page(sort="took", descending=False)
     assert longest[0].id == rows["good"].id
     assert shortest[-1].id == rows["good"].id

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Generation, TaskStore
+from storage import Generation, TaskStore, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.dashscope import ApiKey
 from tui.engine.account import account_id
@@ -45,15 +45,15 @@ def until(condition: Callable[[], bool], what: str) -> None:
 
 def row(home: Path, generation_id: int) -> Generation | None:
     async def read() -> Generation | None:
-        async with await TaskStore.open(home / "tasks.db") as store:
-            return await store.get(generation_id)
+        async with await open_store(home / "tasks.db") as store:
+            return await store.generations.get(generation_id)
     return asyncio.run(read())
 
 
 def lease_holder(home: Path, sim: Simulator) -> str | None:
     async def read() -> str | None:
-        async with await TaskStore.open(home / "tasks.db") as store:
-            lease = await store.poller_lease(account_id(sim.base_url, ApiKey(KEY)))
+        async with await open_store(home / "tasks.db") as store:
+            lease = await store.leases.current(account_id(sim.base_url, ApiKey(KEY)))
             return lease.holder
     return asyncio.run(read())
 
@@ -183,13 +183,13 @@ async def test_a_stop_during_the_lease_release_is_passed_on_and_the_lease_releas
     async with client_for(sim) as client:
         poller = PollScheduler(store, client, PollSettings(time_scale=600), account=account)
         assert await poller._may_poll()
-        assert (await store.poller_lease(account)).holder == poller.owner
+        assert (await store.leases.current(account)).holder == poller.owner
         releasing = asyncio.create_task(poller.release())
         await asyncio.sleep(0)  # it has started giving back
         releasing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await releasing
-    assert (await store.poller_lease(account)).holder is None
+    assert (await store.leases.current(account)).holder is None
 
 
 async def test_the_signal_handlers_are_given_back() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import CLI, cli_env
 from tui.config import settings
 from tui.dashscope import GenerationRequest
@@ -42,8 +42,8 @@ def creates(sim: Simulator) -> int:
 async def rows_in(home: Path) -> int:
     if not (home / "tasks.db").exists():
         return 0
-    async with await TaskStore.open(home / "tasks.db") as store:
-        return len(await store.recent(limit=10))
+    async with await open_store(home / "tasks.db") as store:
+        return len(await store.history.page(limit=10))
 
 
 def refused(out: subprocess.CompletedProcess[str], *words: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Generation, TaskStore
+from storage import Generation, open_store
 from tests.conftest import CLI, KEY, cli_env
 from tui.dashscope import ApiKey
 from tui.engine.account import account_id
@@ -108,9 +108,9 @@ class Terminal:
 def read(home: Path, sim: Simulator) -> tuple[Generation | None, str | None]:
     """Row 1 and whoever holds the account's poller lease."""
     async def get() -> tuple[Generation | None, str | None]:
-        async with await TaskStore.open(home / "tasks.db") as store:
-            lease = await store.poller_lease(account_id(sim.base_url, ApiKey(KEY)))
-            return await store.get(1), lease.holder
+        async with await open_store(home / "tasks.db") as store:
+            lease = await store.leases.current(account_id(sim.base_url, ApiKey(KEY)))
+            return await store.generations.get(1), lease.holder
     return asyncio.run(get())
 
 

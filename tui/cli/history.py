@@ -30,7 +30,7 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     if where.problems:
         raise Problem("; ".join(where.problems))
     async with await ws.open_store() as store:
-        rows = await store.page(where, limit=args.limit)
+        rows = await store.history.page(where, limit=args.limit)
         about_to_expire = rescue.warning(await rescue.expiring(store))
     print_rows(rows, args.json)
     if about_to_expire:
@@ -45,7 +45,7 @@ async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
         return await _show_file(args, ws, video)
     async with await ws.open_store() as store:
         row = await find_one(store, args.task)
-        events = await store.events(row.id)
+        events = await store.generations.events(row.id)
     _print_row(row, events, args.json)
     return 0
 
@@ -70,16 +70,17 @@ async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> in
     """By the metadata's task id, else by the file's SHA-256; else what the metadata says."""
     told = await asyncio.to_thread(provenance.read, video)
     async with await ws.open_store() as store:
-        row = await store.get_by_task_id(told.task_id) if told and told.task_id else None
+        row = await store.generations.by_task_id(told.task_id) if told and told.task_id else None
         others: list[Generation] = []
         if row is None:
             try:
                 digest = await asyncio.to_thread(provenance.sha256_of, video)
             except OSError as exc:
                 raise Problem(f"cannot read {video} ({exc.strerror or exc})") from None
-            rows = sorted(await store.get_by_sha256(digest), key=lambda r: r.id, reverse=True)
+            rows = sorted(await store.generations.by_sha256(digest), key=lambda r: r.id,
+                          reverse=True)
             row, others = (rows[0], rows[1:]) if rows else (None, [])
-        events = await store.events(row.id) if row is not None else []
+        events = await store.generations.events(row.id) if row is not None else []
     if row is not None:
         _print_row(row, events, args.json)
         if others:

@@ -50,9 +50,9 @@ def print_rows(rows: Sequence[Generation], as_json: bool) -> None:
 
 async def find_one(store: TaskStore, ref: str) -> Generation:
     """The one row a user's reference (task id, prefix, #ID) means — or a Problem."""
-    rows = await store.find(ref)
+    rows = await store.generations.find(ref)
     if not rows:
-        raise Problem(f"no task matches {ref!r} in {store.path}; see `pixverse-tui list`")
+        raise Problem(f"no task matches {ref!r} in {store.location}; see `pixverse-tui list`")
     if len(rows) > 1:
         raise Problem(f"{ref!r} matches several tasks ({', '.join(r.task_id or '?' for r in rows)}"
                       "); give more of the task id")

@@ -47,7 +47,7 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         to_send = intent.items
         if intent.plan is not None:
-            await store.sweep_interrupted_sends()  # a dead process's sends are in doubt
+            await store.intents.sweep_interrupted()  # a dead process's sends are in doubt
             found = await batch.survey(store, intent.plan)
             err(f"{printable(intent.plan.name)}: {intent.plan.lines} lines, "
                 f"{len(intent.plan.items)} prompts — {found.sentence()}")
@@ -72,7 +72,7 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                                        polling.first_poll, CREATE_PACE / args.time_scale)
             if ws.account is not None and any(r.task_id for r in rows):
                 with contextlib.suppress(StoreError):  # the poller, in whichever process
-                    await store.nudge_poller(ws.account)
+                    await store.leases.nudge(ws.account)
             if args.wait and not failed:
                 rows, ended = await wait_for_rows(store, client, ws, rows, args.time_scale,
                                           args.download)

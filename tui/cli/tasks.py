@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from storage import Generation, TaskStore
+from storage.history import HistoryFilter
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
@@ -53,10 +54,10 @@ class _Saver:
         """Let running downloads end, fetch the waited-for videos still missing (those
         that had already finished before this run followed them)."""
         await asyncio.gather(*self.tasks)
-        for row in await store.get_many(r.id for r in rows):
+        for row in await store.generations.get_many(r.id for r in rows):
             if row.status == "SUCCEEDED" and row.download_state != "done" and self._wants(row):
                 await self._save(row)
-        return await store.get_many(r.id for r in rows)
+        return await store.generations.get_many(r.id for r in rows)
 
     async def stop(self) -> None:
         """Stop the downloads still running (the wait was stopped) and let each put its
@@ -119,7 +120,7 @@ async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
         rows = [await find_one(store, ref) for ref in args.tasks]
         for row in rows:  # asking to wait is asking to follow, even a task given up on
             if row.task_id is not None and not row.terminal and row.forgotten_at is None:
-                await store.follow_again(row.id)
+                await store.following.resume(row.id)
         async with ws.client(store, time_scale=args.time_scale) as client:
             rows, ok = await wait_for_rows(store, client, ws, rows, args.time_scale, args.download)
     print_rows(rows, args.json)
@@ -140,7 +141,7 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
         try:
             for row in rows:
                 if client is not None and row.task_id and not row.terminal:
-                    row, _ = await store.apply(row.id, observation(await client.query(
+                    row, _ = await store.following.apply(row.id, observation(await client.query(
                         row.task_id)), 3.0)
                 try:
                     row = await downloader.download(row, folder, wait=True)
@@ -191,9 +192,9 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
     rows = []
     async with await ws.open_store() as store, ws.client(store) as client:
         for task_id in task_ids:
-            known = await store.get_by_task_id(task_id)
+            known = await store.generations.by_task_id(task_id)
             if known is not None:
-                rows.append(await store.follow_again(known.id))
+                rows.append(await store.following.resume(known.id))
                 continue
             info = await client.query(task_id)
             if info.status == "UNKNOWN":
@@ -210,7 +211,8 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
 async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         if args.ref is None:
-            rows = await store.recent(statuses=["UNCONFIRMED"], limit=100_000)
+            rows = await store.history.page(HistoryFilter(statuses=("UNCONFIRMED",)),
+                                            limit=100_000)
             if not rows:
                 say("no unconfirmed submissions")
                 return 0
@@ -270,10 +272,11 @@ async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
     adopted = refused = 0
     runaway: listing.ListRunaway | None = None
     async with await ws.open_store() as store, ws.client(store) as client:
-        known = await store.task_ids()
+        known: set[str] = set()
         try:
             async for page in listing.pages(client, sizes=(50,)):
                 refused += page.refused
+                known |= await store.generations.known_task_ids(t.task_id for t in page.tasks)
                 for listed in page.tasks:
                     if listed.task_id in known:
                         continue

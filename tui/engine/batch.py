@@ -9,7 +9,7 @@ alternatives in a line expand into every combination (see ``templates``).
 
 Each prompt the file makes is an *intent* keyed by the batch (a hash of the
 file's name and content) and its place in the file.  The store holds one row
-per key (``claim_intent``), so a second run finds what the first one sent:
+per key (``store.intents.claim``), so a second run finds what the first one sent:
 accepted tasks are not sent again, those whose outcome is unknown are reported
 as UNCONFIRMED for ``resolve`` to settle, and only lines never sent (or refused,
 which created nothing) go out.
@@ -273,7 +273,7 @@ class Survey:
 
 
 async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
-    known = await store.intents(f"{plan.batch_id}:")
+    known = await store.intents.with_prefix(f"{plan.batch_id}:")
     result = Survey()
     for item in plan.items:
         row = known.get(item.key)
@@ -341,7 +341,7 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
     sent_any = False
     for item in plan.items:
         request = item.request
-        row, mine = await store.claim_intent(
+        row, mine = await store.intents.claim(
             item.key, endpoint=client.base_url, model=request.model, prompt=request.prompt,
             size=request.size, duration=request.duration, audio=request.audio,
             watermark=request.watermark, seed=request.seed, batch_id=plan.batch_id,

@@ -177,7 +177,7 @@ class Downloader:
         try:
             media = self.policy.check(row.video_url)
         except UrlRefused as exc:
-            await self.store.set_download(row.id, state="refused", error=str(exc))
+            await self.store.downloads.set(row.id, state="refused", error=str(exc))
             raise DownloadError(f"download of {label} refused: {exc}", retryable=False,
                                 state="refused") from None
         mine = FileLock(place / f".{slugify(row.task_id or f'local{row.id}', 80)}.download.lock")
@@ -192,10 +192,10 @@ class Downloader:
                 await mine.acquire()
         except OSError as exc:
             reason = _os_reason(exc, place)
-            await self.store.set_download(row.id, state="failed", error=reason)
+            await self.store.downloads.set(row.id, state="failed", error=reason)
             raise DownloadError(f"download of {label} failed: {reason}") from None
         try:
-            current = await self.store.get(row.id) or row
+            current = await self.store.generations.get(row.id) or row
             if _already_done(current):
                 return current  # the download we waited for succeeded
             target, name_lock = await self._claim_name(current, place, label)
@@ -223,7 +223,7 @@ class Downloader:
                 continue  # a link or a pipe sits at the lock's name: not ours to use
             except OSError as exc:
                 reason = _os_reason(exc, place)
-                await self.store.set_download(row.id, state="failed", error=reason)
+                await self.store.downloads.set(row.id, state="failed", error=reason)
                 raise DownloadError(f"download of {label} failed: {reason}") from None
             try:
                 free = await self._free_for(row, target)
@@ -234,7 +234,7 @@ class Downloader:
                 return target, lock
             lock.release()
         reason = f"every name for this video in {place} is taken by other files"
-        await self.store.set_download(row.id, state="failed", error=reason)
+        await self.store.downloads.set(row.id, state="failed", error=reason)
         raise DownloadError(f"download of {label} failed: {reason}", retryable=False)
 
     async def _free_for(self, row: Generation, target: Path) -> bool:
@@ -249,13 +249,13 @@ class Downloader:
         if not own and any(occupied(path) for path in beside):
             return False
         return all(other.id == row.id
-                   for other in await self.store.get_by_download_path(str(target)))
+                   for other in await self.store.generations.by_download_path(str(target)))
 
     async def _download_locked(self, row: Generation, media: MediaUrl, target: Path,
                                label: str) -> Generation:
         part = target.with_name(target.name + ".part")
-        await self.store.set_download(row.id, state="downloading", path=str(target),
-                                      done=_size(part))
+        await self.store.downloads.set(row.id, state="downloading", path=str(target),
+                                       done=_size(part))
         final = part
         try:
             if occupied(part) and not is_regular(part):
@@ -282,7 +282,7 @@ class Downloader:
                 with contextlib.suppress(OSError):
                     final.unlink(missing_ok=True)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.set_download(
+                await asyncio.shield(self.store.downloads.set(
                     row.id, state="failed", path=str(target), done=_size(part),
                     error="the download was interrupted"))
             raise
@@ -295,16 +295,16 @@ class Downloader:
             if stop.discard:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
-            await self.store.set_download(row.id, state=stop.state, path=str(target),
-                                          done=_size(part), error=stop.reason)
+            await self.store.downloads.set(row.id, state=stop.state, path=str(target),
+                                           done=_size(part), error=stop.reason)
             raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
                                 retryable=stop.retryable, state=stop.state) from None
-        done = await self.store.set_download(row.id, state="done", path=str(target),
-                                             done=size, total=size, sha256=digest, error=note)
+        done = await self.store.downloads.set(row.id, state="done", path=str(target),
+                                              done=size, total=size, sha256=digest, error=note)
         if self.sidecar:
             problem = await self._write_sidecar(done, target)
             if problem is not None:
-                done = await self.store.set_download(
+                done = await self.store.downloads.set(
                     row.id, state="done", path=str(target), done=size, total=size,
                     sha256=digest, error="; ".join(filter(None, (note, problem))))
         return done
@@ -441,7 +441,7 @@ class Downloader:
                 if now - last >= PROGRESS_EVERY:
                     last = now
                     sink.flush()
-                    await self.store.set_download_progress(row.id, have, plan.total)
+                    await self.store.downloads.progress(row.id, have, plan.total)
                     if self.on_progress is not None:
                         self.on_progress(row, have, plan.total)
 

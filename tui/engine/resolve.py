@@ -155,7 +155,8 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
             f"{window.start.astimezone():%H:%M:%S}–{window.end.astimezone():%H:%M:%S}")
         await _list_window(client, window, say)
 
-    known = await store.task_ids()
+    known = await store.generations.known_task_ids(
+        task.task_id for window in windows for task in window.tasks)
     plausible: dict[int, list[ListedTask]] = {}
     details: dict[str, TaskInfo | None] = {}
     for window in windows:
@@ -180,7 +181,7 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
         if doubtful[row_id] and not _confirmed(row, details.get(task.task_id)):
             continue  # a task we could not read may be this row's: only proof will do
         try:
-            await store.adopt_for(row.id, task.task_id)
+            await store.intents.adopt_for(row.id, task.task_id)
         except DuplicateTask as exc:  # another process adopted it meanwhile
             verdicts[row.id] = Verdict(row, Outcome.UNCHECKED, problem=str(exc))
             continue
@@ -235,7 +236,7 @@ async def _details(client: DashScopeClient, task: ListedTask,
 
 async def _gave_up_at(store: TaskStore, row: Generation) -> str | None:
     """When this row was marked unconfirmed (the end of its send window)."""
-    for event in reversed(await store.events(row.id)):
+    for event in reversed(await store.generations.events(row.id)):
         if event.status == "UNCONFIRMED":
             return event.at
     return None
@@ -251,7 +252,7 @@ async def adopt_named(store: TaskStore, client: DashScopeClient, row: Generation
     problem = task_id_problem(task_id)
     if problem is not None:
         raise NotThatTask(f"{task_id!r} is not a task id: {problem}")
-    holder = await store.get_by_task_id(task_id)
+    holder = await store.generations.by_task_id(task_id)
     if holder is not None:
         raise NotThatTask(f"{task_id} already belongs to #{holder.id}; a task can belong to "
                           "one generation only")
@@ -262,4 +263,4 @@ async def adopt_named(store: TaskStore, client: DashScopeClient, row: Generation
     why = contradiction(row, info)
     if why is not None:
         raise NotThatTask(f"{task_id} cannot be #{row.id}'s task: {why}")
-    return await store.adopt_for(row.id, task_id)
+    return await store.intents.adopt_for(row.id, task_id)

@@ -156,7 +156,7 @@ async def compute(store: TaskStore, prices: dict[str, Any] | None = None,
     table = Prices.from_settings(prices or {})
     prices = dict(table.table)
     stats = Stats(currency=table.currency or None)
-    async for values in store.columns(STAT_COLUMNS, where):
+    async for values in store.history.columns(STAT_COLUMNS, where):
         add(stats, StatRow(*values), prices)
     stats.per_day = dict(sorted(stats.per_day.items()))
     if budget and any(budget.get(name) is not None for name in ("daily", "monthly")):

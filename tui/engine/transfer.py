@@ -32,6 +32,7 @@ from storage import Generation, TaskStore
 from storage.clock import now_iso
 from storage.history import HistoryFilter
 from storage.records import (
+    IMPORTABLE,
     STATUS_RANK,
     SUBMISSION_ABANDONED,
     SUBMISSION_ACCEPTED,
@@ -41,7 +42,6 @@ from storage.records import (
     SUBMISSION_UNCONFIRMED,
     StatusEvent,
 )
-from storage.store import IMPORTABLE
 from tui.dashscope.sizes import DURATIONS, SEED_MAX
 from tui.dashscope.task_ids import task_id_problem
 from tui.engine import provenance
@@ -69,15 +69,15 @@ async def record_of(store: TaskStore, row: Generation) -> dict[str, Any]:
     data = asdict(row)
     record: dict[str, Any] = {"format": FORMAT_VERSION}
     record.update({k: data[k] for k in IMPORTABLE})
-    record["tags"] = await store.tags_of(row.id)
-    events: Sequence[StatusEvent] = await store.events(row.id)
+    record["tags"] = await store.history.tags_of(row.id)
+    events: Sequence[StatusEvent] = await store.generations.events(row.id)
     record["history"] = [asdict(e) for e in events]
     return record
 
 
 async def records(store: TaskStore, where: HistoryFilter | None = None
                   ) -> AsyncIterator[dict[str, Any]]:
-    async for row in store.iterate(where):
+    async for row in store.history.rows(where):
         yield await record_of(store, row)
 
 
@@ -458,7 +458,7 @@ async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
     batch: list[dict[str, Any]] = []
 
     async def flush() -> None:
-        added = await store.import_many(batch)
+        added = await store.history.import_many(batch)
         report.added += added
         report.present += len(batch) - added
         batch.clear()
@@ -564,7 +564,7 @@ async def _import_files(store: TaskStore, paths: Sequence[Path], base: Path, nam
     found_records.sort(key=lambda entry: entry[:2])
     for start in range(0, len(found_records), IMPORT_BATCH):
         batch = [record for _, _, record in found_records[start:start + IMPORT_BATCH]]
-        added = await store.import_many(batch)
+        added = await store.history.import_many(batch)
         report.added += added
         report.present += len(batch) - added
     return report
@@ -610,7 +610,7 @@ async def _from_video(store: TaskStore, video: Path, report: ImportReport,
     told = await asyncio.to_thread(provenance.read, video)
     examined = await asyncio.to_thread(_examine, video)
     if told is None:
-        if not isinstance(examined, str) and await store.get_by_sha256(examined[1]):
+        if not isinstance(examined, str) and await store.generations.by_sha256(examined[1]):
             return None
         raise ImportProblem("has no pixverse-tui metadata and no sidecar beside it")
     found: dict[str, Any] = {

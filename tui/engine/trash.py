@@ -20,8 +20,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage import Generation, TaskStore
-from storage.store import TRASH_DAYS
+from storage import TRASH_DAYS, Generation, TaskStore
 from tui.engine import safe_files
 from tui.engine.safe_files import NotOurs
 
@@ -79,36 +78,36 @@ async def forget(store: TaskStore, row: Generation, folders: Folders, *,
         folders.trash.mkdir(parents=True, exist_ok=True)
         kept = await asyncio.to_thread(_move_to_free_name, video, folders.trash,
                                        f"{row.id}-{video.name}")
-        await store.set_download(row.id, state=TRASHED, path=str(kept),
-                                 done=row.download_bytes, total=row.download_total,
-                                 sha256=row.download_sha256, error=f"{MOVED_FROM}{video}")
-    return await store.forget(row.id)
+        await store.downloads.set(row.id, state=TRASHED, path=str(kept),
+                                  done=row.download_bytes, total=row.download_total,
+                                  sha256=row.download_sha256, error=f"{MOVED_FROM}{video}")
+    return await store.trash.forget(row.id)
 
 
 async def restore(store: TaskStore, generation_id: int, folders: Folders) -> Generation | None:
     """Undo ``forget``: the row comes back, and its video goes back to the downloads
     folder (under its old name if that is free)."""
-    row = await store.restore(generation_id)
+    row = await store.trash.restore(generation_id)
     if row is None or row.download_state != TRASHED or not row.download_path:
         return row
     kept = Path(row.download_path)
     if not await _unchanged(kept, folders.trash, row.download_sha256):
-        return await store.set_download(row.id, state="none", error=None)
+        return await store.downloads.set(row.id, state="none", error=None)
     name = Path((row.download_error or "").removeprefix(MOVED_FROM)).name
     if not name.lower().endswith(".mp4") or name.startswith("."):
         name = f"pixverse-{row.id}.mp4"
     folders.downloads.mkdir(parents=True, exist_ok=True)
     back = await asyncio.to_thread(_move_to_free_name, kept, folders.downloads, name)
-    return await store.set_download(row.id, state="done", path=str(back),
-                                    done=row.download_bytes, total=row.download_total,
-                                    sha256=row.download_sha256)
+    return await store.downloads.set(row.id, state="done", path=str(back),
+                                     done=row.download_bytes, total=row.download_total,
+                                     sha256=row.download_sha256)
 
 
 async def empty(store: TaskStore, trash: Path, days: float = TRASH_DAYS) -> int:
     """Delete for good what has been in the trash longer than ``days``: the rows, and
     the videos set aside with them — each only if it is still, in the trash folder,
     the file that was put there."""
-    gone = await store.purge_trash(days)
+    gone = await store.trash.purge(days)
     for row in gone:
         if row.download_state == TRASHED and row.download_path:
             path = Path(row.download_path)

@@ -59,12 +59,12 @@ class DetailScreen(ModalScreen[None]):
         if app.store is None:
             return
         try:
-            row = await app.store.get(self.generation_id)
+            row = await app.store.generations.get(self.generation_id)
             if row is None:
                 self.dismiss()
                 return
-            events = await app.store.events(row.id)
-            tags = await app.store.tags_of(row.id)
+            events = await app.store.generations.events(row.id)
+            tags = await app.store.history.tags_of(row.id)
         except StoreError as exc:
             app.store_trouble(exc)
             return
@@ -77,7 +77,7 @@ class DetailScreen(ModalScreen[None]):
         if app.main is None or app.store is None:
             return
         try:
-            row = await app.store.get(self.generation_id)
+            row = await app.store.generations.get(self.generation_id)
         except StoreError as exc:
             app.store_trouble(exc)
             return

@@ -219,22 +219,22 @@ class MainScreen(Submitting):
 
     async def _read_page(self) -> list[Generation]:
         table = self.table
-        self._seen_change = await self.store.last_change()
+        self._seen_change = await self.store.generations.last_change()
         self.matching = await self._count()
         if not self._count_capped:
             self.page_no = min(self.page_no, max(0, (self.matching - 1) // PAGE_SIZE))
-        rows = await self.store.page(self._query, sort=table.sort_column,
-                                     descending=table.sort_reverse,
-                                     limit=PAGE_SIZE + self._grown, offset=self._offset)
+        rows = await self.store.history.page(self._query, sort=table.sort_column,
+                                             descending=table.sort_reverse,
+                                             limit=PAGE_SIZE + self._grown, offset=self._offset)
         if not rows and self.page_no > 0:  # past the end of an uncounted search
             self.page_no -= 1
             self._grown = self._shift = 0
-            rows = await self.store.page(self._query, sort=table.sort_column,
-                                         descending=table.sort_reverse, limit=PAGE_SIZE,
-                                         offset=self._offset)
+            rows = await self.store.history.page(self._query, sort=table.sort_column,
+                                                 descending=table.sort_reverse, limit=PAGE_SIZE,
+                                                 offset=self._offset)
         self._last_reload = time.monotonic()
         self._batches = {row.id: summary for row in rows if row.batch_id in self.folded
-                         if (summary := await self.store.batch(row.batch_id)) is not None}
+                         if (summary := await self.store.intents.batch(row.batch_id)) is not None}
         return rows
 
     @property
@@ -254,8 +254,8 @@ class MainScreen(Submitting):
     async def _count(self) -> int:
         """Rows matching the filter; a text search stops counting past ``COUNT_CAP``."""
         if not self.where.text:
-            return await self.store.count_where(self._query)
-        return await self.store.count_where(self._query, at_most=COUNT_CAP)
+            return await self.store.history.count(self._query)
+        return await self.store.history.count(self._query, at_most=COUNT_CAP)
 
     @property
     def _count_capped(self) -> bool:
@@ -271,7 +271,7 @@ class MainScreen(Submitting):
         """Apply whatever any process wrote: the page as the store has it now."""
         if self.pixverse.store is None or self._view_lock.locked():
             return
-        changed = await self.store.last_change()
+        changed = await self.store.generations.last_change()
         if changed == self._seen_change and not self._dirty:
             if self._recount_due:  # the last change's figures, once the hold-back ends
                 await self._recount()
@@ -310,7 +310,7 @@ class MainScreen(Submitting):
         self._recount_due = False
         midnight = self.pixverse.now().astimezone().replace(hour=0, minute=0, second=0,
                                                              microsecond=0)
-        self._counts = await self.store.counts(iso(midnight))
+        self._counts = await self.store.history.counts(iso(midnight))
         self._show_figures()
 
     def _show_figures(self) -> None:
@@ -350,10 +350,10 @@ class MainScreen(Submitting):
     async def _signal(self) -> None:
         """What ended since the last look — told at most once a second."""
         stamp = iso(utc_now())
-        ended = await self.store.ended_since(self._signal_stamp)
+        ended = await self.store.generations.ended_since(self._signal_stamp)
         self._signal_stamp = stamp
         batches = [summary for batch_id in {r.batch_id for r in ended if r.batch_id}
-                   if (summary := await self.store.batch(batch_id)) is not None]
+                   if (summary := await self.store.intents.batch(batch_id)) is not None]
         self.signals.ended(ended, batches)
         self.signals.flush()
         self.signals.show_counts(self._counts)
@@ -370,7 +370,7 @@ class MainScreen(Submitting):
                 self.download(row.id, quiet=True)
         self._expiring = len(await rescue.expiring(self.store))
         account = app.ws.account
-        self._foreign = len(await self.store.foreign_tasks(account)) if account else 0
+        self._foreign = len(await self.store.foreign.recent(account)) if account else 0
         await self.refresh_budget()
         app.foreign = self._foreign
         self._show_figures()
@@ -420,15 +420,15 @@ class MainScreen(Submitting):
         app = self.pixverse
         summary = self._batches.get(row.id)
         if summary is not None:  # a folded batch: its variations side by side
-            variations = await self.store.batch_rows(summary.batch_id)
+            variations = await self.store.intents.batch_rows(summary.batch_id)
             pane.show(describe_batch(summary, variations, app.now(), self._frames,
                                      lambda s: status_style(app.current_theme, s),
                                      width=pane.size.width or 48), row_id=row.id)
             pane.show_preview(None)
             self._decode_frames(variations)
             return
-        events_ = await self.store.events(row.id)
-        tags = await self.store.tags_of(row.id)
+        events_ = await self.store.generations.events(row.id)
+        tags = await self.store.history.tags_of(row.id)
         pane.show(describe(row, events_, app.now(),
                            status_style(app.current_theme, row.display_status), tags),
                   row_id=row.id)
@@ -509,7 +509,7 @@ class MainScreen(Submitting):
                         timeout=3)
             return
         self.folded.symmetric_difference_update({row.batch_id})
-        first = min(r.id for r in await self.store.batch_rows(row.batch_id))
+        first = min(r.id for r in await self.store.intents.batch_rows(row.batch_id))
         await self.load_page()
         if first in self.table.rows_by_id:
             self.table.move_cursor(row=self.table.get_row_index(str(first)))
@@ -520,8 +520,8 @@ class MainScreen(Submitting):
         if row is None:
             return
         app = self.pixverse
-        events_ = await self.store.events(row.id)
-        tags = await self.store.tags_of(row.id)
+        events_ = await self.store.generations.events(row.id)
+        tags = await self.store.history.tags_of(row.id)
         app.push_screen(DetailScreen(row.id, describe(
             row, events_, app.now(), status_style(app.current_theme, row.display_status),
             tags)))

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import work
 from textual.screen import Screen
 
-from storage import Generation, StoreError, TaskStore
+from storage import TRASH_DAYS, Generation, StoreError, TaskStore
 from storage.history import HistoryFilter
-from storage.store import TRASH_DAYS
 from tui.dashscope import DashScopeError
 from tui.engine import operations, player, resolve, stats, trash
 from tui.engine.download import DownloadBusy, DownloadError
@@ -93,7 +92,7 @@ class RowActions(Screen[None]):
         if self._shown_elsewhere is not None:
             return [self._shown_elsewhere]
         if self.marks:  # forgotten since they were marked: out of scope (but in the trash)
-            return [row for row in await self.store.get_many(self.marks)
+            return [row for row in await self.store.generations.get_many(self.marks)
                     if (row.forgotten_at is not None) == self.where.trash]
         row = self.highlighted()
         return [] if row is None else [row]
@@ -133,7 +132,7 @@ class RowActions(Screen[None]):
     @tolerant
     async def action_mark_all(self) -> None:
         """Mark everything the filter matches, on every page."""
-        ids = await self.store.matching_all(self.where)
+        ids = await self.store.history.ids(self.where)
         self.marks.update(ids)
         self.table.refresh_rows(set(ids) & set(self.table.rows_by_id))
         self.notify(f"Marked {plural(len(ids), 'generation')} (esc clears the marks).",
@@ -172,7 +171,7 @@ class RowActions(Screen[None]):
     @tolerant
     async def action_download_all(self) -> None:
         """Every finished, not downloaded task the filter matches — not just this page."""
-        rows = await self.store.not_downloaded_matching(self.where)
+        rows = await self.store.downloads.unsaved(self.where)
         if not rows:
             self.notify("Every finished task here is already downloaded.", timeout=3)
             return
@@ -197,7 +196,7 @@ class RowActions(Screen[None]):
         app = self.pixverse
         assert app.downloader is not None
         try:
-            row = await self.store.get(generation_id)
+            row = await self.store.generations.get(generation_id)
             if row is None:
                 return
             done = await app.downloader.download(row)
@@ -361,7 +360,7 @@ class RowActions(Screen[None]):
 
     @work(group="follow", exclusive=False, exit_on_error=False)
     async def _follow_again(self, row: Generation) -> None:
-        await self.store.follow_again(row.id)
+        await self.store.following.resume(row.id)
         self.pixverse.wake_poller()
         self.notify(f"Following {row.task_id} again.", timeout=3)
         self.post_message(StoreChanged())
@@ -404,7 +403,7 @@ class RowActions(Screen[None]):
 
         async def apply() -> None:
             for row in rows:
-                await self.store.set_favourite(row.id, star)
+                await self.store.history.set_favourite(row.id, star)
             self.refresh_soon()
 
         self.on_many(rows, f"{'Star' if star else 'Unstar'} {plural(len(rows), 'generation')}",
@@ -415,7 +414,7 @@ class RowActions(Screen[None]):
         rows = await self.targets()
         if not rows:
             return
-        current = await self.store.tags_of(rows[0].id) if len(rows) == 1 else []
+        current = await self.store.history.tags_of(rows[0].id) if len(rows) == 1 else []
         question = "Tags (separated by spaces or commas):" if len(rows) == 1 else (
             f"Add tags to {plural(len(rows), 'generation')}{self.elsewhere(rows)}:")
 
@@ -424,8 +423,8 @@ class RowActions(Screen[None]):
                 return
             words = answer.replace(",", " ").split()
             for row in rows:
-                keep = await self.store.tags_of(row.id) if len(rows) > 1 else []
-                await self.store.set_tags(row.id, [*keep, *words])
+                keep = await self.store.history.tags_of(row.id) if len(rows) > 1 else []
+                await self.store.history.set_tags(row.id, [*keep, *words])
             self.refresh_soon()
 
         self.pixverse.push_screen(AskScreen(question, " ".join(current)), save)
@@ -437,7 +436,7 @@ class RowActions(Screen[None]):
 
         async def save(answer: str | None) -> None:
             if answer is not None:
-                await self.store.set_note(row.id, answer)
+                await self.store.history.set_note(row.id, answer)
                 self.refresh_soon()
 
         self.pixverse.push_screen(AskScreen("Note:", row.note or "", multiline=True), save)
@@ -505,7 +504,7 @@ class RowActions(Screen[None]):
         except OSError as exc:
             self.notify(f"Restored, but its file could not be moved back: "
                         f"{exc.strerror or exc}", severity="warning")
-            row = await self.store.get(generation_id)
+            row = await self.store.generations.get(generation_id)
         if generation_id in self._forgotten:
             self._forgotten.remove(generation_id)
         if row is not None:
