@@ -55,17 +55,6 @@ class Observation:
     usage_video_count: int | None = None
 
 
-def ran_unseen(current: str | None, seen: Observation) -> bool:
-    """A task seen ended that no look ever saw running, although the service says it
-    started: its history gets the RUNNING it went through (every backend does this)."""
-    return (seen.status in ("SUCCEEDED", "FAILED") and current in (None, "PENDING")
-            and bool(seen.scheduled_time))
-
-
-def ran_unseen_detail(seen: Observation) -> str:
-    return f"started between two looks, at {seen.scheduled_time} by the service's clock"
-
-
 @dataclass(frozen=True)
 class Generation:
     """One row of ``generations``: an intent, and everything learned about it since."""

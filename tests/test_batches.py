@@ -308,3 +308,23 @@ def test_the_example_files_in_the_readme_are_real(sim: Simulator, tmp_path: Path
         assert dry.returncode == 0, dry.stderr
         assert f"would send {prompts} tasks" in dry.stdout, dry.stdout
     assert creates(sim) == 0
+
+
+async def test_a_survey_tells_a_send_in_flight_from_one_in_doubt(tmp_path: Path) -> None:
+    """Opening a batch again while its last create is on its way says "being sent now";
+    only an outcome nobody knows is "in doubt" — and neither is offered again."""
+    plan = batch.read_batch("a lantern\na kite\na boat\n", "shots.txt",
+                            GenerationRequest("x"))
+    async with await open_store(tmp_path / "tasks.db") as store:
+        claimed = []
+        for item in plan.items[:2]:
+            row, mine = await store.intents.claim(item.key, endpoint="x", model="m",
+                                                  prompt=item.request.prompt,
+                                                  size="1280*720", duration=5)
+            assert mine
+            claimed.append(row)
+        await store.intents.mark_unconfirmed(claimed[1].id, "the answer never came")
+        found = await batch.survey(store, plan)
+    assert [len(found.sending), len(found.in_doubt), len(found.to_send)] == [1, 1, 1]
+    assert found.sentence() == ("1 to send, 1 being sent now, 1 in doubt (UNCONFIRMED: not "
+                                "sent again; `pixverse-tui resolve` settles them)")

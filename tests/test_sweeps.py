@@ -110,9 +110,15 @@ async def test_sweeps_follow_tasks_through_pending_running_and_succeeded(
         poller.submitted()
         done = await poller.wait_for({r.id for r in rows})
     assert all(r.status == "SUCCEEDED" and r.video_url for r in done)
+    saw_running = 0
     for row in done:
         history = [e.status for e in await store.generations.events(row.id)]
-        assert history[-2:] == ["RUNNING", "SUCCEEDED"]
+        assert history in (["SUBMITTING", "PENDING", "RUNNING", "SUCCEEDED"],
+                           ["SUBMITTING", "PENDING", "SUCCEEDED"])
+        saw_running += "RUNNING" in history
+    # A task may run entirely between two sweeps (a loaded machine stretches the gap);
+    # most are seen running.
+    assert saw_running >= len(done) // 2, f"only {saw_running} of {len(done)} seen running"
     asked = api_requests(sim) - before
     assert asked <= 4 * len(rows), f"{asked} requests for {len(rows)} tasks"
 

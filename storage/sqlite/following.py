@@ -15,8 +15,6 @@ from storage.records import (
     LiveTask,
     Observation,
     can_advance,
-    ran_unseen,
-    ran_unseen_detail,
 )
 from storage.redact import scrub
 from storage.sqlite import rows
@@ -69,8 +67,6 @@ class SqliteFollowing:
             values["next_poll_at"] = None if final or next_poll_in is None else iso_in(next_poll_in)
             await rows.update(self._db, generation_id, **values)
             if changed:
-                if ran_unseen(current.status, seen):
-                    await rows.event(self._db, generation_id, "RUNNING", ran_unseen_detail(seen))
                 await rows.event(self._db, generation_id, seen.status,
                                  seen.error_message if seen.status == "FAILED" else None)
         return await rows.require(self._db, generation_id), changed

@@ -26,22 +26,6 @@ async def test_status_only_moves_forward(store: TaskStore) -> None:
     assert row.polls == 7 and not row.followed
 
 
-async def test_a_task_that_ran_between_two_looks_has_running_in_its_history(
-        store: TaskStore) -> None:
-    """A look saw it pending, the next one finished: the service's scheduled_time says
-    it ran, so the history says so too (with when, by the service's clock)."""
-    ran = await accepted(store)
-    ran, _ = await store.following.apply(ran.id, Observation(
-        "SUCCEEDED", scheduled_time="2026-12-04 10:00:01.000", video_url="u"), None)
-    events = await store.generations.events(ran.id)
-    assert [e.status for e in events] == ["SUBMITTING", "PENDING", "RUNNING", "SUCCEEDED"]
-    assert events[2].detail is not None and "2026-12-04 10:00:01.000" in events[2].detail
-    never_ran = await accepted(store)  # canceled while queued: no start, no RUNNING
-    await store.following.apply(never_ran.id, Observation("CANCELED"), None)
-    assert [e.status for e in await store.generations.events(never_ran.id)] == [
-        "SUBMITTING", "PENDING", "CANCELED"]
-
-
 async def test_unknown_is_final_and_never_polled_again(store: TaskStore) -> None:
     row = await accepted(store)
     await store.following.apply(row.id, Observation("UNKNOWN"), 1)

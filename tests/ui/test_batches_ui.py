@@ -124,7 +124,11 @@ async def test_a_batch_file_opens_as_a_preview_and_is_sent_once(tmp_path: Path) 
                     app.screen.query_one("#send").press()
                     await until(pilot, lambda: len(prompts_at(sim)) == 3, what="sent")
                 else:
-                    assert "3 sent before, 0 to send" in facts
+                    # the last create's answer may still be on its way: "being sent", never
+                    # "in doubt", and nothing offered to send again
+                    assert ("3 sent before, 0 to send" in facts
+                            or "2 sent before, 0 to send, 1 being sent now" in facts), facts
+                    assert "in doubt" not in facts
                     assert not app.screen.query("#send")
                     await pilot.press("escape")
             assert max(prompts_at(sim).values()) == 1

@@ -256,7 +256,8 @@ class Survey:
 
     to_send: list[BatchItem] = field(default_factory=list)
     sent: list[Generation] = field(default_factory=list)  # a task exists (or existed)
-    in_doubt: list[Generation] = field(default_factory=list)  # UNCONFIRMED, or in flight
+    sending: list[Generation] = field(default_factory=list)  # a live process is sending it
+    in_doubt: list[Generation] = field(default_factory=list)  # UNCONFIRMED
     again: int = 0  # of to_send: refused or abandoned before (nothing was created)
 
     def sentence(self) -> str:
@@ -266,6 +267,8 @@ class Survey:
             parts.append(f"{len(self.sent)} sent before")
         parts.append(f"{len(self.to_send)} to send"
                      + (f" ({self.again} refused or abandoned before)" if self.again else ""))
+        if self.sending:
+            parts.append(f"{len(self.sending)} being sent now")
         if self.in_doubt:
             parts.append(f"{len(self.in_doubt)} in doubt (UNCONFIRMED: not sent again; "
                          "`pixverse-tui resolve` settles them)")
@@ -282,7 +285,9 @@ async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
         elif row.submission in (SUBMISSION_REJECTED, SUBMISSION_ABANDONED):
             result.to_send.append(item)
             result.again += 1
-        elif row.submission in (SUBMISSION_UNCONFIRMED, SUBMISSION_SENDING):
+        elif row.submission == SUBMISSION_SENDING:
+            result.sending.append(row)
+        elif row.submission == SUBMISSION_UNCONFIRMED:
             result.in_doubt.append(row)
         else:
             result.sent.append(row)

@@ -80,7 +80,8 @@ class BatchScreen(ModalScreen[str | None]):
             return
         table = self.query_one("#batch-items", DataTable)
         table.add_columns("line", "state", "size", "dur", "seed", "prompt")
-        sent = {row.intent_key: row for row in self.found.sent + self.found.in_doubt}
+        found = self.found
+        sent = {row.intent_key: row for row in found.sent + found.sending + found.in_doubt}
         for item in self.plan.items[:SHOWN]:
             row = sent.get(item.key)
             state = "to send" if row is None else (
