@@ -8,9 +8,9 @@ from pathlib import Path
 from tests.conftest import make_sim
 from tests.ui.helpers import app_for, composer, table, until
 from tui.simulator import Simulator
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.batch_preview import BatchScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.batch import BatchScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)

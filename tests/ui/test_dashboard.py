@@ -19,7 +19,7 @@ from tests.ui.helpers import (
     until,
 )
 from tui.simulator import Simulator
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state
 from tui.ui.widgets.detail import DetailPane

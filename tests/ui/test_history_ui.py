@@ -11,9 +11,9 @@ from storage import TaskStore
 from tests.test_history import add
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.screens.main import PAGE_SIZE
-from tui.ui.screens.stats import StatsScreen
+from tui.ui.dialogs.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (120, 40)

@@ -13,8 +13,8 @@ from storage import Observation, TaskStore
 from storage.clock import iso, utc_now
 from tests.ui.helpers import app_for, cell, static_lines, table, until
 from tui.ui.page_diff import diff_page
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.keys import KeysScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.screens.main import PAGE_SIZE
 from tui.ui.widgets.status_bar import StatusBar
 

@@ -27,10 +27,10 @@ from tui.engine.workspace import Workspace
 from tui.simulator import Simulator
 from tui.simulator.server import CREATE
 from tui.ui.app import PixverseApp
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.screens.detail import DetailScreen
-from tui.ui.screens.stats import StatsScreen
+from tui.ui.dialogs.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (200, 50)  # wide enough for the detail pane to sit beside the table

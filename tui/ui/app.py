@@ -33,7 +33,7 @@ from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.ui import graphics
 from tui.ui.messages import PollerHealthChanged, TaskUpdated
-from tui.ui.screens.keys import KeysScreen
+from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.screens.main import MainScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state, write_state

@@ -24,9 +24,9 @@ from tui.engine.download import DownloadBusy, DownloadError
 from tui.engine.media_url import UrlPolicy, UrlRefused
 from tui.engine.observe import adopt_foreign
 from tui.ui.messages import StoreChanged
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.stats import StatsScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.stats import StatsScreen
 from tui.ui.tolerant import tolerant
 from tui.ui.widgets.composer import Composer, Draft
 

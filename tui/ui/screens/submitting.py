@@ -20,9 +20,9 @@ from tui.engine.prices import BudgetState, Estimate, Prices, budget_state, estim
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
 from tui.ui.messages import StoreChanged, SubmissionFinished
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.batch_preview import BatchScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.batch import BatchScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.screens.row_actions import RowActions, plural
 from tui.ui.tolerant import tolerant
 from tui.ui.widgets.composer import Composer, Draft
