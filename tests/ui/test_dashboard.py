@@ -140,7 +140,7 @@ async def test_filter(sim: Simulator, tmp_path: Path) -> None:
         for prompt in ("a red fox", "a blue whale", "一只小猫在月光下奔跑"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app.main._submitting)
+            await until(pilot, lambda: not app.main.flow.busy)
         await until(pilot, lambda: len(table(app).rows_by_id) == 3)
         table(app).focus()
         await pilot.press("slash", *"whale")
@@ -313,7 +313,7 @@ async def test_auto_download_copy_url_and_details(sim: Simulator, tmp_path: Path
         for prompt in ("one", "two"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app.main._submitting)
+            await until(pilot, lambda: not app.main.flow.busy)
         await until(pilot, lambda: [r.download_state for r in table(app).rows_by_id.values()]
                     == ["done", "done"], what="auto downloads")
         await pilot.press("escape", "y")

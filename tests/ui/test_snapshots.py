@@ -148,6 +148,8 @@ def _at_table(moves: int = 0, *keys: str, wait_for: type | None = None):  # type
         await pilot.press(*keys)
         if wait_for is not None:
             await until(pilot, lambda: isinstance(app.screen, wait_for), what="the modal")
+            for field in app.screen.query("Input, TextArea"):  # a dialog's text: no blink
+                field.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause(0.3)  # the detail pane and the figures settle
 
     return run_before

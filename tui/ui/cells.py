@@ -11,7 +11,7 @@ from rich.text import Text
 
 from storage import Generation
 from storage.clock import parse_iso
-from storage.records import BatchSummary
+from storage.records import LIVE, BatchSummary
 from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
@@ -20,6 +20,7 @@ ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "�
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
            ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
+TICKING = LIVE | {"SUBMITTING"}  # rows whose elapsed clock moves on screen
 # On a narrow terminal these go first, in this order, before the prompt is squeezed.
 DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")
 
@@ -102,7 +103,7 @@ def row_cells(row: Generation, now: datetime, status_style: Style, *,
               marked: bool = False, batch: BatchSummary | None = None) -> dict[str, SortText]:
     """Every column's cell for one generation (or, folded, for its whole batch)."""
     status = row.display_status
-    live = status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
+    live = status in TICKING
     label = f"{ICONS.get(status, '·')} {status}"
     if live:
         label += f" {clock_span(elapsed(row, now))}"
