@@ -67,6 +67,8 @@ def test_the_registry_says_what_is_billed_destructive_and_active_while_typing() 
     # "/" gives way to typing: the filter is not opened from a text field.
     assert {a.id for a in actions.while_typing()} == {"quit", "submit"}
     assert actions.action("table.download").reach is actions.Reach.MARKED
+    assert actions.action("table.download").scope == {"table", "details"}
+    assert actions.action("keys").scope == {"anywhere", "details", "dialog"}
 
 
 def test_keys_in_config_are_checked_against_every_id() -> None:

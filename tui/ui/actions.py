@@ -84,12 +84,18 @@ class Action:
                 and any(place in TEXT_FIELDS for place in self.where))
 
     @property
-    def in_dialogs_only(self) -> bool:
-        return all(place in DIALOGS for place in self.where)
+    def scope(self) -> frozenset[str]:
+        """Where it applies, in a user's words: anywhere, main, composer, table, details
+        (the pane and the full screen), dialog, welcome."""
+        return frozenset(_SAID.get(place, place.value) for place in self.where)
 
 
 DIALOGS = frozenset({Where.CHOICE, Where.ASK, Where.BATCH, Where.KEYS, Where.STATS})
 ANSWERING = (Where.CHOICE, Where.BATCH)  # dialogs whose answers are buttons
+# How a place is said to a user: the pane and the full screen are both "details", and
+# every dialog is "dialog".
+_SAID: dict[Where, str] = {Where.PANE: "details", Where.DETAILS: "details",
+                           **{place: "dialog" for place in DIALOGS}}
 
 A, M, C, T, P, D = Where.ANYWHERE, Where.MAIN, Where.COMPOSER, Where.TABLE, Where.PANE, \
     Where.DETAILS
