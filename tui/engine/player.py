@@ -34,11 +34,11 @@ def command_for(path: Path, configured: str | None,
                        "copy the URL with y, or fetch the file")
     if configured:
         words = shlex.split(configured)
-        if not words or shutil.which(words[0]) is None:
+        if not words or shutil.which(words[0], path=env.get("PATH")) is None:
             raise NoPlayer(f"the player {configured!r} ([player] command) is not installed")
         return [*words, str(path)]
     for name in FALLBACKS:
-        found = shutil.which(name)
+        found = shutil.which(name, path=env.get("PATH"))
         if found:
             return [found, str(path)]
     raise NoPlayer("no video player found (tried mpv, xdg-open, open); set [player] "
