@@ -77,7 +77,7 @@ class PixverseApp(App[str | None]):
         self.services = Services(ws, now, graphics.detected(), client=client,
                                  write_terminal=self.terminal.write, bell=self.bell)
         self.main: MainScreen | None = None
-        self._closing = False
+        self._ending = False
         self._title_kept = False
         self._guard = ControlCharacterGuard()
         self._store_trouble_at = -STORE_TROUBLE_EVERY
@@ -131,7 +131,7 @@ class PixverseApp(App[str | None]):
     def store_trouble(self, exc: StoreError) -> None:
         """The database failed under a callback: say so, now and then, and carry on."""
         now = time.monotonic()
-        if self._closing or now - self._store_trouble_at < STORE_TROUBLE_EVERY:
+        if self._ending or now - self._store_trouble_at < STORE_TROUBLE_EVERY:
             return
         self._store_trouble_at = now
         self.notify(str(exc), title="Database", severity="warning", timeout=8)
@@ -194,7 +194,7 @@ class PixverseApp(App[str | None]):
         await super().action_quit()
 
     async def on_unmount(self) -> None:
-        self._closing = True
+        self._ending = True
         services = self.services
         if self._title_kept:
             self.write_terminal(TITLE_POP)
@@ -226,7 +226,7 @@ class PixverseApp(App[str | None]):
 
     def _start_poller(self) -> None:
         services = self.services
-        if services.store is None or services.client is None or self._closing:
+        if services.store is None or services.client is None or self._ending:
             return
         services.poller = self.ws.poller(services.store, services.client,
                                          on_update=self._polled, on_health=self._poller_health)
@@ -246,7 +246,7 @@ class PixverseApp(App[str | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The worker-error policy: a toast, and the poller started again."""
         worker = event.worker
-        if event.state is not WorkerState.ERROR or self._closing:
+        if event.state is not WorkerState.ERROR or self._ending:
             return
         self.notify(f"{worker.name or worker.group} failed: {worker.error}",
                     title="Background work", severity="error", timeout=10)
