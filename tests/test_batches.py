@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import CLI, cli_env
 from tests.test_cli import run, sim_tasks
 from tui.dashscope import GenerationRequest
@@ -280,15 +280,15 @@ async def test_failed_and_canceled_tasks_cost_nothing_against_the_budget(tmp_pat
     from storage.clock import utc_now
     from tui.engine.prices import Prices, budget_state
 
-    async with await TaskStore.open(tmp_path / "tasks.db") as store:
+    async with await open_store(tmp_path / "tasks.db") as store:
         for n, status in enumerate(["SUCCEEDED", "FAILED", "CANCELED", "RUNNING"]):
-            row = await store.add_intent(endpoint="x", model="m", prompt=f"p{n}",
-                                         size="1280*720", duration=5)
-            row = await store.mark_accepted(row.id, task_id=f"t{n}", status="PENDING",
-                                            request_id=None, next_poll_in=0)
-            await store.apply(row.id, Observation(status=status), None)
-        await store.add_intent(endpoint="x", model="m", prompt="in doubt", size="1280*720",
-                               duration=5)  # still sending: may be billed
+            row = await store.intents.add(endpoint="x", model="m", prompt=f"p{n}",
+                                          size="1280*720", duration=5)
+            row = await store.intents.mark_accepted(row.id, task_id=f"t{n}", status="PENDING",
+                                                    request_id=None, next_poll_in=0)
+            await store.following.apply(row.id, Observation(status=status), None)
+        await store.intents.add(endpoint="x", model="m", prompt="in doubt", size="1280*720",
+                                duration=5)  # still sending: may be billed
         prices = Prices.from_settings({"currency": "CNY", "720P": 1.0})
         state = await budget_state(store, prices, {"daily": 100, "monthly": 1000}, utc_now())
         daily = state.periods[0]

@@ -275,7 +275,7 @@ async def test_a_video_that_cannot_be_remuxed_is_kept_as_it_came(
     outcome = await submit(store, client, GenerationRequest("a kite"))
     sim.clock.advance(400)
     assert outcome.generation.task_id
-    row, _ = await store.apply(outcome.generation.id, observation(
+    row, _ = await store.following.apply(outcome.generation.id, observation(
         await client.query(outcome.generation.task_id)), None)
     sim.inject(on="media", kind="answer", status=200, raw=odd.decode("ascii"),
                content_type="video/mp4")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Checkbox, Input, Select, Static
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import KEY, make_sim, same_video
 from tests.ui.helpers import (
     app_for,
@@ -226,13 +226,13 @@ async def test_rows_from_another_process_appear_and_update_in_place(
     app = app_for(tmp_path, sim, poll=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        other = await TaskStore.open(tmp_path / "tasks.db")  # e.g. the CLI in a terminal
-        row = await other.add_intent(endpoint=sim.base_url, model="m", prompt="from the cli",
-                                     size="1280*720", duration=5)
+        other = await open_store(tmp_path / "tasks.db")  # e.g. the CLI in a terminal
+        row = await other.intents.add(endpoint=sim.base_url, model="m", prompt="from the cli",
+                                      size="1280*720", duration=5)
         await until(pilot, lambda: statuses(app) == ["SUBMITTING"])
         row_key = next(iter(table(app).rows))
-        await other.mark_accepted(row.id, task_id="t-1", status="PENDING", request_id=None,
-                                  next_poll_in=60)
+        await other.intents.mark_accepted(row.id, task_id="t-1", status="PENDING", request_id=None,
+                                          next_poll_in=60)
         await until(pilot, lambda: statuses(app) == ["PENDING"])
         assert next(iter(table(app).rows)) is row_key  # same row, updated in place
         await other.close()

@@ -13,7 +13,7 @@ from textual.dom import DOMNode
 from textual.widgets import Button, Static
 
 import tui.ui
-from storage import TaskStore
+from storage import open_store
 from tests.ui.helpers import app_for, static_lines, table, until
 from tests.ui.test_live_views import SIZE, record, seed
 from tui.ui import actions, keymap
@@ -166,8 +166,8 @@ async def test_a_dialog_answers_to_arrows_and_first_letters(tmp_path: Path) -> N
         await forget_dialog(pilot, app)
         await pilot.press("f")  # "Forget it"
         await until(pilot, lambda: len(table(app).rows_by_id) == 1, what="forgotten")
-        async with await TaskStore.open(tmp_path / "tasks.db") as store:
-            assert await store.count_where() == 1
+        async with await open_store(tmp_path / "tasks.db") as store:
+            assert await store.history.count() == 1
 
 
 async def test_a_dialogs_keys_are_rebindable(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.dashscope import GenerationRequest
@@ -62,8 +62,8 @@ class Parts:
 async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
     tmp_path.mkdir(exist_ok=True)
     services = Services(workspace(tmp_path, None))
-    services.store = await TaskStore.open(tmp_path / "tasks.db")
-    await services.store.import_many(
+    services.store = await open_store(tmp_path / "tasks.db")
+    await services.store.history.import_many(
         [record(n, "FAILED" if n % 2 else "SUCCEEDED", minutes_ago=200 - n, video=True)
          for n in range(60)])
     yield Parts(services)
@@ -74,19 +74,19 @@ async def test_forgetting_marks_says_how_many_and_where_and_keeps_by_default(
         parts: Parts) -> None:
     page = await parts.view.read_page()
     parts.view.toggle_mark(page.rows[0].id)
-    parts.view.marks.update(await parts.services.db.matching_all(parts.view.where))
+    parts.view.marks.update(await parts.services.db.history.ids(parts.view.where))
     plan = await parts.rows.run("forget", await parts.scope())
     assert isinstance(plan, Choose) and plan.safe == "keep"
     assert "Forget 60 generations (10 not on this page)?" in plan.question
     assert [label for _, label in plan.answers] == ["Keep them", "Forget them"]
     await plan.then("keep")
-    assert await parts.services.db.count_where() == 60
+    assert await parts.services.db.history.count() == 60
     await plan.then("forget")
-    assert await parts.services.db.count_where() == 0 and not parts.view.marks
+    assert await parts.services.db.history.count() == 0 and not parts.view.marks
     restore = await parts.rows.run("undo_forget", Scope(None))
     assert isinstance(restore, Run)
     await restore.job()
-    assert await parts.services.db.count_where() == 1
+    assert await parts.services.db.history.count() == 1
 
 
 async def test_one_row_is_acted_on_at_once_several_after_a_question(parts: Parts) -> None:
@@ -143,6 +143,6 @@ async def test_copy_and_tags_and_notes_are_plans_for_the_screen(parts: Parts) ->
     assert isinstance(tags, AskText)
     await tags.then("keep, best")
     assert scope.row is not None
-    assert await parts.services.db.tags_of(scope.row.id) == ["best", "keep"]
+    assert await parts.services.db.history.tags_of(scope.row.id) == ["best", "keep"]
     note = await parts.rows.run("note", scope)
     assert isinstance(note, AskText) and note.multiline

@@ -19,7 +19,7 @@ from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_fro
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
-from storage import Generation, Observation, TaskStore
+from storage import Generation, Observation, TaskStore, open_store
 from tests.conftest import KEY, make_sim, same_video
 from tests.ui.helpers import cell, composer, table, type_prompt, until, workspace
 from tui.engine.workspace import Workspace
@@ -161,9 +161,9 @@ async def press(pilot: Pilot, app: PixverseApp, *keys: str) -> None:
 
 # -- seeding the store before the app starts ----------------------------------------------
 
-async def open_store(ws: Workspace) -> TaskStore:
+async def seed_store(ws: Workspace) -> TaskStore:
     ws.paths.database.parent.mkdir(parents=True, exist_ok=True)
-    return await TaskStore.open(ws.paths.database)
+    return await open_store(ws.paths.database)
 
 
 async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str,
@@ -173,12 +173,12 @@ async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str
                    error_code: str | None = None, error_message: str | None = None,
                    usage_size: str = "1280*720", usage_sr: str = "720") -> Generation:
     """A generation that already ended, stored as the poller would have stored it."""
-    row = await store.add_intent(endpoint=endpoint, model=MODEL, prompt=prompt,
-                                 size="1280*720", duration=5, seed=7)
-    await store.mark_accepted(row.id, task_id=task_id, status="PENDING",
-                              request_id=request_id, next_poll_in=600)
+    row = await store.intents.add(endpoint=endpoint, model=MODEL, prompt=prompt,
+                                  size="1280*720", duration=5, seed=7)
+    await store.intents.mark_accepted(row.id, task_id=task_id, status="PENDING",
+                                      request_id=request_id, next_poll_in=600)
     ok = status == "SUCCEEDED"
-    row, _ = await store.apply(row.id, Observation(
+    row, _ = await store.following.apply(row.id, Observation(
         status, request_id=last_request_id or request_id,
         submit_time="2026-03-20T02:00:00.000+00:00",
         scheduled_time="2026-03-20T02:00:02.000+00:00",
@@ -193,19 +193,19 @@ async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str
 
 async def in_flight(store: TaskStore, prompt: str, *, endpoint: str, task_id: str) -> Generation:
     """A PENDING task, due for a poll now."""
-    row = await store.add_intent(endpoint=endpoint, model=MODEL, prompt=prompt,
-                                 size="1280*720", duration=5)
-    return await store.mark_accepted(row.id, task_id=task_id, status="PENDING",
-                                     request_id="req", next_poll_in=0)
+    row = await store.intents.add(endpoint=endpoint, model=MODEL, prompt=prompt,
+                                  size="1280*720", duration=5)
+    return await store.intents.mark_accepted(row.id, task_id=task_id, status="PENDING",
+                                             request_id="req", next_poll_in=0)
 
 
 # -- driving --------------------------------------------------------------------------------
 
 async def highlight(pilot: Pilot, app: PixverseApp, generation_id: int, marker: str) -> None:
     """Put the table's cursor on a generation; wait until the pane shows ``marker``."""
-    await until(pilot, lambda: generation_id in table(app).rows_by_id, timeout=5,
-                what=f"#{generation_id} in the table")
     t = table(app)
+    await until(pilot, lambda: generation_id in t.rows_by_id, timeout=10,
+                what=f"#{generation_id} in the table")
     t.focus()
     t.move_cursor(row=index_of(app, generation_id), animate=False)
     await until(pilot, lambda: marker in detail_text(app), timeout=5,
@@ -245,14 +245,14 @@ async def test_hostile_text_never_reaches_the_terminal_raw(sim: Simulator, home:
     stand-ins everywhere (table, detail pane, full details, dialogs, stats, toasts);
     Chinese and emoji are intact; markup is shown literally."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     hostile = await finished(
         store, f"fox {HOSTILE} {CHINESE} {EMOJI}", endpoint=sim.base_url,
         task_id=f"task-{OSC_TITLE}-1", request_id=f"req{CSI}{APC}",
         last_request_id=f"last{OSC_52}\u2066", video_url=f"{sim.origin}/media/v{CSI}.mp4",
         usage_size=f"1280*720{CSI}", usage_sr="720\x9b\u202e")
-    await store.set_note(hostile.id, f"note {HOSTILE} 备注 📝")
-    await store.set_tags(hostile.id, [f"tag{CSI}", "猫🐱"])
+    await store.history.set_note(hostile.id, f"note {HOSTILE} 备注 📝")
+    await store.history.set_tags(hostile.id, [f"tag{CSI}", "猫🐱"])
     failed = await finished(
         store, f"{MARKUP} {CHINESE}", endpoint=sim.base_url, task_id="task-failed-2",
         status="FAILED", error_code=f"Bad{CSI}Code", error_message=f"boom {HOSTILE} 失败 💥")
@@ -323,7 +323,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
     escape cancels every dialog; a forgotten row leaves the table and ctrl+z brings it
     back, and the video file that "Forget it and remove the file" moved away with it."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     await store.close()
     app = PixverseApp(ws)
@@ -347,7 +347,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
         await app.main.panel.refresh_page()
         assert lake.id in table(app).rows_by_id
-        kept = await app.store.get(lake.id)
+        kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None
 
         # R, enter: "Cancel" has the focus, nothing is submitted
@@ -373,9 +373,9 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         await app.main.panel.refresh_page()
         assert set(table(app).rows_by_id) == {lake.id, saved.id}
         assert creates(sim) == 1 and not app.main.flow.busy
-        kept = await app.store.get(lake.id)
+        kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None and kept.note is None
-        assert await app.store.tags_of(lake.id) == []
+        assert await app.store.history.tags_of(lake.id) == []
         assert "Note" not in detail_text(app) and "#keep" not in detail_text(app)
 
         # forget (tab to "Forget it", enter): the row goes
@@ -417,7 +417,7 @@ async def forget_with_keys(pilot: Pilot, app: PixverseApp, row: Generation) -> N
 async def test_the_trash_filter_shows_forgotten_rows(sim: Simulator, home: Path) -> None:
     """in:trash lists what was forgotten, and only that."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     whale = await finished(store, "a blue whale", endpoint=sim.base_url, task_id="task-whale")
     await store.close()
@@ -432,7 +432,7 @@ async def test_the_trash_filter_shows_forgotten_rows(sim: Simulator, home: Path)
 
 async def test_undo_under_a_filter_shows_the_row_again(sim: Simulator, home: Path) -> None:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     older = await finished(store, "a red fox", endpoint=sim.base_url, task_id="task-fox-1")
     newer = await finished(store, "a grey fox", endpoint=sim.base_url, task_id="task-fox-2")
     await finished(store, "a whale", endpoint=sim.base_url, task_id="task-whale")
@@ -455,7 +455,7 @@ async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
     between its reads — the interleaving Textual's timers (each its own task) produce
     at random, fixed here: the refresh timer's callback first, then the filter's."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     whale = await finished(store, "a blue whale", endpoint=sim.base_url, task_id="task-whale")
     await store.close()
@@ -493,7 +493,7 @@ async def burst_after_slash(pilot: Pilot, app: PixverseApp) -> Input:
 
 async def seed_fox_and_whale(sim: Simulator, home: Path) -> tuple[Workspace, list[Generation]]:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     rows = [await finished(store, prompt, endpoint=sim.base_url, task_id=f"task-{i}")
             for i, prompt in enumerate(("a red fox", "a blue whale"))]
     await store.close()
@@ -514,7 +514,7 @@ async def test_keys_typed_right_after_slash_run_no_table_command(sim: Simulator,
         assert (table(app).sort_column, table(app).sort_reverse) == ("submitted", True)
         assert app.store is not None
         for row in rows:
-            stored = await app.store.get(row.id)
+            stored = await app.store.generations.get(row.id)
             assert stored is not None and not stored.favourite, "f starred a row"
             assert stored.forgotten_at is None
 
@@ -578,7 +578,7 @@ async def test_a_refused_key_halts_the_poller_without_looping(home: Path) -> Non
     handful of queries, not a loop — while the dashboard's own clock runs on."""
     with make_sim(api_key="sk-other-0000000000000000") as sim:
         ws = workspace(home, sim)
-        store = await open_store(ws)
+        store = await seed_store(ws)
         live = [await in_flight(store, f"live {i}", endpoint=sim.base_url,
                                 task_id=f"task-live-{i}") for i in range(3)]
         await store.close()
@@ -602,10 +602,10 @@ async def test_a_task_id_the_client_refuses_is_not_followed_and_others_are(
     """A row with an unusable task id says "Not followed any more" (and why) and is never
     sent; a task submitted next to it is polled to the end as usual."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
-    bad = await store.track(task_id="bad id", endpoint=sim.base_url, model=MODEL,
-                            prompt="a task with a bad id", size="1280*720", duration=5,
-                            audio=False)
+    store = await seed_store(ws)
+    bad = await store.following.track(task_id="bad id", endpoint=sim.base_url, model=MODEL,
+                                      prompt="a task with a bad id", size="1280*720", duration=5,
+                                      audio=False)
     await store.close()
     app = PixverseApp(ws)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -627,7 +627,7 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
     """d on a row whose video URL holds a control character ends at once: a toast, the
     File column says "✘ refused", nothing is fetched, no row is left "downloading"."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "odd url", endpoint=sim.base_url, task_id="task-odd-url",
                          video_url=f"{sim.origin}/media/task-odd-url\x07.mp4")
     await store.close()
@@ -655,7 +655,7 @@ async def test_y_never_copies_a_url_that_would_do_more_than_open(
         sim: Simulator, home: Path, url: str) -> None:
     """A URL with a newline runs a command when pasted into a shell: it is not copied."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "odd url", endpoint=sim.base_url, task_id="task-odd-url",
                          video_url=url)
     await store.close()
@@ -669,7 +669,7 @@ async def test_y_never_copies_a_url_that_would_do_more_than_open(
 
 async def test_y_copies_a_plain_url(sim: Simulator, home: Path) -> None:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "plain url", endpoint=sim.base_url, task_id="task-plain",
                          video_url="https://media.example.com/v.mp4")
     await store.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import client_for
 from tests.ui.helpers import workspace
 from tests.ui.test_row_commands import Outlet
@@ -68,7 +68,7 @@ async def flow(sim: Simulator, tmp_path: Path) -> AsyncIterator[tuple[SubmitFlow
     from tui.ui.services import Services
 
     services = Services(workspace(tmp_path, sim))
-    services.store = await TaskStore.open(tmp_path / "tasks.db")
+    services.store = await open_store(tmp_path / "tasks.db")
     services.client = client_for(sim)
     outlet = Outlet()
     yield SubmitFlow(services, outlet), outlet

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Observation, TaskStore
+from storage import Observation, open_store
 from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.ui.services import Services
@@ -20,7 +20,7 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     tmp_path.mkdir(exist_ok=True)
     ws = workspace(tmp_path, None)
     services = Services(ws)
-    services.store = await TaskStore.open(tmp_path / "tasks.db")
+    services.store = await open_store(tmp_path / "tasks.db")
     yield services
     await services.store.close()
 
@@ -30,7 +30,7 @@ async def fill(services: Services, count: int, *, batch: str | None = None) -> N
             for n in range(count)]
     for row in rows:
         row["batch_id"] = batch
-    await services.db.import_many(rows)
+    await services.db.history.import_many(rows)
 
 
 async def test_a_page_is_fifty_rows_newest_first_and_says_which(services: Services) -> None:
@@ -81,7 +81,7 @@ async def test_marks_span_every_page_and_clear(services: Services) -> None:
 
 async def test_a_folded_batch_is_one_row_with_its_summary(services: Services) -> None:
     await fill(services, 6, batch="koi")
-    await services.db.import_many([record(50, "SUCCEEDED", prompt="alone")])
+    await services.db.history.import_many([record(50, "SUCCEEDED", prompt="alone")])
     view = HistoryView(services)
     assert len((await view.read_page()).rows) == 7
     first = await view.fold("koi")
@@ -103,10 +103,10 @@ async def test_the_change_route_sees_other_processes_and_its_own(services: Servi
     assert await view.changes.changed()
     await view.read_page()
     assert not await view.changes.changed()
-    async with await TaskStore.open(tmp_path / "tasks.db") as other:  # another process
-        row = await other.get_by_task_id("task-00000")
+    async with await open_store(tmp_path / "tasks.db") as other:  # another process
+        row = await other.generations.by_task_id("task-00000")
         assert row is not None
-        await other.apply(row.id, Observation(status="RUNNING"), None)
+        await other.following.apply(row.id, Observation(status="RUNNING"), None)
     assert await view.changes.changed()
 
 
@@ -126,7 +126,7 @@ async def test_the_page_makes_room_for_the_highlighted_row(services: Services) -
     view = HistoryView(services)
     page = await view.read_page()
     chosen = page.rows[-1].id  # the last row on the first page
-    await services.db.import_many([record(500 + n, "PENDING", prompt=f"new {n}")
+    await services.db.history.import_many([record(500 + n, "PENDING", prompt=f"new {n}")
                                    for n in range(3)])
     again = await view.reread(chosen, {r.id for r in page.rows})
     assert chosen in {r.id for r in again.rows} and len(again.rows) == PAGE_SIZE + 3

@@ -4,7 +4,7 @@ request budget all of them share.
 DashScope counts queries, list calls and cancels per account (20 per second),
 whoever sends them: two dashboards and a ``wait`` must add up to less.  The
 budget lives in the store, so it holds across processes; each request first
-takes its token there (see ``TaskStore.take_requests``).
+takes its token there (see ``storage.interface.Budget``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
-from storage import StoreError, TaskStore
+from storage import StoreError
+from storage.interface import Budget
 from tui.dashscope import ApiKey
 
 ACCOUNT_LIMIT = 20.0  # requests per second per account (protocol sheet, "Limits")
@@ -34,9 +35,9 @@ class SharedBudget:
     clock (``time_scale``) the real rate grows with it.
     """
 
-    def __init__(self, store: TaskStore, account: str, rate: float, *, time_scale: float = 1.0,
+    def __init__(self, budget: Budget, account: str, rate: float, *, time_scale: float = 1.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.store = store
+        self.budget = budget
         self.account = account
         self.rate = min(rate, ACCOUNT_LIMIT - 1) * time_scale
         self.burst = 1.0
@@ -45,7 +46,7 @@ class SharedBudget:
     async def take(self) -> None:
         """Wait until this process may send one more request."""
         try:
-            wait = await self.store.take_requests(self.account, self.rate, self.burst)
+            wait = await self.budget.take(self.account, self.rate, self.burst)
         except StoreError:
             wait = 1.0 / self.rate  # the database is busy: be slow rather than too fast
         if wait > 0:

@@ -9,7 +9,7 @@ alternatives in a line expand into every combination (see ``templates``).
 
 Each prompt the file makes is an *intent* keyed by the batch (a hash of the
 file's name and content) and its place in the file.  The store holds one row
-per key (``claim_intent``), so a second run finds what the first one sent:
+per key (``store.intents.claim``), so a second run finds what the first one sent:
 accepted tasks are not sent again, those whose outcome is unknown are reported
 as UNCONFIRMED for ``resolve`` to settle, and only lines never sent (or refused,
 which created nothing) go out.
@@ -24,7 +24,8 @@ import math
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from storage import Generation, TaskStore
 from storage.records import (
@@ -39,6 +40,7 @@ from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
 from tui.engine import templates
 from tui.engine.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
+from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
 
 FIELDS = ("prompt", "size", "duration", "audio", "watermark", "seed", "variations", "tags",
           "note")
@@ -46,6 +48,19 @@ RUNNING_AT_ONCE = 5  # the service runs five tasks per key at a time
 TYPICAL_GENERATION = 90.0  # seconds, when the history has no figure for a tier
 MAX_VARIATIONS = 100
 MAX_FILE = 20 * 1024 * 1024
+MAX_TASKS = 10_000  # [batch] max_tasks: what one submission may make at most
+
+
+class TooManyTasks(ValueError):
+    """A submission would make more tasks than ``[batch] max_tasks``; ``str()`` is one
+    sentence.  Said from a count, before a single prompt is built."""
+
+    def __init__(self, what: str, count: int, cap: int, parts: str) -> None:
+        super().__init__(
+            f"{what} makes {templates.how_many(count)} tasks ({parts}), more than "
+            f"[batch] max_tasks ({cap:,}); nothing was sent — split it, or raise max_tasks "
+            "in config.toml")
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,8 @@ class BatchPlan:
     items: list[BatchItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "line 3: …": nothing is sent
     warnings: list[str] = field(default_factory=list)
+    cap: int = MAX_TASKS
+    planned: int = 0  # tasks the file makes, counted before expanding
 
     @property
     def ok(self) -> bool:
@@ -75,6 +92,30 @@ class BatchPlan:
     def lines(self) -> int:
         return len({item.line for item in self.items})
 
+    @property
+    def over_cap(self) -> bool:
+        """More tasks than ``cap``: then ``problems[0]`` says so, and nothing was built."""
+        return self.planned > self.cap
+
+
+def read_file(path: Path) -> str:
+    """A batch file's text, read as the command line and the dashboard both read it:
+    at most ``MAX_FILE`` bytes, decoded by ``tui.text_input.decode`` (``BadText``
+    names the line that is not UTF-8; ``OSError`` when it cannot be read)."""
+    with path.open("rb") as source:
+        data = source.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BadText(f"{path} is larger than {MAX_FILE // 2**20} MB; split it")
+    return decode(data, path.name)
+
+
+def read_stream(stream: BinaryIO, name: str) -> str:
+    """The same for standard input (or any stream of bytes)."""
+    data = stream.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BadText(f"{name} holds more than {MAX_FILE // 2**20} MB; split it")
+    return decode(data, name)
+
 
 def batch_id_of(name: str, content: str) -> str:
     """The same file (by name and content) is the same batch, run after run."""
@@ -83,14 +124,21 @@ def batch_id_of(name: str, content: str) -> str:
 
 
 def read_batch(content: str, name: str, defaults: GenerationRequest, *,
-               variations: int = 1, values: Mapping[str, str] | None = None) -> BatchPlan:
-    """Every prompt of a batch file, validated; problems carry their line numbers."""
-    plan = BatchPlan(name, batch_id_of(name, content))
+               variations: int = 1, values: Mapping[str, str] | None = None,
+               cap: int = MAX_TASKS) -> BatchPlan:
+    """Every prompt of a batch file, validated; problems carry their line numbers.
+
+    Lines × ``{a|b}`` alternatives × variations are counted before a line is expanded:
+    past ``cap`` nothing more is built (the rest is only counted) and the plan holds
+    one problem saying how many tasks the file makes."""
+    content = content.removeprefix(BOM)  # an editor's BOM is not part of line 1
+    plan = BatchPlan(name, batch_id_of(name, content), cap=cap)
     if len(content) > MAX_FILE:
         plan.problems.append(f"{name} is larger than {MAX_FILE // (1024 * 1024)} MB; split it")
         return plan
-    jsonl = _looks_like_jsonl(content, name)
-    for number, raw in enumerate(content.splitlines(), 1):
+    lines = split_lines(content)
+    jsonl = _looks_like_jsonl(lines, name)
+    for number, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
@@ -100,15 +148,19 @@ def read_batch(content: str, name: str, defaults: GenerationRequest, *,
             _add_line(plan, number, fields, defaults, variations, values or {})
         except (ValueError, templates.TemplateError) as exc:
             plan.problems.append(f"{where}: {exc}")
+    if plan.planned > cap:
+        plan.items.clear()
+        plan.problems.insert(0, str(TooManyTasks(
+            name, plan.planned, cap, "lines × {a|b} alternatives × variations")))
     if not plan.items and not plan.problems:
         plan.problems.append(f"{name} holds no prompt (blank lines and # comments are skipped)")
     return plan
 
 
-def _looks_like_jsonl(content: str, name: str) -> bool:
+def _looks_like_jsonl(lines: list[str], name: str) -> bool:
     if name.lower().endswith((".jsonl", ".ndjson", ".json")):
         return True
-    for raw in content.splitlines():
+    for raw in lines:
         text = raw.strip()
         if text and not text.startswith("#"):
             return text.startswith('{"')
@@ -139,6 +191,8 @@ def _typed(fields: Mapping[str, Any], name: str, kind: type, default: Any) -> An
         raise ValueError(f"{name} must be true or false, not {value!r}")
     if kind is str and not isinstance(value, str):
         raise ValueError(f"{name} must be text, not {value!r}")
+    if kind is str and (broken := unicode_problem(value)) is not None:
+        raise ValueError(f"{name} {broken}")
     return value
 
 
@@ -148,6 +202,8 @@ def _add_line(plan: BatchPlan, number: int, fields: Mapping[str, Any],
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("no prompt")
+    if (broken := unicode_problem(prompt)) is not None:  # in any {a|b} alternative too
+        raise ValueError(f"the prompt {broken}")
     seed = fields.get("seed", defaults.seed)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be a whole number, not {seed!r}")
@@ -159,17 +215,24 @@ def _add_line(plan: BatchPlan, number: int, fields: Mapping[str, Any],
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError("tags must be a list of words")
+    if (broken := next(filter(None, map(unicode_problem, tags)), None)) is not None:
+        raise ValueError(f"a tag {broken}")
     note = _typed(fields, "note", str, None)
     base = replace(defaults, prompt=prompt, seed=seed,
                    size=_typed(fields, "size", str, defaults.size),
                    duration=_typed(fields, "duration", int, defaults.duration),
                    audio=_typed(fields, "audio", bool, defaults.audio),
                    watermark=_typed(fields, "watermark", bool, defaults.watermark))
-    prompts = templates.expand(prompt, values) if templates.is_template(prompt) \
-        else [prompt]
-    checked = check_request(replace(base, prompt=prompts[0]))
+    template = templates.is_template(prompt)
+    made = (templates.count(prompt, values) if template else 1) * count
+    checked = check_request(replace(base, prompt=templates.first(prompt, values)
+                                    if template else prompt))
     if not checked.ok:
         raise ValueError(" ".join(checked.problems))
+    plan.planned += made
+    if plan.planned > plan.cap:
+        return  # over the cap: counted, never built
+    prompts = templates.expand(prompt, values, limit=plan.cap) if template else [prompt]
     for warning in checked.warnings:
         plan.warnings.append(f"{plan.name}, line {number}: {warning}")
     start = base.seed
@@ -210,7 +273,7 @@ class Survey:
 
 
 async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
-    known = await store.intents(f"{plan.batch_id}:")
+    known = await store.intents.with_prefix(f"{plan.batch_id}:")
     result = Survey()
     for item in plan.items:
         row = known.get(item.key)
@@ -278,7 +341,7 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
     sent_any = False
     for item in plan.items:
         request = item.request
-        row, mine = await store.claim_intent(
+        row, mine = await store.intents.claim(
             item.key, endpoint=client.base_url, model=request.model, prompt=request.prompt,
             size=request.size, duration=request.duration, audio=request.audio,
             watermark=request.watermark, seed=request.seed, batch_id=plan.batch_id,
@@ -300,11 +363,24 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
 # -- one prompt from the composer or the command line --------------------------------------
 
 
+def count_prompt(request: GenerationRequest, variations: int = 1,
+                 values: Mapping[str, str] | None = None) -> int:
+    """How many requests ``expand_prompt`` would make — arithmetic, nothing built."""
+    template = templates.is_template(request.prompt)
+    return (templates.count(request.prompt, values) if template else 1) * max(1, variations)
+
+
 def expand_prompt(request: GenerationRequest, variations: int = 1,
-                  values: Mapping[str, str] | None = None) -> list[GenerationRequest]:
+                  values: Mapping[str, str] | None = None, *,
+                  cap: int = MAX_TASKS) -> list[GenerationRequest]:
     """The requests one prompt makes: every combination of its ``{a|b}`` alternatives,
-    each ``variations`` times with seeds s, s+1, … (``TemplateError`` if malformed)."""
-    prompts = templates.expand(request.prompt, values) \
+    each ``variations`` times with seeds s, s+1, … (``TemplateError`` if malformed;
+    ``TooManyTasks``, before building any, above ``cap``)."""
+    total = count_prompt(request, variations, values)
+    if total > cap:
+        parts = "{a|b} alternatives × variations" if variations > 1 else "{a|b} alternatives"
+        raise TooManyTasks("the prompt", total, cap, parts)
+    prompts = templates.expand(request.prompt, values, limit=cap) \
         if templates.is_template(request.prompt) else [request.prompt]
     seeds = variation_seeds(request.seed, variations)
     return [replace(request, prompt=text, seed=seed) for text in prompts for seed in seeds]

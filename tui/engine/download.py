@@ -9,13 +9,22 @@ file is first remuxed beside it with its provenance in the MP4's own tags
 (``provenance``), verified again, and that copy is what is put in place and
 hashed; if the remux fails the downloaded file is kept as it came and the row's
 ``download_error`` says why (the state is still ``done``).  With ``sidecar``, a
-``NAME.json`` with the row's export record is written beside it.  A lock file per target
-(``filelock``) keeps two downloads — two processes, or two tasks of one —
-from writing the same ``.part``.  Every URL, and every redirect hop, passes
+``NAME.json`` with the row's export record is written beside it.  A lock file per
+generation (``filelock``) keeps two downloads of one video — two processes, or two
+tasks of one — from running at once.  Every URL, and every redirect hop, passes
 ``media_url``'s policy before anything connects.  The HTTP client is our own,
 so the API key's ``Authorization`` header never reaches the media host.  Caps:
 ``max_bytes``; a body slower than ``min_rate`` over ``stall_seconds``, or
 silent for ``stall_seconds``, counts as stalled.
+
+Two generations never share a file: the name the template gives is taken when a
+file (or a link, or a ``.part``) already has it or another row records it, and the
+next name (``NAME-TASKID8``…) is tried; a lock file per name makes that choice
+atomic, and recording the name in the store (``downloading``) reserves it.  A
+re-download of the same generation reuses its own name.  Nothing is written
+through a link: the ``.part`` is opened with ``O_NOFOLLOW``, the remux's copy gets
+a fresh unguessable name, the video is moved into place only onto a free name
+(never replacing one) and must then be a regular file (``safe_files``).
 
 Store states: ``downloading``, ``done``, ``failed`` (retry may help),
 ``expired`` (403/404/410) and ``refused`` (our policy), which cannot be retried.
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import errno
 import os
 import re
 import time
@@ -37,12 +46,24 @@ from urllib.parse import urljoin
 import httpx
 
 from storage import Generation, TaskStore
+from storage.errors import disk_is_full, full_disk
 from tui import __version__
 from tui.engine import provenance
 from tui.engine.filelock import FileLock
-from tui.engine.filenames import DEFAULT_TEMPLATE, file_name
+from tui.engine.filenames import DEFAULT_TEMPLATE, file_name, file_names, slugify
 from tui.engine.media_url import HostNotFound, MediaUrl, UrlPolicy, UrlRefused
 from tui.engine.mp4check import Mp4Problem, check_mp4, looks_like_mp4
+from tui.engine.safe_files import (
+    LINK,
+    NotOurs,
+    fresh_file,
+    is_regular,
+    move,
+    occupied,
+    open_for_writing,
+    regular_size,
+    sha256_of,
+)
 from tui.engine.transfer import record_of
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes to the store
@@ -79,10 +100,11 @@ class _Stop(Exception):
     """Why a download stopped, and what that means for the row and the ``.part``."""
 
     def __init__(self, reason: str, *, state: str = "failed", retryable: bool = True,
-                 discard: bool = False) -> None:
+                 discard: bool | None = None) -> None:
         super().__init__(reason)
         self.reason, self.state, self.retryable = reason, state, retryable
-        self.discard = discard or not retryable  # a part nobody can resume is litter
+        # a part nobody can resume is litter (unless it is not ours to remove)
+        self.discard = (not retryable) if discard is None else discard
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,7 @@ class Downloader:
         await self.http.aclose()
 
     def target_for(self, row: Generation, folder: Path | None = None) -> Path:
+        """Where the video goes if no other generation has that name already."""
         return (folder or self.folder) / file_name(row, self.template)
 
     async def download(self, row: Generation, folder: Path | None = None, *,
@@ -154,79 +177,134 @@ class Downloader:
         try:
             media = self.policy.check(row.video_url)
         except UrlRefused as exc:
-            await self.store.set_download(row.id, state="refused", error=str(exc))
+            await self.store.downloads.set(row.id, state="refused", error=str(exc))
             raise DownloadError(f"download of {label} refused: {exc}", retryable=False,
                                 state="refused") from None
-        target = self.target_for(row, folder)
-        lock = FileLock(target.with_name(target.name + ".lock"))
+        mine = FileLock(place / f".{slugify(row.task_id or f'local{row.id}', 80)}.download.lock")
         try:
             place.mkdir(parents=True, exist_ok=True)
-            if not lock.try_acquire():
+            if not mine.try_acquire():
                 if not wait:
                     raise DownloadBusy(f"the video of {label} is already being downloaded by "
                                        "another process", state="downloading")
                 if self.on_wait is not None:
                     self.on_wait(row)
-                await lock.acquire()
+                await mine.acquire()
         except OSError as exc:
             reason = _os_reason(exc, place)
-            await self.store.set_download(row.id, state="failed", error=reason)
+            await self.store.downloads.set(row.id, state="failed", error=reason)
             raise DownloadError(f"download of {label} failed: {reason}") from None
         try:
-            current = await self.store.get(row.id) or row
+            current = await self.store.generations.get(row.id) or row
             if _already_done(current):
                 return current  # the download we waited for succeeded
-            return await self._download_locked(current, media, target, label)
+            target, name_lock = await self._claim_name(current, place, label)
+            try:
+                return await self._download_locked(current, media, target, label)
+            finally:
+                name_lock.release()
         finally:
+            mine.release()
+
+    async def _claim_name(self, row: Generation, place: Path,
+                          label: str) -> tuple[Path, FileLock]:
+        """The first of the row's names no other generation has, with its lock held.
+
+        Holding a name's lock, nobody else decides about that name; the download
+        then records it in the store, which reserves it for good.
+        """
+        for name in file_names(row, self.template):
+            target = place / name
+            lock = FileLock(target.with_name(name + ".lock"))
+            try:
+                if not lock.try_acquire():
+                    continue  # another generation is being saved under this name now
+            except NotOurs:
+                continue  # a link or a pipe sits at the lock's name: not ours to use
+            except OSError as exc:
+                reason = _os_reason(exc, place)
+                await self.store.downloads.set(row.id, state="failed", error=reason)
+                raise DownloadError(f"download of {label} failed: {reason}") from None
+            try:
+                free = await self._free_for(row, target)
+            except BaseException:
+                lock.release()
+                raise
+            if free:
+                return target, lock
             lock.release()
+        reason = f"every name for this video in {place} is taken by other files"
+        await self.store.downloads.set(row.id, state="failed", error=reason)
+        raise DownloadError(f"download of {label} failed: {reason}", retryable=False)
+
+    async def _free_for(self, row: Generation, target: Path) -> bool:
+        """No file has this name and no other row records it — or it is this row's own
+        unfinished download (its ``.part`` resumes, its sidecar is rewritten)."""
+        if occupied(target):
+            return False  # a video already there is never replaced, whoever's it is
+        own = row.download_path == str(target)
+        beside = [target.with_name(target.name + ".part")]
+        if self.sidecar:
+            beside.append(provenance.sidecar_path(target))
+        if not own and any(occupied(path) for path in beside):
+            return False
+        return all(other.id == row.id
+                   for other in await self.store.generations.by_download_path(str(target)))
 
     async def _download_locked(self, row: Generation, media: MediaUrl, target: Path,
                                label: str) -> Generation:
         part = target.with_name(target.name + ".part")
-        await self.store.set_download(row.id, state="downloading", path=str(target),
-                                      done=_size(part))
+        await self.store.downloads.set(row.id, state="downloading", path=str(target),
+                                       done=_size(part))
+        final = part
         try:
+            if occupied(part) and not is_regular(part):
+                raise NotOurs(part, LINK if os.path.islink(part) else "is not a regular file")
             total = await self._fetch(row, media, part)
-            size = part.stat().st_size
+            size = _size(part)
             if total is not None and size != total:
                 raise _Stop(f"got {size} of {total} bytes")
             try:
                 check_mp4(part)
             except Mp4Problem as exc:
                 raise _Stop(str(exc), discard=True) from None
-            final, note = part, None
+            note = None
             if self.metadata:
                 final, note = await self._with_provenance(row, part, target)
-            size = final.stat().st_size
-            digest = await asyncio.to_thread(_sha256, final)
-            os.replace(final, target)
+            digest = await asyncio.to_thread(sha256_of, final)
+            size = _size(final)
+            await asyncio.to_thread(_put_in_place, final, target)
             if final != part:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
         except asyncio.CancelledError:
+            if final != part:
+                with contextlib.suppress(OSError):
+                    final.unlink(missing_ok=True)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.set_download(
+                await asyncio.shield(self.store.downloads.set(
                     row.id, state="failed", path=str(target), done=_size(part),
                     error="the download was interrupted"))
             raise
         except (_Stop, UrlRefused, HostNotFound, httpx.HTTPError, httpx.InvalidURL,
                 httpx.StreamError, OSError) as exc:
             stop = _as_stop(exc, target.parent)
-            with contextlib.suppress(OSError):
-                target.with_name(target.name + ".tagging").unlink(missing_ok=True)
+            if final != part:
+                with contextlib.suppress(OSError):
+                    final.unlink(missing_ok=True)
             if stop.discard:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
-            await self.store.set_download(row.id, state=stop.state, path=str(target),
-                                          done=_size(part), error=stop.reason)
+            await self.store.downloads.set(row.id, state=stop.state, path=str(target),
+                                           done=_size(part), error=stop.reason)
             raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
                                 retryable=stop.retryable, state=stop.state) from None
-        done = await self.store.set_download(row.id, state="done", path=str(target),
-                                             done=size, total=size, sha256=digest, error=note)
+        done = await self.store.downloads.set(row.id, state="done", path=str(target),
+                                              done=size, total=size, sha256=digest, error=note)
         if self.sidecar:
             problem = await self._write_sidecar(done, target)
             if problem is not None:
-                done = await self.store.set_download(
+                done = await self.store.downloads.set(
                     row.id, state="done", path=str(target), done=size, total=size,
                     sha256=digest, error="; ".join(filter(None, (note, problem))))
         return done
@@ -235,7 +313,10 @@ class Downloader:
                                target: Path) -> tuple[Path, str | None]:
         """The file to put in place: a remuxed copy of ``part`` that carries the row's
         provenance, verified — or ``part`` itself and why it carries none."""
-        tagged = target.with_name(target.name + ".tagging")
+        try:
+            tagged = fresh_file(target.parent, f".{target.name[:60]}.", ".tagging")
+        except OSError as exc:
+            return part, f"saved without its metadata: {_os_reason(exc, target.parent)}"
         try:
             await asyncio.to_thread(provenance.write_tagged, part, tagged,
                                     provenance.Provenance.of(row))
@@ -342,7 +423,7 @@ class Downloader:
         pace = _Pace(self.min_rate, self.stall_seconds, time.monotonic())
         head = b""
         last = 0.0
-        with part.open("wb" if plan.start == 0 else "ab") as sink:
+        with open_for_writing(part, append=plan.start != 0) as sink:
             async for chunk in response.aiter_raw():
                 have += len(chunk)
                 if have > self.max_bytes:
@@ -360,7 +441,7 @@ class Downloader:
                 if now - last >= PROGRESS_EVERY:
                     last = now
                     sink.flush()
-                    await self.store.set_download_progress(row.id, have, plan.total)
+                    await self.store.downloads.progress(row.id, have, plan.total)
                     if self.on_progress is not None:
                         self.on_progress(row, have, plan.total)
 
@@ -386,19 +467,33 @@ class _Pace:
 
 
 def _already_done(row: Generation) -> bool:
+    """The row's video is saved: a regular file (not a link to one) of its size."""
     if row.download_state != "done" or not row.download_path:
         return False
     path = Path(row.download_path)
+    return is_regular(path) and (row.download_bytes is None
+                                 or _size(path) == row.download_bytes)
+
+
+def _put_in_place(final: Path, target: Path) -> None:
+    """Move the verified video to its name — never over a file that appeared there
+    meanwhile — and make sure what now has the name is that regular file."""
+    before = os.lstat(final)
     try:
-        return path.is_file() and (row.download_bytes is None
-                                   or path.stat().st_size == row.download_bytes)
-    except OSError:
-        return False
+        move(final, target)
+    except FileExistsError:
+        raise _Stop(f"another file appeared at {target} while the video was downloading; "
+                    "run it again to save it under another name", discard=True) from None
+    after = os.lstat(target)
+    if not is_regular(target) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        raise _Stop(f"{target} was replaced while the video was being saved", discard=True)
 
 
 def _as_stop(exc: Exception, folder: Path) -> _Stop:
     if isinstance(exc, _Stop):
         return exc
+    if isinstance(exc, NotOurs):  # never removed by us: it is not ours
+        return _Stop(f"{exc}; remove it and try again", retryable=False, discard=False)
     if isinstance(exc, UrlRefused):
         return _Stop(str(exc), state="refused", retryable=False)
     if isinstance(exc, HostNotFound):
@@ -426,6 +521,12 @@ def _message(label: str, stop: _Stop, *, resumable: bool) -> str:
 
 
 def _os_reason(exc: OSError, folder: Path) -> str:
+    if isinstance(exc, NotOurs):
+        return str(exc)
+    if exc.errno == errno.ENOSPC or (exc.errno == errno.EFBIG and disk_is_full(folder)):
+        return full_disk(folder)
+    if exc.errno in (errno.ELOOP, errno.EMLINK) and exc.filename:
+        return f"{exc.filename} {LINK}"
     why = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
     return f"cannot write to {folder}: {why[:1].lower() + why[1:]}"
 
@@ -435,10 +536,7 @@ def _number(text: str | None) -> int | None:
 
 
 def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    return regular_size(path)
 
 
 def _bytes_text(count: int) -> str:
@@ -447,10 +545,3 @@ def _bytes_text(count: int) -> str:
             return f"{count // size} {unit}"
     return f"{count} bytes"
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,6 +7,8 @@ lock).  Windows uses ``msvcrt.locking`` on the first byte, which behaves alike.
 
 The holder removes the lock file on release (POSIX); a waiter that then wins
 a lock on the removed file notices the path changed and locks the new one.
+A lock file is opened without following a link (``O_NOFOLLOW``): a link planted
+at its name in a shared folder cannot make us create or lock a file elsewhere.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import sys
 from pathlib import Path
+
+from tui.engine.safe_files import LINK, NOFOLLOW, NotOurs
 
 if sys.platform == "win32":
     import msvcrt
@@ -60,7 +65,7 @@ class FileLock:
         if self._fd is not None:
             raise RuntimeError("lock already held")
         for _ in range(10):  # each retry means a holder removed the file just now
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fd = _open(self.path)
             if not _try_lock(fd):
                 os.close(fd)
                 return False
@@ -90,9 +95,23 @@ class FileLock:
             os.close(fd)
 
 
+def _open(path: Path) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise NotOurs(path, LINK) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotOurs(path, "is not a regular file")
+    return fd
+
+
 def _same_file(fd: int, path: Path) -> bool:
     try:
-        on_disk = os.stat(path)
+        on_disk = os.lstat(path)
     except FileNotFoundError:
         return False
     mine = os.fstat(fd)

@@ -43,13 +43,13 @@ async def adopt(store: TaskStore, info: TaskInfo, endpoint: str,
                 model: str | None = None) -> Generation:
     """Record a task created by another client, from what the service says of it."""
     usage = info.usage
-    row = await store.track(
+    row = await store.following.track(
         task_id=info.task_id, endpoint=endpoint, model=model or MODEL_V56,
         prompt=info.orig_prompt or UNKNOWN_PROMPT,
         size=usage.size if usage and usage.size else "?",
         duration=int(usage.duration) if usage and usage.duration else 0,
         audio=bool(usage.audio) if usage else False)
-    row, _ = await store.apply(row.id, observation(info), 3.0)
+    row, _ = await store.following.apply(row.id, observation(info), 3.0)
     return row
 
 
@@ -57,7 +57,7 @@ async def adopt_foreign(store: TaskStore, client: DashScopeClient,
                         account: str) -> list[Generation]:
     """Adopt every task of the account that a sweep saw and no row holds (one query each)."""
     adopted = []
-    for task in await store.foreign_tasks(account):
+    for task in await store.foreign.recent(account):
         info = await client.query(task.task_id)
         if info.status != "UNKNOWN":  # else it expired meanwhile: nothing to follow
             adopted.append(await adopt(store, info, client.base_url, task.model))

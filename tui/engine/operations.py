@@ -33,7 +33,7 @@ async def cancel(store: TaskStore, client: DashScopeClient, row: Generation) -> 
     """Cancel a PENDING task, and record what the service says it is now."""
     task_id = cancelable(row)
     await client.cancel(task_id)
-    updated, _ = await store.apply(row.id, observation(await client.query(task_id)), 3.0)
+    updated, _ = await store.following.apply(row.id, observation(await client.query(task_id)), 3.0)
     return updated
 
 
@@ -54,4 +54,4 @@ async def abandon(store: TaskStore, row: Generation) -> Generation:
     if row.submission != "unconfirmed":
         raise Refused(f"#{row.id} is not unconfirmed (it is {row.display_status}); "
                       "nothing to abandon")
-    return await store.mark_abandoned(row.id, "the user decided no task was created")
+    return await store.intents.mark_abandoned(row.id, "the user decided no task was created")

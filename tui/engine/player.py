@@ -36,7 +36,7 @@ def command_for(path: Path, configured: str | None,
         words = shlex.split(configured)
         if not words or shutil.which(words[0], path=env.get("PATH")) is None:
             raise NoPlayer(f"the player {configured!r} ([player] command) is not installed")
-        return [*words, str(path)]
+        return [shutil.which(words[0], path=env.get("PATH")) or words[0], *words[1:], str(path)]
     for name in FALLBACKS:
         found = shutil.which(name, path=env.get("PATH"))
         if found:

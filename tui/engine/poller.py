@@ -34,19 +34,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from storage import Generation, StoreError, TaskStore, can_advance
+from storage import ChangeFeed, Generation, StoreError, TaskStore, can_advance, process_tag
 from storage.clock import iso, parse_iso, utc_now
+from storage.history import HistoryFilter
 from storage.records import LiveTask, Observation
-from storage.store import process_tag
 from tui.config.credentials import region_of
 from tui.dashscope import (
-    ApiError,
     DashScopeClient,
     DashScopeError,
     Failure,
     ListedTask,
     Scope,
 )
+from tui.engine import listing, timeline
 from tui.engine.observe import adopt_foreign, observation
 from tui.engine.ratelimit import TokenBucket
 from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
@@ -67,7 +67,9 @@ WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops wa
 LEASE_RENEW = 4.0  # real seconds between renewals of the account's poller lease (10 s)
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
 SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
-PAGE_SIZES = (100, 50, 20, 10)  # the list's largest page size is not documented
+# A sweep or an audit is a few pages (5 tasks run at a time): two minutes is a list
+# that does not end, not a slow one.
+LIST_LIMITS = listing.Limits(seconds=120.0)
 LIST_UNUSABLE = (400, 404, 405)  # the list call (not the account) was refused
 SETTLE = 30.0  # service seconds a new task may wait for a free slot before it is asked about
 
@@ -141,15 +143,17 @@ class PollScheduler:
         self._sweeps_off_until = 0.0
         self._seeded = False
         self._endpoints: list[str] = []  # where the tasks it may ask about were made
-        # The followed tasks as last read, and the store's last change then: a round in
-        # which nothing was written (most of them, at speed 1) reads nothing else.
+        # The followed tasks as last read; the store's change feed says when a write (by
+        # any process) makes them stale: a round in which nothing was written (most of
+        # them, at speed 1) reads nothing else.
         self._live: list[LiveTask] | None = None
-        self._live_stamp: str | None = None
+        self._changes: ChangeFeed | None = None
         self._live_due: str | None = None
         self.requests = 0  # sent by this scheduler (for benchmarks)
 
     def wake(self) -> None:
         """Look now (the user asked to try again)."""
+        self._live = None  # whoever wakes us may just have written (the feed may lag)
         self._resume()
         self._next_sweep = time.monotonic()
         self._wake.set()
@@ -158,6 +162,7 @@ class PollScheduler:
         """A task was just created (here or by another process): look soon.  A burst of
         submits shares its looks — the sweep that shows the new task starting, and the
         FAILED lists that catch a young task's moderation — instead of adding its own."""
+        self._live = None  # the new task is followed from now (the feed may lag)
         self._resume()
         now = after = time.monotonic()
         first = self._scaled(min(self.settings.young_looks, default=0.0))
@@ -203,18 +208,19 @@ class PollScheduler:
 
     def learn(self, row: Generation) -> None:
         """Remember how long a finished task took, for tasks like it."""
-        started, ended = parse_iso(row.scheduled_time), parse_iso(row.end_time)
-        if row.status != "SUCCEEDED" or started is None or ended is None:
+        took = timeline.generation_seconds(row)
+        if row.status != "SUCCEEDED" or took is None:
             return
-        took = (ended - started).total_seconds() * self.settings.time_scale
-        self.timing.learn(row.size, row.duration, took)
+        self.timing.learn(row.size, row.duration, took * self.settings.time_scale)
 
     async def _seed_timing(self) -> None:
         """Learn from what finished before this process started."""
         if self._seeded:
             return
         self._seeded = True
-        for row in reversed(await self.store.recent(statuses=["SUCCEEDED"], limit=200)):
+        finished = await self.store.history.page(HistoryFilter(statuses=("SUCCEEDED",)),
+                                                 limit=200)
+        for row in reversed(finished):
             self.learn(row)
 
     # -- health ---------------------------------------------------------------
@@ -278,7 +284,7 @@ class PollScheduler:
         if now - self._lease_checked < LEASE_RENEW:
             return self._holding
         self._lease_checked = now
-        lease = await self.store.hold_poller_lease(self.account, self.owner,
+        lease = await self.store.leases.hold(self.account, self.owner,
                                                    self.settings.account_lease)
         was_holding, self._holding = self._holding, lease.held_by(self.owner)
         if lease.nudged_at and lease.nudged_at != self._nudged_at:
@@ -296,7 +302,7 @@ class PollScheduler:
         """Tell whoever polls the account that a task was just submitted."""
         if self.account is not None:
             with contextlib.suppress(StoreError):
-                await self.store.nudge_poller(self.account)
+                await self.store.leases.nudge(self.account)
 
     # -- asking the service -------------------------------------------------------
 
@@ -306,25 +312,14 @@ class PollScheduler:
             await self._bucket.take()
 
     async def _list(self, status: str, start: datetime | None = None) -> list[ListedTask]:
-        """Every task of the account with this status (within 24 h, or since ``start``)."""
-        sizes = list(PAGE_SIZES)
+        """Every task of the account with this status (within 24 h, or since ``start``);
+        ``listing.ListRunaway`` (a list that does not end) stops sweeping like a refusal."""
         tasks: list[ListedTask] = []
-        page_no = 1
-        while True:
-            await self._request()
-            try:
-                page = await self.client.list_tasks(status=status, start=start,
-                                                    end=utc_now() if start else None,
-                                                    page_no=page_no, page_size=sizes[0])
-            except ApiError as exc:
-                if exc.status == 400 and page_no == 1 and len(sizes) > 1:
-                    sizes.pop(0)  # a smaller page, then
-                    continue
-                raise
+        async for page in listing.pages(self.client, status=status, start=start,
+                                        end=utc_now() if start else None,
+                                        limits=LIST_LIMITS, before_each=self._request):
             tasks += page.tasks
-            if page_no >= page.total_page or not page.tasks:
-                return tasks
-            page_no += 1
+        return tasks
 
     async def _sweep(self, live: list[LiveTask]) -> None:
         """One look at the RUNNING list, and what it means for every followed task."""
@@ -341,13 +336,13 @@ class PollScheduler:
         for row_id, started in found.started:
             seen = Observation(status="RUNNING", scheduled_time=iso(started) if started
                                else None)
-            row, changed = await self.store.apply(row_id, seen,
-                                                  self._scaled(self.settings.park))
+            row, changed = await self.store.following.apply(row_id, seen,
+                                                            self._scaled(self.settings.park))
             if self.on_update is not None:
                 self.on_update(row, changed)
         if found.foreign and self.account is not None:
-            known = await self.store.known_task_ids(t.task_id for t in found.foreign)
-            await self.store.record_foreign(self.account, [
+            known = await self.store.generations.known_task_ids(t.task_id for t in found.foreign)
+            await self.store.foreign.record(self.account, [
                 (t.task_id, t.status, t.model_name, iso(t.created) if t.created else None)
                 for t in found.foreign if t.task_id not in known])
             if self.settings.adopt_foreign:
@@ -406,16 +401,16 @@ class PollScheduler:
     # -- polling one task -----------------------------------------------------------
 
     async def _refresh_endpoints(self) -> None:
-        self._endpoints = [e for e in await self.store.followed_endpoints()
+        self._endpoints = [e for e in await self.store.following.endpoints()
                            if same_service(e, self.client.base_url)]
 
     async def _live_tasks(self) -> list[LiveTask]:
         """The followed tasks, read again only after this scheduler wrote one (``_live`` is
         dropped then) or when ``_notice_changes`` saw another process write."""
         if self._live is None:
-            self._live_stamp = await self.store.last_change()  # before: a later write shows
+            self._feed().take()  # what was written before this read is in it
             await self._refresh_endpoints()
-            self._live = await self.store.live_tasks(self._endpoints)
+            self._live = await self.store.following.live(self._endpoints)
             # Stored moments compare as text (the store's MIN does the same).
             self._live_due = min((row.next_poll_at for row in self._live if row.next_poll_at),
                                  default=None)
@@ -424,14 +419,19 @@ class PollScheduler:
     async def _poll_soon(self, generation_ids: list[int]) -> None:
         """Make these tasks due now (the followed tasks are read again: their times moved)."""
         if generation_ids:
-            await self.store.poll_now(generation_ids)
+            await self.store.following.poll_now(generation_ids)
             self._live = None
 
     async def _notice_changes(self) -> None:
         """Once a round: has any process written a task since the followed ones were read?
-        (One cheap query: an index's last entry.)"""
-        if self._live is not None and await self.store.last_change() != self._live_stamp:
+        (The store's change feed says; asking it costs nothing.)"""
+        if self._feed().take():
             self._live = None
+
+    def _feed(self) -> ChangeFeed:
+        if self._changes is None:
+            self._changes = self.store.changes()
+        return self._changes
 
     async def _due_at(self) -> datetime | None:
         """When the first task is due to be polled on its own (from the followed tasks)."""
@@ -456,10 +456,10 @@ class PollScheduler:
                 return 0
         elif everything:
             await self._refresh_endpoints()
-        rows = await self.store.claim_due(self.owner, limit=self.settings.concurrency * 4,
-                                          lease_seconds=self.settings.lease_seconds,
-                                          include_future=everything,
-                                          endpoints=self._endpoints)
+        rows = await self.store.following.claim_due(self.owner, limit=self.settings.concurrency * 4,
+                                                    lease_seconds=self.settings.lease_seconds,
+                                                    include_future=everything,
+                                                    endpoints=self._endpoints)
         if not rows:
             return 0
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -474,7 +474,7 @@ class PollScheduler:
     async def _poll(self, row: Generation) -> None:
         assert row.task_id is not None
         if time.monotonic() < self._backoff_until:
-            await self.store.release(row.id, self.owner)
+            await self.store.following.release(row.id, self.owner)
             return
         await self._request()
         sent_at = time.monotonic()
@@ -487,14 +487,15 @@ class PollScheduler:
             return
         except BaseException:
             with contextlib.suppress(StoreError):
-                await asyncio.shield(self.store.release(row.id, self.owner))
+                await asyncio.shield(self.store.following.release(row.id, self.owner))
             raise
         self._answered(sent_at)
         seen = observation(info)
         expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
                            else row.status,
                            scheduled_time=seen.scheduled_time or row.scheduled_time)
-        updated, changed = await self.store.apply(row.id, seen, self.interval_for(expected))
+        updated, changed = await self.store.following.apply(row.id, seen,
+                                                            self.interval_for(expected))
         self._live = None
         self.learn(updated)
         if self.on_update is not None:
@@ -505,16 +506,16 @@ class PollScheduler:
         self._live = None  # each way below writes the task
         reason = str(exc)
         if exc.scope is Scope.TASK and exc.failure is Failure.FINAL:
-            return await self.store.stop_following(
+            return await self.store.following.stop(
                 row.id, f"the service cannot be asked about this task: {reason}")
         if exc.scope is Scope.ACCOUNT:
             self._halt(exc)
-            return await self.store.record_poll_failure(row.id, reason, self._halt_wait)
+            return await self.store.following.record_poll_failure(row.id, reason, self._halt_wait)
         if exc.scope is Scope.TASK:
-            return await self.store.record_poll_failure(row.id, reason,
-                                                        self._task_retry_in(row))
+            return await self.store.following.record_poll_failure(row.id, reason,
+                                                                  self._task_retry_in(row))
         self._back_off(exc)
-        return await self.store.record_poll_failure(
+        return await self.store.following.record_poll_failure(
             row.id, reason, max(self._backoff, self.interval_for(row)))
 
     # -- the loop ---------------------------------------------------------------------
@@ -559,7 +560,7 @@ class PollScheduler:
         try:
             while True:
                 await self._round()
-                if stop_when_idle and not await self.store.unfinished():
+                if stop_when_idle and not await self.store.following.unfinished():
                     return
                 await self._sleep()
         finally:
@@ -575,7 +576,7 @@ class PollScheduler:
         await self.nudge()
         try:
             while True:
-                rows = await self.store.get_many(generation_ids)
+                rows = await self.store.generations.get_many(generation_ids)
                 if not any(waiting(r) for r in rows):
                     return rows
                 await self._round()
@@ -587,11 +588,29 @@ class PollScheduler:
 
     async def release(self) -> None:
         """Give back this scheduler's leases (it stops: others may poll now).
-        Runs to the end even while the caller is being cancelled (Ctrl-C)."""
-        with contextlib.suppress(StoreError, asyncio.CancelledError):
-            await asyncio.shield(self.store.release_all(self.owner))
-            if self.account is not None and self._holding:
-                await asyncio.shield(self.store.release_poller_lease(self.account, self.owner))
+
+        Runs to the end even while the caller is being cancelled (Ctrl-C, SIGTERM) — and
+        a cancellation that arrives meanwhile is passed on once it is done, never lost:
+        a ``wait`` stopped just as it ended must still stop."""
+        job = asyncio.ensure_future(self._give_back())
+        interrupted = False
+        while not job.done():
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                interrupted = True
+        if interrupted:
+            raise asyncio.CancelledError
+
+    async def _give_back(self) -> None:
+        if self._changes is not None:  # stop listening (a later run listens again)
+            await self._changes.aclose()
+            self._changes, self._live = None, None
+        with contextlib.suppress(StoreError):
+            await self.store.following.release_all(self.owner)
+        if self.account is not None and self._holding:
+            with contextlib.suppress(StoreError):
+                await self.store.leases.release(self.account, self.owner)
 
     async def _sleep(self) -> None:
         if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:

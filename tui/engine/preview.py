@@ -12,8 +12,11 @@ import base64
 import hashlib
 import json
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from tui.engine.safe_files import is_regular, open_for_reading, write_atomically
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
         import av
     except ImportError as exc:  # pragma: no cover - av is a dependency
         raise PreviewError("PyAV is not installed") from exc
+    if _not_a_file(path):  # a pipe or a device named by an imported row would never end
+        raise PreviewError(f"{path.name} is not a video file")
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -79,24 +84,33 @@ def extract(path: Path, *, max_w: int = 14, max_h: int = 16) -> list[Thumb]:
         raise PreviewError(f"cannot decode {path.name}: {exc}") from None
 
 
+def _not_a_file(path: Path) -> bool:
+    """Something other than a file is there (a missing file is left to PyAV to say)."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def cached(path: Path, digest: str | None, cache_dir: Path, **sizes: int) -> list[Thumb]:
     """``extract`` with an on-disk cache keyed by the file's SHA-256."""
     if digest is None or re.fullmatch(r"[0-9a-f]{64}", digest) is None:
         digest = hashlib.sha256(str(path).encode()).hexdigest()  # never a path from outside
     key = f"{digest}-{sizes.get('max_w', 14)}x{sizes.get('max_h', 16)}.json"
     entry = cache_dir / key
-    if entry.exists():
+    if is_regular(entry):  # a link planted in the cache is neither read nor written through
         try:
-            data = json.loads(entry.read_text())
+            with open_for_reading(entry) as source:
+                data = json.loads(source.read())
             return [Thumb(t["w"], t["h"], base64.b64decode(t["rgb"]), t["at"]) for t in data]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     thumbs = extract(path, **sizes)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        entry.write_text(json.dumps([{"w": t.width, "h": t.height, "at": t.at,
-                                      "rgb": base64.b64encode(t.rgb).decode()}
-                                     for t in thumbs]))
+        write_atomically(entry, json.dumps([{"w": t.width, "h": t.height, "at": t.at,
+                                             "rgb": base64.b64encode(t.rgb).decode()}
+                                            for t in thumbs]).encode())
     except OSError:
         pass  # a cache that cannot be written is only slower
     return thumbs

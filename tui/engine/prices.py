@@ -159,7 +159,7 @@ async def budget_state(store: TaskStore, prices: Prices, budget: Mapping[str, An
         return BudgetState(prices, ())
     starts = period_starts(now)
     earliest = min(starts[name] for name in limits)
-    rows = await store.billable_since(earliest)
+    rows = await store.intents.billable_since(earliest)
     periods = []
     for name, limit in limits.items():
         spent = pending = 0.0

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -42,6 +41,7 @@ from typing import Any
 
 from storage import Generation
 from storage.clock import parse_iso
+from tui.engine.safe_files import write_atomically
 from tui.safe_text import json_text, printable
 
 SCHEME = 1  # the version of the keys below; a reader ignores a newer one's unknown keys
@@ -271,14 +271,7 @@ def write_sidecar(video: Path, record: Mapping[str, Any]) -> Path:
     """Write ``record`` (an export record) beside ``video``, atomically; OSError if not."""
     path = sidecar_path(video)
     text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text(record)) + "\n"
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        with temporary.open("w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"))  # a link at either name is never followed
     return path
 
 

@@ -15,18 +15,21 @@ from storage.clock import iso, utc_now
 
 URL_LIFETIME = timedelta(hours=24)  # from the task's end (protocol: queryable 24 h)
 WARN_BEFORE = timedelta(hours=2)
+RESCUE_AT_MOST = 1000  # videos looked at per check, the soonest to expire first
 
 
 async def expiring(store: TaskStore, within: timedelta = WARN_BEFORE) -> list[Generation]:
     """Finished, not downloaded, and the URL dies within ``within`` (still alive now)."""
     now = utc_now()
-    return await store.not_downloaded(ended_after=iso(now - URL_LIFETIME),
-                                      ended_before=iso(now - URL_LIFETIME + within))
+    return await store.downloads.unsaved(ended_after=iso(now - URL_LIFETIME),
+                                         ended_before=iso(now - URL_LIFETIME + within),
+                                         limit=RESCUE_AT_MOST)
 
 
 async def to_rescue(store: TaskStore) -> list[Generation]:
     """Every finished video whose URL still works and that is not saved yet."""
-    return await store.not_downloaded(ended_after=iso(utc_now() - URL_LIFETIME))
+    return await store.downloads.unsaved(ended_after=iso(utc_now() - URL_LIFETIME),
+                                         limit=RESCUE_AT_MOST)
 
 
 def warning(rows: list[Generation]) -> str | None:

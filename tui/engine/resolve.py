@@ -25,14 +25,14 @@ from datetime import datetime, timedelta
 
 from storage import DuplicateTask, Generation, TaskStore
 from storage.clock import parse_iso, utc_now
-from tui.dashscope import ApiError, DashScopeClient, DashScopeError, ListedTask, TaskInfo
+from tui.dashscope import DashScopeClient, DashScopeError, ListedTask, TaskInfo
 from tui.dashscope.sizes import PROMPT_LIMITS
 from tui.dashscope.task_ids import task_id_problem
+from tui.engine import listing
 
 SKEW = timedelta(seconds=90)  # our clock against the service's
 LONGEST_SEND = timedelta(minutes=3)  # a create request cannot take longer than this
 LISTABLE = timedelta(hours=24)  # the service lists (and answers about) the last 24 hours
-PAGE_SIZES = (100, 50, 20, 10)  # the largest page size is not documented: try big first
 # PixVerse's quirk: a 1808*1808 video of 8 s comes out as 1440*1440.
 SIZE_QUIRKS = {("1808*1808", 8): "1440*1440"}
 
@@ -99,30 +99,26 @@ def _agreement(info: TaskInfo | None) -> str:
 
 
 async def _list_window(client: DashScopeClient, window: _Window, say: Progress) -> None:
-    """Every task created in the window, page by page (smaller pages if big ones are
-    refused).  A failure is recorded on the window, not raised."""
-    sizes = list(PAGE_SIZES)
-    page_no = 1
-    while True:
-        try:
-            page = await client.list_tasks(start=window.start, end=window.end, page_no=page_no,
-                                           page_size=sizes[0])
-        except ApiError as exc:
-            if exc.status == 400 and len(sizes) > 1 and page_no == 1:
-                sizes.pop(0)
-                continue
-            window.problem = f"the task list did not load ({exc})"
-            return
-        except DashScopeError as exc:
-            window.problem = f"the task list did not load ({exc})"
-            return
-        window.tasks += [t for t in page.tasks if t.created is not None]
-        window.unreadable += page.refused + sum(1 for t in page.tasks if t.created is None)
-        say(f"listed page {page_no} of {page.total_page} "
-            f"({page.total} task{'s' if page.total != 1 else ''} in the window)")
-        if page_no >= page.total_page or not page.tasks:
-            return
-        page_no += 1
+    """Every task created in the window, page by page (``listing.pages``: smaller pages
+    if big ones are refused, and an end however the service answers).  A failure is
+    recorded on the window, not raised — and then nothing listed counts."""
+    listed: dict[str, ListedTask] = {}
+    unreadable = number = 0
+    try:
+        async for page in listing.pages(client, start=window.start, end=window.end):
+            number += 1
+            listed.update((t.task_id, t) for t in page.tasks if t.created is not None)
+            unreadable += page.refused + sum(1 for t in page.tasks if t.created is None)
+            say(f"listed page {number} of {page.total_page} "
+                f"({page.total} task{'s' if page.total != 1 else ''} in the window)")
+    except listing.ListRunaway as exc:
+        window.problem = str(exc)
+        return
+    except DashScopeError as exc:
+        window.problem = f"the task list did not load ({exc})"
+        return
+    window.tasks += listed.values()  # each task once, however often it was listed
+    window.unreadable += unreadable
 
 
 def _windows(spans: Sequence[tuple[Generation, datetime, datetime]]) -> list[_Window]:
@@ -159,7 +155,8 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
             f"{window.start.astimezone():%H:%M:%S}–{window.end.astimezone():%H:%M:%S}")
         await _list_window(client, window, say)
 
-    known = await store.task_ids()
+    known = await store.generations.known_task_ids(
+        task.task_id for window in windows for task in window.tasks)
     plausible: dict[int, list[ListedTask]] = {}
     details: dict[str, TaskInfo | None] = {}
     for window in windows:
@@ -184,7 +181,7 @@ async def settle(store: TaskStore, client: DashScopeClient, rows: Iterable[Gener
         if doubtful[row_id] and not _confirmed(row, details.get(task.task_id)):
             continue  # a task we could not read may be this row's: only proof will do
         try:
-            await store.adopt_for(row.id, task.task_id)
+            await store.intents.adopt_for(row.id, task.task_id)
         except DuplicateTask as exc:  # another process adopted it meanwhile
             verdicts[row.id] = Verdict(row, Outcome.UNCHECKED, problem=str(exc))
             continue
@@ -239,7 +236,7 @@ async def _details(client: DashScopeClient, task: ListedTask,
 
 async def _gave_up_at(store: TaskStore, row: Generation) -> str | None:
     """When this row was marked unconfirmed (the end of its send window)."""
-    for event in reversed(await store.events(row.id)):
+    for event in reversed(await store.generations.events(row.id)):
         if event.status == "UNCONFIRMED":
             return event.at
     return None
@@ -255,7 +252,7 @@ async def adopt_named(store: TaskStore, client: DashScopeClient, row: Generation
     problem = task_id_problem(task_id)
     if problem is not None:
         raise NotThatTask(f"{task_id!r} is not a task id: {problem}")
-    holder = await store.get_by_task_id(task_id)
+    holder = await store.generations.by_task_id(task_id)
     if holder is not None:
         raise NotThatTask(f"{task_id} already belongs to #{holder.id}; a task can belong to "
                           "one generation only")
@@ -266,4 +263,4 @@ async def adopt_named(store: TaskStore, client: DashScopeClient, row: Generation
     why = contradiction(row, info)
     if why is not None:
         raise NotThatTask(f"{task_id} cannot be #{row.id}'s task: {why}")
-    return await store.adopt_for(row.id, task_id)
+    return await store.intents.adopt_for(row.id, task_id)

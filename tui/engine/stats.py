@@ -16,6 +16,7 @@ from storage import Generation, TaskStore
 from storage.clock import parse_iso, utc_now
 from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
+from tui.engine import timeline
 from tui.engine.prices import BudgetState, Prices, budget_state, price_per_second
 
 
@@ -88,11 +89,6 @@ def _tier_order(tier: str) -> int:
     return int(tier.rstrip("P")) if tier.rstrip("P").isdigit() else 0
 
 
-def _seconds(a: str | None, b: str | None) -> float | None:
-    start, end = parse_iso(a), parse_iso(b)
-    return None if start is None or end is None else (end - start).total_seconds()
-
-
 @dataclass(frozen=True, slots=True)
 class StatRow:
     """The columns statistics need — reading only these keeps 100k rows fast."""
@@ -133,8 +129,8 @@ def add(stats: Stats, row: StatRow | Generation, prices: dict[str, Any]) -> None
     t.videos += 1
     t.seconds += seconds
     t.audio_videos += int(audio)
-    queue = _seconds(row.submit_time, row.scheduled_time)
-    work = _seconds(row.scheduled_time, row.end_time)
+    queue = timeline.queue_seconds(row)  # None for times that contradict each other
+    work = timeline.generation_seconds(row)
     if queue is not None:
         t.queue.append(queue)
     if work is not None:
@@ -160,7 +156,7 @@ async def compute(store: TaskStore, prices: dict[str, Any] | None = None,
     table = Prices.from_settings(prices or {})
     prices = dict(table.table)
     stats = Stats(currency=table.currency or None)
-    async for values in store.columns(STAT_COLUMNS, where):
+    async for values in store.history.columns(STAT_COLUMNS, where):
         add(stats, StatRow(*values), prices)
     stats.per_day = dict(sorted(stats.per_day.items()))
     if budget and any(budget.get(name) is not None for name in ("daily", "monthly")):

@@ -55,7 +55,7 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
         raise RequestInvalid(verdict.problems)
     if not 0 <= first_poll_after <= 3600:  # also nan and inf: nothing may fail after sending
         first_poll_after = FIRST_POLL_AFTER
-    row = await store.add_intent(
+    row = await store.intents.add(
         endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
         duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed,
         batch_id=batch_id)
@@ -73,21 +73,22 @@ async def send_intent(store: TaskStore, client: DashScopeClient, row: Generation
         created = await client.create(req)
     except DashScopeError as exc:
         if exc.ambiguous:
-            row = await store.mark_unconfirmed(
+            row = await store.intents.mark_unconfirmed(
                 row.id, f"no clear answer to the create request ({exc}); a task may exist")
         else:
-            row = await store.mark_rejected(row.id, code=exc.code, message=exc.message,
-                                            request_id=exc.request_id)
+            row = await store.intents.mark_rejected(row.id, code=exc.code, message=exc.message,
+                                                    request_id=exc.request_id)
         return Submitted(row, exc)
     except BaseException:
         # Cancelled or crashed mid-flight: the request may have been sent.
-        await store.mark_unconfirmed(
+        await store.intents.mark_unconfirmed(
             row.id, "submission was interrupted before the answer arrived; a task may exist")
         raise
     try:
-        row = await store.mark_accepted(row.id, task_id=created.task_id, status=created.status,
-                                        request_id=created.request_id,
-                                        next_poll_in=first_poll_after)
+        row = await store.intents.mark_accepted(row.id, task_id=created.task_id,
+                                                status=created.status,
+                                                request_id=created.request_id,
+                                                next_poll_in=first_poll_after)
     except StoreError as exc:
         raise CreatedButNotRecorded(created.task_id, exc) from None
     return Submitted(row)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 HARD_LIMIT = 10_000  # more combinations than anyone means: refused outright
+CEILING = 10**15  # counts stop here: past it, "more than" is all anyone needs to read
 
 
 class TemplateError(ValueError):
@@ -78,24 +79,43 @@ def variables(text: str) -> list[str]:
     return list(seen)
 
 
-def count(text: str, values: Mapping[str, str] | None = None) -> int:
-    """How many prompts ``expand`` would give, without building them."""
-    total = 1
-    for part in _filled(text, values or {}):
-        total *= max(1, len(part.choices))
-    return total
+def count(text: str, values: Mapping[str, str] | None = None, *,
+          ceiling: int = CEILING) -> int:
+    """How many prompts ``expand`` would give, without building them — arithmetic, in
+    the time it takes to read the template; above ``ceiling``, ``ceiling + 1``."""
+    return _product(_filled(text, values or {}), ceiling)
 
 
-def expand(text: str, values: Mapping[str, str] | None = None) -> list[str]:
-    """Every combination of the alternatives, with the variables filled in."""
+def first(text: str, values: Mapping[str, str] | None = None) -> str:
+    """The first prompt ``expand`` would give (each slot's first choice), built alone."""
+    return "".join(part.choices[0] if part.choices else ""
+                   for part in _filled(text, values or {}))
+
+
+def expand(text: str, values: Mapping[str, str] | None = None, *,
+           limit: int = HARD_LIMIT) -> list[str]:
+    """Every combination of the alternatives, with the variables filled in; refused
+    (before building any) above ``limit``."""
     parts = _filled(text, values or {})
+    total = _product(parts, CEILING)
+    if total > limit:
+        raise TemplateError(f"this template makes {how_many(total)} prompts; at most "
+                            f"{limit:,} are expanded")
+    return ["".join(combo) for combo in itertools.product(*(p.choices for p in parts))]
+
+
+def how_many(number: int) -> str:
+    """``12,345`` — or, past ``CEILING``, ``more than 1,000,000,000,000,000``."""
+    return f"{number:,}" if number <= CEILING else f"more than {CEILING:,}"
+
+
+def _product(parts: list[Part], ceiling: int) -> int:
     total = 1
     for part in parts:
         total *= max(1, len(part.choices))
-    if total > HARD_LIMIT:
-        raise TemplateError(f"this template makes {total:,} prompts; at most "
-                            f"{HARD_LIMIT:,} are expanded")
-    return ["".join(combo) for combo in itertools.product(*(p.choices for p in parts))]
+        if total > ceiling:  # stop before the number itself grows without bound
+            return ceiling + 1
+    return total
 
 
 def is_template(text: str) -> bool:

@@ -32,6 +32,7 @@ from storage import Generation, TaskStore
 from storage.clock import now_iso
 from storage.history import HistoryFilter
 from storage.records import (
+    IMPORTABLE,
     STATUS_RANK,
     SUBMISSION_ABANDONED,
     SUBMISSION_ACCEPTED,
@@ -41,7 +42,6 @@ from storage.records import (
     SUBMISSION_UNCONFIRMED,
     StatusEvent,
 )
-from storage.store import IMPORTABLE
 from tui.dashscope.sizes import DURATIONS, SEED_MAX
 from tui.dashscope.task_ids import task_id_problem
 from tui.engine import provenance
@@ -69,15 +69,15 @@ async def record_of(store: TaskStore, row: Generation) -> dict[str, Any]:
     data = asdict(row)
     record: dict[str, Any] = {"format": FORMAT_VERSION}
     record.update({k: data[k] for k in IMPORTABLE})
-    record["tags"] = await store.tags_of(row.id)
-    events: Sequence[StatusEvent] = await store.events(row.id)
+    record["tags"] = await store.history.tags_of(row.id)
+    events: Sequence[StatusEvent] = await store.generations.events(row.id)
     record["history"] = [asdict(e) for e in events]
     return record
 
 
 async def records(store: TaskStore, where: HistoryFilter | None = None
                   ) -> AsyncIterator[dict[str, Any]]:
-    async for row in store.iterate(where):
+    async for row in store.history.rows(where):
         yield await record_of(store, row)
 
 
@@ -89,14 +89,30 @@ async def export(store: TaskStore, out: TextIO, fmt: str = "jsonl",
         if fmt == "jsonl":
             out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         else:
-            flat = {k: v for k, v in record.items() if k not in ("history", "format")}
-            flat["tags"] = ",".join(record["tags"])
+            flat = {k: spreadsheet_safe(v) for k, v in record.items()
+                    if k not in ("history", "format", "tags")}
+            flat["tags"] = spreadsheet_safe(",".join(record["tags"]))
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(flat))
+                writer = csv.DictWriter(out, fieldnames=list(flat), quoting=csv.QUOTE_ALL)
                 writer.writeheader()
             writer.writerow(flat)
         count += 1
     return count
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")  # what a spreadsheet reads as the start of a formula
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs: text that would start a formula (``=``, ``+``,
+    ``-``, ``@``, also after leading whitespace, or a leading tab or CR) gets a single
+    quote first, as OWASP recommends against CSV injection (every cell is quoted too).
+    Numbers and everything else are left as they are; the JSONL export is never
+    touched."""
+    if isinstance(value, str) and value and (value[0] in "\t\r"
+                                             or value.lstrip().startswith(FORMULA_STARTS)):
+        return "'" + value
+    return value
 
 
 # -- field checks: each returns what is wrong, to follow the field's name -------
@@ -326,7 +342,29 @@ def check_record(found: Any) -> dict[str, Any]:
     for applies, sentence in _ROW_RULES:
         if not applies(record):
             raise ImportProblem(sentence)
-    return record
+    return _as_data(record)
+
+
+# A download in progress, or a video set aside in a trash folder, happened on the
+# machine that wrote the record: here it names no file of ours.
+_ELSEWHERE = ("downloading", "trashed")
+
+
+def _as_data(record: dict[str, Any]) -> dict[str, Any]:
+    """What a record says about a download is data, never a file operation.
+
+    Only a saved video keeps its path (as a fact about where it was saved; the app
+    checks a file itself before it moves or deletes it); a download in progress or
+    a video in a trash folder becomes "not downloaded", and nothing but a saved
+    video names a file.
+    """
+    state = record.get("download_state")
+    if state is None or state == "done":
+        return record
+    clean = {**record, **dict.fromkeys(_DOWNLOAD[:-1])}
+    if state in _ELSEWHERE:
+        clean.update(download_state="none", download_error=None)
+    return clean
 
 
 def _raw_lines(source: IO[bytes] | IO[str]) -> Iterator[tuple[int, bytes | str | None]]:
@@ -420,7 +458,7 @@ async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
     batch: list[dict[str, Any]] = []
 
     async def flush() -> None:
-        added = await store.import_many(batch)
+        added = await store.history.import_many(batch)
         report.added += added
         report.present += len(batch) - added
         batch.clear()
@@ -526,7 +564,7 @@ async def _import_files(store: TaskStore, paths: Sequence[Path], base: Path, nam
     found_records.sort(key=lambda entry: entry[:2])
     for start in range(0, len(found_records), IMPORT_BATCH):
         batch = [record for _, _, record in found_records[start:start + IMPORT_BATCH]]
-        added = await store.import_many(batch)
+        added = await store.history.import_many(batch)
         report.added += added
         report.present += len(batch) - added
     return report
@@ -572,7 +610,7 @@ async def _from_video(store: TaskStore, video: Path, report: ImportReport,
     told = await asyncio.to_thread(provenance.read, video)
     examined = await asyncio.to_thread(_examine, video)
     if told is None:
-        if not isinstance(examined, str) and await store.get_by_sha256(examined[1]):
+        if not isinstance(examined, str) and await store.generations.by_sha256(examined[1]):
             return None
         raise ImportProblem("has no pixverse-tui metadata and no sidecar beside it")
     found: dict[str, Any] = {

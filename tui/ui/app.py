@@ -11,6 +11,7 @@ needs to know in messages.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,12 +30,14 @@ from textual.worker import Worker, WorkerState
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
+from storage.redact import scrub
 from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
 from tui.engine.download import Downloader
 from tui.engine.poller import Health, PollScheduler
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
+from tui.stopping import on_stop_signals
 from tui.ui import actions, graphics, keymap
 from tui.ui.actions import ANSWERING, Where
 from tui.ui.bindings import bindings, textual_action
@@ -86,6 +89,7 @@ class PixverseApp(App[str | None]):
             self.services.remembered["composer"] = self._state["composer"]
         self._read_keys()  # now: the screens show the keys before the App has mounted
         self._startup_problems = list(ws.warnings)
+        self._forget_stop_signals: Callable[[], None] = lambda: None
         loaded = load_themes(ws.paths.themes_dir)
         self._startup_problems += loaded.problems
         for theme in loaded.themes:
@@ -124,8 +128,8 @@ class PixverseApp(App[str | None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """Every toast, whoever raises it: never markup (``markup`` is ignored), never a
-        control character — toasts often carry a server's words."""
-        super().notify(printable(message, multiline=True), title=printable(title),
+        control character — toasts often carry a server's words — and never a key."""
+        super().notify(printable(scrub(message), multiline=True), title=printable(title),
                        severity=severity, timeout=timeout, markup=False)
 
     def store_trouble(self, exc: StoreError) -> None:
@@ -160,6 +164,16 @@ class PixverseApp(App[str | None]):
             return WelcomeScreen()
         self.main = MainScreen(self.services)  # drawn at once; it fills in when it can
         return self.main
+
+    def on_load(self) -> None:
+        self._forget_stop_signals = on_stop_signals(asyncio.get_running_loop(),
+                                                    self._stopped_by_signal)
+
+    def _stopped_by_signal(self, signum: int) -> None:
+        """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
+        terminal restored, the poller lease given back, downloads put back to resume."""
+        self.save_state()
+        self.exit(return_code=128 + signum)
 
     async def on_mount(self) -> None:
         self._apply_theme()
@@ -206,6 +220,7 @@ class PixverseApp(App[str | None]):
             await services.client.aclose()
         if services.store is not None:
             await services.store.close()
+        self._forget_stop_signals()
 
     def on_composer_used(self, _: ComposerUsed) -> None:
         self.save_state()
@@ -238,7 +253,7 @@ class PixverseApp(App[str | None]):
             self.main.post_message(message)
 
     def _poller_health(self, health: Health, detail: str) -> None:
-        self._to_main(PollerHealthChanged(health.value, detail))
+        self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
 
     def _polled(self, row: Generation, changed: bool) -> None:
         self._to_main(TaskUpdated(row.id, finished=changed and row.status == "SUCCEEDED"))

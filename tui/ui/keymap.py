@@ -2,6 +2,9 @@
 entry that cannot be used, and the keys each action answers to now (for ``?``,
 the palette and the composer's title).  No Textual here: the app hands the
 keymap to ``App.set_keymap``.
+
+An entry is refused when its key would swallow typing (``tui.ui.keys_policy``):
+the registry says which actions act while a text field has the focus.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tui.ui import actions
+from tui.ui import actions, keys_policy
 
 # How a key is shown: Textual's names for a few signs, as the signs.
 KEY_SIGNS = {"question_mark": "?", "slash": "/", "right_square_bracket": "]",
@@ -35,6 +38,7 @@ def read(section: Mapping[str, object]) -> Keymap:
     chosen: dict[str, str] = {}
     problems: list[str] = []
     known = actions.ids()
+    typing_ids = [action.id for action in actions.while_typing()]
     for binding_id, keys in section.items():
         if not actions.known([binding_id]):
             close = difflib.get_close_matches(binding_id, known, n=1)
@@ -44,6 +48,9 @@ def read(section: Mapping[str, object]) -> Keymap:
         elif not isinstance(keys, str) or not keys.strip():
             problems.append(f"[keys] {binding_id} must be a key name such as "
                             '"ctrl+s" or "f5,ctrl+s".')
+        elif (why := keys_policy.refusal((action := actions.action(binding_id)).id, keys,
+                                         typing_ids, action.keys)) is not None:
+            problems.append(why)
         else:
-            chosen[actions.action(binding_id).id] = keys
+            chosen[action.id] = keys
     return Keymap(chosen, problems)

@@ -36,7 +36,7 @@ class Downloads:
         assert downloader is not None
         tell = self.outlet.notify
         try:
-            row = await self.services.db.get(generation_id)
+            row = await self.services.db.generations.get(generation_id)
             if row is None:
                 return
             done = await downloader.download(row)

@@ -13,9 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import Generation
+from storage import TRASH_DAYS, Generation
 from storage.records import LIVE
-from storage.store import TRASH_DAYS
 from tui.dashscope import DashScopeError, GenerationRequest
 from tui.engine import operations, player, resolve, stats, trash
 from tui.engine.media_url import UrlPolicy, UrlRefused
@@ -79,7 +78,7 @@ class RowCommands:
     async def targets(self, scope: Scope) -> list[Generation]:
         """The marked rows (wherever they are), else the highlighted one."""
         if scope.marks:  # forgotten since they were marked: out of scope (but in the trash)
-            return [row for row in await self.services.db.get_many(scope.marks)
+            return [row for row in await self.services.db.generations.get_many(scope.marks)
                     if (row.forgotten_at is not None) == self.view.where.trash]
         return [] if scope.row is None else [scope.row]
 
@@ -129,7 +128,7 @@ class RowCommands:
 
     async def download_all(self, scope: Scope) -> Plan:
         """Every finished, not downloaded task the filter matches — not just this page."""
-        rows = await self.services.db.not_downloaded_matching(self.view.where)
+        rows = await self.services.db.downloads.unsaved(self.view.where)
         if not rows:
             self.notify("Every finished task here is already downloaded.", timeout=3)
             return None
@@ -269,7 +268,7 @@ class RowCommands:
         self.outlet.changed()
 
     async def _follow_again(self, row: Generation) -> None:
-        await self.services.db.follow_again(row.id)
+        await self.services.db.following.resume(row.id)
         self.services.wake_poller()
         self.notify(f"Following {row.task_id} again.", timeout=3)
         self.outlet.changed()
@@ -304,7 +303,7 @@ class RowCommands:
 
         async def apply() -> None:
             for row in rows:
-                await self.services.db.set_favourite(row.id, star)
+                await self.services.db.history.set_favourite(row.id, star)
             self.outlet.changed()
 
         return self.on_many(rows, scope,
@@ -316,15 +315,15 @@ class RowCommands:
         if not rows:
             return None
         store = self.services.db
-        current = await store.tags_of(rows[0].id) if len(rows) == 1 else []
+        current = await store.history.tags_of(rows[0].id) if len(rows) == 1 else []
         question = "Tags (separated by spaces or commas):" if len(rows) == 1 else (
             f"Add tags to {plural(len(rows), 'generation')}{self.elsewhere(rows, scope)}:")
 
         async def save(answer: str) -> None:
             words = answer.replace(",", " ").split()
             for row in rows:
-                keep = await store.tags_of(row.id) if len(rows) > 1 else []
-                await store.set_tags(row.id, [*keep, *words])
+                keep = await store.history.tags_of(row.id) if len(rows) > 1 else []
+                await store.history.set_tags(row.id, [*keep, *words])
             self.outlet.changed()
 
         return AskText(question, save, " ".join(current), group="history")
@@ -335,7 +334,7 @@ class RowCommands:
             return None
 
         async def save(answer: str) -> None:
-            await self.services.db.set_note(row.id, answer)
+            await self.services.db.history.set_note(row.id, answer)
             self.outlet.changed()
 
         return AskText("Note:", save, row.note or "", multiline=True, group="history")
@@ -350,7 +349,8 @@ class RowCommands:
             return None
         answers = [("keep", "Keep it" if len(rows) == 1 else "Keep them"),
                    ("forget", "Forget it" if len(rows) == 1 else "Forget them")]
-        video = trash.own_video(rows[0]) if len(rows) == 1 else None
+        video = (trash.own_video(rows[0], self.services.ws.downloads_dir) if len(rows) == 1
+                 else None)
         if video is not None:
             answers.append(("delete", "Forget it and its file"))
         live = sum(1 for r in rows if r.display_status in LIVE)
@@ -374,7 +374,7 @@ class RowCommands:
     async def _forget(self, rows: list[Generation], *, with_file: bool) -> None:
         for row in rows:
             try:
-                await trash.forget(self.services.db, row, self.services.ws.paths.trash_dir,
+                await trash.forget(self.services.db, row, self.services.ws.folders,
                                    with_file=with_file)
             except OSError as exc:
                 self.notify(f"Could not move {row.download_path} to the trash: "
@@ -397,11 +397,12 @@ class RowCommands:
 
     async def _undo_forget(self, generation_id: int) -> None:
         try:
-            row = await trash.restore(self.services.db, generation_id)
+            row = await trash.restore(self.services.db, generation_id,
+                                      self.services.ws.folders)
         except OSError as exc:
             self.notify(f"Restored, but its file could not be moved back: "
                         f"{exc.strerror or exc}", severity="warning")
-            row = await self.services.db.get(generation_id)
+            row = await self.services.db.generations.get(generation_id)
         if generation_id in self.forgotten:
             self.forgotten.remove(generation_id)
         if row is not None:

@@ -21,6 +21,7 @@ from tui.engine import batch, stats
 from tui.engine.prices import BudgetState, Estimate, Prices, budget_state, estimate
 from tui.engine.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
+from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural
 from tui.ui.services import Services
 
@@ -31,13 +32,14 @@ OVERRIDE = "choose Send anyway"
 class Draft:
     """What the composer would submit, or why it cannot."""
 
-    requests: list[GenerationRequest]
+    requests: list[GenerationRequest]  # empty unless expanded (and within the cap)
     problems: list[str]
     warnings: list[str]
-    prompts: int = 1  # different prompts the template makes (× variations = requests)
+    prompts: int = 1  # prompts the template makes (× variations = count)
     needs: tuple[str, ...] = ()  # template variables still without a value
     cost: Estimate | None = None
     text: str = ""  # the prompt as typed (a template, before it is expanded)
+    count: int = 1  # tasks it would make: counted, never built to count them
 
     @property
     def template(self) -> bool:
@@ -85,6 +87,11 @@ class SubmitFlow:
     @property
     def prices(self) -> Prices:
         return Prices.from_settings(self.services.ws.settings.section("prices"))
+
+    @property
+    def max_tasks(self) -> int:
+        """[batch] max_tasks: what one submission (a template, a batch file) may make."""
+        return int(self.services.ws.settings.get("batch", "max_tasks"))
 
     async def budget_now(self) -> BudgetState:
         return await budget_state(self.services.db, self.prices,
@@ -199,12 +206,12 @@ class SubmitFlow:
         except OSError as exc:
             tell(f"{path} cannot be read: {exc.strerror or exc}.", severity="error")
             return
-        except UnicodeDecodeError:
-            tell(f"{path} is not UTF-8 text.", severity="error")
+        except BadText as exc:  # not UTF-8 (named by line), or too large
+            tell(f"{exc}.", severity="error")
             return
         store = self.services.db
         defaults = _defaults(composer.draft())
-        plan = batch.read_batch(content, path.name, defaults)
+        plan = batch.read_batch(content, path.name, defaults, cap=self.max_tasks)
         found = await batch.survey(store, plan) if not plan.problems else None
         to_send = found.to_send if found is not None else []
         cost = estimate((item.request for item in to_send), self.prices)
@@ -266,6 +273,4 @@ def _defaults(draft: Draft) -> GenerationRequest:
 
 
 def _read_text(path: Path) -> str:
-    if path.stat().st_size > batch.MAX_FILE:
-        raise OSError(f"larger than {batch.MAX_FILE // 2**20} MB; split it")
-    return path.read_text(encoding="utf-8")
+    return batch.read_file(path)  # decoded as the command line decodes it

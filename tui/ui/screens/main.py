@@ -112,6 +112,7 @@ class MainScreen(Screen[None]):
         composer = self.query_one(Composer)
         composer.show_submit_keys(self.services.keymap.keys("submit"))
         composer.prices = self.flow.prices
+        composer.max_tasks = self.flow.max_tasks
         composer.refresh_state()
         if self._started:
             self.call_later(self.refresh_budget)

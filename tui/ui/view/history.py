@@ -61,10 +61,11 @@ Details = TaskDetails | BatchDetails
 async def task_details(services: Services, generation_id: int) -> TaskDetails | None:
     """One task as the store has it now, with its history and tags."""
     store = services.db
-    row = await store.get(generation_id)
+    row = await store.generations.get(generation_id)
     if row is None:
         return None
-    return TaskDetails(row, await store.events(row.id), await store.tags_of(row.id))
+    return TaskDetails(row, await store.generations.events(row.id),
+                       await store.history.tags_of(row.id))
 
 
 class HistoryView:
@@ -129,19 +130,19 @@ class HistoryView:
         """The page the view shows, as the store has it now."""
         store = self.services.db
         await self.changes.reading()
-        self.matching = await store.count_where(
+        self.matching = await store.history.count(
             self.query, at_most=COUNT_CAP if self.where.text else None)
         if not self.capped:
             self.page_no = min(self.page_no, self.last_page)
-        rows = await store.page(self.query, sort=self.sort, descending=self.descending,
+        rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
                                limit=PAGE_SIZE + self.grown, offset=self.offset)
         if not rows and self.page_no > 0:  # past the end of an uncounted search
             self.go_to(self.page_no - 1)
-            rows = await store.page(self.query, sort=self.sort, descending=self.descending,
+            rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
                                    limit=PAGE_SIZE, offset=self.offset)
         self._last_reload = self.clock()
         self.batches = {row.id: summary for row in rows if row.batch_id in self.folded
-                        if (summary := await store.batch(row.batch_id)) is not None}
+                        if (summary := await store.intents.batch(row.batch_id)) is not None}
         return Page(rows, self.batches)
 
     async def reread(self, highlighted: int | None, on_page: set[int]) -> Page:
@@ -187,7 +188,7 @@ class HistoryView:
 
     async def mark_all(self) -> list[int]:
         """Mark everything the filter matches, on every page."""
-        ids = await self.services.db.matching_all(self.where)
+        ids = await self.services.db.history.ids(self.where)
         self.marks.update(ids)
         return ids
 
@@ -200,13 +201,13 @@ class HistoryView:
     async def fold(self, batch_id: str) -> int:
         """Fold a batch into one row, or unfold it; its first row's id."""
         self.folded.symmetric_difference_update({batch_id})
-        return min(r.id for r in await self.services.db.batch_rows(batch_id))
+        return min(r.id for r in await self.services.db.intents.batch_rows(batch_id))
 
     async def details(self, row: Generation) -> Details | None:
         """What the detail pane shows for a row: the task, or a folded batch's variations."""
         summary = self.batches.get(row.id)
         if summary is not None:
-            return BatchDetails(row, summary, await self.services.db.batch_rows(
+            return BatchDetails(row, summary, await self.services.db.intents.batch_rows(
                 summary.batch_id))
         return await task_details(self.services, row.id)
 
@@ -222,7 +223,7 @@ class HistoryView:
         self.recount_due = False
         midnight = self.services.now().astimezone().replace(hour=0, minute=0, second=0,
                                                               microsecond=0)
-        self.counts = await self.services.db.counts(iso(midnight))
+        self.counts = await self.services.db.history.counts(iso(midnight))
         return True
 
     async def look_around(self) -> list[Generation]:
@@ -233,7 +234,7 @@ class HistoryView:
                       and ws.settings.get("downloads", "auto") else [])
         self.expiring = len(await rescue.expiring(store))
         account = ws.account
-        self.foreign = len(await store.foreign_tasks(account)) if account else 0
+        self.foreign = len(await store.foreign.recent(account)) if account else 0
         return rescue_now
 
     def window(self, shown: int) -> str:

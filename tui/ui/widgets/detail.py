@@ -20,7 +20,7 @@ from storage import Generation, StatusEvent
 from storage.clock import parse_iso
 from storage.records import LIVE, BatchSummary
 from tui.dashscope.explain import explain
-from tui.engine import preview
+from tui.engine import preview, timeline
 from tui.safe_text import printable
 from tui.ui import graphics
 from tui.ui.actions import Where
@@ -32,11 +32,6 @@ from tui.ui.tolerant import tolerant
 from tui.ui.view.history import BatchDetails, Details
 
 BAR = 24
-
-
-def _seconds_between(a: str | None, b: str | None) -> float | None:
-    start, end = parse_iso(a), parse_iso(b)
-    return None if start is None or end is None else (end - start).total_seconds()
 
 
 def _local(stamp: str | None) -> str:
@@ -122,8 +117,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
-    queue = _seconds_between(row.submit_time, row.scheduled_time)
-    work = _seconds_between(row.scheduled_time, row.end_time)
+    queue = timeline.queue_seconds(row)  # None: not known, or the times contradict
+    work = timeline.generation_seconds(row)
     line("Queue", f"{queue:.1f} s" if queue is not None else "—")
     line("Generation", f"{work:.1f} s" if work is not None else "—")
     if row.usage_size is not None or row.usage_duration is not None:

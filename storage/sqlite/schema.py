@@ -1,4 +1,5 @@
-"""Versioned schema.  Each migration runs once, in order, inside one transaction.
+"""The SQLite schema, versioned.  Each migration runs once, in order, inside one
+transaction.
 
 The version lives in ``PRAGMA user_version``; add a new function to
 ``MIGRATIONS`` to change the schema — never edit one that has shipped.
@@ -159,5 +160,54 @@ ALTER TABLE generations ADD COLUMN intent_key TEXT;
 CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_key IS NOT NULL;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6)
+# v7: which rows record a file as their download — two generations never share one
+# (``generations.by_download_path``, asked before every download).
+V7 = """
+CREATE INDEX generations_download_path ON generations(download_path)
+    WHERE download_path IS NOT NULL;
+"""
+
+# v8: the change feed.  Every write to a generation (one that sets ``updated_at``, as
+# every visible change does; lease bookkeeping does not) and every move of a poller
+# lease (holder, release, nudge — not a renewal) appends a row here, in the writer's
+# own transaction, whichever process writes.  A reader that sees ``PRAGMA
+# data_version`` move reads the rows after the last ``seq`` it read (see
+# ``storage.sqlite.feed``).  ``figures``: the row's status, submission, task, end,
+# download state or trash state moved (the status bar's counts may have).  The log
+# keeps its newest 2,000–2,500 rows; a reader that falls further behind re-reads all.
+V8 = """
+CREATE TABLE changes (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    generation_id  INTEGER,
+    figures        INTEGER NOT NULL DEFAULT 0,
+    lease          INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER changes_pruned AFTER INSERT ON changes WHEN new.seq % 500 = 0 BEGIN
+    DELETE FROM changes WHERE seq <= new.seq - 2000;
+END;
+CREATE TRIGGER generations_changed_insert AFTER INSERT ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (new.id, 1);
+END;
+CREATE TRIGGER generations_changed_update AFTER UPDATE OF updated_at ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (new.id,
+        old.status IS NOT new.status OR old.submission IS NOT new.submission
+        OR old.task_id IS NOT new.task_id OR old.end_time IS NOT new.end_time
+        OR old.download_state IS NOT new.download_state
+        OR old.forgotten_at IS NOT new.forgotten_at);
+END;
+CREATE TRIGGER generations_changed_delete AFTER DELETE ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (old.id, 1);
+END;
+CREATE TRIGGER poller_leases_changed_insert AFTER INSERT ON poller_leases BEGIN
+    INSERT INTO changes (lease) VALUES (1);
+END;
+CREATE TRIGGER poller_leases_changed_update AFTER UPDATE ON poller_leases
+    WHEN old.owner IS NOT new.owner OR old.nudged_at IS NOT new.nudged_at
+        OR (old.until = '') IS NOT (new.until = '')
+BEGIN
+    INSERT INTO changes (lease) VALUES (1);
+END;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8)
 SCHEMA_VERSION = len(MIGRATIONS)
