@@ -343,3 +343,21 @@ async def test_download_all_finished(sim: Simulator, tmp_path: Path) -> None:
         await until(pilot, lambda: all(r.download_state == "done"
                                        for r in table(app).rows_by_id.values()))
     assert len(list((tmp_path / "downloads").glob("*.mp4"))) == 3
+
+
+async def test_the_table_follows_the_terminal_width(tmp_path: Path) -> None:
+    """The prompt column takes what the fixed columns leave, as the terminal grows and
+    shrinks: the table's scrollable width is its columns' (no sideways scrollbar, no
+    column cut off)."""
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        t = table(app)
+        for width in (140, 110, 150, 120):
+            await pilot.resize_terminal(width, 40)
+            await until(pilot, lambda wanted=width: t.size.width >= wanted - 4,
+                        what=f"width {width}")
+            await pilot.pause()
+            columns = sum(c.get_render_width(t) for c in t.columns.values())
+            assert t.hidden == ()
+            assert t.virtual_size.width == columns <= t.scrollable_content_region.width
+            assert not t.scrollbars_enabled[1]

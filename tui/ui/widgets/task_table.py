@@ -27,6 +27,7 @@ from typing import ClassVar
 from rich.style import Style
 from textual import events
 from textual.binding import BindingType
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
@@ -124,9 +125,12 @@ class TaskTable(DataTable[SortText]):
         column = self.columns.get(ColumnKey("prompt"))
         if column is not None and column.width != prompt_width:
             column.width = prompt_width
-            # DataTable has no public call for "a column's width changed".
+            # DataTable measures its scrollable width only when rows or columns come and
+            # go; a column made wider or narrower is told to it here, as DataTable itself
+            # computes it (every column has a fixed width, and no row has a label).
+            width = sum(c.get_render_width(self) for c in self.columns.values())
+            self.virtual_size = Size(width, self.virtual_size.height)
             self._drop_stale_renders()
-            self._require_update_dimensions = True
 
     def _rebuild(self) -> None:
         """Other columns (the terminal was resized): a user's doing, never a poll's."""
