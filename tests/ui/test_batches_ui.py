@@ -123,6 +123,11 @@ async def test_a_batch_file_opens_as_a_preview_and_is_sent_once(tmp_path: Path) 
                     assert app.screen.focused.id == "cancel"  # type: ignore[union-attr]
                     app.screen.query_one("#send").press()
                     await until(pilot, lambda: len(prompts_at(sim)) == 3, what="sent")
+                    # …and recorded: a create the service has seen may still be "sending"
+                    # here, which the second look would count as in doubt.
+                    assert app.main is not None
+                    await until(pilot, lambda: not app.main.flow.busy,  # type: ignore[union-attr]
+                                what="the answers recorded")
                 else:
                     assert "3 sent before, 0 to send" in facts
                     assert not app.screen.query("#send")
