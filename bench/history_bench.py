@@ -125,7 +125,7 @@ async def main():
         await pilot.press("right_square_bracket")
         out["next_page"] = await until_painted(t0)
         out["rows_in_table"] = table.row_count
-        out["total"] = app.main.matching
+        out["total"] = app.main.view.matching
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 

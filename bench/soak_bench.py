@@ -98,7 +98,7 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
         threading.Thread(target=read, daemon=True).start()
         marked: tuple[tracemalloc.Snapshot, Counter[str]] | None = None
         async with app.run_test(size=(140, 40)) as pilot:
-            while app.main is None or not app.main._services_started:
+            while app.main is None or not app.main._started:
                 await asyncio.sleep(0.05)
             await pilot.pause()
             print("ready", flush=True)

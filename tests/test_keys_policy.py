@@ -44,3 +44,21 @@ def test_only_what_acts_before_a_text_field_is_guarded() -> None:
     assert refusal("submit", "ctrl+s,f6", typing_ids) is None
     assert refusal("keys", "k", typing_ids) is None  # not priority: the prompt types k first
     assert refusal("table.download", "s", typing_ids) is None
+
+
+def test_the_action_registry_carries_the_rule() -> None:
+    """Which actions act while typing is the registry's to say (priority, where a text
+    field can have the focus, not giving way to it); the keymap refuses by it."""
+    from tui.ui import actions, keymap
+
+    where_typing = [a for a in actions.ACTIONS
+                    if any(place in actions.TEXT_FIELDS for place in a.where)]
+    assert active_while_typing(where_typing) == {a.id for a in actions.while_typing()} \
+        == {"submit", "quit"}
+    read = keymap.read({"submit": "ctrl+j,q", "quit": "shift+x", "filter": "f",
+                        "table.download": "s", "keys": "k"})
+    assert read.chosen == {"filter": "f", "table.download": "s", "keys": "k"}
+    assert len(read.problems) == 2
+    assert '[keys] submit = "ctrl+j,q" is refused' in read.problems[0]
+    assert 'keeping "ctrl+j,f5"' in read.problems[0]
+    assert '[keys] quit = "shift+x" is refused' in read.problems[1]

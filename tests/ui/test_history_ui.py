@@ -11,9 +11,9 @@ from storage import open_store
 from tests.test_history import add
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.main import PAGE_SIZE
-from tui.ui.screens.stats import StatsScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.stats import StatsScreen
+from tui.ui.view.history import PAGE_SIZE
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (120, 40)
@@ -93,7 +93,7 @@ async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.click("#answer-keep")
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert len(prompts(app)) == 2
 
 

@@ -12,10 +12,10 @@ from textual.widgets import Static
 from storage import Observation, open_store
 from storage.clock import iso, utc_now
 from tests.ui.helpers import app_for, cell, static_lines, table, until
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.page_diff import diff_page
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.keys import KeysScreen
-from tui.ui.screens.main import PAGE_SIZE
+from tui.ui.view.history import PAGE_SIZE
 from tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)
@@ -214,10 +214,10 @@ async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path)
         assert "Download 74 finished videos (24 not on this page)?" in app.screen.question
         await pilot.press("enter")  # "Cancel" has the focus
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
-        assert not app.main._downloading
+        assert not app.main.downloads.busy
 
         await pilot.press("slash", *"status:FAILED", "enter", "asterisk")
-        await until(pilot, lambda: len(app.main.marks) == 30, what="30 marks")
+        await until(pilot, lambda: len(app.main.view.marks) == 30, what="30 marks")
         await until(pilot, lambda: "● 30 marked" in status_text(app), timeout=3,
                     what=f"the marks in {status_text(app)!r}")
         await pilot.press("slash", "escape")  # the filter off: marks stay, on every page
@@ -232,7 +232,7 @@ async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path)
                     what="the marked rows starred")
         table(app).focus()
         await pilot.press("escape")
-        await until(pilot, lambda: not app.main.marks, what="marks cleared")
+        await until(pilot, lambda: not app.main.view.marks, what="marks cleared")
         await until(pilot, lambda: "marked" not in status_text(app), what="no marks shown")
 
 
@@ -248,15 +248,15 @@ async def test_marks_and_the_cursor_stay_when_new_rows_push_them_off_the_page(
         table(app).focus()
         table(app).move_cursor(row=47)
         await pilot.press("space", "down", "space", "down")  # 47 and 48 marked; cursor 49
-        await until(pilot, lambda: len(app.main.marks) == 2)
-        marked = set(app.main.marks)
+        await until(pilot, lambda: len(app.main.view.marks) == 2)
+        marked = set(app.main.view.marks)
         chosen = table(app).highlighted_id
         async with await open_store(tmp_path / "tasks.db") as other:
             await other.history.import_many([record(500 + n, "PENDING") for n in range(10)])
         await until(pilot, lambda: "10 new ↑" in status_text(app) or
                     len(table(app).rows_by_id) == PAGE_SIZE + 10, timeout=3, what="new rows")
         assert table(app).highlighted_id == chosen
-        assert app.main.marks == marked and "● 2 marked" in status_text(app)
+        assert app.main.view.marks == marked and "● 2 marked" in status_text(app)
         await pilot.press("right_square_bracket")  # page 2 holds the two marked rows now
         await until(pilot, lambda: marked <= set(table(app).rows_by_id), what="page 2")
         for row_id in marked:

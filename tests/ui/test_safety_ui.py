@@ -20,17 +20,16 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from storage import Generation, Observation, TaskStore, open_store
-from storage.history import parse_filter
 from tests.conftest import KEY, make_sim, same_video
 from tests.ui.helpers import cell, composer, table, type_prompt, until, workspace
 from tui.engine.workspace import Workspace
 from tui.simulator import Simulator
 from tui.simulator.server import CREATE
 from tui.ui.app import PixverseApp
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.stats import StatsScreen
 from tui.ui.screens.detail import DetailScreen
-from tui.ui.screens.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (200, 50)  # wide enough for the detail pane to sit beside the table
@@ -346,7 +345,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         assert isinstance(app.focused, Button) and app.focused.id == "answer-keep"
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert lake.id in table(app).rows_by_id
         kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None
@@ -357,7 +356,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
         await drained(pilot, app)
-        assert not app.main._submitting
+        assert not app.main.flow.busy
         assert not [w for w in app.workers if w.group == "submit"]
         assert creates(sim) == 1
         assert len(table(app).rows_by_id) == 2
@@ -371,9 +370,9 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
                 assert isinstance(app.focused, Button) and app.focused.id in (
                     "answer-forget", "answer-submit")
             await escape_closes(pilot, app)
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert set(table(app).rows_by_id) == {lake.id, saved.id}
-        assert creates(sim) == 1 and not app.main._submitting
+        assert creates(sim) == 1 and not app.main.flow.busy
         kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None and kept.note is None
         assert await app.store.history.tags_of(lake.id) == []
@@ -464,10 +463,10 @@ async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await forget_with_keys(pilot, app, lake)
         await forget_with_keys(pilot, app, whale)
-        app.main.where = parse_filter("in:trash")  # what typing "in:trash" sets at once
-        refresh = asyncio.create_task(app.main._refresh())  # the refresh timer
+        app.main.view.filter("in:trash")  # what typing "in:trash" sets at once
+        refresh = asyncio.create_task(app.main.panel.refresh_page())  # the refresh timer
         await asyncio.sleep(0)  # it has started its first read
-        await app.main._apply_filter()  # the filter timer
+        await app.main.panel.load_page(page=0)  # the filter's reload
         await refresh
         await drained(pilot, app)
         assert set(table(app).rows_by_id) == {lake.id, whale.id}
@@ -550,8 +549,8 @@ async def test_text_typed_while_a_submission_is_sending_stays_in_the_composer(
         composer(app).prompt.focus()
         await press(pilot, app, "end", "ctrl+u", *"next idea")  # a new prompt over the old
         created = len(sim.world.accounts[KEY].tasks)
-        assert app.main._submitting and created < 3, "typed after the sends ended: too slow a test"
-        await until(pilot, lambda: not app.main._submitting, what="all three sent")
+        assert app.main.flow.busy and created < 3, "typed after the sends ended: too slow a test"
+        await until(pilot, lambda: not app.main.flow.busy, what="all three sent")
         await until(pilot, lambda: "Submitted 3 tasks" in toasts(app), what="the batch to end")
         await drained(pilot, app)
         assert len(sim.world.accounts[KEY].tasks) == 3
@@ -639,7 +638,7 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
         await until(pilot, lambda: "refused" in toasts(app), what="a toast")
         await until(pilot, lambda: cell(app, index_of(app, row.id), "download") == "✘ refused",
                     what="the File column")
-        assert not app.main._downloading
+        assert not app.main.downloads.busy
         stored = table(app).rows_by_id[row.id]
         assert stored.download_state == "refused" and not stored.download_bytes
         await pane_shows(pilot, app, "refused",

@@ -167,7 +167,7 @@ def test_a_folded_batch(snap_compare, history: Path) -> None:  # type: ignore[no
 
 
 def test_marks_and_the_scope_prompt(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens.choice import ChoiceScreen
+    from tui.ui.dialogs.choice import ChoiceScreen
 
     asyncio.run(_more_rows(history, 60))
     assert snap_compare(_app(history), terminal_size=(140, 36),
@@ -180,7 +180,7 @@ def test_the_error_comes_first(snap_compare, history: Path) -> None:  # type: ig
 
 
 def test_the_keys_screen_at_80_columns(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens.keys import KeysScreen
+    from tui.ui.dialogs.keys import KeysScreen
 
     assert snap_compare(_app(history), terminal_size=(80, 24),
                         run_before=_at_table(0, "question_mark", wait_for=KeysScreen))
@@ -191,7 +191,8 @@ def test_the_keys_screen_at_80_columns(snap_compare, history: Path) -> None:  # 
     (("s",), "StatsScreen"), (("enter",), "DetailScreen"), (("R",), "ChoiceScreen"),
 ], ids=["forget", "tags", "note", "stats", "details", "rerun"])
 def test_each_modal(snap_compare, history: Path, keys: tuple[str, ...], modal: str) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens import ask, choice, detail, stats
+    from tui.ui.dialogs import ask, choice, stats
+    from tui.ui.screens import detail
 
     kinds = {"ChoiceScreen": choice.ChoiceScreen, "AskScreen": ask.AskScreen,
              "StatsScreen": stats.StatsScreen, "DetailScreen": detail.DetailScreen}

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from storage import Generation
 from storage.clock import parse_iso
-from storage.records import BatchSummary
+from storage.records import LIVE, BatchSummary
 from tui.engine import timeline
 from tui.safe_text import printable
 
@@ -21,7 +21,7 @@ ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "�
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
            ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
-LIVE = ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")  # a clock runs in their status cell
+TICKING = LIVE | {"SUBMITTING"}  # a clock runs in their status cell
 # On a narrow terminal these go first, in this order, before the prompt is squeezed.
 DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")
 
@@ -107,7 +107,7 @@ def status_label(row: Generation, now: datetime, batch: BatchSummary | None = No
             + " " + progress(batch)
     status = row.display_status
     label = f"{ICONS.get(status, '·')} {status}"
-    if status in LIVE:
+    if status in TICKING:
         label += f" {clock_span(elapsed(row, now))}"
     return label
 

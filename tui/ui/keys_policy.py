@@ -7,7 +7,8 @@ that character impossible to type in the prompt or the filter box.  So such a
 binding is refused, and the default key stays.  Bindings that are not priority
 (``stats = "s"``, keys of the table) may use any key: a text field types it first.
 
-Pure rules, no Textual: the action registry can carry them.
+Pure rules, no Textual; the action registry (``tui.ui.actions``) says which actions
+act while typing, and ``tui.ui.keymap`` applies the rules to ``[keys]``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Protocol
 
+from tui.ui import actions
+
 # Priority bindings whose action steps aside while a text field has the focus (their
-# screen's ``check_action`` says so): the key is typed, so any key will do.
-TYPED_THROUGH = frozenset({"filter"})
+# screen's ``check_action`` says so): the key is typed, so any key will do.  The
+# registry says which (``Action.gives_way``).
+TYPED_THROUGH = frozenset(action.id for action in actions.ACTIONS if action.gives_way)
 
 _FRIENDLY = {"space": " ", "slash": "/", "backslash": "\\", "at": "@", "minus": "-",
              "plus": "+", "underscore": "_"}

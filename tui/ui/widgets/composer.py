@@ -6,13 +6,13 @@ Only valid combinations can be submitted: durations offered follow the tier
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, TextArea
@@ -33,37 +33,28 @@ from tui.dashscope.validation import check_request
 from tui.engine import templates
 from tui.engine.batch import MAX_TASKS, MAX_VARIATIONS, count_prompt, expand_prompt
 from tui.engine.prices import Estimate, Prices, estimate
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
+from tui.ui.commands.submit import Draft
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
 
-@dataclass(frozen=True)
-class Draft:
-    """What the composer would submit, or why it cannot."""
-
-    requests: list[GenerationRequest]  # empty unless expanded (and within the cap)
-    problems: list[str]
-    warnings: list[str]
-    prompts: int = 1  # prompts the template makes (× variations = count)
-    needs: tuple[str, ...] = ()  # template variables still without a value
-    cost: Estimate | None = None
-    text: str = ""  # the prompt as typed (a template, before it is expanded)
-    count: int = 1  # tasks it would make: counted, never built to count them
-
-    @property
-    def template(self) -> bool:
-        return self.prompts > 1 or bool(self.needs)
-
-
 class Composer(Vertical):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "screen.focus_tasks", "To tasks", id="composer.leave"),
-    ]
+    PLACE = Where.COMPOSER
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     class SubmitRequested(Message):
         def __init__(self, draft: Draft) -> None:
             super().__init__()
             self.draft = draft
+
+    class SettingsChanged(Message):
+        """A setting (not the prompt) changed: what to remember for the next run."""
+
+        def __init__(self, settings: dict[str, Any]) -> None:
+            super().__init__()
+            self.settings = settings
 
     def __init__(self, *children: Any, **kwargs: Any) -> None:
         super().__init__(*children, **kwargs)
@@ -284,6 +275,12 @@ class Composer(Vertical):
     @on(TextArea.Changed)
     def _changed(self) -> None:
         self.refresh_state()
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(Input.Changed)
+    def _settings_changed(self) -> None:
+        self.post_message(self.SettingsChanged(self.settings()))
 
     def request_submit(self) -> None:
         self.post_message(self.SubmitRequested(self.draft()))

@@ -26,14 +26,17 @@ from typing import ClassVar
 
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from storage import Generation
 from storage.records import BatchSummary
-from tui.ui.cells import COLUMNS, DROP_ORDER, LIVE, SortText, row_cells, status_cell
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
+from tui.ui.cells import COLUMNS, DROP_ORDER, TICKING, SortText, row_cells, status_cell
 from tui.ui.page_diff import PageDiff, diff_page
 
 MIN_PROMPT = 22  # below this the prompt is unreadable: drop a column first
@@ -42,36 +45,8 @@ _LABELS = {key: label for key, label, _ in COLUMNS}
 
 
 class TaskTable(DataTable[SortText]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("home,g", "jump(0)", "First", show=False, id="table.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="table.last"),
-        Binding("right_square_bracket", "page(1)", "Next page", id="table.next-page",
-                show=False),
-        Binding("left_square_bracket", "page(-1)", "Previous page", id="table.prev-page",
-                show=False),
-        Binding("o", "cycle_sort", "Sort", id="table.sort", show=False),
-        Binding("enter", "screen.open_detail", "Details", id="table.open"),
-        Binding("d", "screen.download", "Download", id="table.download"),
-        Binding("D", "screen.download_all", "Download all", id="table.download-all",
-                show=False),
-        Binding("space", "screen.toggle_mark", "Mark", id="table.mark"),
-        Binding("asterisk", "screen.mark_all", "Mark all", id="table.mark-all", show=False),
-        Binding("c", "screen.cancel_task", "Cancel", id="table.cancel", show=False),
-        Binding("r", "screen.reuse", "Re-use", id="table.reuse", show=False),
-        Binding("R", "screen.rerun", "Re-run", id="table.rerun", show=False),
-        Binding("y", "screen.copy_url", "Copy URL", id="table.copy-url", show=False),
-        Binding("u", "screen.resolve", "Resolve", id="table.resolve", show=False),
-        Binding("f", "screen.favourite", "Favourite", id="table.favourite", show=False),
-        Binding("t", "screen.tags", "Tags", id="table.tags", show=False),
-        Binding("n", "screen.note", "Note", id="table.note", show=False),
-        Binding("x", "screen.forget", "Forget", id="table.forget", show=False),
-        Binding("A", "screen.adopt_foreign", "Adopt foreign", id="table.adopt-foreign",
-                show=False),
-        Binding("z", "screen.fold", "Fold batch", id="table.fold", show=False),
-        Binding("v", "screen.play", "Play", id="table.play", show=False),
-    ]
+    PLACE = Where.TABLE
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     class SortChanged(Message):
         """The user chose another order: the screen reloads from the store."""
@@ -150,9 +125,12 @@ class TaskTable(DataTable[SortText]):
         column = self.columns.get(ColumnKey("prompt"))
         if column is not None and column.width != prompt_width:
             column.width = prompt_width
-            # DataTable has no public call for "a column's width changed".
+            # DataTable measures its scrollable width only when rows or columns come and
+            # go; a column made wider or narrower is told to it here, as DataTable itself
+            # computes it (every column has a fixed width, and no row has a label).
+            width = sum(c.get_render_width(self) for c in self.columns.values())
+            self.virtual_size = Size(width, self.virtual_size.height)
             self._drop_stale_renders()
-            self._require_update_dimensions = True
 
     def _rebuild(self) -> None:
         """Other columns (the terminal was resized): a user's doing, never a poll's."""
@@ -300,7 +278,7 @@ class TaskTable(DataTable[SortText]):
         now = self.now()
         updated = False
         for row in self.rows_by_id.values():
-            if row.display_status not in LIVE:
+            if row.display_status not in TICKING:
                 continue
             cell = status_cell(row, now, self.style_for(row.display_status),
                                self.batches.get(row.id))

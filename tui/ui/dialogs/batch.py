@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
@@ -16,16 +16,19 @@ from textual.widgets import Button, DataTable, Static
 from tui.engine import batch
 from tui.engine.prices import Estimate
 from tui.safe_text import printable
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
+from tui.ui.dialogs import answers
 
 SHOWN = 2000  # rows listed; the rest are counted
 
 
 class BatchScreen(ModalScreen[str | None]):
-    """Returns "send", or None.  "Cancel" has the focus: sending is billed."""
+    """Returns "send", or None.  "Cancel" has the focus: sending is billed.  ←/→ and the
+    answers' first letters as in every dialog (``dialogs.answers``)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "Cancel", id="batch.cancel"),
-    ]
+    PLACE = Where.BATCH
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, plan: batch.BatchPlan, found: batch.Survey | None,
                  cost: Estimate | None, took: float, defaults: str) -> None:
@@ -94,6 +97,15 @@ class BatchScreen(ModalScreen[str | None]):
         if len(self.plan.items) > SHOWN:
             table.add_row(Text(""), Text(""), Text(""), Text(""), Text(""),
                           Text(f"… and {len(self.plan.items) - SHOWN} more", style="dim"))
+
+    def action_previous_answer(self) -> None:
+        answers.move(self, -1)
+
+    def action_next_answer(self) -> None:
+        answers.move(self, 1)
+
+    def on_key(self, event: events.Key) -> None:
+        answers.letter_pressed(self, event)
 
     @on(Button.Pressed)
     def _chosen(self, event: Button.Pressed) -> None:

@@ -8,18 +8,19 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.safe_text import printable
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
 
 
 class KeysScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "dismiss", "Close", id="keys.close"),
-    ]
+    PLACE = Where.KEYS
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()

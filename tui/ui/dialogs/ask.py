@@ -7,21 +7,21 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
 from tui.safe_text import printable
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
 
 
 class AskScreen(ModalScreen[str | None]):
     """Returns the text (``enter`` / ``ctrl+s``), or None on escape."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "Cancel", id="ask.cancel"),
-        Binding("ctrl+s", "save", "Save", id="ask.save"),
-    ]
+    PLACE = Where.ASK
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, question: str, initial: str = "", *, multiline: bool = False) -> None:
         super().__init__()

@@ -6,19 +6,20 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
 from tui.engine.stats import Stats, report
 from tui.safe_text import printable
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
 
 
 class StatsScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,s", "dismiss", "Close", id="stats.close"),
-    ]
+    PLACE = Where.STATS
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, figures: Stats) -> None:
         super().__init__()
