@@ -39,7 +39,7 @@ async def smoke(home: Path) -> None:
     from textual.widgets import TextArea
 
     from tui.dashscope import ApiKey
-    from tui.engine import preview, provenance
+    from tui.engine.media import preview, provenance
     from tui.engine.workspace import Workspace
     from tui.launch import DEMO_KEY
     from tui.simulator import Simulator, SimulatorConfig

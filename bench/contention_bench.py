@@ -372,7 +372,7 @@ def _finished(db: Path) -> int:
 def seed(env: dict[str, str], tasks: int, speed: float) -> list[str]:
     """Put tasks in flight through the engine (3 creates per simulated second)."""
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     async def run() -> list[str]:

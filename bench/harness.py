@@ -16,7 +16,7 @@ from storage import TaskStore  # noqa: E402
 from tui.config import settings  # noqa: E402
 from tui.config.paths import app_paths  # noqa: E402
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest  # noqa: E402
-from tui.engine.submit import CREATE_PACE, submit  # noqa: E402
+from tui.engine.submitting.submit import CREATE_PACE, submit  # noqa: E402
 from tui.engine.workspace import Workspace  # noqa: E402
 
 

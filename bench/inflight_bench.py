@@ -12,7 +12,7 @@ generation times):
 * ``poller`` — one process runs the account's ``PollScheduler`` exactly as the
   dashboard wires it (``Workspace.client(store)``, paced by the shared budget;
   ``Workspace.poller``; ``run()``); the bench process records each task in the
-  store with ``tui.engine.submit.submit`` (``first_poll_after=
+  store with ``tui.engine.submitting.submit.submit`` (``first_poll_after=
   settings.first_poll``, as the product does) and tells the poller
   ``submitted()`` after each, as the dashboard does after a submit.
 * ``sdk`` — the bench process creates each task with
@@ -386,7 +386,7 @@ class Run:
     def speed_one_cpu(self) -> float:
         """The poller's CPU at speed 1: what it used here, plus a lease wake-up every
         ``LEASE_RENEW`` real seconds of the simulated time (a fast clock skips them)."""
-        from tui.engine.poller import LEASE_RENEW
+        from tui.engine.following.poller import LEASE_RENEW
 
         return self.cpu + self.sim_seconds / LEASE_RENEW * self.quiet_round
 
@@ -436,7 +436,7 @@ class Pacer:
 async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
     from storage import open_store
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     run = Run("pixverse-tui poller", n)
@@ -615,7 +615,7 @@ class BudgetRun:
 async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
     from storage import open_store
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     result = BudgetRun(n)
@@ -772,7 +772,7 @@ def budget_table(b: BudgetRun, speed: float) -> str:
 def speed_one_estimate(r: Run) -> str:
     """The poller's CPU at speed 1 is more than at a fast speed: it also wakes every
     ``LEASE_RENEW`` real seconds (to renew its lease), however far the next look is."""
-    from tui.engine.poller import LEASE_RENEW
+    from tui.engine.following.poller import LEASE_RENEW
 
     wakes = r.sim_seconds / LEASE_RENEW
     return (f"{r.rounds} rounds. At speed 1 it would also wake every {LEASE_RENEW:g} real s "
@@ -788,7 +788,7 @@ async def quiet_round_cost(live: int, work: Path, rounds: int = 200) -> float:
     from storage import open_store
     from storage.records import Observation
     from tui.dashscope import ApiKey, DashScopeClient
-    from tui.engine.poller import PollScheduler, PollSettings
+    from tui.engine.following.poller import PollScheduler, PollSettings
 
     path = work / f"quiet-{live}.db"
     store = await open_store(path)

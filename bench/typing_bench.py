@@ -39,8 +39,8 @@ from storage import TaskStore  # noqa: E402
 from tui.config import settings  # noqa: E402
 from tui.config.paths import app_paths  # noqa: E402
 from tui.dashscope import ApiKey, GenerationRequest  # noqa: E402
-from tui.engine.submit import submit  # noqa: E402
-from tui.engine.transfer import import_jsonl  # noqa: E402
+from tui.engine.history.transfer import import_jsonl  # noqa: E402
+from tui.engine.submitting.submit import submit  # noqa: E402
 from tui.engine.workspace import Workspace  # noqa: E402
 from tui.simulator import Simulator, SimulatorConfig  # noqa: E402
 from tui.ui.app import PixverseApp  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 
 from storage import TaskStore, open_store
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RetryPolicy
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator, SimulatorConfig
 
 KEY = "sk-test-0123456789abcdef"

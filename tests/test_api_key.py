@@ -22,7 +22,7 @@ from storage import open_store
 from storage.redact import scrub
 from tests.conftest import CLI, KEY, cli_env, make_sim
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RequestInvalid
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"

@@ -24,7 +24,7 @@ from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.config import settings
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]

@@ -20,7 +20,7 @@ from storage import open_store
 from tests.conftest import CLI, cli_env
 from tests.test_cli import run, sim_tasks
 from tui.dashscope import GenerationRequest
-from tui.engine import batch, templates
+from tui.engine.submitting import batch, templates
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "20"]
@@ -278,7 +278,7 @@ async def test_failed_and_canceled_tasks_cost_nothing_against_the_budget(tmp_pat
 
     from storage import Observation
     from storage.clock import utc_now
-    from tui.engine.prices import Prices, budget_state
+    from tui.engine.submitting.prices import Prices, budget_state
 
     async with await open_store(tmp_path / "tasks.db") as store:
         for n, status in enumerate(["SUCCEEDED", "FAILED", "CANCELED", "RUNNING"]):

@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 
 from storage import TaskStore, open_store
-from tui.engine import transfer
+from tui.engine.history import transfer
 
 FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "  =HYPERLINK(\"x\")",
             "\n=cmd|' /C calc'!A0", "\u3000=1+1", "-", "=", "@"]

@@ -18,10 +18,10 @@ import pytest
 from storage import Generation, TaskStore
 from tests.conftest import KEY
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine.download import DownloadBusy, Downloader, DownloadError
-from tui.engine.media_url import loopback_origin
-from tui.engine.observe import observation
-from tui.engine.submit import submit
+from tui.engine.following.observe import observation
+from tui.engine.media.download import DownloadBusy, Downloader, DownloadError
+from tui.engine.media.media_url import loopback_origin
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 from tui.simulator.faults import Fault
 
@@ -463,7 +463,7 @@ WORKER = """
 import asyncio, json, sys
 from pathlib import Path
 from storage import TaskStore, open_store
-from tui.engine.download import Downloader, DownloadBusy, DownloadError
+from tui.engine.media.download import Downloader, DownloadBusy, DownloadError
 
 async def main(db, folder, row_id, origin, wait):
     store = await open_store(Path(db))

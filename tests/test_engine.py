@@ -7,8 +7,8 @@ from pathlib import Path
 from storage import TaskStore, open_store
 from tests.conftest import FAST, client_for
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine.poller import Health, PollScheduler, PollSettings
-from tui.engine.submit import submit
+from tui.engine.following.poller import Health, PollScheduler, PollSettings
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 FAST_POLLS = PollSettings(time_scale=FAST)

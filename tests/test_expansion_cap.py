@@ -18,7 +18,7 @@ from tests.conftest import CLI, cli_env
 from tests.ui.helpers import app_for, composer, until
 from tui.config import settings
 from tui.dashscope import GenerationRequest
-from tui.engine import batch, templates
+from tui.engine.submitting import batch, templates
 from tui.simulator import Simulator
 
 TEN = "{" + "|".join("abcdefghij") + "}"

@@ -28,10 +28,11 @@ from tests.conftest import CLI, cli_env, make_sim
 from tests.test_downloads import clip, downloader, finished, hold, until
 from tui.config import settings
 from tui.dashscope import DashScopeClient
-from tui.engine import preview, provenance, transfer, trash
-from tui.engine.download import DownloadError
-from tui.engine.filelock import FileLock
-from tui.engine.filenames import MAX_STEM_BYTES, RESERVED, check_template, file_name
+from tui.engine.history import transfer, trash
+from tui.engine.media import preview, provenance
+from tui.engine.media.download import DownloadError
+from tui.engine.media.filelock import FileLock
+from tui.engine.media.filenames import MAX_STEM_BYTES, RESERVED, check_template, file_name
 from tui.simulator import Simulator
 from tui.ui.state import write_state
 

@@ -12,8 +12,8 @@ import pytest
 from storage import Observation, TaskStore, open_store
 from storage.history import parse_filter
 from tests.conftest import CLI, cli_env
-from tui.engine import stats, transfer
-from tui.engine.preview import cached, extract
+from tui.engine.history import stats, transfer
+from tui.engine.media.preview import cached, extract
 
 ENDPOINT = "http://127.0.0.1:1/api/v1"
 

@@ -23,7 +23,7 @@ import pytest
 from storage import Generation, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for, submitted
 from tui.dashscope import GenerationRequest
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]

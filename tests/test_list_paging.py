@@ -19,9 +19,9 @@ from storage import open_store
 from tests.conftest import CLI, FAST, KEY, cli_env, client_for
 from tests.test_resolve import other_client_creates, unconfirmed
 from tui.dashscope import ApiKey, GenerationRequest
-from tui.engine.account import account_id
-from tui.engine.poller import PollScheduler, PollSettings
-from tui.engine.submit import submit
+from tui.engine.following.account import account_id
+from tui.engine.following.poller import PollScheduler, PollSettings
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 
@@ -97,7 +97,7 @@ async def test_the_pollers_sweep_stops_and_polls_tasks_one_by_one(sim: Simulator
 
 
 async def test_pages_are_capped_by_count_and_by_time(sim: Simulator) -> None:
-    from tui.engine import listing
+    from tui.engine.following import listing
 
     async with client_for(sim) as client:
         for n in range(25):

@@ -18,7 +18,7 @@ from storage.records import IMPORTABLE
 from tests.conftest import CLI, KEY, cli_env
 from tui.config import credentials, settings
 from tui.config.settings import GB, KB, MB, TB, parse_size
-from tui.engine import transfer
+from tui.engine.history import transfer
 
 WHEN = "2026-03-20T02:00:00.000+00:00"
 GOOD = {"prompt": "a red fox in snow", "created_at": WHEN, "size": "1280*720", "duration": 5}

@@ -23,9 +23,15 @@ from storage import TaskStore, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for, make_sim, submitted
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine import poller as poller_module
-from tui.engine.poller import WAIT_GIVE_UP, Health, PollScheduler, PollSettings, why_not_finished
-from tui.engine.submit import submit
+from tui.engine.following import poller as poller_module
+from tui.engine.following.poller import (
+    WAIT_GIVE_UP,
+    Health,
+    PollScheduler,
+    PollSettings,
+    why_not_finished,
+)
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]

@@ -19,10 +19,10 @@ import av
 from storage import TaskStore
 from tests.conftest import CLI, cli_env
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine import provenance
-from tui.engine.download import Downloader
-from tui.engine.observe import observation
-from tui.engine.submit import submit
+from tui.engine.following.observe import observation
+from tui.engine.media import provenance
+from tui.engine.media.download import Downloader
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]

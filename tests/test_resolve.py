@@ -28,7 +28,7 @@ from storage.clock import iso
 from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 

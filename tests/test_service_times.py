@@ -18,7 +18,7 @@ from rich.style import Style
 
 from storage import Generation, Observation, TaskStore, open_store
 from tests.conftest import CLI, cli_env
-from tui.engine import stats
+from tui.engine.history import stats
 from tui.simulator import Simulator
 from tui.ui.cells import row_cells
 from tui.ui.widgets.detail import describe

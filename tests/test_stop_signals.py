@@ -19,8 +19,8 @@ import pytest
 from storage import Generation, TaskStore, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.dashscope import ApiKey
-from tui.engine.account import account_id
-from tui.engine.poller import PollScheduler, PollSettings
+from tui.engine.following.account import account_id
+from tui.engine.following.poller import PollScheduler, PollSettings
 from tui.simulator import Simulator
 from tui.simulator.faults import Fault
 from tui.stopping import on_stop_signals

@@ -16,10 +16,10 @@ from storage.clock import iso
 from storage.records import LiveTask
 from tests.conftest import FAST, KEY, client_for, make_sim
 from tui.dashscope import ApiKey, GenerationRequest, ListedTask
-from tui.engine.account import SharedBudget, account_id
-from tui.engine.poller import PollScheduler, PollSettings
-from tui.engine.submit import submit
-from tui.engine.sweep import Timing, read_sweep
+from tui.engine.following.account import SharedBudget, account_id
+from tui.engine.following.poller import PollScheduler, PollSettings
+from tui.engine.following.sweep import Timing, read_sweep
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SETTINGS = PollSettings(time_scale=FAST)
@@ -252,8 +252,8 @@ HOLDER = textwrap.dedent("""
     import asyncio, sys
     from storage import TaskStore, open_store
     from tui.dashscope import ApiKey, DashScopeClient
-    from tui.engine.account import account_id
-    from tui.engine.poller import PollScheduler, PollSettings
+    from tui.engine.following.account import account_id
+    from tui.engine.following.poller import PollScheduler, PollSettings
 
     async def main(path, base_url, key):
         store = await open_store(path)
@@ -299,7 +299,7 @@ BUDGETED = textwrap.dedent("""
     import asyncio, sys
     from storage import TaskStore, open_store
     from tui.dashscope import ApiKey, DashScopeClient
-    from tui.engine.account import SharedBudget, account_id
+    from tui.engine.following.account import SharedBudget, account_id
 
     async def main(path, base_url, key):
         store = await open_store(path)

@@ -19,7 +19,7 @@ from storage import open_store
 from tests.conftest import CLI, cli_env
 from tui.config import settings
 from tui.dashscope import GenerationRequest
-from tui.engine import batch
+from tui.engine.submitting import batch
 from tui.simulator import Simulator
 from tui.text_input import BadText, decode, split_lines
 

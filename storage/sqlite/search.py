@@ -12,7 +12,7 @@ from storage.clock import iso
 from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
-# other — as ``tui.engine.timeline`` has it for what is shown.
+# other — as ``tui.engine.history.timeline`` has it for what is shown.
 TOOK = ("(CASE WHEN julianday(submit_time) <= julianday(end_time) AND (scheduled_time IS NULL"
         " OR julianday(scheduled_time) BETWEEN julianday(submit_time) AND julianday(end_time))"
         " THEN julianday(end_time) - julianday(submit_time) END)")

@@ -27,7 +27,7 @@ import pytest
 from storage import Generation, open_store
 from tests.conftest import CLI, KEY, cli_env
 from tui.dashscope import ApiKey
-from tui.engine.account import account_id
+from tui.engine.following.account import account_id
 from tui.simulator import Simulator
 from tui.simulator.faults import Fault
 

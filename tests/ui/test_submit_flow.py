@@ -13,8 +13,8 @@ from tests.conftest import client_for
 from tests.ui.helpers import workspace
 from tests.ui.test_row_commands import Outlet
 from tui.dashscope import GenerationRequest
-from tui.engine import batch
-from tui.engine.prices import Estimate
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import Estimate
 from tui.simulator import Simulator
 from tui.ui.commands.submit import Draft, SubmitFlow
 

@@ -18,7 +18,9 @@ from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_rows, say
 from tui.config.credentials import region_of
-from tui.engine import provenance, rescue, stats, transfer
+from tui.engine.following import rescue
+from tui.engine.history import stats, transfer
+from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 

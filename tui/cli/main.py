@@ -38,7 +38,7 @@ from tui.cli.watch import cmd_watch
 from tui.config.credentials import CredentialsError
 from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
-from tui.engine.submit import CreatedButNotRecorded
+from tui.engine.submitting.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
 from tui.stopping import Stopped, stoppable
 from tui.text_input import unicode_problem
@@ -71,7 +71,7 @@ def _positive(text: str) -> int:
 
 
 def _variations(text: str) -> int:
-    from tui.engine.batch import MAX_VARIATIONS
+    from tui.engine.submitting.batch import MAX_VARIATIONS
 
     value = int(text)
     if not 1 <= value <= MAX_VARIATIONS:

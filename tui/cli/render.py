@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage import Generation, StatusEvent
-from tui.engine import timeline
+from tui.engine.history import timeline
 from tui.safe_text import json_text, printable
 
 UNKNOWN = "—"  # a figure that is not known (yet), or that the service's times contradict

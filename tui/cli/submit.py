@@ -15,9 +15,10 @@ from tui.cli.output import Problem, describe, err, print_rows, say
 from tui.cli.tasks import wait_for_rows
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.validation import check_request
-from tui.engine import batch, stats, templates
-from tui.engine.prices import Estimate, Prices, budget_state, estimate
-from tui.engine.submit import CREATE_PACE, submit_all
+from tui.engine.history import stats
+from tui.engine.submitting import batch, templates
+from tui.engine.submitting.prices import Estimate, Prices, budget_state, estimate
+from tui.engine.submitting.submit import CREATE_PACE, submit_all
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_input import BadText

@@ -11,10 +11,12 @@ from storage.history import HistoryFilter
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
-from tui.engine import listing, operations, resolve
-from tui.engine.download import Downloader, DownloadError
-from tui.engine.observe import adopt, observation
-from tui.engine.poller import PollingHalted, same_service, why_not_finished
+from tui.engine import operations
+from tui.engine.following import listing
+from tui.engine.following.observe import adopt, observation
+from tui.engine.following.poller import PollingHalted, same_service, why_not_finished
+from tui.engine.media.download import Downloader, DownloadError
+from tui.engine.submitting import resolve
 from tui.engine.workspace import Workspace
 
 

@@ -17,9 +17,9 @@ import time
 from storage import Change, ChangeFeed, Generation, StoreError, TaskStore
 from storage.clock import now_iso
 from tui.cli.output import err, say
-from tui.engine import rescue
-from tui.engine.download import Downloader, DownloadError
-from tui.engine.poller import PollScheduler
+from tui.engine.following import rescue
+from tui.engine.following.poller import PollScheduler
+from tui.engine.media.download import Downloader, DownloadError
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 

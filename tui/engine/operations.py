@@ -2,9 +2,10 @@
 
 Each operation checks what can be checked here first (and says why not in one
 sentence, ``Refused``), then talks to the service and records the answer in the
-store.  Submitting (``tui.engine.submit``), resolving (``tui.engine.resolve``),
-downloading (``tui.engine.download``) and forgetting (``tui.engine.trash``) have
-modules of their own; this one holds the small ones.
+store.  Submitting and resolving (``tui.engine.submitting``), following
+(``tui.engine.following``), downloading (``tui.engine.media``) and forgetting
+(``tui.engine.history.trash``) have packages of their own; this one holds the
+small operations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from storage import Generation, TaskStore
 from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.dashscope.validation import check_request
-from tui.engine.observe import observation
+from tui.engine.following.observe import observation
 
 
 class Refused(Exception):

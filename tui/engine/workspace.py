@@ -15,12 +15,12 @@ from storage import Generation, TaskStore, open_store
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
-from tui.engine import trash
-from tui.engine.account import SharedBudget, account_id
-from tui.engine.download import Downloader
-from tui.engine.filenames import DEFAULT_TEMPLATE
-from tui.engine.media_url import loopback_origin
-from tui.engine.poller import PollScheduler, PollSettings
+from tui.engine.following.account import SharedBudget, account_id
+from tui.engine.following.poller import PollScheduler, PollSettings
+from tui.engine.history import trash
+from tui.engine.media.download import Downloader
+from tui.engine.media.filenames import DEFAULT_TEMPLATE
+from tui.engine.media.media_url import loopback_origin
 
 
 class MissingKey(Exception):

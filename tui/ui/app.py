@@ -33,8 +33,8 @@ from storage.clock import utc_now
 from storage.redact import scrub
 from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
-from tui.engine.download import Downloader
-from tui.engine.poller import Health, PollScheduler
+from tui.engine.following.poller import Health, PollScheduler
+from tui.engine.media.download import Downloader
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals

@@ -12,7 +12,7 @@ from rich.text import Text
 from storage import Generation
 from storage.clock import parse_iso
 from storage.records import LIVE, BatchSummary
-from tui.engine import timeline
+from tui.engine.history import timeline
 from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",

@@ -15,8 +15,8 @@ from typing import Any
 from storage import TaskStore
 from storage.clock import utc_now
 from tui.dashscope import DashScopeClient
-from tui.engine.download import Downloader
-from tui.engine.poller import PollScheduler
+from tui.engine.following.poller import PollScheduler
+from tui.engine.media.download import Downloader
 from tui.engine.workspace import Workspace
 from tui.ui.keymap import Keymap
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import tomli_w
 
-from tui.engine.safe_files import write_atomically
+from tui.engine.media.safe_files import write_atomically
 
 SHAPE: dict[str, type] = {"theme": str, "config_theme": str, "composer": dict}
 

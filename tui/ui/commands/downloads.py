@@ -4,7 +4,7 @@ and one notice for a burst ("Saved 12 videos in …") instead of twelve."""
 from __future__ import annotations
 
 from storage import Generation, StoreError
-from tui.engine.download import DownloadBusy, DownloadError
+from tui.engine.media.download import DownloadBusy, DownloadError
 from tui.ui.commands.plans import Outlet, plural
 from tui.ui.services import Services
 

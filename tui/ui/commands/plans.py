@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from tui.engine.stats import Stats
+from tui.engine.history.stats import Stats
 
 Severity = Literal["information", "warning", "error"]
 Then = Callable[[str], Awaitable[None]]

@@ -16,9 +16,12 @@ from pathlib import Path
 from storage import TRASH_DAYS, Generation
 from storage.records import LIVE
 from tui.dashscope import DashScopeError, GenerationRequest
-from tui.engine import operations, player, resolve, stats, trash
-from tui.engine.media_url import UrlPolicy, UrlRefused
-from tui.engine.observe import adopt_foreign
+from tui.engine import operations
+from tui.engine.following.observe import adopt_foreign
+from tui.engine.history import stats, trash
+from tui.engine.media import player
+from tui.engine.media.media_url import UrlPolicy, UrlRefused
+from tui.engine.submitting import resolve
 from tui.ui.commands.downloads import Downloads
 from tui.ui.commands.plans import (
     AskText,

@@ -17,9 +17,10 @@ from typing import Protocol
 
 from storage.clock import utc_now
 from tui.dashscope import GenerationRequest
-from tui.engine import batch, stats
-from tui.engine.prices import BudgetState, Estimate, Prices, budget_state, estimate
-from tui.engine.submit import CreatedButNotRecorded, submit_all
+from tui.engine.history import stats
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
+from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
 from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural

@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
-from tui.engine import batch
-from tui.engine.prices import Estimate
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import Estimate
 from tui.safe_text import printable
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings

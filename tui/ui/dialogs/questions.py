@@ -8,8 +8,8 @@ from typing import Any
 
 from textual.app import App
 
-from tui.engine import batch
-from tui.engine.prices import Estimate
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import Estimate
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.batch import BatchScreen
 from tui.ui.dialogs.choice import ChoiceScreen

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
-from tui.engine.stats import Stats, report
+from tui.engine.history.stats import Stats, report
 from tui.safe_text import printable
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings

@@ -21,8 +21,8 @@ from storage.clock import iso
 from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
 from tui.config.credentials import region_of
-from tui.engine import rescue
-from tui.engine.prices import BudgetState
+from tui.engine.following import rescue
+from tui.engine.submitting.prices import BudgetState
 from tui.ui.services import Services
 from tui.ui.view.changes import ChangeWatch
 from tui.ui.view.figures import StatusFigures

@@ -30,9 +30,9 @@ from tui.dashscope.sizes import (
     tier_and_ratio,
 )
 from tui.dashscope.validation import check_request
-from tui.engine import templates
-from tui.engine.batch import MAX_TASKS, MAX_VARIATIONS, count_prompt, expand_prompt
-from tui.engine.prices import Estimate, Prices, estimate
+from tui.engine.submitting import templates
+from tui.engine.submitting.batch import MAX_TASKS, MAX_VARIATIONS, count_prompt, expand_prompt
+from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
 from tui.ui.commands.submit import Draft

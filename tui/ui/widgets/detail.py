@@ -20,7 +20,8 @@ from storage import Generation, StatusEvent
 from storage.clock import parse_iso
 from storage.records import LIVE, BatchSummary
 from tui.dashscope.explain import explain
-from tui.engine import preview, timeline
+from tui.engine.history import timeline
+from tui.engine.media import preview
 from tui.safe_text import printable
 from tui.ui import graphics
 from tui.ui.actions import Where

@@ -16,8 +16,8 @@ from storage import Generation, TaskStore
 from storage.clock import parse_iso, utc_now
 from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
-from tui.engine import timeline
-from tui.engine.prices import BudgetState, Prices, budget_state, price_per_second
+from tui.engine.history import timeline
+from tui.engine.submitting.prices import BudgetState, Prices, budget_state, price_per_second
 
 
 def percentile(values: list[float], share: float) -> float | None:

@@ -44,8 +44,8 @@ from storage.records import (
 )
 from tui.dashscope.sizes import DURATIONS, SEED_MAX
 from tui.dashscope.task_ids import task_id_problem
-from tui.engine import provenance
-from tui.engine.mp4check import Mp4Problem, check_mp4
+from tui.engine.media import provenance
+from tui.engine.media.mp4check import Mp4Problem, check_mp4
 
 FORMAT_VERSION = 1
 IMPORT_BATCH = 2000

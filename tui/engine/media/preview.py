@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.engine.safe_files import is_regular, open_for_reading, write_atomically
+from tui.engine.media.safe_files import is_regular, open_for_reading, write_atomically
 
 
 @dataclass(frozen=True)

@@ -48,12 +48,13 @@ import httpx
 from storage import Generation, TaskStore
 from storage.errors import disk_is_full, full_disk
 from tui import __version__
-from tui.engine import provenance
-from tui.engine.filelock import FileLock
-from tui.engine.filenames import DEFAULT_TEMPLATE, file_name, file_names, slugify
-from tui.engine.media_url import HostNotFound, MediaUrl, UrlPolicy, UrlRefused
-from tui.engine.mp4check import Mp4Problem, check_mp4, looks_like_mp4
-from tui.engine.safe_files import (
+from tui.engine.history.transfer import record_of
+from tui.engine.media import provenance
+from tui.engine.media.filelock import FileLock
+from tui.engine.media.filenames import DEFAULT_TEMPLATE, file_name, file_names, slugify
+from tui.engine.media.media_url import HostNotFound, MediaUrl, UrlPolicy, UrlRefused
+from tui.engine.media.mp4check import Mp4Problem, check_mp4, looks_like_mp4
+from tui.engine.media.safe_files import (
     LINK,
     NotOurs,
     fresh_file,
@@ -64,7 +65,6 @@ from tui.engine.safe_files import (
     regular_size,
     sha256_of,
 )
-from tui.engine.transfer import record_of
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes to the store
 GIB = 1 << 30

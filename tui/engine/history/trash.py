@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage import TRASH_DAYS, Generation, TaskStore
-from tui.engine import safe_files
-from tui.engine.safe_files import NotOurs
+from tui.engine.media import safe_files
+from tui.engine.media.safe_files import NotOurs
 
 TRASHED = "trashed"  # download_state of a video set aside with its forgotten row
 MOVED_FROM = "moved to the trash from "  # download_error of a trashed row: where it was

@@ -41,7 +41,7 @@ from typing import Any
 
 from storage import Generation
 from storage.clock import parse_iso
-from tui.engine.safe_files import write_atomically
+from tui.engine.media.safe_files import write_atomically
 from tui.safe_text import json_text, printable
 
 SCHEME = 1  # the version of the keys below; a reader ignores a newer one's unknown keys

@@ -5,7 +5,7 @@ every few seconds, taken over within seconds when its holder dies); the others
 read the store, which every answer is written to first, and stay just as live.
 
 **Sweeps, not one query per task.**  One list call (``status=RUNNING``) says
-which tasks run; ``tui.engine.sweep`` reads it against the store: a task that
+which tasks run; ``tui.engine.following.sweep`` reads it against the store: a task that
 left the list has ended and is queried once, for its video, usage or error; one
 that appeared has started.  PENDING tasks cost nothing while they wait.  The
 lists of FAILED and CANCELED tasks, asked for a few seconds after a submit and
@@ -21,7 +21,7 @@ backs that task off; a task the service will never answer about stops being
 followed; a refused key or a wrong endpoint halts the scheduler.
 
 Every request takes its token from the account's shared budget
-(``tui.engine.account``), so all processes together stay under the limit.
+(``tui.engine.following.account``), so all processes together stay under the limit.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ from tui.dashscope import (
     ListedTask,
     Scope,
 )
-from tui.engine import listing, timeline
-from tui.engine.observe import adopt_foreign, observation
-from tui.engine.ratelimit import TokenBucket
-from tui.engine.sweep import RUNNING_LIKE, Timing, read_sweep
+from tui.engine.following import listing
+from tui.engine.following.observe import adopt_foreign, observation
+from tui.engine.following.ratelimit import TokenBucket
+from tui.engine.following.sweep import RUNNING_LIKE, Timing, read_sweep
+from tui.engine.history import timeline
 
 
 class Health(enum.Enum):

@@ -38,8 +38,8 @@ from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
 from tui.dashscope.errors import Scope
 from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
-from tui.engine import templates
-from tui.engine.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
+from tui.engine.submitting import templates
+from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
 from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
 
 FIELDS = ("prompt", "size", "duration", "audio", "watermark", "seed", "variations", "tags",

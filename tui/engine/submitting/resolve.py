@@ -28,7 +28,7 @@ from storage.clock import parse_iso, utc_now
 from tui.dashscope import DashScopeClient, DashScopeError, ListedTask, TaskInfo
 from tui.dashscope.sizes import PROMPT_LIMITS
 from tui.dashscope.task_ids import task_id_problem
-from tui.engine import listing
+from tui.engine.following import listing
 
 SKEW = timedelta(seconds=90)  # our clock against the service's
 LONGEST_SEND = timedelta(minutes=3)  # a create request cannot take longer than this

@@ -20,7 +20,7 @@ import stat
 import sys
 from pathlib import Path
 
-from tui.engine.safe_files import LINK, NOFOLLOW, NotOurs
+from tui.engine.media.safe_files import LINK, NOFOLLOW, NotOurs
 
 if sys.platform == "win32":
     import msvcrt
