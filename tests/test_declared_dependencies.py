@@ -62,3 +62,13 @@ def test_the_floors_script_pins_exactly_the_declared_floors() -> None:
     pins = floors.floors(ROOT / "pyproject.toml")
     assert {re.sub(r"[-_.]+", "-", p.split("==")[0]).lower(): p.split("==")[1]
             for p in pins} == declared()
+
+
+def test_every_package_folder_is_shipped() -> None:
+    """pyproject.toml lists packages by hand: a folder left out would install without
+    its code (an editable install hides that; .ci/run's installed copy would not)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    folders = {".".join(init.parent.relative_to(ROOT).parts)
+               for top in ("tui", "storage") for init in (ROOT / top).rglob("__init__.py")}
+    assert folders - listed == set(), "not in [tool.setuptools] packages"
