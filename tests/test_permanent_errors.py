@@ -186,9 +186,10 @@ async def test_garbled_answers_about_one_task_slow_only_that_task(
         for _ in range(client.retry.attempts * WAIT_GIVE_UP):  # every answer about it broken
             sim.inject(on="query", kind="malformed", task_id=sick.task_id)
         settings = PollSettings(time_scale=600.0, min_interval=3.0, max_interval=6.0)
-        poller = PollScheduler(store, client, settings,
-                               on_health=lambda state, _detail: health.append(state))
+        poller = PollScheduler(store, client, settings)
+        told = poller.health_changes()  # what a dashboard would show, in order
         rows = {row.id: row for row in await poller.wait_for({sick.id, well.id})}
+        health += [state for state, _detail in told.take()]
     assert rows[well.id].status == "SUCCEEDED"  # followed to its end meanwhile
     assert Health.BACKING_OFF not in health and Health.HALTED not in health
     assert Health.OFFLINE not in health
@@ -242,12 +243,13 @@ async def test_one_refused_answer_halts_honestly_and_polling_resumes(
         assert rows[0].task_id is not None
         sim.inject(on="query", kind="status", status=401, code="InvalidApiKey",
                    message="Invalid API-key provided.", task_id=rows[0].task_id)
-        poller = PollScheduler(store, client, settings,
-                               on_health=lambda state, _detail: health.append(state))
+        poller = PollScheduler(store, client, settings)
+        told = poller.health_changes()  # what a dashboard would show, in order
         await poller.poll_once()  # the 401 and the others' answers, in one round
         assert poller.health is Health.HALTED and poller.halted is not None
         run = asyncio.create_task(poller.run(stop_when_idle=True))
         await asyncio.wait_for(run, 30)
+        health += [state for state, _detail in told.take()]
     ended = await store.generations.get_many(r.id for r in rows)
     assert all(row.status == "SUCCEEDED" for row in ended)
     assert health[0] is Health.HALTED and health[-1] is Health.OK

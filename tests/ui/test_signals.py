@@ -7,8 +7,14 @@ from pathlib import Path
 
 from storage.records import BatchSummary, Counts
 from tests.ui.helpers import app_for, type_prompt, until
+from tui.engine.following.signals import (
+    NotifySettings,
+    Pending,
+    Signals,
+    desktop_sequence,
+    sentence,
+)
 from tui.simulator import Simulator
-from tui.ui.signals import NotifySettings, Pending, Signals, desktop_sequence, sentence
 
 
 class Clock:

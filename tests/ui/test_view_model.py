@@ -3,6 +3,7 @@ folds, figures and the change route, against a real store."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -97,17 +98,25 @@ async def test_the_change_route_sees_other_processes_and_its_own(services: Servi
                                                                  tmp_path: Path) -> None:
     await fill(services, 5)
     view = HistoryView(services)
+    view.changes.listen()
     await view.read_page()
-    assert not await view.changes.changed()
-    view.changes.touched()
-    assert await view.changes.changed()
+    assert not view.changes.changed()
+    view.changes.touched()  # the view's own change (marks)
+    assert view.changes.changed()
     await view.read_page()
-    assert not await view.changes.changed()
+    assert not view.changes.changed()
     async with await open_store(tmp_path / "tasks.db") as other:  # another process
         row = await other.generations.by_task_id("task-00000")
         assert row is not None
         await other.following.apply(row.id, Observation(status="RUNNING"), None)
-    assert await view.changes.changed()
+    assert await asyncio.wait_for(view.changes.arrival(), 10)  # the store's change feed
+    assert view.changes.changed() and view.changes.pending is not None
+    assert row.id in view.changes.pending.rows
+    await view.read_page()
+    assert not view.changes.changed()
+    await services.db.history.set_favourite(row.id, True)  # this process's own write
+    assert await asyncio.wait_for(view.changes.arrival(), 10)
+    assert view.changes.changed()
 
 
 async def test_the_figures_are_the_stores_not_the_pages(services: Services) -> None:

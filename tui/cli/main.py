@@ -219,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="follow every task headless: print, download, signal")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
                    help="download finished videos (default: [downloads] auto)")
-    p.add_argument("--signal", choices=("bell", "osc9", "none"), default="bell",
-                   help="how a finished task is signalled (osc9: a desktop notification)")
+    p.add_argument("--signal", choices=("bell", "osc9", "osc777", "none"), default="bell",
+                   help="how a finished task is signalled (osc9, osc777: a desktop "
+                        "notification, passed through tmux)")
     scale_flag(p)
     p.set_defaults(run=cmd_watch)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 
 from storage import Generation, TaskStore
@@ -13,60 +14,13 @@ from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
 from tui.engine import operations
 from tui.engine.following import listing
+from tui.engine.following.follower import Follower, Save
 from tui.engine.following.observe import adopt, observation
 from tui.engine.following.poller import PollingHalted, same_service, why_not_finished
-from tui.engine.media.download import Downloader, DownloadError
+from tui.engine.media.download import DownloadError
+from tui.engine.media.saver import Saver
 from tui.engine.submitting import resolve
 from tui.engine.workspace import Workspace
-
-
-class _Saver:
-    """Downloads while ``wait`` follows: the waited-for videos (``--download``), or every
-    video that finishes while this process polls (``[downloads] auto``).
-
-    Each video is tried once per run: a failure is said once, and remembered so that the
-    exit status can tell it."""
-
-    def __init__(self, downloader: Downloader, wanted: set[int] | None) -> None:
-        self.downloader = downloader
-        self.wanted = wanted  # None: every task
-        self.tasks: list[asyncio.Task[Generation | None]] = []
-        self.tried: set[int] = set()
-        self.failed: set[int] = set()
-
-    def on_update(self, row: Generation, changed: bool) -> None:
-        if changed and row.status == "SUCCEEDED" and self._wants(row):
-            self.tasks.append(asyncio.create_task(self._save(row)))
-
-    def _wants(self, row: Generation) -> bool:
-        return row.id not in self.tried and (self.wanted is None or row.id in self.wanted)
-
-    async def _save(self, row: Generation) -> Generation | None:
-        self.tried.add(row.id)
-        try:
-            done = await self.downloader.download(row, wait=True)
-        except DownloadError as exc:
-            self.failed.add(row.id)
-            err(str(exc))
-            return None
-        err(f"saved {done.download_path}")
-        return done
-
-    async def finish(self, store: TaskStore, rows: list[Generation]) -> list[Generation]:
-        """Let running downloads end, fetch the waited-for videos still missing (those
-        that had already finished before this run followed them)."""
-        await asyncio.gather(*self.tasks)
-        for row in await store.generations.get_many(r.id for r in rows):
-            if row.status == "SUCCEEDED" and row.download_state != "done" and self._wants(row):
-                await self._save(row)
-        return await store.generations.get_many(r.id for r in rows)
-
-    async def stop(self) -> None:
-        """Stop the downloads still running (the wait was stopped) and let each put its
-        row back, before the downloader and the store close under it."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
@@ -80,22 +34,39 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
     waited-for video that could not be saved makes the result False too.
     """
     auto = bool(ws.settings.get("downloads", "auto"))
-    saver = _Saver(ws.downloader(store), None if auto else {r.id for r in rows}) \
-        if download or auto else None
+    saver = Saver(ws.downloader(store), saved=lambda row: err(f"saved {row.download_path}"),
+                  failed=lambda _row, why: err(why), wait=True,
+                  wanted=None if auto else {r.id for r in rows}) if download or auto else None
     elsewhere = [r for r in rows if r.task_id and not r.terminal
                  and not same_service(r.endpoint, client.base_url)]
     for row in elsewhere:
         err(f"{row.task_id} was made at {row.endpoint}, which is not the endpoint in use "
             f"({client.base_url}); set DASHSCOPE_HTTP_BASE_URL to it to follow it")
-    poller = ws.poller(store, client, time_scale=time_scale,
-                       on_update=saver.on_update if saver is not None else None)
+    poller = ws.poller(store, client, time_scale=time_scale)
+    # The follower saves each video as it finishes (while this process polls): the
+    # store's change feed tells it, whoever polled.
+    follower = Follower(store, tell=lambda event: saver.start(event.row)
+                        if saver is not None and isinstance(event, Save) else None,
+                        polling=lambda: poller.polling, download=lambda: saver is not None,
+                        rescue_every=None)
+    await follower.begin()  # before polling: nothing ends unheard
+    following = asyncio.create_task(follower.run())
     try:
         rows = await poller.wait_for({r.id for r in rows if r not in elsewhere})
+        following.cancel()
         if saver is not None:
-            rows = await saver.finish(store, rows)
+            await saver.settle()
+            for row in await store.generations.get_many(r.id for r in rows):
+                # Those that had finished before this run followed them.
+                if row.status == "SUCCEEDED" and row.download_state != "done":
+                    await saver.save(row)
+            rows = await store.generations.get_many(r.id for r in rows)
     except PollingHalted as exc:
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
         if saver is not None:
             await saver.stop()
             await saver.downloader.aclose()

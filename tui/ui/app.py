@@ -2,7 +2,8 @@
 
 It opens and closes the services (store, client, downloader — handed to the
 screens in one ``Services`` object), runs the account's poller (a long-lived
-worker that posts what it learns to the main screen), applies themes and the
+worker that writes what it learns to the store, whose change feed the screen
+listens to; the App reads the poller's health and posts it), applies themes and the
 keymap, fills the keys screen and the command palette from the action registry,
 and turns worker errors into notifications.  The view — page, filter, sort,
 marks, figures, row keys — belongs to ``MainScreen``, which tells the App what it
@@ -28,12 +29,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from storage import Generation, StoreError, TaskStore
+from storage import StoreError, TaskStore
 from storage.clock import utc_now
 from storage.redact import scrub
 from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
-from tui.engine.following.poller import Health, PollScheduler
+from tui.engine.following.poller import HealthFeed, PollScheduler
 from tui.engine.media.download import Downloader
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
@@ -48,7 +49,6 @@ from tui.ui.messages import (
     PollerHealthChanged,
     ServicesOpened,
     StoreFailed,
-    TaskUpdated,
 )
 from tui.ui.screens.main import MainScreen
 from tui.ui.screens.welcome import WelcomeScreen
@@ -243,8 +243,9 @@ class PixverseApp(App[str | None]):
         services = self.services
         if services.store is None or services.client is None or self._ending:
             return
-        services.poller = self.ws.poller(services.store, services.client,
-                                         on_update=self._polled, on_health=self._poller_health)
+        services.poller = self.ws.poller(services.store, services.client)
+        self.run_worker(self._tell_health(services.poller.health_changes()), name="health",
+                        group="poller-health", exclusive=True, exit_on_error=False)
         self.run_worker(services.poller.run(), name="poller", group="poller", exclusive=True,
                         exit_on_error=False)
 
@@ -252,11 +253,11 @@ class PixverseApp(App[str | None]):
         if self.main is not None:
             self.main.post_message(message)
 
-    def _poller_health(self, health: Health, detail: str) -> None:
-        self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
-
-    def _polled(self, row: Generation, changed: bool) -> None:
-        self._to_main(TaskUpdated(row.id, finished=changed and row.status == "SUCCEEDED"))
+    async def _tell_health(self, feed: HealthFeed) -> None:
+        """The poller's health, as the status bar shows it (the poller calls no one; what
+        it writes reaches the screen by the store's change feed)."""
+        async for health, detail in feed:
+            self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The worker-error policy: a toast, and the poller started again."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from storage import StoreError
+from tui.engine.following.follower import Event
 
 
 class ServicesOpened(Message):
@@ -30,7 +31,7 @@ class ComposerUsed(Message):
 
 
 class StoreChanged(Message):
-    """Something was written to the store; the next refresh picks it up."""
+    """The store's change feed said something changed; the next refresh picks it up."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StoreChanged)
@@ -43,13 +44,12 @@ class PollerHealthChanged(Message):
         self.detail = detail
 
 
-class TaskUpdated(Message):
-    """The poller wrote what it learned about a task; ``finished``: it just SUCCEEDED."""
+class Followed(Message):
+    """The follower told something (a task ended, a video to save, a signal's words)."""
 
-    def __init__(self, generation_id: int, *, finished: bool = False) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
-        self.generation_id = generation_id
-        self.finished = finished
+        self.event = event
 
 
 class SubmissionFinished(Message):

@@ -22,6 +22,10 @@ followed; a refused key or a wrong endpoint halts the scheduler.
 
 Every request takes its token from the account's shared budget
 (``tui.engine.following.account``), so all processes together stay under the limit.
+
+**It calls no one.**  What it learns goes to the store, and whoever shows it hears
+of it from the store's change feed (``store.changes()``); its own health (ok,
+backing off, halted…) is read from ``health_changes()``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Callable
+import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -108,21 +112,40 @@ class PollSettings:
         return (self.park if self.sweeps else self.min_interval) / self.time_scale
 
 
-Listener = Callable[[Generation, bool], None]
+class HealthFeed:
+    """What the poller's health became, in order, for one listener.  The poller calls
+    no one: whoever shows its health (the dashboard's App, ``watch``) reads a feed."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[Health, str]] = asyncio.Queue()
+
+    def put(self, health: Health, detail: str) -> None:
+        self._queue.put_nowait((health, detail))
+
+    def take(self) -> list[tuple[Health, str]]:
+        """What changed since the last look, without waiting."""
+        taken = []
+        while not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return taken
+
+    def __aiter__(self) -> HealthFeed:
+        return self
+
+    async def __anext__(self) -> tuple[Health, str]:
+        return await self._queue.get()
 
 
 class PollScheduler:
     def __init__(self, store: TaskStore, client: DashScopeClient,
                  settings: PollSettings | None = None, *, account: str | None = None,
-                 owner: str | None = None, on_update: Listener | None = None,
-                 on_health: Callable[[Health, str], None] | None = None) -> None:
+                 owner: str | None = None) -> None:
         self.store = store
         self.client = client
         self.settings = settings or PollSettings()
         self.account = account  # None: no lease to hold (a test, a one-off)
         self.owner = owner or f"{process_tag()}:{id(self):x}"
-        self.on_update = on_update
-        self.on_health = on_health
+        self._health_feeds: weakref.WeakSet[HealthFeed] = weakref.WeakSet()
         self.health = Health.OK
         self.health_detail = ""
         # The shared budget paces the client when there is one; else a local one.
@@ -229,8 +252,15 @@ class PollScheduler:
     def _set_health(self, health: Health, detail: str) -> None:
         changed = health is not self.health or detail != self.health_detail
         self.health, self.health_detail = health, detail
-        if changed and self.on_health is not None:
-            self.on_health(health, detail)
+        if changed:
+            for feed in list(self._health_feeds):
+                feed.put(health, detail)
+
+    def health_changes(self) -> HealthFeed:
+        """A new listener to the poller's health (held while referenced)."""
+        feed = HealthFeed()
+        self._health_feeds.add(feed)
+        return feed
 
     def _back_off(self, exc: DashScopeError) -> None:
         self._backoff = min(60.0, max(2.0, self._backoff * 2))
@@ -337,10 +367,7 @@ class PollScheduler:
         for row_id, started in found.started:
             seen = Observation(status="RUNNING", scheduled_time=iso(started) if started
                                else None)
-            row, changed = await self.store.following.apply(row_id, seen,
-                                                            self._scaled(self.settings.park))
-            if self.on_update is not None:
-                self.on_update(row, changed)
+            await self.store.following.apply(row_id, seen, self._scaled(self.settings.park))
         if found.foreign and self.account is not None:
             known = await self.store.generations.known_task_ids(t.task_id for t in found.foreign)
             await self.store.foreign.record(self.account, [
@@ -348,9 +375,7 @@ class PollScheduler:
                 for t in found.foreign if t.task_id not in known])
             if self.settings.adopt_foreign:
                 self._live = None
-                for row in await adopt_foreign(self.store, self.client, self.account):
-                    if self.on_update is not None:
-                        self.on_update(row, True)
+                await adopt_foreign(self.store, self.client, self.account)
 
     async def _audit(self, live: list[LiveTask], statuses: tuple[str, ...]) -> None:
         """PENDING tasks that ended without running: the FAILED (and CANCELED) lists."""
@@ -482,9 +507,7 @@ class PollScheduler:
         try:
             info = await self.client.query(row.task_id)
         except DashScopeError as exc:
-            updated = await self._failed(row, exc)
-            if self.on_update is not None:
-                self.on_update(updated, False)
+            await self._failed(row, exc)
             return
         except BaseException:
             with contextlib.suppress(StoreError):
@@ -495,12 +518,9 @@ class PollScheduler:
         expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
                            else row.status,
                            scheduled_time=seen.scheduled_time or row.scheduled_time)
-        updated, changed = await self.store.following.apply(row.id, seen,
-                                                            self.interval_for(expected))
+        updated, _ = await self.store.following.apply(row.id, seen, self.interval_for(expected))
         self._live = None
         self.learn(updated)
-        if self.on_update is not None:
-            self.on_update(updated, changed)
 
     async def _failed(self, row: Generation, exc: DashScopeError) -> Generation:
         """Record a failed poll and slow down or stop exactly what it is about."""

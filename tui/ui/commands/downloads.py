@@ -56,4 +56,3 @@ class Downloads:
                 tell(f"Saved {plural(self._saved_in_burst, 'video')} in "
                      f"{downloader.folder}.", title="Downloaded")
                 self._saved_in_burst = 0
-            self.outlet.changed()

@@ -22,9 +22,6 @@ class Outlet(Protocol):
     def notify(self, message: str, *, title: str = "", severity: Severity = "information",
                timeout: float | None = None) -> None: ...
 
-    def changed(self) -> None:
-        """Something was written to the store: the view reads it on its next refresh."""
-
     def spawn(self, job: Awaitable[None], *, group: str, name: str = "") -> None:
         """Run ``job`` in the background (a worker of the screen's)."""
 

@@ -169,7 +169,6 @@ class RowCommands:
                                          else ""), title="Cancel failed", severity="error")
             if done:
                 self.notify(f"Canceled {plural(done, 'task')}.", timeout=3)
-            self.outlet.changed()
 
         return self.on_many(pending, scope, f"Cancel {plural(len(pending), 'PENDING task')}",
                             "Cancel them", cancel, group="cancel")
@@ -240,7 +239,6 @@ class RowCommands:
                 await self._resolve(row)
             elif answer == "abandon":
                 await operations.abandon(self.services.db, row)
-                self.outlet.changed()
 
         return Choose(
             "This submission got no clear answer, so a task may exist and be billed.\n"
@@ -268,13 +266,11 @@ class RowCommands:
         else:
             self.notify(f"Could not settle it: {verdict.problem}.", severity="warning",
                         timeout=15)
-        self.outlet.changed()
 
     async def _follow_again(self, row: Generation) -> None:
         await self.services.db.following.resume(row.id)
         self.services.wake_poller()
         self.notify(f"Following {row.task_id} again.", timeout=3)
-        self.outlet.changed()
 
     async def adopt_foreign(self, scope: Scope) -> Plan:
         if not self.view.foreign:
@@ -294,7 +290,6 @@ class RowCommands:
             return
         self.notify(f"Adopted {plural(len(rows), 'task')} made by other clients with this "
                     "key.", timeout=5)
-        self.outlet.changed()
 
     # -- the history ------------------------------------------------------------------
 
@@ -307,7 +302,6 @@ class RowCommands:
         async def apply() -> None:
             for row in rows:
                 await self.services.db.history.set_favourite(row.id, star)
-            self.outlet.changed()
 
         return self.on_many(rows, scope,
                             f"{'Star' if star else 'Unstar'} {plural(len(rows), 'generation')}",
@@ -327,7 +321,6 @@ class RowCommands:
             for row in rows:
                 keep = await store.history.tags_of(row.id) if len(rows) > 1 else []
                 await store.history.set_tags(row.id, [*keep, *words])
-            self.outlet.changed()
 
         return AskText(question, save, " ".join(current), group="history")
 
@@ -338,7 +331,6 @@ class RowCommands:
 
         async def save(answer: str) -> None:
             await self.services.db.history.set_note(row.id, answer)
-            self.outlet.changed()
 
         return AskText("Note:", save, row.note or "", multiline=True, group="history")
 
@@ -388,7 +380,6 @@ class RowCommands:
         what = "it" if len(rows) == 1 else "them"
         self.notify(f"Forgotten{' (its file is in the trash)' if with_file else ''}. Press "
                     f"ctrl+z to bring {what} back.", timeout=6)
-        self.outlet.changed()
 
     async def undo_forget(self, scope: Scope) -> Plan:
         if not self.forgotten:
@@ -410,7 +401,6 @@ class RowCommands:
             self.forgotten.remove(generation_id)
         if row is not None:
             self.notify(f"Brought back #{row.id}.", timeout=3)
-        self.outlet.changed()
 
     async def play(self, scope: Scope) -> Plan:
         """Open the downloaded video in the user's player."""

@@ -169,7 +169,6 @@ class SubmitFlow:
             async for outcome in submit_all(
                     self.services.db, client, draft.requests,
                     first_poll_after=self.services.ws.poll_settings().first_poll):
-                self.outlet.changed()
                 if outcome.error is not None:
                     self._refused(outcome.error)
                     return None
@@ -248,7 +247,6 @@ class SubmitFlow:
                     first_poll_after=self.services.ws.poll_settings().first_poll):
                 if not step.sent:
                     continue
-                self.outlet.changed()
                 if step.error is not None:
                     refused += 1
                     self._refused(step.error)

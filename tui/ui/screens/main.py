@@ -4,13 +4,15 @@
   marks, the folded batches, the status bar's figures;
 - ``RowCommands``, ``Downloads`` and ``SubmitFlow`` (no Textual): what the keys do,
   reported back as plans and notices through this screen (their ``Outlet``);
+- the ``Follower`` (engine, shared with ``watch``): what happens when tasks end —
+  the signals, the videos to save — told to this screen in ``Followed`` messages;
 - the widgets, which get data passed down and post messages up: the history
   (``HistoryPanel``: the table beside the detail pane, kept live), the composer,
   the filter line, the status bar.
 
-Data flows one way: pollers and commands write the store; the history panel's
-one change route reads the page the view shows as the store has it now, and the
-table applies the difference.
+Data flows one way: pollers and commands write the store; the store's change
+feed tells the history panel (which reads the page the view shows as the store
+has it now, and the table applies the difference) and the follower.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from storage import StoreError
+from tui.engine.following.follower import Event, Follower, Save, Told
+from tui.engine.following.signals import NotifySettings, Signals
 from tui.ui import messages
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
@@ -36,7 +40,6 @@ from tui.ui.dialogs.questions import DialogQuestions
 from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.plans import carry_out
 from tui.ui.services import Services
-from tui.ui.signals import NotifySettings, Signals
 from tui.ui.tolerant import tolerant
 from tui.ui.view.history import HistoryView, task_details
 from tui.ui.widgets.composer import Composer
@@ -66,8 +69,9 @@ class MainScreen(Screen[None]):
         self.rows = RowCommands(services, self.view, self, self.downloads,
                                 lambda requests, warnings: self.start_submission(
                                     Draft(requests, [], warnings)))
-        self.signals = Signals(NotifySettings(), toast=self._toast,
-                               write=services.write_terminal, bell=services.bell)
+        self.signals = Signals(NotifySettings(), toast=lambda title, message: self._followed(
+            Told(title, message)), write=services.write_terminal, bell=services.bell)
+        self.follower: Follower | None = None  # once the store is open
         self._started = False
 
     @property
@@ -102,6 +106,15 @@ class MainScreen(Screen[None]):
         """Show the history, and keep it live."""
         if not self._started:
             self._started = True
+            services = self.services
+            self.follower = Follower(
+                services.db, tell=self._followed, signals=self.signals,
+                polling=lambda: services.polling,
+                download=lambda: bool(services.ws.settings.get("downloads", "auto")),
+                rescue_every=ACCOUNT_CHECK_EVERY)
+            await self.follower.begin()  # before the page: nothing ends unheard
+            self.run_worker(self.follower.run(), group="follower", exclusive=True,
+                            exit_on_error=False)
             await self.panel.start()
             self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
             self.call_later(self._look_around)
@@ -122,9 +135,6 @@ class MainScreen(Screen[None]):
 
     # -- the outlet: how the parts report back ----------------------------------------------
 
-    def changed(self) -> None:
-        self.post_message(messages.StoreChanged())
-
     def spawn(self, job: Awaitable[None], *, group: str, name: str = "") -> None:
         self.run_worker(self._guarded(job), group=group, name=name, exit_on_error=False)
 
@@ -134,22 +144,20 @@ class MainScreen(Screen[None]):
         except StoreError as exc:
             self.post_message(messages.StoreFailed(exc))
 
-    def _toast(self, title: str, message: str) -> None:
-        """A task or batch ended.  Not over a dialog (it would hide the question); the
-        title, the bell and the status bar still tell."""
-        if self.app.screen is self:
-            self.notify(message, title=title, timeout=4)
+    # -- what the App, the follower and the workers tell ----------------------------------------
 
-    # -- what the App and the workers tell ----------------------------------------------------
+    def _followed(self, event: Event) -> None:
+        self.post_message(messages.Followed(event))
 
-    def on_store_changed(self, _: messages.StoreChanged) -> None:
-        """Coalesced: the history panel applies every change a few times a second."""
-        self.panel.touched()
-
-    def on_task_updated(self, message: messages.TaskUpdated) -> None:
-        self.panel.touched()
-        if message.finished and self.services.ws.settings.get("downloads", "auto"):
-            self.downloads.start(message.generation_id, quiet=True)
+    def on_followed(self, message: messages.Followed) -> None:
+        """What the follower says: a video to save, a signal's words.  A toast is not shown
+        over a dialog (it would hide the question); the title, the bell and the status
+        bar still tell."""
+        event = message.event
+        if isinstance(event, Save):
+            self.downloads.start(event.row.id, quiet=True)
+        elif isinstance(event, Told) and self.app.screen is self:
+            self.notify(event.message, title=event.title, timeout=4)
 
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)
@@ -157,9 +165,8 @@ class MainScreen(Screen[None]):
 
     @tolerant
     async def _look_around(self) -> None:
-        """Videos about to be lost (saved now when this process polls), foreign tasks."""
-        for row in await self.view.look_around():
-            self.downloads.start(row.id, quiet=True)
+        """Videos about to be lost (the follower saves them), foreign tasks, budgets."""
+        await self.view.look_around()
         await self.refresh_budget()
 
     @tolerant

@@ -1,49 +1,57 @@
-"""The one route by which "something changed" reaches the view — kept in one place so
-the store's change feed (``store.changes()``, which the poller already listens to)
-replaces it in one commit.
+"""The one route by which "the store changed" reaches the view: the store's change
+feed (``store.changes()``), which reports every write — this process's poller, its
+commands, another terminal's ``submit``, a second dashboard — as it is committed.
 
-Today three things say a change happened: the poller's ``TaskUpdated`` and this
-process's own writes (``StoreChanged``) mark the view stale (``touched``); a
-timer asks the store for its last write (``generations.last_change``: one index
-lookup, which also sees other processes' writes); and what *ended* is read with
-``generations.ended_since`` once a second (``ended``), for the signals.  With the
-feed, these three become one subscription.
+The history panel listens (``arrival``) and posts one coalesced message per burst;
+the view re-reads its page when anything arrived since it last read (``changed``).
+The view's own changes that the store does not see (marks) ask for a repaint with
+``touched``.  Nothing here asks the store whether it changed.
 """
 
 from __future__ import annotations
 
-from storage import Generation
-from storage.clock import iso, utc_now
-from storage.records import BatchSummary
+from storage import Change, ChangeFeed
 from tui.ui.services import Services
 
 
 class ChangeWatch:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.stale = False  # told of a change the view has not read yet
-        self._seen: str | None = None  # the store's last write when the page was read
-        self._ended_stamp = iso(utc_now())  # ends before this are history, not news
+        self.stale = False  # the view changed (marks) and the page was not drawn since
+        self.pending: Change | None = None  # what the feed said since the page was read
+        self._feed: ChangeFeed | None = None
+
+    def listen(self) -> None:
+        """Subscribe (before the first page is read: nothing written after is missed)."""
+        if self._feed is None:
+            self._feed = self.services.db.changes()
+
+    async def arrival(self) -> bool:
+        """Wait for the next change and note it; False once the store closed."""
+        if self._feed is None:
+            self.listen()
+        assert self._feed is not None
+        try:
+            change = await anext(self._feed)
+        except StopAsyncIteration:
+            return False
+        self.pending = change if self.pending is None else self.pending | change
+        return True
 
     def touched(self) -> None:
-        """A change this process knows of (a poll, a write of its own)."""
+        """The view changed in a way the store does not see (marks): draw it again."""
         self.stale = True
 
-    async def reading(self) -> None:
+    def reading(self) -> None:
         """The view is about to read the page: what it reads is current up to now."""
         self.stale = False
-        self._seen = await self.services.db.generations.last_change()
+        self.pending = None
 
-    async def changed(self) -> bool:
+    def changed(self) -> bool:
         """Whether anything was written — by any process — since the page was read."""
-        return self.stale or await self.services.db.generations.last_change() != self._seen
+        return self.stale or self.pending is not None
 
-    async def ended(self) -> tuple[list[Generation], list[BatchSummary]]:
-        """Tasks that ended since the last look, and the batches they belong to."""
-        store = self.services.db
-        stamp = iso(utc_now())
-        rows = await store.generations.ended_since(self._ended_stamp)
-        self._ended_stamp = stamp
-        batches = [summary for batch_id in {r.batch_id for r in rows if r.batch_id}
-                   if (summary := await store.intents.batch(batch_id)) is not None]
-        return rows, batches
+    async def close(self) -> None:
+        if self._feed is not None:
+            await self._feed.aclose()
+            self._feed = None

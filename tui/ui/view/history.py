@@ -3,8 +3,8 @@ order, the marks, the folded batches and the status bar's figures.
 
 It asks the store and returns rows and sentences; the screen passes them down to
 its widgets.  The page is never the whole history: one page of the filtered,
-sorted rows, read again whenever the store changed (``tui.ui.view.changes``
-says when), so a task made by another terminal appears under any sort, filter
+sorted rows, read again whenever the store's change feed says it changed
+(``tui.ui.view.changes``), so a task made by another terminal appears under any sort, filter
 or page, and the figures are the store's, never the page's.
 """
 
@@ -129,7 +129,7 @@ class HistoryView:
     async def read_page(self) -> Page:
         """The page the view shows, as the store has it now."""
         store = self.services.db
-        await self.changes.reading()
+        self.changes.reading()
         self.matching = await store.history.count(
             self.query, at_most=COUNT_CAP if self.where.text else None)
         if not self.capped:
@@ -226,16 +226,12 @@ class HistoryView:
         self.counts = await self.services.db.history.counts(iso(midnight))
         return True
 
-    async def look_around(self) -> list[Generation]:
-        """Videos about to be lost, and tasks other clients made with the key; the rows to
-        save now (when this process polls and ``[downloads] auto`` is on)."""
-        store, ws = self.services.db, self.services.ws
-        rescue_now = (await rescue.to_rescue(store) if self.services.polling
-                      and ws.settings.get("downloads", "auto") else [])
+    async def look_around(self) -> None:
+        """How many videos are about to be lost (the follower saves them, when this
+        process saves), and how many tasks other clients made with the key."""
+        store, account = self.services.db, self.services.ws.account
         self.expiring = len(await rescue.expiring(store))
-        account = ws.account
         self.foreign = len(await store.foreign.recent(account)) if account else 0
-        return rescue_now
 
     def window(self, shown: int) -> str:
         """Which rows the page shows: "6 shown", "12 of 1,204 match", "51–100 of 1,204"."""

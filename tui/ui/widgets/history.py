@@ -2,26 +2,29 @@
 
 It shows the page the view model (``HistoryView``, passed down) reads, and keeps
 it current: the one route by which what any process wrote reaches the screen
-is here (``refresh``, with ``HistoryView.changes``; the store change feed,
-being built, replaces both).  The table's own requests — another sort, another
-page, Home/End — are answered here too; the keys that act on rows are the
-screen's.  The status bar's figures are drawn from here, since they follow the
-page.
+is here — a worker listens to the store's change feed (``HistoryView.changes``)
+and posts ``ChangesArrived`` (merged while one waits); the page is read again at
+once when it was read long enough ago, else on the next ``REFRESH_EVERY`` tick.
+The table's own requests — another sort, another page, Home/End — are answered
+here too; the keys that act on rows are the screen's.  The status bar's figures
+are drawn from here, since they follow the page.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.widgets import DataTable
 
 from storage import Generation
+from tui.engine.following.signals import Signals
 from tui.ui.cells import TICKING
 from tui.ui.services import Services
-from tui.ui.signals import Signals
 from tui.ui.themes import status_style
 from tui.ui.tolerant import tolerant
 from tui.ui.view.history import HistoryView
@@ -30,17 +33,24 @@ from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
 REFRESH_EVERY = 0.25  # seconds: bursts of writes become a few repaints a second
-TICK_EVERY = 1.0  # seconds: elapsed clocks, figures, what ended
+TICK_EVERY = 1.0  # seconds: elapsed clocks, figures, the terminal's title
 
 
 class HistoryPanel(Container):
+    class ChangesArrived(Message):
+        """The store's change feed said something changed (one for a burst)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, HistoryPanel.ChangesArrived)
+
     def __init__(self, services: Services, view: HistoryView, signals: Signals,
                  status: StatusBar, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
         self.view = view
-        self.signals = signals
+        self.signals = signals  # the follower's: the terminal's title follows the figures
         self.status = status
+        self._read_at = -REFRESH_EVERY  # monotonic: when the page was last read again
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -61,9 +71,22 @@ class HistoryPanel(Container):
 
     async def start(self) -> None:
         """Show the history, and keep it live."""
+        self.view.changes.listen()  # first: what is written while the page is read counts
         await self.load_page()
+        self.run_worker(self._listen(), group="changes", exclusive=True, exit_on_error=False)
         self.set_interval(REFRESH_EVERY, self.refresh_page, name="refresh")
         self.set_interval(TICK_EVERY, self._tick, name="tick")
+
+    async def _listen(self) -> None:
+        """The store's change feed, as messages (a burst merges into one)."""
+        while await self.view.changes.arrival():
+            self.post_message(self.ChangesArrived())
+
+    @on(ChangesArrived)
+    async def _changes_arrived(self) -> None:
+        """Read again now, unless the page was read a moment ago (the next tick will)."""
+        if time.monotonic() - self._read_at >= REFRESH_EVERY:
+            await self.refresh_page()
 
     def highlighted(self) -> Generation | None:
         return self.table.rows_by_id.get(self.table.highlighted_id or -1)
@@ -91,7 +114,8 @@ class HistoryPanel(Container):
     # -- the one route changes take to the screen ------------------------------------------
 
     def touched(self) -> None:
-        """Something was written (the poller, this process): the next refresh reads it."""
+        """The view changed where the store does not see it (marks): the next refresh
+        draws it."""
         self.view.changes.touched()
 
     @tolerant
@@ -100,12 +124,13 @@ class HistoryPanel(Container):
         view, table = self.view, self.table
         if not self.services.open or view.lock.locked():
             return
-        if not await view.changes.changed():
+        if not view.changes.changed():
             if view.recount_due and await view.recount():  # the last change's figures
                 self.show_figures()
             return
         if not view.reload_due():
             return
+        self._read_at = time.monotonic()
         async with view.lock:
             chosen = table.highlighted_id
             before = table.rows_by_id.get(chosen or -1)
@@ -120,24 +145,19 @@ class HistoryPanel(Container):
 
     def _tick(self) -> None:
         """Elapsed clocks of live rows, and the highlighted row's details, move on; the
-        figures are read again, and what ended is told."""
+        figures are read again, and the terminal's title follows them."""
         self.table.tick()
         row = self.highlighted()
         if row is not None and row.display_status in TICKING:
             self.show_detail()
         if self.services.open:
-            for job, group in ((self._recount(), "recount"), (self._signal(), "signals")):
-                self.run_worker(job, group=group, exclusive=True, exit_on_error=False)
+            self.run_worker(self._recount(), group="recount", exclusive=True,
+                            exit_on_error=False)
 
     @tolerant
     async def _recount(self) -> None:
         if await self.view.recount():
             self.show_figures()
-
-    @tolerant
-    async def _signal(self) -> None:
-        self.signals.ended(*await self.view.changes.ended())
-        self.signals.flush()
         self.signals.show_counts(self.view.counts)
 
     # -- the table's own requests ---------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""The follower: what happens when tasks end, for whoever watches — the dashboard,
+``watch``, ``wait``.
+
+It listens to the store's change feed (so it hears of every end, whichever process
+polled it), and for each task that ended while it watched it:
+
+- tells the front end (``Ended``), which prints a line or nothing;
+- asks for the video to be saved (``Save``) when ``[downloads] auto`` (or
+  ``--download``) is on and this process polls the account — whoever polls
+  downloads, so two processes on one database save each video once;
+- signals it (``tui.engine.following.signals``: a toast, the bell, a desktop
+  notification through OSC 9/777, wrapped for tmux; batches told whole; at most
+  one signal a second).
+
+Now and then it looks for finished videos whose URLs are about to die: it asks for
+them to be saved (when it would save them anyway), or tells that they expire
+(``Expiring``).
+
+No Textual: the dashboard turns what it is told into messages, ``watch`` into lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from storage import Change, ChangeFeed, Generation, StoreError, TaskStore
+from storage.clock import now_iso, parse_iso
+from storage.records import TERMINAL
+from tui.engine.following import rescue
+from tui.engine.following.signals import NotifySettings, Signals
+
+LOOK_EVERY = 1.0  # seconds at most between looks: the signal gap, the rescue check
+RESCUE_EVERY = 600.0  # seconds between looks for videos about to expire
+LATELY = timedelta(hours=1)  # a row that ended this long before we started is history
+ENDED_WORDS = TERMINAL | {"REJECTED"}
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A task ended while we watched (or a submission was rejected)."""
+
+    row: Generation
+
+
+@dataclass(frozen=True)
+class Save:
+    """Save this finished video now (this process polls, and downloads are on)."""
+
+    row: Generation
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """Finished videos not saved whose URLs die soon (nobody here saves them)."""
+
+    rows: tuple[Generation, ...]
+
+
+@dataclass(frozen=True)
+class Told:
+    """A signal's words, for a front end that shows toasts."""
+
+    title: str
+    message: str
+
+
+Event = Ended | Save | Expiring | Told
+
+
+def ended(row: Generation) -> bool:
+    """Ended for good: a terminal status, or a submission the service refused."""
+    return (row.terminal or row.display_status == "REJECTED") and row.forgotten_at is None
+
+
+def _never() -> bool:
+    return False
+
+
+class Follower:
+    def __init__(self, store: TaskStore, *, tell: Callable[[Event], None],
+                 signals: Signals | None = None, notify: NotifySettings | None = None,
+                 write: Callable[[str], None] = lambda _: None,
+                 bell: Callable[[], None] = lambda: None,
+                 polling: Callable[[], bool] = _never, download: Callable[[], bool] = _never,
+                 rescue_every: float | None = RESCUE_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.tell = tell
+        self.polling = polling  # whether this process polls the account (and so saves)
+        self.download = download  # whether finished videos are saved as they finish
+        self.rescue_every = rescue_every  # None: never
+        # The signals: given (a front end that made them first), or made here, their
+        # toasts told as ``Told``.
+        self.signals = signals or Signals(
+            notify or NotifySettings(toast=False, title=False),
+            toast=lambda title, message: tell(Told(title, message)), write=write, bell=bell,
+            clock=clock)
+        self.seen: dict[int, str] = {}  # each row's status as last read
+        self.since = now_iso()
+        self._clock = clock
+        self._feed: ChangeFeed | None = None
+
+    async def begin(self) -> int:
+        """Listen, then read what is in flight (so nothing ends unseen); how many."""
+        if self._feed is None:
+            self._feed = self.store.changes()
+            self.since = now_iso()
+            for row in await self.store.following.unfinished():
+                self.seen[row.id] = row.display_status
+        return len(self.seen)
+
+    async def run(self) -> None:
+        """Follow until cancelled (or the store closes).  A database error is passed
+        over: the change is looked at again."""
+        await self.begin()
+        assert self._feed is not None
+        change: Change | None = None
+        next_rescue = 0.0
+        try:
+            while not self._feed.ended:
+                with contextlib.suppress(StoreError):
+                    await self.follow(change)
+                    change = None
+                    if self.rescue_every is not None and self._clock() >= next_rescue:
+                        next_rescue = self._clock() + self.rescue_every
+                        await self.rescue()
+                then = await _next_change(self._feed)
+                if then is not None:
+                    change = then if change is None else change | then
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self._feed is not None:
+            await self._feed.aclose()
+            self._feed = None
+
+    async def follow(self, change: Change | None) -> None:
+        """What the change feed says changed: tell the ends, then signal (at most once a
+        second, so this is also called when nothing changed)."""
+        if change:
+            ends = [row for row in await self._changed_rows(change)
+                    if await self._newly_ended(row)]
+            if ends:
+                self._ended(ends)
+                await self._batches_of(ends)
+        self.signals.flush()
+
+    async def rescue(self) -> None:
+        """Videos about to be lost: saved (when this process saves), else told."""
+        if self.polling() and self.download():
+            for row in await rescue.to_rescue(self.store):
+                self.tell(Save(row))
+            return
+        expiring = await rescue.expiring(self.store)
+        if expiring:
+            self.tell(Expiring(tuple(expiring)))
+
+    async def _changed_rows(self, change: Change) -> list[Generation]:
+        ids: set[int] = set(change.rows)
+        if change.everything:  # which is not known: every task in flight, or seen so
+            ids |= {i for i, status in self.seen.items() if status not in ENDED_WORDS}
+            ids |= {r.id for r in await self.store.following.unfinished()}
+        return await self.store.generations.get_many(ids)
+
+    async def _newly_ended(self, row: Generation) -> bool:
+        status = row.display_status
+        before = self.seen.get(row.id)
+        if before == status:
+            return False
+        self.seen[row.id] = status
+        if not ended(row):
+            return False
+        return before is not None or await self._ended_lately(row)
+
+    async def _ended_lately(self, row: Generation) -> bool:
+        """A row first seen ended: did it end while we watched (fast tasks do)?"""
+        end = parse_iso(row.end_time)
+        start = parse_iso(self.since)
+        if end is not None and start is not None and end < start - LATELY:
+            return False  # old history touched (a note, a tag): not news
+        return any(event.at >= self.since and event.status == row.display_status
+                   for event in await self.store.generations.events(row.id))
+
+    def _ended(self, rows: list[Generation]) -> None:
+        for row in rows:
+            self.tell(Ended(row))
+            if row.status == "SUCCEEDED" and self.download() and self.polling():
+                self.tell(Save(row))
+
+    async def _batches_of(self, rows: list[Generation]) -> None:
+        batches = [summary for batch_id in sorted({r.batch_id for r in rows if r.batch_id})
+                   if (summary := await self.store.intents.batch(batch_id)) is not None]
+        self.signals.ended(rows, batches)
+
+
+async def _next_change(feed: ChangeFeed) -> Change | None:
+    """What the store says changed next — or None after ``LOOK_EVERY`` of quiet (or
+    when the store closed)."""
+    try:  # not ``wait_for``: on 3.11 it can swallow a cancel that races an answer
+        async with asyncio.timeout(LOOK_EVERY):
+            return await anext(feed)
+    except (TimeoutError, StopAsyncIteration):
+        return None
