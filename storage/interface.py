@@ -84,16 +84,6 @@ class Generations(Protocol):
         never adopted as new again)."""
         ...
 
-    async def last_change(self) -> str | None:
-        """When any process last wrote a row (``updated_at``), cheaply.  Superseded by
-        ``TaskStore.changes()``; kept until the dashboard listens to the feed."""
-        ...
-
-    async def ended_since(self, stamp: str) -> list[Generation]:
-        """Kept rows that reached a final status (or were refused) at or after ``stamp``,
-        in id order.  Superseded by the change feed once the follower listens to it."""
-        ...
-
 
 class Intents(Protocol):
     """Submissions: the intent recorded before a create is sent, its outcome, batches.

@@ -73,14 +73,3 @@ class SqliteGenerations:
                 f" ({', '.join('?' for _ in chunk)})", chunk)
             known |= {row[0] for row in found}
         return known
-
-    async def last_change(self) -> str | None:
-        """Cheap: an index's last entry."""
-        stamp: str | None = await self._db.scalar("SELECT MAX(updated_at) FROM generations")
-        return stamp
-
-    async def ended_since(self, stamp: str) -> list[Generation]:
-        return await self._db.rows(
-            "SELECT * FROM generations WHERE id IN (SELECT generation_id FROM status_events"
-            " WHERE at >= ? AND status IN ('SUCCEEDED', 'FAILED', 'CANCELED', 'UNKNOWN',"
-            " 'REJECTED')) AND forgotten_at IS NULL ORDER BY id", (stamp,))
