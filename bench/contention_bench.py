@@ -466,10 +466,6 @@ def dashboard_process(reports: Path, name: str, speed: float) -> int:
                       file=sys.stderr, flush=True)
             super().on_poller_health_changed(message)
 
-        def _polled(self, row: Any, changed: bool) -> None:
-            self.polls += 1
-            super()._polled(row, changed)
-
         async def _refresh_from_store(self) -> None:
             now = time.monotonic()
             if self.last_refresh is not None:
@@ -490,7 +486,8 @@ def dashboard_process(reports: Path, name: str, speed: float) -> int:
                 await asyncio.sleep(0.02)
             app.store.contention = Contention()  # count from the start of the run
             HOLDS.clear()
-            app.polls = app.refreshes = 0
+            app.refreshes = 0
+            app.polls = -(app.poller.requests if app.poller is not None else 0)
             app.max_gap, app.last_refresh = 0.0, None
             app.took.clear()
             cpu, wall = time.process_time(), time.monotonic()
@@ -504,7 +501,8 @@ def dashboard_process(reports: Path, name: str, speed: float) -> int:
             poller = app.poller
             (reports / f"{name}.json").write_text(json.dumps({
                 "writes": c.writes, "busy_retries": c.busy_retries, "waits": list(c.waits),
-                "polls": app.polls, "refreshes": app.refreshes, "max_gap": app.max_gap,
+                "polls": app.polls + (poller.requests if poller is not None else 0),
+                "refreshes": app.refreshes, "max_gap": app.max_gap,
                 "refresh_p95": percentile(app.took, 0.95), "refresh_max": max(app.took),
                 "cpu": cpu, "wall": wall, "holds": HOLDS, "stalls": stalls,
                 "health": poller.health.value if poller is not None else "no poller"}))

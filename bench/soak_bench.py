@@ -119,21 +119,22 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
 def log_troubles(app: Any) -> None:
     """The poller's health changes and every warning or error toast, on stderr with the
     time: a run whose ends come late says why (the app itself is unchanged)."""
-    health, notify = app._poller_health, app.notify
+    to_main, notify = app._to_main, app.notify
 
     def log(text: str) -> None:
         print(f"{datetime.now():%H:%M:%S} {text}", file=sys.stderr, flush=True)
 
-    def on_health(state: Any, detail: str) -> None:
-        log(f"poller {state.value}: {detail}")
-        health(state, detail)
+    def on_to_main(message: Any) -> None:
+        if type(message).__name__ == "PollerHealthChanged":
+            log(f"poller {message.health}: {message.detail}")
+        to_main(message)
 
     def on_notify(message: str, **kwargs: Any) -> None:
         if kwargs.get("severity", "information") != "information":
             log(f"toast ({kwargs.get('title', '')}): {message}")
         notify(message, **kwargs)
 
-    app._poller_health, app.notify = on_health, on_notify
+    app._to_main, app.notify = on_to_main, on_notify
 
 
 def snapshot() -> tracemalloc.Snapshot:
