@@ -36,6 +36,7 @@ from tui.engine.following.signals import NotifySettings, Signals
 
 LOOK_EVERY = 1.0  # seconds at most between looks: the signal gap, the rescue check
 RESCUE_EVERY = 600.0  # seconds between looks for videos about to expire
+GATHER = 0.2  # seconds a change waits for the rest of its burst (ends are told within 1 s)
 LATELY = timedelta(hours=1)  # a row that ended this long before we started is history
 ENDED_WORDS = TERMINAL | {"REJECTED"}
 
@@ -131,6 +132,8 @@ class Follower:
                         await self.rescue()
                 then = await _next_change(self._feed)
                 if then is not None:
+                    await asyncio.sleep(GATHER)  # a burst of writes: one read of its rows
+                    then = then | (self._feed.take() or then)
                     change = then if change is None else change | then
         finally:
             await self.stop()

@@ -128,8 +128,8 @@ class HistoryPanel(Container):
             if view.recount_due and await view.recount():  # the last change's figures
                 self.show_figures()
             return
-        if not view.reload_due():
-            return
+        if not view.reload_due() or time.monotonic() - self._read_at < REFRESH_EVERY * 0.8:
+            return  # the next tick reads it: bursts stay a few repaints a second
         self._read_at = time.monotonic()
         async with view.lock:
             chosen = table.highlighted_id
