@@ -2,8 +2,9 @@
 feed (``store.changes()``), which reports every write — this process's poller, its
 commands, another terminal's ``submit``, a second dashboard — as it is committed.
 
-The history panel listens (``arrival``) and posts one coalesced message per burst;
-the view re-reads its page when anything arrived since it last read (``changed``).
+The history panel listens (``arrival``, in a worker: a burst merges into one
+pending change) and its refresh timer re-reads the page when anything arrived
+since the page was last read (``changed``).
 The view's own changes that the store does not see (marks) ask for a repaint with
 ``touched``.  Nothing here asks the store whether it changed.
 """

@@ -2,9 +2,9 @@
 
 It shows the page the view model (``HistoryView``, passed down) reads, and keeps
 it current: the one route by which what any process wrote reaches the screen
-is here — a worker listens to the store's change feed (``HistoryView.changes``)
-and posts ``ChangesArrived`` (merged while one waits); the page is read again at
-once when it was read long enough ago, else on the next ``REFRESH_EVERY`` tick.
+is here — a worker listens to the store's change feed (``HistoryView.changes``
+notes what arrived, touching no widget), and a ``REFRESH_EVERY`` timer reads the
+page again when anything did: a burst of writes is a few repaints a second.
 The table's own requests — another sort, another page, Home/End — are answered
 here too; the keys that act on rows are the screen's.  The status bar's figures
 are drawn from here, since they follow the page.
@@ -12,13 +12,11 @@ are drawn from here, since they follow the page.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container
-from textual.message import Message
 from textual.widgets import DataTable
 
 from storage import Generation
@@ -37,12 +35,6 @@ TICK_EVERY = 1.0  # seconds: elapsed clocks, figures, the terminal's title
 
 
 class HistoryPanel(Container):
-    class ChangesArrived(Message):
-        """The store's change feed said something changed (one for a burst)."""
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, HistoryPanel.ChangesArrived)
-
     def __init__(self, services: Services, view: HistoryView, signals: Signals,
                  status: StatusBar, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -50,7 +42,6 @@ class HistoryPanel(Container):
         self.view = view
         self.signals = signals  # the follower's: the terminal's title follows the figures
         self.status = status
-        self._read_at = -REFRESH_EVERY  # monotonic: when the page was last read again
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -78,15 +69,9 @@ class HistoryPanel(Container):
         self.set_interval(TICK_EVERY, self._tick, name="tick")
 
     async def _listen(self) -> None:
-        """The store's change feed, as messages (a burst merges into one)."""
+        """The store's change feed, noted for the next refresh (a burst merges)."""
         while await self.view.changes.arrival():
-            self.post_message(self.ChangesArrived())
-
-    @on(ChangesArrived)
-    async def _changes_arrived(self) -> None:
-        """Read again now, unless the page was read a moment ago (the next tick will)."""
-        if time.monotonic() - self._read_at >= REFRESH_EVERY:
-            await self.refresh_page()
+            pass
 
     def highlighted(self) -> Generation | None:
         return self.table.rows_by_id.get(self.table.highlighted_id or -1)
@@ -128,9 +113,8 @@ class HistoryPanel(Container):
             if view.recount_due and await view.recount():  # the last change's figures
                 self.show_figures()
             return
-        if not view.reload_due() or time.monotonic() - self._read_at < REFRESH_EVERY * 0.8:
-            return  # the next tick reads it: bursts stay a few repaints a second
-        self._read_at = time.monotonic()
+        if not view.reload_due():
+            return
         async with view.lock:
             chosen = table.highlighted_id
             before = table.rows_by_id.get(chosen or -1)
