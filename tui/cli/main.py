@@ -211,13 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
+
+    from tui.cli.serve import add_parser as add_serve
+
+    add_serve(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "simulate":
+    if args.command in ("simulate", "serve"):
         return int(args.run_sync(args))
     if args.command is None:
         from tui.launch import launch
