@@ -23,6 +23,7 @@ from tui.engine import operations, player, resolve, stats, trash
 from tui.engine.download import DownloadBusy, DownloadError
 from tui.engine.media_url import UrlPolicy, UrlRefused
 from tui.engine.observe import adopt_foreign
+from tui.ui import delivery
 from tui.ui.messages import StoreChanged
 from tui.ui.screens.ask import AskScreen
 from tui.ui.screens.choice import ChoiceScreen
@@ -153,6 +154,8 @@ class RowActions(Screen[None]):
     @tolerant
     async def action_download(self) -> None:
         rows = await self.targets()
+        if delivery.offer_saved(self.pixverse, rows):  # in a browser: a saved video goes to it
+            return
         ready = [r for r in rows if r.status == "SUCCEEDED" and r.download_state not in
                  ("done", "expired", "refused")]
         if not ready:
