@@ -10,7 +10,8 @@ process, with its poller and its 0.25 s refresh from the store), three
 another starts on newer ones), a loop of ``pixverse-tui submit`` and a loop of
 ``pixverse-tui list --limit 50``.  A lock error is any stderr line of any of
 them that mentions a lock (or a traceback), or a non-zero exit that names the
-database.  Writes and lock waits are every process's ``TaskStore.contention``:
+database.  Writes and lock waits are every process's ``SqliteStore.contention``
+(this bench measures the SQLite backend's locks, so it names that backend):
 the dashboards report theirs; each command runs ``tui.cli.main.main`` (what
 ``python -m tui`` runs) through a small wrapper that reports the contention of
 the stores it opened (``--plain-cli`` runs ``python -m tui`` itself, and then
@@ -371,7 +372,7 @@ def _finished(db: Path) -> int:
 def seed(env: dict[str, str], tasks: int, speed: float) -> list[str]:
     """Put tasks in flight through the engine (3 creates per simulated second)."""
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     async def run() -> list[str]:
@@ -404,21 +405,21 @@ HOLDS: list[float] = []  # this process: seconds from each BEGIN IMMEDIATE grant
 
 def time_lock_holds() -> None:
     """Also note how long each write transaction held the lock (bench-side wrapper around
-    ``TaskStore._write``; the store's own code is unchanged)."""
-    from storage.store import TaskStore
+    ``Database.write`` of the SQLite backend; the store's own code is unchanged)."""
+    from storage.sqlite.db import Database
 
-    original = TaskStore.__dict__.get("_write")
+    original = Database.__dict__.get("write")
     if original is None:
         return
 
     @contextlib.asynccontextmanager
-    async def timed(self: TaskStore) -> AsyncIterator[None]:
+    async def timed(self: Database) -> AsyncIterator[None]:
         async with original(self):
             granted = time.monotonic()
             yield
         HOLDS.append(time.monotonic() - granted)
 
-    TaskStore._write = timed  # type: ignore[method-assign]
+    Database.write = timed  # type: ignore[method-assign]
 
 
 
@@ -435,7 +436,7 @@ async def _watch_loop(stalls: list[tuple[float, float]]) -> None:
 
 def dashboard_process(reports: Path, name: str, speed: float) -> int:
     """A real ``PixverseApp``, headless, until the ``stop`` file appears."""
-    from storage.store import Contention
+    from storage.sqlite.db import Contention
     from tui.engine.workspace import Workspace
     from tui.ui.app import PixverseApp
 
@@ -523,24 +524,24 @@ def dashboard_process(reports: Path, name: str, speed: float) -> int:
 def cli_process(reports: Path, argv: list[str]) -> int:
     """``tui.cli.main.main(argv)`` — what ``python -m tui`` runs — noting, at exit, the
     ``contention`` of every store it opened.  The product code is not changed: the
-    wrapper only records which stores ``TaskStore.open`` returned."""
+    wrapper only records which stores ``SqliteStore.open`` returned."""
     import atexit
 
     began = time.monotonic()
-    from storage.store import TaskStore
+    from storage.sqlite import SqliteStore
     from tui.cli.main import main
 
     time_lock_holds()
 
-    opened: list[TaskStore] = []
-    original = TaskStore.open.__func__  # type: ignore[attr-defined]
+    opened: list[SqliteStore] = []
+    original = SqliteStore.open.__func__  # type: ignore[attr-defined]
 
-    async def recording_open(cls: type[TaskStore], path: Path | str) -> TaskStore:
-        store: TaskStore = await original(cls, path)
+    async def recording_open(cls: type[SqliteStore], path: Path | str) -> SqliteStore:
+        store: SqliteStore = await original(cls, path)
         opened.append(store)
         return store
 
-    TaskStore.open = classmethod(recording_open)  # type: ignore[method-assign,assignment]
+    SqliteStore.open = classmethod(recording_open)  # type: ignore[method-assign,assignment]
 
     def report() -> None:
         waits = [w for s in opened for w in s.contention.waits]
@@ -1028,16 +1029,17 @@ def run_baseline(args: argparse.Namespace, work: Path, project: Tally) -> Tally:
 
 def seed_baseline(db: Path, tasks: int, speed: float) -> None:
     """Today's schema (made by the store itself) and the same number of tasks in flight."""
-    from storage import TaskStore
+    from storage import open_store
 
     async def run() -> None:
-        async with await TaskStore.open(db) as store:
+        async with await open_store(db) as store:
             for i in range(tasks):
-                row = await store.add_intent(endpoint="bench", model="pixverse/pixverse-v5.6-t2v",
-                                             prompt=f"seed task {i}", size="1280*720",
-                                             duration=5)
-                await store.mark_accepted(row.id, task_id=f"base-seed-{i}", status="PENDING",
-                                          request_id=None, next_poll_in=3.0 / speed)
+                row = await store.intents.add(endpoint="bench", model="pixverse/pixverse-v5.6-t2v",
+                                              prompt=f"seed task {i}", size="1280*720",
+                                              duration=5)
+                await store.intents.mark_accepted(row.id, task_id=f"base-seed-{i}",
+                                                  status="PENDING", request_id=None,
+                                                  next_poll_in=3.0 / speed)
 
     asyncio.run(run())
 
@@ -1178,7 +1180,7 @@ def main() -> int:
     print()
     say("this project: 2 real dashboards (PixverseApp, headless) + 3 `pixverse-tui wait` + a "
         "`submit` loop + a `list --limit 50` loop, on the simulator. writes/s: commits of "
-        "every process (TaskStore.contention); write wait: BEGIN IMMEDIATE asked → granted; "
+        "every process (SqliteStore.contention); write wait: BEGIN IMMEDIATE asked → granted; "
         "lock held: granted → COMMIT done.")
     for note in project.notes:
         say(note, "  ")

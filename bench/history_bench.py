@@ -125,7 +125,7 @@ async def main():
         await pilot.press("right_square_bracket")
         out["next_page"] = await until_painted(t0)
         out["rows_in_table"] = table.row_count
-        out["total"] = app.main.matching
+        out["total"] = app.main.view.matching
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -138,14 +138,15 @@ def import_floor(source: Path, database: Path) -> float:
     any import could hope for (parse JSON, executemany, one transaction per batch)."""
     import sqlite3
 
-    from storage.schema import MIGRATIONS
-    from storage.store import IMPORTABLE, _statements
+    from storage.records import IMPORTABLE
+    from storage.sqlite.db import statements
+    from storage.sqlite.schema import MIGRATIONS
 
     db = sqlite3.connect(database, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     for script in MIGRATIONS:
-        for statement in _statements(script):
+        for statement in statements(script):
             db.execute(statement)
     t0 = time.perf_counter()
     next_id, batch = 0, []

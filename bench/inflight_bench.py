@@ -12,7 +12,7 @@ generation times):
 * ``poller`` — one process runs the account's ``PollScheduler`` exactly as the
   dashboard wires it (``Workspace.client(store)``, paced by the shared budget;
   ``Workspace.poller``; ``run()``); the bench process records each task in the
-  store with ``tui.engine.submit.submit`` (``first_poll_after=
+  store with ``tui.engine.submitting.submit.submit`` (``first_poll_after=
   settings.first_poll``, as the product does) and tells the poller
   ``submitted()`` after each, as the dashboard does after a submit.
 * ``sdk`` — the bench process creates each task with
@@ -386,7 +386,7 @@ class Run:
     def speed_one_cpu(self) -> float:
         """The poller's CPU at speed 1: what it used here, plus a lease wake-up every
         ``LEASE_RENEW`` real seconds of the simulated time (a fast clock skips them)."""
-        from tui.engine.poller import LEASE_RENEW
+        from tui.engine.following.poller import LEASE_RENEW
 
         return self.cpu + self.sim_seconds / LEASE_RENEW * self.quiet_round
 
@@ -434,9 +434,9 @@ class Pacer:
 
 
 async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
-    from storage import TaskStore
+    from storage import open_store
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     run = Run("pixverse-tui poller", n)
@@ -448,7 +448,7 @@ async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
     try:
         ws = Workspace.load(base_url=sim.base_url, key=ApiKey(KEY), time_scale=args.speed)
         settings = ws.poll_settings()
-        store = await TaskStore.open(ws.paths.database)
+        store = await open_store(ws.paths.database)
         report_path = work / f"{name}-poller.json"
         poller = start_child([sys.executable, __file__, "_poller", sim.base_url,
                               f"{args.speed:g}", str(report_path)],
@@ -470,7 +470,7 @@ async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
         progress(f"    {n} created in {time.monotonic() - began:.0f} s; following")
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline and poller.poll() is None:
-            left = [r for r in await store.get_many(rows) if r.status not in TERMINAL]
+            left = [r for r in await store.generations.get_many(rows) if r.status not in TERMINAL]
             if not left:
                 break
             await asyncio.sleep(0.5)
@@ -491,12 +491,13 @@ async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
             run.notes.append(f"poller health at the end: {poller_report['health']} "
                              f"({poller_report['health_detail']})")
         ends: list[float] = []
-        for row in await store.get_many(rows):
+        for row in await store.generations.get_many(rows):
             if row.status not in TERMINAL:
                 run.unfinished += 1
                 continue
             run.finished += 1
-            seen = next(e.at for e in await store.events(row.id) if e.status in TERMINAL)
+            events = await store.generations.events(row.id)
+            seen = next(e.at for e in events if e.status in TERMINAL)
             seen_sim = to_sim(report, datetime.fromisoformat(seen).timestamp())
             task = tasks[row.task_id or ""]
             run.lags.append(seen_sim - task["ended"])
@@ -612,9 +613,9 @@ class BudgetRun:
 
 
 async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
-    from storage import TaskStore
+    from storage import open_store
     from tui.dashscope import ApiKey, GenerationRequest
-    from tui.engine.submit import submit
+    from tui.engine.submitting.submit import submit
     from tui.engine.workspace import Workspace
 
     result = BudgetRun(n)
@@ -627,7 +628,7 @@ async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
         ws = Workspace.load(base_url=sim.base_url, key=ApiKey(KEY), time_scale=args.speed)
         settings = ws.poll_settings()
         result.qps = settings.queries_per_second
-        store = await TaskStore.open(ws.paths.database)
+        store = await open_store(ws.paths.database)
         pollers = []
         for k in (1, 2):
             proc = start_child([sys.executable, __file__, "_poller", sim.base_url,
@@ -649,7 +650,7 @@ async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
                     raise RuntimeError(f"create {i} failed: {outcome.error}")
                 rows.append(outcome.generation.id)
                 task_ids.append(outcome.generation.task_id or "")
-                await store.nudge_poller(ws.account or "")  # as `pixverse-tui submit` does
+                await store.leases.nudge(ws.account or "")  # as `pixverse-tui submit` does
                 if len(rows) == wait_on:
                     waiter = start_child(
                         [sys.executable, "-m", "tui", "wait", *task_ids,
@@ -658,7 +659,7 @@ async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
                     result.wait_tasks = len(task_ids)
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
-            left = [r for r in await store.get_many(rows) if r.status not in TERMINAL]
+            left = [r for r in await store.generations.get_many(rows) if r.status not in TERMINAL]
             if not left and (waiter is None or waiter.poll() is not None):
                 break
             await asyncio.sleep(0.5)
@@ -683,10 +684,11 @@ async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
         result.requests, result.kinds = run.requests, run.kinds
         result.by_process["wait"] = run.requests - sum(result.by_process.values())
         result.notes += run.notes
-        for row in await store.get_many(rows):
+        for row in await store.generations.get_many(rows):
             if row.status in TERMINAL:
                 result.finished += 1
-                seen = next(e.at for e in await store.events(row.id) if e.status in TERMINAL)
+                events = await store.generations.events(row.id)
+                seen = next(e.at for e in events if e.status in TERMINAL)
                 result.lags.append(to_sim(report, datetime.fromisoformat(seen).timestamp())
                                    - tasks[row.task_id or ""]["ended"])
         await store.close()
@@ -770,7 +772,7 @@ def budget_table(b: BudgetRun, speed: float) -> str:
 def speed_one_estimate(r: Run) -> str:
     """The poller's CPU at speed 1 is more than at a fast speed: it also wakes every
     ``LEASE_RENEW`` real seconds (to renew its lease), however far the next look is."""
-    from tui.engine.poller import LEASE_RENEW
+    from tui.engine.following.poller import LEASE_RENEW
 
     wakes = r.sim_seconds / LEASE_RENEW
     return (f"{r.rounds} rounds. At speed 1 it would also wake every {LEASE_RENEW:g} real s "
@@ -783,25 +785,25 @@ def speed_one_estimate(r: Run) -> str:
 async def quiet_round_cost(live: int, work: Path, rounds: int = 200) -> float:
     """CPU seconds of one poller round that sends nothing (lease renewed, nothing due)
     while ``live`` tasks are followed: a store of its own, a client never contacted."""
-    from storage import TaskStore
+    from storage import open_store
     from storage.records import Observation
     from tui.dashscope import ApiKey, DashScopeClient
-    from tui.engine.poller import PollScheduler, PollSettings
+    from tui.engine.following.poller import PollScheduler, PollSettings
 
     path = work / f"quiet-{live}.db"
-    store = await TaskStore.open(path)
+    store = await open_store(path)
     client = DashScopeClient(ApiKey(KEY), "http://127.0.0.1:9/api/v1")
     try:
         now = time.time()
         for i in range(live):
-            row = await store.add_intent(endpoint="http://127.0.0.1:9/api/v1", model=MODEL,
-                                         prompt=f"quiet {i}", size="1280*720", duration=5)
-            await store.mark_accepted(row.id, task_id=f"quiet-{i:06d}", status="PENDING",
-                                      request_id=None, next_poll_in=6 * 3600)
+            row = await store.intents.add(endpoint="http://127.0.0.1:9/api/v1", model=MODEL,
+                                          prompt=f"quiet {i}", size="1280*720", duration=5)
+            await store.intents.mark_accepted(row.id, task_id=f"quiet-{i:06d}", status="PENDING",
+                                              request_id=None, next_poll_in=6 * 3600)
             if i < 5:
                 started = datetime.fromtimestamp(now - 30).astimezone().isoformat()
-                await store.apply(row.id, Observation(status="RUNNING",
-                                                      scheduled_time=started), 6 * 3600)
+                await store.following.apply(row.id, Observation(status="RUNNING",
+                                                                scheduled_time=started), 6 * 3600)
         poller = PollScheduler(store, client, PollSettings(), account="quiet-round-bench")
         used = 0.0
         for k in range(rounds + 1):

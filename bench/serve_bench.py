@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage import TaskStore  # noqa: E402
+from storage import open_store  # noqa: E402
 from tests.browser.conftest import LAUNCH_ARGS, Browser, find_chromium  # noqa: E402
 from tests.conftest import CLI, KEY, cli_env, submitted  # noqa: E402
 from tests.serve_helpers import Served, alive, serving  # noqa: E402
@@ -123,8 +123,8 @@ def tmux_loads(env: dict[str, str], loads: int) -> list[float]:
 
 def ended(home: Path, prompts: list[str]) -> bool:
     async def read() -> bool:
-        async with await TaskStore.open(home / "tasks.db") as store:
-            rows = {r.prompt: r.status for r in await store.recent(limit=200)}
+        async with await open_store(home / "tasks.db") as store:
+            rows = {r.prompt: r.status for r in await store.history.page(limit=200)}
         return all(rows.get(p) == "SUCCEEDED" for p in prompts)
 
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop

@@ -39,8 +39,8 @@ from storage import TaskStore  # noqa: E402
 from tui.config import settings  # noqa: E402
 from tui.config.paths import app_paths  # noqa: E402
 from tui.dashscope import ApiKey, GenerationRequest  # noqa: E402
-from tui.engine.submit import submit  # noqa: E402
-from tui.engine.transfer import import_jsonl  # noqa: E402
+from tui.engine.history.transfer import import_jsonl  # noqa: E402
+from tui.engine.submitting.submit import submit  # noqa: E402
 from tui.engine.workspace import Workspace  # noqa: E402
 from tui.simulator import Simulator, SimulatorConfig  # noqa: E402
 from tui.ui.app import PixverseApp  # noqa: E402
@@ -115,7 +115,7 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
             day_start = datetime.now().astimezone().replace(
                 hour=0, minute=0, second=0, microsecond=0).isoformat()
             while not stop.is_set():
-                counts = await store.counts(day_start)
+                counts = await store.history.counts(day_start)
                 shown = app.main.query_one(StatusBar).figures.counts.in_flight
                 agreement.note(time.perf_counter(), counts.in_flight, shown)
                 await asyncio.sleep(SAMPLE_EVERY)
@@ -169,7 +169,7 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
             await asyncio.gather(*watchers)
             polls = sum(1 for _, p in sim.requests if p.startswith("/api/v1/tasks"))
             assert app.screen.query_one("#prompt").text == TEXT  # type: ignore[attr-defined]
-            final = await store.counts("2000-01-01T00:00:00+00:00")
+            final = await store.history.counts("2000-01-01T00:00:00+00:00")
         await store.close()
     latencies.sort()
     out.update({

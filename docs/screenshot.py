@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from tui.config import settings  # noqa: E402
 from tui.config.paths import app_paths  # noqa: E402
 from tui.dashscope import ApiKey, GenerationRequest  # noqa: E402
-from tui.engine.submit import submit, submit_all  # noqa: E402
+from tui.engine.submitting.submit import submit, submit_all  # noqa: E402
 from tui.engine.workspace import Workspace  # noqa: E402
 from tui.simulator import Simulator, SimulatorConfig  # noqa: E402
 from tui.ui.app import PixverseApp  # noqa: E402

@@ -1,5 +1,10 @@
-"""SQLite persistence for generations.  Imports neither Textual nor httpx."""
+"""Persistence for generations, behind one interface (``storage.interface.TaskStore``).
 
+Imports neither Textual nor httpx.  Open a store with ``open_store``; nothing
+outside this package names a backend.
+"""
+
+from storage.changes import Change, ChangeFeed
 from storage.errors import (
     DuplicateTask,
     SchemaTooNew,
@@ -9,9 +14,12 @@ from storage.errors import (
     StoreFull,
     StoreUnavailable,
 )
+from storage.factory import open_store
+from storage.interface import TRASH_DAYS, TaskStore
+from storage.processes import process_tag
 from storage.records import STATUS_RANK, Generation, Observation, StatusEvent, can_advance
-from storage.store import TaskStore
 
-__all__ = ["STATUS_RANK", "DuplicateTask", "Generation", "Observation", "SchemaTooNew",
-           "StatusEvent", "StoreBusy", "StoreCorrupt", "StoreError", "StoreFull",
-           "StoreUnavailable", "TaskStore", "can_advance"]
+__all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask", "Generation",
+           "Observation", "SchemaTooNew", "StatusEvent", "StoreBusy", "StoreCorrupt",
+           "StoreError", "StoreFull", "StoreUnavailable", "TaskStore", "can_advance",
+           "open_store", "process_tag"]

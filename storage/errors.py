@@ -7,6 +7,14 @@ store can raise the same ones.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+# Below this much room, a write that fails is taken to have failed for want of room:
+# SQLite then often says only "disk I/O error" (its shared-memory file or its
+# write-ahead log could not grow), and a file write may say "File too large".
+FULL_BELOW = 1 << 20
+
 
 class StoreError(Exception):
     """The store could not do what was asked; ``str()`` is one sentence for the user."""
@@ -22,6 +30,25 @@ class StoreCorrupt(StoreError):
 
 class StoreFull(StoreError):
     """The disk (or the database's size limit) is full."""
+
+
+def disk_is_full(path: Path) -> bool:
+    """The file system holding ``path`` (or its nearest existing folder) has (almost)
+    no room left for us."""
+    for folder in (path, *path.parents):
+        try:
+            found = os.statvfs(folder)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, AttributeError):  # AttributeError: no statvfs (Windows)
+            return False
+        return found.f_bavail * found.f_frsize < FULL_BELOW
+    return False
+
+
+def full_disk(path: Path) -> str:
+    """The sentence every command says when the disk holding ``path`` is full."""
+    return f"the disk holding {path} is full; free some space and try again"
 
 
 class StoreBusy(StoreError):

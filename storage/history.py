@@ -1,33 +1,27 @@
-"""Finding past generations: filters, sort orders and the SQL they become.
+"""Finding past generations: the filter people type, as data every backend reads.
 
 A filter is parsed from the words people type (``fox status:FAILED tier:720P
 since:2026-03-01 fav tag:keep``) so the dashboard's filter line and the CLI's
-flags share one meaning.  Text search uses FTS5's trigram tokenizer (so Chinese
-substrings are found); terms under three characters fall back to ``LIKE``.
+flags share one meaning.  A filter is data: each backend turns it into its own
+query (SQLite: ``storage.sqlite.search``) with the meaning ``storage.interface``
+states.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
 
 from storage.records import SHOWN_STATUSES
 
-TIER_HEIGHTS = {"360P": (360, 480, 640), "540P": (576, 768, 1024),
-                "720P": (720, 960, 1280), "1080P": (1080, 1440, 1808, 1920)}
 SIZES_BY_TIER = {
     "360P": ("640*360", "640*480", "640*640", "480*640", "360*640"),
     "540P": ("1024*576", "1024*768", "1024*1024", "768*1024", "576*1024"),
     "720P": ("1280*720", "1280*960", "1280*1280", "960*1280", "720*1280"),
     "1080P": ("1920*1080", "1920*1440", "1808*1808", "1440*1920", "1080*1920"),
 }
-SORTS = {
-    "submitted": "created_at", "status": "COALESCE(status, UPPER(submission))",
-    "prompt": "prompt COLLATE NOCASE", "task": "task_id", "size": "size",
-    "duration": "duration", "audio": "audio", "download": "download_state",
-    "took": "(julianday(end_time) - julianday(submit_time))",
-}
+SORT_KEYS = ("submitted", "status", "prompt", "task", "size", "duration", "audio", "download",
+             "took")  # what a page may be sorted by (see ``History.page``)
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}
 
@@ -38,6 +32,8 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class HistoryFilter:
+    """Which rows a view or command wants (see ``storage.interface.History``)."""
+
     text: str = ""
     statuses: tuple[str, ...] = ()
     since: datetime | None = None
@@ -58,59 +54,6 @@ class HistoryFilter:
     def empty(self) -> bool:
         return self == HistoryFilter()
 
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = ["forgotten_at IS NOT NULL" if self.trash
-                              else "forgotten_at IS NULL"]
-        params: list[Any] = []
-        if self.statuses:
-            marks = ", ".join("?" for _ in self.statuses)
-            clauses.append(f"COALESCE(status, CASE submission WHEN 'sending' THEN 'SUBMITTING'"
-                           f" ELSE UPPER(submission) END) IN ({marks})")
-            params += list(self.statuses)
-        text = self.text.strip()
-        if text:
-            for term in split_words(text):
-                if len(term) >= 3:
-                    clauses.append("id IN (SELECT rowid FROM generations_fts"
-                                   " WHERE generations_fts MATCH ?)")
-                    params.append('"' + term.replace('"', '""') + '"')
-                else:
-                    clauses.append("prompt LIKE ? ESCAPE '\\'")
-                    params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%")
-                                  .replace("_", "\\_") + "%")
-        if self.since is not None:
-            clauses.append("created_at >= ?")
-            params.append(_iso(self.since))
-        if self.until is not None:
-            clauses.append("created_at < ?")
-            params.append(_iso(self.until))
-        if self.tiers:
-            sizes = [s for t in self.tiers for s in SIZES_BY_TIER.get(t, ())]
-            clauses.append(f"size IN ({', '.join('?' for _ in sizes) or 'NULL'})")
-            params += sizes
-        if self.durations:
-            clauses.append(f"duration IN ({', '.join('?' for _ in self.durations)})")
-            params += list(self.durations)
-        if self.audio is not None:
-            clauses.append("audio = ?")
-            params.append(int(self.audio))
-        if self.downloaded is not None:
-            clauses.append("download_state = 'done'" if self.downloaded
-                           else "download_state != 'done'")
-        if self.favourite is not None:
-            clauses.append("favourite = ?")
-            params.append(int(self.favourite))
-        for tag in self.tags:
-            clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
-            params.append(tag)
-        if self.folded:
-            marks = ", ".join("?" for _ in self.folded)
-            clauses.append(f"(batch_id IS NULL OR batch_id NOT IN ({marks}) OR id IN (SELECT"
-                           f" MIN(id) FROM generations WHERE batch_id IN ({marks})"
-                           " GROUP BY batch_id))")
-            params += [*self.folded, *self.folded]
-        return "WHERE " + " AND ".join(clauses), params
-
 
 def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:
     """Split on spaces, but keep a "quoted phrase" as one word."""
@@ -130,10 +73,6 @@ def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:
     if buf:
         words.append("".join(buf))
     return words
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _day(text: str, name: str) -> datetime:
@@ -209,9 +148,3 @@ def parse_filter(line: str) -> HistoryFilter:
         except FilterError as exc:
             problems.append(str(exc))
     return replace(found, text=" ".join(words), problems=tuple(problems))
-
-
-def order_by(column: str, descending: bool) -> str:
-    expression = SORTS.get(column, "created_at")
-    direction = "DESC" if descending else "ASC"
-    return f"ORDER BY {expression} {direction}, id {direction}"

@@ -202,3 +202,39 @@ class StatusEvent:
     at: str
     status: str
     detail: str | None
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """Who polls an account: the holder (if any), and when someone last asked it to hurry."""
+
+    holder: str | None
+    until: str | None
+    nudged_at: str | None
+
+    def held_by(self, owner: str) -> bool:
+        return self.holder == owner
+
+
+@dataclass(frozen=True)
+class ForeignTask:
+    """A task of the account that no row knows: made by the SDK, the console, a script."""
+
+    task_id: str
+    status: str
+    model: str | None
+    created_at: str | None
+    seen_at: str
+
+
+# Columns an export carries and an import restores (everything but the local id
+# and the poll leases, which belong to the machine that wrote them).
+IMPORTABLE = (
+    "created_at", "endpoint", "model", "prompt", "size", "duration", "audio", "watermark",
+    "seed", "submission", "submission_note", "task_id", "status", "submit_time",
+    "scheduled_time", "end_time", "video_url", "orig_prompt", "usage_duration", "usage_size",
+    "usage_fps", "usage_sr", "usage_audio", "usage_video_count", "error_code", "error_message",
+    "create_request_id", "last_request_id", "polls", "poll_failures", "last_polled_at",
+    "next_poll_at", "download_state", "download_path", "download_bytes", "download_total",
+    "download_sha256", "download_error", "updated_at", "favourite", "note", "batch_id",
+)

@@ -11,9 +11,9 @@ from pathlib import Path
 import av
 import pytest
 
-from storage import TaskStore
+from storage import TaskStore, open_store
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RetryPolicy
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator, SimulatorConfig
 
 KEY = "sk-test-0123456789abcdef"
@@ -65,7 +65,7 @@ async def client(sim: Simulator) -> AsyncIterator[DashScopeClient]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[TaskStore]:
-    s = await TaskStore.open(tmp_path / "tasks.db")
+    s = await open_store(tmp_path / "tasks.db")
     yield s
     await s.close()
 
@@ -96,7 +96,7 @@ CLI = [sys.executable, "-m", "tui"]
 async def submitted(home: Path, sim: Simulator, prompt: str = "a quiet harbour") -> str:
     """A task made the way ``pixverse-tui submit`` makes it (same engine, same client,
     over loopback), in-process to keep the test fast."""
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+    async with await open_store(home / "tasks.db") as store, client_for(sim) as client:
         outcome = await submit(store, client, GenerationRequest(prompt), first_poll_after=0)
     assert outcome.ok and outcome.generation.task_id is not None
     return outcome.generation.task_id

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from storage import StoreFull, TaskStore
+from storage import StoreFull, TaskStore, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.config import settings
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -56,13 +56,13 @@ def creates(sim: Simulator) -> int:
 
 async def history_of(database: Path, prompts: list[str]) -> None:
     """A database holding these generations (big enough to span many pages)."""
-    async with await TaskStore.open(database) as store:
+    async with await open_store(database) as store:
         for prompt in prompts:
-            row = await store.add_intent(endpoint="https://dashscope.aliyuncs.com/api/v1",
-                                         model=MODEL_V56, prompt=prompt, size="1280*720",
-                                         duration=5)
-            await store.mark_rejected(row.id, code="InvalidParameter", message="no",
-                                      request_id=None)
+            row = await store.intents.add(endpoint="https://dashscope.aliyuncs.com/api/v1",
+                                          model=MODEL_V56, prompt=prompt, size="1280*720",
+                                          duration=5)
+            await store.intents.mark_rejected(row.id, code="InvalidParameter", message="no",
+                                              request_id=None)
 
 
 # -- the database ---------------------------------------------------------------------
@@ -123,8 +123,8 @@ async def fill_up(store: TaskStore) -> None:
     for size in (2000, 200, 20, 1):
         for _ in range(10_000):
             try:
-                await store.add_intent(endpoint="filler", model=MODEL_V56, prompt="f" * size,
-                                       size="1280*720", duration=5)
+                await store.intents.add(endpoint="filler", model=MODEL_V56, prompt="f" * size,
+                                        size="1280*720", duration=5)
             except StoreFull:
                 break
         else:
@@ -133,7 +133,7 @@ async def fill_up(store: TaskStore) -> None:
 
 async def test_a_full_database_refuses_a_submission_before_sending_it(
         sim: Simulator, tmp_path: Path) -> None:
-    async with await TaskStore.open(tmp_path / "tasks.db") as store, \
+    async with await open_store(tmp_path / "tasks.db") as store, \
             client_for(sim) as client:
         kept = await submit(store, client, GenerationRequest("made before the disk filled"))
         await fill_up(store)
@@ -142,7 +142,7 @@ async def test_a_full_database_refuses_a_submission_before_sending_it(
         assert creates(sim) == 1  # the second one was never sent: nothing billed unrecorded
         sentence = str(caught.value)
         assert "is full" in sentence and "nothing was lost" in sentence and "\n" not in sentence
-        still = await store.get(kept.generation.id)
+        still = await store.generations.get(kept.generation.id)
         assert still is not None and still.task_id == kept.generation.task_id
 
 
@@ -250,6 +250,6 @@ async def test_a_base_url_that_is_not_a_url_is_one_sentence_and_nothing_is_uncon
     sentence = one_sentence(sent)
     assert "this is a bug" not in sentence
     assert "base URL" in sentence or "DASHSCOPE_HTTP_BASE_URL" in sentence
-    async with await TaskStore.open(home / "tasks.db") as store:
-        rows = await store.recent(limit=10)
+    async with await open_store(home / "tasks.db") as store:
+        rows = await store.history.page(limit=10)
     assert not [row for row in rows if row.submission == "unconfirmed"]  # nothing went out

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import CLI, cli_env
 from tests.test_cli import run, sim_tasks
 from tui.dashscope import GenerationRequest
-from tui.engine import batch, templates
+from tui.engine.submitting import batch, templates
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "20"]
@@ -278,17 +278,17 @@ async def test_failed_and_canceled_tasks_cost_nothing_against_the_budget(tmp_pat
 
     from storage import Observation
     from storage.clock import utc_now
-    from tui.engine.prices import Prices, budget_state
+    from tui.engine.submitting.prices import Prices, budget_state
 
-    async with await TaskStore.open(tmp_path / "tasks.db") as store:
+    async with await open_store(tmp_path / "tasks.db") as store:
         for n, status in enumerate(["SUCCEEDED", "FAILED", "CANCELED", "RUNNING"]):
-            row = await store.add_intent(endpoint="x", model="m", prompt=f"p{n}",
-                                         size="1280*720", duration=5)
-            row = await store.mark_accepted(row.id, task_id=f"t{n}", status="PENDING",
-                                            request_id=None, next_poll_in=0)
-            await store.apply(row.id, Observation(status=status), None)
-        await store.add_intent(endpoint="x", model="m", prompt="in doubt", size="1280*720",
-                               duration=5)  # still sending: may be billed
+            row = await store.intents.add(endpoint="x", model="m", prompt=f"p{n}",
+                                          size="1280*720", duration=5)
+            row = await store.intents.mark_accepted(row.id, task_id=f"t{n}", status="PENDING",
+                                                    request_id=None, next_poll_in=0)
+            await store.following.apply(row.id, Observation(status=status), None)
+        await store.intents.add(endpoint="x", model="m", prompt="in doubt", size="1280*720",
+                                duration=5)  # still sending: may be billed
         prices = Prices.from_settings({"currency": "CNY", "720P": 1.0})
         state = await budget_state(store, prices, {"daily": 100, "monthly": 1000}, utc_now())
         daily = state.periods[0]
@@ -308,3 +308,23 @@ def test_the_example_files_in_the_readme_are_real(sim: Simulator, tmp_path: Path
         assert dry.returncode == 0, dry.stderr
         assert f"would send {prompts} tasks" in dry.stdout, dry.stdout
     assert creates(sim) == 0
+
+
+async def test_a_survey_tells_a_send_in_flight_from_one_in_doubt(tmp_path: Path) -> None:
+    """Opening a batch again while its last create is on its way says "being sent now";
+    only an outcome nobody knows is "in doubt" — and neither is offered again."""
+    plan = batch.read_batch("a lantern\na kite\na boat\n", "shots.txt",
+                            GenerationRequest("x"))
+    async with await open_store(tmp_path / "tasks.db") as store:
+        claimed = []
+        for item in plan.items[:2]:
+            row, mine = await store.intents.claim(item.key, endpoint="x", model="m",
+                                                  prompt=item.request.prompt,
+                                                  size="1280*720", duration=5)
+            assert mine
+            claimed.append(row)
+        await store.intents.mark_unconfirmed(claimed[1].id, "the answer never came")
+        found = await batch.survey(store, plan)
+    assert [len(found.sending), len(found.in_doubt), len(found.to_send)] == [1, 1, 1]
+    assert found.sentence() == ("1 to send, 1 being sent now, 1 in doubt (UNCONFIRMED: not "
+                                "sent again; `pixverse-tui resolve` settles them)")

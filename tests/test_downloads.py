@@ -18,10 +18,10 @@ import pytest
 from storage import Generation, TaskStore
 from tests.conftest import KEY
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine.download import DownloadBusy, Downloader, DownloadError
-from tui.engine.media_url import loopback_origin
-from tui.engine.observe import observation
-from tui.engine.submit import submit
+from tui.engine.following.observe import observation
+from tui.engine.media.download import DownloadBusy, Downloader, DownloadError
+from tui.engine.media.media_url import loopback_origin
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 from tui.simulator.faults import Fault
 
@@ -35,7 +35,7 @@ async def finished(sim: Simulator, client: DashScopeClient, store: TaskStore,
     sim.clock.advance(400)
     row = outcome.generation
     assert row.task_id
-    row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), None)
+    row, _ = await store.following.apply(row.id, observation(await client.query(row.task_id)), None)
     assert row.status == "SUCCEEDED"
     return row
 
@@ -51,7 +51,7 @@ async def with_video_url(sim: Simulator, client: DashScopeClient, store: TaskSto
             "task_id": row.task_id, "task_status": "SUCCEEDED",
             "submit_time": "2026-03-20 10:34:41.630", "end_time": "2026-03-20 10:35:12.725",
             "video_url": url}})
-    row, _ = await store.apply(row.id, observation(await client.query(row.task_id)), None)
+    row, _ = await store.following.apply(row.id, observation(await client.query(row.task_id)), None)
     assert row.status == "SUCCEEDED" and row.video_url == url
     return row
 
@@ -82,7 +82,7 @@ async def refused(store: TaskStore, row: Generation, attempt: Awaitable[Generati
         await attempt
     error = caught.value
     assert "\n" not in str(error) and str(error).strip()
-    after = await store.get(row.id)
+    after = await store.generations.get(row.id)
     assert after is not None and after.download_state == state == error.state
     return error
 
@@ -114,7 +114,7 @@ async def test_an_interrupted_download_resumes_with_range(
     with pytest.raises(DownloadError, match="closed before the whole video") as caught:
         await d.download(row)
     assert caught.value.retryable
-    failed = await store.get(row.id)
+    failed = await store.generations.get(row.id)
     assert failed is not None and failed.download_state == "failed"
     parts = list(tmp_path.glob("*.part"))
     assert len(parts) == 1 and 0 < (have := parts[0].stat().st_size) < len(clip(sim))
@@ -395,7 +395,7 @@ async def test_a_folder_that_cannot_be_created_marks_the_row_failed(
     error = await refused(store, row, d.download(row, tmp_path / "file" / "videos"))
     await d.aclose()
     assert "cannot write to" in str(error) and "not a directory" in str(error)
-    after = await store.get(row.id)
+    after = await store.generations.get(row.id)
     assert after is not None and after.download_error and "not a directory" in (
         after.download_error)
 
@@ -417,16 +417,7 @@ async def test_a_read_only_folder_marks_the_row_failed(
     assert "permission denied" in str(error)
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-async def test_a_full_disk_is_one_sentence(
-        sim: Simulator, client: DashScopeClient, store: TaskStore, tmp_path: Path) -> None:
-    row = await finished(sim, client, store)
-    d = downloader(sim, store, tmp_path)
-    target = d.target_for(row)
-    target.with_name(target.name + ".part").symlink_to("/dev/full")  # every write: ENOSPC
-    error = await refused(store, row, d.download(row))
-    await d.aclose()
-    assert "no space left on device" in str(error).lower()
+# A full disk: tests/test_file_safety.py (a link to /dev/full is no longer followed).
 
 
 # -- one download at a time ----------------------------------------------------------------
@@ -471,15 +462,15 @@ async def test_two_downloads_in_one_process_do_not_collide(
 WORKER = """
 import asyncio, json, sys
 from pathlib import Path
-from storage import TaskStore
-from tui.engine.download import Downloader, DownloadBusy, DownloadError
+from storage import TaskStore, open_store
+from tui.engine.media.download import Downloader, DownloadBusy, DownloadError
 
 async def main(db, folder, row_id, origin, wait):
-    store = await TaskStore.open(Path(db))
+    store = await open_store(Path(db))
     d = Downloader(store, Path(folder), allowed_origins=[origin],
                    on_wait=lambda row: print("WAITING", flush=True))
     try:
-        row = await store.get(int(row_id))
+        row = await store.generations.get(int(row_id))
         done = await d.download(row, wait=wait == "wait")
         print(json.dumps({"path": done.download_path, "sha256": done.download_sha256}))
         return 0

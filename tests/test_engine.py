@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import TaskStore
+from storage import TaskStore, open_store
 from tests.conftest import FAST, client_for
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine.poller import Health, PollScheduler, PollSettings
-from tui.engine.submit import submit
+from tui.engine.following.poller import Health, PollScheduler, PollSettings
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 FAST_POLLS = PollSettings(time_scale=FAST)
@@ -30,7 +30,7 @@ async def test_submit_follow_to_success(sim: Simulator, client: DashScopeClient,
     row = await finished(store, client)
     assert row.status == "SUCCEEDED" and row.video_url and row.usage_size == "1280*720"
     assert row.submit_time and row.scheduled_time and row.end_time
-    history = [e.status for e in await store.events(row.id)]
+    history = [e.status for e in await store.generations.events(row.id)]
     assert history[0] == "SUBMITTING" and history[-1] == "SUCCEEDED"
 
 
@@ -57,14 +57,14 @@ async def test_an_ambiguous_create_is_unconfirmed_not_resent(
 async def test_polling_resumes_after_a_restart(sim: Simulator, tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     async with client_for(sim) as client:
-        store = await TaskStore.open(path)
+        store = await open_store(path)
         outcome = await submit(store, client, GenerationRequest("survive"), first_poll_after=0)
         await store.close()  # the program stops before the task ends
-        store = await TaskStore.open(path)
-        assert [r.id for r in await store.unfinished()] == [outcome.generation.id]
+        store = await open_store(path)
+        assert [r.id for r in await store.following.unfinished()] == [outcome.generation.id]
         poller = PollScheduler(store, client, FAST_POLLS)
         await poller.run(stop_when_idle=True)
-        row = await store.get(outcome.generation.id)
+        row = await store.generations.get(outcome.generation.id)
         await store.close()
     assert row is not None and row.status == "SUCCEEDED"
 
@@ -78,7 +78,7 @@ async def test_poller_backs_off_on_429_and_recovers(sim: Simulator, client: Dash
     poller = PollScheduler(store, client, FAST_POLLS, on_health=lambda h, _: health.append(h))
     await poller.poll_once()
     assert poller.health is Health.BACKING_OFF
-    row = await store.get(outcome.generation.id)
+    row = await store.generations.get(outcome.generation.id)
     assert row is not None and row.poll_failures == 1 and row.status == "PENDING"
     poller._backoff_until = 0  # skip the wait
     await poller.wait_for({outcome.generation.id})

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from storage import Observation, TaskStore
+from storage import Observation, TaskStore, open_store
 from storage.history import parse_filter
 from tests.conftest import CLI, cli_env
-from tui.engine import stats, transfer
-from tui.engine.preview import cached, extract
+from tui.engine.history import stats, transfer
+from tui.engine.media.preview import cached, extract
 
 ENDPOINT = "http://127.0.0.1:1/api/v1"
 
@@ -21,16 +21,16 @@ ENDPOINT = "http://127.0.0.1:1/api/v1"
 async def add(store: TaskStore, prompt: str, *, size: str = "1280*720", duration: int = 5,
               audio: bool = False, status: str = "SUCCEEDED", task_id: str | None = None,
               queue: float = 2.0, work: float = 60.0):
-    row = await store.add_intent(endpoint=ENDPOINT, model="pixverse/pixverse-v5.6-t2v",
-                                 prompt=prompt, size=size, duration=duration, audio=audio)
-    row = await store.mark_accepted(row.id, task_id=task_id or f"task-{row.id}",
-                                    status="PENDING", request_id="r", next_poll_in=0)
+    row = await store.intents.add(endpoint=ENDPOINT, model="pixverse/pixverse-v5.6-t2v",
+                                  prompt=prompt, size=size, duration=duration, audio=audio)
+    row = await store.intents.mark_accepted(row.id, task_id=task_id or f"task-{row.id}",
+                                            status="PENDING", request_id="r", next_poll_in=0)
     base = "2026-03-20T02:00:00.000+00:00"
     sched = f"2026-03-20T02:00:{queue:06.3f}+00:00"
     end_s = queue + work
     end = f"2026-03-20T02:{int(end_s // 60):02d}:{end_s % 60:06.3f}+00:00"
     ok = status == "SUCCEEDED"
-    row, _ = await store.apply(row.id, Observation(
+    row, _ = await store.following.apply(row.id, Observation(
         status, submit_time=base, scheduled_time=sched, end_time=end,
         video_url="http://v" if ok else None, usage_duration=float(duration) if ok else None,
         usage_size=size if ok else None, usage_audio=audio if ok else None, usage_fps=24 if ok
@@ -44,12 +44,12 @@ async def test_filters_and_sorting(store: TaskStore) -> None:
     fox = await add(store, "a red fox in snow", size="1920*1080", duration=8, audio=True)
     cat = await add(store, "一只小猫在月光下奔跑", size="720*1280")
     fail = await add(store, "a failing whale", status="FAILED")
-    await store.set_favourite(cat.id, True)
-    await store.set_tags(fox.id, ["keep", "winter"])
-    await store.set_download(fox.id, state="done", path="/x.mp4", done=1, total=1)
+    await store.history.set_favourite(cat.id, True)
+    await store.history.set_tags(fox.id, ["keep", "winter"])
+    await store.downloads.set(fox.id, state="done", path="/x.mp4", done=1, total=1)
 
     async def ids(text: str) -> list[int]:
-        return [r.id for r in await store.page(parse_filter(text), sort="submitted")]
+        return [r.id for r in await store.history.page(parse_filter(text), sort="submitted")]
 
     assert await ids("月光") == [cat.id]
     assert await ids("小猫在月光下") == [cat.id]
@@ -64,30 +64,31 @@ async def test_filters_and_sorting(store: TaskStore) -> None:
     assert await ids("since:2000-01-01 until:2000-01-02") == []
     assert len(await ids("since:2000-01-01")) == 3
     assert parse_filter("tier:999 since:nope").problems
-    by_prompt = await store.page(None, sort="prompt", descending=False)
+    by_prompt = await store.history.page(None, sort="prompt", descending=False)
     assert by_prompt[0].prompt == "a failing whale"
-    assert await store.count_where(parse_filter("a")) == 2
+    assert await store.history.count(parse_filter("a")) == 2
 
 
 async def test_forget_hides_it_restore_brings_it_back_and_the_trash_empties(
         store: TaskStore) -> None:
     row = await add(store, "forget me")
-    await store.set_tags(row.id, ["x"])
-    await store.forget(row.id)
-    assert await store.count_where(parse_filter("forget")) == 0
-    assert await store.page(parse_filter("forget")) == [] and await store.all_tags() == []
-    assert [r.id for r in await store.page(parse_filter("in:trash"))] == [row.id]
+    await store.history.set_tags(row.id, ["x"])
+    await store.trash.forget(row.id)
+    assert await store.history.count(parse_filter("forget")) == 0
+    assert await store.history.page(parse_filter("forget")) == []
+    assert await store.history.all_tags() == []
+    assert [r.id for r in await store.history.page(parse_filter("in:trash"))] == [row.id]
 
-    restored = await store.restore(row.id)
+    restored = await store.trash.restore(row.id)
     assert restored is not None and restored.forgotten_at is None
-    assert await store.count_where(parse_filter("forget")) == 1
-    assert await store.tags_of(row.id) == ["x"]
+    assert await store.history.count(parse_filter("forget")) == 1
+    assert await store.history.tags_of(row.id) == ["x"]
 
-    await store.forget(row.id)
-    assert await store.purge_trash(days=1) == []  # forgotten just now: still restorable
-    assert [r.id for r in await store.purge_trash(days=0)] == [row.id]
-    assert await store.get(row.id) is None and await store.all_tags() == []
-    assert await store.events(row.id) == []
+    await store.trash.forget(row.id)
+    assert await store.trash.purge(days=1) == []  # forgotten just now: still restorable
+    assert [r.id for r in await store.trash.purge(days=0)] == [row.id]
+    assert await store.generations.get(row.id) is None and await store.history.all_tags() == []
+    assert await store.generations.events(row.id) == []
 
 
 async def dump(store: TaskStore) -> list[dict]:
@@ -97,20 +98,20 @@ async def dump(store: TaskStore) -> list[dict]:
 
 
 async def test_export_import_round_trip_is_lossless_and_idempotent(tmp_path: Path) -> None:
-    source = await TaskStore.open(tmp_path / "a.db")
+    source = await open_store(tmp_path / "a.db")
     fox = await add(source, "a red fox [bold]x[/]", audio=True)
     await add(source, "一只小猫", status="FAILED")
-    await source.set_tags(fox.id, ["keep"])
-    await source.set_note(fox.id, "the good one\nsecond line")
-    await source.set_favourite(fox.id, True)
-    rejected = await source.add_intent(endpoint=ENDPOINT, model="m", prompt="refused",
-                                       size="1280*720", duration=5)
-    await source.mark_rejected(rejected.id, code="DataInspectionFailed", message="no",
-                               request_id=None)
+    await source.history.set_tags(fox.id, ["keep"])
+    await source.history.set_note(fox.id, "the good one\nsecond line")
+    await source.history.set_favourite(fox.id, True)
+    rejected = await source.intents.add(endpoint=ENDPOINT, model="m", prompt="refused",
+                                        size="1280*720", duration=5)
+    await source.intents.mark_rejected(rejected.id, code="DataInspectionFailed", message="no",
+                                       request_id=None)
     exported = await dump(source)
     await source.close()
 
-    target = await TaskStore.open(tmp_path / "b.db")
+    target = await open_store(tmp_path / "b.db")
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exported)
     added, present = await transfer.import_jsonl(target, io.StringIO(text), "x.jsonl")
     assert (added, present) == (3, 0)
@@ -152,7 +153,7 @@ def test_cli_export_import_stats(tmp_path: Path) -> None:
     import asyncio
 
     async def seed() -> None:
-        store = await TaskStore.open(tmp_path / "a" / "tasks.db")
+        store = await open_store(tmp_path / "a" / "tasks.db")
         await add(store, "one fox")
         await add(store, "two cats", status="FAILED")
         await store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import make_sim
-from tui.engine import preview
+from tui.engine.media import preview
 from tui.ui.state import read_state
 from tui.ui.themes import load_themes
 

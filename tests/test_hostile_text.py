@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from storage import Generation, TaskStore
+from storage import Generation, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for, submitted
 from tui.dashscope import GenerationRequest
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -59,8 +59,8 @@ def assert_inert(*outputs: subprocess.CompletedProcess[str]) -> None:
 
 async def stored(home: Path) -> list[Generation]:
     """What the history holds now."""
-    async with await TaskStore.open(home / "tasks.db") as store:
-        return await store.recent(limit=100)
+    async with await open_store(home / "tasks.db") as store:
+        return await store.history.page(limit=100)
 
 
 def sim_tasks(sim: Simulator) -> list[str]:
@@ -235,7 +235,7 @@ async def test_resolve_task_refuses_an_unusable_id_without_asking(sim: Simulator
                                                                    tmp_path: Path) -> None:
     home = tmp_path / "home"
     sim.inject(on="create", kind="status", status=500)  # unconfirmed, nothing behind it
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+    async with await open_store(home / "tasks.db") as store, client_for(sim) as client:
         lost = await submit(store, client, GenerationRequest("a mill by a stream"))
     assert lost.generation.submission == "unconfirmed"
     picked = run(home, sim, "resolve", str(lost.generation.id), "--task", "../tasks/x\x1b[2J")

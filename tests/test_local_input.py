@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from storage import TaskStore
-from storage.store import IMPORTABLE
+from storage import TaskStore, open_store
+from storage.records import IMPORTABLE
 from tests.conftest import CLI, KEY, cli_env
 from tui.config import credentials, settings
 from tui.config.settings import GB, KB, MB, TB, parse_size
-from tui.engine import transfer
+from tui.engine.history import transfer
 
 WHEN = "2026-03-20T02:00:00.000+00:00"
 GOOD = {"prompt": "a red fox in snow", "created_at": WHEN, "size": "1280*720", "duration": 5}
@@ -47,7 +47,7 @@ async def import_bytes(store: TaskStore, data: bytes, name: str = "f.jsonl"
 
 
 async def prompts(store: TaskStore) -> list[str]:
-    return sorted(row.prompt for row in await store.page(None, limit=1000))
+    return sorted(row.prompt for row in await store.history.page(None, limit=1000))
 
 
 # -- import: garbage and hostile values ----------------------------------------
@@ -137,7 +137,7 @@ async def test_unknown_keys_are_ignored_and_a_bom_is_tolerated(store: TaskStore)
     data = b"\xef\xbb\xbf" + jsonl(good(1, mood="happy", id=99, lease_owner="someone"))
     report = await import_bytes(store, data)
     assert (report.added, report.skipped) == (1, [])
-    [row] = await store.page(None)
+    [row] = await store.history.page(None)
     assert row.id != 99 and row.lease_owner is None
 
 
@@ -170,12 +170,12 @@ async def test_many_bad_lines_are_listed_up_to_a_limit(store: TaskStore) -> None
 
 async def test_an_adopted_task_round_trips(store: TaskStore, tmp_path: Path) -> None:
     """Rows made by sync/track carry duration 0 and size "?"; their export must import."""
-    await store.track(task_id="0a1b2c3d-adopted", endpoint="http://x/api/v1", model="m",
-                      prompt="(created elsewhere; prompt not known yet)", size="?",
-                      duration=0, audio=False)
+    await store.following.track(task_id="0a1b2c3d-adopted", endpoint="http://x/api/v1", model="m",
+                                prompt="(created elsewhere; prompt not known yet)", size="?",
+                                duration=0, audio=False)
     out = io.StringIO()
     await transfer.export(store, out)
-    target = await TaskStore.open(tmp_path / "other.db")
+    target = await open_store(tmp_path / "other.db")
     try:
         report = await transfer.import_jsonl(target, io.StringIO(out.getvalue()), "x")
         assert (report.added, report.skipped) == (1, [])

@@ -19,13 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from storage import TaskStore
+from storage import TaskStore, open_store
 from tests.conftest import CLI, KEY, cli_env, client_for, make_sim, submitted
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine import poller as poller_module
-from tui.engine.poller import WAIT_GIVE_UP, Health, PollScheduler, PollSettings, why_not_finished
-from tui.engine.submit import submit
+from tui.engine.following import poller as poller_module
+from tui.engine.following.poller import (
+    WAIT_GIVE_UP,
+    Health,
+    PollScheduler,
+    PollSettings,
+    why_not_finished,
+)
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -137,10 +143,11 @@ async def test_wait_on_a_task_id_the_client_refuses_ends_with_a_sentence(
         sim: Simulator, tmp_path: Path) -> None:
     home = tmp_path / "home"
     good = await submitted(home, sim)
-    async with await TaskStore.open(home / "tasks.db") as store:  # e.g. from an old database
-        bad = await store.track(task_id="bad id/..", endpoint=sim.base_url, model=MODEL_V56,
-                                prompt="from an old history", size="1280*720", duration=5,
-                                audio=False)
+    async with await open_store(home / "tasks.db") as store:  # e.g. from an old database
+        bad = await store.following.track(task_id="bad id/..", endpoint=sim.base_url,
+                                          model=MODEL_V56,
+                                          prompt="from an old history", size="1280*720", duration=5,
+                                          audio=False)
     waited = run(home, sim, "wait", f"#{bad.id}", good, *SCALE)
     assert waited.returncode == 1
     sentence = one_sentence(waited)
@@ -170,7 +177,7 @@ async def test_garbled_answers_about_one_task_slow_only_that_task(
         sim: Simulator, tmp_path: Path) -> None:
     home = tmp_path / "home"
     health: list[Health] = []
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+    async with await open_store(home / "tasks.db") as store, client_for(sim) as client:
         sick = (await submit(store, client, GenerationRequest("a garbled one"),
                              first_poll_after=0)).generation
         well = (await submit(store, client, GenerationRequest("a healthy one"),
@@ -241,5 +248,6 @@ async def test_one_refused_answer_halts_honestly_and_polling_resumes(
         assert poller.health is Health.HALTED and poller.halted is not None
         run = asyncio.create_task(poller.run(stop_when_idle=True))
         await asyncio.wait_for(run, 30)
-    assert all(row.status == "SUCCEEDED" for row in await store.get_many(r.id for r in rows))
+    ended = await store.generations.get_many(r.id for r in rows)
+    assert all(row.status == "SUCCEEDED" for row in ended)
     assert health[0] is Health.HALTED and health[-1] is Health.OK

@@ -19,10 +19,10 @@ import av
 from storage import TaskStore
 from tests.conftest import CLI, cli_env
 from tui.dashscope import DashScopeClient, GenerationRequest
-from tui.engine import provenance
-from tui.engine.download import Downloader
-from tui.engine.observe import observation
-from tui.engine.submit import submit
+from tui.engine.following.observe import observation
+from tui.engine.media import provenance
+from tui.engine.media.download import Downloader
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -275,7 +275,7 @@ async def test_a_video_that_cannot_be_remuxed_is_kept_as_it_came(
     outcome = await submit(store, client, GenerationRequest("a kite"))
     sim.clock.advance(400)
     assert outcome.generation.task_id
-    row, _ = await store.apply(outcome.generation.id, observation(
+    row, _ = await store.following.apply(outcome.generation.id, observation(
         await client.query(outcome.generation.task_id)), None)
     sim.inject(on="media", kind="answer", status=200, raw=odd.decode("ascii"),
                content_type="video/mp4")

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from storage import TaskStore
+from storage import open_store
 from storage.clock import iso, utc_now
 from tests.conftest import CLI, cli_env, same_video, submitted
 from tui.simulator import Simulator
@@ -34,10 +34,13 @@ def test_submit_wait_download_in_one_go(sim: Simulator, tmp_path: Path) -> None:
     assert "saved" in done.stderr
 
 
-def test_download_without_wait_says_why_nothing_was_saved(sim: Simulator,
-                                                          tmp_path: Path) -> None:
+def test_download_without_wait_is_refused_before_anything_is_sent(sim: Simulator,
+                                                                   tmp_path: Path) -> None:
+    """It cannot download what it was asked to: it says so, and bills nothing."""
     sent = run(tmp_path / "home", sim, "submit", "a kite", "--download")
-    assert sent.returncode == 0 and "--download needs --wait" in sent.stderr
+    assert sent.returncode == 1 and "--download needs --wait" in sent.stderr
+    assert "nothing was sent" in sent.stderr and sent.stdout == ""
+    assert not [p for m, p in sim.requests if m == "POST"]
 
 
 def test_wait_with_auto_downloads_while_it_polls(sim: Simulator, tmp_path: Path) -> None:
@@ -82,8 +85,8 @@ async def test_watch_follows_downloads_and_reports(sim: Simulator, tmp_path: Pat
         saved: list[str] = []
         while len(saved) < 2:
             assert time.monotonic() < deadline and watch.poll() is None, saved
-            async with await TaskStore.open(home / "tasks.db") as store:
-                saved = [r.task_id or "" for r in await store.page(limit=10)
+            async with await open_store(home / "tasks.db") as store:
+                saved = [r.task_id or "" for r in await store.history.page(limit=10)
                          if r.download_state == "done"]
             time.sleep(0.2)
         assert set(saved) == {first, second_id}

@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from storage import Generation, TaskStore
+from storage import Generation, open_store
 from storage.clock import iso
 from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine.submit import submit
+from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
 
 
@@ -49,7 +49,7 @@ async def unconfirmed(home: Path, sim: Simulator, prompt: str, *, created: bool,
         sim.inject(on="create", kind="drop_after")  # the task exists; the answer is lost
     else:
         sim.inject(on="create", kind="status", status=500)  # nothing behind it
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+    async with await open_store(home / "tasks.db") as store, client_for(sim) as client:
         outcome = await submit(store, client, GenerationRequest(prompt, size=size,
                                                                 duration=duration))
     assert outcome.error is not None and outcome.error.ambiguous
@@ -75,8 +75,8 @@ def service_tasks(sim: Simulator) -> dict[str, str]:
 
 async def rows(home: Path) -> dict[int, Generation]:
     """What the history now says of each row."""
-    async with await TaskStore.open(home / "tasks.db") as store:
-        return {row.id: row for row in await store.recent(limit=1000)}
+    async with await open_store(home / "tasks.db") as store:
+        return {row.id: row for row in await store.history.page(limit=1000)}
 
 
 def line_about(out: subprocess.CompletedProcess[str], row_id: int) -> str:
@@ -230,12 +230,12 @@ async def test_a_hundred_unconfirmed_rows_settle_from_a_few_list_pages(
         sim: Simulator, tmp_path: Path) -> None:
     home = tmp_path / "home"
     count = 100
-    async with await TaskStore.open(home / "tasks.db") as store:
+    async with await open_store(home / "tasks.db") as store:
         for n in range(count):
-            row = await store.add_intent(endpoint=sim.base_url, model=MODEL_V56,
-                                         prompt=f"scene number {n}", size="1280*720",
-                                         duration=5)
-            await store.mark_unconfirmed(row.id, "the answer was lost")
+            row = await store.intents.add(endpoint=sim.base_url, model=MODEL_V56,
+                                          prompt=f"scene number {n}", size="1280*720",
+                                          duration=5)
+            await store.intents.mark_unconfirmed(row.id, "the answer was lost")
     with httpx.Client() as http:
         for n in range(count):  # every one of them did reach the service
             other_client_creates(sim, f"scene number {n}", http=http)
@@ -256,8 +256,8 @@ async def test_a_hundred_unconfirmed_rows_settle_from_a_few_list_pages(
     assert any("listed page" in line for line in progress), resolved.stderr
 
     prompts = service_tasks(sim)
-    async with await TaskStore.open(home / "tasks.db") as store:
-        settled = await store.recent(limit=1000)
+    async with await open_store(home / "tasks.db") as store:
+        settled = await store.history.page(limit=1000)
     assert len(settled) == count
     for row in settled:  # each row got the task with its own prompt
         assert row.task_id is not None and prompts[row.task_id] == row.prompt
@@ -270,7 +270,7 @@ async def test_resolve_task_checks_the_named_task_with_one_sentence_each(
         sim: Simulator, tmp_path: Path) -> None:
     home = tmp_path / "home"
     row = await unconfirmed(home, sim, "a red kite", created=False)
-    async with await TaskStore.open(home / "tasks.db") as store, client_for(sim) as client:
+    async with await open_store(home / "tasks.db") as store, client_for(sim) as client:
         other_row = (await submit(store, client, GenerationRequest("a blue boat"))).generation
     held = other_row.task_id
     assert held is not None

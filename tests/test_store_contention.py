@@ -12,29 +12,28 @@ import textwrap
 import time
 from pathlib import Path
 
-from storage import TaskStore
+from storage import TaskStore, open_store
 from storage.records import Observation
 from tests.conftest import CLI, cli_env
 from tui.simulator import Simulator
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from storage import TaskStore
-    from storage.records import Observation
+    from storage import open_store
 
     async def main(path, rounds):
-        store = await TaskStore.open(path)
-        ids = [row.id for row in await store.page(limit=1000)]
+        store = await open_store(path)
+        ids = [row.id for row in await store.history.page(limit=1000)]
         for n in range(rounds):
-            row = await store.add_intent(endpoint="e", model="m", prompt=f"p{n}",
-                                         size="1280*720", duration=5)
-            await store.mark_accepted(row.id, task_id=f"t-{sys.argv[3]}-{n}", status="PENDING",
-                                      request_id=None, next_poll_in=0)
-            async for _ in store.columns(("status", "size")):
-                await store.set_favourite(ids[n % len(ids)], n % 2 == 0)
+            row = await store.intents.add(endpoint="e", model="m", prompt=f"p{n}",
+                                          size="1280*720", duration=5)
+            await store.intents.mark_accepted(row.id, task_id=f"t-{sys.argv[3]}-{n}",
+                                              status="PENDING", request_id=None, next_poll_in=0)
+            async for _ in store.history.columns(("status", "size")):
+                await store.history.set_favourite(ids[n % len(ids)], n % 2 == 0)
                 break
-            await store.claim_due(sys.argv[3], limit=20, lease_seconds=5)
-            await store.changed_since("")
+            await store.following.claim_due(sys.argv[3], limit=20, lease_seconds=5)
+            await store.following.unfinished()
         await store.close()
         print("ok")
 
@@ -43,12 +42,12 @@ WRITER = textwrap.dedent("""
 
 
 async def _seed(path: Path, n: int) -> TaskStore:
-    store = await TaskStore.open(path)
+    store = await open_store(path)
     for i in range(n):
-        row = await store.add_intent(endpoint="e", model="m", prompt=f"seed {i}",
-                                     size="1280*720", duration=5)
-        await store.mark_accepted(row.id, task_id=f"seed-{i}", status="PENDING",
-                                  request_id=None, next_poll_in=0)
+        row = await store.intents.add(endpoint="e", model="m", prompt=f"seed {i}",
+                                      size="1280*720", duration=5)
+        await store.intents.mark_accepted(row.id, task_id=f"seed-{i}", status="PENDING",
+                                          request_id=None, next_poll_in=0)
     return store
 
 
@@ -59,13 +58,13 @@ async def test_a_read_left_open_does_not_make_the_next_write_fail(tmp_path: Path
     other = sqlite3.connect(path, isolation_level=None)
     try:
         seen = 0
-        async for _ in store.columns(("status",)):
+        async for _ in store.history.columns(("status",)):
             seen += 1
             if seen == 1:
                 other.execute("UPDATE generations SET note = 'x' WHERE id = 1")
-                await store.set_favourite(2, True)  # failed at once: stale read snapshot
+                await store.history.set_favourite(2, True)  # failed at once: stale read snapshot
         assert seen == 300
-        row = await store.get(2)
+        row = await store.generations.get(2)
         assert row is not None and row.favourite
     finally:
         other.close()
@@ -75,17 +74,17 @@ async def test_a_read_left_open_does_not_make_the_next_write_fail(tmp_path: Path
 async def test_writes_interleaved_with_a_long_read_in_one_process(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
     store = await _seed(path, 400)
-    other = await TaskStore.open(path)
+    other = await open_store(path)
     try:
         async def reader() -> int:
             total = 0
             for _ in range(20):
-                total += len(await store.unfinished())
+                total += len(await store.following.unfinished())
             return total
 
         async def writer(s: TaskStore) -> None:
             for i in range(40):
-                await s.apply(1 + i % 400, Observation(status="RUNNING"), 1.0)
+                await s.following.apply(1 + i % 400, Observation(status="RUNNING"), 1.0)
 
         counts = await asyncio.gather(reader(), writer(store), writer(other))
         assert counts[0] > 0

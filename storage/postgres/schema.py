@@ -9,7 +9,7 @@ migration to ``MIGRATIONS`` to change the schema — never edit one that has
 shipped.  A client facing a schema newer than it knows refuses in one sentence
 (``SchemaTooNew``), as it does with SQLite.
 
-V1 holds what the SQLite schema holds at its version 6 (``storage/schema.py``),
+V1 holds what the SQLite schema holds at its version 6 (``storage/sqlite/schema.py``),
 less the v2 ``forgotten`` table that nothing writes any more, plus a trigram
 index for search.  The choices, and why:
 

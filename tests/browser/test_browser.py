@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from storage import Generation, TaskStore
+from storage import Generation, open_store
 from tests.browser.conftest import Browser, Tab
 from tests.conftest import cli_env, make_sim, submitted
 from tests.serve_helpers import Served, serving, wait_until
@@ -66,8 +66,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 def rows(home: Path) -> list[Generation]:
     async def read() -> list[Generation]:
-        async with await TaskStore.open(home / "tasks.db") as store:
-            return await store.recent(limit=100)
+        async with await open_store(home / "tasks.db") as store:
+            return await store.history.page(limit=100)
 
     return run(read())
 

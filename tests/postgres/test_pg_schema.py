@@ -3,6 +3,8 @@ upgrades that several machines may start at once, and a newer schema refused."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -13,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from storage import TaskStore
+from storage import open_store
 from storage.errors import SchemaTooNew, StoreUnavailable
 from storage.postgres.schema import SCHEMA_VERSION, current_version, migrate
 from storage.records import Generation
@@ -38,14 +40,13 @@ async def _columns(conn: asyncpg.Connection, table: str) -> set[str]:
 async def test_the_schema_holds_what_the_sqlite_one_does(conn: asyncpg.Connection,
                                                          tmp_path: Path) -> None:
     assert await migrate(conn, "test") == SCHEMA_VERSION
-    sqlite = await TaskStore.open(tmp_path / "tasks.db")
-    try:
+    async with await open_store(tmp_path / "tasks.db"):
+        pass  # created at the newest schema
+    with contextlib.closing(sqlite3.connect(tmp_path / "tasks.db")) as sqlite:
         for table in ("generations", "status_events", "generation_tags", "poller_leases",
                       "request_budgets", "foreign_tasks"):
-            rows = await sqlite._fetch(f"PRAGMA table_info({table})")
+            rows = sqlite.execute(f"PRAGMA table_info({table})").fetchall()
             assert await _columns(conn, table) == {row[1] for row in rows}, table
-    finally:
-        await sqlite.close()
     assert {f.name for f in fields(Generation)} <= await _columns(conn, "generations")
     assert await conn.fetchval(
         "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'") == 1

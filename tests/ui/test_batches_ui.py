@@ -8,9 +8,9 @@ from pathlib import Path
 from tests.conftest import make_sim
 from tests.ui.helpers import app_for, composer, table, until
 from tui.simulator import Simulator
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.batch_preview import BatchScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.batch import BatchScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)
@@ -123,8 +123,13 @@ async def test_a_batch_file_opens_as_a_preview_and_is_sent_once(tmp_path: Path) 
                     assert app.screen.focused.id == "cancel"  # type: ignore[union-attr]
                     app.screen.query_one("#send").press()
                     await until(pilot, lambda: len(prompts_at(sim)) == 3, what="sent")
+                    # …and recorded: until then the second look says "1 being sent now"
+                    # (tests/test_batches.py: a survey tells a send in flight from doubt)
+                    assert app.main is not None
+                    await until(pilot, lambda: not app.main.flow.busy,  # type: ignore[union-attr]
+                                what="the answers recorded")
                 else:
-                    assert "3 sent before, 0 to send" in facts
+                    assert "3 sent before, 0 to send" in facts, facts
                     assert not app.screen.query("#send")
                     await pilot.press("escape")
             assert max(prompts_at(sim).values()) == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Checkbox, Input, Select, Static
 
-from storage import TaskStore
+from storage import open_store
 from tests.conftest import KEY, make_sim, same_video
 from tests.ui.helpers import (
     app_for,
@@ -19,7 +19,7 @@ from tests.ui.helpers import (
     until,
 )
 from tui.simulator import Simulator
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.screens.welcome import WelcomeScreen
 from tui.ui.state import read_state
 from tui.ui.widgets.detail import DetailPane
@@ -140,7 +140,7 @@ async def test_filter(sim: Simulator, tmp_path: Path) -> None:
         for prompt in ("a red fox", "a blue whale", "一只小猫在月光下奔跑"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app.main._submitting)
+            await until(pilot, lambda: not app.main.flow.busy)
         await until(pilot, lambda: len(table(app).rows_by_id) == 3)
         table(app).focus()
         await pilot.press("slash", *"whale")
@@ -226,13 +226,13 @@ async def test_rows_from_another_process_appear_and_update_in_place(
     app = app_for(tmp_path, sim, poll=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        other = await TaskStore.open(tmp_path / "tasks.db")  # e.g. the CLI in a terminal
-        row = await other.add_intent(endpoint=sim.base_url, model="m", prompt="from the cli",
-                                     size="1280*720", duration=5)
+        other = await open_store(tmp_path / "tasks.db")  # e.g. the CLI in a terminal
+        row = await other.intents.add(endpoint=sim.base_url, model="m", prompt="from the cli",
+                                      size="1280*720", duration=5)
         await until(pilot, lambda: statuses(app) == ["SUBMITTING"])
         row_key = next(iter(table(app).rows))
-        await other.mark_accepted(row.id, task_id="t-1", status="PENDING", request_id=None,
-                                  next_poll_in=60)
+        await other.intents.mark_accepted(row.id, task_id="t-1", status="PENDING", request_id=None,
+                                          next_poll_in=60)
         await until(pilot, lambda: statuses(app) == ["PENDING"])
         assert next(iter(table(app).rows)) is row_key  # same row, updated in place
         await other.close()
@@ -313,7 +313,7 @@ async def test_auto_download_copy_url_and_details(sim: Simulator, tmp_path: Path
         for prompt in ("one", "two"):
             await type_prompt(pilot, app, prompt)
             await pilot.press("ctrl+j")
-            await until(pilot, lambda: not app.main._submitting)
+            await until(pilot, lambda: not app.main.flow.busy)
         await until(pilot, lambda: [r.download_state for r in table(app).rows_by_id.values()]
                     == ["done", "done"], what="auto downloads")
         await pilot.press("escape", "y")
@@ -343,3 +343,21 @@ async def test_download_all_finished(sim: Simulator, tmp_path: Path) -> None:
         await until(pilot, lambda: all(r.download_state == "done"
                                        for r in table(app).rows_by_id.values()))
     assert len(list((tmp_path / "downloads").glob("*.mp4"))) == 3
+
+
+async def test_the_table_follows_the_terminal_width(tmp_path: Path) -> None:
+    """The prompt column takes what the fixed columns leave, as the terminal grows and
+    shrinks: the table's scrollable width is its columns' (no sideways scrollbar, no
+    column cut off)."""
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        t = table(app)
+        for width in (140, 110, 150, 120):
+            await pilot.resize_terminal(width, 40)
+            await until(pilot, lambda wanted=width: t.size.width >= wanted - 4,
+                        what=f"width {width}")
+            await pilot.pause()
+            columns = sum(c.get_render_width(t) for c in t.columns.values())
+            assert t.hidden == ()
+            assert t.virtual_size.width == columns <= t.scrollable_content_region.width
+            assert not t.scrollbars_enabled[1]

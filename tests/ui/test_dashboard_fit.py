@@ -11,7 +11,7 @@ from textual.widgets import Input, Static
 
 from tests.ui.helpers import app_for, composer, statuses, table, type_prompt, until
 from tests.ui.test_live_views import record, seed
-from tui.engine import player
+from tui.engine.media import player
 from tui.simulator import Simulator
 from tui.ui.screens.detail import DetailScreen
 from tui.ui.widgets.detail import DetailPane

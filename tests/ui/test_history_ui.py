@@ -7,13 +7,13 @@ from pathlib import Path
 
 from textual.widgets import Input, TextArea
 
-from storage import TaskStore
+from storage import open_store
 from tests.test_history import add
 from tests.ui.helpers import app_for, cell, composer, statuses, table, type_prompt, until
 from tui.simulator import Simulator
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.main import PAGE_SIZE
-from tui.ui.screens.stats import StatsScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.stats import StatsScreen
+from tui.ui.view.history import PAGE_SIZE
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (120, 40)
@@ -21,7 +21,7 @@ SIZE = (120, 40)
 
 async def seeded(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    store = await TaskStore.open(home / "tasks.db")
+    store = await open_store(home / "tasks.db")
     await add(store, "a red fox in snow", size="1920*1080", duration=8, audio=True)
     await add(store, "一只小猫在月光下奔跑", size="720*1280")
     await add(store, "a failing whale", status="FAILED")
@@ -93,7 +93,7 @@ async def test_favourite_tags_note_and_forget(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.click("#answer-keep")
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert len(prompts(app)) == 2
 
 
@@ -115,13 +115,13 @@ async def test_stats_screen_on_a_known_history(tmp_path: Path) -> None:
 
 async def test_paging_keeps_the_table_small(tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
-    store = await TaskStore.open(tmp_path / "tasks.db")
+    store = await open_store(tmp_path / "tasks.db")
     records = [{"created_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000+00:00",
                 "prompt": f"prompt number {i}", "size": "1280*720", "duration": 5,
                 "task_id": f"t{i}", "status": "SUCCEEDED", "submission": "tracked",
                 "endpoint": "x", "model": "m", "updated_at": "2026-01-01T00:00:00.000+00:00"}
                for i in range(450)]
-    await store.import_many(records)
+    await store.history.import_many(records)
     await store.close()
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -174,13 +174,13 @@ async def test_preview_uses_a_graphics_protocol_where_the_terminal_has_one(
 async def test_a_broad_search_stops_counting_and_still_pages(tmp_path: Path) -> None:
     """"1,000+" instead of counting every match on each keystroke; paging goes on."""
     tmp_path.mkdir(exist_ok=True)
-    store = await TaskStore.open(tmp_path / "tasks.db")
+    store = await open_store(tmp_path / "tasks.db")
     records = [{"created_at": f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
                 ".000+00:00", "prompt": f"lantern festival {i}", "size": "1280*720",
                 "duration": 5, "task_id": f"t{i}", "status": "SUCCEEDED",
                 "submission": "tracked", "endpoint": "x", "model": "m",
                 "updated_at": "2026-01-01T00:00:00.000+00:00"} for i in range(1100)]
-    await store.import_many(records)
+    await store.history.import_many(records)
     await store.close()
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=SIZE) as pilot:

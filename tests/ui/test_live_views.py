@@ -9,13 +9,13 @@ from typing import Any
 
 from textual.widgets import Static
 
-from storage import Observation, TaskStore
+from storage import Observation, open_store
 from storage.clock import iso, utc_now
 from tests.ui.helpers import app_for, cell, static_lines, table, until
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.page_diff import diff_page
-from tui.ui.screens.choice import ChoiceScreen
-from tui.ui.screens.keys import KeysScreen
-from tui.ui.screens.main import PAGE_SIZE
+from tui.ui.view.history import PAGE_SIZE
 from tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)
@@ -34,8 +34,8 @@ def record(n: int, status: str, *, prompt: str | None = None, minutes_ago: float
 
 async def seed(home: Path, records: list[dict[str, Any]]) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    async with await TaskStore.open(home / "tasks.db") as store:
-        await store.import_many(records)
+    async with await open_store(home / "tasks.db") as store:
+        await store.history.import_many(records)
 
 
 def status_text(app: Any) -> str:
@@ -100,15 +100,17 @@ async def test_the_in_flight_figure_follows_the_last_of_quick_changes(tmp_path: 
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "◷60 in flight" in status_text(app), what="the counts")
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:
-            first = await other.get_by_task_id("task-00059")
-            second = await other.get_by_task_id("task-00058")
+        async with await open_store(tmp_path / "tasks.db") as other:
+            first = await other.generations.by_task_id("task-00059")
+            second = await other.generations.by_task_id("task-00058")
             assert first is not None and second is not None
             ended = iso(utc_now())
-            await other.apply(first.id, Observation(status="SUCCEEDED", end_time=ended), None)
+            await other.following.apply(first.id, Observation(status="SUCCEEDED",
+                                                              end_time=ended), None)
             await until(pilot, lambda: "◷59 in flight" in status_text(app), timeout=2,
                         what="the first end")
-            await other.apply(second.id, Observation(status="FAILED", end_time=ended), None)
+            await other.following.apply(second.id, Observation(status="FAILED",
+                                                               end_time=ended), None)
         await until(pilot, lambda: "◷58 in flight" in status_text(app), timeout=1.5,
                     what="the second end, with nothing after it")
 
@@ -128,11 +130,11 @@ async def test_changes_reach_every_view_and_the_cursor_stays(tmp_path: Path) -> 
         table(app).move_cursor(row=10)
         await pilot.pause()
         chosen = table(app).highlighted_id
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:  # another process
-            await other.import_many([record(999, "PENDING", prompt="prompt 060x")])
-            row = await other.get_by_task_id("task-00070")
+        async with await open_store(tmp_path / "tasks.db") as other:  # another process
+            await other.history.import_many([record(999, "PENDING", prompt="prompt 060x")])
+            row = await other.generations.by_task_id("task-00070")
             assert row is not None
-            await other.set_favourite(row.id, True)
+            await other.history.set_favourite(row.id, True)
         await until(pilot, lambda: any(r.prompt == "prompt 060x"
                                        for r in table(app).rows_by_id.values()),
                     timeout=3, what="the new row on page 2 of a prompt sort")
@@ -151,8 +153,8 @@ async def _new_rows_while_scrolled(pilot: Any, app: Any, home: Path,
         await pilot.press("down")
     chosen = table(app).highlighted_id
     line = table(app).cursor_row - table(app).top_row()
-    async with await TaskStore.open(home / "tasks.db") as other:
-        await other.import_many([record(500 + n, "PENDING") for n in range(count)])
+    async with await open_store(home / "tasks.db") as other:
+        await other.history.import_many([record(500 + n, "PENDING") for n in range(count)])
     await until(pilot, lambda: f"{count} new ↑" in status_text(app), timeout=3,
                 what=f"{count} new ↑")
     return chosen, line
@@ -212,10 +214,10 @@ async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path)
         assert "Download 74 finished videos (24 not on this page)?" in app.screen.question
         await pilot.press("enter")  # "Cancel" has the focus
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
-        assert not app.main._downloading
+        assert not app.main.downloads.busy
 
         await pilot.press("slash", *"status:FAILED", "enter", "asterisk")
-        await until(pilot, lambda: len(app.main.marks) == 30, what="30 marks")
+        await until(pilot, lambda: len(app.main.view.marks) == 30, what="30 marks")
         await until(pilot, lambda: "● 30 marked" in status_text(app), timeout=3,
                     what=f"the marks in {status_text(app)!r}")
         await pilot.press("slash", "escape")  # the filter off: marks stay, on every page
@@ -230,7 +232,7 @@ async def test_marks_cross_pages_and_every_action_says_its_scope(tmp_path: Path)
                     what="the marked rows starred")
         table(app).focus()
         await pilot.press("escape")
-        await until(pilot, lambda: not app.main.marks, what="marks cleared")
+        await until(pilot, lambda: not app.main.view.marks, what="marks cleared")
         await until(pilot, lambda: "marked" not in status_text(app), what="no marks shown")
 
 
@@ -246,15 +248,15 @@ async def test_marks_and_the_cursor_stay_when_new_rows_push_them_off_the_page(
         table(app).focus()
         table(app).move_cursor(row=47)
         await pilot.press("space", "down", "space", "down")  # 47 and 48 marked; cursor 49
-        await until(pilot, lambda: len(app.main.marks) == 2)
-        marked = set(app.main.marks)
+        await until(pilot, lambda: len(app.main.view.marks) == 2)
+        marked = set(app.main.view.marks)
         chosen = table(app).highlighted_id
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:
-            await other.import_many([record(500 + n, "PENDING") for n in range(10)])
+        async with await open_store(tmp_path / "tasks.db") as other:
+            await other.history.import_many([record(500 + n, "PENDING") for n in range(10)])
         await until(pilot, lambda: "10 new ↑" in status_text(app) or
                     len(table(app).rows_by_id) == PAGE_SIZE + 10, timeout=3, what="new rows")
         assert table(app).highlighted_id == chosen
-        assert app.main.marks == marked and "● 2 marked" in status_text(app)
+        assert app.main.view.marks == marked and "● 2 marked" in status_text(app)
         await pilot.press("right_square_bracket")  # page 2 holds the two marked rows now
         await until(pilot, lambda: marked <= set(table(app).rows_by_id), what="page 2")
         for row_id in marked:
@@ -281,15 +283,15 @@ async def test_the_full_screen_details_act_on_the_task_they_show(tmp_path: Path)
         await pilot.pause()
         other = table(app).highlighted_id
         await pilot.press("f")
-        async with await TaskStore.open(tmp_path / "tasks.db") as store:
+        async with await open_store(tmp_path / "tasks.db") as store:
             await until(pilot, lambda: True)
             for _ in range(40):
-                starred = await store.get(shown or -1)
+                starred = await store.generations.get(shown or -1)
                 if starred is not None and starred.favourite:
                     break
                 await pilot.pause(0.05)
             assert starred is not None and starred.favourite
-            untouched = await store.get(other or -1)
+            untouched = await store.generations.get(other or -1)
             assert untouched is not None and not untouched.favourite
 
 
@@ -344,8 +346,9 @@ async def test_at_the_top_a_new_task_comes_into_sight(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: len(table(app).rows_by_id) == 20)
         chosen = table(app).highlighted_id
-        async with await TaskStore.open(tmp_path / "tasks.db") as other:
-            await other.import_many([record(700, "PENDING", prompt="a lighthouse in a storm")])
+        async with await open_store(tmp_path / "tasks.db") as other:
+            await other.history.import_many([record(700, "PENDING",
+                                                    prompt="a lighthouse in a storm")])
         await until(pilot, lambda: len(table(app).rows_by_id) == 21, timeout=3)
         await pilot.pause()
         assert table(app).highlighted_id == chosen

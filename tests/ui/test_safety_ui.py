@@ -19,18 +19,17 @@ from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_fro
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
-from storage import Generation, Observation, TaskStore
-from storage.history import parse_filter
+from storage import Generation, Observation, TaskStore, open_store
 from tests.conftest import KEY, make_sim, same_video
 from tests.ui.helpers import cell, composer, table, type_prompt, until, workspace
 from tui.engine.workspace import Workspace
 from tui.simulator import Simulator
 from tui.simulator.server import CREATE
 from tui.ui.app import PixverseApp
-from tui.ui.screens.ask import AskScreen
-from tui.ui.screens.choice import ChoiceScreen
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.dialogs.stats import StatsScreen
 from tui.ui.screens.detail import DetailScreen
-from tui.ui.screens.stats import StatsScreen
 from tui.ui.widgets.detail import DetailPane
 
 SIZE = (200, 50)  # wide enough for the detail pane to sit beside the table
@@ -162,9 +161,9 @@ async def press(pilot: Pilot, app: PixverseApp, *keys: str) -> None:
 
 # -- seeding the store before the app starts ----------------------------------------------
 
-async def open_store(ws: Workspace) -> TaskStore:
+async def seed_store(ws: Workspace) -> TaskStore:
     ws.paths.database.parent.mkdir(parents=True, exist_ok=True)
-    return await TaskStore.open(ws.paths.database)
+    return await open_store(ws.paths.database)
 
 
 async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str,
@@ -174,12 +173,12 @@ async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str
                    error_code: str | None = None, error_message: str | None = None,
                    usage_size: str = "1280*720", usage_sr: str = "720") -> Generation:
     """A generation that already ended, stored as the poller would have stored it."""
-    row = await store.add_intent(endpoint=endpoint, model=MODEL, prompt=prompt,
-                                 size="1280*720", duration=5, seed=7)
-    await store.mark_accepted(row.id, task_id=task_id, status="PENDING",
-                              request_id=request_id, next_poll_in=600)
+    row = await store.intents.add(endpoint=endpoint, model=MODEL, prompt=prompt,
+                                  size="1280*720", duration=5, seed=7)
+    await store.intents.mark_accepted(row.id, task_id=task_id, status="PENDING",
+                                      request_id=request_id, next_poll_in=600)
     ok = status == "SUCCEEDED"
-    row, _ = await store.apply(row.id, Observation(
+    row, _ = await store.following.apply(row.id, Observation(
         status, request_id=last_request_id or request_id,
         submit_time="2026-03-20T02:00:00.000+00:00",
         scheduled_time="2026-03-20T02:00:02.000+00:00",
@@ -194,10 +193,10 @@ async def finished(store: TaskStore, prompt: str, *, endpoint: str, task_id: str
 
 async def in_flight(store: TaskStore, prompt: str, *, endpoint: str, task_id: str) -> Generation:
     """A PENDING task, due for a poll now."""
-    row = await store.add_intent(endpoint=endpoint, model=MODEL, prompt=prompt,
-                                 size="1280*720", duration=5)
-    return await store.mark_accepted(row.id, task_id=task_id, status="PENDING",
-                                     request_id="req", next_poll_in=0)
+    row = await store.intents.add(endpoint=endpoint, model=MODEL, prompt=prompt,
+                                  size="1280*720", duration=5)
+    return await store.intents.mark_accepted(row.id, task_id=task_id, status="PENDING",
+                                             request_id="req", next_poll_in=0)
 
 
 # -- driving --------------------------------------------------------------------------------
@@ -205,6 +204,8 @@ async def in_flight(store: TaskStore, prompt: str, *, endpoint: str, task_id: st
 async def highlight(pilot: Pilot, app: PixverseApp, generation_id: int, marker: str) -> None:
     """Put the table's cursor on a generation; wait until the pane shows ``marker``."""
     t = table(app)
+    await until(pilot, lambda: generation_id in t.rows_by_id, timeout=10,
+                what=f"#{generation_id} in the table")
     t.focus()
     t.move_cursor(row=index_of(app, generation_id), animate=False)
     await until(pilot, lambda: marker in detail_text(app), timeout=5,
@@ -244,14 +245,14 @@ async def test_hostile_text_never_reaches_the_terminal_raw(sim: Simulator, home:
     stand-ins everywhere (table, detail pane, full details, dialogs, stats, toasts);
     Chinese and emoji are intact; markup is shown literally."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     hostile = await finished(
         store, f"fox {HOSTILE} {CHINESE} {EMOJI}", endpoint=sim.base_url,
         task_id=f"task-{OSC_TITLE}-1", request_id=f"req{CSI}{APC}",
         last_request_id=f"last{OSC_52}\u2066", video_url=f"{sim.origin}/media/v{CSI}.mp4",
         usage_size=f"1280*720{CSI}", usage_sr="720\x9b\u202e")
-    await store.set_note(hostile.id, f"note {HOSTILE} 备注 📝")
-    await store.set_tags(hostile.id, [f"tag{CSI}", "猫🐱"])
+    await store.history.set_note(hostile.id, f"note {HOSTILE} 备注 📝")
+    await store.history.set_tags(hostile.id, [f"tag{CSI}", "猫🐱"])
     failed = await finished(
         store, f"{MARKUP} {CHINESE}", endpoint=sim.base_url, task_id="task-failed-2",
         status="FAILED", error_code=f"Bad{CSI}Code", error_message=f"boom {HOSTILE} 失败 💥")
@@ -322,7 +323,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
     escape cancels every dialog; a forgotten row leaves the table and ctrl+z brings it
     back, and the video file that "Forget it and remove the file" moved away with it."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     await store.close()
     app = PixverseApp(ws)
@@ -344,9 +345,9 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         assert isinstance(app.focused, Button) and app.focused.id == "answer-keep"
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert lake.id in table(app).rows_by_id
-        kept = await app.store.get(lake.id)
+        kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None
 
         # R, enter: "Cancel" has the focus, nothing is submitted
@@ -355,7 +356,7 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
         await press(pilot, app, "enter")
         await until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog to close")
         await drained(pilot, app)
-        assert not app.main._submitting
+        assert not app.main.flow.busy
         assert not [w for w in app.workers if w.group == "submit"]
         assert creates(sim) == 1
         assert len(table(app).rows_by_id) == 2
@@ -369,12 +370,12 @@ async def test_dangerous_keys_need_a_deliberate_choice_and_forget_can_be_undone(
                 assert isinstance(app.focused, Button) and app.focused.id in (
                     "answer-forget", "answer-submit")
             await escape_closes(pilot, app)
-        await app.main._refresh()
+        await app.main.panel.refresh_page()
         assert set(table(app).rows_by_id) == {lake.id, saved.id}
-        assert creates(sim) == 1 and not app.main._submitting
-        kept = await app.store.get(lake.id)
+        assert creates(sim) == 1 and not app.main.flow.busy
+        kept = await app.store.generations.get(lake.id)
         assert kept is not None and kept.forgotten_at is None and kept.note is None
-        assert await app.store.tags_of(lake.id) == []
+        assert await app.store.history.tags_of(lake.id) == []
         assert "Note" not in detail_text(app) and "#keep" not in detail_text(app)
 
         # forget (tab to "Forget it", enter): the row goes
@@ -416,7 +417,7 @@ async def forget_with_keys(pilot: Pilot, app: PixverseApp, row: Generation) -> N
 async def test_the_trash_filter_shows_forgotten_rows(sim: Simulator, home: Path) -> None:
     """in:trash lists what was forgotten, and only that."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     whale = await finished(store, "a blue whale", endpoint=sim.base_url, task_id="task-whale")
     await store.close()
@@ -431,7 +432,7 @@ async def test_the_trash_filter_shows_forgotten_rows(sim: Simulator, home: Path)
 
 async def test_undo_under_a_filter_shows_the_row_again(sim: Simulator, home: Path) -> None:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     older = await finished(store, "a red fox", endpoint=sim.base_url, task_id="task-fox-1")
     newer = await finished(store, "a grey fox", endpoint=sim.base_url, task_id="task-fox-2")
     await finished(store, "a whale", endpoint=sim.base_url, task_id="task-whale")
@@ -454,7 +455,7 @@ async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
     between its reads — the interleaving Textual's timers (each its own task) produce
     at random, fixed here: the refresh timer's callback first, then the filter's."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     lake = await finished(store, "a quiet lake", endpoint=sim.base_url, task_id="task-lake")
     whale = await finished(store, "a blue whale", endpoint=sim.base_url, task_id="task-whale")
     await store.close()
@@ -462,10 +463,10 @@ async def test_a_refresh_in_flight_does_not_drop_rows_from_the_trash_view(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await forget_with_keys(pilot, app, lake)
         await forget_with_keys(pilot, app, whale)
-        app.main.where = parse_filter("in:trash")  # what typing "in:trash" sets at once
-        refresh = asyncio.create_task(app.main._refresh())  # the refresh timer
+        app.main.view.filter("in:trash")  # what typing "in:trash" sets at once
+        refresh = asyncio.create_task(app.main.panel.refresh_page())  # the refresh timer
         await asyncio.sleep(0)  # it has started its first read
-        await app.main._apply_filter()  # the filter timer
+        await app.main.panel.load_page(page=0)  # the filter's reload
         await refresh
         await drained(pilot, app)
         assert set(table(app).rows_by_id) == {lake.id, whale.id}
@@ -492,7 +493,7 @@ async def burst_after_slash(pilot: Pilot, app: PixverseApp) -> Input:
 
 async def seed_fox_and_whale(sim: Simulator, home: Path) -> tuple[Workspace, list[Generation]]:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     rows = [await finished(store, prompt, endpoint=sim.base_url, task_id=f"task-{i}")
             for i, prompt in enumerate(("a red fox", "a blue whale"))]
     await store.close()
@@ -513,7 +514,7 @@ async def test_keys_typed_right_after_slash_run_no_table_command(sim: Simulator,
         assert (table(app).sort_column, table(app).sort_reverse) == ("submitted", True)
         assert app.store is not None
         for row in rows:
-            stored = await app.store.get(row.id)
+            stored = await app.store.generations.get(row.id)
             assert stored is not None and not stored.favourite, "f starred a row"
             assert stored.forgotten_at is None
 
@@ -548,8 +549,8 @@ async def test_text_typed_while_a_submission_is_sending_stays_in_the_composer(
         composer(app).prompt.focus()
         await press(pilot, app, "end", "ctrl+u", *"next idea")  # a new prompt over the old
         created = len(sim.world.accounts[KEY].tasks)
-        assert app.main._submitting and created < 3, "typed after the sends ended: too slow a test"
-        await until(pilot, lambda: not app.main._submitting, what="all three sent")
+        assert app.main.flow.busy and created < 3, "typed after the sends ended: too slow a test"
+        await until(pilot, lambda: not app.main.flow.busy, what="all three sent")
         await until(pilot, lambda: "Submitted 3 tasks" in toasts(app), what="the batch to end")
         await drained(pilot, app)
         assert len(sim.world.accounts[KEY].tasks) == 3
@@ -577,7 +578,7 @@ async def test_a_refused_key_halts_the_poller_without_looping(home: Path) -> Non
     handful of queries, not a loop — while the dashboard's own clock runs on."""
     with make_sim(api_key="sk-other-0000000000000000") as sim:
         ws = workspace(home, sim)
-        store = await open_store(ws)
+        store = await seed_store(ws)
         live = [await in_flight(store, f"live {i}", endpoint=sim.base_url,
                                 task_id=f"task-live-{i}") for i in range(3)]
         await store.close()
@@ -601,10 +602,10 @@ async def test_a_task_id_the_client_refuses_is_not_followed_and_others_are(
     """A row with an unusable task id says "Not followed any more" (and why) and is never
     sent; a task submitted next to it is polled to the end as usual."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
-    bad = await store.track(task_id="bad id", endpoint=sim.base_url, model=MODEL,
-                            prompt="a task with a bad id", size="1280*720", duration=5,
-                            audio=False)
+    store = await seed_store(ws)
+    bad = await store.following.track(task_id="bad id", endpoint=sim.base_url, model=MODEL,
+                                      prompt="a task with a bad id", size="1280*720", duration=5,
+                                      audio=False)
     await store.close()
     app = PixverseApp(ws)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -626,7 +627,7 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
     """d on a row whose video URL holds a control character ends at once: a toast, the
     File column says "✘ refused", nothing is fetched, no row is left "downloading"."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "odd url", endpoint=sim.base_url, task_id="task-odd-url",
                          video_url=f"{sim.origin}/media/task-odd-url\x07.mp4")
     await store.close()
@@ -637,7 +638,7 @@ async def test_a_video_url_with_a_control_character_is_refused_at_once(
         await until(pilot, lambda: "refused" in toasts(app), what="a toast")
         await until(pilot, lambda: cell(app, index_of(app, row.id), "download") == "✘ refused",
                     what="the File column")
-        assert not app.main._downloading
+        assert not app.main.downloads.busy
         stored = table(app).rows_by_id[row.id]
         assert stored.download_state == "refused" and not stored.download_bytes
         await pane_shows(pilot, app, "refused",
@@ -654,7 +655,7 @@ async def test_y_never_copies_a_url_that_would_do_more_than_open(
         sim: Simulator, home: Path, url: str) -> None:
     """A URL with a newline runs a command when pasted into a shell: it is not copied."""
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "odd url", endpoint=sim.base_url, task_id="task-odd-url",
                          video_url=url)
     await store.close()
@@ -668,7 +669,7 @@ async def test_y_never_copies_a_url_that_would_do_more_than_open(
 
 async def test_y_copies_a_plain_url(sim: Simulator, home: Path) -> None:
     ws = workspace(home, sim)
-    store = await open_store(ws)
+    store = await seed_store(ws)
     row = await finished(store, "plain url", endpoint=sim.base_url, task_id="task-plain",
                          video_url="https://media.example.com/v.mp4")
     await store.close()

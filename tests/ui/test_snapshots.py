@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from storage import Observation, TaskStore
+from storage import Observation, open_store
 from tests.ui.helpers import until, workspace
 from tui.ui.app import PixverseApp
 
@@ -43,17 +43,17 @@ def _stamp(minutes_before: float) -> str:
 
 
 async def _build(home: Path) -> None:
-    store = await TaskStore.open(home / "tasks.db")
+    store = await open_store(home / "tasks.db")
     for n, (prompt, size, duration, audio, status, ago, extra) in enumerate(HISTORY, 1):
-        row = await store.add_intent(endpoint="http://127.0.0.1:9/api/v1",
-                                     model="pixverse/pixverse-v5.6-t2v", prompt=prompt,
-                                     size=size, duration=duration, audio=audio, seed=1000 + n)
-        row = await store.mark_accepted(row.id, task_id=f"{n:08x}-aaaa-bbbb-cccc-{n:012x}",
-                                        status="PENDING", request_id=f"req-{n}",
-                                        next_poll_in=0)
+        row = await store.intents.add(endpoint="http://127.0.0.1:9/api/v1",
+                                      model="pixverse/pixverse-v5.6-t2v", prompt=prompt,
+                                      size=size, duration=duration, audio=audio, seed=1000 + n)
+        row = await store.intents.mark_accepted(row.id, task_id=f"{n:08x}-aaaa-bbbb-cccc-{n:012x}",
+                                                status="PENDING", request_id=f"req-{n}",
+                                                next_poll_in=0)
         if status != "PENDING":
             done = status in ("SUCCEEDED", "FAILED", "CANCELED")
-            await store.apply(row.id, Observation(
+            await store.following.apply(row.id, Observation(
                 status=status, request_id=f"req-{n}-last", submit_time=_stamp(ago),
                 scheduled_time=_stamp(ago - 0.1),
                 end_time=_stamp(ago - 1.5) if done else None,
@@ -66,8 +66,8 @@ async def _build(home: Path) -> None:
                 usage_video_count=1 if status == "SUCCEEDED" else None,
                 error_code=extra.get("code"), error_message=extra.get("message")), None)
         if extra.get("download"):
-            await store.set_download(row.id, state="done", path="/videos/red-fox.mp4",
-                                     done=6590, total=6590, sha256="ab" * 32)
+            await store.downloads.set(row.id, state="done", path="/videos/red-fox.mp4",
+                                      done=6590, total=6590, sha256="ab" * 32)
         await store._db.execute(
             "UPDATE generations SET created_at = ?, updated_at = ? WHERE id = ?",
             (_stamp(ago), _stamp(0), row.id))
@@ -122,8 +122,8 @@ def test_main_screen_at_80x24(snap_compare, history: Path) -> None:  # type: ign
 
 async def _more_rows(home: Path, count: int, *, batch: str | None = None) -> None:
     """Older, finished generations beneath the fixed history (a batch, if named)."""
-    store = await TaskStore.open(home / "tasks.db")
-    await store.import_many([{
+    store = await open_store(home / "tasks.db")
+    await store.history.import_many([{
         "created_at": _stamp(60 + n), "updated_at": _stamp(0),
         "prompt": f"Variation of a koi pond, take {n}" if batch else f"Archive clip {n:02d}",
         "size": "1280*720", "duration": 5, "task_id": f"more-{n:04d}", "seed": 500 + n,
@@ -148,6 +148,8 @@ def _at_table(moves: int = 0, *keys: str, wait_for: type | None = None):  # type
         await pilot.press(*keys)
         if wait_for is not None:
             await until(pilot, lambda: isinstance(app.screen, wait_for), what="the modal")
+            for field in app.screen.query("Input, TextArea"):
+                field.cursor_blink = False  # type: ignore[attr-defined]  # a dialog's own field
         await pilot.pause(0.3)  # the detail pane and the figures settle
 
     return run_before
@@ -165,7 +167,7 @@ def test_a_folded_batch(snap_compare, history: Path) -> None:  # type: ignore[no
 
 
 def test_marks_and_the_scope_prompt(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens.choice import ChoiceScreen
+    from tui.ui.dialogs.choice import ChoiceScreen
 
     asyncio.run(_more_rows(history, 60))
     assert snap_compare(_app(history), terminal_size=(140, 36),
@@ -178,7 +180,7 @@ def test_the_error_comes_first(snap_compare, history: Path) -> None:  # type: ig
 
 
 def test_the_keys_screen_at_80_columns(snap_compare, history: Path) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens.keys import KeysScreen
+    from tui.ui.dialogs.keys import KeysScreen
 
     assert snap_compare(_app(history), terminal_size=(80, 24),
                         run_before=_at_table(0, "question_mark", wait_for=KeysScreen))
@@ -189,7 +191,8 @@ def test_the_keys_screen_at_80_columns(snap_compare, history: Path) -> None:  # 
     (("s",), "StatsScreen"), (("enter",), "DetailScreen"), (("R",), "ChoiceScreen"),
 ], ids=["forget", "tags", "note", "stats", "details", "rerun"])
 def test_each_modal(snap_compare, history: Path, keys: tuple[str, ...], modal: str) -> None:  # type: ignore[no-untyped-def]
-    from tui.ui.screens import ask, choice, detail, stats
+    from tui.ui.dialogs import ask, choice, stats
+    from tui.ui.screens import detail
 
     kinds = {"ChoiceScreen": choice.ChoiceScreen, "AskScreen": ask.AskScreen,
              "StatsScreen": stats.StatsScreen, "DetailScreen": detail.DetailScreen}

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import os
 import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from storage import Generation, StatusEvent
+from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_rows, say
 from tui.config.credentials import region_of
-from tui.engine import provenance, rescue, stats, transfer
+from tui.engine.following import rescue
+from tui.engine.history import stats, transfer
+from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 
@@ -26,7 +32,7 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     if where.problems:
         raise Problem("; ".join(where.problems))
     async with await ws.open_store() as store:
-        rows = await store.page(where, limit=args.limit)
+        rows = await store.history.page(where, limit=args.limit)
         about_to_expire = rescue.warning(await rescue.expiring(store))
     print_rows(rows, args.json)
     if about_to_expire:
@@ -41,7 +47,7 @@ async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
         return await _show_file(args, ws, video)
     async with await ws.open_store() as store:
         row = await find_one(store, args.task)
-        events = await store.events(row.id)
+        events = await store.generations.events(row.id)
     _print_row(row, events, args.json)
     return 0
 
@@ -66,16 +72,17 @@ async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> in
     """By the metadata's task id, else by the file's SHA-256; else what the metadata says."""
     told = await asyncio.to_thread(provenance.read, video)
     async with await ws.open_store() as store:
-        row = await store.get_by_task_id(told.task_id) if told and told.task_id else None
+        row = await store.generations.by_task_id(told.task_id) if told and told.task_id else None
         others: list[Generation] = []
         if row is None:
             try:
                 digest = await asyncio.to_thread(provenance.sha256_of, video)
             except OSError as exc:
                 raise Problem(f"cannot read {video} ({exc.strerror or exc})") from None
-            rows = sorted(await store.get_by_sha256(digest), key=lambda r: r.id, reverse=True)
+            rows = sorted(await store.generations.by_sha256(digest), key=lambda r: r.id,
+                          reverse=True)
             row, others = (rows[0], rows[1:]) if rows else (None, [])
-        events = await store.events(row.id) if row is not None else []
+        events = await store.generations.events(row.id) if row is not None else []
     if row is not None:
         _print_row(row, events, args.json)
         if others:
@@ -144,12 +151,29 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
                 with open(args.output, "w", encoding="utf-8", newline="") as out:
                     count = await transfer.export(store, out, args.format, where)
             except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise Problem(full_disk(Path(args.output))) from None
                 raise Problem(f"cannot write {args.output} ({exc.strerror or exc})") from None
         else:
             sink = _TerminalSafe(sys.stdout) if sys.stdout.isatty() else sys.stdout
-            count = await transfer.export(store, sink, args.format, where)  # type: ignore[arg-type]
+            try:
+                count = await transfer.export(store, sink, args.format, where)  # type: ignore[arg-type]
+                sys.stdout.flush()
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                raise Problem(full_disk(_stdout_path())) from None
     err(f"exported {count} generation{'s' if count != 1 else ''}")
     return 0
+
+
+def _stdout_path() -> Path:
+    """Where standard output goes, for a sentence: its file if the system says."""
+    with contextlib.suppress(OSError):
+        target = os.readlink("/proc/self/fd/1")
+        if target.startswith("/"):
+            return Path(target)
+    return Path("standard output")
 
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import sys
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
@@ -36,8 +38,12 @@ from tui.cli.watch import cmd_watch
 from tui.config.credentials import CredentialsError
 from tui.dashscope import DashScopeError, RequestInvalid
 from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
-from tui.engine.submit import CreatedButNotRecorded
+from tui.engine.submitting.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
+from tui.stopping import Stopped, stoppable
+from tui.text_input import unicode_problem
+
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for git when its reader left
 
 # -- parser ----------------------------------------------------------------------
 
@@ -65,7 +71,7 @@ def _positive(text: str) -> int:
 
 
 def _variations(text: str) -> int:
-    from tui.engine.batch import MAX_VARIATIONS
+    from tui.engine.submitting.batch import MAX_VARIATIONS
 
     value = int(text)
     if not 1 <= value <= MAX_VARIATIONS:
@@ -80,12 +86,25 @@ def _scale(text: str) -> float:
     return value
 
 
+def _version() -> str:
+    """The installed distribution's version (what ``pip show`` says)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pixverse-tui")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from tui import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pixverse-tui",
         description="Make videos with PixVerse v5.6 on Alibaba Cloud Model Studio (DashScope).")
     parser.add_argument("--demo", action="store_true",
                         help="run against a built-in simulator (no key, no cost)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def json_flag(p: argparse.ArgumentParser) -> None:
@@ -218,9 +237,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Arguments that name files: a file name may be any bytes (Python hands undecodable ones
+# over as surrogates, which open() turns back into the same bytes).
+PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to"})
+
+
+def undecodable_argument(args: argparse.Namespace) -> str | None:
+    """One sentence for a text argument holding bytes that are not UTF-8 (Python passes
+    them on as lone surrogates, which no database or request can carry); None if none."""
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS or (args.command == "show" and name == "task"
+                                      and _is_file(value)):
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and (problem := unicode_problem(text)) is not None:
+                shown = name if name in _POSITIONAL else f"--{name.replace('_', '-')}"
+                return f"the {shown} argument {problem}; nothing was done"
+    return None
+
+
+_POSITIONAL = frozenset({"prompt", "task", "tasks", "task_ids", "ref", "file"})
+
+
+def _is_file(value: object) -> bool:
+    try:
+        return isinstance(value, str) and os.path.isfile(value)
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled
+        return status
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """Standard output's reader is gone (``| head -1``): stop quietly, as git does.
+
+    Whatever is still buffered for standard output goes nowhere, so the interpreter's
+    last flush cannot complain about the closed pipe either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (an embedding)
+        pass
+    return SIGPIPE_STATUS
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (bad := undecodable_argument(args)) is not None:
+        err(bad)
+        return 2
     if args.command in ("simulate", "serve"):
         return int(args.run_sync(args))
     if args.command is None:
@@ -235,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ws = Workspace.load()
         for warning in ws.warnings:  # the same ones the dashboard shows
             err(warning)
-        return int(asyncio.run(args.run(args, ws)))
+        return int(asyncio.run(stoppable(args.run(args, ws))))
     except (Problem, MissingKey, CredentialsError, RequestInvalid, StoreError,
             CreatedButNotRecorded) as exc:
         err(str(exc))
@@ -244,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("interrupted")
         return 130
+    except Stopped as exc:  # SIGTERM, SIGHUP: as Ctrl-C, everything given back
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            err(str(exc))
+        return exc.status
+    except BrokenPipeError:
+        raise  # the reader left: see main
     except Exception as exc:  # a bug: still one sentence, unless asked for the details
         if os.environ.get("PIXVERSE_TUI_DEBUG"):
             traceback.print_exc()

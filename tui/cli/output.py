@@ -1,7 +1,8 @@
 """What the command line writes: results on stdout, one-sentence problems on stderr.
 
 Everything goes through ``printable`` on its way out, so no server answer,
-prompt or imported text can drive the user's terminal.
+prompt or imported text can drive the user's terminal; problems also go through
+``scrub``, so an error that quotes a request's headers never shows the key.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from storage import Generation, TaskStore
+from storage.redact import scrub
 from tui.cli import render
 from tui.dashscope import DashScopeError
 from tui.dashscope.explain import explain
@@ -27,7 +29,7 @@ def say(text: str) -> None:
 
 def err(message: str) -> None:
     """One sentence on standard error."""
-    print(f"pixverse-tui: {printable(message)}", file=sys.stderr, flush=True)
+    print(f"pixverse-tui: {printable(scrub(message))}", file=sys.stderr, flush=True)
 
 
 def describe(exc: DashScopeError) -> str:
@@ -48,9 +50,9 @@ def print_rows(rows: Sequence[Generation], as_json: bool) -> None:
 
 async def find_one(store: TaskStore, ref: str) -> Generation:
     """The one row a user's reference (task id, prefix, #ID) means — or a Problem."""
-    rows = await store.find(ref)
+    rows = await store.generations.find(ref)
     if not rows:
-        raise Problem(f"no task matches {ref!r} in {store.path}; see `pixverse-tui list`")
+        raise Problem(f"no task matches {ref!r} in {store.location}; see `pixverse-tui list`")
     if len(rows) > 1:
         raise Problem(f"{ref!r} matches several tasks ({', '.join(r.task_id or '?' for r in rows)}"
                       "); give more of the task id")

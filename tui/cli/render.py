@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from storage import Generation, StatusEvent
-from storage.clock import parse_iso
+from tui.engine.history import timeline
 from tui.safe_text import json_text, printable
+
+UNKNOWN = "—"  # a figure that is not known (yet), or that the service's times contradict
 
 
 def as_json(row: Generation) -> dict[str, Any]:
@@ -46,13 +48,6 @@ def one_line(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def seconds_between(start: str | None, end: str | None) -> float | None:
-    a, b = parse_iso(start), parse_iso(end)
-    if a is None or b is None:
-        return None
-    return (b - a).total_seconds()
-
-
 def table(rows: list[Generation]) -> str:
     lines = [f"{'ID':>5}  {'TASK':<8}  {'STATUS':<11}  {'SIZE':<9}  {'DUR':>3}  PROMPT"]
     for row in rows:
@@ -63,8 +58,8 @@ def table(rows: list[Generation]) -> str:
 
 
 def details(row: Generation, events: list[StatusEvent]) -> str:
-    queue = seconds_between(row.submit_time, row.scheduled_time)
-    work = seconds_between(row.scheduled_time, row.end_time)
+    queue = timeline.queue_seconds(row)
+    work = timeline.generation_seconds(row)
     pairs: list[tuple[str, Any]] = [
         ("id", row.id), ("task id", row.task_id), ("status", row.display_status),
         ("submission", row.submission + (f" — {row.submission_note}"
@@ -74,8 +69,8 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
         ("seed", "random" if row.seed is None else row.seed),
         ("created", row.created_at), ("submitted", row.submit_time),
         ("scheduled", row.scheduled_time), ("ended", row.end_time),
-        ("queue time", f"{queue:.1f} s" if queue is not None else None),
-        ("generation time", f"{work:.1f} s" if work is not None else None),
+        ("queue time", f"{queue:.1f} s" if queue is not None else UNKNOWN),
+        ("generation time", f"{work:.1f} s" if work is not None else UNKNOWN),
         ("video url", row.video_url),
         ("usage", None if row.usage_size is None else
          f"{row.usage_duration:g} s, {row.usage_size}, {row.usage_fps} fps, SR {row.usage_sr}, "

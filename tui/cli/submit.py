@@ -13,13 +13,17 @@ from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
 from tui.cli.output import Problem, describe, err, print_rows, say
 from tui.cli.tasks import wait_for_rows
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.validation import check_request
-from tui.engine import batch, stats, templates
-from tui.engine.prices import Estimate, Prices, budget_state, estimate
-from tui.engine.submit import CREATE_PACE, submit_all
+from tui.engine.history import stats
+from tui.engine.submitting import batch, templates
+from tui.engine.submitting.prices import Estimate, Prices, budget_state, estimate
+from tui.engine.submitting.submit import CREATE_PACE, submit_all
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
+from tui.text_input import BadText
+
+STDIN = "standard input"
 
 
 @dataclass
@@ -33,6 +37,9 @@ class Intent:
 
 
 async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
+    if args.download and not args.wait and not args.dry_run:
+        raise Problem("--download needs --wait (a new task's video is not ready when it is "
+                      "sent); nothing was sent")
     intent = _intent(args, ws)
     for warning in intent.warnings:
         err(f"warning: {warning}")
@@ -41,7 +48,7 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         to_send = intent.items
         if intent.plan is not None:
-            await store.sweep_interrupted_sends()  # a dead process's sends are in doubt
+            await store.intents.sweep_interrupted()  # a dead process's sends are in doubt
             found = await batch.survey(store, intent.plan)
             err(f"{printable(intent.plan.name)}: {intent.plan.lines} lines, "
                 f"{len(intent.plan.items)} prompts — {found.sentence()}")
@@ -66,14 +73,11 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                                        polling.first_poll, CREATE_PACE / args.time_scale)
             if ws.account is not None and any(r.task_id for r in rows):
                 with contextlib.suppress(StoreError):  # the poller, in whichever process
-                    await store.nudge_poller(ws.account)
+                    await store.leases.nudge(ws.account)
             if args.wait and not failed:
                 rows, ended = await wait_for_rows(store, client, ws, rows, args.time_scale,
                                           args.download)
                 failed = not ended
-            elif args.download:
-                err("--download needs --wait (the video is not ready yet); nothing was "
-                    "downloaded")
     print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -88,6 +92,7 @@ def _defaults(args: argparse.Namespace, prompt: str = "") -> GenerationRequest:
 
 
 def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
+    cap = int(ws.settings.get("batch", "max_tasks") or batch.MAX_TASKS)
     try:
         values = templates.parse_assignments(args.var or [])
     except templates.TemplateError as exc:
@@ -97,7 +102,9 @@ def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
             raise Problem("give either a prompt, --template or --from, not several")
         name, content = _read_batch_file(args.from_file)
         plan = batch.read_batch(content, name, _defaults(args), variations=args.variations,
-                                values=values)
+                                values=values, cap=cap)
+        if plan.over_cap:
+            raise Problem(plan.problems[0])
         if plan.problems:
             for problem in plan.problems[:20]:
                 err(problem)
@@ -108,7 +115,10 @@ def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
         return Intent(plan.items, plan, plan.warnings)
     text = _prompt_text(args, ws)
     try:
-        requests = batch.expand_prompt(_defaults(args, text), args.variations, values)
+        requests = batch.expand_prompt(_defaults(args, text), args.variations, values,
+                                       cap=cap)
+    except batch.TooManyTasks as exc:
+        raise Problem(str(exc)) from None
     except templates.TemplateError as exc:
         raise Problem(f"the prompt is not a valid template: {exc}") from None
     verdicts = [check_request(request) for request in requests]
@@ -151,8 +161,10 @@ def _read_prompt(text: str) -> str:
         raise Problem("`submit -` reads the prompt from standard input; pipe it in, e.g. "
                       "`pixverse-tui submit - < prompt.txt`")
     try:
-        prompt = sys.stdin.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        prompt = batch.read_stream(sys.stdin.buffer, STDIN).strip()
+    except BadText as exc:
+        raise Problem(f"{exc}; nothing was sent") from None
+    except OSError as exc:
         raise Problem(f"cannot read the prompt from standard input ({exc})") from None
     if not prompt:
         raise Problem("standard input held no prompt; nothing was sent")
@@ -166,20 +178,20 @@ def _read_batch_file(source: str) -> tuple[str, str]:
         if sys.stdin.isatty():
             raise Problem("`--from -` reads the batch from standard input; pipe it in")
         try:
-            return "stdin", sys.stdin.read()
-        except (OSError, UnicodeDecodeError) as exc:
+            return "stdin", batch.read_stream(sys.stdin.buffer, STDIN)
+        except BadText as exc:
+            raise Problem(f"{exc}; nothing was sent") from None
+        except OSError as exc:
             raise Problem(f"cannot read the batch from standard input ({exc})") from None
     path = Path(source).expanduser()
     try:
-        if path.stat().st_size > batch.MAX_FILE:
-            raise Problem(f"{source} is larger than {batch.MAX_FILE // 2**20} MB; split it")
-        return path.name, path.read_text(encoding="utf-8")
+        return path.name, batch.read_file(path)
+    except BadText as exc:
+        raise Problem(f"{exc}; nothing was sent") from None
     except FileNotFoundError:
         raise Problem(f"{source} does not exist") from None
     except IsADirectoryError:
         raise Problem(f"{source} is a folder; give a file of prompts") from None
-    except UnicodeDecodeError:
-        raise Problem(f"{source} is not UTF-8 text") from None
     except OSError as exc:
         raise Problem(f"cannot read {source} ({exc.strerror or exc})") from None
 
@@ -256,6 +268,8 @@ def _say_error(row: Generation, error: DashScopeError) -> None:
         err(f"the create request for #{row.id} got no clear answer ({error}); a task may "
             f"exist and be billed. It was NOT re-sent. Run `pixverse-tui resolve {row.id}` "
             "to look for it.")
+    elif isinstance(error, RequestInvalid):  # refused here: nothing left this machine
+        err(f"#{row.id}: {error}")
     else:
         err(f"the service refused #{row.id}: {describe(error)}")
 
@@ -275,8 +289,9 @@ class _Progress:
         if not self.shown:
             return
         where = f"line {line} " if line is not None else ""
-        what = "refused" if error is not None and not error.ambiguous else (
-            "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8])
+        what = "not sent" if isinstance(error, RequestInvalid) else (
+            "refused" if error is not None and not error.ambiguous else (
+                "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8]))
         text = printable(f"[{self.count}/{self.total}] {where}→ {what}")
         if self.live:
             print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)

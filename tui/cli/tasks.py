@@ -7,47 +7,66 @@ import asyncio
 from pathlib import Path
 
 from storage import Generation, TaskStore
+from storage.history import HistoryFilter
 from tui.cli.output import Problem, describe, err, find_one, print_rows, say
 from tui.dashscope import DashScopeClient
 from tui.dashscope.task_ids import task_id_problem
-from tui.engine import operations, resolve
-from tui.engine.download import Downloader, DownloadError
-from tui.engine.observe import adopt, observation
-from tui.engine.poller import PollingHalted, same_service, why_not_finished
+from tui.engine import operations
+from tui.engine.following import listing
+from tui.engine.following.observe import adopt, observation
+from tui.engine.following.poller import PollingHalted, same_service, why_not_finished
+from tui.engine.media.download import Downloader, DownloadError
+from tui.engine.submitting import resolve
 from tui.engine.workspace import Workspace
 
 
 class _Saver:
     """Downloads while ``wait`` follows: the waited-for videos (``--download``), or every
-    video that finishes while this process polls (``[downloads] auto``)."""
+    video that finishes while this process polls (``[downloads] auto``).
+
+    Each video is tried once per run: a failure is said once, and remembered so that the
+    exit status can tell it."""
 
     def __init__(self, downloader: Downloader, wanted: set[int] | None) -> None:
         self.downloader = downloader
         self.wanted = wanted  # None: every task
         self.tasks: list[asyncio.Task[Generation | None]] = []
+        self.tried: set[int] = set()
+        self.failed: set[int] = set()
 
     def on_update(self, row: Generation, changed: bool) -> None:
-        if changed and row.status == "SUCCEEDED" and (self.wanted is None
-                                                       or row.id in self.wanted):
+        if changed and row.status == "SUCCEEDED" and self._wants(row):
             self.tasks.append(asyncio.create_task(self._save(row)))
 
+    def _wants(self, row: Generation) -> bool:
+        return row.id not in self.tried and (self.wanted is None or row.id in self.wanted)
+
     async def _save(self, row: Generation) -> Generation | None:
+        self.tried.add(row.id)
         try:
             done = await self.downloader.download(row, wait=True)
         except DownloadError as exc:
+            self.failed.add(row.id)
             err(str(exc))
             return None
         err(f"saved {done.download_path}")
         return done
 
     async def finish(self, store: TaskStore, rows: list[Generation]) -> list[Generation]:
-        """Let running downloads end, fetch the waited-for videos still missing."""
+        """Let running downloads end, fetch the waited-for videos still missing (those
+        that had already finished before this run followed them)."""
         await asyncio.gather(*self.tasks)
-        for row in await store.get_many(r.id for r in rows):
-            if row.status == "SUCCEEDED" and row.download_state != "done" and (
-                    self.wanted is None or row.id in self.wanted):
+        for row in await store.generations.get_many(r.id for r in rows):
+            if row.status == "SUCCEEDED" and row.download_state != "done" and self._wants(row):
                 await self._save(row)
-        return await store.get_many(r.id for r in rows)
+        return await store.generations.get_many(r.id for r in rows)
+
+    async def stop(self) -> None:
+        """Stop the downloads still running (the wait was stopped) and let each put its
+        row back, before the downloader and the store close under it."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
@@ -57,7 +76,8 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
 
     Each task that ended without a video gets one sentence on stderr; a refused
     key or endpoint ends the whole wait with one.  With ``download`` (or
-    ``[downloads] auto``) the videos are saved as they finish.
+    ``[downloads] auto``) the videos are saved as they finish; with ``download``, a
+    waited-for video that could not be saved makes the result False too.
     """
     auto = bool(ws.settings.get("downloads", "auto"))
     saver = _Saver(ws.downloader(store), None if auto else {r.id for r in rows}) \
@@ -77,6 +97,7 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     finally:
         if saver is not None:
+            await saver.stop()
             await saver.downloader.aclose()
     for row in rows:
         reason = why_not_finished(row)
@@ -92,7 +113,8 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
             err(f"{row.task_id} was canceled")
         elif row.task_id is None:
             err(f"#{row.id} has no task to wait for ({row.display_status})")
-    return rows, all(r.status == "SUCCEEDED" for r in rows) and not elsewhere
+    saved = not download or saver is None or not saver.failed & {r.id for r in rows}
+    return rows, all(r.status == "SUCCEEDED" for r in rows) and not elsewhere and saved
 
 
 async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
@@ -100,7 +122,7 @@ async def cmd_wait(args: argparse.Namespace, ws: Workspace) -> int:
         rows = [await find_one(store, ref) for ref in args.tasks]
         for row in rows:  # asking to wait is asking to follow, even a task given up on
             if row.task_id is not None and not row.terminal and row.forgotten_at is None:
-                await store.follow_again(row.id)
+                await store.following.resume(row.id)
         async with ws.client(store, time_scale=args.time_scale) as client:
             rows, ok = await wait_for_rows(store, client, ws, rows, args.time_scale, args.download)
     print_rows(rows, args.json)
@@ -121,7 +143,7 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
         try:
             for row in rows:
                 if client is not None and row.task_id and not row.terminal:
-                    row, _ = await store.apply(row.id, observation(await client.query(
+                    row, _ = await store.following.apply(row.id, observation(await client.query(
                         row.task_id)), 3.0)
                 try:
                     row = await downloader.download(row, folder, wait=True)
@@ -172,9 +194,9 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
     rows = []
     async with await ws.open_store() as store, ws.client(store) as client:
         for task_id in task_ids:
-            known = await store.get_by_task_id(task_id)
+            known = await store.generations.by_task_id(task_id)
             if known is not None:
-                rows.append(await store.follow_again(known.id))
+                rows.append(await store.following.resume(known.id))
                 continue
             info = await client.query(task_id)
             if info.status == "UNKNOWN":
@@ -191,7 +213,8 @@ async def cmd_track(args: argparse.Namespace, ws: Workspace) -> int:
 async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         if args.ref is None:
-            rows = await store.recent(statuses=["UNCONFIRMED"], limit=100_000)
+            rows = await store.history.page(HistoryFilter(statuses=("UNCONFIRMED",)),
+                                            limit=100_000)
             if not rows:
                 say("no unconfirmed submissions")
                 return 0
@@ -249,25 +272,27 @@ def _verdict_text(verdict: resolve.Verdict) -> str:
 
 async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
     adopted = refused = 0
+    runaway: listing.ListRunaway | None = None
     async with await ws.open_store() as store, ws.client(store) as client:
-        known = await store.task_ids()
-        page_no = 1
-        while True:
-            page = await client.list_tasks(page_no=page_no, page_size=50)
-            refused += page.refused
-            for listed in page.tasks:
-                if listed.task_id in known:
-                    continue
-                info = await client.query(listed.task_id)
-                await adopt(store, info, client.base_url, listed.model_name)
-                known.add(listed.task_id)
-                adopted += 1
-            if page_no >= page.total_page or not page.tasks:
-                break
-            page_no += 1
+        known: set[str] = set()
+        try:
+            async for page in listing.pages(client, sizes=(50,)):
+                refused += page.refused
+                known |= await store.generations.known_task_ids(t.task_id for t in page.tasks)
+                for listed in page.tasks:
+                    if listed.task_id in known:
+                        continue
+                    info = await client.query(listed.task_id)
+                    await adopt(store, info, client.base_url, listed.model_name)
+                    known.add(listed.task_id)
+                    adopted += 1
+        except listing.ListRunaway as exc:  # what was adopted so far stays adopted
+            runaway = exc
+    if runaway is not None:
+        err(f"{runaway}; run sync again later")
     if refused:
         err(f"{refused} listed task{'s were' if refused != 1 else ' was'} left out: the "
             "service sent an id or status that cannot be used")
     say(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
-    return 0
+    return 1 if runaway is not None else 0
 

@@ -14,16 +14,16 @@ import contextlib
 import sys
 import time
 
-from storage import Generation, StoreError, TaskStore
+from storage import Change, ChangeFeed, Generation, StoreError, TaskStore
 from storage.clock import now_iso
 from tui.cli.output import err, say
-from tui.engine import rescue
-from tui.engine.download import Downloader, DownloadError
-from tui.engine.poller import PollScheduler
+from tui.engine.following import rescue
+from tui.engine.following.poller import PollScheduler
+from tui.engine.media.download import Downloader, DownloadError
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 
-LOOK_EVERY = 1.0  # seconds between looks at the store
+LOOK_EVERY = 1.0  # seconds at most between looks (for the signal gap and the rescue check)
 RESCUE_EVERY = 600.0  # seconds between checks for videos about to expire
 SIGNAL_GAP = 1.0  # never more than one signal per second
 MARKS = {"SUCCEEDED": "✔", "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?"}
@@ -45,9 +45,19 @@ class Watcher:
         self._pending_signal: str | None = None
         self.since = now_iso()
 
-    async def look(self, stamp: str) -> str:
-        """Report what changed since ``stamp``; returns the next stamp."""
-        rows = await self.store.changed_since(stamp)
+    async def look(self, change: Change | None) -> None:
+        """Report what the store's change feed says changed (a task that ended)."""
+        if change:
+            await self._report(await self._changed_rows(change))
+        self.flush_signal()
+
+    async def _changed_rows(self, change: Change) -> list[Generation]:
+        ids: set[int] = set(change.rows)
+        if change.everything:  # which is not known: every task watched or in flight
+            ids |= set(self.seen) | {r.id for r in await self.store.following.unfinished()}
+        return await self.store.generations.get_many(ids)
+
+    async def _report(self, rows: list[Generation]) -> None:
         for row in rows:
             status = row.display_status
             if self.seen.get(row.id) == status:
@@ -58,13 +68,11 @@ class Watcher:
                 self.ended(row)
                 if row.status == "SUCCEEDED" and self.downloader is not None:
                     self.save(row)
-        self.flush_signal()
-        return max((r.updated_at for r in rows), default=stamp)
 
     async def _ended_lately(self, row: Generation) -> bool:
         """A row first seen finished: did it finish while we watched (fast tasks do)?"""
         return any(event.at >= self.since and event.status == row.status
-                   for event in await self.store.events(row.id))
+                   for event in await self.store.generations.events(row.id))
 
     def ended(self, row: Generation) -> None:
         mark = MARKS.get(row.display_status, "·")
@@ -133,26 +141,47 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
                                f"poller {health.value}" + (f": {detail}" if detail else "")))
         downloader = ws.downloader(store) if download else None
         watcher = Watcher(store, poller, downloader, args.signal)
-        for row in await store.unfinished():
+        changes = store.changes()  # before reading what is in flight: nothing ends unseen
+        for row in await store.following.unfinished():
             watcher.seen[row.id] = row.display_status
         say(f"watching {len(watcher.seen)} task{'s' if len(watcher.seen) != 1 else ''} in "
             f"flight{'; finished videos are downloaded' if download else ''} "
             "(ctrl+c stops)")
         polling = asyncio.create_task(poller.run())
-        stamp, next_rescue = now_iso(), 0.0
+        change: Change | None = None
+        next_rescue = 0.0
         try:
             while True:
-                with contextlib.suppress(StoreError):
-                    stamp = await watcher.look(stamp)
+                with contextlib.suppress(StoreError):  # the change is looked at again
+                    await watcher.look(change)
+                    change = None
                     if time.monotonic() >= next_rescue:
                         next_rescue = time.monotonic() + RESCUE_EVERY
                         await watcher.rescue()
-                await asyncio.sleep(LOOK_EVERY)
+                change = _merged(change, await _next_change(changes))
         finally:
+            await changes.aclose()
             polling.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await polling
-            for task in watcher.tasks:
+            saving = list(watcher.tasks)
+            for task in saving:
                 task.cancel()
+            # Each download puts its row back before the store closes under it.
+            await asyncio.gather(*saving, return_exceptions=True)
             if downloader is not None:
                 await downloader.aclose()
+
+
+async def _next_change(changes: ChangeFeed) -> Change | None:
+    """What the store says changed next — or None after ``LOOK_EVERY`` of quiet."""
+    try:
+        return await asyncio.wait_for(anext(changes), LOOK_EVERY)
+    except TimeoutError:
+        return None
+
+
+def _merged(first: Change | None, then: Change | None) -> Change | None:
+    if first is None or then is None:
+        return first or then
+    return first | then

@@ -8,11 +8,12 @@ import stat
 from pathlib import Path
 
 from tui.dashscope.client import BEIJING_URL
-from tui.dashscope.secret import ApiKey
+from tui.dashscope.secret import ApiKey, key_problem
 
 KEY_ENV = "DASHSCOPE_API_KEY"
 KEY_FILE_ENV = "DASHSCOPE_API_KEY_FILE_PATH"
 BASE_URL_ENV = "DASHSCOPE_HTTP_BASE_URL"
+MAX_KEY_FILE = 4096  # a key is about 35 bytes; more is not a key file
 
 
 class CredentialsError(Exception):
@@ -20,23 +21,52 @@ class CredentialsError(Exception):
 
 
 def api_key(environ: dict[str, str] | None = None) -> ApiKey | None:
-    """The key from ``DASHSCOPE_API_KEY``, else the file ``DASHSCOPE_API_KEY_FILE_PATH``."""
+    """The key from ``DASHSCOPE_API_KEY``, else the file ``DASHSCOPE_API_KEY_FILE_PATH``.
+
+    Checked before anything else happens: a key the HTTP library would refuse (two
+    lines, a CR or LF inside, a non-ASCII character) is one sentence here, naming
+    where it came from and never the key."""
     env = os.environ if environ is None else environ
-    value = env.get(KEY_ENV, "").strip()
-    if value:
+    value = env.get(KEY_ENV, "")
+    if value.strip():
+        problem = key_problem(value)
+        if problem is not None:
+            advice = ("set it to the key alone" if "lines" in problem
+                      else "copy the key again from the Model Studio console")
+            raise CredentialsError(f"{KEY_ENV} {problem}; {advice}.")
         return ApiKey(value)
     file_path = env.get(KEY_FILE_ENV, "").strip()
     if not file_path:
         return None
+    text = _read_key_file(file_path)
+    problem = key_problem(text)
+    if problem == "is empty":
+        raise CredentialsError(f"{KEY_FILE_ENV} points at {file_path}, which is empty.")
+    if problem is not None:
+        advice = ("put only the key in it" if "lines" in problem
+                  else "copy the key again from the Model Studio console")
+        raise CredentialsError(f"The API key in {file_path} {problem}; {advice}.")
+    return ApiKey(text)
+
+
+def _read_key_file(file_path: str) -> str:
+    """The key file's text (a BOM an editor added left out); bytes that are not UTF-8
+    become U+FFFD, which ``key_problem`` refuses as not ASCII."""
     try:
-        text = Path(file_path).expanduser().read_text(encoding="utf-8").strip()
+        with Path(file_path).expanduser().open("rb") as source:
+            data = source.read(MAX_KEY_FILE + 1)
     except OSError as exc:
         raise CredentialsError(
             f"{KEY_FILE_ENV} points at {file_path}, which cannot be read "
             f"({exc.strerror or exc}); fix the path or set {KEY_ENV}.") from None
-    if not text:
-        raise CredentialsError(f"{KEY_FILE_ENV} points at {file_path}, which is empty.")
-    return ApiKey(text)
+    except ValueError:  # a NUL in the path
+        raise CredentialsError(f"{KEY_FILE_ENV} holds a NUL character; fix the path "
+                               f"or set {KEY_ENV}.") from None
+    if len(data) > MAX_KEY_FILE:
+        raise CredentialsError(f"{file_path} ({KEY_FILE_ENV}) is larger than an API key "
+                               f"file can be ({MAX_KEY_FILE // 1024} KB); put only the key in "
+                               "it.")
+    return data.decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 def key_file_warnings(environ: dict[str, str] | None = None) -> list[str]:

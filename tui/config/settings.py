@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 from storage.postgres.connect import has_password, password_warning, url_problem
 from tui.dashscope.client import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
-from tui.engine.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
+from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
+from tui.engine.submitting.batch import MAX_TASKS
+from tui.text_input import BadText, decode, split_lines
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
 _UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
@@ -180,6 +182,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "batch": {
         # a template or batch file making more prompts than this asks first
         "ask_above": Rule((int,), 50, _between(1, 10_000)),
+        # what one submission (a prompt, a template, a batch file) may make at most:
+        # counted before anything is expanded, refused above
+        "max_tasks": Rule((int,), MAX_TASKS, _between(1, 100_000)),
     },
     "templates": {},  # name -> prompt template; also templates.toml beside config.toml
 }
@@ -230,7 +235,7 @@ class LineIndex:
         self.headers: dict[str, int] = {}
         self.keys: dict[tuple[str | None, str], int] = {}
         current: str | None = None
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in enumerate(split_lines(text), 1):  # as tomllib counts lines
             if header := _HEADER.match(line):
                 current = header.group(1).strip("\"'")
                 self.headers.setdefault(current, number)
@@ -252,12 +257,12 @@ def _suggest(word: str, options: list[str]) -> str:
 def _read(path: Path, settings: Settings) -> tuple[str, dict[str, Any]] | None:
     """The file's text and parsed TOML; None (with one sentence) when it cannot be used."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes(), str(path))  # no BOM, no newline translation
         return text, tomllib.loads(text)
     except (FileNotFoundError, NotADirectoryError):
         return None  # no config file: the defaults, silently
-    except UnicodeDecodeError:
-        problem = f"{path} is not UTF-8 text; using the defaults."
+    except BadText as exc:
+        problem = f"{exc}; using the defaults."
     except tomllib.TOMLDecodeError as exc:
         problem = f"{path}: {exc}; using the defaults until it is fixed."
     except (ValueError, RecursionError):  # a number too long, or nesting too deep

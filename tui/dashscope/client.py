@@ -225,21 +225,29 @@ class DashScopeClient:
         creating: bool = False,
         extra_headers: dict[str, str] | None = None,
     ) -> Any:
-        headers = {
-            "Authorization": f"Bearer {self._key.reveal()}",
-            "Accept": "application/json; charset=utf-8",
-        }
+        # The key joins the headers only inside ``_build``: no frame that can still be in a
+        # traceback (the dashboard's crash report shows locals) holds it.
+        headers = {"Accept": "application/json; charset=utf-8"}
         if extra_headers:
             headers.update(extra_headers)
         content = None
         if json_body is not None:
             headers["Content-Type"] = "application/json"
-            content = json.dumps(json_body, ensure_ascii=False).encode()
+            try:
+                content = json.dumps(json_body, ensure_ascii=False).encode()
+            except UnicodeEncodeError:  # a lone surrogate, e.g. from a "\ud800" escape
+                raise _not_sent("the prompt holds text that is not valid Unicode") from None
+        request = self._build(method, path, headers, content, params)
         if self.pace is not None and not creating:
             await self.pace()
         try:
             async with asyncio.timeout(self.answer_deadline):
-                return await self._exchange(method, path, headers, content, params, creating)
+                return await self._exchange(request, creating)
+        except httpx.LocalProtocolError:
+            # h11 refuses a request line or header it cannot write before writing a byte
+            # of it (the body is bytes of a length it knows): nothing left this machine.
+            raise _not_sent("the HTTP library refused to write it (a header or the URL "
+                            "holds a character HTTP cannot carry)") from None
         except TimeoutError:
             raise NetworkError(
                 f"{self.base_url} did not finish its answer within {self.answer_deadline:g} s",
@@ -256,12 +264,27 @@ class DashScopeClient:
                 f"the connection to {self.base_url} broke ({_describe(exc)})",
                 failure=Failure.AMBIGUOUS if creating else Failure.RETRYABLE) from None
 
-    async def _exchange(self, method: str, path: str, headers: dict[str, str],
-                        content: bytes | None, params: dict[str, str] | None,
-                        creating: bool) -> Any:
+    def _build(self, method: str, path: str, headers: dict[str, str],
+               content: bytes | None, params: dict[str, str] | None) -> httpx.Request:
+        """The request, checked before any connection is made: a header or URL that HTTP
+        cannot carry means the request is *not sent* (refused here, never ambiguous) —
+        and the error names the problem, never the header (it holds the key)."""
+        headers = {"Authorization": f"Bearer {self._key.reveal()}", **headers}
+        for name, value in headers.items():
+            if any(not (" " <= char <= "~" or char == "\t") for char in value):
+                what = ("the API key holds a character an HTTP header cannot carry; fix "
+                        "DASHSCOPE_API_KEY or the key file" if name == "Authorization"
+                        else f"the {name} header holds a character HTTP cannot carry")
+                raise _not_sent(what)
+        try:
+            return self.http.build_request(method, self.base_url + path, headers=headers,
+                                           content=content, params=params)
+        except (httpx.InvalidURL, UnicodeError, ValueError):
+            raise _not_sent("the HTTP library refused to build it (a header or the URL "
+                            "holds a character HTTP cannot carry)") from None
+
+    async def _exchange(self, request: httpx.Request, creating: bool) -> Any:
         """Send, then read the answer — at most ``MAX_ANSWER_BYTES`` of it."""
-        request = self.http.build_request(method, self.base_url + path, headers=headers,
-                                          content=content, params=params)
         response = await self.http.send(request, stream=True)
         try:
             declared = response.headers.get("Content-Length", "")
@@ -276,6 +299,12 @@ class DashScopeClient:
         finally:
             await response.aclose()
         return _decode(response, b"".join(chunks), creating)
+
+
+def _not_sent(why: str) -> RequestInvalid:
+    """A request that could not be sent at all: final (the same request fails the same
+    way), about every request of the account, and certain to have created nothing."""
+    return RequestInvalid([f"the request was not sent: {why}"], scope=Scope.ACCOUNT)
 
 
 def _too_big(creating: bool) -> ProtocolError:

@@ -1,6 +1,37 @@
-"""A wrapper that keeps the API key out of reprs, logs and tracebacks."""
+"""A wrapper that keeps the API key out of reprs, logs and tracebacks.
+
+A key is checked when it is made: one line of printable ASCII, as every
+DashScope key is (``sk-`` and hex digits).  Anything else — a second line, a
+CR or LF inside, a space, a non-ASCII character — would be refused by the HTTP
+library with an error that quotes the whole header, key included; so it is
+refused here first, in words that never quote it.  Every key made is also
+handed to :func:`storage.redact.remember`, so whatever the store writes and
+the screens show is scrubbed of it.
+"""
 
 from __future__ import annotations
+
+import re
+
+from storage.redact import remember
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an API key, as words to follow "the API key" (``has 2
+    lines``); None when it can.  Never quotes the key."""
+    value = value.strip()
+    if not value:
+        return "is empty"
+    lines = len(_LINE_BREAK.split(value))
+    if lines > 1:
+        return f"has {lines} lines"
+    if not value.isascii():
+        return "holds a character that is not ASCII (a key is letters, digits and dashes)"
+    if any(not "!" <= char <= "~" for char in value):
+        return "holds a space or a control character"
+    return None
 
 
 class ApiKey:
@@ -9,10 +40,11 @@ class ApiKey:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        value = value.strip()
-        if not value:
-            raise ValueError("the API key is empty")
-        self._value = value
+        problem = key_problem(value)
+        if problem is not None:
+            raise ValueError(f"the API key {problem}")
+        self._value = value.strip()
+        remember(self._value)
 
     def reveal(self) -> str:
         """The real key, for the Authorization header only."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tui.dashscope.models import GenerationRequest
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, PROMPT_LIMITS, SEED_MAX, tier_and_ratio
+from tui.text_input import unicode_problem
 
 
 @dataclass
@@ -21,7 +22,10 @@ class Verdict:
 def check_request(req: GenerationRequest) -> Verdict:
     verdict = Verdict()
     limit = PROMPT_LIMITS.get(req.model, 2048)
-    if not req.prompt.strip():
+    broken = unicode_problem(req.prompt)
+    if broken is not None:
+        verdict.problems.append(f"The prompt {broken}; type it again.")
+    elif not req.prompt.strip():
         verdict.problems.append("The prompt is empty: describe the video you want.")
     elif len(req.prompt) > limit:
         verdict.warnings.append(

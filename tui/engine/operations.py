@@ -2,9 +2,10 @@
 
 Each operation checks what can be checked here first (and says why not in one
 sentence, ``Refused``), then talks to the service and records the answer in the
-store.  Submitting (``tui.engine.submit``), resolving (``tui.engine.resolve``),
-downloading (``tui.engine.download``) and forgetting (``tui.engine.trash``) have
-modules of their own; this one holds the small ones.
+store.  Submitting and resolving (``tui.engine.submitting``), following
+(``tui.engine.following``), downloading (``tui.engine.media``) and forgetting
+(``tui.engine.history.trash``) have packages of their own; this one holds the
+small operations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from storage import Generation, TaskStore
 from tui.dashscope import DashScopeClient, GenerationRequest
 from tui.dashscope.validation import check_request
-from tui.engine.observe import observation
+from tui.engine.following.observe import observation
 
 
 class Refused(Exception):
@@ -33,7 +34,7 @@ async def cancel(store: TaskStore, client: DashScopeClient, row: Generation) -> 
     """Cancel a PENDING task, and record what the service says it is now."""
     task_id = cancelable(row)
     await client.cancel(task_id)
-    updated, _ = await store.apply(row.id, observation(await client.query(task_id)), 3.0)
+    updated, _ = await store.following.apply(row.id, observation(await client.query(task_id)), 3.0)
     return updated
 
 
@@ -54,4 +55,4 @@ async def abandon(store: TaskStore, row: Generation) -> Generation:
     if row.submission != "unconfirmed":
         raise Refused(f"#{row.id} is not unconfirmed (it is {row.display_status}); "
                       "nothing to abandon")
-    return await store.mark_abandoned(row.id, "the user decided no task was created")
+    return await store.intents.mark_abandoned(row.id, "the user decided no task was created")

@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage import Generation, TaskStore
+from storage import Generation, TaskStore, open_store
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
-from tui.engine import trash
-from tui.engine.account import SharedBudget, account_id
-from tui.engine.download import Downloader
-from tui.engine.filenames import DEFAULT_TEMPLATE
-from tui.engine.media_url import loopback_origin
-from tui.engine.poller import PollScheduler, PollSettings
+from tui.engine.following.account import SharedBudget, account_id
+from tui.engine.following.poller import PollScheduler, PollSettings
+from tui.engine.history import trash
+from tui.engine.media.download import Downloader
+from tui.engine.media.filenames import DEFAULT_TEMPLATE
+from tui.engine.media.media_url import loopback_origin
 
 
 class MissingKey(Exception):
@@ -60,6 +60,11 @@ class Workspace:
         return Path(folder).expanduser() if folder else self.paths.downloads_dir
 
     @property
+    def folders(self) -> trash.Folders:
+        """The folders whose files the app may move or delete: downloads and trash."""
+        return trash.Folders(self.downloads_dir, self.paths.trash_dir)
+
+    @property
     def template(self) -> str:
         return self.settings.get("downloads", "template") or DEFAULT_TEMPLATE
 
@@ -73,10 +78,10 @@ class Workspace:
                             time_scale=time_scale or self.time_scale)
 
     async def open_store(self) -> TaskStore:
-        store = await TaskStore.open(self.paths.database)
+        store = await open_store(self.paths.database)
         try:
-            await store.sweep_interrupted_sends()
-            await trash.empty(store)
+            await store.intents.sweep_interrupted()
+            await trash.empty(store, self.paths.trash_dir)
         except BaseException:
             await store.close()
             raise
@@ -98,7 +103,7 @@ class Workspace:
         client = DashScopeClient(self.key, self.base_url)
         if store is not None and self.account is not None:
             settings = self.poll_settings(time_scale)
-            client.pace = SharedBudget(store, self.account, settings.queries_per_second,
+            client.pace = SharedBudget(store.budget, self.account, settings.queries_per_second,
                                        time_scale=settings.time_scale).take
         return client
 

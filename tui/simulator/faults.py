@@ -20,6 +20,12 @@ matches its endpoint.  Kinds:
   With ``handle`` set, the request is carried out first (a create creates).
 - ``endless``: 200 with a JSON body that never ends (chunked, no length)
 - ``trickle``: the real answer, sent ``rate`` bytes per second (media too)
+- ``pages`` (``on: "list"``): the real list page, but claiming ``total_page`` pages
+  (if given) and, with ``repeat``, always the first page whatever ``page_no`` asked
+  for — a list that never ends.  Pair it with ``times``.
+
+Any fault applies to ``times`` requests (default 1; 0: every matching request
+until the plan is cleared).
 
 Media kinds (``on: "media"``; ``answer``, ``status`` and ``html`` work there too):
 
@@ -51,7 +57,8 @@ from typing import Any
 ENDPOINTS = ("create", "query", "list", "cancel", "media", "moderate", "any")
 KINDS = ("fail_early", "status", "drop_before", "drop_after", "hang_after", "latency",
          "malformed", "html", "truncate", "stall", "answer", "endless", "trickle",
-         "lie", "ignore_range", "wrong_range", "false_length", "expired", "redirect", "hold")
+         "lie", "ignore_range", "wrong_range", "false_length", "expired", "redirect", "hold",
+         "pages")
 
 
 @dataclass
@@ -73,6 +80,9 @@ class Fault:
     location: str = ""
     length: int | None = None
     offset: int = 0
+    total_page: int | None = None  # pages: the total a list answer claims
+    repeat: bool = False  # pages: every page is the first one
+    times: int = 1  # requests it applies to; 0: all of them, until cleared
     gate: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def release(self) -> None:
@@ -129,7 +139,11 @@ class FaultPlan:
             for index, fault in enumerate(self.queue):
                 matches = fault.on == endpoint or (fault.on == "any" and endpoint != "moderate")
                 if matches and fault.task_id in (None, task_id):
-                    return self.queue.pop(index)
+                    if fault.times == 1:
+                        return self.queue.pop(index)
+                    if fault.times > 1:
+                        fault.times -= 1
+                    return fault
         if endpoint == "moderate":
             return None  # only one-shot faults; rates are drawn by the world itself
         r = self.rates

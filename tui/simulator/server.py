@@ -20,7 +20,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from tui.simulator.faults import Fault, FaultPlan, FaultRates
 from tui.simulator.traffic import Traffic
@@ -196,8 +196,12 @@ class _Handler(BaseHTTPRequestHandler):
         if (fault is not None and fault.kind in ("status", "malformed", "html", "endless")) or (
                 fault is not None and fault.kind == "answer" and not fault.handle):
             return self._fault_answer(fault)
+        query = url.query
+        if fault is not None and fault.kind == "pages" and fault.repeat:
+            query = urlencode([(k, "1" if k == "page_no" else v)
+                               for k, v in parse_qsl(query, keep_blank_values=True)])
         try:
-            status, payload = self._api(endpoint, task_id, url.query, body)
+            status, payload = self._api(endpoint, task_id, query, body)
         except ApiFailure as failure:
             status, payload = failure.status, {"request_id": _rid(), "code": failure.code,
                                                "message": failure.message}
@@ -207,6 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "answer":
             return self._fault_answer(fault)
+        if fault is not None and fault.kind == "pages" and endpoint == "list" and status == 200:
+            if fault.total_page is not None:
+                payload["total_page"] = fault.total_page
+            if fault.repeat:
+                payload["page_no"] = _positive(parse_qs(url.query).get("page_no", [None])[0],
+                                               "page_no", 1)
         if fault is not None and fault.kind == "trickle":
             return self._trickle(200 if status is None else status,
                                  json.dumps(payload, ensure_ascii=False).encode(), fault.rate)

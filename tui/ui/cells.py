@@ -11,7 +11,8 @@ from rich.text import Text
 
 from storage import Generation
 from storage.clock import parse_iso
-from storage.records import BatchSummary
+from storage.records import LIVE, BatchSummary
+from tui.engine.history import timeline
 from tui.safe_text import printable
 
 ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
@@ -20,6 +21,7 @@ ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "�
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
            ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
+TICKING = LIVE | {"SUBMITTING"}  # a clock runs in their status cell
 # On a narrow terminal these go first, in this order, before the prompt is squeezed.
 DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")
 
@@ -63,8 +65,7 @@ def elapsed(row: Generation, now: datetime) -> float | None:
 
 
 def took(row: Generation) -> float | None:
-    start, end = parse_iso(row.submit_time), parse_iso(row.end_time)
-    return None if start is None or end is None else (end - start).total_seconds()
+    return timeline.total_seconds(row)
 
 
 def submitted_text(row: Generation, now: datetime) -> str:
@@ -98,21 +99,31 @@ def progress(summary: BatchSummary, width: int = 6) -> str:
     return f"{'█' * filled}{'░' * (width - filled)} {ended}/{summary.total}"
 
 
+def status_label(row: Generation, now: datetime, batch: BatchSummary | None = None) -> str:
+    """The status cell's text: icon, status and, while live, the elapsed clock (or, folded,
+    the batch's progress).  The only cell that changes as time passes."""
+    if batch is not None:
+        return ("✔" if batch.done and not batch.failed else "✘" if batch.done else "▶") \
+            + " " + progress(batch)
+    status = row.display_status
+    label = f"{ICONS.get(status, '·')} {status}"
+    if status in TICKING:
+        label += f" {clock_span(elapsed(row, now))}"
+    return label
+
+
+def status_cell(row: Generation, now: datetime, status_style: Style,
+                batch: BatchSummary | None = None) -> SortText:
+    return SortText(status_label(row, now, batch), row.display_status, status_style)
+
+
 def row_cells(row: Generation, now: datetime, status_style: Style, *,
               marked: bool = False, batch: BatchSummary | None = None) -> dict[str, SortText]:
     """Every column's cell for one generation (or, folded, for its whole batch)."""
-    status = row.display_status
-    live = status in ("PENDING", "RUNNING", "SUSPENDED", "SUBMITTING")
-    label = f"{ICONS.get(status, '·')} {status}"
-    if live:
-        label += f" {clock_span(elapsed(row, now))}"
     created = parse_iso(row.created_at)
-    if batch is not None:
-        label = ("✔" if batch.done and not batch.failed else "✘" if batch.done else "▶") \
-            + " " + progress(batch)
     return {
         "mark": SortText("●" if marked else "", marked, Style(bold=True)),
-        "status": SortText(label, status, status_style),
+        "status": status_cell(row, now, status_style, batch),
         "prompt": SortText(("★ " if row.favourite else "")
                            + (f"×{batch.total} " if batch is not None else "")
                            + " ".join(row.prompt.split()), row.prompt.lower()),

@@ -7,7 +7,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from tui.engine.preview import Thumb
+from tui.engine.media.preview import Thumb
 
 
 def _colour(rgb: tuple[int, int, int]) -> Color:

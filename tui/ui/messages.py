@@ -1,8 +1,32 @@
-"""Messages workers post to the screen that owns the view (past tense: what happened)."""
+"""Messages (past tense: what happened).  Workers post them to the screen that owns the
+view; the App posts what it did to the main screen; screens post to the App what
+it should know — never a call into each other."""
 
 from __future__ import annotations
 
 from textual.message import Message
+
+from storage import StoreError
+
+
+class ServicesOpened(Message):
+    """The App opened the store and the client: the screen can show the history."""
+
+
+class ConfigReloaded(Message):
+    """config.toml was read again (ctrl+r): notifications, keys and prices follow it."""
+
+
+class StoreFailed(Message):
+    """The database failed under a screen's callback: the App says so, now and then."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ComposerUsed(Message):
+    """A prompt was sent from the composer: its settings are worth keeping now."""
 
 
 class StoreChanged(Message):
@@ -42,9 +66,11 @@ class PreviewReady(Message):
     """Frames of a downloaded video were decoded (in a thread)."""
 
     def __init__(self, generation_id: int, thumbs: list[object] | None, error: str = "",
-                 picture: object | None = None, *, frame_only: bool = False) -> None:
+                 picture: object | None = None, *, frame_only: bool = False,
+                 sha256: str | None = None) -> None:
         super().__init__()
         self.generation_id = generation_id
+        self.sha256 = sha256  # of the file decoded: a preview is kept per file
         self.thumbs = thumbs
         self.error = error
         self.picture = picture  # a Pillow image, when the terminal can show real pixels

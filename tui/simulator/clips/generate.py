@@ -50,7 +50,7 @@ def _padded(frame: object, rgb: bytes, width: int) -> bytes:
 
 
 def write_clip(path: Path, width: int, height: int) -> None:
-    import av  # type: ignore[import-not-found]
+    import av
 
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=FPS)

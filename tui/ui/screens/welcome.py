@@ -7,11 +7,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
 from tui.ui.widgets.footer import Footer
 
 MESSAGE = """No DashScope API key is set, so there is nothing to connect to yet.
@@ -29,10 +31,8 @@ Or try everything now against the built-in simulator — no key, no cost."""
 
 
 class WelcomeScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "demo", "Open the demo", id="welcome.demo"),
-        Binding("ctrl+q,q", "app.quit", "Quit", id="welcome.quit"),
-    ]
+    PLACE = Where.WELCOME
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="welcome-box"):

@@ -6,13 +6,13 @@ Only valid combinations can be submitted: durations offered follow the tier
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, TextArea
@@ -30,43 +30,36 @@ from tui.dashscope.sizes import (
     tier_and_ratio,
 )
 from tui.dashscope.validation import check_request
-from tui.engine import templates
-from tui.engine.batch import MAX_VARIATIONS, expand_prompt
-from tui.engine.prices import Estimate, Prices, estimate
+from tui.engine.submitting import templates
+from tui.engine.submitting.batch import MAX_TASKS, MAX_VARIATIONS, count_prompt, expand_prompt
+from tui.engine.submitting.prices import Estimate, Prices, estimate
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
+from tui.ui.commands.submit import Draft
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
 
-@dataclass(frozen=True)
-class Draft:
-    """What the composer would submit, or why it cannot."""
-
-    requests: list[GenerationRequest]
-    problems: list[str]
-    warnings: list[str]
-    prompts: int = 1  # different prompts the template makes (× variations = requests)
-    needs: tuple[str, ...] = ()  # template variables still without a value
-    cost: Estimate | None = None
-    text: str = ""  # the prompt as typed (a template, before it is expanded)
-
-    @property
-    def template(self) -> bool:
-        return self.prompts > 1 or bool(self.needs)
-
-
 class Composer(Vertical):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "screen.focus_tasks", "To tasks", id="composer.leave"),
-    ]
+    PLACE = Where.COMPOSER
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     class SubmitRequested(Message):
         def __init__(self, draft: Draft) -> None:
             super().__init__()
             self.draft = draft
 
+    class SettingsChanged(Message):
+        """A setting (not the prompt) changed: what to remember for the next run."""
+
+        def __init__(self, settings: dict[str, Any]) -> None:
+            super().__init__()
+            self.settings = settings
+
     def __init__(self, *children: Any, **kwargs: Any) -> None:
         super().__init__(*children, **kwargs)
         self.prices = Prices({})  # the screen sets them from [prices]
+        self.max_tasks = MAX_TASKS  # and this from [batch] max_tasks
         self.values: dict[str, str] = {}  # template variables filled in so far
 
     def compose(self) -> ComposeResult:
@@ -174,7 +167,10 @@ class Composer(Vertical):
 
     # -- validation ---------------------------------------------------------------
 
-    def draft(self) -> Draft:
+    def draft(self, *, expand: bool = True) -> Draft:
+        """What ctrl+j would send.  The live state (``expand=False``, on every keystroke)
+        only counts: a template's tasks are multiplied out, checked against
+        ``max_tasks`` and priced from its first prompt — none is built."""
         problems: list[str] = []
         text = self.prompt.text
         tier, ratio = str(self._value("#tier")), str(self._value("#ratio"))
@@ -193,19 +189,33 @@ class Composer(Vertical):
                                  watermark=self.query_one("#watermark", Checkbox).value,
                                  seed=seed)
         needs: tuple[str, ...] = ()
+        requests: list[GenerationRequest] = []
+        count, first = 1, base
         try:
-            wanted = templates.variables(text) if templates.is_template(text) else []
+            template = templates.is_template(text)
+            wanted = templates.variables(text) if template else []
             needs = tuple(name for name in wanted if name not in self.values)
-            requests = [] if needs else expand_prompt(base, variations, self.values)
+            if not needs:
+                count = count_prompt(base, variations, self.values)
+                if template:
+                    first = replace(base, prompt=templates.first(text, self.values))
+                if count > self.max_tasks:
+                    problems.append(f"This makes {templates.how_many(count)} tasks, more than "
+                                    f"[batch] max_tasks ({self.max_tasks:,}); use fewer "
+                                    "alternatives or variations.")
+                elif expand:
+                    requests = expand_prompt(base, variations, self.values, cap=self.max_tasks)
         except templates.TemplateError as exc:
             problems.append(f"Template: {exc}.")
             requests = []
-        verdicts = [check_request(r) for r in requests] or [check_request(base)]
+        verdicts = [check_request(r) for r in requests] or [check_request(first)]
         first_bad = next((v for v in verdicts if not v.ok), verdicts[0])
         problems = first_bad.problems + problems
-        prompts = len(dict.fromkeys(r.prompt for r in requests)) or 1
-        return Draft(requests, problems, verdicts[0].warnings, prompts, needs,
-                     estimate(requests, self.prices) if requests else None, text)
+        one = estimate([first], self.prices)
+        cost = Estimate(count, None if one.total is None else one.total * count,
+                        one.unpriced, self.prices)
+        return Draft(requests, problems, verdicts[0].warnings, max(1, count // variations),
+                     needs, None if needs or problems else cost, text, count)
 
     def _offer_durations(self) -> None:
         select = self.query_one("#duration", Select)
@@ -215,7 +225,7 @@ class Composer(Vertical):
         select.value = current if current in allowed else allowed[-1]
 
     def refresh_state(self) -> None:
-        draft = self.draft()
+        draft = self.draft(expand=False)  # on every keystroke: count, never expand
         count = len(self.prompt.text)
         over = count > LIMIT
         self.prompt.border_subtitle = f"{count}/{LIMIT}" + (" — will be truncated" if over
@@ -240,7 +250,7 @@ class Composer(Vertical):
         if draft.needs:
             parts.append(f"template: {', '.join(draft.needs)} asked when you submit")
             return " · ".join(parts)
-        n = len(draft.requests)
+        n = draft.count
         variations = n // max(draft.prompts, 1)
         if draft.prompts > 1:
             parts.append(f"{draft.prompts} prompts" + (f" × {variations} = {n} tasks"
@@ -265,6 +275,12 @@ class Composer(Vertical):
     @on(TextArea.Changed)
     def _changed(self) -> None:
         self.refresh_state()
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(Input.Changed)
+    def _settings_changed(self) -> None:
+        self.post_message(self.SettingsChanged(self.settings()))
 
     def request_submit(self) -> None:
         """Ask for the draft to be sent — once the prompt has applied every key typed before

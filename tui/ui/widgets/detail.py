@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from storage import Generation, StatusEvent
 from storage.clock import parse_iso
-from storage.records import BatchSummary
+from storage.records import LIVE, BatchSummary
 from tui.dashscope.explain import explain
+from tui.engine.history import timeline
+from tui.engine.media import preview
 from tui.safe_text import printable
+from tui.ui import graphics
+from tui.ui.actions import Where
+from tui.ui.bindings import bindings
 from tui.ui.cells import clock_span, elapsed, human_bytes, took
+from tui.ui.halfblock import sheet
+from tui.ui.messages import PreviewReady
+from tui.ui.tolerant import tolerant
+from tui.ui.view.history import BatchDetails, Details
 
 BAR = 24
-
-
-def _seconds_between(a: str | None, b: str | None) -> float | None:
-    start, end = parse_iso(a), parse_iso(b)
-    return None if start is None or end is None else (end - start).total_seconds()
 
 
 def _local(stamp: str | None) -> str:
@@ -55,7 +63,7 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
 
     status = row.display_status
     extra = ""
-    if status in ("PENDING", "RUNNING", "SUSPENDED"):
+    if status in LIVE:
         extra = f"  {clock_span(elapsed(row, now))}"
     line("Status", status + extra, status_style)
     if status in ("FAILED", "REJECTED") or row.error_code or row.error_message:
@@ -110,8 +118,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
-    queue = _seconds_between(row.submit_time, row.scheduled_time)
-    work = _seconds_between(row.scheduled_time, row.end_time)
+    queue = timeline.queue_seconds(row)  # None: not known, or the times contradict
+    work = timeline.generation_seconds(row)
     line("Queue", f"{queue:.1f} s" if queue is not None else "—")
     line("Generation", f"{work:.1f} s" if work is not None else "—")
     if row.usage_size is not None or row.usage_duration is not None:
@@ -168,18 +176,33 @@ def describe_batch(summary: BatchSummary, rows: list[Generation], now: datetime,
 
 
 class DetailPane(VerticalScroll):
-    """Scrollable; its content is replaced whenever the highlighted row changes."""
+    """Scrollable; its content is replaced whenever the highlighted row changes.
+
+    The screen passes down what to show (``show_details``); the pane decodes the
+    video's frames itself, in a thread, and shows them when they come.
+    """
 
     can_focus = True
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "screen.focus_tasks", "To tasks", id="detail.leave"),
-    ]
+    PLACE = Where.PANE
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
+    PREVIEWS_KEPT = 64
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Set by the screen: how to read a row's details, the clock, the colours.
+        self.details: Callable[[Generation], Awaitable[Details | None]] | None = None
+        self.now: Callable[[], datetime] = datetime.now
+        self.style_for: Callable[[str], Style] = lambda status: Style()
+        self.cache: Path | None = None  # where decoded frames are kept (the screen sets it)
+        self.graphics: str | None = None  # the terminal's graphics protocol, if any
+        self._row_id: int | None = None
+        self._previews: dict[tuple[int, str | None], Any] = {}  # Text, or a Pillow image
+        self._frames: dict[int, Text] = {}  # a first frame per saved variation
+        self._batch: tuple[BatchDetails, datetime] | None = None  # the batch shown
+
+    def compose(self) -> ComposeResult:
         yield Static(id="preview")
         yield Static(Text("Select a task to see its details.", style="dim"), id="detail-body")
-
-    _row_id: int | None = None
 
     def show(self, content: Text | Table, *, row_id: int | None = None) -> None:
         """New content; another row's starts from the top."""
@@ -187,6 +210,40 @@ class DetailPane(VerticalScroll):
         if row_id != self._row_id:
             self._row_id = row_id
             self.scroll_home(animate=False)
+
+    def show_row(self, row: Generation | None) -> None:
+        """Show this row (read from the store with its history once the queue is through)."""
+        self.call_later(self._load, row)
+
+    @tolerant
+    async def _load(self, row: Generation | None) -> None:
+        if self.is_attached and self.details is not None:
+            self.show_details(await self.details(row) if row is not None else None, self.now())
+
+    def show_details(self, details: Details | None, now: datetime) -> None:
+        """A task (with its video's frames), a folded batch's variations, or nothing."""
+        self._batch = None
+        if details is None:
+            self.show(Text("Select a task to see its details.", style="dim"))
+            self.show_preview(None)
+        elif isinstance(details, BatchDetails):
+            self._batch = (details, now)
+            self._show_batch()
+            self.show_preview(None)
+            self._decode_frames(details.variations)
+        else:
+            row = details.row
+            self.show(describe(row, details.events, now, self.style_for(row.display_status),
+                               details.tags), row_id=row.id)
+            self._show_preview(row)
+
+    def _show_batch(self) -> None:
+        if self._batch is None:
+            return
+        details, now = self._batch
+        self.show(describe_batch(details.summary, details.variations, now, self._frames,
+                                 self.style_for, width=self.size.width or 48),
+                  row_id=details.row.id)
 
     def show_preview(self, content: Any) -> None:
         """Half-block ``Text``, a Pillow image (graphics protocol), or None to hide."""
@@ -198,6 +255,67 @@ class DetailPane(VerticalScroll):
             preview.display = content is not None
             return
         preview.display = False
-        from tui.ui.graphics import image_widget
+        self.mount(graphics.image_widget(content), before=preview)
 
-        self.mount(image_widget(content), before=preview)
+    # -- frames, decoded in threads ------------------------------------------------------
+
+    def _show_preview(self, row: Generation) -> None:
+        if row.download_state != "done" or not row.download_path or self.cache is None:
+            self.show_preview(None)
+            return
+        key = (row.id, row.download_sha256)
+        if key in self._previews:
+            self.show_preview(self._previews[key])
+            return
+        self.show_preview(Text("decoding preview…", style="dim"))
+        self.run_worker(partial(self._decode_preview, row, self.cache), thread=True,
+                        group="preview", exclusive=True, exit_on_error=False, name="preview")
+
+    def _decode_preview(self, row: Generation, cache: Path) -> None:
+        """Runs in a thread: PyAV blocks.  Reports back by message only."""
+        path = Path(row.download_path or "")
+        try:
+            thumbs = preview.cached(path, row.download_sha256, cache)
+            picture = None
+            if self.graphics is not None:
+                big = preview.cached(path, row.download_sha256, cache, max_w=160, max_h=120)
+                picture = graphics.contact_sheet(big)
+        except preview.PreviewError as exc:
+            self.post_message(PreviewReady(row.id, None, str(exc),
+                                           sha256=row.download_sha256))
+            return
+        self.post_message(PreviewReady(row.id, list(thumbs), picture=picture,
+                                       sha256=row.download_sha256))
+
+    def _decode_frames(self, rows: list[Generation]) -> None:
+        """A first frame of each saved variation (in a thread, once each)."""
+        wanted = [r for r in rows if r.download_state == "done" and r.download_path
+                  and r.id not in self._frames]
+        if wanted and self.cache is not None:
+            self.run_worker(partial(self._frames_in_thread, wanted, self.cache), thread=True,
+                            group="frames", exclusive=True, exit_on_error=False)
+
+    def _frames_in_thread(self, rows: list[Generation], cache: Path) -> None:
+        for row in rows:
+            try:
+                thumbs = preview.cached(Path(row.download_path or ""), row.download_sha256,
+                                        cache)
+            except preview.PreviewError:
+                continue
+            self.post_message(PreviewReady(row.id, list[object](thumbs[:1]), frame_only=True))
+
+    def on_preview_ready(self, message: PreviewReady) -> None:
+        if message.frame_only:  # a variation's frame for the batch view
+            if message.thumbs:
+                self._frames[message.generation_id] = sheet(message.thumbs)  # type: ignore[arg-type]
+                self._show_batch()
+            return
+        content: Any = (sheet(message.thumbs) if message.thumbs  # type: ignore[arg-type]
+                        else Text(f"No preview: {message.error}", style="dim"))
+        if message.picture is not None:
+            content = message.picture
+        self._previews[(message.generation_id, message.sha256)] = content
+        if len(self._previews) > self.PREVIEWS_KEPT:
+            self._previews.pop(next(iter(self._previews)))
+        if self._row_id == message.generation_id:
+            self.show_preview(content)

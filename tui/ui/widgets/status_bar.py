@@ -7,37 +7,16 @@ first, so a narrow terminal cuts the least useful.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from storage.records import Counts
 from tui.safe_text import printable
+from tui.ui.view.figures import StatusFigures
 
 HEALTH_COLOURS = {"ok": "green", "backing off": "yellow", "offline": "red", "halted": "red",
                   "database busy": "yellow"}
-
-
-@dataclass(frozen=True)
-class StatusFigures:
-    counts: Counts = field(default_factory=Counts)
-    window: str = ""  # "1–50 of 1,204", "12 match"
-    marks: int = 0
-    new_above: int = 0  # rows that arrived above the visible ones
-    expiring: int = 0  # finished, not saved, URL dies within 2 h
-    foreign: int = 0  # tasks of the key that no row knows
-    budget: str = ""  # "12.40 of 20.00 CNY left today", when [budget] and [prices] are set
-    budget_low: bool = False  # less than a tenth of it left
-    health: str = "ok"
-    detail: str = ""
-    updated: datetime | None = None
-    demo: bool = False
-    region: str = ""
-    endpoint: str = ""
 
 
 class StatusBar(Static):

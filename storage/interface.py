@@ -1,0 +1,507 @@
+"""The store interface: what the engine, the command line and the dashboard may ask of
+a store, and what every backend (SQLite now, PostgreSQL next) must guarantee.
+
+A ``TaskStore`` is made of parts, one per concern, reached as attributes
+(``store.history.page(…)``, ``store.leases.hold(…)``), so a caller's dependencies
+show and a function that needs one part can be given only that part.  Every
+method's docstring is its contract; ``tests/store_contract`` checks it against
+each backend.  Shared rules:
+
+- Errors leave a store only as the ``storage.errors`` sentences (``StoreError``).
+- A write is atomic: its effects, its status event and its change-feed entry are
+  all stored or none is.  Writes are durable once the call returns.
+- Several processes (and, for a server backend, machines) use one store at once;
+  "never twice" and "at most one" guarantees hold across all of them.
+- A generation's status only moves forward (``storage.records.can_advance``).
+- Rows in the trash (``forgotten_at`` set) are left out of every read that lists
+  rows, unless a ``HistoryFilter`` asks for the trash; reads by key still find them.
+- Moments are ISO-8601 UTC text as ``storage.clock`` writes them.
+- Error and note texts (the columns ``storage.redact.SCRUBBED`` names, and status
+  events' details) are stored scrubbed of credentials (``storage.redact.scrub``),
+  whichever method writes them, imports included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, Protocol
+
+from storage.changes import ChangeFeed
+from storage.history import HistoryFilter
+from storage.records import (
+    BatchSummary,
+    Billable,
+    Counts,
+    ForeignTask,
+    Generation,
+    LeaseState,
+    LiveTask,
+    Observation,
+    StatusEvent,
+)
+
+TRASH_DAYS = 30  # forgotten generations stay restorable this long
+
+
+class Generations(Protocol):
+    """Single generations by key, and their status history."""
+
+    async def get(self, generation_id: int) -> Generation | None:
+        """The row with this local id as stored now (the trash included), or None."""
+        ...
+
+    async def get_many(self, generation_ids: Iterable[int]) -> list[Generation]:
+        """The rows with these ids that exist, each once, in id order (any number of ids)."""
+        ...
+
+    async def by_task_id(self, task_id: str) -> Generation | None:
+        """The row holding this service task id (a task id belongs to one row at most)."""
+        ...
+
+    async def by_sha256(self, sha256: str) -> list[Generation]:
+        """The rows whose saved video has this SHA-256 (hex digits in any case; digests are
+        recorded in lowercase): which generation a file is."""
+        ...
+
+    async def by_download_path(self, path: str) -> list[Generation]:
+        """The rows that record this file (exactly this path text) as their download —
+        saved, being saved, failed part-way or set aside in the trash; the trash
+        included.  Asked before every download, so two generations never share a file:
+        cheap however long the history."""
+        ...
+
+    async def find(self, ref: str) -> list[Generation]:
+        """Rows a user's reference names: ``#12`` or ``12`` (local id), a full task id, or
+        a task-id prefix of at least 4 characters (at most 5 rows, in id order)."""
+        ...
+
+    async def events(self, generation_id: int) -> list[StatusEvent]:
+        """The row's status history, oldest first, in the order it was written."""
+        ...
+
+    async def known_task_ids(self, task_ids: Iterable[str]) -> set[str]:
+        """Which of these task ids a row holds (the trash included: a task once known is
+        never adopted as new again)."""
+        ...
+
+    async def last_change(self) -> str | None:
+        """When any process last wrote a row (``updated_at``), cheaply.  Superseded by
+        ``TaskStore.changes()``; kept until the dashboard listens to the feed."""
+        ...
+
+    async def ended_since(self, stamp: str) -> list[Generation]:
+        """Kept rows that reached a final status (or were refused) at or after ``stamp``,
+        in id order.  Superseded by the change feed once the follower listens to it."""
+        ...
+
+
+class Intents(Protocol):
+    """Submissions: the intent recorded before a create is sent, its outcome, batches.
+
+    Creating a task costs money, so an intent is stored (durably) before its create
+    request leaves, and ``claim`` hands one batch line to one sender only, whichever
+    process or machine asks.
+    """
+
+    async def add(self, *, endpoint: str, model: str, prompt: str, size: str, duration: int,
+                  audio: bool = False, watermark: bool = False, seed: int | None = None,
+                  batch_id: str | None = None) -> Generation:
+        """Record the intent to create a task — before the request is sent.  The row is
+        ``sending`` (shown SUBMITTING) and names this process as its sender, so a sweep
+        can tell an interrupted send from one in flight."""
+        ...
+
+    async def claim(self, key: str, *, endpoint: str, model: str, prompt: str, size: str,
+                    duration: int, audio: bool = False, watermark: bool = False,
+                    seed: int | None = None, batch_id: str | None = None,
+                    tags: Iterable[str] = (), note: str | None = None,
+                    ) -> tuple[Generation, bool]:
+        """The row for one intent of a batch (``key`` is unique), and whether this caller
+        is to send it.
+
+        Never twice: of all callers for one ``key`` — concurrent, in other processes, or
+        the same batch run again — exactly one gets True and records the intent (with
+        its tags and note) atomically.  The others get the row as it stands and False,
+        unless the service refused it or the user settled that nothing was created:
+        then exactly one caller takes the row over (True) to send it again.
+        """
+        ...
+
+    async def with_prefix(self, prefix: str) -> dict[str, Generation]:
+        """The rows of every intent whose key starts with ``prefix`` (one batch's), by key."""
+        ...
+
+    async def mark_accepted(self, generation_id: int, *, task_id: str, status: str,
+                            request_id: str | None, next_poll_in: float) -> Generation:
+        """The service created ``task_id`` for this intent: it is followed from now (first
+        poll ``next_poll_in`` seconds on, none if ``status`` is final)."""
+        ...
+
+    async def mark_rejected(self, generation_id: int, *, code: str | None, message: str,
+                            request_id: str | None) -> Generation:
+        """The service refused the create: nothing was created, nothing is followed."""
+        ...
+
+    async def mark_unconfirmed(self, generation_id: int, note: str) -> Generation:
+        """The outcome is unknown (a task may exist); ``note`` says why.  Never resent by
+        itself: the user (or ``adopt_for``) settles it."""
+        ...
+
+    async def mark_abandoned(self, generation_id: int, note: str) -> Generation:
+        """The user decided no task was created; the row is not followed."""
+        ...
+
+    async def adopt_for(self, generation_id: int, task_id: str) -> Generation:
+        """Settle an unconfirmed intent: it did create ``task_id``, followed from now.
+        Raises ``DuplicateTask`` (nothing written) if another row holds ``task_id``."""
+        ...
+
+    async def sweep_interrupted(self) -> list[Generation]:
+        """Intents still ``sending`` whose sender died (or that are older than any create
+        can take) become unconfirmed; returns them.  Live senders' intents are left."""
+        ...
+
+    async def billable_since(self, stamp: str) -> list[Billable]:
+        """Generations created at or after ``stamp`` that cost money or may (made, in
+        flight, or of unknown outcome) — the trash included: forgetting does not refund."""
+        ...
+
+    async def batch(self, batch_id: str) -> BatchSummary | None:
+        """Where one batch's kept tasks are (None if it has none); the label is its first
+        task's prompt."""
+        ...
+
+    async def batch_rows(self, batch_id: str) -> list[Generation]:
+        """One batch's kept rows, in id order."""
+        ...
+
+
+class Following(Protocol):
+    """Polling: which tasks are due, who polls each, and what the service answered.
+
+    A followed task has a task id, is not final, has a next poll time and is not in
+    the trash.
+    """
+
+    async def track(self, *, task_id: str, endpoint: str, model: str, prompt: str,
+                    size: str, duration: int, audio: bool) -> Generation:
+        """Adopt a task created elsewhere and follow it; idempotent on ``task_id`` (the
+        row that holds it is returned unchanged)."""
+        ...
+
+    async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
+                        include_future: bool = False,
+                        endpoints: Sequence[str] | None = None) -> list[Generation]:
+        """Lease up to ``limit`` followed tasks that are due for a poll (all followed ones
+        with ``include_future``), oldest-due first, made at ``endpoints`` when given.
+
+        At most one owner: a task leased to another owner, until its lease runs out
+        (``lease_seconds``) or is released, is never handed out — across processes.
+        """
+        ...
+
+    async def release(self, generation_id: int, owner: str) -> None:
+        """Give back one task's lease, if ``owner`` holds it."""
+        ...
+
+    async def release_all(self, owner: str) -> None:
+        """Give back every task lease ``owner`` holds (a poller that stops)."""
+        ...
+
+    async def apply(self, generation_id: int, seen: Observation,
+                    next_poll_in: float | None) -> tuple[Generation, bool]:
+        """Store one answer about a task; returns the row and whether its status moved.
+
+        Status only moves forward: a late or out-of-order answer (PENDING after RUNNING,
+        anything after a final status) only updates the poll bookkeeping; an answer with
+        the status the row has updates the details it carries (times, video, usage).  The row's
+        lease is released; it is polled again after ``next_poll_in`` seconds (never,
+        if None or final).  A status move writes one status event.
+        """
+        ...
+
+    async def record_poll_failure(self, generation_id: int, reason: str,
+                                  next_poll_in: float) -> Generation:
+        """A poll failed: count it, keep ``reason``, ask again after ``next_poll_in``
+        seconds (unless the task is no longer followed), release its lease."""
+        ...
+
+    async def stop(self, generation_id: int, reason: str) -> Generation:
+        """The service will never answer about this task usefully: stop following it and
+        say why."""
+        ...
+
+    async def resume(self, generation_id: int) -> Generation:
+        """The user asks to follow a task again (after ``stop`` or failures): due now, its
+        failures forgotten.  A final or never-sent row is returned unchanged."""
+        ...
+
+    async def poll_now(self, generation_ids: Iterable[int], *, after: float = 0.0) -> None:
+        """Make these followed tasks due ``after`` seconds from now."""
+        ...
+
+    async def live(self, endpoints: Sequence[str] | None = None) -> list[LiveTask]:
+        """Every followed task (made at ``endpoints``, when given), oldest first, in the
+        few columns a poller reads often."""
+        ...
+
+    async def endpoints(self) -> list[str]:
+        """The endpoints the followed tasks were made at, each once."""
+        ...
+
+    async def unfinished(self) -> list[Generation]:
+        """Every followed task, in id order."""
+        ...
+
+
+class Downloads(Protocol):
+    """Where each finished video is on this machine."""
+
+    async def set(self, generation_id: int, *, state: str, path: str | None = None,
+                  done: int | None = None, total: int | None = None,
+                  sha256: str | None = None, error: str | None = None) -> Generation:
+        """Record a download's state (``none``, ``downloading``, ``done``, ``failed``,
+        ``expired``, ``refused``, ``trashed``, …) and its details, all replaced at once."""
+        ...
+
+    async def progress(self, generation_id: int, done: int, total: int | None) -> None:
+        """Bytes saved so far of a download in progress."""
+        ...
+
+    async def unsaved(self, where: HistoryFilter | None = None, *,
+                      ended_after: str | None = None, ended_before: str | None = None,
+                      limit: int | None = None) -> list[Generation]:
+        """Finished videos not saved yet (nor expired, refused or set aside) among the
+        rows ``where`` admits (default: the kept ones), optionally only those that ended
+        after/at-or-before a moment; the soonest to expire first (end time, then id)."""
+        ...
+
+
+class History(Protocol):
+    """Browsing, searching, counting, annotating, exporting and importing generations.
+
+    Search semantics (``HistoryFilter``, from ``storage.history.parse_filter``): every
+    word must occur in the prompt as a substring, case-insensitively for Latin letters
+    (so Chinese substrings are found); a "quoted phrase" is one word; tokens
+    (``status:``, ``since:``, ``until:``, ``tier:``, ``dur:``, ``audio:``, ``dl:``,
+    ``fav``, ``tag:``, ``in:trash``) narrow the rows as their docs say.
+    """
+
+    async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
+                   descending: bool = True, limit: int = 200,
+                   offset: int = 0) -> list[Generation]:
+        """One page of the rows ``where`` admits, sorted by ``sort`` (a key of the table's
+        columns: ``submitted``, ``status``, ``prompt``, ``task``, ``size``, ``duration``,
+        ``audio``, ``download``, ``took``; unknown: ``submitted``) with the id as a
+        tie-breaker in the same direction, so pages never overlap or skip.  ``took`` is
+        submitted → ended; a row whose service times contradict each other (ended before
+        it was submitted, scheduled outside the two) sorts with the rows where it is
+        unknown, as SQL sorts NULL (first ascending, last descending)."""
+        ...
+
+    async def count(self, where: HistoryFilter | None = None, *,
+                    at_most: int | None = None) -> int:
+        """How many rows ``where`` admits — or, with ``at_most``, ``at_most + 1`` when there
+        are more (a search matching half the history need not count all of it)."""
+        ...
+
+    async def ids(self, where: HistoryFilter) -> list[int]:
+        """The ids of every row ``where`` admits, on every page."""
+        ...
+
+    def rows(self, where: HistoryFilter | None = None) -> AsyncIterator[Generation]:
+        """Every row ``where`` admits, oldest first (by id), read a page at a time so
+        writers are never held up by a long read."""
+        ...
+
+    def columns(self, names: tuple[str, ...], where: HistoryFilter | None = None
+                ) -> AsyncIterator[tuple[Any, ...]]:
+        """Just these columns (names from ``storage.records.IMPORTABLE``; another name
+        raises ValueError) of every row ``where`` admits, oldest first, read in pages."""
+        ...
+
+    async def counts(self, day_start: str) -> Counts:
+        """The status bar's figures over the kept rows: in flight by status, finished and
+        failed since ``day_start`` (the user's midnight), not downloaded, and the total."""
+        ...
+
+    async def import_many(self, records: Iterable[dict[str, Any]]) -> int:
+        """Import exported records (``IMPORTABLE`` columns plus ``tags`` and ``history``)
+        in one transaction; returns how many were new.  A record already here (by task id,
+        or for one never sent, by creation time and prompt) is skipped, as is the second
+        of two alike in one batch: importing twice adds nothing."""
+        ...
+
+    async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:
+        """Star or unstar a row."""
+        ...
+
+    async def set_note(self, generation_id: int, note: str | None) -> Generation:
+        """Replace a row's note (blank clears it; surrounding spaces dropped)."""
+        ...
+
+    async def set_tags(self, generation_id: int, tags: Iterable[str]) -> Generation:
+        """Replace a row's tags (trimmed, blanks and repeats dropped)."""
+        ...
+
+    async def tags_of(self, generation_id: int) -> list[str]:
+        """A row's tags, sorted."""
+        ...
+
+    async def all_tags(self) -> list[tuple[str, int]]:
+        """Every tag of the kept rows with how many rows carry it, sorted by tag."""
+        ...
+
+
+class Trash(Protocol):
+    """Forgetting: rows leave every view at once and are deleted for good weeks later."""
+
+    async def forget(self, generation_id: int) -> Generation | None:
+        """Move a row to the trash: hidden from every listing and no longer followed,
+        restorable for ``TRASH_DAYS``.  Forgetting a forgotten row changes nothing; None
+        if there is no such row.  (Its file is the caller's business.)"""
+        ...
+
+    async def restore(self, generation_id: int) -> Generation | None:
+        """Take a row back out of the trash, followed again if it is live and was
+        followed; restoring a kept row changes nothing; None if there is no such row."""
+        ...
+
+    async def purge(self, days: float = TRASH_DAYS) -> list[Generation]:
+        """Delete for good what was forgotten more than ``days`` ago, with its history and
+        tags; returns those rows as they were."""
+        ...
+
+
+class Leases(Protocol):
+    """One poller per account among every process (and machine) using the store."""
+
+    async def hold(self, account: str, owner: str, seconds: float) -> LeaseState:
+        """Take or renew the account's poller lease for ``seconds`` if it is free, expired
+        or ``owner``'s — atomically: two owners never both hold it — and return it as it
+        is then (another holder, if the lease was theirs)."""
+        ...
+
+    async def current(self, account: str) -> LeaseState:
+        """The lease as it is now; an expired one shows no holder."""
+        ...
+
+    async def release(self, account: str, owner: str) -> None:
+        """Give the lease up at once if ``owner`` holds it (another may take it now)."""
+        ...
+
+    async def nudge(self, account: str) -> None:
+        """Ask whoever polls the account to look now (a task was submitted elsewhere): the
+        lease's ``nudged_at`` moves."""
+        ...
+
+
+class Budget(Protocol):
+    """The account's request budget, shared by every process (and machine)."""
+
+    async def take(self, account: str, rate: float, burst: float, count: int = 1) -> float:
+        """Reserve ``count`` requests from the account's token bucket (``rate`` a second,
+        at most ``burst`` saved up); returns the seconds the caller must wait before
+        sending them (0 when the bucket had them).
+
+        A reservation, not a try: reservations are atomic and ordered, the bucket may go
+        below zero, so every caller learns its own wait at once and all callers
+        together never exceed ``rate``.
+        """
+        ...
+
+
+class ForeignTasks(Protocol):
+    """Tasks of an account that no row holds (made by the SDK, the console, a script)."""
+
+    async def record(self, account: str,
+                     tasks: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        """Note tasks the task list showed: (task id, status, model, created).  A task seen
+        again has its status and sighting time updated."""
+        ...
+
+    async def recent(self, account: str) -> list[ForeignTask]:
+        """The account's foreign tasks seen in the last 24 hours that still no row holds,
+        newest first."""
+        ...
+
+
+class TaskStore(Protocol):
+    """A store of generations, made of its parts; open one with ``storage.open_store``."""
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages (a path, or a URL without its password)."""
+        ...
+
+    @property
+    def generations(self) -> Generations:
+        """Rows by key and their status history."""
+        ...
+
+    @property
+    def intents(self) -> Intents:
+        """Submissions: intents, their outcomes, batches."""
+        ...
+
+    @property
+    def following(self) -> Following:
+        """Polling: due tasks, row leases, answers."""
+        ...
+
+    @property
+    def downloads(self) -> Downloads:
+        """Where each video is on this machine."""
+        ...
+
+    @property
+    def history(self) -> History:
+        """Browsing, searching, counting, annotating, importing."""
+        ...
+
+    @property
+    def trash(self) -> Trash:
+        """Forgetting, restoring, deleting for good."""
+        ...
+
+    @property
+    def leases(self) -> Leases:
+        """One poller per account."""
+        ...
+
+    @property
+    def budget(self) -> Budget:
+        """One request budget per account."""
+        ...
+
+    @property
+    def foreign(self) -> ForeignTasks:
+        """The account's tasks no row holds."""
+        ...
+
+    def changes(self) -> ChangeFeed:
+        """A new subscription to what changes in the store, whoever writes it (this
+        process, another process, another machine).
+
+        Each subscriber has its own feed; every write committed after ``changes()``
+        returns is reported at least once (writes from before may be reported too —
+        re-reading costs a subscriber nothing but time), bursts merge into one
+        ``Change``, and a subscriber that fell behind gets ``everything``.  Reads, and
+        writes nobody sees (a renewed lease), are not changes.  This process's writes
+        arrive at once, other writers' within a fraction of a second.  With nobody
+        subscribed, listening costs nothing; while nothing changes, it costs at most one
+        cheap statement per tick — never a scan.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Close the store; every change feed ends."""
+        ...
+
+    async def __aenter__(self) -> TaskStore:
+        """``async with await open_store(…) as store``: the store itself."""
+        ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Closes the store (``close``), whatever happened inside."""
+        ...

@@ -1,0 +1,213 @@
+"""The SQLite schema, versioned.  Each migration runs once, in order, inside one
+transaction.
+
+The version lives in ``PRAGMA user_version``; add a new function to
+``MIGRATIONS`` to change the schema — never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+V1 = """
+CREATE TABLE generations (
+    id               INTEGER PRIMARY KEY,
+    created_at       TEXT NOT NULL,
+    endpoint         TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    prompt           TEXT NOT NULL,
+    size             TEXT NOT NULL,
+    duration         INTEGER NOT NULL,
+    audio            INTEGER NOT NULL DEFAULT 0,
+    watermark        INTEGER NOT NULL DEFAULT 0,
+    seed             INTEGER,
+    submission       TEXT NOT NULL,
+    submission_note  TEXT,
+    sending_since    TEXT,
+    task_id          TEXT UNIQUE,
+    status           TEXT,
+    submit_time      TEXT,
+    scheduled_time   TEXT,
+    end_time         TEXT,
+    video_url        TEXT,
+    orig_prompt      TEXT,
+    usage_duration   REAL,
+    usage_size       TEXT,
+    usage_fps        INTEGER,
+    usage_sr         TEXT,
+    usage_audio      INTEGER,
+    usage_video_count INTEGER,
+    error_code       TEXT,
+    error_message    TEXT,
+    create_request_id TEXT,
+    last_request_id  TEXT,
+    polls            INTEGER NOT NULL DEFAULT 0,
+    poll_failures    INTEGER NOT NULL DEFAULT 0,
+    last_polled_at   TEXT,
+    next_poll_at     TEXT,
+    lease_owner      TEXT,
+    lease_until      TEXT,
+    download_state   TEXT NOT NULL DEFAULT 'none',
+    download_path    TEXT,
+    download_bytes   INTEGER,
+    download_total   INTEGER,
+    download_sha256  TEXT,
+    download_error   TEXT,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX generations_created ON generations(created_at DESC);
+CREATE INDEX generations_status ON generations(status);
+CREATE INDEX generations_due ON generations(next_poll_at) WHERE next_poll_at IS NOT NULL;
+
+CREATE TABLE status_events (
+    id             INTEGER PRIMARY KEY,
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    at             TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    detail         TEXT
+);
+CREATE INDEX status_events_generation ON status_events(generation_id, id);
+
+CREATE VIRTUAL TABLE generations_fts USING fts5(
+    prompt, content='generations', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER generations_fts_insert AFTER INSERT ON generations BEGIN
+    INSERT INTO generations_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+CREATE TRIGGER generations_fts_delete AFTER DELETE ON generations BEGIN
+    INSERT INTO generations_fts(generations_fts, rowid, prompt)
+        VALUES ('delete', old.id, old.prompt);
+END;
+CREATE TRIGGER generations_fts_update AFTER UPDATE OF prompt ON generations BEGIN
+    INSERT INTO generations_fts(generations_fts, rowid, prompt)
+        VALUES ('delete', old.id, old.prompt);
+    INSERT INTO generations_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+"""
+
+V2 = """
+ALTER TABLE generations ADD COLUMN favourite INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN note TEXT;
+CREATE TABLE generation_tags (
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    tag            TEXT NOT NULL,
+    PRIMARY KEY (generation_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX generation_tags_tag ON generation_tags(tag);
+CREATE INDEX generations_updated ON generations(updated_at);
+CREATE INDEX generations_favourite ON generations(favourite) WHERE favourite = 1;
+CREATE TABLE forgotten (
+    generation_id  INTEGER NOT NULL,
+    at             TEXT NOT NULL
+);
+"""
+
+# v3: why a task is no longer followed (``poll_error``), and a trash: forgetting
+# sets ``forgotten_at`` and hides the row; it is deleted for good weeks later.
+# (The v2 ``forgotten`` table is no longer written.)
+V3 = """
+ALTER TABLE generations ADD COLUMN poll_error TEXT;
+ALTER TABLE generations ADD COLUMN forgotten_at TEXT;
+CREATE INDEX generations_forgotten ON generations(forgotten_at) WHERE forgotten_at IS NOT NULL;
+"""
+
+# v4: one poller per account (a lease any process can take over when its holder
+# dies), the account's request budget shared by every process, and tasks of the
+# account that no row knows (made by another client), as the task list shows them.
+# An account is a fingerprint of endpoint and key — never the key.
+V4 = """
+CREATE TABLE poller_leases (
+    account    TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    until      TEXT NOT NULL,
+    nudged_at  TEXT
+);
+CREATE TABLE request_budgets (
+    account  TEXT PRIMARY KEY,
+    tokens   REAL NOT NULL,
+    stamp    REAL NOT NULL
+);
+CREATE TABLE foreign_tasks (
+    task_id     TEXT PRIMARY KEY,
+    account     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    model       TEXT,
+    created_at  TEXT,
+    seen_at     TEXT NOT NULL
+);
+CREATE INDEX generations_live ON generations(status, next_poll_at) WHERE task_id IS NOT NULL;
+"""
+
+# v5: the status bar's figures from the store at any size: kept rows by creation
+# (total, and the newest-first page), finished videos not saved yet; batches (the
+# tasks of one ×N submission or one batch file share a ``batch_id``); status events
+# by time (what ended since a moment, for signals).
+V5 = """
+CREATE INDEX generations_kept ON generations(created_at DESC) WHERE forgotten_at IS NULL;
+CREATE INDEX generations_unsaved ON generations(end_time)
+    WHERE status = 'SUCCEEDED' AND download_state != 'done' AND forgotten_at IS NULL;
+CREATE INDEX generations_sending ON generations(id) WHERE submission = 'sending';
+ALTER TABLE generations ADD COLUMN batch_id TEXT;
+CREATE INDEX generations_batch ON generations(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX status_events_at ON status_events(at);
+"""
+
+# v6: one row per intent of a batch file or template line, whichever process sends
+# it: ``intent_key`` (the batch's content hash and the line) is unique, so running a
+# batch again finds what was sent before instead of sending it twice.
+V6 = """
+ALTER TABLE generations ADD COLUMN intent_key TEXT;
+CREATE UNIQUE INDEX generations_intent ON generations(intent_key) WHERE intent_key IS NOT NULL;
+"""
+
+# v7: which rows record a file as their download — two generations never share one
+# (``generations.by_download_path``, asked before every download).
+V7 = """
+CREATE INDEX generations_download_path ON generations(download_path)
+    WHERE download_path IS NOT NULL;
+"""
+
+# v8: the change feed.  Every write to a generation (one that sets ``updated_at``, as
+# every visible change does; lease bookkeeping does not) and every move of a poller
+# lease (holder, release, nudge — not a renewal) appends a row here, in the writer's
+# own transaction, whichever process writes.  A reader that sees ``PRAGMA
+# data_version`` move reads the rows after the last ``seq`` it read (see
+# ``storage.sqlite.feed``).  ``figures``: the row's status, submission, task, end,
+# download state or trash state moved (the status bar's counts may have).  The log
+# keeps its newest 2,000–2,500 rows; a reader that falls further behind re-reads all.
+V8 = """
+CREATE TABLE changes (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    generation_id  INTEGER,
+    figures        INTEGER NOT NULL DEFAULT 0,
+    lease          INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER changes_pruned AFTER INSERT ON changes WHEN new.seq % 500 = 0 BEGIN
+    DELETE FROM changes WHERE seq <= new.seq - 2000;
+END;
+CREATE TRIGGER generations_changed_insert AFTER INSERT ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (new.id, 1);
+END;
+CREATE TRIGGER generations_changed_update AFTER UPDATE OF updated_at ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (new.id,
+        old.status IS NOT new.status OR old.submission IS NOT new.submission
+        OR old.task_id IS NOT new.task_id OR old.end_time IS NOT new.end_time
+        OR old.download_state IS NOT new.download_state
+        OR old.forgotten_at IS NOT new.forgotten_at);
+END;
+CREATE TRIGGER generations_changed_delete AFTER DELETE ON generations BEGIN
+    INSERT INTO changes (generation_id, figures) VALUES (old.id, 1);
+END;
+CREATE TRIGGER poller_leases_changed_insert AFTER INSERT ON poller_leases BEGIN
+    INSERT INTO changes (lease) VALUES (1);
+END;
+CREATE TRIGGER poller_leases_changed_update AFTER UPDATE ON poller_leases
+    WHEN old.owner IS NOT new.owner OR old.nudged_at IS NOT new.nudged_at
+        OR (old.until = '') IS NOT (new.until = '')
+BEGIN
+    INSERT INTO changes (lease) VALUES (1);
+END;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8)
+SCHEMA_VERSION = len(MIGRATIONS)

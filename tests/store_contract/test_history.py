@@ -1,0 +1,189 @@
+"""History: search semantics, filter tokens, pages and counts, annotations, import."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from storage import Observation, TaskStore
+from storage.clock import now_iso
+from storage.history import SORT_KEYS, HistoryFilter, parse_filter
+from tests.store_contract.helpers import ENDPOINT, accepted, intent
+
+
+async def add(store: TaskStore, prompt: str, *, size: str = "1280*720", duration: int = 5,
+              audio: bool = False, status: str = "SUCCEEDED"):
+    row = await store.intents.add(endpoint=ENDPOINT, model="pixverse/pixverse-v5.6-t2v",
+                                  prompt=prompt, size=size, duration=duration, audio=audio)
+    row = await store.intents.mark_accepted(row.id, task_id=f"task-{row.id}",
+                                            status="PENDING", request_id="r", next_poll_in=0)
+    ok = status == "SUCCEEDED"
+    row, _ = await store.following.apply(row.id, Observation(
+        status, submit_time="2026-03-20T02:00:00.000+00:00",
+        scheduled_time="2026-03-20T02:00:02.000+00:00",
+        end_time="2026-03-20T02:01:02.000+00:00", video_url="http://v" if ok else None,
+        error_code="InternalError" if status == "FAILED" else None), None)
+    return row
+
+
+async def found(store: TaskStore, text: str) -> set[int]:
+    return {r.id for r in await store.history.page(parse_filter(text), limit=1000)}
+
+
+async def test_words_phrases_and_chinese_substrings(store: TaskStore) -> None:
+    cat = await add(store, "一只小猫在月光下奔跑")
+    fox = await add(store, "A red fox in the snow")
+    dog = await add(store, "小狗在海边 and a fox, red-eyed")
+    odd = await add(store, 'quotes "here", 100% and under_score')
+    assert await found(store, "月光下") == {cat.id}  # three characters and more: the index
+    assert await found(store, "小猫") == {cat.id}  # two
+    assert await found(store, "在") == {cat.id, dog.id}  # one
+    assert await found(store, "小猫在月光下") == {cat.id}
+    assert await found(store, "red fox") == {fox.id, dog.id}  # every word, anywhere
+    assert await found(store, '"red fox"') == {fox.id}  # a phrase
+    assert await found(store, "RED FOX") == {fox.id, dog.id}  # Latin letters: any case
+    assert await found(store, "fo") == {fox.id, dog.id}  # part of a word
+    assert await found(store, "fox 海边") == {dog.id}
+    assert await found(store, "0%") == {odd.id}  # wildcards are letters like any other
+    assert await found(store, "r_") == {odd.id} and await found(store, "e_s") == set()
+    assert await found(store, "under_score") == {odd.id}
+    assert await found(store, '"here"') == {odd.id}
+    assert await found(store, "zebra") == set() and await found(store, "zz") == set()
+    assert await store.history.count(parse_filter("fox")) == 2
+
+
+async def test_filter_tokens(store: TaskStore) -> None:
+    fox = await add(store, "a red fox in snow", size="1920*1080", duration=8, audio=True)
+    cat = await add(store, "a cat", size="720*1280")
+    fail = await add(store, "a failing whale", status="FAILED")
+    sending = await intent(store, "still sending")
+    doubt = await store.intents.mark_unconfirmed((await intent(store, "in doubt")).id, "?")
+    await store.history.set_favourite(cat.id, True)
+    await store.history.set_tags(fox.id, ["keep", "winter"])
+    await store.history.set_tags(cat.id, ["keep"])
+    await store.downloads.set(fox.id, state="done", path="/x.mp4", done=1, total=1)
+    everything = {fox.id, cat.id, fail.id, sending.id, doubt.id}
+
+    assert await found(store, "fox tier:1080p") == {fox.id}
+    assert await found(store, "tier:720P") == {cat.id, fail.id, sending.id, doubt.id}
+    assert await found(store, "status:FAILED") == {fail.id}
+    assert await found(store, "status:failed,succeeded") == {fox.id, cat.id, fail.id}
+    assert await found(store, "status:SUBMITTING") == {sending.id}
+    assert await found(store, "status:UNCONFIRMED") == {doubt.id}
+    assert await found(store, "fav") == {cat.id}
+    assert await found(store, "fav:no") == everything - {cat.id}
+    assert await found(store, "tag:winter") == {fox.id}
+    assert await found(store, "tag:keep") == {fox.id, cat.id}
+    assert await found(store, "tag:keep tag:winter") == {fox.id}
+    assert await found(store, "audio:yes") == {fox.id}
+    assert await found(store, "dur:8") == {fox.id}
+    assert await found(store, "dl:yes") == {fox.id}
+    assert await found(store, "dl:no") == everything - {fox.id}
+    assert await found(store, "since:2000-01-01 until:2000-01-02") == set()
+    assert await found(store, "since:2000-01-01") == everything
+    assert await found(store, "until:2000-01-01") == set()
+    assert parse_filter("tier:999 since:nope").problems
+    await store.trash.forget(fail.id)
+    assert await found(store, "whale") == set()
+    assert await found(store, "in:trash") == {fail.id} == await found(store, "trash whale")
+
+
+async def test_a_folded_batch_shows_as_its_first_task(store: TaskStore) -> None:
+    first = await accepted(store, "batch one", batch_id="b")
+    await accepted(store, "batch two", batch_id="b")
+    alone = await accepted(store, "alone")
+    folded = replace(HistoryFilter(), folded=("b",))
+    assert {r.id for r in await store.history.page(folded)} == {first.id, alone.id}
+    assert await store.history.count(folded) == 2
+
+
+async def test_pages_cover_every_row_once_in_order(store: TaskStore) -> None:
+    rows = [await accepted(store, f"prompt {n % 7}") for n in range(25)]
+    for sort in SORT_KEYS:
+        for descending in (True, False):
+            seen = []
+            for offset in range(0, 30, 10):
+                seen += await store.history.page(sort=sort, descending=descending, limit=10,
+                                                 offset=offset)
+            assert sorted(r.id for r in seen) == [r.id for r in rows], (sort, descending)
+    newest = await store.history.page(limit=3)
+    assert [r.id for r in newest] == [r.id for r in rows[::-1][:3]]
+    by_prompt = await store.history.page(sort="prompt", descending=False, limit=25)
+    assert [r.prompt for r in by_prompt] == sorted(r.prompt for r in rows)
+    ties = [r.id for r in by_prompt if r.prompt == "prompt 0"]
+    assert ties == sorted(ties)  # the id breaks ties, in the same direction
+
+
+async def test_counts_ids_and_scans(store: TaskStore) -> None:
+    rows = [await accepted(store, f"fox {n}") for n in range(30)]
+    await accepted(store, "a cat")
+    fox = parse_filter("fox")
+    assert await store.history.count() == 31
+    assert await store.history.count(fox) == 30
+    assert await store.history.count(fox, at_most=10) == 11  # "more than 10"
+    assert await store.history.count(fox, at_most=100) == 30
+    assert sorted(await store.history.ids(fox)) == [r.id for r in rows]
+    assert [r.id async for r in store.history.rows(fox)] == [r.id for r in rows]
+    values = [v async for v in store.history.columns(("prompt", "size"), fox)]
+    assert values == [(r.prompt, "1280*720") for r in rows]
+    with pytest.raises(ValueError, match="not a column"):
+        [v async for v in store.history.columns(("prompt; DROP TABLE generations",))]
+
+
+async def test_the_status_bar_figures(store: TaskStore) -> None:
+    await accepted(store, "pending")
+    running = await accepted(store, "running")
+    await store.following.apply(running.id, Observation("RUNNING"), 1)
+    await intent(store, "sending")
+    done = await add(store, "done")
+    await add(store, "failed", status="FAILED")
+    saved = await add(store, "saved")
+    await store.downloads.set(saved.id, state="done", path="/x", done=1, total=1)
+    gone = await add(store, "forgotten")
+    await store.trash.forget(gone.id)
+    figures = await store.history.counts("2026-03-20T00:00:00.000+00:00")
+    assert (figures.pending, figures.running, figures.submitting) == (1, 1, 1)
+    assert (figures.finished_today, figures.failed_today) == (2, 1)
+    assert figures.not_downloaded == 1 and figures.total == 6 and done.id
+    later = await store.history.counts("2026-03-21T00:00:00.000+00:00")
+    assert (later.finished_today, later.failed_today) == (0, 0)
+
+
+async def test_favourites_notes_and_tags(store: TaskStore) -> None:
+    row = await accepted(store)
+    assert (await store.history.set_favourite(row.id, True)).favourite
+    assert not (await store.history.set_favourite(row.id, False)).favourite
+    assert (await store.history.set_note(row.id, "  keep  ")).note == "keep"
+    assert (await store.history.set_note(row.id, "   ")).note is None
+    await store.history.set_tags(row.id, ["b", "a", " a ", ""])
+    assert await store.history.tags_of(row.id) == ["a", "b"]
+    other = await accepted(store)
+    await store.history.set_tags(other.id, ["a"])
+    assert await store.history.all_tags() == [("a", 2), ("b", 1)]
+    await store.history.set_tags(row.id, [])
+    assert await store.history.tags_of(row.id) == []
+    await store.trash.forget(other.id)
+    assert await store.history.all_tags() == []
+
+
+def record(n: int, **extra: object) -> dict[str, object]:
+    return {"created_at": f"2026-01-01T00:00:{n:02d}.000+00:00", "endpoint": "e", "model": "m",
+            "prompt": f"imported {n}", "size": "1280*720", "duration": 5,
+            "submission": "accepted", "task_id": f"imp-{n}", "status": "SUCCEEDED",
+            "updated_at": now_iso(), **extra}
+
+
+async def test_importing_twice_adds_nothing(store: TaskStore) -> None:
+    batch = [record(1, tags=["x"], history=[{"at": "2026-01-01T00:01:00.000+00:00",
+                                             "status": "SUCCEEDED"}]),
+             record(2, favourite=True), record(2)]
+    never_sent = {**record(3), "task_id": None, "submission": "rejected", "status": None}
+    assert await store.history.import_many([*batch, never_sent]) == 3
+    assert await store.history.import_many([*batch, never_sent]) == 0
+    one = await store.generations.by_task_id("imp-1")
+    assert one is not None and await store.history.tags_of(one.id) == ["x"]
+    assert [e.status for e in await store.generations.events(one.id)] == ["SUCCEEDED"]
+    two = await store.generations.by_task_id("imp-2")
+    assert two is not None and two.favourite
+    assert await store.history.count() == 3

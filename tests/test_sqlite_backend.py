@@ -1,0 +1,92 @@
+"""The SQLite backend's own promises, beyond the contract (``tests/store_contract``):
+a WAL file, a change feed that costs one tiny statement per tick while idle and nothing
+when nobody listens, and a change log that stays small."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import StoreUnavailable, TaskStore, open_store
+from storage.sqlite.feed import TICK
+from storage.sqlite.schema import SCHEMA_VERSION
+
+
+async def traced(store: TaskStore) -> tuple[list[str], list[str]]:
+    """Every statement from now on: of the store's connection, and of its change feed's."""
+    ran: list[str] = []
+    looked: list[str] = []
+    backend: Any = store
+    await backend._db._db.set_trace_callback(ran.append)
+    backend._feed._connection().set_trace_callback(looked.append)
+    return ran, looked
+
+
+async def test_the_file_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
+    await (await open_store(tmp_path / "a.db")).close()
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_idle_listening_costs_one_tiny_statement_a_tick(store: TaskStore) -> None:
+    ran, looked = await traced(store)
+    await asyncio.sleep(TICK * 4)
+    assert ran == looked == []  # nobody listens: nothing runs
+    feed = store.changes()
+    await asyncio.sleep(TICK * 8)
+    assert ran == []  # the store's own connection is left alone
+    start, ticks = looked[:2], looked[2:]  # where the log ends, then a statement a tick
+    assert start == ["PRAGMA data_version", "SELECT COALESCE(MAX(seq), 0) FROM changes"]
+    assert ticks and set(ticks) == {"PRAGMA data_version"} and len(ticks) <= 8 + 2
+    await feed.aclose()
+    await asyncio.sleep(TICK * 3)
+    looked.clear()
+    await asyncio.sleep(TICK * 4)
+    assert looked == []  # the last subscriber left: listening stopped
+
+
+async def test_another_processes_write_is_read_from_the_log_only(store: TaskStore,
+                                                                 tmp_path: Path) -> None:
+    feed = store.changes()
+    await asyncio.sleep(TICK * 2)
+    ran, looked = await traced(store)
+    with sqlite3.connect(tmp_path / "tasks.db") as other:  # e.g. the sqlite3 shell
+        other.execute("UPDATE generations SET note = 'x'")  # no rows: nothing to say
+        other.execute("INSERT INTO poller_leases (account, owner, until) VALUES ('a', 'o', 'x')")
+    change = await asyncio.wait_for(anext(feed), 5)
+    assert change.lease and not change.rows and ran == []
+    assert all(s == "PRAGMA data_version" or s.startswith("SELECT seq") for s in looked)
+
+
+async def test_the_change_log_stays_small(store: TaskStore, tmp_path: Path) -> None:
+    records = [{"created_at": f"2026-01-01T00:00:00.{n % 1000:03d}+00:00", "endpoint": "e",
+                "model": "m", "prompt": f"p{n}", "size": "1280*720", "duration": 5,
+                "submission": "accepted", "task_id": f"t{n}", "updated_at": "x"}
+               for n in range(6000)]
+    await store.history.import_many(records)
+    with sqlite3.connect(tmp_path / "tasks.db") as db:
+        kept = db.execute("SELECT COUNT(*), MAX(seq) FROM changes").fetchone()
+    assert kept[1] == 6000 and kept[0] <= 2500
+
+
+async def test_a_database_url_is_refused_in_one_sentence() -> None:
+    with pytest.raises(StoreUnavailable, match=r"^postgresql:// stores are not supported"):
+        await open_store("postgresql://alice@db.example/pixverse")
+
+
+def test_the_store_lives_only_behind_the_interface() -> None:
+    """Nothing outside storage/ names the SQLite backend (benchmarks of its locks and the
+    contract suite's backend fixture excepted)."""
+    root = Path(__file__).resolve().parents[1]
+    allowed = {root / "tests" / "store_contract" / "backends.py",
+               root / "tests" / "test_sqlite_backend.py",
+               root / "bench" / "contention_bench.py", root / "bench" / "history_bench.py"}
+    naming = [path for folder in ("tui", "tests", "bench") for path in (root / folder).rglob("*.py")
+              if path not in allowed and ("storage.sqlite" in path.read_text(encoding="utf-8")
+                                          or "SqliteStore" in path.read_text(encoding="utf-8"))]
+    assert naming == []

@@ -1,0 +1,134 @@
+"""The main screen's view of the history, without a screen: page, filter, sort, marks,
+folds, figures and the change route, against a real store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import Observation, open_store
+from tests.ui.helpers import workspace
+from tests.ui.test_live_views import record
+from tui.ui.services import Services
+from tui.ui.view.history import PAGE_SIZE, BatchDetails, HistoryView, TaskDetails
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    tmp_path.mkdir(exist_ok=True)
+    ws = workspace(tmp_path, None)
+    services = Services(ws)
+    services.store = await open_store(tmp_path / "tasks.db")
+    yield services
+    await services.store.close()
+
+
+async def fill(services: Services, count: int, *, batch: str | None = None) -> None:
+    rows = [record(n, "SUCCEEDED" if n % 3 else "PENDING", minutes_ago=500 - n)
+            for n in range(count)]
+    for row in rows:
+        row["batch_id"] = batch
+    await services.db.history.import_many(rows)
+
+
+async def test_a_page_is_fifty_rows_newest_first_and_says_which(services: Services) -> None:
+    await fill(services, 120)
+    view = HistoryView(services)
+    page = await view.read_page()
+    assert len(page.rows) == PAGE_SIZE and page.rows[0].prompt == "prompt 119"
+    assert view.matching == 120 and view.window(len(page.rows)) == "1–50 of 120"
+    assert view.page_step(1, PAGE_SIZE) == 1 and view.page_step(-1, PAGE_SIZE) is None
+    view.go_to(view.last_page)
+    page = await view.read_page()
+    assert [r.prompt for r in page.rows][-1] == "prompt 000"
+    assert view.window(len(page.rows)) == "101–120 of 120"
+    assert view.page_step(1, len(page.rows)) is None
+
+
+async def test_filter_and_sort_are_the_stores(services: Services) -> None:
+    await fill(services, 30)
+    clock = [100.0]
+    view = HistoryView(services, clock=lambda: clock[0])
+    view.filter("status:PENDING")
+    page = await view.read_page()
+    assert {r.status for r in page.rows} == {"PENDING"} and view.matching == 10
+    await view.recount(force=True)
+    assert view.window(len(page.rows)) == "10 of 30 match"
+    view.filter("")
+    view.sort_by("prompt", False)
+    page = await view.read_page()
+    assert page.rows[0].prompt == "prompt 000"
+    assert not view.reload_due()  # a sort without an index: at most one reload a second
+    clock[0] += 1.0
+    assert view.reload_due()
+    view.sort_by("submitted", True)
+    assert view.reload_due()  # the indexed sort reloads whenever something changed
+
+
+async def test_marks_span_every_page_and_clear(services: Services) -> None:
+    await fill(services, 80)
+    view = HistoryView(services)
+    page = await view.read_page()
+    view.toggle_mark(page.rows[0].id)
+    view.filter("status:PENDING")
+    assert len(await view.mark_all()) == 27
+    assert len(view.marks) == 28  # the first row was a SUCCEEDED one
+    assert view.figures(PAGE_SIZE).marks == 28
+    assert view.clear_marks() and not view.marks
+
+
+async def test_a_folded_batch_is_one_row_with_its_summary(services: Services) -> None:
+    await fill(services, 6, batch="koi")
+    await services.db.history.import_many([record(50, "SUCCEEDED", prompt="alone")])
+    view = HistoryView(services)
+    assert len((await view.read_page()).rows) == 7
+    first = await view.fold("koi")
+    page = await view.read_page()
+    assert len(page.rows) == 2 and set(page.batches) == {first}
+    details = await view.details(next(r for r in page.rows if r.id == first))
+    assert isinstance(details, BatchDetails) and len(details.variations) == 6
+    alone = next(r for r in page.rows if r.id != first)
+    assert isinstance(await view.details(alone), TaskDetails)
+
+
+async def test_the_change_route_sees_other_processes_and_its_own(services: Services,
+                                                                 tmp_path: Path) -> None:
+    await fill(services, 5)
+    view = HistoryView(services)
+    await view.read_page()
+    assert not await view.changes.changed()
+    view.changes.touched()
+    assert await view.changes.changed()
+    await view.read_page()
+    assert not await view.changes.changed()
+    async with await open_store(tmp_path / "tasks.db") as other:  # another process
+        row = await other.generations.by_task_id("task-00000")
+        assert row is not None
+        await other.following.apply(row.id, Observation(status="RUNNING"), None)
+    assert await view.changes.changed()
+
+
+async def test_the_figures_are_the_stores_not_the_pages(services: Services) -> None:
+    await fill(services, 90)
+    view = HistoryView(services)
+    page = await view.read_page()
+    assert await view.recount(force=True)
+    figures = view.figures(len(page.rows))
+    assert figures.counts.in_flight == 30 and figures.window == "1–50 of 90"
+    assert not await view.recount()  # held back: at most twice a second
+    assert view.recount_due
+
+
+async def test_the_page_makes_room_for_the_highlighted_row(services: Services) -> None:
+    await fill(services, 60)
+    view = HistoryView(services)
+    page = await view.read_page()
+    chosen = page.rows[-1].id  # the last row on the first page
+    await services.db.history.import_many([record(500 + n, "PENDING", prompt=f"new {n}")
+                                   for n in range(3)])
+    again = await view.reread(chosen, {r.id for r in page.rows})
+    assert chosen in {r.id for r in again.rows} and len(again.rows) == PAGE_SIZE + 3
+    view.arrived(3, at_top=False)
+    assert view.figures(len(again.rows)).new_above == 3

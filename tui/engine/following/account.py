@@ -1,0 +1,53 @@
+"""An account, as every process on one database knows it: a fingerprint, and the
+request budget all of them share.
+
+DashScope counts queries, list calls and cancels per account (20 per second),
+whoever sends them: two dashboards and a ``wait`` must add up to less.  The
+budget lives in the store, so it holds across processes; each request first
+takes its token there (see ``storage.interface.Budget``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+
+from storage import StoreError
+from storage.interface import Budget
+from tui.dashscope import ApiKey
+
+ACCOUNT_LIMIT = 20.0  # requests per second per account (protocol sheet, "Limits")
+
+
+def account_id(base_url: str, key: ApiKey) -> str:
+    """A stable name for (endpoint, key) that cannot be turned back into the key."""
+    material = f"pixverse-tui account\n{base_url.rstrip('/')}\n{key.reveal()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+class SharedBudget:
+    """``rate`` requests per second for the whole account, across processes.
+
+    The bucket holds a single token: requests leave evenly spaced, so a one-second
+    window never sees more than ``rate`` + 1 — and ``rate`` is kept below the
+    account's 20.  It is counted in the service's seconds: with a fast simulator
+    clock (``time_scale``) the real rate grows with it.
+    """
+
+    def __init__(self, budget: Budget, account: str, rate: float, *, time_scale: float = 1.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.budget = budget
+        self.account = account
+        self.rate = min(rate, ACCOUNT_LIMIT - 1) * time_scale
+        self.burst = 1.0
+        self._sleep = sleep
+
+    async def take(self) -> None:
+        """Wait until this process may send one more request."""
+        try:
+            wait = await self.budget.take(self.account, self.rate, self.burst)
+        except StoreError:
+            wait = 1.0 / self.rate  # the database is busy: be slow rather than too fast
+        if wait > 0:
+            await self._sleep(wait)

@@ -1,0 +1,2 @@
+"""The history: export and import, statistics, service times, and the trash.
+"""

@@ -1,0 +1,3 @@
+"""Videos: downloading safely, naming, checking, previewing, playing, and the provenance a
+saved file carries.
+"""

@@ -1,0 +1,3 @@
+"""Sending: one prompt or a batch, each create recorded before it leaves; templates, prices
+and budgets; settling creates whose outcome is unknown.
+"""

@@ -1,0 +1,277 @@
+"""Sending from the dashboard: the composer's prompt (a template, variations), a re-run,
+a batch file — counted, priced and held against the budgets before anything goes out.
+
+The same engine operations as the command line (``batch``, ``prices``,
+``submit``), so the two cannot drift apart.  Every billed step is a question
+whose focused answer is the harmless one.  The questions come through
+``Questions`` (the screen's dialogs), so the flow itself needs no Textual; it
+runs in the screen's workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from storage.clock import utc_now
+from tui.dashscope import GenerationRequest
+from tui.engine.history import stats
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
+from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
+from tui.safe_text import printable
+from tui.text_input import BadText
+from tui.ui.commands.plans import Outlet, plural
+from tui.ui.services import Services
+
+OVERRIDE = "choose Send anyway"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the composer would submit, or why it cannot."""
+
+    requests: list[GenerationRequest]  # empty unless expanded (and within the cap)
+    problems: list[str]
+    warnings: list[str]
+    prompts: int = 1  # prompts the template makes (× variations = count)
+    needs: tuple[str, ...] = ()  # template variables still without a value
+    cost: Estimate | None = None
+    text: str = ""  # the prompt as typed (a template, before it is expanded)
+    count: int = 1  # tasks it would make: counted, never built to count them
+
+    @property
+    def template(self) -> bool:
+        return self.prompts > 1 or bool(self.needs)
+
+
+@dataclass(frozen=True)
+class Sent:
+    count: int
+    from_composer: bool
+    prompt: str  # what was sent: the composer clears only that
+
+
+class Questions(Protocol):
+    """The dialogs, as questions a worker can await."""
+
+    async def choose(self, question: str, answers: list[tuple[str, str]], *,
+                     safe: str) -> str | None: ...
+
+    async def text(self, question: str, initial: str = "") -> str | None: ...
+
+    async def batch(self, plan: batch.BatchPlan, found: batch.Survey | None,
+                    cost: Estimate | None, took: float, defaults: str) -> bool: ...
+
+
+class Composing(Protocol):
+    """The composer, as the flow sees it (template values, a fresh draft)."""
+
+    values: dict[str, str]
+
+    def draft(self) -> Draft: ...
+
+    def refresh_state(self) -> None: ...
+
+
+class SubmitFlow:
+    def __init__(self, services: Services, outlet: Outlet) -> None:
+        self.services = services
+        self.outlet = outlet
+        self.busy = False  # one submission at a time
+        self.last_batch_file = ""
+
+    # -- prices and budgets ------------------------------------------------------------
+
+    @property
+    def prices(self) -> Prices:
+        return Prices.from_settings(self.services.ws.settings.section("prices"))
+
+    @property
+    def max_tasks(self) -> int:
+        """[batch] max_tasks: what one submission (a template, a batch file) may make."""
+        return int(self.services.ws.settings.get("batch", "max_tasks"))
+
+    async def budget_now(self) -> BudgetState:
+        return await budget_state(self.services.db, self.prices,
+                                  self.services.ws.settings.section("budget"), utc_now())
+
+    async def within_budget(self, cost: Estimate, ask: Questions) -> bool:
+        """True when ``cost`` fits every budget — or the user chose to go over."""
+        refusal = (await self.budget_now()).refusal(cost, OVERRIDE)
+        if refusal is None:
+            return True
+        answer = await ask.choose(printable(refusal[0].upper() + refusal[1:]) + ".",
+                                  [("cancel", "Don't send"), ("send", "Send anyway (billed)")],
+                                  safe="cancel")
+        return answer == "send"
+
+    # -- the composer ---------------------------------------------------------------------
+
+    def acceptable(self, draft: Draft) -> bool:
+        """Whether a draft may go on to its questions (else one sentence why not)."""
+        if draft.problems:
+            self.outlet.notify(" ".join(draft.problems), title="Cannot submit",
+                               severity="error")
+            return False
+        if self.busy:
+            self.outlet.notify("Still submitting the previous prompt.", severity="warning")
+            return False
+        return True
+
+    async def confirm(self, draft: Draft, ask: Questions, composer: Composing) -> Draft | None:
+        """Fill the template's variables, ask above the cap: what to send, or None."""
+        for name in draft.needs:
+            value = await ask.text(f"Template: a value for {{{name}}} (a|b gives alternatives)")
+            if value is None:
+                return None
+            composer.values[name] = value
+        if draft.needs:
+            draft = composer.draft()
+            composer.refresh_state()
+            if draft.problems:
+                self.outlet.notify(" ".join(draft.problems), title="Cannot submit",
+                                   severity="error")
+                return None
+        cap = int(self.services.ws.settings.get("batch", "ask_above") or 50)
+        count = len(draft.requests)
+        if count > cap:
+            prompts = list(dict.fromkeys(r.prompt for r in draft.requests))
+            listed = "\n".join(f"  {' '.join(p.split())[:90]}" for p in prompts[:8])
+            more = f"\n  … and {len(prompts) - 8} more" if len(prompts) > 8 else ""
+            cost = draft.cost.sentence() if draft.cost is not None else ""
+            answer = await ask.choose(
+                f"Send {count} tasks ({len(prompts)} prompts)? Each one is billed; {cost}."
+                f"\n\n{listed}{more}", [("cancel", "Cancel"), ("send", f"Send {count}")],
+                safe="cancel")
+            if answer != "send":
+                return None
+        return draft
+
+    def claim(self) -> bool:
+        """Start a submission: False (and a sentence) while another one runs."""
+        if self.busy:
+            self.outlet.notify("Still submitting the previous prompt.", severity="warning")
+            return False
+        self.busy = True
+        return True
+
+    async def send(self, draft: Draft, from_composer: bool, ask: Questions) -> Sent | None:
+        """Send a claimed draft, each task once; what was sent, if all of it was."""
+        client = self.services.client
+        assert client is not None
+        sent = 0
+        try:
+            if not await self.within_budget(estimate(draft.requests, self.prices), ask):
+                return None
+            async for outcome in submit_all(
+                    self.services.db, client, draft.requests,
+                    first_poll_after=self.services.ws.poll_settings().first_poll):
+                self.outlet.changed()
+                if outcome.error is not None:
+                    self._refused(outcome.error)
+                    return None
+                sent += 1
+                await self.services.submitted()
+            return Sent(sent, from_composer, draft.text or draft.requests[0].prompt)
+        except CreatedButNotRecorded as exc:
+            self.outlet.notify(str(exc), title="Not recorded", severity="error", timeout=60)
+            return None
+        finally:
+            self.busy = False
+
+    def _refused(self, error: Exception) -> None:
+        if getattr(error, "ambiguous", False):
+            self.outlet.notify(
+                "No clear answer to the create request: a task may exist. It was not "
+                "re-sent; select it and press u to resolve.", title="Submission unconfirmed",
+                severity="warning", timeout=15)
+        else:
+            self.outlet.notify(str(error), title="Refused", severity="error", timeout=10)
+
+    # -- batch files ------------------------------------------------------------------------
+
+    async def open_batch(self, ask: Questions, composer: Composing) -> None:
+        """Ask for a file, show what it would send, send it as one batch if told to."""
+        tell = self.outlet.notify
+        answer = await ask.text("Batch file (one prompt per line, or JSON Lines):",
+                                self.last_batch_file)
+        if not answer or not answer.strip():
+            return
+        self.last_batch_file = answer.strip()
+        path = Path(answer.strip()).expanduser()
+        try:
+            content = await asyncio.to_thread(_read_text, path)
+        except OSError as exc:
+            tell(f"{path} cannot be read: {exc.strerror or exc}.", severity="error")
+            return
+        except BadText as exc:  # not UTF-8 (named by line), or too large
+            tell(f"{exc}.", severity="error")
+            return
+        store = self.services.db
+        defaults = _defaults(composer.draft())
+        plan = batch.read_batch(content, path.name, defaults, cap=self.max_tasks)
+        found = await batch.survey(store, plan) if not plan.problems else None
+        to_send = found.to_send if found is not None else []
+        cost = estimate((item.request for item in to_send), self.prices)
+        typical = await stats.typical_generation_times(store) if to_send else {}
+        took = batch.duration_estimate(to_send, typical)
+        shown_defaults = (f"{defaults.size} · {defaults.duration} s"
+                          + (" · audio" if defaults.audio else "")
+                          + (" · watermark" if defaults.watermark else "")
+                          + " (the composer's settings)")
+        if not await ask.batch(plan, found, cost, took, shown_defaults) or not to_send:
+            return
+        if self.busy:
+            tell("Still submitting; open the batch again when it is done.", severity="warning")
+            return
+        if not await self.within_budget(cost, ask):
+            return
+        self.busy = True
+        try:
+            await self._send_batch(plan, len(to_send))
+        finally:
+            self.busy = False
+
+    async def _send_batch(self, plan: batch.BatchPlan, total: int) -> None:
+        client = self.services.client
+        assert client is not None
+        tell = self.outlet.notify
+        tell(f"Sending {plural(total, 'task')} from {printable(plan.name)}…", timeout=4)
+        sent = 0
+        refused = 0
+        try:
+            async for step in batch.send_batch(
+                    self.services.db, client, plan,
+                    first_poll_after=self.services.ws.poll_settings().first_poll):
+                if not step.sent:
+                    continue
+                self.outlet.changed()
+                if step.error is not None:
+                    refused += 1
+                    self._refused(step.error)
+                    if step.stops:
+                        tell("The rest of the batch was not sent; open it again to send it "
+                             "(nothing is sent twice).", severity="warning", timeout=15)
+                        return
+                    continue
+                sent += 1
+                await self.services.submitted()
+        except CreatedButNotRecorded as exc:
+            tell(str(exc), title="Not recorded", severity="error", timeout=60)
+            return
+        tell(f"Sent {plural(sent, 'task')} from {printable(plan.name)}"
+             + (f"; {refused} refused" if refused else "") + ".", timeout=6)
+
+
+def _defaults(draft: Draft) -> GenerationRequest:
+    """The composer's settings, for the lines of a batch file that do not say."""
+    base = draft.requests[0] if draft.requests else GenerationRequest("")
+    return GenerationRequest("", size=base.size, duration=base.duration, audio=base.audio,
+                             watermark=base.watermark)
+
+
+def _read_text(path: Path) -> str:
+    return batch.read_file(path)  # decoded as the command line decodes it

@@ -1,0 +1,32 @@
+"""The dialogs as questions a flow can await (``commands.submit.Questions``): each
+opens a dialog and waits for its answer.  Only from a worker — a message handler
+that waited would hold the keys the dialog needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App
+
+from tui.engine.submitting import batch
+from tui.engine.submitting.prices import Estimate
+from tui.ui.dialogs.ask import AskScreen
+from tui.ui.dialogs.batch import BatchScreen
+from tui.ui.dialogs.choice import ChoiceScreen
+
+
+class DialogQuestions:
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+
+    async def choose(self, question: str, answers: list[tuple[str, str]], *,
+                     safe: str) -> str | None:
+        return await self.app.push_screen_wait(ChoiceScreen(question, answers, safe=safe))
+
+    async def text(self, question: str, initial: str = "") -> str | None:
+        return await self.app.push_screen_wait(AskScreen(question, initial))
+
+    async def batch(self, plan: batch.BatchPlan, found: batch.Survey | None,
+                    cost: Estimate | None, took: float, defaults: str) -> bool:
+        return await self.app.push_screen_wait(
+            BatchScreen(plan, found, cost, took, defaults)) == "send"

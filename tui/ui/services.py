@@ -1,0 +1,73 @@
+"""What the screens work with, opened by the App: the workspace, the store, the
+client, the downloader and the poller — one small object, no Textual in it.
+
+Screens and their parts get this object when they are made (the store opens a
+moment later, so its fields fill in then); they never reach for ``self.app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage import TaskStore
+from storage.clock import utc_now
+from tui.dashscope import DashScopeClient
+from tui.engine.following.poller import PollScheduler
+from tui.engine.media.download import Downloader
+from tui.engine.workspace import Workspace
+from tui.ui.keymap import Keymap
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
+@dataclass
+class Services:
+    ws: Workspace
+    now: Callable[[], datetime] = utc_now
+    graphics: str | None = None  # the terminal's graphics protocol, if it has one
+    store: TaskStore | None = None
+    client: DashScopeClient | None = None
+    downloader: Downloader | None = None
+    poller: PollScheduler | None = None
+    write_terminal: Callable[[str], None] = _nothing  # an escape sequence, to the terminal
+    bell: Callable[[], None] = _nothing
+    in_browser: bool = False  # served by ``pixverse-tui serve``: files can go to the browser
+    keymap: Keymap = field(default_factory=Keymap)  # [keys], as the App applied it
+    remembered: dict[str, Any] = field(default_factory=dict)  # the composer's settings, kept
+
+    def composer_defaults(self) -> dict[str, Any]:
+        """[composer] in config.toml, then what the composer was left at last time."""
+        values = self.ws.settings.section("composer")
+        values.update(self.remembered.get("composer", {}))
+        return values
+
+    @property
+    def open(self) -> bool:
+        return self.store is not None
+
+    @property
+    def db(self) -> TaskStore:
+        """The store, once open (every caller runs after ``ServicesOpened``)."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet")
+        return self.store
+
+    @property
+    def polling(self) -> bool:
+        """Whether this process polls the account (and so downloads what finishes)."""
+        return self.poller is not None and self.poller.polling
+
+    async def submitted(self) -> None:
+        """A task was just created: whoever polls the account looks now."""
+        if self.poller is not None:
+            self.poller.submitted()
+            await self.poller.nudge()
+
+    def wake_poller(self) -> None:
+        if self.poller is not None:
+            self.poller.wake()

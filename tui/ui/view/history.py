@@ -1,0 +1,258 @@
+"""The main screen's view of the history, as data: which page of which filter in which
+order, the marks, the folded batches and the status bar's figures.
+
+It asks the store and returns rows and sentences; the screen passes them down to
+its widgets.  The page is never the whole history: one page of the filtered,
+sorted rows, read again whenever the store changed (``tui.ui.view.changes``
+says when), so a task made by another terminal appears under any sort, filter
+or page, and the figures are the store's, never the page's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from storage import Generation, StatusEvent
+from storage.clock import iso
+from storage.history import HistoryFilter, parse_filter
+from storage.records import BatchSummary, Counts
+from tui.config.credentials import region_of
+from tui.engine.following import rescue
+from tui.engine.submitting.prices import BudgetState
+from tui.ui.services import Services
+from tui.ui.view.changes import ChangeWatch
+from tui.ui.view.figures import StatusFigures
+
+PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
+MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
+COUNT_CAP = 1000  # a text search says "1,000+" rather than count every match
+COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
+SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
+INDEXED_SORT = "submitted"
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Generation]
+    batches: dict[int, BatchSummary]  # rows standing for a folded batch
+
+
+@dataclass(frozen=True)
+class TaskDetails:
+    row: Generation
+    events: list[StatusEvent]
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class BatchDetails:
+    row: Generation  # the row that stands for the folded batch
+    summary: BatchSummary
+    variations: list[Generation]
+
+
+Details = TaskDetails | BatchDetails
+
+
+async def task_details(services: Services, generation_id: int) -> TaskDetails | None:
+    """One task as the store has it now, with its history and tags."""
+    store = services.db
+    row = await store.generations.get(generation_id)
+    if row is None:
+        return None
+    return TaskDetails(row, await store.generations.events(row.id),
+                       await store.history.tags_of(row.id))
+
+
+class HistoryView:
+    def __init__(self, services: Services, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.services = services
+        self.changes = ChangeWatch(services)
+        self.clock = clock
+        self.where = HistoryFilter()
+        self.sort = INDEXED_SORT
+        self.descending = True
+        self.page_no = 0
+        self.grown = 0  # rows the first page holds beyond PAGE_SIZE (see make_room)
+        self.shift = 0  # rows a later page moved down by (see make_room)
+        self.matching = 0  # rows the filter matches (capped for text searches)
+        self.marks: set[int] = set()  # they span every page
+        self.folded: set[str] = set()  # batches shown as one row
+        self.batches: dict[int, BatchSummary] = {}
+        self.counts = Counts()
+        self.health = ("ok", "")
+        self.expiring = 0
+        self.foreign = 0
+        self.new_above = 0
+        self.budget: BudgetState | None = None
+        self.last_update: datetime | None = None
+        self.recount_due = False  # a change came while recounts were held back
+        self.lock = asyncio.Lock()  # one page read (and its display) at a time
+        self._last_reload = 0.0
+        self._last_count = -COUNTS_EVERY
+
+    # -- what to show --------------------------------------------------------------
+
+    def filter(self, text: str) -> None:
+        self.where = parse_filter(text)
+
+    def sort_by(self, column: str, descending: bool) -> None:
+        self.sort, self.descending = column, descending
+
+    def go_to(self, page: int) -> None:
+        self.page_no = max(0, page)
+        self.grown = self.shift = 0
+
+    @property
+    def query(self) -> HistoryFilter:
+        """The filter as typed, with the folded batches shown as one row each."""
+        return replace(self.where, folded=tuple(sorted(self.folded)))
+
+    @property
+    def offset(self) -> int:
+        return self.page_no * PAGE_SIZE + self.shift
+
+    @property
+    def capped(self) -> bool:
+        """A text search counted no further than ``COUNT_CAP``."""
+        return bool(self.where.text) and self.matching > COUNT_CAP
+
+    @property
+    def last_page(self) -> int:
+        return max(0, (self.matching - 1) // PAGE_SIZE)
+
+    async def read_page(self) -> Page:
+        """The page the view shows, as the store has it now."""
+        store = self.services.db
+        await self.changes.reading()
+        self.matching = await store.history.count(
+            self.query, at_most=COUNT_CAP if self.where.text else None)
+        if not self.capped:
+            self.page_no = min(self.page_no, self.last_page)
+        rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
+                               limit=PAGE_SIZE + self.grown, offset=self.offset)
+        if not rows and self.page_no > 0:  # past the end of an uncounted search
+            self.go_to(self.page_no - 1)
+            rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
+                                   limit=PAGE_SIZE, offset=self.offset)
+        self._last_reload = self.clock()
+        self.batches = {row.id: summary for row in rows if row.batch_id in self.folded
+                        if (summary := await store.intents.batch(row.batch_id)) is not None}
+        return Page(rows, self.batches)
+
+    async def reread(self, highlighted: int | None, on_page: set[int]) -> Page:
+        """The page again, for a refresh: if rows arrived above and pushed the highlighted
+        row off it, a page that makes room for them (``make_room``)."""
+        page = await self.read_page()
+        if highlighted in on_page and all(row.id != highlighted for row in page.rows):
+            added = len({row.id for row in page.rows} - on_page)
+            if added and self.make_room(added):
+                page = await self.read_page()
+        return page
+
+    def reload_due(self) -> bool:
+        """A sort without an index reloads at most once a second."""
+        return (self.sort == INDEXED_SORT
+                or self.clock() - self._last_reload >= SLOW_SORT_EVERY)
+
+    def make_room(self, added: int) -> bool:
+        """Rows arrived above and pushed the highlighted one off the page: the first page
+        grows to keep it, a later page moves down with it (until the user moves on)."""
+        if self.page_no == 0:
+            grown = min(self.grown + added, MAX_GROWN)
+            changed, self.grown = grown != self.grown, grown
+        else:
+            changed, self.shift = True, self.shift + added
+        return changed
+
+    def page_step(self, step: int, shown: int) -> int | None:
+        """The page ``step`` pages away, or None at either end."""
+        wanted = self.page_no + step
+        more = self.capped and shown == PAGE_SIZE
+        return wanted if 0 <= wanted <= self.last_page or (wanted > self.page_no and more) \
+            else None
+
+    def arrived(self, above: int, *, at_top: bool) -> None:
+        """``above`` rows joined the page above the first one on screen ("3 new ↑")."""
+        self.new_above = 0 if at_top else self.new_above + above
+
+    # -- marks and folds -----------------------------------------------------------------
+
+    def toggle_mark(self, row_id: int) -> None:
+        self.marks.symmetric_difference_update({row_id})
+
+    async def mark_all(self) -> list[int]:
+        """Mark everything the filter matches, on every page."""
+        ids = await self.services.db.history.ids(self.where)
+        self.marks.update(ids)
+        return ids
+
+    def clear_marks(self) -> set[int]:
+        """Unmark everything; the ids that were marked."""
+        cleared = set(self.marks)
+        self.marks.clear()
+        return cleared
+
+    async def fold(self, batch_id: str) -> int:
+        """Fold a batch into one row, or unfold it; its first row's id."""
+        self.folded.symmetric_difference_update({batch_id})
+        return min(r.id for r in await self.services.db.intents.batch_rows(batch_id))
+
+    async def details(self, row: Generation) -> Details | None:
+        """What the detail pane shows for a row: the task, or a folded batch's variations."""
+        summary = self.batches.get(row.id)
+        if summary is not None:
+            return BatchDetails(row, summary, await self.services.db.intents.batch_rows(
+                summary.batch_id))
+        return await task_details(self.services, row.id)
+
+    # -- figures -------------------------------------------------------------------------
+
+    async def recount(self, *, force: bool = False) -> bool:
+        """The store's figures (at most twice a second unless forced); whether counted."""
+        now = self.clock()
+        if not force and now - self._last_count < COUNTS_EVERY:
+            self.recount_due = True
+            return False
+        self._last_count = now
+        self.recount_due = False
+        midnight = self.services.now().astimezone().replace(hour=0, minute=0, second=0,
+                                                              microsecond=0)
+        self.counts = await self.services.db.history.counts(iso(midnight))
+        return True
+
+    async def look_around(self) -> list[Generation]:
+        """Videos about to be lost, and tasks other clients made with the key; the rows to
+        save now (when this process polls and ``[downloads] auto`` is on)."""
+        store, ws = self.services.db, self.services.ws
+        rescue_now = (await rescue.to_rescue(store) if self.services.polling
+                      and ws.settings.get("downloads", "auto") else [])
+        self.expiring = len(await rescue.expiring(store))
+        account = ws.account
+        self.foreign = len(await store.foreign.recent(account)) if account else 0
+        return rescue_now
+
+    def window(self, shown: int) -> str:
+        """Which rows the page shows: "6 shown", "12 of 1,204 match", "51–100 of 1,204"."""
+        if self.matching <= PAGE_SIZE + self.grown and self.offset == 0:
+            return f"{self.matching} shown" if self.where.empty else (
+                f"{self.matching} of {self.counts.total:,} match")
+        first = self.offset + 1
+        of = f"{COUNT_CAP:,}+" if self.capped else f"{self.matching:,}"
+        return f"{first:,}–{first + shown - 1:,} of {of}" + (
+            "" if self.where.empty else " matching")
+
+    def figures(self, shown: int) -> StatusFigures:
+        ws, budget = self.services.ws, self.budget
+        return StatusFigures(
+            counts=self.counts, window=self.window(shown), marks=len(self.marks),
+            new_above=self.new_above, expiring=self.expiring, foreign=self.foreign,
+            budget=budget.summary() if budget is not None else "",
+            budget_low=budget is not None and budget.low, health=self.health[0],
+            detail=self.health[1], updated=self.last_update, demo=ws.demo,
+            region=region_of(ws.base_url), endpoint=ws.base_url)

@@ -1,0 +1,60 @@
+"""The filter line: hidden until ``/``; what is typed filters the table as it is typed.
+
+A burst of keys makes one ``Edited`` (posted once the keys already queued are
+handled, with the text as it is then): one query for a burst, none of it delayed.
+``enter`` keeps the filter, ``escape`` clears it; either way the table gets the
+focus back (``Left``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events, on
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterLine(Input):
+    class Edited(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Left(Message):
+        """Enter or escape: the user is done with the filter."""
+
+        def __init__(self, kept: bool) -> None:
+            super().__init__()
+            self.kept = kept
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(placeholder="filter: words in the prompt, status:RUNNING …  (enter: "
+                                     "keep, escape: clear)", compact=True, **kwargs)
+        self._pending = False
+
+    def show(self) -> None:
+        self.add_class("-shown")
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if not self._pending:
+            self._pending = True
+            self.call_later(self._flush)
+
+    def _flush(self) -> None:
+        self._pending = False
+        self.post_message(self.Edited(self.value))
+
+    @on(Input.Submitted)
+    def _kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Left(kept=True))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            self.value = ""
+            self.remove_class("-shown")
+            self.post_message(self.Left(kept=False))

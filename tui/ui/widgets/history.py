@@ -1,0 +1,220 @@
+"""The history on screen: the task table beside the detail pane, kept live.
+
+It shows the page the view model (``HistoryView``, passed down) reads, and keeps
+it current: the one route by which what any process wrote reaches the screen
+is here (``refresh``, with ``HistoryView.changes``; the store change feed,
+being built, replaces both).  The table's own requests — another sort, another
+page, Home/End — are answered here too; the keys that act on rows are the
+screen's.  The status bar's figures are drawn from here, since they follow the
+page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widgets import DataTable
+
+from storage import Generation
+from tui.ui.cells import TICKING
+from tui.ui.services import Services
+from tui.ui.signals import Signals
+from tui.ui.themes import status_style
+from tui.ui.tolerant import tolerant
+from tui.ui.view.history import HistoryView
+from tui.ui.widgets.detail import DetailPane
+from tui.ui.widgets.status_bar import StatusBar
+from tui.ui.widgets.task_table import TaskTable
+
+REFRESH_EVERY = 0.25  # seconds: bursts of writes become a few repaints a second
+TICK_EVERY = 1.0  # seconds: elapsed clocks, figures, what ended
+
+
+class HistoryPanel(Container):
+    def __init__(self, services: Services, view: HistoryView, signals: Signals,
+                 status: StatusBar, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+        self.view = view
+        self.signals = signals
+        self.status = status
+
+    def compose(self) -> ComposeResult:
+        yield TaskTable(id="tasks")
+        yield DetailPane(id="detail")
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    def on_mount(self) -> None:
+        services, table, pane = self.services, self.table, self.query_one(DetailPane)
+        style_for = lambda status: status_style(self.app.current_theme, status)  # noqa: E731
+        table.style_for, table.now, table.marked = style_for, services.now, self.view.marks
+        pane.style_for, pane.now, pane.details = style_for, services.now, self.view.details
+        pane.graphics, pane.cache = services.graphics, services.ws.paths.data_dir / "previews"
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+        self.show_figures()
+
+    async def start(self) -> None:
+        """Show the history, and keep it live."""
+        await self.load_page()
+        self.set_interval(REFRESH_EVERY, self.refresh_page, name="refresh")
+        self.set_interval(TICK_EVERY, self._tick, name="tick")
+
+    def highlighted(self) -> Generation | None:
+        return self.table.rows_by_id.get(self.table.highlighted_id or -1)
+
+    def show_figures(self) -> None:
+        self.status.figures = self.view.figures(self.table.row_count)
+
+    def show_detail(self) -> None:
+        if self.services.open:
+            self.query_one(DetailPane).show_row(self.highlighted())
+
+    @tolerant
+    async def load_page(self, page: int | None = None) -> None:
+        """Another page altogether (a filter, a sort, paging) — never the whole history."""
+        async with self.view.lock:
+            if page is not None:
+                self.view.go_to(page)
+            shown = await self.view.read_page()
+            self.table.replace(shown.rows, shown.batches)
+            self.view.new_above = 0
+            await self.view.recount(force=True)
+        self.show_figures()
+        self.show_detail()
+
+    # -- the one route changes take to the screen ------------------------------------------
+
+    def touched(self) -> None:
+        """Something was written (the poller, this process): the next refresh reads it."""
+        self.view.changes.touched()
+
+    @tolerant
+    async def refresh_page(self) -> None:
+        """Apply whatever any process wrote: the page as the store has it now."""
+        view, table = self.view, self.table
+        if not self.services.open or view.lock.locked():
+            return
+        if not await view.changes.changed():
+            if view.recount_due and await view.recount():  # the last change's figures
+                self.show_figures()
+            return
+        if not view.reload_due():
+            return
+        async with view.lock:
+            chosen = table.highlighted_id
+            before = table.rows_by_id.get(chosen or -1)
+            shown = await view.reread(chosen, set(table.rows_by_id))
+            diff = table.show_page(shown.rows, shown.batches)
+            view.arrived(diff.added_before(table.top_row()), at_top=table.top_row() == 0)
+            await view.recount(force=bool(diff.added or diff.removed))
+            view.last_update = self.services.now()
+        if table.rows_by_id.get(chosen or -1) not in (None, before):
+            self.show_detail()
+        self.show_figures()
+
+    def _tick(self) -> None:
+        """Elapsed clocks of live rows, and the highlighted row's details, move on; the
+        figures are read again, and what ended is told."""
+        self.table.tick()
+        row = self.highlighted()
+        if row is not None and row.display_status in TICKING:
+            self.show_detail()
+        if self.services.open:
+            for job, group in ((self._recount(), "recount"), (self._signal(), "signals")):
+                self.run_worker(job, group=group, exclusive=True, exit_on_error=False)
+
+    @tolerant
+    async def _recount(self) -> None:
+        if await self.view.recount():
+            self.show_figures()
+
+    @tolerant
+    async def _signal(self) -> None:
+        self.signals.ended(*await self.view.changes.ended())
+        self.signals.flush()
+        self.signals.show_counts(self.view.counts)
+
+    # -- the table's own requests ---------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.show_detail()
+        if self.view.new_above:
+            self.call_after_refresh(self._new_rows_seen)  # once the table has scrolled
+
+    def _new_rows_seen(self) -> None:
+        """Scrolled up to the top of the page: the rows "N new ↑" pointed at are in sight."""
+        if self.view.new_above and self.table.top_row() == 0:
+            self.view.new_above = 0
+            self.show_figures()
+
+    def _restyle(self, _theme: object) -> None:
+        """The theme changed: re-colour every row and the details."""
+        if self.is_attached:
+            self.table.refresh_rows()
+            self.show_detail()
+
+    @on(TaskTable.SortChanged)
+    @tolerant
+    async def _sort_changed(self) -> None:
+        self.view.sort_by(self.table.sort_column, self.table.sort_reverse)
+        await self.load_page(page=0)
+
+    @on(TaskTable.PageRequested)
+    @tolerant
+    async def _page_requested(self, message: TaskTable.PageRequested) -> None:
+        wanted = self.view.page_step(message.step, self.table.row_count)
+        if wanted is not None:
+            await self.load_page(page=wanted)
+            self.table.move_cursor(row=0 if message.step > 0 else self.table.row_count - 1)
+
+    @on(TaskTable.JumpRequested)
+    @tolerant
+    async def _jump(self, message: TaskTable.JumpRequested) -> None:
+        """Home: the very first row; End: the very last (of every page)."""
+        wanted = 0 if message.end == 0 else self.view.last_page
+        if wanted != self.view.page_no:
+            await self.load_page(page=wanted)
+        self.table.move_cursor(row=0 if message.end == 0 else self.table.row_count - 1)
+        if message.end == 0:
+            self.view.new_above = 0
+            self.show_figures()
+
+    # -- marks and folds (the screen's keys) ----------------------------------------------------
+
+    def toggle_mark(self) -> None:
+        row = self.highlighted()
+        if row is not None:
+            self.view.toggle_mark(row.id)
+            self.table.refresh_rows({row.id})
+            self.marks_moved()
+
+    async def mark_all(self) -> int:
+        """Mark everything the filter matches, on every page; how many."""
+        ids = await self.view.mark_all()
+        self.table.refresh_rows(set(ids) & set(self.table.rows_by_id))
+        self.marks_moved()
+        return len(ids)
+
+    def clear_marks(self) -> None:
+        if self.view.marks:
+            self.table.refresh_rows(self.view.clear_marks() & set(self.table.rows_by_id))
+            self.marks_moved()
+
+    def marks_moved(self) -> None:
+        """Figures now, the page on the next refresh."""
+        self.touched()
+        self.show_figures()
+
+    async def fold(self, batch_id: str) -> None:
+        """Fold a batch into one row (with its progress), or unfold it."""
+        first = await self.view.fold(batch_id)
+        await self.load_page()
+        if first in self.table.rows_by_id:
+            self.table.move_cursor(row=self.table.get_row_index(str(first)))
