@@ -71,6 +71,11 @@ class RowCommands:
             "stats": self.stats}
 
     async def run(self, name: str, scope: Scope) -> Plan:
+        """The plan for a row key — or, in a read-only dashboard, one sentence and none
+        for what a viewer may not do (billed, destructive or written)."""
+        if (refused := self.services.refused(f"row('{name}')")) is not None:
+            self.notify(refused, severity="warning", timeout=5)
+            return None
         return await self.commands[name](scope)
 
     def notify(self, message: str, *, title: str = "", severity: Severity = "information",
