@@ -27,9 +27,10 @@ def demo_workspace(base_url: str) -> Workspace:
                           time_scale=DEMO_SPEED)
 
 
-def launch(*, demo: bool, simulator_url: str | None = None) -> int:
+def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = False) -> int:
     """The dashboard in this terminal (or browser tab).  ``simulator_url``: the demo on a
-    simulator that is already running (``serve --demo`` starts one for every tab)."""
+    simulator that is already running (``serve --demo`` starts one for every tab);
+    ``read_only``: a viewer's dashboard (nothing billed, destructive or written)."""
     from tui.config.credentials import CredentialsError
     from tui.engine.workspace import Workspace
     from tui.ui import graphics
@@ -38,12 +39,12 @@ def launch(*, demo: bool, simulator_url: str | None = None) -> int:
     graphics.detect()  # must ask the terminal before Textual takes it over
 
     if demo and simulator_url is not None:
-        app = PixverseApp(demo_workspace(simulator_url))
+        app = PixverseApp(demo_workspace(simulator_url), read_only=read_only)
         app.run()
         return app.return_code or 0
     if demo:
         with start_demo_simulator() as sim:
-            app = PixverseApp(demo_workspace(sim.base_url))
+            app = PixverseApp(demo_workspace(sim.base_url), read_only=read_only)
             app.run()
         return app.return_code or 0
     try:
@@ -53,8 +54,8 @@ def launch(*, demo: bool, simulator_url: str | None = None) -> int:
 
         print(f"pixverse-tui: {exc}", file=sys.stderr)
         return 1
-    app = PixverseApp(ws)
+    app = PixverseApp(ws, read_only=read_only)
     result = app.run()
     if result == "demo":
-        return launch(demo=True)
+        return launch(demo=True, read_only=read_only)
     return app.return_code or 0

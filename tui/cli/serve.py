@@ -44,6 +44,8 @@ def add_parser(sub: Any) -> None:
                    help="browser tabs (each runs a dashboard process) served at once")
     p.add_argument("--demo", dest="serve_demo", action="store_true",
                    help="serve the demo: one built-in simulator for every tab (no key, no cost)")
+    p.add_argument("--read-only", dest="serve_read_only", action="store_true",
+                   help="viewers only: no tab can submit, cancel, re-run, forget or annotate")
     p.set_defaults(run_sync=run)
 
 
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
         simulator = start_demo_simulator()
     options = ServeOptions(host=args.host, port=args.port, max_sessions=args.max_sessions,
-                           simulator_url=simulator.base_url if simulator else None)
+                           simulator_url=simulator.base_url if simulator else None,
+                           read_only=bool(args.serve_read_only or args.read_only))
 
     def ready(listening: Listening) -> None:
         print(banner(listening, options, demo=demo), flush=True)
@@ -112,6 +115,8 @@ def banner(listening: Listening, options: ServeOptions, *, demo: bool) -> str:
         url = url.replace("//[::]:", f"//{socket.gethostname()}:", 1)
     what = "the demo (a built-in simulator: no key, no cost)" if demo else "the dashboard"
     port = listening.port
+    if options.read_only:
+        what += ", read-only (nothing can be submitted, cancelled or forgotten from it)"
     lines = [f"pixverse-tui serves {what} at", "", f"    {url}", "",
              f"Each browser tab runs a dashboard of its own (at most {options.max_sessions} "
              "at once); the token in the URL is the only key to it."]

@@ -66,12 +66,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def session_command(simulator_url: str | None) -> str:
+def session_command(simulator_url: str | None, *, read_only: bool = False) -> str:
     """The shell command textual-serve runs for each tab: this Python, our session entry
     (``exec``: the app is the server's own child, and sees when the server dies)."""
     parts = [sys.executable, "-m", "tui.web.session"]
     if simulator_url is not None:
         parts += ["--simulator", simulator_url]
+    if read_only:
+        parts.append("--read-only")
     command = shlex.join(parts)
     return command if os.name == "nt" else f"exec {command}"
 
@@ -91,6 +93,7 @@ class ServeOptions:
     port: int = 8000
     max_sessions: int = 8
     simulator_url: str | None = None  # the demo's simulator, shared by every tab
+    read_only: bool = False  # every tab a viewer's dashboard (--read-only)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     slot_patience: float = SLOT_PATIENCE
 
@@ -128,7 +131,8 @@ class DashboardServer(Server):
     """textual-serve's server, behind a token, an Origin check and a session cap."""
 
     def __init__(self, options: ServeOptions) -> None:
-        super().__init__(session_command(options.simulator_url), host=options.host,
+        super().__init__(session_command(options.simulator_url, read_only=options.read_only),
+                         host=options.host,
                          port=options.port, title="pixverse-tui")
         self.options = options
         self.slots = SessionSlots(options.max_sessions)

@@ -36,12 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.web.session")
     parser.add_argument("--simulator", metavar="URL",
                         help="the demo, on the simulator `serve --demo` started")
+    parser.add_argument("--read-only", action="store_true",
+                        help="a viewer's dashboard: nothing created, cancelled or forgotten")
     args = parser.parse_args(argv)
     follow_parent(os.getppid())
 
     from tui.launch import launch
 
-    return launch(demo=args.simulator is not None, simulator_url=args.simulator)
+    return launch(demo=args.simulator is not None, simulator_url=args.simulator,
+                  read_only=args.read_only)
 
 
 if __name__ == "__main__":
