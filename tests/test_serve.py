@@ -22,7 +22,7 @@ from tui.simulator import Simulator
 
 pytest.importorskip("textual_serve", reason="the web extra is not installed")
 
-from tui.web.server import is_loopback
+from tui.web.server import is_loopback, session_command
 
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -73,6 +73,14 @@ def test_serving_without_a_key_says_how_and_serves_nothing(
     assert main(["serve", "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert "no API key" in err and "pixverse-tui serve --demo" in err
+
+
+def test_read_only_reaches_every_tab_and_is_refused_for_commands(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert session_command(None, read_only=True).endswith("-m tui.web.session --read-only")
+    assert "--read-only" not in session_command(None)
+    assert main(["--read-only", "list"]) == 2
+    assert "--read-only is for the dashboard" in capsys.readouterr().err
 
 
 def test_only_loopback_addresses_count_as_private() -> None:
