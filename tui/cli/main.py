@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make videos with PixVerse v5.6 on Alibaba Cloud Model Studio (DashScope).")
     parser.add_argument("--demo", action="store_true",
                         help="run against a built-in simulator (no key, no cost)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="the dashboard for looking only: nothing can be submitted, "
+                        "cancelled, re-run, forgotten or annotated")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -230,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
+
+    from tui.cli.serve import add_parser as add_serve
+
+    add_serve(sub)
     return parser
 
 
@@ -291,12 +298,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if (bad := undecodable_argument(args)) is not None:
         err(bad)
         return 2
-    if args.command == "simulate":
+    if args.command in ("simulate", "serve"):
         return int(args.run_sync(args))
     if args.command is None:
         from tui.launch import launch
 
-        return launch(demo=args.demo)
+        return launch(demo=args.demo, read_only=args.read_only)
+    if args.read_only:
+        err("--read-only is for the dashboard (`pixverse-tui --read-only`, or "
+            "`pixverse-tui serve --read-only`), not for commands")
+        return 2
     if args.demo:
         err("--demo opens the dashboard on its own simulator; for scripting, run "
             "`pixverse-tui simulate` and point DASHSCOPE_HTTP_BASE_URL at it")

@@ -71,14 +71,16 @@ class PixverseApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, ws: Workspace, *, now: Callable[[], datetime] = utc_now,
-                 poll: bool = True, client: DashScopeClient | None = None) -> None:
+                 poll: bool = True, client: DashScopeClient | None = None,
+                 read_only: bool = False) -> None:
         self.terminal = Terminal()  # before Textual asks for the driver class
         super().__init__()
         self.ws = ws
         self.now = now
         self.poll_enabled = poll
         self.services = Services(ws, now, graphics.detected(), client=client,
-                                 write_terminal=self.terminal.write, bell=self.bell)
+                                 write_terminal=self.terminal.write, bell=self.bell,
+                                 read_only=read_only)
         self.main: MainScreen | None = None
         self._ending = False
         self._title_kept = False
@@ -176,6 +178,7 @@ class PixverseApp(App[str | None]):
         self.exit(return_code=128 + signum)
 
     async def on_mount(self) -> None:
+        self.services.in_browser = self.is_web
         self._apply_theme()
         self._apply_keymap()
         if self._startup_problems:  # one grouped notice, not a stack of toasts
@@ -337,7 +340,7 @@ class PixverseApp(App[str | None]):
         yield from super().get_system_commands(screen)
         for place, node in self._places(screen).items():
             for action in actions.at(place):
-                if action.palette:
+                if action.palette and self.services.refused(action.run) is None:
                     yield SystemCommand(action.label,
                                         f"{action.label} ({self.keys_for(action.id)})",
                                         partial(self.run_action, textual_action(action, place),
@@ -349,7 +352,8 @@ class PixverseApp(App[str | None]):
         screen = self.screen
         places = self._places(screen)
         shown = {action.id: action for place in places for action in actions.at(place)
-                 if place is not Where.ANYWHERE or action.priority or not screen.is_modal}
+                 if (place is not Where.ANYWHERE or action.priority or not screen.is_modal)
+                 and self.services.refused(action.run) is None}  # read-only: a viewer's
         rows = [(self.keys_for(action.id), action.label, action.id) for action in
                 shown.values()]  # a modal screen hides the App's other keys
         rows.append(("ctrl+p", "Command palette (themes, every action)", "—"))
