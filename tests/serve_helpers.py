@@ -73,7 +73,7 @@ class Served:
     def sessions(self) -> list[int]:
         return sessions_of(self.process.pid)
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 90.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         try:

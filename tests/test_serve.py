@@ -24,6 +24,9 @@ pytest.importorskip("textual_serve", reason="the web extra is not installed")
 
 from tui.web.server import is_loopback, session_command
 
+# Its fixtures are the module's (a server, a browser): one worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("serve")
+
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -190,7 +193,7 @@ async def test_stopping_the_server_ends_every_dashboard(
             pids = running.sessions()
             assert running.stop(signum) == 0
             for pid in pids:
-                await until(lambda pid=pid: not alive(pid), 15, f"app process {pid} to end")
+                await until(lambda pid=pid: not alive(pid), 60, f"app process {pid} to end")
             for tab in tabs:
                 await tab.close()
     assert "every dashboard it served has ended" in "".join(running.output)

@@ -26,6 +26,9 @@ from tests.conftest import cli_env, make_sim, submitted
 from tests.serve_helpers import Served, serving, wait_until
 from tui.simulator import Simulator
 
+# Its fixtures are the module's (a server, a browser): one worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("browser")
+
 DOCS_SHOT = Path(__file__).parents[2] / "docs" / "browser.png"
 MAX = 10
 FIRST_PROMPTS = ("a quiet harbour at dusk", "a paper boat in the rain")

@@ -17,6 +17,9 @@ from tests.browser.conftest import Browser
 from tests.conftest import cli_env
 from tests.serve_helpers import Served, serving
 
+# Its fixtures are the module's (a server, a browser): one worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("browser-demo")
+
 DOCS_SHOT = Path(__file__).parents[2] / "docs" / "browser.png"
 PROMPT = "a lighthouse keeper feeding gulls at dawn"
 MORE = ("slow dolly shot through a neon night market in the rain",

@@ -17,6 +17,9 @@ from tests.conftest import cli_env, make_sim, submitted
 from tests.serve_helpers import Served, serving
 from tui.simulator import Simulator
 
+# Its fixtures are the module's (a server, a browser): one worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("browser-read-only")
+
 PROMPT = "a lantern drifting down a canal"
 
 
