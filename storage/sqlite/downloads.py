@@ -33,8 +33,10 @@ class SqliteDownloads:
                       ended_after: str | None = None, ended_before: str | None = None,
                       limit: int | None = None) -> list[Generation]:
         clause, params = where_sql(where)
-        clauses = ["status = 'SUCCEEDED'", "video_url IS NOT NULL",
-                   "download_state NOT IN ('done', 'expired', 'refused', 'trashed')"]
+        # The partial index ``generations_unsaved`` is used only when SQLite sees the
+        # query imply its condition: its terms, literally.
+        clauses = ["status = 'SUCCEEDED'", "download_state != 'done'", "video_url IS NOT NULL",
+                   "download_state NOT IN ('expired', 'refused', 'trashed')"]
         values: list[Any] = []
         if ended_after is not None:
             clauses.append("end_time > ?")
