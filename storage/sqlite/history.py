@@ -14,6 +14,7 @@ from storage.sqlite.schema import BUCKET
 from storage.sqlite.search import SORTS, TEXT_WALK, figures, order_by, text_match, where_sql
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
+PLENTY = 2000  # a status or tag with more rows than this: a page walks the newest rows
 
 
 class SqliteHistory:
@@ -37,8 +38,17 @@ class SqliteHistory:
                 f" MATCH ? ORDER BY generations_fts.rowid {direction} LIMIT ? OFFSET ?",
                 (*params, match, limit, offset))
         clause, params = where_sql(where)
+        source = "generations"
+        if where is not None and where.trash:
+            source = "generations INDEXED BY generations_forgotten"  # a small trash, sorted
+        elif (where is not None and by_creation and not where.trash and match is None
+                and (where.statuses or where.tags)
+                and await self.count(where, at_most=PLENTY) > PLENTY):
+            # Many rows of that status or tag: walking the newest rows finds a page soon,
+            # where the status or tag index would sort every one of them first.
+            source = "generations INDEXED BY generations_kept"
         return await self._db.rows(
-            f"SELECT * FROM generations {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
+            f"SELECT * FROM {source} {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
             (*params, limit, offset))
 
     async def count(self, where: HistoryFilter | None = None, *,
