@@ -76,8 +76,9 @@ def plans(store: TaskStore, seen: list[tuple[str, tuple[Any, ...]]]) -> list[lis
 
 
 def whole_table(plan: list[str]) -> bool:
-    return any(step == "SCAN generations" or step.startswith("SCAN generations USING")
-               and "generations_kept" not in step for step in plan)
+    return any(step == "SCAN generations" or (step.startswith("SCAN generations USING")
+                                              and "generations_kept" not in step)
+               for step in plan)
 
 
 @pytest.mark.parametrize("text", FILTERS)

@@ -14,7 +14,7 @@ from storage.sqlite.schema import BUCKET
 from storage.sqlite.search import SORTS, TEXT_WALK, figures, order_by, text_match, where_sql
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
-PLENTY = 2000  # a status or tag with more rows than this: a page walks the newest rows
+PLENTY = 500  # a status or tag with more rows than this: a page walks the newest rows
 
 
 class SqliteHistory:
