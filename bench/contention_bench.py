@@ -425,7 +425,7 @@ def dashboard_process(reports: Path, name: str, speed: float) -> int:
         app = PixverseApp(Workspace.load(time_scale=speed))
 
         async def control() -> None:
-            troubles = log_troubles(app, name)
+            troubles = log_troubles(app, name, clock=False)
             while app.store is None or app.poller is None or not app.is_running:
                 await asyncio.sleep(0.05)
             (reports / f"{name}.ready").touch()

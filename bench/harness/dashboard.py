@@ -14,20 +14,21 @@ from typing import Any
 from tui.ui.app import PixverseApp
 
 
-def stamped(who: str) -> Callable[[str], None]:
-    """A logger: each line on stderr with the time and who said it."""
+def stamped(who: str, *, clock: bool = True) -> Callable[[str], None]:
+    """A logger: each line on stderr with who said it, and the time unless ``clock`` is
+    off (then equal lines stay equal, for a bench that counts them by kind)."""
 
     def log(text: str) -> None:
-        print(f"{datetime.now():%H:%M:%S} {who}{' ' if who else ''}{text}", file=sys.stderr,
-              flush=True)
+        when = f"{datetime.now():%H:%M:%S} " if clock else ""
+        print(f"{when}{who}{' ' if who else ''}{text}", file=sys.stderr, flush=True)
 
     return log
 
 
-def log_troubles(app: PixverseApp, who: str = "") -> asyncio.Task[None]:
+def log_troubles(app: PixverseApp, who: str = "", *, clock: bool = True) -> asyncio.Task[None]:
     """Every warning or error toast, and every change of the poller's health, on stderr
     (the app itself is unchanged); call inside the running loop, cancel the task at the end."""
-    log = stamped(who)
+    log = stamped(who, clock=clock)
     notify = app.notify
 
     def on_notify(message: str, **kwargs: Any) -> None:
