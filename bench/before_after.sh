@@ -31,7 +31,8 @@ for side in before after; do
     [ "$side" = after ] && rev=$after
     git -C "$repo" worktree add --quiet --detach "$out/$side" "$rev"
     python3 -m venv "$out/$side/.venv"
-    "$out/$side/.venv/bin/pip" install --quiet -e "$out/$side[test]"
+    "$out/$side/.venv/bin/pip" install --quiet -e "$out/$side[test]" > "$out/pip-$side.log" 2>&1 \
+        || { cat "$out/pip-$side.log"; exit 1; }
     echo "$side: $(git -C "$out/$side" log --oneline -1)" | tee -a "$out/commits.txt"
 done
 
