@@ -23,6 +23,7 @@ from tui.engine.history import stats, transfer
 from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
+from tui.text_width import cells, pad
 
 
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
@@ -109,8 +110,8 @@ def _told(video: Path, told: provenance.Provenance) -> str:
         ("audio", told.audio), ("watermark", told.watermark),
         ("seed", "random" if told.seed is None else told.seed), ("created", told.created_at),
     ]
-    width = max(len(k) for k, _ in pairs)
-    lines = [f"{k:<{width}}  {printable(v)}" for k, v in pairs if v is not None]
+    width = max(cells(k) for k, _ in pairs)
+    lines = [f"{pad(k, width)}  {printable(v)}" for k, v in pairs if v is not None]
     return "\n".join([*lines, "", "prompt:", printable(told.prompt, multiline=True)])
 
 

@@ -18,6 +18,7 @@ from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
 from tui.engine.history import timeline
 from tui.engine.submitting.prices import BudgetState, Prices, budget_state, price_per_second
+from tui.text_width import pad
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -200,7 +201,7 @@ def report(stats: Stats) -> str:
         lines.append("per tier        videos  seconds  audio  queue p50/p95   generation p50/p95")
         for tier, t in sorted(stats.tiers.items(), key=lambda kv: _tier_order(kv[0])):
             s = t.summary()
-            lines.append(f"  {tier:<12} {s['videos']:>7}  {s['seconds']:>7.0f}  "
+            lines.append(f"  {pad(tier, 12)} {s['videos']:>7}  {s['seconds']:>7.0f}  "
                          f"{s['with_audio']:>5}  {_pair(s['queue_median'], s['queue_p95']):>14}"
                          f"  {_pair(s['generation_median'], s['generation_p95']):>18}")
     if stats.errors:
@@ -221,8 +222,9 @@ def report(stats: Stats) -> str:
         lines.append("budget             limit        spent    in flight         left")
         for period in stats.budget.periods:
             name = "today" if period.name == "daily" else "this month"
-            lines.append(f"  {name:<12} {money(period.limit):>12} {money(period.spent):>12}"
-                         f" {money(period.pending):>12} {money(period.left):>12}")
+            lines.append(f"  {pad(name, 12)} " + " ".join(
+                pad(money(amount), 12, right=True)
+                for amount in (period.limit, period.spent, period.pending, period.left)))
     elif stats.budget_unpriced:
         lines.append("budget: set prices in config.toml [prices] to compare spending with it")
     return "\n".join(lines)
