@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cancel", help="cancel a PENDING task")
     p.add_argument("task")
+    json_flag(p)
     p.set_defaults(run=cmd_cancel)
 
     p = sub.add_parser("track", help="adopt tasks created elsewhere, by task id")
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--task", help="it created this task id")
     group.add_argument("--abandon", action="store_true", help="it created nothing; drop it")
+    json_flag(p)
     p.set_defaults(run=cmd_resolve)
 
     def filter_flags(p: argparse.ArgumentParser) -> None:
@@ -206,9 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="add an exported history (idempotent on task id)")
     p.add_argument("file")
+    json_flag(p)
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("sync", help="adopt tasks made by other clients in the last 24 h")
+    json_flag(p)
     p.set_defaults(run=cmd_sync)
 
     p = sub.add_parser("stats", help="usage statistics")
@@ -225,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_watch)
 
     p = sub.add_parser("locate", help="where config, data and downloads live")
+    json_flag(p)
     p.set_defaults(run=cmd_locate)
 
     from tui.simulator.cli import add_parser as add_simulate
