@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from storage import StoreError
+from tui.cli.config import run as cmd_config
 from tui.cli.history import (
     cmd_export,
     cmd_import,
@@ -232,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(run=cmd_locate)
 
+    p = sub.add_parser("config", help="the config file: where it is, what is in effect, "
+                       "whether it is valid")
+    p.add_argument("action", choices=("path", "show", "check"),
+                   help="path: where config.toml is; show: every setting in effect and where "
+                   "it came from; check: validate config.toml, templates, themes and keys")
+    json_flag(p)
+    p.set_defaults(run_sync=cmd_config)
+
     from tui.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
@@ -296,7 +305,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if (bad := undecodable_argument(args)) is not None:
         err(bad)
         return 2
-    if args.command == "simulate":
+    if getattr(args, "run_sync", None) is not None:  # simulate, config: no workspace
         return int(args.run_sync(args))
     if args.command is None:
         from tui.launch import launch
