@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from storage import StoreError
 from storage.records import SHOWN_STATUSES
+from tui.cli import completion
 from tui.cli.config import run as cmd_config
 from tui.cli.help_text import add_help_text
 from tui.cli.history import (
@@ -260,11 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(run_sync=cmd_config)
 
+    p = sub.add_parser("completion", help="print a shell completion script")
+    p.add_argument("shell", choices=tuple(completion.SHELLS),
+                   help="the shell to complete in: bash, zsh or fish")
+    p.set_defaults(run_sync=_print_completion)
+
     from tui.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
     add_help_text(sub.choices)
     return parser
+
+
+def _print_completion(args: argparse.Namespace) -> int:
+    print(completion.script(build_parser(), args.shell, {"--status": STATUSES}), end="")
+    return 0
 
 
 # Arguments that name files: a file name may be any bytes (Python hands undecodable ones
