@@ -1,19 +1,43 @@
 """Text measured as a terminal draws it: in cells, not characters.
 
 A Chinese character or an emoji takes two cells, a combining accent none; ``len()``
-counts each as one, so columns laid out with it drift apart.  rich (a dependency)
-knows each character's width; these helpers pad and cut by it, never splitting a
-wide character or leaving a combining mark without its letter.
+counts each as one, so columns laid out with it drift apart.  A character's width
+comes from the Unicode database as terminals (wcwidth) read it: East Asian Wide and
+Fullwidth take two cells, combining marks, format characters and variation selectors
+none.  No rich here: the engine's reports use this, and the dashboard's view model,
+which reads the engine, must not pull in a rendering library.  These helpers pad and
+cut by that width, never splitting a wide character or leaving a combining mark (or
+a joiner) without its letter.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
-
-from rich.cells import cell_len
+import unicodedata
 
 ELLIPSIS = "…"
+ZWJ = "\u200d"
+
+
+@functools.lru_cache(maxsize=4096)
+def char_cells(char: str) -> int:
+    """0, 1 or 2: the cells one character takes on a terminal."""
+    code = ord(char)
+    if code < 0x7F:
+        return 1 if code >= 0x20 else 0
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0  # accents, joiners, direction marks, variation selectors
+    if 0x1160 <= code <= 0x11FF:  # Hangul medial vowels and final consonants join
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def cell_len(text: str) -> int:
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(char_cells(char) for char in text)
 
 
 def cells(text: str) -> int:
@@ -37,9 +61,9 @@ def fit(text: str, width: int) -> str:
         else:
             high = middle - 1
     end = low
-    while end < len(text) and cell_len(text[: end + 1]) == cell_len(text[:end]):
-        end += 1  # marks that take no cell stay with their letter (accents, joiners)
-    return text[:end] + ELLIPSIS
+    while end < len(text) and char_cells(text[end]) == 0:
+        end += 1  # marks that take no cell stay with their letter
+    return text[:end].rstrip(ZWJ) + ELLIPSIS  # a joiner with nothing to join is dropped
 
 
 def pad(text: str, width: int, *, right: bool = False) -> str:

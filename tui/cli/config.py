@@ -152,10 +152,8 @@ def _shown(value: Any) -> str:
 def problems(paths: AppPaths) -> list[str]:
     """Every sentence the dashboard would show at start about the config, the templates,
     the themes and the keys (in that order)."""
-    from textual.theme import BUILTIN_THEMES
-
     from tui.ui import keymap
-    from tui.ui.themes import DEFAULT_THEME, load_themes, not_installed
+    from tui.ui.themes import DEFAULT_THEME, installed, load_themes, not_installed
 
     loaded = settings.load(paths.config_file)
     found = list(loaded.problems)
@@ -163,8 +161,8 @@ def problems(paths: AppPaths) -> list[str]:
     themes = load_themes(paths.themes_dir)
     found += themes.problems
     wanted = loaded.get("ui", "theme")
-    installed = [t.name for t in themes.themes] + list(BUILTIN_THEMES)
-    if wanted and (problem := not_installed(wanted, installed, DEFAULT_THEME)) is not None:
+    if wanted and (problem := not_installed(wanted, installed(themes), DEFAULT_THEME)
+                   ) is not None:
         found.append(problem)
     found += keymap.read(loaded.section("keys")).problems
     return found

@@ -148,6 +148,13 @@ def load_themes(user_dir: Path | None) -> LoadedThemes:
     return LoadedThemes(themes, problems)
 
 
+def installed(loaded: LoadedThemes) -> list[str]:
+    """Every theme name the dashboard can use: the loaded files' and Textual's own."""
+    from textual.theme import BUILTIN_THEMES
+
+    return [theme.name for theme in loaded.themes] + list(BUILTIN_THEMES)
+
+
 def not_installed(wanted: str, installed: list[str], fallback: str) -> str | None:
     """The sentence for a theme asked for that is not among ``installed`` (None if it
     is): the dashboard's at start, and ``config check``'s."""

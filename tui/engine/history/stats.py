@@ -18,7 +18,6 @@ from storage.history import HistoryFilter
 from tui.dashscope.sizes import tier_and_ratio
 from tui.engine.history import timeline
 from tui.engine.submitting.prices import BudgetState, Prices, budget_state, price_per_second
-from tui.text_width import pad
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -185,6 +184,10 @@ def bar(value: float, top: float, width: int = 30) -> str:
 
 def report(stats: Stats) -> str:
     """The same figures as ``--json``, for people."""
+    # Columns in terminal cells (a currency may be 元); imported here, where text is laid
+    # out, so the engine's figures (which the dashboard's view model reads) need no rich.
+    from tui.text_width import pad
+
     lines = [f"generations: {stats.total}  succeeded: {stats.succeeded}  failed: {stats.failed}"
              f"  canceled: {stats.canceled}"]
     if stats.success_rate is not None:
