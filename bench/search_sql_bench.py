@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.history_bench import history  # noqa: E402
+from history_bench import history  # noqa: E402  (beside this script, as typing_bench has it)
+
 from storage import open_store  # noqa: E402
 from storage.history import parse_filter  # noqa: E402
 

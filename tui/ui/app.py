@@ -12,7 +12,6 @@ needs to know in messages.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -56,7 +55,7 @@ from tui.ui.services import Services
 from tui.ui.state import read_state, write_state
 from tui.ui.terminal import Terminal, telling
 from tui.ui.terminal_guard import ControlCharacterGuard
-from tui.ui.themes import DEFAULT_THEME, load_themes
+from tui.ui.themes import DEFAULT_THEME, load_themes, not_installed
 
 STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
@@ -282,12 +281,10 @@ class PixverseApp(App[str | None]):
             wanted = configured
         else:
             wanted = remembered or configured or DEFAULT_THEME
-        if wanted not in self.available_themes:
-            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-            close = difflib.get_close_matches(wanted, list(self.available_themes), n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            self._startup_problems.append(f"Theme {wanted!r} is not installed{hint}; using "
-                                          f"{fallback}.")
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        problem = not_installed(wanted, list(self.available_themes), fallback)
+        if problem is not None:
+            self._startup_problems.append(problem)
             wanted = fallback
         self.theme = wanted
 
