@@ -11,7 +11,8 @@ another starts on newer ones), a loop of ``pixverse-tui submit`` and a loop of
 ``pixverse-tui list --limit 50``.  A lock error is any stderr line of any of
 them that mentions a lock (or a traceback), or a non-zero exit that names the
 database.  Writes and lock waits are every process's ``SqliteStore.contention``
-(this bench measures the SQLite backend's locks, so it names that backend):
+(this bench measures the SQLite backend's locks, so it names that backend — on
+purpose, the one script outside ``storage/`` that does):
 the dashboards report theirs; each command runs ``tui.cli.main.main`` (what
 ``python -m tui`` runs) through a small wrapper that reports the contention of
 the stores it opened (``--plain-cli`` runs ``python -m tui`` itself, and then
@@ -31,31 +32,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
+import itertools
 import json
 import math
 import os
-import resource
-import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from contention_baseline import POLL_LATENCY, baseline_process
+from harness import ROOT
+from harness.figures import ms, percentile, run_header, side_by_side, wait_until
+from harness.processes import child_env, children_cpu, kill
+from harness.simulator import plain_simulator
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from storage import TaskStore
+    from storage.sqlite import SqliteStore
+
 
 KEY = "sk-bench-contention-0123456789"
 # A stderr line that mentions any of these is a lock error (case-insensitive).
@@ -63,16 +64,7 @@ LOCK_WORDS = ("locked", "database is busy", "database busy", "stayed locked", "t
               "operationalerror")
 WAITS_AT_ONCE = 3
 MIN_SUBMIT_GAP = 0.25  # seconds between submit starts: under the service's 5 creates/s
-POLL_LATENCY = 0.004  # the baseline's stand-in for one query to the service on loopback
 GRACE = 20.0  # seconds a process gets to stop before it is killed
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")  # storage.clock's format
-
-
-def _iso_in(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
 # -- children ------------------------------------------------------------------------------
@@ -151,35 +143,6 @@ class Fleet:
                 child.rc = child.proc.wait(5)
 
 
-def start_simulator(speed: float, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``pixverse-tui simulate --port 0`` in its own process; its base URL from line one."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "simulate", "--port", "0", "--speed", f"{speed:g}"],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=(logs / "simulator.err").open("wb"), start_new_session=True)
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 30)
-    line = proc.stdout.readline().decode() if ready else ""
-    if "listening on http://" not in line:
-        proc.kill()
-        raise SystemExit(f"the simulator did not start: {line!r}")
-    stream = proc.stdout
-    threading.Thread(target=lambda: stream.read(), daemon=True).start()  # never let it block
-    return proc, line.split(" on ", 1)[1].split()[0]
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
 # -- counting ------------------------------------------------------------------------------
 
 
@@ -245,11 +208,6 @@ def judge(child: Child, tally: Tally, db_name: str) -> None:
         tally.other_failures.append(summary)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))] if ordered else math.nan
-
-
 # -- phase 1: this project ------------------------------------------------------------------
 
 
@@ -258,25 +216,26 @@ def run_project(args: argparse.Namespace, work: Path) -> Tally:
     home, logs, reports = work / "home", work / "logs", work / "reports"
     for folder in (home, logs, reports / "cli"):
         folder.mkdir(parents=True)
-    cpu_before = _children_cpu()
-    sim, base_url = start_simulator(args.speed, logs)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "PIXVERSE_"))}
-    env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_HTTP_BASE_URL=base_url,
-               DASHSCOPE_API_KEY=KEY, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    cpu_before = children_cpu()
+    sim, base_url = plain_simulator(args.speed, logs / "simulator.err")
+    env = child_env(home, base_url, KEY)
     fleet = Fleet(logs, env)
     try:
-        queue = seed(env, args.seed_tasks, args.speed)
+        queue = seed(home, base_url, args.seed_tasks, args.speed)
         print(f"  seeded {len(queue)} tasks in flight; starting 2 dashboards", flush=True)
         script = str(Path(__file__).resolve())
         for n in (1, 2):
             fleet.start("dashboard", [sys.executable, script, "_dashboard", str(reports),
                                       f"dashboard-{n}", f"{args.speed:g}"])
-        deadline = time.monotonic() + 90
-        while not all((reports / f"dashboard-{n}.ready").exists() for n in (1, 2)):
-            if time.monotonic() > deadline or fleet.reap():
-                raise SystemExit("the dashboards did not start:\n"
-                                 + "\n".join(c.text()[-2000:] for c in fleet.children))
-            time.sleep(0.05)
+        try:
+            wait_until(lambda: bool(fleet.reap()) or all(
+                (reports / f"dashboard-{n}.ready").exists() for n in (1, 2)), 90,
+                "the dashboards started")
+            if any(c.rc is not None for c in fleet.children):
+                raise RuntimeError("a dashboard stopped")
+        except RuntimeError as exc:
+            raise SystemExit(f"the dashboards did not start ({exc}):\n"
+                             + "\n".join(c.text()[-2000:] for c in fleet.children)) from None
         cli = [sys.executable, "-m", "tui"] if args.plain_cli else \
             [sys.executable, script, "_cli", str(reports / "cli"), "--"]
         scale = ["--time-scale", f"{args.speed:g}"]
@@ -321,8 +280,8 @@ def run_project(args: argparse.Namespace, work: Path) -> Tally:
             tally.other_failures.append(f"[{child.name}] did not stop within {GRACE:.0f} s")
     finally:
         fleet.close()
-        stop_process(sim)
-    tally.children_cpu = _children_cpu() - cpu_before
+        kill(sim)
+    tally.children_cpu = children_cpu() - cpu_before
     tally.at_once = 2 + WAITS_AT_ONCE + 2
     tally.started = len(fleet.children)
     for n in (1, 2):
@@ -335,9 +294,10 @@ def run_project(args: argparse.Namespace, work: Path) -> Tally:
         tally.add_contention(report, "dashboard")
         tally.stalls[f"dashboard-{n}"] = report["stalls"]
         tally.notes.append(
-            f"dashboard-{n}: {report['polls']} polls answered; {report['refreshes']} refreshes "
-            f"from the store, each took p95 {report['refresh_p95'] * 1000:.0f} ms, max "
-            f"{report['refresh_max'] * 1000:.0f} ms; longest gap between two "
+            f"dashboard-{n}: {report['requests']} requests from its poller; "
+            f"{report['refreshes']} page rereads from the store, each took p95 "
+            f"{report['refresh_p95'] * 1000:.0f} ms, max {report['refresh_max'] * 1000:.0f} ms; "
+            f"longest gap between two "
             f"{report['max_gap'] * 1000:.0f} ms; poller health at the end: {report['health']}")
     cli_reports = sorted((reports / "cli").glob("*.json"))
     for path in cli_reports:
@@ -349,11 +309,6 @@ def run_project(args: argparse.Namespace, work: Path) -> Tally:
         tally.notes.append(f"{len(cli_reports)} CLI processes reported their store.contention")
     tally.finished_tasks = _finished(home / "tasks.db")
     return tally
-
-
-def _children_cpu() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def _task_ids(stdout: str) -> list[str]:
@@ -369,21 +324,15 @@ def _finished(db: Path) -> int:
                                 " ('SUCCEEDED','FAILED','CANCELED','UNKNOWN')").fetchone()[0])
 
 
-def seed(env: dict[str, str], tasks: int, speed: float) -> list[str]:
+def seed(home: Path, base_url: str, tasks: int, speed: float) -> list[str]:
     """Put tasks in flight through the engine (3 creates per simulated second)."""
-    from tui.dashscope import ApiKey, GenerationRequest
+    from harness.product import workspace
+
+    from tui.dashscope import GenerationRequest
     from tui.engine.submitting.submit import submit
-    from tui.engine.workspace import Workspace
 
     async def run() -> list[str]:
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(env)
-        try:
-            ws = Workspace.load(key=ApiKey(KEY), time_scale=speed)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        ws = workspace(home, base_url, KEY, speed)
         ids = []
         async with await ws.open_store() as store, ws.client() as client:
             for i in range(tasks):
@@ -434,76 +383,76 @@ async def _watch_loop(stalls: list[tuple[float, float]]) -> None:
             stalls.append((round(asked + 0.005 - began, 4), round(late, 4)))
 
 
+def sqlite_store(store: TaskStore | None) -> SqliteStore:
+    """The store as the SQLite backend, for its ``contention`` (this process's lock waits,
+    which only that backend has; documented there for this bench, which measures SQLite)."""
+    from storage.sqlite import SqliteStore
+
+    if not isinstance(store, SqliteStore):
+        raise SystemExit("contention_bench measures the SQLite store; this one is "
+                         f"{type(store).__name__}")
+    return store
+
+
 def dashboard_process(reports: Path, name: str, speed: float) -> int:
-    """A real ``PixverseApp``, headless, until the ``stop`` file appears."""
+    """A real ``PixverseApp``, headless, until the ``stop`` file appears.  Counted from
+    outside, by public ways in only: the requests its poller sent (``poller.requests``),
+    each reread of the page from the store (``HistoryView.reread``, the Textual-free view
+    model, timed), the event loop's stalls; its troubles go to stderr."""
+    from harness.dashboard import log_troubles
+
     from storage.sqlite.db import Contention
     from tui.engine.workspace import Workspace
     from tui.ui.app import PixverseApp
+    from tui.ui.view.history import HistoryView
 
     time_lock_holds()
+    took: list[float] = []  # seconds each reread of the page took
+    starts: list[float] = []  # when each began
+    reread = HistoryView.reread
 
-    class BenchApp(PixverseApp):
-        """The dashboard, plus counters; notifications and poller trouble go to stderr."""
+    async def timed(self: HistoryView, *args: Any, **kwargs: Any) -> Any:
+        began = time.monotonic()
+        starts.append(began)
+        try:
+            return await reread(self, *args, **kwargs)
+        finally:
+            took.append(time.monotonic() - began)
 
-        CSS_PATH = str(Path(sys.modules[PixverseApp.__module__].__file__ or "").parent
-                       / str(PixverseApp.CSS_PATH))
-        polls = 0
-        refreshes = 0
-        max_gap = 0.0
-        last_refresh: float | None = None
-        took: ClassVar[list[float]] = []  # seconds each refresh from the store took
-
-        def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
-            severity = kwargs.get("severity", "information")
-            if severity in ("warning", "error"):
-                print(f"{name} notification ({severity}): {kwargs.get('title', '')}: "
-                      f"{message}", file=sys.stderr, flush=True)
-            super().notify(message, *args, **kwargs)
-
-        def on_poller_health_changed(self, message: Any) -> None:
-            if message.health != "ok":
-                print(f"{name} poller health: {message.health} — {message.detail}",
-                      file=sys.stderr, flush=True)
-            super().on_poller_health_changed(message)
-
-        async def _refresh_from_store(self) -> None:
-            now = time.monotonic()
-            if self.last_refresh is not None:
-                self.max_gap = max(self.max_gap, now - self.last_refresh)
-            self.last_refresh = now
-            self.refreshes += 1
-            await super()._refresh_from_store()
-            self.took.append(time.monotonic() - now)
+    HistoryView.reread = timed  # type: ignore[method-assign]
 
     async def main() -> int:
-        app = BenchApp(Workspace.load(time_scale=speed))
+        app = PixverseApp(Workspace.load(time_scale=speed))
 
         async def control() -> None:
-            while app.store is None or not app.is_running:
+            troubles = log_troubles(app, name, clock=False)
+            while app.store is None or app.poller is None or not app.is_running:
                 await asyncio.sleep(0.05)
             (reports / f"{name}.ready").touch()
             while not (reports / "go").exists():
                 await asyncio.sleep(0.02)
-            app.store.contention = Contention()  # count from the start of the run
+            store = sqlite_store(app.store)
+            store.contention = Contention()  # count from the start of the run
             HOLDS.clear()
-            app.refreshes = 0
-            app.polls = -(app.poller.requests if app.poller is not None else 0)
-            app.max_gap, app.last_refresh = 0.0, None
-            app.took.clear()
+            took.clear()
+            starts.clear()
+            requests = app.poller.requests if app.poller is not None else 0
             cpu, wall = time.process_time(), time.monotonic()
             stalls: list[tuple[float, float]] = []
             watch = asyncio.create_task(_watch_loop(stalls))
             while not (reports / "stop").exists():
                 await asyncio.sleep(0.05)
             watch.cancel()
+            troubles.cancel()
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-            c = app.store.contention
+            c = store.contention
             poller = app.poller
+            gaps = [b - a for a, b in itertools.pairwise(starts)]
             (reports / f"{name}.json").write_text(json.dumps({
                 "writes": c.writes, "busy_retries": c.busy_retries, "waits": list(c.waits),
-                "polls": app.polls + (poller.requests if poller is not None else 0),
-                "refreshes": app.refreshes, "max_gap": app.max_gap,
-                "refresh_p95": percentile(app.took, 0.95), "refresh_max": max(app.took),
+                "requests": (poller.requests - requests) if poller is not None else 0,
+                "refreshes": len(took), "max_gap": max(gaps, default=0.0),
+                "refresh_p95": percentile(took, 0.95), "refresh_max": max(took, default=0.0),
                 "cpu": cpu, "wall": wall, "holds": HOLDS, "stalls": stalls,
                 "health": poller.health.value if poller is not None else "no poller"}))
             app.exit()
@@ -552,407 +501,7 @@ def cli_process(reports: Path, argv: list[str]) -> int:
     return main(argv)
 
 
-# -- phase 2: the baseline ----------------------------------------------------------------------
-
-
-class OldStore:
-    """The store's access pattern before the fix, on one plain ``sqlite3`` connection.
-
-    Like the old aiosqlite store: one thread owns the connection and every call is a
-    hop to it; WAL, ``busy_timeout`` 15000 ms, ``BEGIN IMMEDIATE`` for each
-    read-modify-write, and reads iterated one row per hop (aiosqlite's ``async for``
-    over a cursor, arraysize 1), so a read stays open while the process's other
-    coroutines write on the same connection.  Opening took the write lock (the old
-    migration check) and swept interrupted sends.
-    """
-
-    def __init__(self, path: str, stats: dict[str, Any]) -> None:
-        self.path = path
-        self.stats = stats
-        self._thread = ThreadPoolExecutor(1)
-        self._lock = asyncio.Lock()
-        self.db: sqlite3.Connection | None = None
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
-
-    async def open(self) -> OldStore:
-        self.db = await self._call(lambda: sqlite3.connect(
-            self.path, timeout=15.0, isolation_level=None, check_same_thread=False))
-        self.db.row_factory = sqlite3.Row
-        for pragma in ("PRAGMA busy_timeout = 15000", "PRAGMA journal_mode = WAL",
-                       "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"):
-            await self._exec(pragma)
-        async with self.write():
-            await self.rows("PRAGMA user_version")
-        await self.rows("SELECT * FROM generations WHERE submission = 'sending'")
-        return self
-
-    async def close(self) -> None:
-        if self.db is not None:
-            await self._call(self.db.close)
-        self._thread.shutdown(wait=False)
-
-    async def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        assert self.db is not None
-        return await self._call(self.db.execute, sql, params)
-
-    async def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        cursor = await self._exec(sql, params)
-        found = []
-        try:
-            while (row := await self._call(cursor.fetchone)) is not None:
-                found.append(row)
-        finally:
-            await self._call(cursor.close)
-        return found
-
-    async def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        cursor = await self._exec(sql, params)
-        try:
-            row = await self._call(cursor.fetchone)
-        finally:
-            await self._call(cursor.close)
-        return None if row is None else row[0]
-
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[None]:
-        async with self._lock:
-            asked = time.monotonic()
-            try:
-                await self._exec("BEGIN IMMEDIATE")
-                granted = time.monotonic()
-                self.stats["waits"].append(granted - asked)
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.OperationalError):
-                    await self._exec("ROLLBACK")
-                raise
-            await self._exec("COMMIT")
-            self.stats["holds"].append(time.monotonic() - granted)
-            self.stats["writes"] += 1
-
-    # the statements the old store ran, in the same shape
-
-    async def get(self, row_id: int) -> sqlite3.Row | None:
-        found = await self.rows("SELECT * FROM generations WHERE id = ?", (row_id,))
-        return found[0] if found else None
-
-    async def get_many(self, ids: list[int]) -> list[sqlite3.Row]:
-        marks = ", ".join("?" for _ in ids)
-        return await self.rows(f"SELECT * FROM generations WHERE id IN ({marks}) ORDER BY id",
-                               tuple(ids))
-
-    async def claim_due(self, owner: str, limit: int) -> list[sqlite3.Row]:
-        now = _now_iso()
-        async with self.write():
-            due = await self.rows(
-                "SELECT * FROM generations WHERE next_poll_at IS NOT NULL"
-                " AND task_id IS NOT NULL AND forgotten_at IS NULL"
-                " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))"
-                " AND next_poll_at <= ? AND (lease_until IS NULL OR lease_until < ?"
-                " OR lease_owner = ?) ORDER BY next_poll_at LIMIT ?", (now, now, owner, limit))
-            until = _iso_in(30)
-            for row in due:
-                await self._exec("UPDATE generations SET lease_owner = ?, lease_until = ?"
-                                 " WHERE id = ?", (owner, until, row["id"]))
-        return due
-
-    async def apply(self, row_id: int, status: str, next_in: float) -> sqlite3.Row | None:
-        async with self.write():
-            current = await self.get(row_id)
-            assert current is not None
-            old = current["status"]
-            rank = {"PENDING": 1, "RUNNING": 2}
-            changed = old is None or (old not in ("SUCCEEDED", "FAILED") and
-                                      rank.get(status, 3) > rank.get(old, 3))
-            final = (status if changed else old) in ("SUCCEEDED", "FAILED")
-            now = _now_iso()
-            await self._exec(
-                "UPDATE generations SET polls = ?, poll_failures = 0, last_polled_at = ?,"
-                " lease_owner = NULL, lease_until = NULL, status = ?, next_poll_at = ?,"
-                " updated_at = ? WHERE id = ?",
-                (current["polls"] + 1, now, status if changed else old,
-                 None if final else _iso_in(next_in), now, row_id))
-            if changed:
-                await self._exec("INSERT INTO status_events (generation_id, at, status)"
-                                 " VALUES (?, ?, ?)", (row_id, now, status))
-        return await self.get(row_id)
-
-    async def add_intent(self, prompt: str) -> int:
-        now = _now_iso()
-        async with self.write():
-            cursor = await self._exec(
-                "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
-                " audio, watermark, submission, sending_since, lease_owner, updated_at)"
-                " VALUES (?, 'bench', 'pixverse/pixverse-v5.6-t2v', ?, '1280*720', 5, 0, 0,"
-                " 'sending', ?, ?, ?)", (now, prompt, now, f"bench:{os.getpid()}", now))
-            row_id = int(cursor.lastrowid or 0)
-            await self._exec("INSERT INTO status_events (generation_id, at, status)"
-                             " VALUES (?, ?, 'SUBMITTING')", (row_id, now))
-        await self.get(row_id)
-        return row_id
-
-    async def mark_accepted(self, row_id: int, task_id: str, first_poll: float) -> None:
-        now = _now_iso()
-        async with self.write():
-            await self._exec(
-                "UPDATE generations SET submission = 'accepted', task_id = ?,"
-                " status = 'PENDING', lease_owner = NULL, sending_since = NULL,"
-                " next_poll_at = ?, updated_at = ? WHERE id = ?",
-                (task_id, _iso_in(first_poll), now, row_id))
-            await self._exec("INSERT INTO status_events (generation_id, at, status, detail)"
-                             " VALUES (?, ?, 'PENDING', ?)", (row_id, now, task_id))
-        await self.get(row_id)
-
-
-class FakeService:
-    """The baseline's stand-in for the simulator: first in, first out, at the rate at
-    which tasks ended in phase 1, each spending ``work`` seconds RUNNING."""
-
-    def __init__(self, start: float, rate: float, work: float) -> None:
-        self.start, self.rate, self.work = start, max(rate, 0.05), work
-
-    def status(self, row: sqlite3.Row) -> tuple[str, float]:
-        """The task's status now, and when it is worth asking again."""
-        created = datetime.fromisoformat(row["created_at"]).timestamp()
-        done = max(self.start + row["id"] / self.rate, created + self.work)
-        now = time.time()
-        if now >= done:
-            return ("FAILED" if zlib.crc32(str(row["id"]).encode()) % 20 == 0
-                    else "SUCCEEDED"), 0.0
-        if now >= done - self.work:
-            return "RUNNING", (done - now) / 2
-        return "PENDING", 0.0
-
-
-class Bucket:
-    def __init__(self, rate: float) -> None:
-        self.rate, self.tokens, self.stamp = rate, rate, time.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def take(self) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
-class OldPoller:
-    """The poll scheduler's database work: claim due rows, ask, store each answer."""
-
-    def __init__(self, store: OldStore, service: FakeService, speed: float) -> None:
-        self.store, self.service = store, service
-        self.lo, self.hi = 3.0 / speed, 30.0 / speed
-        self.owner = f"bench:{os.getpid()}:{id(self):x}"
-        self.bucket = Bucket(10.0)
-
-    async def round(self) -> None:
-        rows = await self.store.claim_due(self.owner, 32)
-        gate = asyncio.Semaphore(8)
-
-        async def one(row: sqlite3.Row) -> None:
-            async with gate:
-                await self.bucket.take()
-                await asyncio.sleep(POLL_LATENCY)
-                status, later = self.service.status(row)
-                await self.store.apply(row["id"], status, max(self.lo, min(self.hi, later)))
-
-        await asyncio.gather(*(one(row) for row in rows))
-
-    async def sleep_until_due(self) -> None:
-        due = await self.store.scalar(
-            "SELECT MIN(next_poll_at) FROM generations WHERE next_poll_at IS NOT NULL"
-            " AND task_id IS NOT NULL AND forgotten_at IS NULL"
-            " AND (status IS NULL OR status NOT IN ('SUCCEEDED','FAILED','CANCELED','UNKNOWN'))")
-        wait = self.hi
-        if due is not None:
-            wait = min(wait, (datetime.fromisoformat(due) - datetime.now(UTC)).total_seconds())
-        await asyncio.sleep(max(0.05, wait))
-
-    async def run(self) -> None:
-        while True:
-            await self.round()
-            await self.sleep_until_due()
-
-
-def _spin(seconds: float) -> None:
-    end = time.process_time() + seconds
-    while time.process_time() < end:
-        pass
-
-
-async def _replay(stalls: list[list[float]], share: float) -> None:
-    """Stall this event loop as often and as long as a phase-1 dashboard's stalled (the same
-    gaps between stalls): ``share`` of each stall on the CPU, the rest asleep (the real one
-    was partly waiting for a core)."""
-    while stalls:
-        ended = 0.0
-        for at, length in stalls:
-            await asyncio.sleep(max(0.0, at - ended))
-            _spin(length * share)
-            time.sleep(length * (1 - share))
-            ended = at + length
-
-
-async def _busy(duty: float) -> None:
-    """Keep this event loop as busy as its counterpart's was in phase 1 (a dashboard's
-    screen updates, a wait's HTTP and JSON work): CPU in 5 ms slices, blocking the loop."""
-    while duty > 0:
-        _spin(0.005)
-        await asyncio.sleep(0.005 * (1 - duty) / duty)
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _bug(exc: BaseException) -> None:
-    """What the old CLI printed for a driver error it did not expect."""
-    _say(f"pixverse-tui: unexpected {type(exc).__name__}: {exc} — this is a bug; "
-         "PIXVERSE_TUI_DEBUG=1 shows where it happened")
-
-
-@contextlib.contextmanager
-def _claim(counter: Path) -> Iterator[Any]:
-    with counter.open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield handle
-
-
-def _next_ids(counter: Path, n: int) -> list[int]:
-    with _claim(counter) as handle:
-        handle.seek(0)
-        first = int(handle.read() or "1")
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(first + n))
-    return list(range(first, first + n))
-
-
-async def baseline_role(role: str, name: str, p: dict[str, Any],
-                        stats: dict[str, Any]) -> None:
-    """One of the 7 baseline processes, doing what that process did, until cancelled."""
-    service = FakeService(p["start"], p["rate"], p["work"])
-    db, speed = p["db"], p["speed"]
-    if role == "dashboard" and p["stalls"].get(name):
-        stats["burner"] = asyncio.create_task(_replay(p["stalls"][name], p["stall_cpu"]))
-    elif role in p["duty"]:
-        stats["burner"] = asyncio.create_task(_busy(p["duty"][role]))
-    if role == "dashboard":
-        while True:  # a dashboard whose refresh failed died; the user starts it again
-            store = OldStore(db, stats)
-            try:
-                await store.open()
-                await old_dashboard(store, service, speed, stats)
-            except sqlite3.OperationalError as exc:
-                _say(f"Traceback (most recent call last): … sqlite3.OperationalError: {exc} "
-                     "(the dashboard's refresh from the store; the dashboard exits)")
-                stats["crashes"] += 1
-            finally:
-                await store.close()
-            await asyncio.sleep(1.0)
-    while True:  # wait, submit, list: one CLI process after another
-        started = time.monotonic()
-        _spin(p["run_cpu"].get(role, 0.0))  # the CPU the real command used (start-up mostly)
-        store = OldStore(db, stats)
-        try:
-            await store.open()
-            if role == "wait":
-                await old_wait(store, service, speed, Path(p["counter"]), p["wait_tasks"])
-            elif role == "submit":
-                stats["prompts"] += 1
-                row_id = await store.add_intent(f"baseline prompt {stats['prompts']}")
-                await asyncio.sleep(POLL_LATENCY * 3)  # the create request
-                await store.mark_accepted(row_id, f"base-{os.getpid()}-{row_id}", 3.0 / speed)
-            else:
-                await store.rows("SELECT * FROM generations INDEXED BY generations_created"
-                                 " ORDER BY created_at DESC LIMIT 50")
-        except sqlite3.OperationalError as exc:
-            _bug(exc)
-        finally:
-            await store.close()
-        stats["runs"] += 1
-        gap = p["gaps"].get(role, 0.0)  # the pace the real CLI kept in phase 1
-        await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
-
-
-async def old_dashboard(store: OldStore, service: FakeService, speed: float,
-                        stats: dict[str, Any]) -> None:
-    stamp = _now_iso()
-    await store.scalar("SELECT COUNT(*) FROM generations WHERE forgotten_at IS NULL")
-    await store.rows("SELECT * FROM generations INDEXED BY generations_created"
-                     " WHERE forgotten_at IS NULL ORDER BY created_at DESC LIMIT 50")
-
-    async def poller_forever() -> None:
-        while True:
-            try:
-                await OldPoller(store, service, speed).run()
-            except sqlite3.OperationalError as exc:  # the old app: notify, restart in 2 s
-                _say(f"notification (error): Background work: poller failed: {exc}")
-                await asyncio.sleep(2.0)
-
-    poller = asyncio.create_task(poller_forever())
-    try:
-        while True:
-            await asyncio.sleep(0.25)
-            rows = await store.rows("SELECT * FROM generations WHERE updated_at >= ?"
-                                    " ORDER BY updated_at", (stamp,))
-            await store.rows("SELECT id FROM generations WHERE forgotten_at >= ?", (stamp,))
-            if rows:
-                stamp = max(r["updated_at"] for r in rows)
-                ids = [r["id"] for r in rows]
-                await store.rows("SELECT id FROM generations WHERE forgotten_at IS NULL AND id"
-                                 f" IN ({', '.join('?' for _ in ids)})", tuple(ids))
-            stats["refreshes"] += 1
-    finally:
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError, sqlite3.Error):
-            await poller
-
-
-async def old_wait(store: OldStore, service: FakeService, speed: float, counter: Path,
-                   n: int) -> None:
-    ids = _next_ids(counter, n)
-    while None in [await store.get(i) for i in ids]:  # `find_one` for each; not submitted yet
-        await asyncio.sleep(0.2)
-    poller = OldPoller(store, service, speed)
-    while True:
-        rows = await store.get_many(ids)
-        if all(r["next_poll_at"] is None or r["status"] in ("SUCCEEDED", "FAILED")
-               for r in rows):
-            return
-        await poller.round()
-        await poller.sleep_until_due()
-
-
-def baseline_process(role: str, reports: Path, name: str) -> int:
-    p = json.loads((reports / "params.json").read_text())
-    stats: dict[str, Any] = {"writes": 0, "waits": [], "holds": [], "runs": 0, "crashes": 0,
-                             "refreshes": 0, "prompts": 0}
-
-    async def main() -> None:
-        def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            if not isinstance(context.get("exception"), sqlite3.Error):
-                loop.default_exception_handler(context)  # the failure was reported already
-
-        asyncio.get_running_loop().set_exception_handler(quiet)
-        while not (reports / "go").exists():
-            await asyncio.sleep(0.01)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(baseline_role(role, name, p, stats),
-                                   timeout=p["deadline"] - time.time())
-
-    asyncio.run(main())
-    stats.pop("burner", None)
-    (reports / f"{name}.json").write_text(json.dumps(stats))
-    sys.stderr.flush()
-    os._exit(0)  # a connection thread may still sit in a busy wait; it goes with us
+# -- phase 2: the baseline (its processes run contention_baseline.py) ------------------------
 
 
 def run_baseline(args: argparse.Namespace, work: Path, project: Tally) -> Tally:
@@ -978,7 +527,7 @@ def run_baseline(args: argparse.Namespace, work: Path, project: Tally) -> Tally:
               "stalls": project.stalls, "stall_cpu": stall_cpu,
               "rate": project.finished_tasks / max(project.seconds, 1.0),
               "work": 125.0 / args.speed}
-    cpu_before = _children_cpu()
+    cpu_before = children_cpu()
     fleet = Fleet(logs, dict(os.environ))
     roles = ["dashboard", "dashboard", *["wait"] * WAITS_AT_ONCE, "submit", "list"]
     try:
@@ -999,7 +548,7 @@ def run_baseline(args: argparse.Namespace, work: Path, project: Tally) -> Tally:
             tally.other_failures.append(f"[{child.name}] did not stop within {GRACE:.0f} s")
     finally:
         fleet.close()
-    tally.children_cpu = _children_cpu() - cpu_before
+    tally.children_cpu = children_cpu() - cpu_before
     tally.at_once = tally.started = len(roles)
     tally.seconds = seconds
     crashes = 0
@@ -1045,11 +594,8 @@ def seed_baseline(db: Path, tasks: int, speed: float) -> None:
 # -- the report -----------------------------------------------------------------------------------
 
 
-def _ms(seconds: float) -> str:
-    if math.isnan(seconds):
-        return "-"
-    ms = seconds * 1000
-    return f"{ms:.1f}" if ms < 10 else f"{ms:.0f}"
+def _ms_(seconds: float) -> str:
+    return ms(seconds, tenths_below=10)
 
 
 def table(project: Tally, baseline: Tally | None) -> str:
@@ -1065,10 +611,10 @@ def table(project: Tally, baseline: Tally | None) -> str:
             str(len(t.lock_errors)),
             str(len(t.other_failures)),
             f"{t.writes / t.seconds:.1f}  ({t.writes} in all)",
-            f"{_ms(percentile(waits, 0.5))} / {_ms(percentile(waits, 0.95))} / "
-            f"{_ms(max(waits) if waits else math.nan)} ms",
-            f"{_ms(percentile(t.holds, 0.5))} / {_ms(percentile(t.holds, 0.95))} / "
-            f"{_ms(max(t.holds) if t.holds else math.nan)} ms",
+            f"{_ms_(percentile(waits, 0.5))} / {_ms_(percentile(waits, 0.95))} / "
+            f"{_ms_(max(waits) if waits else math.nan)} ms",
+            f"{_ms_(percentile(t.holds, 0.5))} / {_ms_(percentile(t.holds, 0.95))} / "
+            f"{_ms_(max(t.holds) if t.holds else math.nan)} ms",
             "-" if t.busy_retries is None else str(t.busy_retries),
             str(t.finished_tasks),
             f"{t.children_cpu:.0f} s ({100 * t.children_cpu / (t.seconds * cores):.0f}% of "
@@ -1082,11 +628,7 @@ def table(project: Tally, baseline: Tally | None) -> str:
     left = column(project)
     right = column(baseline) if baseline is not None else ["(skipped)"] * len(names)
     head = ["", "this project", "baseline (raw sqlite3, old pattern)"]
-    width0 = max(len(n) for n in names) + 2
-    width1 = max(len(v) for v in [*left, head[1]]) + 3
-    lines = [f"{head[0]:<{width0}}{head[1]:<{width1}}{head[2]}"]
-    lines += [f"{n:<{width0}}{a:<{width1}}{b}" for n, a, b in zip(names, left, right, strict=True)]
-    return "\n".join(lines)
+    return side_by_side([head, *zip(names, left, right, strict=True)])
 
 
 def breakdown(t: Tally) -> str:
@@ -1096,8 +638,8 @@ def breakdown(t: Tally) -> str:
     for role in ("dashboard", "wait", "submit", "list"):
         part = t.by_role.get(role)
         if part is not None:
-            spread = [f"{_ms(percentile(v, 0.5))} / {_ms(percentile(v, 0.95))} / "
-                      f"{_ms(max(v) if v else math.nan)} ms" for v in (part.waits, part.holds)]
+            spread = [f"{_ms_(percentile(v, 0.5))} / {_ms_(percentile(v, 0.95))} / "
+                      f"{_ms_(max(v) if v else math.nan)} ms" for v in (part.waits, part.holds)]
             lines.append(f"  {role:<29}{part.writes / t.seconds:<15.1f}{spread[0]:<25}"
                          f"{spread[1]}")
     return "\n".join(lines)
@@ -1143,7 +685,12 @@ def main() -> int:
     parser.add_argument("--plain-cli", action="store_true",
                         help="run `python -m tui` itself (then CLI writes are not measured)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run that proves the bench works: --seconds 20 "
+                             "--seed-tasks 20 (about a minute)")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.seed_tasks = 20.0, 20
 
     def stop(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -1151,9 +698,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with `&`
     work = Path(tempfile.mkdtemp(prefix="pixverse-contention-"))
-    command = "python bench/contention_bench.py " + " ".join(sys.argv[1:])
-    print(f"{command}\n{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores,"
-          f" simulator at ×{args.speed:g}, work folder {work}", flush=True)
+    print(run_header("contention_bench.py", f"simulator at ×{args.speed:g}, work folder {work}"),
+          flush=True)
     try:
         print("phase 1: this project", flush=True)
         project = run_project(args, work)

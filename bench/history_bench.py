@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("fox", "whale", "city", "forest", "neon", "rain", "ocean", "desert", "robot", "dragon",
@@ -149,7 +150,8 @@ def import_floor(source: Path, database: Path) -> float:
         for statement in statements(script):
             db.execute(statement)
     t0 = time.perf_counter()
-    next_id, batch = 0, []
+    next_id = 0
+    batch: list[tuple[dict[str, Any], int]] = []
 
     def flush() -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -178,10 +180,14 @@ def import_floor(source: Path, database: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--keep", help="reuse/keep the benchmark home in this folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run that proves the bench works: --rows 5000")
     args = parser.parse_args()
+    if args.quick:
+        args.rows = 5000
     home = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pixverse-bench-"))
     env = {**os.environ, "PIXVERSE_TUI_HOME": str(home)}
     env.pop("DASHSCOPE_API_KEY", None)

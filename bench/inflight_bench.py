@@ -47,8 +47,6 @@ import contextlib
 import json
 import math
 import os
-import resource
-import select
 import shutil
 import signal
 import subprocess
@@ -61,10 +59,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness.figures import percentile, progress, run_header, side_by_side
+from harness.processes import child_env, kill, kill_all, own_cpu, read_line, start_child, tell
+from harness.product import Pacer
+from harness.simulator import SimChild
 
 KEY = "sk-bench-inflight-0123456789"
 MODEL = "pixverse/pixverse-v5.6-t2v"
@@ -72,87 +71,9 @@ CREATE_PACE = 0.25  # simulated seconds between creates: the product's pace, und
 SIDES = ("poller", "sdk", "sdk-retry", "budget")
 DEFAULT_SIDES = SIDES
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
-CHILDREN: list[subprocess.Popen[bytes]] = []  # every process started; all killed at the end
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
 # -- the children ----------------------------------------------------------------------------
-
-
-def simulator_process(config_json: str) -> int:
-    """The simulator, counting every answer by kind, status and simulated second."""
-    from tui.simulator import Simulator, SimulatorConfig
-
-    options = json.loads(config_json)
-    sim = Simulator(SimulatorConfig(port=0, **options))
-    kinds: Counter[str] = Counter()  # "kind status" -> answers
-    per_second: Counter[int] = Counter()  # queries + lists + cancels per simulated second
-    creates_per_second: Counter[int] = Counter()
-    lock = threading.Lock()
-    handler: Any = sim.httpd.RequestHandlerClass
-    original = handler.send_response
-
-    def send_response(self: Any, code: int, message: str | None = None) -> None:
-        endpoint = self._endpoint
-        if endpoint is not None and endpoint != "media":
-            now = self.sim.clock.now()
-            kind = endpoint
-            if endpoint == "list":
-                status = parse_qs(urlsplit(self.path).query).get("status", ["(any)"])[0]
-                kind = f"list {status}"
-            with lock:
-                kinds[f"{kind} {code}"] += 1
-                (creates_per_second if endpoint == "create" else per_second)[int(now)] += 1
-        original(self, code, message)
-
-    handler.send_response = send_response
-    answered_as: Counter[str] = Counter()  # what each query found: the task's status
-    world_get = sim.world.get
-
-    def get(key: str, task_id: str) -> Any:
-        task = world_get(key, task_id)
-        with lock:
-            answered_as[task.status if task is not None else "UNKNOWN"] += 1
-        return task
-
-    sim.world.get = get  # type: ignore[method-assign]
-    sim.start()
-    print(f"listening on {sim.base_url}", flush=True)
-    for line in sys.stdin:
-        command, _, arg = line.strip().partition(" ")
-        if command == "report":
-            with sim.world.lock:
-                tasks = []
-                for key in sim.world.accounts:
-                    sim.world.listing(key)  # brings every task's life up to now
-                for account in sim.world.accounts.values():
-                    tasks += [{"task_id": t.task_id, "status": t.status, "created": t.created,
-                               "started": t.started, "ended": t.ended}
-                              for t in account.tasks.values()]
-            with lock:
-                report = {"kinds": dict(kinds), "per_second": dict(per_second),
-                          "answered_as": dict(answered_as),
-                          "creates_per_second": dict(creates_per_second)}
-            report.update(tasks=tasks, start_wall=sim.clock._start_wall, speed=sim.clock.speed,
-                          drift=sim.clock.now() - sim.clock.sim(time.time()),
-                          traffic=sim.traffic.snapshot(), cpu=cpu_seconds())
-            Path(arg).write_text(json.dumps(report))
-            print("reported", flush=True)
-        elif command == "quit":
-            break
-    sim.stop()
-    return 0
 
 
 def poller_process(base_url: str, speed: float, report: str) -> int:
@@ -183,7 +104,7 @@ def poller_process(base_url: str, speed: float, report: str) -> int:
             loop.call_soon_threadsafe(lines.put_nowait, "stop")
 
         threading.Thread(target=read, daemon=True).start()
-        started = cpu_seconds()
+        started = own_cpu()
         print("ready", flush=True)
         running = asyncio.create_task(poller.run())
         while True:
@@ -194,7 +115,7 @@ def poller_process(base_url: str, speed: float, report: str) -> int:
                 break
             if running.done():
                 break
-        used = cpu_seconds() - started
+        used = own_cpu() - started
         crashed = repr(running.exception()) if running.done() and not running.cancelled() \
             and running.exception() else None
         running.cancel()
@@ -261,7 +182,7 @@ def sdk_process(speed: float, retry: bool, report: str) -> int:
             results[task_id] = outcome
 
     threads = []
-    started = cpu_seconds()
+    started = own_cpu()
     print("ready", flush=True)
     for line in sys.stdin:
         task_id = line.strip()
@@ -272,83 +193,11 @@ def sdk_process(speed: float, retry: bool, report: str) -> int:
         threads.append(thread)
     for thread in threads:
         thread.join()
-    used = cpu_seconds() - started
+    used = own_cpu() - started
     Path(report).write_text(json.dumps({"cpu": used, "results": results,
                                         "threads": len(threads)}))
     print("done", flush=True)
     return 0
-
-
-# -- starting and stopping children ------------------------------------------------------------
-
-
-def start_child(argv: list[str], log: Path, env: dict[str, str] | None = None,
-                stdin: bool = True) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True,
-                            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=log.open("wb"))
-    CHILDREN.append(proc)
-    return proc
-
-
-def read_line(proc: subprocess.Popen[bytes], timeout: float, what: str) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline().decode() if ready else ""
-    if not line:
-        raise RuntimeError(f"{what} did not answer within {timeout:.0f} s "
-                           f"(exit {proc.poll()})")
-    return line.strip()
-
-
-def tell(proc: subprocess.Popen[bytes], text: str) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(text.encode() + b"\n")
-    proc.stdin.flush()
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # its own group (start_new_session)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-
-
-def kill_all() -> None:
-    for proc in CHILDREN:
-        kill(proc)
-
-
-class SimChild:
-    """A simulator in its own process (so its CPU is not mixed into anyone's)."""
-
-    def __init__(self, args: argparse.Namespace, work: Path, name: str) -> None:
-        self.work = work
-        self.name = name
-        options = {"speed": args.speed, "failure_rate": args.failure_rate, "seed": args.seed,
-                   "min_work": args.min_work, "max_work": args.max_work}
-        self.proc = start_child([sys.executable, __file__, "_simulator", json.dumps(options)],
-                                work / f"{name}-simulator.err")
-        line = read_line(self.proc, 30, "the simulator")
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the simulator did not start: {line!r}")
-        self.base_url = line.split(" on ", 1)[1]
-
-    def report(self) -> dict[str, Any]:
-        path = self.work / f"{self.name}-simulator.json"
-        tell(self.proc, f"report {path}")
-        if read_line(self.proc, 60, "the simulator") != "reported":
-            raise RuntimeError("the simulator did not report")
-        report: dict[str, Any] = json.loads(path.read_text())
-        return report
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            tell(self.proc, "quit")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        kill(self.proc)
 
 
 # -- one run -----------------------------------------------------------------------------------
@@ -419,20 +268,6 @@ def to_sim(report: dict[str, Any], wall: float) -> float:
     return start + (wall - start) * speed
 
 
-class Pacer:
-    """Creates spaced by ``CREATE_PACE`` simulated seconds (never catching up in a burst)."""
-
-    def __init__(self, speed: float) -> None:
-        self.gap = CREATE_PACE / speed
-        self.last = -math.inf
-
-    async def wait(self) -> None:
-        delay = self.last + self.gap - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self.last = time.monotonic()
-
-
 async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
     from storage import open_store
     from tui.dashscope import ApiKey, GenerationRequest
@@ -442,8 +277,8 @@ async def run_poller(args: argparse.Namespace, n: int, work: Path) -> Run:
     run = Run("pixverse-tui poller", n)
     name = f"poller-{n}"
     home = work / name
-    sim = SimChild(args, work, name)
-    env = child_env(home, sim.base_url)
+    sim = SimChild.from_args(args, work, name)
+    env = child_env(home, sim.base_url, KEY)
     os.environ["PIXVERSE_TUI_HOME"] = str(home)
     try:
         ws = Workspace.load(base_url=sim.base_url, key=ApiKey(KEY), time_scale=args.speed)
@@ -515,9 +350,9 @@ def run_sdk(args: argparse.Namespace, n: int, work: Path, *, retry: bool) -> Run
 
     run = Run("SDK, retrying 429s" if retry else "official SDK (wait per task)", n)
     name = f"sdk{'-retry' if retry else ''}-{n}"
-    sim = SimChild(args, work, name)
+    sim = SimChild.from_args(args, work, name)
     try:
-        env = child_env(work / name, sim.base_url)
+        env = child_env(work / name, sim.base_url, KEY)
         report_path = work / f"{name}-sdk.json"
         sdk = start_child([sys.executable, __file__, "_sdk", f"{args.speed:g}",
                            "1" if retry else "0", str(report_path)], work / f"{name}-sdk.err",
@@ -585,13 +420,6 @@ def run_sdk(args: argparse.Namespace, n: int, work: Path, *, retry: bool) -> Run
     return run
 
 
-def child_env(home: Path, base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "PIXVERSE_"))}
-    env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_HTTP_BASE_URL=base_url,
-               DASHSCOPE_API_KEY=KEY, PYTHONPATH=str(ROOT), NO_COLOR="1")
-    return env
-
-
 # -- the budget: two dashboards' pollers and a `wait` on one database ----------------------------
 
 
@@ -621,8 +449,8 @@ async def run_budget(args: argparse.Namespace, n: int, work: Path) -> BudgetRun:
     result = BudgetRun(n)
     name = f"budget-{n}"
     home = work / name
-    sim = SimChild(args, work, name)
-    env = child_env(home, sim.base_url)
+    sim = SimChild.from_args(args, work, name)
+    env = child_env(home, sim.base_url, KEY)
     os.environ["PIXVERSE_TUI_HOME"] = str(home)
     try:
         ws = Workspace.load(base_url=sim.base_url, key=ApiKey(KEY), time_scale=args.speed)
@@ -727,16 +555,10 @@ def table(n: int, speed: float, runs: list[Run]) -> str:
             f"{r.seconds:.0f} / {r.sim_seconds:.0f}",
         ]
 
+    head = [f"N = {n:,}, speed ×{speed:g}", *(r.label for r in runs)]
     columns = [column(r) for r in runs]
-    width0 = max(len(x) for x in names) + 3
-    widths = [max(len(v) for v in [*c, r.label]) + 4 for c, r in zip(columns, runs, strict=True)]
-    head = f"N = {n:,}, speed ×{speed:g}"
-    lines = [f"{head:<{width0}}" + "".join(f"{r.label:<{w}}" for r, w in
-                                           zip(runs, widths, strict=True))]
-    for i, label in enumerate(names):
-        lines.append(f"{label:<{width0}}" + "".join(f"{c[i]:<{w}}" for c, w in
-                                                    zip(columns, widths, strict=True)))
-    return "\n".join(line.rstrip() for line in lines)
+    return side_by_side([head, *([label, *(c[i] for c in columns)]
+                                 for i, label in enumerate(names))], gap=4)
 
 
 def kinds_line(run: Run | BudgetRun) -> str:
@@ -764,9 +586,7 @@ def budget_table(b: BudgetRun, speed: float) -> str:
         ("`wait` exit status", "-" if b.wait_exit is None else
          f"{b.wait_exit} ({'all succeeded' if b.wait_exit == 0 else 'a task FAILED'})"),
     ]
-    width = max(len(r[0]) for r in rows) + 3
-    head = f"one database, N = {b.n}, speed ×{speed:g}"
-    return "\n".join([head] + [f"{k:<{width}}{v}" for k, v in rows])
+    return f"one database, N = {b.n}, speed ×{speed:g}\n" + side_by_side(rows)
 
 
 def speed_one_estimate(r: Run) -> str:
@@ -810,11 +630,11 @@ async def quiet_round_cost(live: int, work: Path, rounds: int = 200) -> float:
             poller._next_sweep = poller._next_audit = math.inf  # nothing due: a lease wake-up
             poller._looks = []
             poller._lease_checked = -math.inf
-            before = cpu_seconds()
+            before = own_cpu()
             await poller._round()
             await poller._next_due()  # what _sleep asks before sleeping
             if k:  # the first takes the lease and learns the timing
-                used += cpu_seconds() - before
+                used += own_cpu() - before
         if poller.requests:
             raise RuntimeError("the quiet rounds sent a request")
         await poller.release()
@@ -824,13 +644,7 @@ async def quiet_round_cost(live: int, work: Path, rounds: int = 200) -> float:
     return used / rounds
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "_simulator":
-        return simulator_process(sys.argv[2])
     if len(sys.argv) > 1 and sys.argv[1] == "_poller":
         return poller_process(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     if len(sys.argv) > 1 and sys.argv[1] == "_sdk":
@@ -854,7 +668,12 @@ def main() -> int:
     parser.add_argument("--sdk-retry-max-n", type=int, default=10**9,
                         help="run sdk-retry only for N up to this")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run that proves the bench works: --n 20, the poller and "
+                             "budget sides only (about a minute)")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.sides = [20], "poller,budget"
     sides = [side.strip() for side in args.sides.split(",") if side.strip()]
     unknown = [side for side in sides if side not in SIDES]
     if unknown:
@@ -866,12 +685,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     work = Path(tempfile.mkdtemp(prefix="pixverse-inflight-"))
-    command = "python bench/inflight_bench.py " + " ".join(sys.argv[1:])
-    load = os.getloadavg()
-    print(f"{command}\n{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores, "
-          f"load average {load[0]:.1f} at the start; simulator at ×{args.speed:g}, generations "
-          f"{args.min_work:g}–{args.max_work:g} simulated s, failure rate {args.failure_rate:g}, "
-          f"seed {args.seed}", flush=True)
+    print(run_header("inflight_bench.py", f"simulator at ×{args.speed:g}, generations "
+                     f"{args.min_work:g}–{args.max_work:g} simulated s, failure rate "
+                     f"{args.failure_rate:g}, seed {args.seed}"), flush=True)
     targets: list[tuple[str, bool]] = []
     quiet: dict[int, float] = {}
     try:

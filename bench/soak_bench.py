@@ -45,29 +45,29 @@ import time
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from harness import cpu_seconds, put_in_flight, rss_mb, workspace  # noqa: E402
-from inflight_bench import (  # noqa: E402  (the simulator child and child plumbing)
+from harness import ROOT
+from harness.dashboard import log_troubles
+from harness.figures import progress, run_header, until
+from harness.processes import (
     CHILDREN,
     KEY,
-    SimChild,
     child_env,
+    cpu_seconds,
     kill,
     kill_all,
     read_line,
+    rss_mb,
     start_child,
     tell,
 )
+from harness.product import put_in_flight, workspace
+from harness.simulator import SimChild
 
-from storage import TaskStore  # noqa: E402
-from tui.simulator.world import RUNNING_LIMIT  # noqa: E402  (five at a time, as the service)
+from storage import TaskStore
+from tui.simulator.world import RUNNING_LIMIT  # five at a time, as the service
 
 GROWTH_LIMIT = 10.0  # MB the dashboard may grow after the warm-up
 WARM_UP = 10.0  # simulated minutes before the RSS must stay flat
@@ -86,7 +86,6 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
     async def main() -> None:
         ws = Workspace.load(base_url=base_url, key=ApiKey(KEY), time_scale=speed)
         app = PixverseApp(ws)
-        log_troubles(app)
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str] = asyncio.Queue()
 
@@ -98,8 +97,9 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
         threading.Thread(target=read, daemon=True).start()
         marked: tuple[tracemalloc.Snapshot, Counter[str]] | None = None
         async with app.run_test(size=(140, 40)) as pilot:
-            while app.main is None or not app.main._started:
-                await asyncio.sleep(0.05)
+            troubles = log_troubles(app)
+            await until(lambda: app.main is not None and app.main._started, 120,
+                        "the main screen started")
             await pilot.pause()
             print("ready", flush=True)
             while (command := await lines.get()) != "stop":
@@ -110,31 +110,11 @@ def dashboard_process(base_url: str, speed: float, trace: str, frames: int) -> i
                 print(f"{command} done", flush=True)
             if trace and marked is not None:
                 Path(trace).write_text(growth_report(*marked, snapshot(), object_counts()))
+            troubles.cancel()
 
     asyncio.run(main())
     print("stopped", flush=True)
     return 0
-
-
-def log_troubles(app: Any) -> None:
-    """The poller's health changes and every warning or error toast, on stderr with the
-    time: a run whose ends come late says why (the app itself is unchanged)."""
-    to_main, notify = app._to_main, app.notify
-
-    def log(text: str) -> None:
-        print(f"{datetime.now():%H:%M:%S} {text}", file=sys.stderr, flush=True)
-
-    def on_to_main(message: Any) -> None:
-        if type(message).__name__ == "PollerHealthChanged":
-            log(f"poller {message.health}: {message.detail}")
-        to_main(message)
-
-    def on_notify(message: str, **kwargs: Any) -> None:
-        if kwargs.get("severity", "information") != "information":
-            log(f"toast ({kwargs.get('title', '')}): {message}")
-        notify(message, **kwargs)
-
-    app._to_main, app.notify = on_to_main, on_notify
 
 
 def snapshot() -> tracemalloc.Snapshot:
@@ -196,7 +176,7 @@ class Side:
         self.name = name
         self.home = work / name
         self.home.mkdir()
-        self.sim = SimChild(args, work, name)
+        self.sim = SimChild.from_args(args, work, name)
         self.ws = workspace(self.home, self.sim.base_url, KEY, args.speed)
         self.env = child_env(self.home, self.sim.base_url)
         self.store: TaskStore | None = None
@@ -330,10 +310,6 @@ def growth(samples: list[Sample], rss: str, since: float = WARM_UP
     return base, most, most - base
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_dashboard":
         return dashboard_process(sys.argv[2], float(sys.argv[3]), sys.argv[4],
@@ -352,7 +328,12 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=1,
                         help="with --trace: frames kept per allocation (more is slower)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run that proves the bench works: --tasks 50 --minutes 12 "
+                             "--every 3 (about a minute; too short to judge the growth)")
     args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.minutes, args.every = 50, 12.0, 3.0
     # Five at a time, each lasting this long: the last task ends after about --minutes.
     work_s = RUNNING_LIMIT * args.minutes * 60 / args.tasks
     args.min_work, args.max_work, args.failure_rate = 0.9 * work_s, 1.1 * work_s, 0.05
@@ -362,12 +343,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     work = Path(tempfile.mkdtemp(prefix="pixverse-soak-"))
-    load = os.getloadavg()
-    print(f"python bench/soak_bench.py {' '.join(sys.argv[1:])}\n"
-          f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores, load "
-          f"average {load[0]:.1f} at the start; {args.tasks} tasks, generations of "
-          f"{work_s:.0f} simulated s, {RUNNING_LIMIT} at a time, simulator at "
-          f"×{args.speed:g}", flush=True)
+    print(run_header("soak_bench.py", f"{args.tasks} tasks, generations of {work_s:.0f} "
+                     f"simulated s, {RUNNING_LIMIT} at a time, simulator at ×{args.speed:g}"),
+          flush=True)
     samples: list[Sample] = []
     created_at: list[float] = []
     try:

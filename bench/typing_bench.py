@@ -21,30 +21,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from harness.figures import percentile, side_by_side, until
+from harness.product import import_history, workspace
+from history_bench import history  # the same synthetic history
+from textual.widgets import TextArea
 
-from history_bench import history  # noqa: E402  (the same synthetic history)
-
-from storage import TaskStore  # noqa: E402
-from tui.config import settings  # noqa: E402
-from tui.config.paths import app_paths  # noqa: E402
-from tui.dashscope import ApiKey, GenerationRequest  # noqa: E402
-from tui.engine.history.transfer import import_jsonl  # noqa: E402
-from tui.engine.submitting.submit import submit  # noqa: E402
-from tui.engine.workspace import Workspace  # noqa: E402
-from tui.simulator import Simulator, SimulatorConfig  # noqa: E402
-from tui.ui.app import PixverseApp  # noqa: E402
-from tui.ui.widgets.status_bar import StatusBar  # noqa: E402
+from tui.dashscope import GenerationRequest
+from tui.engine.submitting.submit import submit
+from tui.simulator import Simulator, SimulatorConfig
+from tui.ui.app import PixverseApp
+from tui.ui.screens.main import MainScreen
+from tui.ui.widgets.status_bar import StatusBar
 
 SPEED = 10.0
 CREATE_PACE = 0.025  # real seconds between creates: under the simulator's 5/s × speed
@@ -82,32 +77,34 @@ class Agreement:
             self._since = None
 
 
-async def _history(home: Path, rows: int, store: TaskStore) -> float:
-    source = home / "history.jsonl"
-    history(rows, source)
-    started = time.perf_counter()
-    with source.open("rb") as handle:
-        await import_jsonl(store, handle, source.name)
-    return time.perf_counter() - started
-
-
 async def run(tasks: int, rows: int) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="pixverse-typing-"))
+    try:
+        return await measure(home, tasks, rows)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)  # a 100,000-row history is 140 MB
+
+
+async def measure(home: Path, tasks: int, rows: int) -> dict[str, float]:
     config = SimulatorConfig(port=0, speed=SPEED, failure_rate=0.05, min_work=15,
                              max_work=40, queue_delay=(0.1, 0.1), seed=7)
     out: dict[str, float] = {}
     with Simulator(config) as sim:
-        paths = app_paths({"PIXVERSE_TUI_HOME": str(home)})
-        ws = Workspace(paths, settings.load(paths.config_file), ApiKey("sk-bench"),
-                       sim.base_url, time_scale=SPEED)
+        ws = workspace(home, sim.base_url, "sk-bench", SPEED)
         store = await ws.open_store()
         if rows:
-            out["import"] = await _history(home, rows, store)
+            history(rows, home / "history.jsonl")
+            out["import"] = await import_history(store, home / "history.jsonl")
         async with ws.client() as client:
             for i in range(tasks):
                 await submit(store, client, GenerationRequest(f"task {i}"), first_poll_after=0)
                 await asyncio.sleep(CREATE_PACE)
         app = PixverseApp(ws)
+
+        def main() -> MainScreen:
+            assert app.main is not None, "the main screen is not up"
+            return app.main
+
         agreement = Agreement()
         stop = asyncio.Event()
 
@@ -116,7 +113,7 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
                 hour=0, minute=0, second=0, microsecond=0).isoformat()
             while not stop.is_set():
                 counts = await store.history.counts(day_start)
-                shown = app.main.query_one(StatusBar).figures.counts.in_flight
+                shown = main().query_one(StatusBar).figures.counts.in_flight
                 agreement.note(time.perf_counter(), counts.in_flight, shown)
                 await asyncio.sleep(SAMPLE_EVERY)
             agreement.close(time.perf_counter())
@@ -133,13 +130,14 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
             await other.close()
 
         async with app.run_test(size=(140, 40)) as pilot:
-            while len(app.main.table.rows_by_id) < min(tasks + rows, 50):
-                await asyncio.sleep(0.01)
+            await until(lambda: app.main is not None and
+                        len(app.main.table.rows_by_id) >= min(tasks + rows, 50), 300,
+                        "the first page shown", every=0.01)
             await pilot.pause(1.0)
             watchers = [asyncio.create_task(watch_figures()),
                         asyncio.create_task(another_terminal())]
             screen = app.screen
-            prompt = screen.query_one("#prompt")
+            prompt = screen.query_one("#prompt", TextArea)
             prompt.focus()
             await pilot.pause()
             painted: list[tuple[float, int]] = []  # (when, characters on screen)
@@ -147,7 +145,7 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
 
             def record() -> None:
                 original()
-                painted.append((time.perf_counter(), len(prompt.text)))  # type: ignore[attr-defined]
+                painted.append((time.perf_counter(), len(prompt.text)))
 
             screen._compositor_refresh = record  # type: ignore[method-assign]
             queries_before = sum(1 for _, p in sim.requests if p.startswith("/api/v1/tasks"))
@@ -168,13 +166,13 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
             stop.set()
             await asyncio.gather(*watchers)
             polls = sum(1 for _, p in sim.requests if p.startswith("/api/v1/tasks"))
-            assert app.screen.query_one("#prompt").text == TEXT  # type: ignore[attr-defined]
+            assert app.screen.query_one("#prompt", TextArea).text == TEXT
             final = await store.history.counts("2000-01-01T00:00:00+00:00")
         await store.close()
     latencies.sort()
     out.update({
         "median": statistics.median(latencies),
-        "p95": latencies[int(0.95 * (len(latencies) - 1))], "worst": latencies[-1],
+        "p95": percentile(latencies, 0.95), "worst": latencies[-1],
         "keys": len(latencies), "polls": polls - queries_before, "seconds": elapsed,
         "samples": agreement.samples, "disagreeing": agreement.disagreeing,
         "changes": agreement.changes, "longest": max(agreement.spans, default=0.0),
@@ -183,10 +181,14 @@ async def run(tasks: int, rows: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run that proves the bench works: --tasks 50 --history 2000")
     args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.history = 50, 2000
     loaded = asyncio.run(run(args.tasks, args.history))
     print("baseline: the same typing with no history and nothing in flight…", flush=True)
     empty = asyncio.run(run(0, 0))
@@ -211,8 +213,7 @@ def main() -> int:
         ("rows in the store at the end",
          f"{loaded['total']:,.0f} ({loaded['in_flight_end']:,.0f} in flight)", "—"),
     ]
-    for label, here, base in rows:
-        print(f"{label:<30} {here:<34} {base}")
+    print(side_by_side(rows, widths=(31, 35)))
     return 0
 
 

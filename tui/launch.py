@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui.dashscope import ApiKey
 from tui.simulator import Simulator, SimulatorConfig
+
+if TYPE_CHECKING:
+    from tui.engine.workspace import Workspace
 
 DEMO_SPEED = 10.0  # a typical 1–5 minute task takes 6–30 s
 DEMO_KEY = "sk-demo-pixverse-tui"
@@ -14,7 +19,18 @@ def start_demo_simulator() -> Simulator:
     return Simulator(SimulatorConfig(port=0, speed=DEMO_SPEED, failure_rate=0.08)).start()
 
 
-def launch(*, demo: bool) -> int:
+def demo_workspace(base_url: str) -> Workspace:
+    """The demo's home, key and clock, on the simulator at ``base_url``."""
+    from tui.engine.workspace import Workspace
+
+    return Workspace.load(demo=True, base_url=base_url, key=ApiKey(DEMO_KEY),
+                          time_scale=DEMO_SPEED)
+
+
+def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = False) -> int:
+    """The dashboard in this terminal (or browser tab).  ``simulator_url``: the demo on a
+    simulator that is already running (``serve --demo`` starts one for every tab);
+    ``read_only``: a viewer's dashboard (nothing billed, destructive or written)."""
     from tui.config.credentials import CredentialsError
     from tui.engine.workspace import Workspace
     from tui.ui import graphics
@@ -22,11 +38,13 @@ def launch(*, demo: bool) -> int:
 
     graphics.detect()  # must ask the terminal before Textual takes it over
 
+    if demo and simulator_url is not None:
+        app = PixverseApp(demo_workspace(simulator_url), read_only=read_only)
+        app.run()
+        return app.return_code or 0
     if demo:
         with start_demo_simulator() as sim:
-            ws = Workspace.load(demo=True, base_url=sim.base_url, key=ApiKey(DEMO_KEY),
-                                time_scale=DEMO_SPEED)
-            app = PixverseApp(ws)
+            app = PixverseApp(demo_workspace(sim.base_url), read_only=read_only)
             app.run()
         return app.return_code or 0
     try:
@@ -36,8 +54,8 @@ def launch(*, demo: bool) -> int:
 
         print(f"pixverse-tui: {exc}", file=sys.stderr)
         return 1
-    app = PixverseApp(ws)
+    app = PixverseApp(ws, read_only=read_only)
     result = app.run()
     if result == "demo":
-        return launch(demo=True)
+        return launch(demo=True, read_only=read_only)
     return app.return_code or 0

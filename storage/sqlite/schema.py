@@ -209,5 +209,99 @@ BEGIN
 END;
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8)
+
+# v9: the status bar's figures kept current by triggers, in the writer's own
+# transaction, so reading them costs a few rows whatever the history's size.
+# ``figures``: one count per name (``FIGURES``); ``ended_figures``: finished and
+# failed kept rows by the quarter hour (UTC) they ended in — every time zone's
+# midnight is on a quarter hour, so "today" is a sum over at most 96 buckets.
+# ``displaced`` counts rows that came in (or were moved) out of creation order: while
+# it is 0, the id orders rows as their creation time does, and a search walks the
+# text index newest-first (``storage.sqlite.search``).
+def _bucket(moment: str) -> str:
+    return (f"COALESCE(strftime('%Y-%m-%dT%H:', {moment}) || printf('%02d',"
+            f" CAST(strftime('%M', {moment}) AS INTEGER) / 15 * 15), '')")
+
+
+def _figures(row: str) -> dict[str, str]:
+    """Whether a row counts in each figure (0 or 1), for ``new``, ``old`` or a table."""
+    kept = f"{row}forgotten_at IS NULL"
+    return {
+        "kept": kept,
+        "pending": f"{kept} AND {row}task_id IS NOT NULL AND {row}status IS 'PENDING'",
+        "running": f"{kept} AND {row}task_id IS NOT NULL"
+                   f" AND {row}status IN ('RUNNING', 'SUSPENDED')",
+        "submitting": f"{kept} AND {row}submission IS 'sending'",
+        "unsaved": f"{kept} AND {row}status IS 'SUCCEEDED' AND {row}download_state IS NOT 'done'",
+    }
+
+
+def _ended(row: str) -> str:
+    return (f"{row}forgotten_at IS NULL AND {row}status IN ('SUCCEEDED', 'FAILED')"
+            f" AND {row}end_time IS NOT NULL")
+
+
+FIGURES = (*_figures(""), "displaced")
+BUCKET = _bucket("?1")  # the bucket of a moment, the query's first parameter
+
+
+def _moves(sign: str, row: str) -> str:
+    cases = " ".join(f"WHEN '{name}' THEN ({test})" for name, test in _figures(row).items())
+    return f"{sign} IFNULL(CASE name {cases} ELSE 0 END, 0)"
+
+
+def _v9() -> str:
+    initial = ", ".join(f"('{name}', (SELECT COUNT(*) FROM generations WHERE {test}))"
+                        for name, test in _figures("").items())
+    bump = ("INSERT INTO ended_figures (bucket, status, n) SELECT {b}, {r}status, {d} WHERE {t}"
+            " ON CONFLICT (bucket, status) DO UPDATE SET n = n + excluded.n;")
+    ended_new = bump.format(b=_bucket("new.end_time"), r="new.", d="1", t=_ended("new."))
+    ended_old = bump.format(b=_bucket("old.end_time"), r="old.", d="-1", t=_ended("old."))
+    watched = ("status", "submission", "task_id", "end_time", "download_state",
+               "forgotten_at")
+    moved = " OR ".join(f"old.{c} IS NOT new.{c}" for c in watched)
+    return f"""
+CREATE TABLE figures (
+    name  TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO figures (name, n) VALUES {initial}, ('displaced', (SELECT COUNT(*) FROM
+    (SELECT created_at, MAX(created_at) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING
+     AND 1 PRECEDING) AS before FROM generations) WHERE created_at < before));
+CREATE TABLE ended_figures (
+    bucket  TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (bucket, status)
+) WITHOUT ROWID;
+INSERT INTO ended_figures (bucket, status, n) SELECT {_bucket("end_time")}, status, COUNT(*)
+    FROM generations WHERE {_ended("")} GROUP BY 1, 2;
+CREATE TRIGGER figures_insert AFTER INSERT ON generations BEGIN
+    UPDATE figures SET n = n {_moves("+", "new.")};
+    UPDATE figures SET n = n + 1 WHERE name = 'displaced'
+        AND new.created_at < (SELECT MAX(created_at) FROM generations);
+    {ended_new}
+END;
+CREATE TRIGGER figures_update AFTER UPDATE OF status, submission, task_id, end_time,
+    download_state, forgotten_at ON generations WHEN {moved}
+BEGIN
+    UPDATE figures SET n = n {_moves("+", "new.")} {_moves("-", "old.")};
+    {ended_old}
+    {ended_new}
+END;
+CREATE TRIGGER figures_moved AFTER UPDATE OF created_at ON generations
+    WHEN old.created_at IS NOT new.created_at
+BEGIN
+    UPDATE figures SET n = n + 1 WHERE name = 'displaced';
+END;
+CREATE TRIGGER figures_delete AFTER DELETE ON generations BEGIN
+    UPDATE figures SET n = n {_moves("-", "old.")};
+    {ended_old}
+END;
+"""
+
+
+V9 = _v9()
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,7 +1,11 @@
 """A ``HistoryFilter`` and a sort order as SQLite SQL.
 
-Text search uses FTS5's trigram tokenizer (so Chinese substrings are found);
-terms under three characters fall back to ``LIKE``.
+Text search uses FTS5's trigram tokenizer (so Chinese substrings are found): every
+word of three characters or more goes into ONE ``MATCH`` (FTS5 ands them); shorter
+words fall back to ``LIKE``.  A newest-first page of a search walks the text index by
+rowid, newest first, and stops at the page's last match (``TEXT_WALK``): the id orders
+rows as their creation time does while no row came in out of order (the ``displaced``
+figure, schema v9).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from typing import Any
 
 from storage.clock import iso
 from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
 # other — as ``tui.engine.history.timeline`` has it for what is shown.
@@ -25,26 +30,52 @@ SORTS = {
 assert set(SORTS) == set(SORT_KEYS)
 
 
-def where_sql(where: HistoryFilter | None) -> tuple[str, list[Any]]:
-    """``WHERE …`` (never empty: the trash is always either in or out) and its parameters."""
+# The rows of a search, from the text index out: ``… {TEXT_WALK} WHERE … AND
+# generations_fts MATCH ? ORDER BY generations_fts.rowid DESC`` — CROSS JOIN keeps the
+# index the outer loop, so the walk stops with the LIMIT.
+TEXT_WALK = ("generations_fts CROSS JOIN generations"
+             " ON generations.id = generations_fts.rowid")
+SHOWN_STATUS = ("CASE submission WHEN 'sending' THEN 'SUBMITTING' ELSE UPPER(submission)"
+                " END")
+
+
+def text_match(where: HistoryFilter | None) -> str | None:
+    """The words of three characters or more as one FTS5 query (each a quoted string, so
+    a substring: the trigram index), or None if there is none."""
+    words = split_words(where.text.strip()) if where is not None else []
+    long = ['"' + w.replace('"', '""') + '"' for w in words if len(w) >= 3]
+    return " ".join(long) or None
+
+
+async def figures(db: Database) -> dict[str, int]:
+    """The counters the triggers keep (schema v9)."""
+    return {row[0]: int(row[1]) for row in await db.fetch("SELECT name, n FROM figures")}
+
+
+def where_sql(where: HistoryFilter | None, *,
+              text_index: bool = True) -> tuple[str, list[Any]]:
+    """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
+    ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``)."""
     found = where or HistoryFilter()
     clauses: list[str] = ["forgotten_at IS NOT NULL" if found.trash
                           else "forgotten_at IS NULL"]
     params: list[Any] = []
     if found.statuses:
         marks = ", ".join("?" for _ in found.statuses)
-        clauses.append(f"COALESCE(status, CASE submission WHEN 'sending' THEN 'SUBMITTING'"
-                       f" ELSE UPPER(submission) END) IN ({marks})")
-        params += list(found.statuses)
+        # A service status, or (none yet) what became of the submission: each side of
+        # the OR can use an index on status.
+        clauses.append(f"(status IN ({marks}) OR (status IS NULL AND {SHOWN_STATUS}"
+                       f" IN ({marks})))")
+        params += [*found.statuses, *found.statuses]
+    match = text_match(found)
+    if match is not None and text_index:
+        clauses.append("id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?)")
+        params.append(match)
     text = found.text.strip()
     if text:
         for term in split_words(text):
-            if len(term) >= 3:
-                clauses.append("id IN (SELECT rowid FROM generations_fts"
-                               " WHERE generations_fts MATCH ?)")
-                params.append('"' + term.replace('"', '""') + '"')
-            else:
-                clauses.append("prompt LIKE ? ESCAPE '\\'")
+            if len(term) < 3:
+                clauses.append("generations.prompt LIKE ? ESCAPE '\\'")
                 params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%")
                               .replace("_", "\\_") + "%")
     if found.since is not None:

@@ -148,6 +148,17 @@ async def test_the_status_bar_figures(store: TaskStore) -> None:
     assert figures.not_downloaded == 1 and figures.total == 6 and done.id
     later = await store.history.counts("2026-03-21T00:00:00.000+00:00")
     assert (later.finished_today, later.failed_today) == (0, 0)
+    # Kathmandu's midnight (+05:45): the tasks ended at 02:01 UTC, 07:46 there.
+    nepal = await store.history.counts("2026-03-19T18:15:00.000+00:00")
+    assert (nepal.finished_today, nepal.failed_today) == (2, 1)
+    after = await store.history.counts("2026-03-20T02:15:00.000+00:00")
+    assert (after.finished_today, after.failed_today) == (0, 0)
+    await store.trash.restore(gone.id)
+    await store.following.apply(running.id, Observation("SUCCEEDED", end_time=(
+        "2026-03-20T05:00:00.000+00:00"), video_url="http://v"), None)
+    moved = await store.history.counts("2026-03-20T00:00:00.000+00:00")
+    assert (moved.pending, moved.running, moved.finished_today) == (1, 0, 4)
+    assert moved.not_downloaded == 3 and moved.total == 7
 
 
 async def test_favourites_notes_and_tags(store: TaskStore) -> None:
@@ -187,3 +198,15 @@ async def test_importing_twice_adds_nothing(store: TaskStore) -> None:
     two = await store.generations.by_task_id("imp-2")
     assert two is not None and two.favourite
     assert await store.history.count() == 3
+
+
+async def test_a_search_lists_by_creation_after_older_rows_were_imported(
+        store: TaskStore) -> None:
+    new = await accepted(store, "fox made here")
+    await store.history.import_many([record(1, prompt="fox from 2000",
+                                            created_at="2000-01-01T00:00:00.000+00:00")])
+    for text in ("fox", "fo", "f"):
+        shown = await store.history.page(parse_filter(text))
+        assert [r.prompt for r in shown] == ["fox made here", "fox from 2000"], text
+        oldest = await store.history.page(parse_filter(text), descending=False, limit=1)
+        assert [r.prompt for r in oldest] == ["fox from 2000"] and new.id

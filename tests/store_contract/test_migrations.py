@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from storage import Observation, SchemaTooNew, open_store
+from storage.history import parse_filter
 from tests.store_contract.backends import OLD_PROMPT, OLD_TASK, Backend
 from tests.store_contract.helpers import accepted, actor, answer, intent
 
@@ -20,6 +21,9 @@ async def test_a_store_of_the_previous_version_is_upgraded(backend: Backend,
         assert old is not None and old.prompt == OLD_PROMPT and old.status == "SUCCEEDED"
         assert [e.status for e in await store.generations.events(old.id)] == ["SUCCEEDED"]
         assert [r.id for r in await store.downloads.unsaved()] == [old.id]
+        figures = await store.history.counts("2026-01-02T00:00:00.000+00:00")
+        assert (figures.total, figures.not_downloaded, figures.finished_today) == (1, 1, 1)
+        assert [r.id for r in await store.history.page(parse_filter("previous"))] == [old.id]
         feed = store.changes()
         row = await accepted(store, "after the upgrade")
         await store.following.apply(row.id, Observation("RUNNING"), 1)

@@ -186,3 +186,26 @@ async def test_a_dialogs_keys_are_rebindable(tmp_path: Path) -> None:
         await pilot.press("ctrl+g")
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen), what="canceled")
         assert len(table(app).rows_by_id) == 2
+
+
+async def test_reloading_a_config_without_keys_brings_the_defaults_back(
+        tmp_path: Path) -> None:
+    """ctrl+r after [keys] is emptied: the default keys answer again, the rebound ones
+    no longer do (the old keymap used to stay)."""
+    await seed(tmp_path, [record(1, "PENDING"), record(2, "PENDING")])
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\n"table.download" = "ctrl+d"\n')
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 2, what="the rows")
+        table(app).focus()
+        config.write_text("")
+        app.action_reload_config()
+        await until(pilot, lambda: "Config reloaded" in toasts(app), what="the reload")
+        app.clear_notifications()
+        await pilot.press("ctrl+d")
+        await pilot.pause(0.2)
+        assert "can be downloaded" not in toasts(app)
+        await pilot.press("d")
+        await until(pilot, lambda: "Only finished tasks can be downloaded" in toasts(app),
+                    what="the default key to act again")

@@ -14,7 +14,7 @@ from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.dashscope import GenerationRequest
 from tui.ui.commands.downloads import Downloads
-from tui.ui.commands.plans import AskText, Choose, Copy, Run, Severity
+from tui.ui.commands.plans import AskText, Choose, Copy, Deliver, Run, Severity
 from tui.ui.commands.rows import RowCommands, Scope
 from tui.ui.services import Services
 from tui.ui.view.history import HistoryView
@@ -145,3 +145,28 @@ async def test_copy_and_tags_and_notes_are_plans_for_the_screen(parts: Parts) ->
     assert await parts.services.db.history.tags_of(scope.row.id) == ["best", "keep"]
     note = await parts.rows.run("note", scope)
     assert isinstance(note, AskText) and note.multiline
+
+
+async def test_in_a_browser_d_hands_a_saved_video_to_it_and_saves_the_others(
+        parts: Parts, tmp_path: Path) -> None:
+    """Served (``pixverse-tui serve``), ``d`` on a saved video sends the file to the
+    browser under a plain ASCII name; on one not saved yet, it saves it as in a terminal."""
+    saved, unsaved = [r for r in (await parts.view.read_page()).rows
+                      if r.status == "SUCCEEDED"][:2]
+    video = tmp_path / "un chat très sage.mp4"
+    video.write_bytes(b"\0" * 16)
+    await parts.services.db.downloads.set(saved.id, state="done", path=str(video))
+    saved = await parts.services.db.generations.get(saved.id)
+    assert saved is not None
+    one = Scope(saved, on_page=frozenset({saved.id}))
+    assert await parts.rows.run("download", one) is None  # in a terminal: nothing to save
+    parts.services.in_browser = True
+    plan = await parts.rows.run("download", one)
+    assert isinstance(plan, Deliver) and plan.path == video
+    assert plan.name == "un_chat_tr_s_sage.mp4"
+    video.unlink()
+    assert await parts.rows.run("download", one) is None
+    assert "The saved video is no longer on the server (un chat très sage.mp4)." \
+        in parts.outlet.notices
+    plan = await parts.rows.run("download", Scope(unsaved, on_page=frozenset({unsaved.id})))
+    assert isinstance(plan, Run)  # not saved yet: saved on the server first

@@ -539,7 +539,8 @@ async def test_text_typed_while_a_submission_is_sending_stays_in_the_composer(
     normal submission still clears the prompt."""
     app = PixverseApp(workspace(home, sim))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        for seconds in (0.2, 0.2, 1.5):  # the third create is answered late
+        for seconds in (0.2, 0.2, 5.0):  # the third create is answered late (typing under
+            # load can take seconds)
             sim.inject(on="create", kind="latency", seconds=seconds)
         await type_prompt(pilot, app, "three slow foxes")
         app.screen.query_one("#variations", Input).value = "3"

@@ -16,13 +16,14 @@ from storage import Generation, StatusEvent
 from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
 from tui.cli import render
-from tui.cli.output import Problem, err, find_one, print_rows, say
+from tui.cli.output import Problem, err, find_one, print_json, print_rows, say
 from tui.config.credentials import region_of
 from tui.engine.following import rescue
 from tui.engine.history import stats, transfer
 from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
+from tui.text_width import cells, pad
 
 
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
@@ -109,8 +110,8 @@ def _told(video: Path, told: provenance.Provenance) -> str:
         ("audio", told.audio), ("watermark", told.watermark),
         ("seed", "random" if told.seed is None else told.seed), ("created", told.created_at),
     ]
-    width = max(len(k) for k, _ in pairs)
-    lines = [f"{k:<{width}}  {printable(v)}" for k, v in pairs if v is not None]
+    width = max(cells(k) for k, _ in pairs)
+    lines = [f"{pad(k, width)}  {printable(v)}" for k, v in pairs if v is not None]
     return "\n".join([*lines, "", "prompt:", printable(told.prompt, multiline=True)])
 
 
@@ -186,7 +187,12 @@ async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
             raise Problem(f"cannot read {args.file} ({exc.strerror or exc})") from None
     if source.is_dir() and not (report.added or report.present or report.skipped_count):
         raise Problem(f"{args.file} holds no videos (.mp4) or sidecars (.json) to import")
-    say(report.summary())
+    if args.json:
+        print_json({"source": str(source), "added": report.added, "present": report.present,
+                    "skipped": report.skipped_count,
+                    "problems": report.problem_lines(), "notes": report.note_lines()})
+    else:
+        say(report.summary())
     for line in [*report.problem_lines(), *report.note_lines()]:
         err(line)
     return 1 if report.skipped_count else 0
@@ -197,13 +203,20 @@ async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
         figures = await stats.compute(store, ws.settings.section("prices"), filter_from(args),
                                       ws.settings.section("budget"))
     if args.json:
-        print(render.dumps(figures.as_json()))
+        print_json(figures.as_json())
     else:
         say(stats.report(figures))
     return 0
 
 
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
+    if args.json:
+        print_json({"config": str(ws.paths.config_file), "data": str(ws.paths.data_dir),
+                    "database": str(ws.paths.database), "downloads": str(ws.downloads_dir),
+                    "demo_data": str(ws.paths.demo().data_dir), "endpoint": ws.base_url,
+                    "region": region_of(ws.base_url),
+                    "api_key": ws.key.masked if ws.key else None})
+        return 0
     say(f"config:    {ws.paths.config_file}\n"
         f"data:      {ws.paths.data_dir}\n"
         f"database:  {ws.paths.database}\n"

@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from storage import StoreError
+from storage.records import SHOWN_STATUSES
+from tui.cli import completion
+from tui.cli.config import run as cmd_config
+from tui.cli.help_text import add_help_text
 from tui.cli.history import (
     cmd_export,
     cmd_import,
@@ -37,12 +41,13 @@ from tui.cli.tasks import (
 from tui.cli.watch import cmd_watch
 from tui.config.credentials import CredentialsError
 from tui.dashscope import DashScopeError, RequestInvalid
-from tui.dashscope.sizes import ALL_SIZES, MODEL_V56, SEED_MAX
+from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
 from tui.engine.submitting.submit import CreatedButNotRecorded
 from tui.engine.workspace import MissingKey, Workspace
 from tui.stopping import Stopped, stoppable
 from tui.text_input import unicode_problem
 
+STATUSES = sorted(SHOWN_STATUSES)  # what --status takes (also offered by completion)
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for git when its reader left
 
 # -- parser ----------------------------------------------------------------------
@@ -104,11 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make videos with PixVerse v5.6 on Alibaba Cloud Model Studio (DashScope).")
     parser.add_argument("--demo", action="store_true",
                         help="run against a built-in simulator (no key, no cost)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="the dashboard for looking only: nothing can be submitted, "
+                        "cancelled, re-run, forgotten or annotated")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def json_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument("--json", action="store_true",
+                       help="print JSON on standard output (shapes: docs/cli.md)")
 
     def scale_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--time-scale", type=_scale, default=1.0, help=argparse.SUPPRESS)
@@ -134,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=int, default=5, help="5, 8 or 10 seconds (1080P: 5 or 8)")
     p.add_argument("--audio", action="store_true", help="generate sound (costs more)")
     p.add_argument("--watermark", action="store_true", help='add the "AI生成" label')
-    p.add_argument("--seed", type=_seed, default=None)
+    p.add_argument("--seed", type=_seed, default=None,
+                   help=f"0 to {SEED_MAX}: the same seed and prompt make a similar video "
+                   "(default: random)")
     p.add_argument("--variations", type=_variations, default=1,
                    help="submit N tasks with seeds s…s+N-1 (each prompt, each line)")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
@@ -146,69 +157,86 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_submit)
 
     p = sub.add_parser("list", help="list generations, newest first")
-    p.add_argument("--status", action="append", help="e.g. RUNNING or SUCCEEDED,FAILED")
+    p.add_argument("--status", action="append", metavar="STATUS",
+                   help=f"only these statuses, e.g. RUNNING or SUCCEEDED,FAILED (repeatable; "
+                   f"{', '.join(STATUSES)})")
     p.add_argument("--search", help='words and filter tokens, as in the dashboard: '
                    '"fox tier:720P dl:no since:2026-03-01"')
-    p.add_argument("--limit", type=_positive, default=50)
+    p.add_argument("--limit", type=_positive, default=50,
+                   help="show at most N generations (default: 50)")
     json_flag(p)
     p.set_defaults(run=cmd_list)
 
     p = sub.add_parser("show", help="everything about one generation")
-    p.add_argument("task", help="task id (or a prefix), or #ID")
+    p.add_argument("task", metavar="TASK|FILE.mp4",
+                   help="task id (or a prefix), #ID, or a video file saved by pixverse-tui")
     json_flag(p)
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("wait", help="follow tasks until they end")
-    p.add_argument("tasks", nargs="+")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
     p.add_argument("--download", action="store_true", help="download each video when ready")
     json_flag(p)
     scale_flag(p)
     p.set_defaults(run=cmd_wait)
 
     p = sub.add_parser("download", help="download finished videos")
-    p.add_argument("tasks", nargs="+")
-    p.add_argument("--to", help="folder (default: the downloads folder)")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
+    p.add_argument("--to", metavar="FOLDER", help="folder (default: the downloads folder)")
     json_flag(p)
     p.set_defaults(run=cmd_download)
 
     p = sub.add_parser("cancel", help="cancel a PENDING task")
-    p.add_argument("task")
+    p.add_argument("task", metavar="TASK", help="task id (or a prefix), or #ID")
+    json_flag(p)
     p.set_defaults(run=cmd_cancel)
 
     p = sub.add_parser("track", help="adopt tasks created elsewhere, by task id")
-    p.add_argument("task_ids", nargs="+")
+    p.add_argument("task_ids", nargs="+", metavar="TASK_ID",
+                   help="the service's full task id")
     json_flag(p)
     p.set_defaults(run=cmd_track)
 
     p = sub.add_parser("resolve", help="settle submissions whose outcome is unknown")
     p.add_argument("ref", nargs="?", help="#ID of an unconfirmed submission (default: all)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--task", help="it created this task id")
+    group.add_argument("--task", metavar="TASK_ID", help="it created this task id")
     group.add_argument("--abandon", action="store_true", help="it created nothing; drop it")
+    json_flag(p)
     p.set_defaults(run=cmd_resolve)
 
     def filter_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--filter", help='words and tokens, e.g. "fox tier:720P fav"')
-        p.add_argument("--status", action="append")
-        p.add_argument("--tier", action="append", help="360P, 540P, 720P, 1080P")
-        p.add_argument("--duration", action="append", type=int)
-        p.add_argument("--tag", action="append")
-        p.add_argument("--since", help="YYYY-MM-DD")
-        p.add_argument("--until", help="YYYY-MM-DD (inclusive)")
-        for name in ("audio", "downloaded", "favourite"):
-            p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None)
+        p.add_argument("--status", action="append", metavar="STATUS",
+                       help="only these statuses (repeatable), e.g. SUCCEEDED")
+        p.add_argument("--tier", action="append", choices=TIERS,
+                       help="only this resolution (repeatable)")
+        p.add_argument("--duration", action="append", type=int, choices=DURATIONS,
+                       help="only videos of this many seconds (repeatable)")
+        p.add_argument("--tag", action="append", help="only generations with this tag "
+                       "(repeatable)")
+        p.add_argument("--since", metavar="YYYY-MM-DD", help="made on or after this day")
+        p.add_argument("--until", metavar="YYYY-MM-DD", help="made on or before this day")
+        for name, what in (("audio", "with sound"), ("downloaded", "with a saved video"),
+                           ("favourite", "marked favourite")):
+            p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None,
+                           help=f"only those {what} (--no-{name}: only those without)")
 
     p = sub.add_parser("export", help="write the history as JSON Lines (or CSV)")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    p.add_argument("-o", "--output", help="file (default: standard output)")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                   help="JSON Lines (default) or CSV")
+    p.add_argument("-o", "--output", metavar="FILE", help="file (default: standard output)")
     filter_flags(p)
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("import", help="add an exported history (idempotent on task id)")
-    p.add_argument("file")
+    p.add_argument("file", metavar="FILE",
+                   help="an export (.jsonl), a sidecar (.json), a video, or a folder of them")
+    json_flag(p)
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("sync", help="adopt tasks made by other clients in the last 24 h")
+    json_flag(p)
     p.set_defaults(run=cmd_sync)
 
     p = sub.add_parser("stats", help="usage statistics")
@@ -226,12 +254,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_watch)
 
     p = sub.add_parser("locate", help="where config, data and downloads live")
+    json_flag(p)
     p.set_defaults(run=cmd_locate)
+
+    p = sub.add_parser("config", help="the config file: where it is, what is in effect, "
+                       "whether it is valid")
+    p.add_argument("action", choices=("path", "show", "check"),
+                   help="path: where config.toml is; show: every setting in effect and where "
+                   "it came from; check: validate config.toml, templates, themes and keys")
+    json_flag(p)
+    p.set_defaults(run_sync=cmd_config)
+
+    p = sub.add_parser("completion", help="print a shell completion script")
+    p.add_argument("shell", choices=tuple(completion.SHELLS),
+                   help="the shell to complete in: bash, zsh or fish")
+    p.set_defaults(run_sync=_print_completion)
 
     from tui.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
+
+    from tui.cli.serve import add_parser as add_serve
+
+    add_serve(sub)
+    add_help_text(sub.choices)
     return parser
+
+
+def _print_completion(args: argparse.Namespace) -> int:
+    print(completion.script(build_parser(), args.shell, {"--status": STATUSES}), end="")
+    return 0
 
 
 # Arguments that name files: a file name may be any bytes (Python hands undecodable ones
@@ -292,12 +344,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if (bad := undecodable_argument(args)) is not None:
         err(bad)
         return 2
-    if args.command == "simulate":
+    if getattr(args, "run_sync", None) is not None:  # simulate, serve, config: no workspace
         return int(args.run_sync(args))
     if args.command is None:
         from tui.launch import launch
 
-        return launch(demo=args.demo)
+        return launch(demo=args.demo, read_only=args.read_only)
+    if args.read_only:
+        err("--read-only is for the dashboard (`pixverse-tui --read-only`, or "
+            "`pixverse-tui serve --read-only`), not for commands")
+        return 2
     if args.demo:
         err("--demo opens the dashboard on its own simulator; for scripting, run "
             "`pixverse-tui simulate` and point DASHSCOPE_HTTP_BASE_URL at it")

@@ -41,6 +41,11 @@ def describe(exc: DashScopeError) -> str:
     return text
 
 
+def print_json(value: object) -> None:
+    """A ``--json`` result on standard output (the data; everything else is on stderr)."""
+    print(render.dumps(value), flush=True)
+
+
 def print_rows(rows: Sequence[Generation], as_json: bool) -> None:
     if as_json:
         print(render.dumps([render.as_json(r) for r in rows]), flush=True)

@@ -11,6 +11,7 @@ from typing import Any
 from storage import Generation, StatusEvent
 from tui.engine.history import timeline
 from tui.safe_text import json_text, printable
+from tui.text_width import cell, cells, fit, pad, terminal_width
 
 UNKNOWN = "—"  # a figure that is not known (yet), or that the service's times contradict
 
@@ -43,17 +44,36 @@ def dumps(value: Any) -> str:
     return json_text(value)
 
 
-def one_line(text: str, width: int) -> str:
+def one_line(text: str, width: int | None) -> str:
+    """``text`` flattened to one line of at most ``width`` terminal cells (no limit: None)."""
     flat = printable(" ".join(text.split()))
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return flat if width is None else fit(flat, width)
 
 
-def table(rows: list[Generation]) -> str:
-    lines = [f"{'ID':>5}  {'TASK':<8}  {'STATUS':<11}  {'SIZE':<9}  {'DUR':>3}  PROMPT"]
+# ID, TASK (a prefix, as `show` takes it), STATUS, SIZE and DUR, in cells; the prompt
+# takes what the terminal has left.
+COLUMNS = ((5, True), (8, False), (11, False), (9, False), (3, True))
+GAP = "  "
+MIN_PROMPT = 10
+
+
+def table(rows: list[Generation], width: int | None = None) -> str:
+    """One line per generation, never wider than the terminal (``width`` cells, by
+    default the terminal's) unless it is too narrow for the fixed columns and a few
+    cells of prompt.  Into a file or a pipe, prompts are whole (as gh and ls do)."""
+    total = terminal_width() if width is None else width
+    fixed = sum(w for w, _ in COLUMNS) + len(GAP) * len(COLUMNS)
+    prompt = None if total is None else max(MIN_PROMPT, total - fixed)
+
+    def line(values: list[str], last: str) -> str:
+        shown = [cell(printable(v), w, right=right) for v, (w, right) in zip(values, COLUMNS,
+                                                                              strict=True)]
+        return GAP.join([*shown, last]).rstrip()
+
+    lines = [line(["ID", "TASK", "STATUS", "SIZE", "DUR"], "PROMPT")]
     for row in rows:
-        lines.append(f"{row.id:>5}  {printable((row.task_id or '-')[:8]):<8}  "
-                     f"{printable(row.display_status):<11}  {printable(row.size):<9}  "
-                     f"{row.duration:>2}s  {one_line(row.prompt, 50)}")
+        lines.append(line([str(row.id), (row.task_id or "-")[:8], row.display_status, row.size,
+                           f"{row.duration}s"], one_line(row.prompt, prompt)))
     return "\n".join(lines)
 
 
@@ -82,8 +102,8 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
                                            else "")),
         ("sha256", row.download_sha256),
     ]
-    width = max(len(k) for k, _ in pairs)
-    out = [f"{k:<{width}}  {printable(v)}" for k, v in pairs if v is not None]
+    width = max(cells(k) for k, _ in pairs)
+    out = [f"{pad(k, width)}  {printable(v)}" for k, v in pairs if v is not None]
     out.append("")
     out.append("prompt:")
     out.append(printable(row.prompt, multiline=True))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import utc_now
-from tui.cli.output import Problem, describe, err, print_rows, say
+from tui.cli.output import Problem, describe, err, print_json, print_rows, say
 from tui.cli.tasks import wait_for_rows
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.validation import check_request
@@ -55,7 +55,7 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
             to_send = found.to_send
         cost = estimate((item.request for item in to_send), prices)
         if args.dry_run:
-            await _dry_run(store, to_send, cost)
+            await _dry_run(store, to_send, cost, args.json)
             return 0
         if not to_send:
             err("nothing to send")
@@ -212,8 +212,25 @@ def _confirm_count(args: argparse.Namespace, ws: Workspace, count: int) -> None:
 # -- dry run --------------------------------------------------------------------------------
 
 
-async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estimate) -> None:
+async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estimate,
+                   as_json: bool = False) -> None:
     """What would be sent, how long it would take, and what it would cost."""
+    typical = await stats.typical_generation_times(store)
+    took = batch.duration_estimate(to_send, typical)
+    if as_json:
+        print_json({
+            "tasks": [{"line": item.line or None, "prompt": item.request.prompt,
+                       "size": item.request.size, "duration": item.request.duration,
+                       "audio": item.request.audio, "watermark": item.request.watermark,
+                       "seed": item.request.seed, "model": item.request.model}
+                      for item in to_send],
+            "count": len(to_send), "seconds": took, "running_at_once": batch.RUNNING_AT_ONCE,
+            "times_from_history": bool(typical),
+            "cost": {"total": cost.total, "currency": cost.prices.currency or None,
+                     "unpriced_tiers": list(cost.unpriced)},
+            "sent": False})
+        err("nothing was sent (--dry-run)")
+        return
     width = len(str(len(to_send)))
     for n, item in enumerate(to_send, 1):
         request = item.request
@@ -221,8 +238,6 @@ async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estim
         seed = "random" if request.seed is None else str(request.seed)
         say(f"{n:>{width}}. {line}{request.size} {request.duration}s"
             f"{' audio' if request.audio else ''} seed {seed}  {request.prompt}")
-    typical = await stats.typical_generation_times(store)
-    took = batch.duration_estimate(to_send, typical)
     say(f"would send {len(to_send)} task{'s' if len(to_send) != 1 else ''}: about "
         f"{batch.human_duration(took)} with {batch.RUNNING_AT_ONCE} running at a time"
         f"{' (times from your history)' if typical else ' (typical times: no history yet)'}")

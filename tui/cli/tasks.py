@@ -9,8 +9,9 @@ from pathlib import Path
 
 from storage import Generation, TaskStore
 from storage.history import HistoryFilter
-from tui.cli.output import Problem, describe, err, find_one, print_rows, say
-from tui.dashscope import DashScopeClient
+from tui.cli import render
+from tui.cli.output import Problem, describe, err, find_one, print_json, print_rows, say
+from tui.dashscope import DashScopeClient, ListedTask
 from tui.dashscope.task_ids import task_id_problem
 from tui.engine import operations
 from tui.engine.following import listing
@@ -143,7 +144,10 @@ async def cmd_cancel(args: argparse.Namespace, ws: Workspace) -> int:
                 row = await operations.cancel(store, client, row)
         except operations.Refused as exc:
             raise Problem(str(exc)) from None
-    say(f"{row.task_id}: {row.display_status}")
+    if args.json:
+        print_json(render.as_json(row))
+    else:
+        say(f"{row.task_id}: {row.display_status}")
     return 0
 
 
@@ -187,7 +191,10 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
             rows = await store.history.page(HistoryFilter(statuses=("UNCONFIRMED",)),
                                             limit=100_000)
             if not rows:
-                say("no unconfirmed submissions")
+                if args.json:
+                    print_json([])
+                else:
+                    say("no unconfirmed submissions")
                 return 0
         else:
             rows = [await find_one(store, args.ref)]
@@ -197,7 +204,11 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
         if args.abandon:
             for row in rows:
                 await operations.abandon(store, row)
-                say(f"#{row.id}: abandoned")
+                if not args.json:
+                    say(f"#{row.id}: abandoned")
+            if args.json:
+                print_json([{"id": row.id, "outcome": "abandoned", "task_id": None}
+                            for row in rows])
             return 0
         async with ws.client(store) as client:
             if args.task:
@@ -205,15 +216,35 @@ async def cmd_resolve(args: argparse.Namespace, ws: Workspace) -> int:
                     await resolve.adopt_named(store, client, rows[0], args.task)
                 except resolve.NotThatTask as exc:
                     raise Problem(str(exc)) from None
-                say(f"#{rows[0].id}: is {args.task}")
+                if args.json:
+                    print_json([{"id": rows[0].id, "outcome": "adopted",
+                                 "task_id": args.task}])
+                else:
+                    say(f"#{rows[0].id}: is {args.task}")
                 return 0
             err(f"looking for {len(rows)} unconfirmed submission"
                 f"{'s' if len(rows) != 1 else ''} in the service's task list")
             verdicts = await resolve.settle(store, client, rows,
                                             progress=lambda text: err(f"resolve: {text}"))
-    for verdict in verdicts:
-        say(_verdict_text(verdict))
+    if args.json:
+        print_json([_verdict_json(verdict) for verdict in verdicts])
+    else:
+        for verdict in verdicts:
+            say(_verdict_text(verdict))
     return 0 if all(v.outcome is resolve.Outcome.FOUND for v in verdicts) else 1
+
+
+def _listed_json(task: ListedTask) -> dict[str, object]:
+    return {"task_id": task.task_id, "status": task.status,
+            "created": task.created.isoformat() if task.created else None}
+
+
+def _verdict_json(verdict: resolve.Verdict) -> dict[str, object]:
+    """One settled (or unsettled) submission, as ``resolve --json`` prints it."""
+    return {"id": verdict.row.id, "outcome": verdict.outcome.value,
+            "task_id": verdict.task.task_id if verdict.task is not None else None,
+            "evidence": verdict.evidence or None, "problem": verdict.problem or None,
+            "candidates": [_listed_json(t) for t in verdict.candidates]}
 
 
 def _verdict_text(verdict: resolve.Verdict) -> str:
@@ -264,6 +295,9 @@ async def cmd_sync(args: argparse.Namespace, ws: Workspace) -> int:
     if refused:
         err(f"{refused} listed task{'s were' if refused != 1 else ' was'} left out: the "
             "service sent an id or status that cannot be used")
-    say(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
+    if args.json:
+        print_json({"adopted": adopted, "refused": refused, "complete": runaway is None})
+    else:
+        say(f"adopted {adopted} task{'s' if adopted != 1 else ''} from the last 24 hours")
     return 1 if runaway is not None else 0
 

@@ -243,9 +243,10 @@ class LineIndex:
                 name = next(g for g in key.groups() if g is not None)
                 self.keys.setdefault((current, name), number)
 
-    def at(self, path: Path, section: str, key: str | None = None) -> str:
+    def at(self, path: Path, section: str | None, key: str | None = None) -> str:
         """``path, line N`` (just ``path`` if the line is not known), for a message."""
-        line = self.keys.get((section, key)) if key is not None else self.headers.get(section)
+        line = (self.keys.get((section, key)) if key is not None
+                else self.headers.get(section) if section is not None else None)
         return f"{path}{f', line {line}' if line else ''}"
 
 
@@ -312,9 +313,10 @@ def _load_templates(settings: Settings, path: Path) -> None:
     if read is None:
         return
     mine = settings.values["templates"]
+    lines = LineIndex(read[0])
     for key, value in read[1].items():
         if key not in mine:
-            _take(settings, "templates", key, value, f"{path}: {key}")
+            _take(settings, "templates", key, value, f"{lines.at(path, None, key)}: {key}")
 
 
 def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> None:
@@ -324,10 +326,12 @@ def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> No
         values[key] = value
         return
     if section == "templates":
-        if isinstance(value, str) and value.strip() and len(value) <= 20_000:
-            values[key] = value
-        else:
+        if not (isinstance(value, str) and value.strip() and len(value) <= 20_000):
             settings.problems.append(f"{at} must be a prompt template (text); it is ignored.")
+        elif (problem := _prompt_template_problem(value)) is not None:
+            settings.problems.append(f"{at} is not a valid template: {problem}; it is ignored.")
+        else:
+            values[key] = value
         return
     if section == "prices":
         problem = _price_problem(key, value)
@@ -352,6 +356,17 @@ def _take(settings: Settings, section: str, key: str, value: Any, at: str) -> No
         settings.problems.append(f"{at} {problem}; using {rule.shown_default()}.")
         return
     values[key] = rule.convert(value) if rule.convert else value
+
+
+def _prompt_template_problem(text: str) -> str | None:
+    """Why a saved template cannot be expanded (an unclosed brace…), before it is used."""
+    from tui.engine.submitting import templates
+
+    try:
+        templates.parse(text)
+    except templates.TemplateError as exc:
+        return str(exc)
+    return None
 
 
 def _check_intervals(settings: Settings, at: str) -> None:

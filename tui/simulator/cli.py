@@ -14,7 +14,8 @@ from tui.simulator.server import Simulator, SimulatorConfig
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("simulate", help="run a local DashScope-compatible service")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8470, help="0 picks a free port")
     p.add_argument("--speed", type=float, default=1.0, help="simulated clock runs N× faster")
     p.add_argument("--api-key", help="accept only this key (default: any sk-… key)")

@@ -72,6 +72,8 @@ class Action:
     reach: Reach = Reach.NONE
     billed: bool = False  # creates tasks, which the service bills
     destructive: bool = False  # loses something (a task at the service, a row, a file)
+    writes: bool = False  # changes the history (a star, tags, a note, a row brought back
+    # or adopted) or prepares a submission (the composer): a viewer may not either
     priority: bool = False  # answered before the focused widget sees the key
     gives_way: bool = False  # …except while a text field has the focus (``check_action``)
     palette: bool = True  # offered in the command palette
@@ -82,6 +84,12 @@ class Action:
         would be taken from the typist): a priority binding where a text field can be."""
         return (self.priority and not self.gives_way
                 and any(place in TEXT_FIELDS for place in self.where))
+
+    @property
+    def for_viewers(self) -> bool:
+        """Whether a viewer (``--read-only``) may use it: nothing billed, destructive or
+        written — they can look, move, filter, open, download and copy."""
+        return not (self.billed or self.destructive or self.writes)
 
     @property
     def scope(self) -> frozenset[str]:
@@ -104,9 +112,9 @@ ROW = (T, D)  # a row key: the table's highlighted row, or the task the details 
 
 def _row(id: str, keys: str, label: str, command: str, *, footer: tuple[Where, ...] = (),
          reach: Reach = Reach.MARKED, where: tuple[Where, ...] = ROW, billed: bool = False,
-         destructive: bool = False) -> Action:
+         destructive: bool = False, writes: bool = False) -> Action:
     return Action(id, keys, label, where, f"row('{command}')", footer=footer, reach=reach,
-                  billed=billed, destructive=destructive)
+                  billed=billed, destructive=destructive, writes=writes)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -127,10 +135,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("filter", "slash", "Filter", (M,), "filter", footer=(M,), priority=True,
            gives_way=True),
     Action("stats", "s", "Stats", (M,), "row('stats')"),
-    Action("undo", "ctrl+z", "Undo forget", (M,), "row('undo_forget')"),
+    Action("undo", "ctrl+z", "Undo forget", (M,), "row('undo_forget')", writes=True),
     Action("main.quit", "q", "Quit", (M,), "quit", Runs.APP, palette=False),
     Action("main.full-table", "m", "Full table", (M,), "toggle_full"),
-    Action("main.compose", "i", "Write a prompt", (M,), "compose"),
+    Action("main.compose", "i", "Write a prompt", (M,), "compose", writes=True),
     Action("open-batch", "ctrl+o", "Open a batch file", (M,), "open_batch", billed=True),
     # -- the composer -----------------------------------------------------------------
     Action("composer.leave", "escape", "To tasks", (C,), "focus_tasks", footer=(C,)),
@@ -154,16 +162,16 @@ ACTIONS: tuple[Action, ...] = (
     Action("table.mark", "space", "Mark", (T,), "toggle_mark", footer=(T,), reach=Reach.ONE),
     Action("table.mark-all", "asterisk", "Mark all", (T,), "mark_all", reach=Reach.FILTER),
     _row("table.cancel", "c", "Cancel", "cancel", destructive=True),
-    Action("table.reuse", "r", "Re-use", (T,), "reuse", reach=Reach.ONE),
+    Action("table.reuse", "r", "Re-use", (T,), "reuse", reach=Reach.ONE, writes=True),
     _row("table.rerun", "R", "Re-run", "rerun", billed=True),
     _row("table.copy-url", "y", "Copy URL", "copy_url", reach=Reach.ONE),
-    _row("table.resolve", "u", "Resolve", "resolve", reach=Reach.ONE),
-    _row("table.favourite", "f", "Favourite", "favourite"),
-    _row("table.tags", "t", "Tags", "tags"),
-    _row("table.note", "n", "Note", "note", reach=Reach.ONE),
+    _row("table.resolve", "u", "Resolve", "resolve", reach=Reach.ONE, writes=True),
+    _row("table.favourite", "f", "Favourite", "favourite", writes=True),
+    _row("table.tags", "t", "Tags", "tags", writes=True),
+    _row("table.note", "n", "Note", "note", reach=Reach.ONE, writes=True),
     _row("table.forget", "x", "Forget", "forget", destructive=True),
     _row("table.adopt-foreign", "A", "Adopt foreign", "adopt_foreign", where=(T,),
-         reach=Reach.ACCOUNT),
+         reach=Reach.ACCOUNT, writes=True),
     Action("table.fold", "z", "Fold batch", (T,), "fold", reach=Reach.ONE),
     _row("table.play", "v", "Play", "play", footer=(D,), reach=Reach.ONE),
     # -- the detail pane ---------------------------------------------------------------
@@ -218,3 +226,24 @@ def ids() -> list[str]:
 def known(names: Iterable[str]) -> list[str]:
     """The names that are binding ids (or aliases of one)."""
     return [n for n in names if n in BY_ID or n in ALIASES]
+
+
+
+READ_ONLY = ("read-only: “{label}” is not available in this dashboard (started with "
+             "--read-only); looking, filtering, downloading and copying are.")
+
+
+def not_for_viewers() -> frozenset[str]:
+    """The Textual actions (``run``, without a namespace) a viewer may not use."""
+    return frozenset(a.run for a in ACTIONS if not a.for_viewers)
+
+
+def refusal(run: str) -> str | None:
+    """The one sentence refusing a viewer the action ``run`` names (a Textual action
+    string, with a namespace or not), or None when a viewer may use it."""
+    for namespace in ("app.", "screen."):
+        run = run.removeprefix(namespace)
+    for a in ACTIONS:
+        if a.run == run and not a.for_viewers:
+            return READ_ONLY.format(label=a.label)
+    return None

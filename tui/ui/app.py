@@ -13,7 +13,6 @@ needs to know in messages.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -56,7 +55,7 @@ from tui.ui.services import Services
 from tui.ui.state import read_state, write_state
 from tui.ui.terminal import Terminal, telling
 from tui.ui.terminal_guard import ControlCharacterGuard
-from tui.ui.themes import DEFAULT_THEME, load_themes
+from tui.ui.themes import DEFAULT_THEME, load_themes, not_installed
 
 STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
@@ -71,14 +70,16 @@ class PixverseApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(PLACE)
 
     def __init__(self, ws: Workspace, *, now: Callable[[], datetime] = utc_now,
-                 poll: bool = True, client: DashScopeClient | None = None) -> None:
+                 poll: bool = True, client: DashScopeClient | None = None,
+                 read_only: bool = False) -> None:
         self.terminal = Terminal()  # before Textual asks for the driver class
         super().__init__()
         self.ws = ws
         self.now = now
         self.poll_enabled = poll
         self.services = Services(ws, now, graphics.detected(), client=client,
-                                 write_terminal=self.terminal.write, bell=self.bell)
+                                 write_terminal=self.terminal.write, bell=self.bell,
+                                 read_only=read_only)
         self.main: MainScreen | None = None
         self._ending = False
         self._title_kept = False
@@ -176,6 +177,7 @@ class PixverseApp(App[str | None]):
         self.exit(return_code=128 + signum)
 
     async def on_mount(self) -> None:
+        self.services.in_browser = self.is_web
         self._apply_theme()
         self._apply_keymap()
         if self._startup_problems:  # one grouped notice, not a stack of toasts
@@ -280,12 +282,10 @@ class PixverseApp(App[str | None]):
             wanted = configured
         else:
             wanted = remembered or configured or DEFAULT_THEME
-        if wanted not in self.available_themes:
-            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-            close = difflib.get_close_matches(wanted, list(self.available_themes), n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            self._startup_problems.append(f"Theme {wanted!r} is not installed{hint}; using "
-                                          f"{fallback}.")
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        problem = not_installed(wanted, list(self.available_themes), fallback)
+        if problem is not None:
+            self._startup_problems.append(problem)
             wanted = fallback
         self.theme = wanted
 
@@ -338,7 +338,7 @@ class PixverseApp(App[str | None]):
         yield from super().get_system_commands(screen)
         for place, node in self._places(screen).items():
             for action in actions.at(place):
-                if action.palette:
+                if action.palette and self.services.refused(action.run) is None:
                     yield SystemCommand(action.label,
                                         f"{action.label} ({self.keys_for(action.id)})",
                                         partial(self.run_action, textual_action(action, place),
@@ -350,7 +350,8 @@ class PixverseApp(App[str | None]):
         screen = self.screen
         places = self._places(screen)
         shown = {action.id: action for place in places for action in actions.at(place)
-                 if place is not Where.ANYWHERE or action.priority or not screen.is_modal}
+                 if (place is not Where.ANYWHERE or action.priority or not screen.is_modal)
+                 and self.services.refused(action.run) is None}  # read-only: a viewer's
         rows = [(self.keys_for(action.id), action.label, action.id) for action in
                 shown.values()]  # a modal screen hides the App's other keys
         rows.append(("ctrl+p", "Command palette (themes, every action)", "—"))

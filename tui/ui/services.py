@@ -18,6 +18,7 @@ from tui.dashscope import DashScopeClient
 from tui.engine.following.poller import PollScheduler
 from tui.engine.media.download import Downloader
 from tui.engine.workspace import Workspace
+from tui.ui import actions
 from tui.ui.keymap import Keymap
 
 
@@ -36,6 +37,8 @@ class Services:
     poller: PollScheduler | None = None
     write_terminal: Callable[[str], None] = _nothing  # an escape sequence, to the terminal
     bell: Callable[[], None] = _nothing
+    read_only: bool = False  # --read-only: a viewer's dashboard (``actions.for_viewers``)
+    in_browser: bool = False  # served by ``pixverse-tui serve``: files can go to the browser
     keymap: Keymap = field(default_factory=Keymap)  # [keys], as the App applied it
     remembered: dict[str, Any] = field(default_factory=dict)  # the composer's settings, kept
 
@@ -66,6 +69,11 @@ class Services:
         if self.poller is not None:
             self.poller.submitted()
             await self.poller.nudge()
+
+    def refused(self, run: str) -> str | None:
+        """Why this dashboard will not do the Textual action ``run`` (one sentence), or
+        None: in a read-only dashboard, what a viewer may not use (``tui.ui.actions``)."""
+        return actions.refusal(run) if self.read_only else None
 
     def wake_poller(self) -> None:
         if self.poller is not None:

@@ -148,6 +148,23 @@ def load_themes(user_dir: Path | None) -> LoadedThemes:
     return LoadedThemes(themes, problems)
 
 
+def installed(loaded: LoadedThemes) -> list[str]:
+    """Every theme name the dashboard can use: the loaded files' and Textual's own."""
+    from textual.theme import BUILTIN_THEMES
+
+    return [theme.name for theme in loaded.themes] + list(BUILTIN_THEMES)
+
+
+def not_installed(wanted: str, installed: list[str], fallback: str) -> str | None:
+    """The sentence for a theme asked for that is not among ``installed`` (None if it
+    is): the dashboard's at start, and ``config check``'s."""
+    if wanted in installed:
+        return None
+    close = difflib.get_close_matches(wanted, installed, n=1)
+    hint = f' (did you mean "{close[0]}"?)' if close else ""
+    return f"Theme {wanted!r} is not installed{hint}; using {fallback}."
+
+
 def _read(path: Traversable) -> str:
     """The file's text — only a regular file of a sane size.  Opened without blocking
     and checked once open: a named pipe would block the start for ever."""

@@ -184,6 +184,10 @@ def bar(value: float, top: float, width: int = 30) -> str:
 
 def report(stats: Stats) -> str:
     """The same figures as ``--json``, for people."""
+    # Columns in terminal cells (a currency may be 元); imported here, where text is laid
+    # out, so the engine's figures (which the dashboard's view model reads) need no rich.
+    from tui.text_width import pad
+
     lines = [f"generations: {stats.total}  succeeded: {stats.succeeded}  failed: {stats.failed}"
              f"  canceled: {stats.canceled}"]
     if stats.success_rate is not None:
@@ -200,7 +204,7 @@ def report(stats: Stats) -> str:
         lines.append("per tier        videos  seconds  audio  queue p50/p95   generation p50/p95")
         for tier, t in sorted(stats.tiers.items(), key=lambda kv: _tier_order(kv[0])):
             s = t.summary()
-            lines.append(f"  {tier:<12} {s['videos']:>7}  {s['seconds']:>7.0f}  "
+            lines.append(f"  {pad(tier, 12)} {s['videos']:>7}  {s['seconds']:>7.0f}  "
                          f"{s['with_audio']:>5}  {_pair(s['queue_median'], s['queue_p95']):>14}"
                          f"  {_pair(s['generation_median'], s['generation_p95']):>18}")
     if stats.errors:
@@ -221,8 +225,9 @@ def report(stats: Stats) -> str:
         lines.append("budget             limit        spent    in flight         left")
         for period in stats.budget.periods:
             name = "today" if period.name == "daily" else "this month"
-            lines.append(f"  {name:<12} {money(period.limit):>12} {money(period.spent):>12}"
-                         f" {money(period.pending):>12} {money(period.left):>12}")
+            lines.append(f"  {pad(name, 12)} " + " ".join(
+                pad(money(amount), 12, right=True)
+                for amount in (period.limit, period.spent, period.pending, period.left)))
     elif stats.budget_unpriced:
         lines.append("budget: set prices in config.toml [prices] to compare spending with it")
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def parse(text: str) -> list[Part]:
         inner = text[i + 1:end] if end != -1 else ""
         if end == -1 or "{" in inner:
             raise TemplateError(f"the '{{' at character {i + 1} is not closed "
-                                "(write '{{{{' for a literal brace)")
+                                "(write '{{' for a literal brace)")
         if literal:
             parts.append(Part(("".join(literal),)))
             literal = []

@@ -1,6 +1,7 @@
 """What a command asks its screen to do: ask a question, then act; act now; copy;
-show figures.  Data only — the screen (``tui.ui.screens.plans``) carries them out
-with dialogs, so a command needs no Textual and can be tested without a screen.
+hand a file to the browser; show figures.  Data only — the screen
+(``tui.ui.screens.plans``) carries them out with dialogs, so a command needs no Textual
+and can be tested without a screen.
 
 ``Outlet`` is the little a command may ask of its screen besides: tell the user
 something, say the store changed, run a job in the background.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 from tui.engine.history.stats import Stats
@@ -64,11 +66,19 @@ class Copy:
 
 
 @dataclass(frozen=True)
+class Deliver:
+    """Hand a saved file to the browser the dashboard runs in, as a download."""
+
+    path: Path
+    name: str  # the file name the browser saves it under
+
+
+@dataclass(frozen=True)
 class ShowStats:
     figures: Stats
 
 
-Plan = Choose | AskText | Run | Copy | ShowStats | None
+Plan = Choose | AskText | Run | Copy | Deliver | ShowStats | None
 
 
 def plural(count: int, word: str) -> str:

@@ -22,6 +22,7 @@ from tui.engine.history import stats, trash
 from tui.engine.media import player
 from tui.engine.media.media_url import UrlPolicy, UrlRefused
 from tui.engine.submitting import resolve
+from tui.ui.commands import delivery
 from tui.ui.commands.downloads import Downloads
 from tui.ui.commands.plans import (
     AskText,
@@ -70,6 +71,11 @@ class RowCommands:
             "stats": self.stats}
 
     async def run(self, name: str, scope: Scope) -> Plan:
+        """The plan for a row key — or, in a read-only dashboard, one sentence and none
+        for what a viewer may not do (billed, destructive or written)."""
+        if (refused := self.services.refused(f"row('{name}')")) is not None:
+            self.notify(refused, severity="warning", timeout=5)
+            return None
         return await self.commands[name](scope)
 
     def notify(self, message: str, *, title: str = "", severity: Severity = "information",
@@ -109,6 +115,10 @@ class RowCommands:
 
     async def download(self, scope: Scope) -> Plan:
         rows = await self.targets(scope)
+        if self.services.in_browser:  # a saved video goes to the browser
+            handed = delivery.to_browser(rows, self.outlet)
+            if handed is not False:
+                return None if handed is True else handed
         ready = [r for r in rows if r.status == "SUCCEEDED" and r.download_state not in
                  ("done", "expired", "refused")]
         if not ready:

@@ -23,7 +23,7 @@ from tui.ui.services import Services
 from tui.ui.themes import status_style
 from tui.ui.view.history import TaskDetails, task_details
 from tui.ui.widgets.detail import describe
-from tui.ui.widgets.footer import Footer
+from tui.ui.widgets.footer import Footer, viewers_footer
 
 REDRAW_EVERY = 1.0  # seconds
 
@@ -43,7 +43,7 @@ class DetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box"):
             yield Static(self._describe(self.first), id="detail-full")
-        yield Footer()
+        yield Footer(hidden=viewers_footer(self.services))
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_EVERY, self._redraw, name="redraw")

@@ -44,7 +44,7 @@ from tui.ui.tolerant import tolerant
 from tui.ui.view.history import HistoryView, task_details
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.filter_line import FilterLine
-from tui.ui.widgets.footer import Footer
+from tui.ui.widgets.footer import Footer, viewers_footer
 from tui.ui.widgets.history import HistoryPanel
 from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
@@ -88,13 +88,17 @@ class MainScreen(Screen[None]):
         yield Composer(id="composer")
         yield FilterLine(id="filter")
         yield HistoryPanel(self.services, self.view, self.signals, status, id="work")
-        yield Footer()
+        yield Footer(hidden=viewers_footer(self.services))
 
     def on_mount(self) -> None:
         self.questions = DialogQuestions(self.app)
         self.on_config_reloaded()
         self.query_one(Composer).apply_settings(self.services.composer_defaults())
-        self.query_one(Composer).prompt.focus()
+        if self.services.read_only:  # a viewer's: no composer, the table has the focus
+            self.add_class("-read-only")
+            self.table.focus()
+        else:
+            self.query_one(Composer).prompt.focus()
         if self.services.open:  # the store opened before this screen was ready
             self.call_later(self._start)
 
@@ -209,7 +213,16 @@ class MainScreen(Screen[None]):
         else:
             await self.panel.fold(row.batch_id)
 
+    def refused(self, run: str) -> bool:
+        """In a read-only dashboard, what a viewer may not do: said in one sentence."""
+        sentence = self.services.refused(run)
+        if sentence is not None:
+            self.notify(sentence, severity="warning", timeout=5)
+        return sentence is not None
+
     def action_reuse(self) -> None:
+        if self.refused("reuse"):
+            return
         row = self.panel.highlighted()
         if row is not None:
             self.query_one(Composer).reuse(row)
@@ -226,6 +239,8 @@ class MainScreen(Screen[None]):
 
     def action_compose(self) -> None:
         """From the table to the composer (the full-height table gives way to it)."""
+        if self.refused("compose"):
+            return
         self.remove_class("-full-table")
         self.query_one(Composer).prompt.focus()
 
@@ -237,10 +252,11 @@ class MainScreen(Screen[None]):
     # -- sending (``SubmitFlow``: each step a question whose focused answer is harmless) ------
 
     def action_submit(self) -> None:
-        self.query_one(Composer).request_submit()
+        if not self.refused("submit"):
+            self.query_one(Composer).request_submit()
 
     def on_composer_submit_requested(self, message: Composer.SubmitRequested) -> None:
-        if self.flow.acceptable(message.draft):
+        if not self.refused("submit") and self.flow.acceptable(message.draft):
             self.run_worker(self._confirm(message.draft), group="submit-confirm",
                             exclusive=True, exit_on_error=False)
 
@@ -251,11 +267,13 @@ class MainScreen(Screen[None]):
             self.start_submission(sendable, from_composer=True)
 
     def start_submission(self, draft: Draft, *, from_composer: bool = False) -> None:
-        if self.flow.claim():
+        if not self.refused("submit") and self.flow.claim():
             self.run_worker(self._billed(self.flow.send(draft, from_composer, self.questions)),
                             group="submit", exit_on_error=False)
 
     def action_open_batch(self) -> None:
+        if self.refused("open_batch"):
+            return
         self.run_worker(self._billed(self.flow.open_batch(self.questions,
                                                           self.query_one(Composer))),
                         group="batch-open", exclusive=True, exit_on_error=False)

@@ -8,7 +8,17 @@ from typing import Any
 
 from textual.screen import Screen
 
-from tui.ui.commands.plans import AskText, Choose, Copy, Outlet, Plan, Run, ShowStats, Then
+from tui.ui.commands.plans import (
+    AskText,
+    Choose,
+    Copy,
+    Deliver,
+    Outlet,
+    Plan,
+    Run,
+    ShowStats,
+    Then,
+)
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.choice import ChoiceScreen
 from tui.ui.dialogs.stats import StatsScreen
@@ -27,6 +37,9 @@ def carry_out(screen: Screen[Any], plan: Plan, outlet: Outlet) -> None:
     elif isinstance(plan, Copy):
         app.copy_to_clipboard(plan.text)
         outlet.notify(plan.said, timeout=3)
+    elif isinstance(plan, Deliver):
+        app.deliver_binary(plan.path, save_filename=plan.name, mime_type="video/mp4")
+        outlet.notify(f"Sending {plan.name} to this browser.", title="Download", timeout=4)
     elif isinstance(plan, ShowStats):
         app.push_screen(StatsScreen(plan.figures))
 

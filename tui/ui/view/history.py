@@ -29,7 +29,7 @@ from tui.ui.view.figures import StatusFigures
 
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
-COUNT_CAP = 1000  # a text search says "1,000+" rather than count every match
+COUNT_CAP = 1000  # a filtered view says "1,000+" rather than count every match
 COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
 SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
 INDEXED_SORT = "submitted"
@@ -119,8 +119,8 @@ class HistoryView:
 
     @property
     def capped(self) -> bool:
-        """A text search counted no further than ``COUNT_CAP``."""
-        return bool(self.where.text) and self.matching > COUNT_CAP
+        """A filtered view counted no further than ``COUNT_CAP``."""
+        return not self.where.empty and self.matching > COUNT_CAP
 
     @property
     def last_page(self) -> int:
@@ -131,7 +131,7 @@ class HistoryView:
         store = self.services.db
         self.changes.reading()
         self.matching = await store.history.count(
-            self.query, at_most=COUNT_CAP if self.where.text else None)
+            self.query, at_most=None if self.where.empty else COUNT_CAP)
         if not self.capped:
             self.page_no = min(self.page_no, self.last_page)
         rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,

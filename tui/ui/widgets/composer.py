@@ -283,4 +283,11 @@ class Composer(Vertical):
         self.post_message(self.SettingsChanged(self.settings()))
 
     def request_submit(self) -> None:
+        """Ask for the draft to be sent — once the prompt has applied every key typed before
+        the submit key.  The submit key is a priority binding: it runs as it arrives, while
+        the keys before it may still wait in the prompt's queue (a burst: a browser tab's
+        keys over a WebSocket, a fast typist over SSH), and the draft would miss them."""
+        self.prompt.call_later(self._submit_typed)
+
+    def _submit_typed(self) -> None:
         self.post_message(self.SubmitRequested(self.draft()))

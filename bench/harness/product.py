@@ -1,45 +1,21 @@
-"""Small helpers the benches share: a process's resident memory, a workspace in a
-bench's own home, and tasks put in flight at the product's pace."""
+"""The product's own objects, made as a user's process makes them: a workspace in a
+bench's own home, tasks put in flight at the product's pace, a history imported."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
+import math
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from storage import TaskStore  # noqa: E402
-from tui.config import settings  # noqa: E402
-from tui.config.paths import app_paths  # noqa: E402
-from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest  # noqa: E402
-from tui.engine.submitting.submit import CREATE_PACE, submit  # noqa: E402
-from tui.engine.workspace import Workspace  # noqa: E402
-
-
-def rss_mb(pid: int | str = "self") -> float | None:
-    """Resident memory of a process in MB (VmRSS from /proc), None once it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
-def cpu_seconds(pid: int | str = "self") -> float | None:
-    """User + system CPU time a process has used (/proc/<pid>/stat), None once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+import harness  # noqa: F401  (this tree's code first on sys.path)
+from storage import TaskStore
+from tui.config import settings
+from tui.config.paths import app_paths
+from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest
+from tui.engine.history.transfer import import_jsonl
+from tui.engine.submitting.submit import CREATE_PACE, submit
+from tui.engine.workspace import Workspace
 
 
 def workspace(home: Path, base_url: str, key: str, speed: float) -> Workspace:
@@ -70,3 +46,26 @@ async def put_in_flight(ws: Workspace, store: TaskStore, n: int, *, speed: float
     async with ws.client() as client:
         await asyncio.gather(*(create(client, i) for i in range(n)))
     return n
+
+
+class Pacer:
+    """Creates spaced by ``CREATE_PACE`` simulated seconds — the product's pace, under the
+    service's five a second — never catching up in a burst."""
+
+    def __init__(self, speed: float) -> None:
+        self.gap = CREATE_PACE / speed
+        self.last = -math.inf
+
+    async def wait(self) -> None:
+        delay = self.last + self.gap - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.last = time.monotonic()
+
+
+async def import_history(store: TaskStore, source: Path) -> float:
+    """Import a JSON Lines history as ``pixverse-tui import`` does; returns the seconds."""
+    started = time.perf_counter()
+    with source.open("rb") as handle:
+        await import_jsonl(store, handle, source.name)
+    return time.perf_counter() - started

@@ -1,0 +1,46 @@
+"""Help like gh's: every command says what it is for in a paragraph, shows examples to
+copy, and every option and argument says what it takes."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+
+from tests.conftest import CLI
+from tui.cli.main import build_parser
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_every_command_has_a_description_and_examples() -> None:
+    commands = subcommands()
+    assert {"submit", "list", "show", "config", "simulate"} <= set(commands)
+    for name, parser in commands.items():
+        assert parser.description and len(parser.description.split()) >= 12, name
+        epilog = parser.epilog or ""
+        examples = [line for line in epilog.splitlines() if line.strip().startswith("$ ")]
+        assert 2 <= len(examples) <= 3, (name, epilog)
+        assert all(f"pixverse-tui {name}" in e or "pixverse-tui" in e for e in examples)
+        assert f"pixverse-tui {name}" in epilog, name
+
+
+def test_every_option_and_argument_has_help() -> None:
+    for name, parser in subcommands().items():
+        for action in parser._actions:
+            if action.help == argparse.SUPPRESS:
+                continue  # hidden on purpose (--time-scale for tests, --model)
+            assert action.help and action.help.strip(), (name, action.option_strings
+                                                          or action.dest)
+
+
+def test_help_is_printed_as_written() -> None:
+    done = subprocess.run([*CLI, "show", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0
+    assert "FILE.mp4" in done.stdout and "examples:\n  $ pixverse-tui show" in done.stdout
+    for option in ("--seed", "--duration", "--variations"):
+        assert option in subprocess.run([*CLI, "submit", "--help"], capture_output=True,
+                                        text=True, timeout=60).stdout

@@ -1,0 +1,117 @@
+"""SQLite's plans for what reaches the screen: no query on a keystroke, a tick or at
+start-up reads the whole ``generations`` table (issue 15).  The queries are the ones
+the store really runs, caught on their way to the driver and given to ``EXPLAIN QUERY
+PLAN``."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import TaskStore, open_store
+from storage.history import parse_filter
+from storage.sqlite.db import Database
+from tui.engine.following import rescue
+
+ROWS = 2500  # more than a status or tag needs before a page walks the newest rows
+FILTERS = ("", "neon", "neon rain", '"rain fox"', "月光下", "z", "n", "zz", "status:FAILED",
+           "status:SUCCEEDED", "status:RUNNING,SUBMITTING", "since:2026-01-01", "tag:keep",
+           "zebra", "neon status:FAILED tag:keep", "in:trash")
+
+
+def record(n: int) -> dict[str, Any]:
+    stamp = f"2026-01-{1 + n // 1440:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00.000+00:00"
+    prompt = "一只小猫在月光下奔跑" if n % 7 == 0 else f"neon rain fox {n}"
+    return {"created_at": stamp, "updated_at": stamp, "endpoint": "e", "model": "m",
+            "prompt": prompt, "size": "1280*720", "duration": 5, "submission": "accepted",
+            "task_id": f"t{n}", "status": "FAILED" if n % 10 == 0 else "SUCCEEDED",
+            "end_time": stamp, "video_url": "http://v", "tags": ["keep"] if n % 3 else []}
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plans") / "tasks.db"
+
+    async def build() -> None:
+        async with await open_store(path) as store:
+            await store.history.import_many(record(n) for n in range(ROWS))
+            await store.trash.forget(1)
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+async def store(history: Path) -> AsyncIterator[TaskStore]:
+    opened = await open_store(history)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def queries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+    fetch = Database.fetch
+
+    async def caught(self: Database, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        seen.append((sql, tuple(params)))
+        return await fetch(self, sql, params)
+
+    monkeypatch.setattr(Database, "fetch", caught)
+    return seen
+
+
+def plans(store: TaskStore, seen: list[tuple[str, tuple[Any, ...]]]) -> list[list[str]]:
+    db = sqlite3.connect(store.location)
+    try:
+        return [[row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params)]
+                for sql, params in seen]
+    finally:
+        db.close()
+
+
+def whole_table(plan: list[str]) -> bool:
+    return any(step == "SCAN generations" or (step.startswith("SCAN generations USING")
+                                              and "generations_kept" not in step)
+               for step in plan)
+
+
+@pytest.mark.parametrize("text", FILTERS)
+async def test_a_page_and_its_count_never_read_the_whole_table(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]], text: str) -> None:
+    where = parse_filter(text)
+    page = await store.history.page(where, limit=50)
+    await store.history.count(where, at_most=1000)
+    for sql, plan in zip([q[0] for q in queries], plans(store, queries), strict=True):
+        assert not whole_table(plan), (text, sql, plan)
+    if len(text.split()[0] if text else "") >= 3 and not text.startswith(("status", "since",
+                                                                          "tag", "in:")):
+        walk = plans(store, [q for q in queries if "generations_fts" in q[0]])[-2]
+        # The text index, newest first, stops at the page: nothing sorted, nothing built.
+        assert walk[0].startswith("SCAN generations_fts VIRTUAL TABLE"), walk
+        assert not any("TEMP B-TREE" in step for step in walk), walk
+        assert [r.id for r in page] == sorted((r.id for r in page), reverse=True)
+
+
+async def test_the_status_bar_figures_read_no_generation(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    counts = await store.history.counts("2026-01-02T00:00:00.000+00:00")
+    assert counts.total == ROWS - 1 and counts.not_downloaded == ROWS - ROWS // 10  # #1 failed
+    assert counts.finished_today + counts.failed_today == ROWS - 1440  # the 2nd of January
+    assert await store.history.count() == ROWS - 1
+    for plan in plans(store, queries):
+        assert not any("generations" in step.split("USING")[0].split()
+                       for step in plan if step.startswith(("SCAN", "SEARCH"))), plan
+
+
+async def test_the_expiry_check_uses_the_unsaved_index(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    await rescue.expiring(store)
+    await rescue.to_rescue(store)
+    for plan in plans(store, queries):
+        assert any("generations_unsaved" in step for step in plan), plan

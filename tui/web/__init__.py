@@ -1,0 +1,1 @@
+"""The dashboard in a browser (``pixverse-tui serve``, the optional ``web`` extra)."""
