@@ -52,8 +52,11 @@ async def test_a_read_only_dashboard_refuses_every_key_that_writes_and_sends_not
         assert app.focused is table(app)
         await until(pilot, lambda: status_text(app).startswith(" READ-ONLY "),
                     what="the status bar to say so first")
-        shown = {key.description for key in app.main.query(FooterKey)}
-        assert "Download" in shown and not shown & {"Submit", "Cancel", "Forget"}
+        def footer() -> set[str]:
+            return {key.description for key in app.main.query(FooterKey)}  # type: ignore[union-attr]
+
+        await until(pilot, lambda: "Download" in footer(), what="the footer")
+        assert not footer() & {"Submit", "Cancel", "Forget"}
         palette = {command.title for command in app.get_system_commands(app.screen)}
         assert "Download" in palette and "Stats" in palette
         assert not palette & {"Submit", "Forget", "Cancel", "Re-run", "Tags", "Note",
