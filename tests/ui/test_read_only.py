@@ -14,6 +14,7 @@ from textual.widgets._footer import FooterKey
 from storage import open_store
 from tests.conftest import submitted
 from tests.ui.helpers import app_for, table, until
+from tests.ui.test_live_views import status_text
 from tui.simulator import Simulator
 from tui.ui import actions
 from tui.ui.widgets.composer import Composer
@@ -49,8 +50,13 @@ async def test_a_read_only_dashboard_refuses_every_key_that_writes_and_sends_not
         assert app.main is not None
         assert not app.main.query_one(Composer).display  # nothing to write a prompt in
         assert app.focused is table(app)
-        shown = {key.description for key in app.main.query(FooterKey)}
-        assert "Download" in shown and not shown & {"Submit", "Cancel", "Forget"}
+        await until(pilot, lambda: status_text(app).startswith(" READ-ONLY "),
+                    what="the status bar to say so first")
+        def footer() -> set[str]:
+            return {key.description for key in app.main.query(FooterKey)}  # type: ignore[union-attr]
+
+        await until(pilot, lambda: "Download" in footer(), what="the footer")
+        assert not footer() & {"Submit", "Cancel", "Forget"}
         palette = {command.title for command in app.get_system_commands(app.screen)}
         assert "Download" in palette and "Stats" in palette
         assert not palette & {"Submit", "Forget", "Cancel", "Re-run", "Tags", "Note",
@@ -80,7 +86,8 @@ async def test_a_read_only_dashboard_refuses_every_key_that_writes_and_sends_not
 
 
 async def test_without_read_only_the_same_keys_act(sim: Simulator, tmp_path: Path) -> None:
-    """The control: ``f`` stars the row in a dashboard that is not read-only."""
+    """The control: ``f`` stars the row in a dashboard that is not read-only (whose
+    status bar does not say READ-ONLY)."""
     await submitted(tmp_path, sim, "a heron at dawn")
     app = app_for(tmp_path, sim)
     async with app.run_test(size=SIZE) as pilot:
@@ -91,3 +98,4 @@ async def test_without_read_only_the_same_keys_act(sim: Simulator, tmp_path: Pat
         await until(pilot, lambda: any(r.favourite for r in table(app).rows_by_id.values()),
                     what="the star")
         assert not any(n.message.startswith("read-only") for n in app._notifications)
+        assert "READ-ONLY" not in status_text(app)

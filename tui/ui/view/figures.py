@@ -22,5 +22,6 @@ class StatusFigures:
     detail: str = ""
     updated: datetime | None = None
     demo: bool = False
+    read_only: bool = False  # --read-only: a viewer's dashboard, said first
     region: str = ""
     endpoint: str = ""

@@ -251,4 +251,5 @@ class HistoryView:
             budget=budget.summary() if budget is not None else "",
             budget_low=budget is not None and budget.low, health=self.health[0],
             detail=self.health[1], updated=self.last_update, demo=ws.demo,
+            read_only=self.services.read_only,
             region=region_of(ws.base_url), endpoint=ws.base_url)

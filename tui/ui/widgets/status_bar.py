@@ -32,6 +32,9 @@ def render_figures(f: StatusFigures) -> Text:
     if f.demo:
         text.append(" DEMO ", Style(bold=True, reverse=True))
         text.append(" ")
+    if f.read_only:
+        text.append(" READ-ONLY ", Style(bold=True, reverse=True))
+        text.append(" ")
     c = f.counts
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
