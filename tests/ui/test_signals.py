@@ -96,3 +96,17 @@ async def test_the_dashboard_tells_when_a_batch_ends(sim: Simulator, tmp_path: P
         await until(pilot, lambda: any("×3 done: 3 ✔ 0 ✘" in n.message
                                        for n in app._notifications), timeout=20,
                     what="the batch's toast")
+
+
+def test_a_dashboard_shows_one_toast_at_a_time() -> None:
+    """Signals a second apart stacked four toasts over the table at 80×24: with the
+    toast's own time as the gap, what ends meanwhile waits and is told in the next."""
+    clock = Clock()
+    toasts: list = []
+    signals = Signals(NotifySettings(), toast=lambda t, m: toasts.append((t, m)),
+                      write=lambda _: None, bell=lambda: None, clock=clock, gap=4.0)
+    for second in range(8):
+        signals.ended([ended_row(second, "SUCCEEDED")], [])
+        signals.flush()
+        clock.now += 1.0
+    assert len(toasts) == 2 and toasts[1][0] == "4 finished"

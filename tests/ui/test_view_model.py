@@ -48,6 +48,21 @@ async def test_a_page_is_fifty_rows_newest_first_and_says_which(services: Servic
     assert view.page_step(1, len(page.rows)) is None
 
 
+async def test_end_shows_the_last_rows_as_a_full_page(services: Services) -> None:
+    await fill(services, 101)  # pages of 50: the last page would hold one row
+    view = HistoryView(services)
+    await view.read_page()
+    view.go_to_end()
+    page = await view.read_page()
+    assert len(page.rows) == PAGE_SIZE and page.rows[-1].prompt == "prompt 000"
+    assert view.window(len(page.rows)) == "52–101 of 101"
+    assert view.page_step(1, len(page.rows)) is None
+    for window in ("2–51 of 101", "1–50 of 101"):  # PgUp from there moves whole pages
+        view.go_to(view.page_step(-1, len(page.rows)) or 0)
+        page = await view.read_page()
+        assert view.window(len(page.rows)) == window
+
+
 async def test_filter_and_sort_are_the_stores(services: Services) -> None:
     await fill(services, 30)
     clock = [100.0]

@@ -79,12 +79,17 @@ def desktop_sequence(kind: str, title: str, message: str, *, in_tmux: bool) -> s
 
 
 class Signals:
-    """Collects what ended; ``flush`` (called every second) tells it, once."""
+    """Collects what ended; ``flush`` (called every second) tells it, once.
+
+    ``gap`` stretches the second between signals: the dashboard passes the time a
+    toast stays on screen, so one toast replaces the last instead of a stack of them
+    covering the table (at 80×24, four stacked toasts hid half of it)."""
 
     def __init__(self, settings: NotifySettings, *, toast: Callable[[str, str], None],
                  write: Callable[[str], None], bell: Callable[[], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, gap: float = GAP) -> None:
         self.settings = settings
+        self.gap = max(GAP, gap)  # a dashboard waits as long as a toast stays up
         self._toast = toast
         self._write = write
         self._bell = bell
@@ -109,7 +114,7 @@ class Signals:
         """Tell what is pending, if a second has passed since the last signal."""
         now = self._clock()
         told = sentence(self._pending)
-        if told is None or now - self._last < GAP:
+        if told is None or now - self._last < self.gap:
             return False
         self._last = now
         self._pending = Pending()

@@ -51,6 +51,7 @@ from tui.ui.widgets.task_table import TaskTable
 
 ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign tasks
 NARROW = 160  # columns below which the detail pane moves under the table
+TOAST_SECONDS = 4.0  # how long a "finished" toast stays; the next one waits for it to go
 
 
 class MainScreen(Screen[None]):
@@ -70,7 +71,8 @@ class MainScreen(Screen[None]):
                                 lambda requests, warnings: self.start_submission(
                                     Draft(requests, [], warnings)))
         self.signals = Signals(NotifySettings(), toast=lambda title, message: self._followed(
-            Told(title, message)), write=services.write_terminal, bell=services.bell)
+            Told(title, message)), write=services.write_terminal, bell=services.bell,
+            gap=TOAST_SECONDS)
         self.follower: Follower | None = None  # once the store is open
         self._started = False
 
@@ -161,7 +163,7 @@ class MainScreen(Screen[None]):
         if isinstance(event, Save):
             self.downloads.start(event.row.id, quiet=True)
         elif isinstance(event, Told) and self.app.screen is self:
-            self.notify(event.message, title=event.title, timeout=4)
+            self.notify(event.message, title=event.title, timeout=TOAST_SECONDS)
 
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)

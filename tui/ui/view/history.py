@@ -105,8 +105,18 @@ class HistoryView:
         self.sort, self.descending = column, descending
 
     def go_to(self, page: int) -> None:
+        """Page ``page``; after End (pages aligned on the last row) paging keeps that
+        alignment, so PgUp moves a whole page, until the first page."""
         self.page_no = max(0, page)
-        self.grown = self.shift = 0
+        aligned = self.shift < 0 and self.page_no * PAGE_SIZE + self.shift > 0
+        self.grown, self.shift = 0, self.shift if aligned else 0
+
+    def go_to_end(self) -> None:
+        """The last rows as a full page (rows 71–120 of 120, not a page of 20 or of 1);
+        a search counted no further than the cap goes to its last counted page."""
+        self.go_to(self.last_page)
+        if not self.capped:
+            self.shift = max(0, self.matching - PAGE_SIZE) - self.page_no * PAGE_SIZE
 
     @property
     def query(self) -> HistoryFilter:

@@ -182,9 +182,13 @@ class HistoryPanel(Container):
     @tolerant
     async def _jump(self, message: TaskTable.JumpRequested) -> None:
         """Home: the very first row; End: the very last (of every page)."""
-        wanted = 0 if message.end == 0 else self.view.last_page
-        if wanted != self.view.page_no:
-            await self.load_page(page=wanted)
+        if message.end == 0:
+            if self.view.offset != 0:
+                await self.load_page(page=0)
+        else:
+            async with self.view.lock:
+                self.view.go_to_end()
+            await self.load_page()
         self.table.move_cursor(row=0 if message.end == 0 else self.table.row_count - 1)
         if message.end == 0:
             self.view.new_above = 0
