@@ -166,8 +166,8 @@ async def test_preview_uses_a_graphics_protocol_where_the_terminal_has_one(
         await pilot.press("ctrl+j")
         await until(pilot, lambda: statuses(app) == ["SUCCEEDED"])
         await pilot.press("escape", "d")
-        await until(pilot, lambda: bool(app.screen.query("#preview-graphic")), what="image")
-        picture = app.screen.query_one("#preview-graphic").image
+        await until(pilot, lambda: bool(app.screen.query(".preview-graphic")), what="image")
+        picture = app.screen.query(".preview-graphic").last().image
         assert picture.width > 3 * 100 and picture.height > 50  # three frames, real pixels
 
 
@@ -197,3 +197,19 @@ async def test_a_broad_search_stops_counting_and_still_pages(tmp_path: Path) -> 
         await pilot.press("right_square_bracket")  # nothing after it
         await pilot.pause()
         assert cell(app, 0, "prompt") == "lantern festival 49"
+
+
+async def test_two_pictures_in_a_row_replace_each_other(tmp_path: Path) -> None:
+    """A removal is not done at once: a second picture arriving before it is (two
+    previews decoded back to back, under load) crashed the app on a duplicate id."""
+    from PIL import Image
+
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one(DetailPane)
+        for colour in ("red", "blue", "green"):
+            pane.show_preview(Image.new("RGB", (320, 60), colour))
+        await pilot.pause()
+        await pilot.pause()
+        assert len(app.screen.query(".preview-graphic")) == 1

@@ -72,4 +72,4 @@ def contact_sheet(thumbs: list[Any], gap: int = 8) -> Any:
 def image_widget(picture: Any) -> Any:
     from textual_image.widget import Image
 
-    return Image(picture, id="preview-graphic")
+    return Image(picture, classes="preview-graphic")

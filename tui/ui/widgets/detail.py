@@ -248,8 +248,8 @@ class DetailPane(VerticalScroll):
     def show_preview(self, content: Any) -> None:
         """Half-block ``Text``, a Pillow image (graphics protocol), or None to hide."""
         preview = self.query_one("#preview", Static)
-        for old in self.query("#preview-graphic"):
-            old.remove()
+        for old in self.query(".preview-graphic"):  # no id: a removal is not done at once,
+            old.remove()  # and two previews in a row must not collide on one
         if content is None or isinstance(content, Text):
             preview.update(content or "")
             preview.display = content is not None
