@@ -28,7 +28,7 @@ SIZE = (120, 40)
 
 
 async def test_compose_submit_follow_download(tmp_path: Path) -> None:
-    with make_sim(speed=60.0, min_work=90.0, max_work=90.0) as sim:  # RUNNING for 1.5 s
+    with make_sim(speed=60.0, min_work=180.0, max_work=180.0) as sim:  # RUNNING for 3 s
         await _compose_submit_follow_download(sim, tmp_path)
 
 

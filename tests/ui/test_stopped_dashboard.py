@@ -131,7 +131,8 @@ def downloading(sim: Simulator, tmp_path: Path) -> Iterator[tuple[Path, Terminal
         while True:
             terminal.pump(0.2)
             row, holder = read(home, sim)
-            if row is not None and row.download_state == "downloading" and holder:
+            part = list((home / "downloads").glob("*.part"))  # bytes on disk, not only begun
+            if row is not None and row.download_state == "downloading" and holder and part:
                 break
             assert time.monotonic() < deadline, f"no download started: {terminal.tail()!r}"
         terminal.pump(0.3)
