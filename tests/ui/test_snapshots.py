@@ -148,8 +148,11 @@ def _at_table(moves: int = 0, *keys: str, wait_for: type | None = None):  # type
         await pilot.press(*keys)
         if wait_for is not None:
             await until(pilot, lambda: isinstance(app.screen, wait_for), what="the modal")
-            for field in app.screen.query("Input, TextArea"):
+            fields = list(app.screen.query("Input, TextArea"))
+            for field in fields:
                 field.cursor_blink = False  # type: ignore[attr-defined]  # a dialog's own field
+            if fields:  # its cursor is drawn once it has focus (late under load)
+                await until(pilot, lambda: app.focused in fields, what="the field's focus")
         await pilot.pause(0.3)  # the detail pane and the figures settle
 
     return run_before
