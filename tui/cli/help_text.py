@@ -31,6 +31,14 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "video comes from, by the metadata saved in it or by its SHA-256.",
         ["pixverse-tui show 0f1e2d3c", "pixverse-tui show '#12' --json",
          "pixverse-tui show ~/Videos/pixverse-tui/2026-03-01_fox.mp4"]),
+    "forget": (
+        "Move generations to the trash: those named, or every one with a status — "
+        "--status REJECTED clears the submissions the service refused (they created "
+        "nothing and cost nothing). It asks first, with the count (--yes for scripts); "
+        "nothing is sent to the service, and the dashboard's in:trash brings a row back "
+        "for 30 days.",
+        ["pixverse-tui forget --status REJECTED",
+         "pixverse-tui forget '#12' '#13' --yes --json"]),
     "wait": (
         "Follow tasks until each one ends, then print them; exit status 1 unless every one "
         "succeeded. The service keeps a task's video for 24 hours: --download saves each "

@@ -22,6 +22,7 @@ from tui.cli.config import run as cmd_config
 from tui.cli.help_text import add_help_text
 from tui.cli.history import (
     cmd_export,
+    cmd_forget,
     cmd_import,
     cmd_list,
     cmd_locate,
@@ -172,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="task id (or a prefix), #ID, or a video file saved by pixverse-tui")
     json_flag(p)
     p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("forget", help="move generations to the trash, e.g. the refused ones "
+                       "(--status REJECTED)")
+    p.add_argument("tasks", nargs="*", metavar="TASK",
+                   help="task id (or a prefix), or #ID")
+    p.add_argument("--status", action="append", metavar="STATUS",
+                   help=f"every generation with these statuses, e.g. REJECTED (repeatable; "
+                   f"{', '.join(STATUSES)})")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask first (for scripts)")
+    json_flag(p)
+    p.set_defaults(run=cmd_forget)
 
     p = sub.add_parser("wait", help="follow tasks until they end")
     p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
