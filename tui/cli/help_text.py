@@ -85,8 +85,10 @@ HELP: dict[str, tuple[str, list[str]]] = {
     "watch": (
         "Follow every unfinished task without the dashboard: print each one as it ends, "
         "download the videos before their links expire, and signal (bell or desktop "
-        "notification). Runs until Ctrl-C.",
-        ["pixverse-tui watch", "pixverse-tui watch --download --signal osc9"]),
+        "notification). Runs until Ctrl-C. With --json, each event is one JSON object on a "
+        "line of standard output, for a script.",
+        ["pixverse-tui watch", "pixverse-tui watch --download --signal osc9",
+         "pixverse-tui watch --json | jq -r 'select(.event == \"saved\") | .path'"]),
     "locate": (
         "Where the config file, the database, the downloads and the demo's data are, which "
         "endpoint is in use and which key (masked).",

@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signal", choices=("bell", "osc9", "osc777", "none"), default="bell",
                    help="how a finished task is signalled (osc9, osc777: a desktop "
                         "notification, passed through tmux)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line per event on standard output: ended, saved, "
+                   "save_failed, expiring, poller (shapes: docs/cli.md)")
     scale_flag(p)
     p.set_defaults(run=cmd_watch)
 
