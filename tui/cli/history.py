@@ -269,6 +269,7 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
     if args.json:
         print_json({"config": str(ws.paths.config_file), "data": str(ws.paths.data_dir),
                     "database": str(ws.paths.database), "downloads": str(ws.downloads_dir),
+                    "state": str(ws.paths.state_file), "cache": str(ws.paths.cache_dir),
                     "demo_data": str(ws.paths.demo().data_dir), "endpoint": ws.base_url,
                     "region": region_of(ws.base_url),
                     "api_key": ws.key.masked if ws.key else None})
@@ -277,6 +278,8 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
         f"data:      {ws.paths.data_dir}\n"
         f"database:  {ws.paths.database}\n"
         f"downloads: {ws.downloads_dir}\n"
+        f"state:     {ws.paths.state_file}\n"
+        f"cache:     {ws.paths.cache_dir}\n"
         f"demo data: {ws.paths.demo().data_dir}\n"
         f"endpoint:  {ws.base_url} ({region_of(ws.base_url)})\n"
         f"api key:   {ws.key.masked if ws.key else 'not set'}")
