@@ -7,7 +7,8 @@ import argparse
 import textwrap
 from collections.abc import Mapping
 
-DOCS = "More: docs/cli.md (every command, its --json shape and exit status)."
+DOCS = ("More: pixverse-tui help cli (every command, its --json shape and exit status), "
+        "or docs/cli.md.")
 
 # command -> (description, examples)
 HELP: dict[str, tuple[str, list[str]]] = {
@@ -101,6 +102,13 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "dashboard's own messages and line numbers.",
         ["pixverse-tui config path", "pixverse-tui config show",
          "pixverse-tui config check || $EDITOR \"$(pixverse-tui config path)\""]),
+    "help": (
+        "The long stories, in the terminal: each page of the docs (configuration, keys, "
+        "batches, following, history, cli, safety, simulator…) printed as plain text, "
+        "through your pager when it is longer than the screen. help alone lists the "
+        "topics; help COMMAND is COMMAND --help.",
+        ["pixverse-tui help", "pixverse-tui help configuration",
+         "pixverse-tui help keys | grep download"]),
     "completion": (
         "Print a shell completion script (commands, options, file arguments and the "
         "values of --status, --tier and --format). Load it from your shell's startup file.",

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from storage import StoreError
 from storage.records import SHOWN_STATUSES
-from tui.cli import completion
+from tui.cli import completion, help_topics
 from tui.cli.config import run as cmd_config
 from tui.cli.help_text import add_help_text
 from tui.cli.history import (
@@ -280,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "it came from; check: validate config.toml, templates, themes and keys")
     json_flag(p)
     p.set_defaults(run_sync=cmd_config)
+
+    p = sub.add_parser("help", help="the pages of docs/ in the terminal: pixverse-tui help "
+                       "TOPIC (help alone lists them)")
+    p.add_argument("topic", nargs="?", metavar="TOPIC",
+                   help="a page (configuration, keys, batches, cli…) or a command's name")
+    p.add_argument("--path", action="store_true",
+                   help="print where the page is instead of its text")
+    p.set_defaults(run_sync=lambda args: help_topics.run(args, dict(sub.choices)))
 
     p = sub.add_parser("completion", help="print a shell completion script")
     p.add_argument("shell", choices=tuple(completion.SHELLS),
