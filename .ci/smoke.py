@@ -6,7 +6,8 @@ proven, not guessed.  The dashboard starts headless on the simulator, every
 bundled theme is applied, one prompt is typed and submitted and followed until
 it succeeds, its video is downloaded (with the provenance remux), previewed
 (decoded, drawn as a picture), and the app quits, remembering its state.  It
-exercises textual, rich, httpx, aiosqlite, av, Pillow, textual-image and tomli-w.
+exercises textual, rich, httpx, aiosqlite, av, Pillow, textual-image, platformdirs and
+tomli-w.
 
     python .ci/smoke.py        # prints the versions it ran with, then "smoke test passed"
 """
@@ -23,7 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 DEPENDENCIES = ("textual", "rich", "httpx", "aiosqlite", "tomli-w", "av", "Pillow",
-                "textual-image")
+                "textual-image", "platformdirs")
 DEADLINE = 90.0  # seconds for each step, on a loaded machine
 
 

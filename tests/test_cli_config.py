@@ -106,3 +106,25 @@ def test_check_passes_a_good_config_and_a_missing_one(tmp_path: Path) -> None:
     (home / "config.toml").write_text('[composer]\ntier = "540P"\n[ui]\ntheme = "pixverse-light"\n')
     good = run(home, "check", "--json")
     assert good.returncode == 0 and json.loads(good.stdout)["ok"] is True
+
+
+def test_check_names_the_line_of_each_keys_problem_as_the_dashboard_does(
+        tmp_path: Path) -> None:
+    from tui.ui import keymap
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "config.toml"
+    config.write_text('[ui]\ntheme = "pixverse-dark"\n\n[keys]\n"table.download" = "s"\n'
+                      'submitt = "f6"\nsubmit = "q"\nquit = ""\n')
+    done = run(home, "check")
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert any(f"{config}, line 6: [keys] submitt is not a binding id" in line
+               and '"submit"' in line for line in lines), lines
+    assert any(f'{config}, line 7: [keys] submit = "q" is refused' in line for line in lines)
+    assert any(f"{config}, line 8: [keys] quit must be a key name" in line for line in lines)
+    assert not any("table.download" in line for line in lines)
+    # the sentences the dashboard shows at start: the same keymap, the same words
+    for sentence in keymap.from_settings(settings.load(config)).problems:
+        assert f"pixverse-tui: {sentence}" in lines

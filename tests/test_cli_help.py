@@ -44,3 +44,47 @@ def test_help_is_printed_as_written() -> None:
     for option in ("--seed", "--duration", "--variations"):
         assert option in subprocess.run([*CLI, "submit", "--help"], capture_output=True,
                                         text=True, timeout=60).stdout
+
+
+def test_help_lists_the_pages_of_docs_and_prints_one() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    listed = subprocess.run([*CLI, "help"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and listed.stderr == ""
+    for page in docs.glob("*.md"):
+        heading = page.read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
+        assert f"  {page.stem}" in listed.stdout and heading in listed.stdout, page.name
+    shown = subprocess.run([*CLI, "help", "configuration"], capture_output=True, text=True,
+                           timeout=60)  # not a terminal: no pager, the page as it is
+    assert shown.returncode == 0
+    assert shown.stdout == (docs / "configuration.md").read_text(encoding="utf-8")
+    where = subprocess.run([*CLI, "help", "keys", "--path"], capture_output=True, text=True,
+                           timeout=60)
+    assert Path(where.stdout.strip()).read_text(encoding="utf-8") == (
+        docs / "keys.md").read_text(encoding="utf-8")
+
+
+def test_help_for_a_command_is_its_help_and_an_unknown_topic_is_one_sentence() -> None:
+    command = subprocess.run([*CLI, "help", "forget"], capture_output=True, text=True,
+                             timeout=60)
+    direct = subprocess.run([*CLI, "forget", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert command.returncode == 0 and command.stdout == direct.stdout
+    unknown = subprocess.run([*CLI, "help", "colours"], capture_output=True, text=True,
+                             timeout=60)
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr.count("\n") == 1 and "configuration" in unknown.stderr
+
+
+def test_the_pages_are_installed_with_the_package() -> None:
+    """A non-editable install (pipx, uv tool) has the pages too: docs/*.md are the
+    ``tui.docs`` package's data (.ci/run prints one from an installed copy)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "tui.docs" in tool["packages"] and tool["package-dir"]["tui.docs"] == "docs"
+    assert tool["package-data"]["tui.docs"] == ["*.md"]
+    assert not list((root / "docs").glob("*.py")), "a module in docs/ would be installed"

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CLI, KEY, cli_env
+from tests.conftest import CLI, KEY, cli_env, submitted
 from tui.cli.main import build_parser
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
-# watch --json is a stream that ends only when stopped: tested with watch itself.
+# watch --json is a stream that ends only when stopped: test_watch_json_is_a_line_per_event.
 STREAMS = {"watch"}
 
 
@@ -78,6 +80,8 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     assert check("config", "show")["settings"]
     assert check("config", "check")["ok"] is True
     assert check("config", "path")["exists"] is False
+    assert check("forget", tid, "--yes") == {"forgotten": 1, "ids": [task["id"]],
+                                             "trash_days": 30}
 
     # cancel needs a task still PENDING: a service whose tasks wait in the queue
     pending_home = tmp_path / "pending"
@@ -87,3 +91,47 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     assert canceled["task_id"] == queued["task_id"] and canceled["status"] == "CANCELED"
 
     assert json_commands() - STREAMS <= seen, "a --json command this test does not run"
+
+
+async def test_watch_json_is_a_line_per_event(sim: Simulator, tmp_path: Path) -> None:
+    """Each line of standard output is one JSON object: a task that ended, a video saved,
+    the poller in trouble and back; the start-up line and the rest are on stderr."""
+    home = tmp_path / "home"
+    first = await submitted(home, sim, "a paper boat")
+    sim.inject(on="any", kind="status", status=500, code="InternalError",
+               message="the service is unwell", times=0)  # every request, until cleared
+    watch = subprocess.Popen([*CLI, "watch", "--json", "--download", "--signal", "bell",
+                              *SCALE], env=cli_env(home, sim, KEY), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    events: list[dict[str, Any]] = []
+
+    def read_until(what: str, **fields: str) -> None:
+        assert watch.stdout is not None
+        deadline = time.monotonic() + 90
+        while not any(e["event"] == what and fields.items() <= e.items() for e in events):
+            assert time.monotonic() < deadline and watch.poll() is None, events
+            events.append(json.loads(watch.stdout.readline()))  # a line is one whole event
+
+    try:
+        read_until("poller", health="backing off")
+        sim.faults.clear()  # the service recovers
+        read_until("saved")
+        read_until("poller", health="ok")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        rest, errors = watch.communicate(timeout=30)
+    events += [json.loads(line) for line in rest.splitlines()]
+    assert watch.returncode == 130 and "Traceback" not in errors
+    assert "watching 1 task in flight" in errors  # messages on stderr
+    assert "\a" not in rest  # no signal inside the stream
+    kinds = [e["event"] for e in events]
+    assert all(isinstance(e["at"], str) for e in events)
+    [ended] = [e for e in events if e["event"] == "ended"]
+    assert ended["task"]["task_id"] == first and ended["task"]["status"] == "SUCCEEDED"
+    [saved] = [e for e in events if e["event"] == "saved"]
+    assert saved["task"]["task_id"] == first and Path(saved["path"]).is_file()
+    assert kinds.index("ended") < kinds.index("saved")
+    trouble = [e for e in events if e["event"] == "poller"]
+    assert trouble[0]["health"] == "backing off" and "InternalError" in trouble[0]["detail"]
+    assert any(e["health"] == "ok" and e["detail"] is None for e in trouble)
+    assert KEY not in rest + errors

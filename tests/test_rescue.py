@@ -94,5 +94,6 @@ async def test_watch_follows_downloads_and_reports(sim: Simulator, tmp_path: Pat
         watch.send_signal(signal.SIGINT)
         out, errors = watch.communicate(timeout=30)
     assert watch.returncode == 130 and "Traceback" not in errors
-    assert out.startswith("watching ") and out.count("✔ SUCCEEDED") == 2
+    assert "pixverse-tui: watching " in errors and out.count("✔ SUCCEEDED") == 2
+    assert "watching" not in out  # the start-up line is a message: on stderr
     assert out.count("saved ") == 2

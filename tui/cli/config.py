@@ -164,7 +164,7 @@ def problems(paths: AppPaths) -> list[str]:
     if wanted and (problem := not_installed(wanted, installed(themes), DEFAULT_THEME)
                    ) is not None:
         found.append(problem)
-    found += keymap.read(loaded.section("keys")).problems
+    found += keymap.from_settings(loaded).problems
     return found
 
 

@@ -7,7 +7,8 @@ import argparse
 import textwrap
 from collections.abc import Mapping
 
-DOCS = "More: docs/cli.md (every command, its --json shape and exit status)."
+DOCS = ("More: pixverse-tui help cli (every command, its --json shape and exit status), "
+        "or docs/cli.md.")
 
 # command -> (description, examples)
 HELP: dict[str, tuple[str, list[str]]] = {
@@ -31,6 +32,14 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "video comes from, by the metadata saved in it or by its SHA-256.",
         ["pixverse-tui show 0f1e2d3c", "pixverse-tui show '#12' --json",
          "pixverse-tui show ~/Videos/pixverse-tui/2026-03-01_fox.mp4"]),
+    "forget": (
+        "Move generations to the trash: those named, or every one with a status — "
+        "--status REJECTED clears the submissions the service refused (they created "
+        "nothing and cost nothing). It asks first, with the count (--yes for scripts); "
+        "nothing is sent to the service, and the dashboard's in:trash brings a row back "
+        "for 30 days.",
+        ["pixverse-tui forget --status REJECTED",
+         "pixverse-tui forget '#12' '#13' --yes --json"]),
     "wait": (
         "Follow tasks until each one ends, then print them; exit status 1 unless every one "
         "succeeded. The service keeps a task's video for 24 hours: --download saves each "
@@ -77,8 +86,10 @@ HELP: dict[str, tuple[str, list[str]]] = {
     "watch": (
         "Follow every unfinished task without the dashboard: print each one as it ends, "
         "download the videos before their links expire, and signal (bell or desktop "
-        "notification). Runs until Ctrl-C.",
-        ["pixverse-tui watch", "pixverse-tui watch --download --signal osc9"]),
+        "notification). Runs until Ctrl-C. With --json, each event is one JSON object on a "
+        "line of standard output, for a script.",
+        ["pixverse-tui watch", "pixverse-tui watch --download --signal osc9",
+         "pixverse-tui watch --json | jq -r 'select(.event == \"saved\") | .path'"]),
     "locate": (
         "Where the config file, the database, the downloads and the demo's data are, which "
         "endpoint is in use and which key (masked).",
@@ -91,6 +102,13 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "dashboard's own messages and line numbers.",
         ["pixverse-tui config path", "pixverse-tui config show",
          "pixverse-tui config check || $EDITOR \"$(pixverse-tui config path)\""]),
+    "help": (
+        "The long stories, in the terminal: each page of the docs (configuration, keys, "
+        "batches, following, history, cli, safety, simulator…) printed as plain text, "
+        "through your pager when it is longer than the screen. help alone lists the "
+        "topics; help COMMAND is COMMAND --help.",
+        ["pixverse-tui help", "pixverse-tui help configuration",
+         "pixverse-tui help keys | grep download"]),
     "completion": (
         "Print a shell completion script (commands, options, file arguments and the "
         "values of --status, --tier and --format). Load it from your shell's startup file.",

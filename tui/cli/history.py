@@ -1,4 +1,4 @@
-"""Commands over the local history: list, show, export, import, stats, locate."""
+"""Commands over the local history: list, show, forget, export, import, stats, locate."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from storage import Generation, StatusEvent
+from storage import TRASH_DAYS, Generation, StatusEvent
 from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
+from storage.records import LIVE
 from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_json, print_rows, say
 from tui.config.credentials import region_of
 from tui.engine.following import rescue
-from tui.engine.history import stats, transfer
+from tui.engine.history import stats, transfer, trash
 from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
@@ -51,6 +52,61 @@ async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
         events = await store.generations.events(row.id)
     _print_row(row, events, args.json)
     return 0
+
+
+async def cmd_forget(args: argparse.Namespace, ws: Workspace) -> int:
+    """Generations to the trash — by reference or by ``--status`` (``REJECTED``: the
+    submissions the service refused) — after asking; nothing is sent to the service."""
+    if not args.tasks and not args.status:
+        raise Problem("name the generations to forget: TASK… or --status (e.g. --status "
+                      "REJECTED)")
+    where = parse_filter(" ".join(f"status:{s}" for s in args.status or []))
+    if where.problems:
+        raise Problem("; ".join(where.problems))
+    async with await ws.open_store() as store:
+        chosen = {row.id: row for ref in args.tasks for row in [await find_one(store, ref)]
+                  if row.forgotten_at is None}
+        if args.status:
+            for row in await store.generations.get_many(await store.history.ids(where)):
+                chosen.setdefault(row.id, row)
+        rows = sorted(chosen.values(), key=lambda r: r.id)
+        if rows:
+            _confirm_forget(rows, args)
+        forgotten = [row.id for row in rows
+                     if await trash.forget(store, row, ws.folders) is not None]
+    if args.json:
+        print_json({"forgotten": len(forgotten), "ids": forgotten, "trash_days": TRASH_DAYS})
+    elif forgotten:
+        say(f"forgot {_generations(len(forgotten))}; they stay in the trash for {TRASH_DAYS} "
+            "days (the dashboard's filter in:trash shows them, x brings one back)")
+    else:
+        err("nothing to forget")
+    return 0
+
+
+def _generations(count: int) -> str:
+    return f"{count:,} generation{'s' if count != 1 else ''}"
+
+
+def _confirm_forget(rows: list[Generation], args: argparse.Namespace) -> None:
+    """Ask on a terminal (no is the default); a script passes ``--yes``."""
+    if args.yes:
+        return
+    live = sum(1 for r in rows if r.display_status in LIVE)
+    what = f"{_generations(len(rows))} ({', '.join(sorted({r.display_status for r in rows}))})"
+    running = (f"; {live} still run{'s' if live == 1 else ''} on the service (forgetting only "
+               "stops following here)" if live else "")
+    if not sys.stdin.isatty():
+        raise Problem(f"this forgets {what}{running}; pass --yes to do it without asking "
+                      "(standard input is not a terminal); nothing was forgotten")
+    question = f"Forget {what}? They go to the trash for {TRASH_DAYS} days{running}"
+    print(printable(f"{question}. [y/N] "), end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise Problem("nothing was forgotten")
 
 
 def _print_row(row: Generation, events: list[StatusEvent], as_json: bool) -> None:
@@ -213,6 +269,7 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
     if args.json:
         print_json({"config": str(ws.paths.config_file), "data": str(ws.paths.data_dir),
                     "database": str(ws.paths.database), "downloads": str(ws.downloads_dir),
+                    "state": str(ws.paths.state_file), "cache": str(ws.paths.cache_dir),
                     "demo_data": str(ws.paths.demo().data_dir), "endpoint": ws.base_url,
                     "region": region_of(ws.base_url),
                     "api_key": ws.key.masked if ws.key else None})
@@ -221,6 +278,8 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
         f"data:      {ws.paths.data_dir}\n"
         f"database:  {ws.paths.database}\n"
         f"downloads: {ws.downloads_dir}\n"
+        f"state:     {ws.paths.state_file}\n"
+        f"cache:     {ws.paths.cache_dir}\n"
         f"demo data: {ws.paths.demo().data_dir}\n"
         f"endpoint:  {ws.base_url} ({region_of(ws.base_url)})\n"
         f"api key:   {ws.key.masked if ws.key else 'not set'}")

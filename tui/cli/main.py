@@ -17,11 +17,12 @@ from typing import NoReturn
 
 from storage import StoreError
 from storage.records import SHOWN_STATUSES
-from tui.cli import completion
+from tui.cli import completion, help_topics
 from tui.cli.config import run as cmd_config
 from tui.cli.help_text import add_help_text
 from tui.cli.history import (
     cmd_export,
+    cmd_forget,
     cmd_import,
     cmd_list,
     cmd_locate,
@@ -173,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(run=cmd_show)
 
+    p = sub.add_parser("forget", help="move generations to the trash, e.g. the refused ones "
+                       "(--status REJECTED)")
+    p.add_argument("tasks", nargs="*", metavar="TASK",
+                   help="task id (or a prefix), or #ID")
+    p.add_argument("--status", action="append", metavar="STATUS",
+                   help=f"every generation with these statuses, e.g. REJECTED (repeatable; "
+                   f"{', '.join(STATUSES)})")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask first (for scripts)")
+    json_flag(p)
+    p.set_defaults(run=cmd_forget)
+
     p = sub.add_parser("wait", help="follow tasks until they end")
     p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
     p.add_argument("--download", action="store_true", help="download each video when ready")
@@ -250,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signal", choices=("bell", "osc9", "osc777", "none"), default="bell",
                    help="how a finished task is signalled (osc9, osc777: a desktop "
                         "notification, passed through tmux)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line per event on standard output: ended, saved, "
+                   "save_failed, expiring, poller (shapes: docs/cli.md)")
     scale_flag(p)
     p.set_defaults(run=cmd_watch)
 
@@ -264,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "it came from; check: validate config.toml, templates, themes and keys")
     json_flag(p)
     p.set_defaults(run_sync=cmd_config)
+
+    p = sub.add_parser("help", help="the pages of docs/ in the terminal: pixverse-tui help "
+                       "TOPIC (help alone lists them)")
+    p.add_argument("topic", nargs="?", metavar="TOPIC",
+                   help="a page (configuration, keys, batches, cli…) or a command's name")
+    p.add_argument("--path", action="store_true",
+                   help="print where the page is instead of its text")
+    p.set_defaults(run_sync=lambda args: help_topics.run(args, dict(sub.choices)))
 
     p = sub.add_parser("completion", help="print a shell completion script")
     p.add_argument("shell", choices=tuple(completion.SHELLS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 from pathlib import Path
 
 from storage import Generation, TaskStore
@@ -24,6 +25,18 @@ from tui.engine.submitting import resolve
 from tui.engine.workspace import Workspace
 
 
+def _say_waiting(rows: list[Generation]) -> None:
+    """On a terminal, say what the silence is for: a video takes minutes."""
+    waiting = [r for r in rows if r.task_id and not r.terminal]
+    if not waiting or not sys.stderr.isatty():
+        return
+    ids = " ".join((r.task_id or "")[:8] for r in waiting[:3]) + (" …" if len(waiting) > 3
+                                                                   else "")
+    some = "it goes" if len(waiting) == 1 else "they go"
+    err(f"waiting for {ids} to end (a video takes a few minutes); ctrl+c stops waiting, "
+        f"{some} on: `pixverse-tui wait {(waiting[0].task_id or '')[:8]}` picks it up again")
+
+
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
                 rows: list[Generation], time_scale: float,
                 download: bool = False) -> tuple[list[Generation], bool]:
@@ -34,6 +47,7 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
     ``[downloads] auto``) the videos are saved as they finish; with ``download``, a
     waited-for video that could not be saved makes the result False too.
     """
+    _say_waiting(rows)
     auto = bool(ws.settings.get("downloads", "auto"))
     saver = Saver(ws.downloader(store), saved=lambda row: err(f"saved {row.download_path}"),
                   failed=lambda _row, why: err(why), wait=True,

@@ -6,6 +6,11 @@ a line when a task ends, finished videos downloaded (``--download``, or
 ``[downloads] auto``) by whichever process polls, videos whose URLs are about to
 die rescued, and the terminal signalled — a bell, or a desktop notification
 through OSC 9 or 777 (wrapped for tmux), at most once a second.
+
+With ``--json`` each of those is one JSON object on a line of standard output
+(``ended``, ``saved``, ``save_failed``, ``expiring``, ``poller``: docs/cli.md) for a
+script to read as it comes; everything else, the start-up line included, is on
+standard error, and so are the signals.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from storage import Generation
+from storage.clock import now_iso
+from storage.redact import scrub
+from tui import safe_text
+from tui.cli import render
 from tui.cli.output import err, say
 from tui.engine.following import rescue
 from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save
-from tui.engine.following.poller import HealthFeed
+from tui.engine.following.poller import Health, HealthFeed
 from tui.engine.following.signals import NotifySettings
 from tui.engine.media.saver import Saver
 from tui.engine.workspace import Workspace
@@ -33,11 +44,21 @@ def signal_settings(signal: str) -> NotifySettings:
                           desktop=signal if signal in ("osc9", "osc777") else "off", title=False)
 
 
-def _write(sequence: str) -> None:
-    """Signals go to a terminal, never into a file or a pipe."""
-    if sys.stdout.isatty():
-        sys.stdout.write(sequence)
-        sys.stdout.flush()
+def _writer(stream: Callable[[], TextIO]) -> Callable[[str], None]:
+    """Signals go to a terminal, never into a file or a pipe (nor into a JSON stream:
+    with ``--json`` they go to standard error's terminal)."""
+    def write(sequence: str) -> None:
+        out = stream()
+        if out.isatty():
+            out.write(sequence)
+            out.flush()
+    return write
+
+
+def emit(event: str, **fields: Any) -> None:
+    """One ``--json`` event: one object on one line of standard output."""
+    print(safe_text.json_text({"event": event, "at": now_iso(), **fields}, indent=None),
+          flush=True)
 
 
 def line(row: Generation) -> str:
@@ -49,25 +70,50 @@ def line(row: Generation) -> str:
 
 
 class Printer:
-    """What the follower tells, as lines (and downloads)."""
+    """What the follower tells, as lines (and downloads) — or, with ``as_json``, as one
+    JSON object per event."""
 
-    def __init__(self, saver: Saver | None) -> None:
+    def __init__(self, saver: Saver | None, *, as_json: bool = False) -> None:
         self.saver = saver
+        self.as_json = as_json
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Ended) and event.row.terminal:
-            say(line(event.row))
+            if self.as_json:
+                emit("ended", task=render.as_json(event.row))
+            else:
+                say(line(event.row))
         elif isinstance(event, Save) and self.saver is not None:
             self.saver.start(event.row)
         elif isinstance(event, Expiring):
             sentence = rescue.warning(list(event.rows))
-            if sentence:
+            if self.as_json:
+                emit("expiring", tasks=[render.as_json(row) for row in event.rows],
+                     message=sentence)
+            elif sentence:
                 err(sentence)
 
+    def saved(self, row: Generation) -> None:
+        if self.as_json:
+            emit("saved", task=render.as_json(row), path=row.download_path)
+        else:
+            say(f"  saved {row.download_path}")
 
-async def _tell_health(feed: HealthFeed) -> None:
+    def failed(self, row: Generation, why: str) -> None:
+        if self.as_json:
+            emit("save_failed", task=render.as_json(row), error=scrub(why))
+        err(why)
+
+    def health(self, health: Health, detail: str) -> None:
+        if self.as_json:
+            emit("poller", health=health.value, detail=scrub(detail) if detail else None)
+        else:
+            err(f"poller {health.value}" + (f": {detail}" if detail else ""))
+
+
+async def _tell_health(feed: HealthFeed, tell: Callable[[Health, str], None]) -> None:
     async for health, detail in feed:
-        err(f"poller {health.value}" + (f": {detail}" if detail else ""))
+        tell(health, detail)
 
 
 async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
@@ -77,16 +123,18 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
             ws.client(store, time_scale=args.time_scale) as client:
         poller = ws.poller(store, client, time_scale=args.time_scale)
         downloader = ws.downloader(store) if download else None
-        saver = Saver(downloader, saved=lambda row: say(f"  saved {row.download_path}"),
-                      failed=lambda _row, why: err(why)) if downloader is not None else None
-        follower = Follower(store, tell=Printer(saver), notify=signal_settings(args.signal),
-                            write=_write, bell=lambda: _write("\a"),
+        printer = Printer(None, as_json=args.json)
+        saver = printer.saver = Saver(downloader, saved=printer.saved, failed=printer.failed) \
+            if downloader is not None else None
+        write = _writer((lambda: sys.stderr) if args.json else (lambda: sys.stdout))
+        follower = Follower(store, tell=printer, notify=signal_settings(args.signal),
+                            write=write, bell=lambda: write("\a"),
                             polling=lambda: poller.polling, download=lambda: download)
         in_flight = await follower.begin()  # before the poller runs: nothing ends unseen
-        say(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "
+        err(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "
             f"flight{'; finished videos are downloaded' if download else ''} "
             "(ctrl+c stops)")
-        jobs = [asyncio.create_task(_tell_health(poller.health_changes())),
+        jobs = [asyncio.create_task(_tell_health(poller.health_changes(), printer.health)),
                 asyncio.create_task(poller.run())]
         try:
             await follower.run()

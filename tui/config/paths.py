@@ -1,9 +1,14 @@
-"""The home folder: config, database and downloads, by platform convention.
+"""The home folders: config, data (database, downloads), state and cache, by platform
+convention.
 
-Linux follows XDG (config in ``$XDG_CONFIG_HOME``, data and downloads in
-``$XDG_DATA_HOME``); macOS uses ``~/Library/Application Support``; Windows
-``%APPDATA%``.  ``PIXVERSE_TUI_HOME=DIR`` puts all of it under DIR.  Demo mode
-keeps its own database and downloads in a ``demo`` folder inside the data home.
+Config and data follow XDG on Linux (``$XDG_CONFIG_HOME``, ``$XDG_DATA_HOME``),
+``~/Library/Application Support`` on macOS and ``%APPDATA%`` on Windows.  What the
+app remembers by itself (``state.toml``) is in the platform's state folder and what
+it can make again (decoded preview frames) in its cache folder, as platformdirs
+names them (``$XDG_STATE_HOME``, ``$XDG_CACHE_HOME``; ``~/Library/Caches`` on macOS).
+``PIXVERSE_TUI_HOME=DIR`` puts all of it under DIR (state beside the database, the
+cache in ``DIR/cache``).  Demo mode keeps its own database, downloads, state and
+cache in a ``demo`` folder inside each.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import platformdirs
 
 APP = "pixverse-tui"
 HOME_ENV = "PIXVERSE_TUI_HOME"
@@ -22,6 +29,8 @@ class AppPaths:
     config_dir: Path
     data_dir: Path
     downloads_dir: Path
+    state_dir: Path
+    cache_dir: Path
 
     @property
     def config_file(self) -> Path:
@@ -29,7 +38,13 @@ class AppPaths:
 
     @property
     def state_file(self) -> Path:
-        return self.data_dir / "state.toml"
+        """The theme and composer settings the app remembers (never config.toml)."""
+        return self.state_dir / "state.toml"
+
+    @property
+    def previews_dir(self) -> Path:
+        """Decoded preview frames, by the video's SHA-256: a cache, safe to delete."""
+        return self.cache_dir / "previews"
 
     @property
     def database(self) -> Path:
@@ -47,22 +62,28 @@ class AppPaths:
     def demo(self) -> AppPaths:
         root = self.data_dir / "demo"
         return AppPaths(config_dir=self.config_dir, data_dir=root,
-                        downloads_dir=root / "downloads")
+                        downloads_dir=root / "downloads", state_dir=self.state_dir / "demo",
+                        cache_dir=self.cache_dir / "demo")
 
 
 def app_paths(environ: dict[str, str] | None = None) -> AppPaths:
+    """The folders for this user.  ``environ`` decides ``PIXVERSE_TUI_HOME`` and the
+    config and data folders; the state and cache folders are platformdirs', which reads
+    the process's environment."""
     env = os.environ if environ is None else environ
     override = env.get(HOME_ENV)
     if override:
         root = Path(override).expanduser()
-        return AppPaths(root, root, root / "downloads")
+        return AppPaths(root, root, root / "downloads", root, root / "cache")
+    state = platformdirs.user_state_path(APP, appauthor=False)
+    cache = platformdirs.user_cache_path(APP, appauthor=False)
     home = Path(env.get("HOME") or Path.home())
     if sys.platform == "darwin":
         root = home / "Library" / "Application Support" / APP
-        return AppPaths(root, root, root / "downloads")
+        return AppPaths(root, root, root / "downloads", state, cache)
     if sys.platform == "win32":
         root = Path(env.get("APPDATA") or home / "AppData" / "Roaming") / APP
-        return AppPaths(root, root, root / "downloads")
+        return AppPaths(root, root, root / "downloads", state, cache)
     config = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / APP
     data = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / APP
-    return AppPaths(config, data, data / "downloads")
+    return AppPaths(config, data, data / "downloads", state, cache)

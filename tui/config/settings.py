@@ -207,12 +207,22 @@ class Settings:
     values: dict[str, dict[str, Any]]
     problems: list[str] = field(default_factory=list)
     source: Path | None = None
+    lines: LineIndex | None = None  # where each key is in the file, for later messages
 
     def get(self, section: str, key: str) -> Any:
         return self.values.get(section, {}).get(key)
 
     def section(self, section: str) -> dict[str, Any]:
         return dict(self.values.get(section, {}))
+
+    def at(self, section: str, key: str) -> str:
+        """``path, line N`` of a setting, for a message about it found later (``[keys]``
+        is checked by the dashboard's keymap, not here)."""
+        if self.source is None:
+            return "config.toml"
+        if self.lines is None:
+            return str(self.source)
+        return self.lines.at(self.source, section, key)
 
 
 def defaults() -> dict[str, dict[str, Any]]:
@@ -283,7 +293,7 @@ def load(path: Path) -> Settings:
     if read is None:
         return settings
     text, data = read
-    lines = LineIndex(text)
+    lines = settings.lines = LineIndex(text)
     for section, content in data.items():
         if section not in SCHEMA:
             settings.problems.append(

@@ -15,6 +15,7 @@ from storage import Generation, TaskStore, open_store
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
+from tui.engine import relocation
 from tui.engine.following.account import SharedBudget, account_id
 from tui.engine.following.poller import PollScheduler, PollSettings
 from tui.engine.history import trash
@@ -36,23 +37,26 @@ class Workspace:
     demo: bool = False
     time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo simulator)
     key_warnings: list[str] = field(default_factory=list)
+    moving_warnings: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        """Everything the user should hear about before anything runs (config, key file)."""
-        return [*self.settings.problems, *self.key_warnings]
+        """Everything the user should hear about before anything runs (config, key file,
+        an old file that could not be moved)."""
+        return [*self.settings.problems, *self.key_warnings, *self.moving_warnings]
 
     @classmethod
     def load(cls, *, demo: bool = False, base_url: str | None = None,
              key: ApiKey | None = None, time_scale: float = 1.0) -> Workspace:
         paths = app_paths()
+        moving = relocation.move_old_files(paths)  # an earlier version's state and cache
         config = settings.load(paths.config_file)
         if demo:
             paths = paths.demo()
         resolved_key = key if key is not None else credentials.api_key()
         url = base_url or credentials.base_url(config.get("endpoint", "base_url"))
         warnings = credentials.key_file_warnings() if key is None else []
-        return cls(paths, config, resolved_key, url, demo, time_scale, warnings)
+        return cls(paths, config, resolved_key, url, demo, time_scale, warnings, moving)
 
     @property
     def downloads_dir(self) -> Path:

@@ -293,7 +293,7 @@ class PixverseApp(App[str | None]):
         self.save_state()
 
     def _read_keys(self) -> None:
-        self.services.keymap = keymap.read(self.ws.settings.section("keys"))
+        self.services.keymap = keymap.from_settings(self.ws.settings)
 
     def _apply_keymap(self) -> None:
         """``[keys]``: every id of the action registry, on every screen and dialog."""

@@ -24,7 +24,7 @@ Set it the way the official SDK reads it, then start pixverse-tui again:
     # or keep it in a file:
     export DASHSCOPE_API_KEY_FILE_PATH=~/.dashscope_api_key
 
-Keys are created in the Model Studio console (Beijing region). The key is never
+Keys are created in the Model Studio console (Beijing region). The key is never \
 stored or shown by pixverse-tui.
 
 Or try everything now against the built-in simulator — no key, no cost."""

@@ -56,7 +56,7 @@ class HistoryPanel(Container):
         style_for = lambda status: status_style(self.app.current_theme, status)  # noqa: E731
         table.style_for, table.now, table.marked = style_for, services.now, self.view.marks
         pane.style_for, pane.now, pane.details = style_for, services.now, self.view.details
-        pane.graphics, pane.cache = services.graphics, services.ws.paths.data_dir / "previews"
+        pane.graphics, pane.cache = services.graphics, services.ws.paths.previews_dir
         self.app.theme_changed_signal.subscribe(self, self._restyle)
         self.show_figures()
 

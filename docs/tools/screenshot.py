@@ -1,6 +1,6 @@
 """Make docs/dashboard.svg: the real dashboard, live, on the bundled simulator.
 
-    python docs/screenshot.py [--out docs/dashboard.svg] [--size 160x46]
+    python docs/tools/screenshot.py [--out docs/dashboard.svg] [--size 160x46]
 
 Submits a few prompts and a ×6 batch to the simulator (twenty times faster),
 folds the batch, lets the real dashboard follow them with its poller and download what
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tui.config import settings  # noqa: E402
