@@ -115,3 +115,17 @@ async def test_the_expiry_check_uses_the_unsaved_index(
     await rescue.to_rescue(store)
     for plan in plans(store, queries):
         assert any("generations_unsaved" in step for step in plan), plan
+
+
+async def test_start_up_housekeeping_reads_its_indexes(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """What every command and the dashboard do when they open the store: interrupted
+    sends are looked for through ``generations_sending``, old trash through
+    ``generations_forgotten`` — never the whole table."""
+    await store.intents.sweep_interrupted()
+    await store.trash.purge()
+    assert queries
+    for sql, plan in zip([q[0] for q in queries], plans(store, queries), strict=True):
+        # (Scanning a partial index reads only its rows: the few being sent, the trash.)
+        assert plan and all("INDEX generations_sending" in step
+                            or "INDEX generations_forgotten" in step for step in plan), (sql, plan)
