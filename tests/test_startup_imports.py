@@ -66,3 +66,50 @@ def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
     assert "exit 1" in done.stdout
     assert "no task matches 'no-such-task'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+DASHBOARD = """
+import asyncio
+from tui.dashscope import ApiKey
+from tui.engine.workspace import Workspace
+from tui.ui.app import PixverseApp
+from tui.ui.widgets.task_table import TaskTable
+
+async def first_paint() -> None:
+    ws = Workspace.load(key=ApiKey("sk-test-0123456789"), base_url="http://127.0.0.1:9/api/v1")
+    app = PixverseApp(ws, poll=False)
+    async with app.run_test(size=(140, 40)):
+        for _ in range(3000):
+            if app.screen.query(TaskTable) and app.screen.query_one(TaskTable).row_count:
+                break
+            await asyncio.sleep(0.01)
+        print('painted', app.screen.query_one(TaskTable).row_count)
+        print(json.dumps(sorted(sys.modules)), file=sys.stderr)  # at the first paint
+        sys.exit(0)
+
+asyncio.run(first_paint())
+"""
+
+
+def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
+        tmp_path: Path) -> None:
+    """httpx comes with the client, after the first paint; PyAV and Pillow with the first
+    preview; statistics with the first stats; the simulator only in the demo."""
+    import asyncio
+
+    from storage import open_store
+
+    async def one_row() -> None:
+        async with await open_store(tmp_path / "tasks.db") as store:
+            stamp = "2026-01-01T00:00:00.000+00:00"
+            await store.history.import_many([{
+                "created_at": stamp, "updated_at": stamp, "endpoint": "e", "model": "m",
+                "prompt": "a lighthouse", "size": "1280*720", "duration": 5,
+                "submission": "accepted", "task_id": "t-1", "status": "FAILED"}])
+
+    asyncio.run(one_row())
+    modules, done = loaded_after(DASHBOARD, tmp_path)
+    assert "painted 1" in done.stdout, done.stderr[-2000:]
+    assert found(modules, ("httpx", "av", "PIL", "statistics", "tui.simulator.server",
+                           "tui.dashscope.client", "tui.engine.following.poller",
+                           "tui.engine.media.download", "textual_image")) == []

@@ -105,14 +105,24 @@ class Follower:
         self.since = now_iso()
         self._clock = clock
         self._feed: ChangeFeed | None = None
+        self._begun = False  # what was in flight when it began listening has been read
 
-    async def begin(self) -> int:
-        """Listen, then read what is in flight (so nothing ends unseen); how many."""
+    def listen(self) -> None:
+        """Subscribe to the change feed (no read): every end written from now on is heard,
+        however late ``begin`` reads what is in flight — a front end listens before its
+        first paint and begins after it."""
         if self._feed is None:
             self._feed = self.store.changes()
             self.since = now_iso()
+            self._begun = False
+
+    async def begin(self) -> int:
+        """Listen, then read what is in flight (so nothing ends unseen); how many."""
+        self.listen()
+        if not self._begun:
+            self._begun = True
             for row in await self.store.following.unfinished():
-                self.seen[row.id] = row.display_status
+                self.seen.setdefault(row.id, row.display_status)
         return len(self.seen)
 
     async def run(self) -> None:

@@ -25,7 +25,7 @@ import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storage import Generation, TaskStore
 from storage.records import (
@@ -34,7 +34,7 @@ from storage.records import (
     SUBMISSION_SENDING,
     SUBMISSION_UNCONFIRMED,
 )
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope import DashScopeError, GenerationRequest
 from tui.dashscope.errors import Scope
 from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
@@ -42,6 +42,9 @@ from tui.engine.submitting import templates
 from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
 from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 FIELDS = ("prompt", "size", "duration", "audio", "watermark", "seed", "variations", "tags",
           "note")

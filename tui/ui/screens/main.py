@@ -107,7 +107,9 @@ class MainScreen(Screen[None]):
             self.call_later(self._start)
 
     async def _start(self) -> None:
-        """Show the history, and keep it live."""
+        """Show the history, and keep it live.  Before the first paint: the first page and
+        the figures the store keeps (a few rows), nothing else; what looks around — in-flight
+        tasks, expiring videos, budgets, the App's housekeeping and poller — comes after."""
         if not self._started:
             self._started = True
             services = self.services
@@ -116,12 +118,17 @@ class MainScreen(Screen[None]):
                 polling=lambda: services.polling,
                 download=lambda: bool(services.ws.settings.get("downloads", "auto")),
                 rescue_every=ACCOUNT_CHECK_EVERY)
-            await self.follower.begin()  # before the page: nothing ends unheard
-            self.run_worker(self.follower.run(), group="follower", exclusive=True,
-                            exit_on_error=False)
+            self.follower.listen()  # before the page: nothing ends unheard
             await self.panel.start()
-            self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
-            self.call_later(self._look_around)
+            self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        assert self.follower is not None
+        self.post_message(messages.HistoryShown())
+        self.run_worker(self.follower.run(), group="follower", exclusive=True,
+                        exit_on_error=False)
+        self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
+        self.call_later(self._look_around)
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
         """config.toml was read again: notifications and the submit keys follow it."""
