@@ -37,7 +37,6 @@ from tui.ui.commands.plans import plural
 from tui.ui.commands.rows import RowCommands, Scope
 from tui.ui.commands.submit import Draft, Sent, SubmitFlow
 from tui.ui.dialogs.questions import DialogQuestions
-from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.plans import carry_out
 from tui.ui.services import Services
 from tui.ui.tolerant import tolerant
@@ -83,6 +82,9 @@ class MainScreen(Screen[None]):
         return self.panel.table
 
     def compose(self) -> ComposeResult:
+        # The terminal's width is known now: a class set after the children are styled
+        # restyles all of them (a tenth of a second or more before the first paint).
+        self.set_class(self.app.size.width < NARROW, "-narrow")
         status = StatusBar(id="status")
         yield status
         yield Composer(id="composer")
@@ -200,6 +202,8 @@ class MainScreen(Screen[None]):
         row = self.panel.highlighted()
         details = await task_details(self.services, row.id) if row is not None else None
         if details is not None:
+            from tui.ui.screens.detail import DetailScreen  # loaded when first opened
+
             self.app.push_screen(DetailScreen(self.services, self.rows, details))
 
     def action_toggle_mark(self) -> None:
