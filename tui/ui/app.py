@@ -19,6 +19,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.dom import DOMNode
@@ -39,6 +40,7 @@ from tui.stopping import on_stop_signals
 from tui.ui import actions, graphics, keymap
 from tui.ui.actions import ANSWERING, Where
 from tui.ui.bindings import bindings, textual_action
+from tui.ui.cursor_rest import CursorRest
 from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.messages import (
     ComposerUsed,
@@ -89,6 +91,7 @@ class PixverseApp(App[str | None]):
         self.main: MainScreen | None = None
         self._ending = False
         self._shown = False  # the first page was painted (then the rest starts)
+        self._cursor_rest = CursorRest(self)  # a text cursor stops blinking when idle
         self._title_kept = False
         self._guard = ControlCharacterGuard()
         self._store_trouble_at = -STORE_TROUBLE_EVERY
@@ -173,9 +176,19 @@ class PixverseApp(App[str | None]):
         self.main = MainScreen(self.services)  # drawn at once; it fills in when it can
         return self.main
 
+    async def on_event(self, event: events.Event) -> None:
+        """A key or a click (from the terminal): the text cursor blinks again for a while
+        (``CursorRest``) — after the event is handled, when the focus is where it went."""
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self.call_later(self._cursor_rest.stir)
+        await super().on_event(event)
+
     def on_load(self) -> None:
         self._forget_stop_signals = on_stop_signals(asyncio.get_running_loop(),
                                                     self._stopped_by_signal)
+        # Before the screen is styled: a theme set after it restyles every node (about a
+        # tenth of a second more before the first paint).
+        self._apply_theme()
 
     def _stopped_by_signal(self, signum: int) -> None:
         """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
@@ -185,7 +198,7 @@ class PixverseApp(App[str | None]):
 
     async def on_mount(self) -> None:
         self.services.in_browser = self.is_web
-        self._apply_theme()
+        self.call_after_refresh(self._cursor_rest.stir)  # the first field's blink rests too
         self._apply_keymap()
         if self._startup_problems:  # one grouped notice, not a stack of toasts
             count = len(self._startup_problems)
