@@ -20,9 +20,19 @@ once), then, alternating the product and its floor run by run (medians):
 * idle: CPU (share of one core, /proc) over ``--idle`` seconds after the first paint
   and a settling pause, and RSS, of the dashboard and of the floor app, side by side.
 
+Every product process runs with its bytecode cached (``compileall`` first;
+``PYTHONDONTWRITEBYTECODE`` is dropped), as an installed program runs.
+
 The dashboard polls a ``pixverse-tui simulate`` of its own (nothing in flight).
-``--tree DIR`` runs the product from another checkout (a "before"), with this
-bench.  ``--quick``: 2,000 rows, one run, 5 s idle — proves the bench works.
+
+``--inflight N`` measures something else instead: memory while N tasks stay in flight
+(their elapsed-time cells tick every second) — the real dashboard in a pseudo-terminal
+over a fresh home, a counting simulator at ×20 whose tasks never end, RSS sampled
+every 10 s for ``--minutes`` (3: the issue's window is minutes 2 to 10; the curve is
+flat by minute 2 or not at all, see bench/RESULTS.md).
+``--tree DIR`` also runs the product of another checkout (a "before"), alternated
+with this tree's and the floor in the same runs.  ``--quick``: 2,000 rows, one run, 5 s
+idle — proves the bench works.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import harness
 from harness.figures import progress, run_header, side_by_side
@@ -57,96 +68,106 @@ SETTLE = 10.0  # seconds after the first paint before idle is measured
 
 
 class Bench:
+    """The runs: ``kinds`` are "this tree", "before" (``--tree``) and "floor"."""
+
     def __init__(self, args: argparse.Namespace, work: Path, base_url: str) -> None:
         self.args = args
         self.work = work
-        self.tree = Path(args.tree).resolve() if args.tree else harness.ROOT
+        self.trees = {"this tree": harness.ROOT}
+        if args.tree:
+            self.trees["before"] = Path(args.tree).resolve()
+        self.kinds = [*self.trees, "floor"]
         self.base_url = base_url
 
-    def env(self, home: Path) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("DASHSCOPE_", "PIXVERSE_"))}
+    def env(self, home: Path, tree: Path = harness.ROOT) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()  # bytecode cached, as a user's install has it
+               if not k.startswith(("DASHSCOPE_", "PIXVERSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
         env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_API_KEY=KEY,
                    DASHSCOPE_HTTP_BASE_URL=self.base_url,
-                   PYTHONPATH=os.pathsep.join((str(self.tree), bench_path())),
-                   BENCH_PRODUCT_TREE=str(self.tree))
+                   PYTHONPATH=os.pathsep.join((str(tree), bench_path())),
+                   BENCH_PRODUCT_TREE=str(tree))
         return env
 
-    def dashboard(self, home: Path) -> PtyChild:
-        return PtyChild([sys.executable, "-m", "tui"], self.env(home),
-                        self.work / "dashboard.err", cwd=self.tree)
+    def compile(self) -> None:
+        """Every module's bytecode cached first (as pip leaves an install): no run pays for
+        compiling, whichever comes first."""
+        folders = [str(t / p) for t in self.trees.values() for p in ("tui", "storage")]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *folders, str(harness.BENCH)],
+                       check=True, env=self.env(self.work), stdout=subprocess.DEVNULL)
 
-    def floor_app(self, home: Path) -> PtyChild:
-        return PtyChild([sys.executable, "-m", "harness.floor_app", str(home / "tasks.db")],
-                        self.env(home), self.work / "floor.err", cwd=harness.BENCH)
+    def start(self, kind: str, home: Path) -> PtyChild:
+        """The dashboard of a tree, or the floor app, in a pseudo-terminal."""
+        if kind == "floor":
+            return PtyChild([sys.executable, "-m", "harness.floor_app", str(home / "tasks.db")],
+                            self.env(home), self.work / "floor.err", cwd=harness.BENCH)
+        tree = self.trees[kind]
+        return PtyChild([sys.executable, "-m", "tui"], self.env(home, tree),
+                        self.work / "dashboard.err", cwd=tree)
 
-    def cold(self, start: PtyChild) -> float:
-        return start.seen_at(NEWEST_MARK, 120)
-
-    def list_once(self, home: Path, floor: bool) -> float:
-        argv = ([sys.executable, "-c", FLOOR_LIST, str(home / "tasks.db")] if floor
+    def list_once(self, kind: str, home: Path) -> float:
+        tree = self.trees.get(kind, harness.ROOT)
+        argv = ([sys.executable, "-c", FLOOR_LIST, str(home / "tasks.db")] if kind == "floor"
                 else [sys.executable, "-m", "tui", "list"])
         t0 = time.perf_counter()
-        done = subprocess.run(argv, env=self.env(home), cwd=self.tree, capture_output=True)
+        done = subprocess.run(argv, env=self.env(home, tree), cwd=tree, capture_output=True)
         took = time.perf_counter() - t0
         if done.returncode != 0 or NEWEST_MARK.encode() not in done.stdout:
             raise RuntimeError(f"list failed: {done.stderr.decode()[-2000:]}")
         return took
 
-    def searches(self, home: Path, floor: bool) -> list[float]:
-        argv = [sys.executable, "-m", "harness.search_probe", "floor" if floor else "product",
-                str(home), *QUERIES]
-        done = subprocess.run(argv, env=self.env(home), cwd=harness.BENCH,
+    def searches(self, kind: str, home: Path) -> list[float]:
+        tree = self.trees.get(kind, harness.ROOT)
+        argv = [sys.executable, "-m", "harness.search_probe",
+                "floor" if kind == "floor" else "product", str(home), *QUERIES]
+        done = subprocess.run(argv, env=self.env(home, tree), cwd=harness.BENCH,
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"search probe failed: {done.stderr[-3000:]}")
         took: list[float] = json.loads(done.stdout.strip().splitlines()[-1])
         return took
 
-    def size(self, rows: int) -> dict[str, object]:
+    def size(self, rows: int) -> dict[str, Any]:
         progress(f"{rows:,} rows: making (or finding) the history")
         home = cached_home(rows)
         runs = self.args.runs
-        out: dict[str, list[float]] = {k: [] for k in (
-            "cold", "cold_floor", "list", "list_floor", "search", "search_floor")}
-        idle: dict[str, float] = {}
-        load = os.getloadavg()[0]
+        out: dict[str, Any] = {"rows": rows, "load": os.getloadavg()[0], "idle_cpu": {},
+                               "rss": {}, **{m: {k: [] for k in self.kinds}
+                                             for m in ("cold", "list", "search")}}
         for run in range(runs):
             progress(f"{rows:,} rows: run {run + 1} of {runs}")
-            order = (False, True) if run % 2 == 0 else (True, False)
+            order = self.kinds[run % len(self.kinds):] + self.kinds[:run % len(self.kinds)]
             last = run == runs - 1
             alive: list[tuple[str, PtyChild]] = []
-            for floor in order:
-                child = self.floor_app(home) if floor else self.dashboard(home)
+            for kind in order:
+                child = self.start(kind, home)
                 try:
-                    out["cold_floor" if floor else "cold"].append(self.cold(child))
+                    out["cold"][kind].append(child.seen_at(NEWEST_MARK, 120))
                 finally:
-                    if last:
-                        alive.append(("floor" if floor else "product", child))
+                    if last:  # kept, for idle: all of them idle side by side
+                        alive.append((kind, child))
                     else:
                         child.stop()
             if last:
-                idle = self.idle(alive)
-            for floor in order:
+                self.idle(alive, out)
+            for kind in order:
                 for _ in range(2):
-                    out["list_floor" if floor else "list"].append(self.list_once(home, floor))
-            for floor in order:
-                out["search_floor" if floor else "search"] += self.searches(home, floor)
-        return {"rows": rows, "load": load, "load_end": os.getloadavg()[0], **out, **idle}
+                    out["list"][kind].append(self.list_once(kind, home))
+            for kind in order:
+                out["search"][kind] += self.searches(kind, home)
+        out["load_end"] = os.getloadavg()[0]
+        return out
 
-    def idle(self, alive: list[tuple[str, PtyChild]]) -> dict[str, float]:
+    def idle(self, alive: list[tuple[str, PtyChild]], out: dict[str, Any]) -> None:
         try:
             time.sleep(self.args.settle)
-            before = {name: cpu_seconds(child.pid) or 0.0 for name, child in alive}
+            before = {kind: cpu_seconds(child.pid) or 0.0 for kind, child in alive}
             t0 = time.monotonic()
             time.sleep(self.args.idle)
             took = time.monotonic() - t0
-            found: dict[str, float] = {}
-            for name, child in alive:
-                used = (cpu_seconds(child.pid) or 0.0) - before[name]
-                found[f"idle_cpu_{name}"] = used / took * 100
-                found[f"rss_{name}"] = rss_mb(child.pid) or 0.0
-            return found
+            for kind, child in alive:
+                used = (cpu_seconds(child.pid) or 0.0) - before[kind]
+                out["idle_cpu"][kind] = used / took * 100
+                out["rss"][kind] = rss_mb(child.pid) or 0.0
         finally:
             for _, child in alive:
                 child.stop()
@@ -156,44 +177,82 @@ def ms(value: float) -> str:
     return f"{value * 1000:,.0f} ms"
 
 
-def report(figures: list[dict[str, object]]) -> str:
-    def med(fig: dict[str, object], key: str) -> float:
-        values = fig[key]
-        assert isinstance(values, list)
-        return float(statistics.median(values))
+def report(figure: dict[str, Any], kinds: list[str]) -> str:
+    """One size: each measure for each kind side by side, and this tree's ratio to the
+    floor beside the goal."""
+    def med(measure: str, kind: str) -> float:
+        return float(statistics.median(figure[measure][kind]))
 
-    def worst(fig: dict[str, object], key: str) -> float:
-        values = fig[key]
-        assert isinstance(values, list)
-        return float(max(values))
+    def worst(measure: str, kind: str) -> float:
+        return float(max(figure[measure][kind]))
 
-    head = ["", *(f"{f['rows']:,} rows" for f in figures), "goal (at 1,000,000)"]
-    rows = [head,
-            ["load average (start → end)",
-             *(f"{f['load']:.1f} → {f['load_end']:.1f}" for f in figures), ""]]
+    rows = [[f"{figure['rows']:,} rows (load {figure['load']:.1f} → {figure['load_end']:.1f})",
+             *kinds, "ratio to floor", "goal"]]
 
-    def line(label: str, cell: object, goal: str = "") -> None:
-        rows.append([label, *(str(cell(f)) for f in figures), goal])  # type: ignore[operator]
+    def line(label: str, cell: Any, ratio: str = "", goal: str = "") -> None:
+        rows.append([label, *(cell(kind) for kind in kinds), ratio, goal])
 
-    line("cold start → first painted row", lambda f: ms(med(f, "cold")),
-         "≤ 1.5× floor, flat ±10 %")
-    line("  floor: minimal Textual app, 50 rows", lambda f: ms(med(f, "cold_floor")))
-    line("  ratio", lambda f: f"{med(f, 'cold') / med(f, 'cold_floor'):.2f}×")
-    line("search keystroke → painted, median", lambda f: ms(med(f, "search")),
-         "≤ 1.3× floor")
-    line("  floor: bare FTS5, median", lambda f: ms(med(f, "search_floor")))
-    line("  ratio", lambda f: f"{med(f, 'search') / med(f, 'search_floor'):.2f}×")
-    line("search keystroke → painted, worst", lambda f: ms(worst(f, "search")), "≤ 150 ms")
-    line("  floor: worst", lambda f: ms(worst(f, "search_floor")))
-    line("pixverse-tui list (50 rows)", lambda f: ms(med(f, "list")), "≤ 2× floor")
-    line("  floor: python + sqlite3, 50 rows", lambda f: ms(med(f, "list_floor")))
-    line("  ratio", lambda f: f"{med(f, 'list') / med(f, 'list_floor'):.2f}×")
-    line("idle CPU, dashboard", lambda f: f"{f.get('idle_cpu_product', float('nan')):.2f} %",
-         "≤ 0.5 % of a core")
-    line("  floor: minimal app", lambda f: f"{f.get('idle_cpu_floor', float('nan')):.2f} %")
-    line("RSS, dashboard (idle)", lambda f: f"{f.get('rss_product', float('nan')):.0f} MB")
-    line("  floor: minimal app", lambda f: f"{f.get('rss_floor', float('nan')):.0f} MB")
+    this = kinds[0]
+    line("cold start → first painted row", lambda k: ms(med("cold", k)),
+         f"{med('cold', this) / med('cold', 'floor'):.2f}×", "≤ 1.5×, flat ±10 %")
+    line("search keystroke → painted, median", lambda k: ms(med("search", k)),
+         f"{med('search', this) / med('search', 'floor'):.2f}×", "≤ 1.3×")
+    line("search keystroke → painted, worst", lambda k: ms(worst("search", k)), "",
+         "≤ 150 ms")
+    line("list (50 rows; floor: python + sqlite3)", lambda k: ms(med("list", k)),
+         f"{med('list', this) / med('list', 'floor'):.2f}×", "≤ 2×")
+    line("idle CPU (share of a core)",
+         lambda k: f"{figure['idle_cpu'].get(k, float('nan')):.2f} %", "", "≤ 0.5 %")
+    line("RSS at idle", lambda k: f"{figure['rss'].get(k, float('nan')):.0f} MB")
     return side_by_side(rows)
+
+
+def inflight_rss(args: argparse.Namespace, work: Path) -> None:
+    """RSS of the dashboard while ``--inflight`` tasks stay in flight, every 10 s."""
+    import asyncio
+
+    from harness.product import put_in_flight, workspace
+    from harness.simulator import SimChild
+
+    from storage import open_store
+
+    speed = 20.0
+    sim = SimChild(work, "inflight", speed=speed, failure_rate=0.0, seed=7,
+                   min_work=1e7, max_work=1e7)  # nothing ends while the bench runs
+    home = work / "inflight-home"
+    home.mkdir()
+    ws = workspace(home, sim.base_url, KEY, speed)
+
+    async def create() -> None:
+        async with await open_store(ws.paths.database) as store:
+            await put_in_flight(ws, store, args.inflight, speed=speed)
+
+    progress(f"putting {args.inflight:,} tasks in flight")
+    asyncio.run(create())
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DASHSCOPE_", "PIXVERSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_API_KEY=KEY,
+               DASHSCOPE_HTTP_BASE_URL=sim.base_url, PYTHONPATH=bench_path())
+    child = PtyChild([sys.executable, "-m", "tui"], env, work / "inflight.err",
+                     cwd=harness.ROOT)
+    try:
+        child.seen_at("bench task", 120)
+        started = time.monotonic()
+        samples: list[tuple[float, float]] = []
+        while (elapsed := time.monotonic() - started) < args.minutes * 60:
+            samples.append((elapsed / 60, rss_mb(child.pid) or float("nan")))
+            progress(f"  minute {elapsed / 60:4.1f}: {samples[-1][1]:.1f} MB")
+            time.sleep(10)
+        samples.append(((time.monotonic() - started) / 60, rss_mb(child.pid) or float("nan")))
+    finally:
+        child.stop()
+        sim.close()
+    rows = [["minute", "RSS"], *([f"{m:.1f}", f"{mb:.1f} MB"] for m, mb in samples)]
+    print(side_by_side(rows))
+    warm = [mb for m, mb in samples if m >= 1.0]
+    if len(warm) >= 2:
+        print(f"from minute 1 to {samples[-1][0]:.1f}: {warm[-1] - warm[0]:+.1f} MB "
+              f"(at most {max(warm) - warm[0]:+.1f}); goal: flat within ±5 MB")
 
 
 def main() -> int:
@@ -206,20 +265,32 @@ def main() -> int:
                         help="seconds after the first paint before idle is measured")
     parser.add_argument("--tree", help="run the product from this checkout (a 'before')")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument("--inflight", type=int, default=0, metavar="N",
+                        help="instead: RSS while N tasks stay in flight (e.g. 1000)")
+    parser.add_argument("--minutes", type=float, default=3.0,
+                        help="with --inflight: how long RSS is sampled")
     parser.add_argument("--quick", action="store_true",
-                        help="a short run that proves the bench works: 2,000 rows, 1 run")
+                        help="a short run that proves the bench works: 2,000 rows, 1 run "
+                        "(with --inflight: 50 tasks, 1 minute)")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.runs, args.idle, args.settle = "2000", 1, 5.0, 2.0
+        args.inflight, args.minutes = min(args.inflight, 50), 1.2
     sizes = [int(n.replace("_", "")) for n in args.rows.split(",")]
     work = Path(tempfile.mkdtemp(prefix="pixverse-history-bench-"))
     print(run_header("history_bench.py", f"product from {args.tree or 'this tree'}"),
           flush=True)
     try:
+        if args.inflight:
+            inflight_rss(args, work)
+            return 0
         _, base_url = plain_simulator(1.0, work / "simulator.err")
         bench = Bench(args, work, base_url)
-        figures = [bench.size(rows) for rows in sizes]
-        print(report(figures))
+        bench.compile()
+        figures = []
+        for rows in sizes:
+            figures.append(bench.size(rows))
+            print(report(figures[-1], bench.kinds) + "\n", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=1))
     finally:
