@@ -170,3 +170,12 @@ async def test_folded_batches_are_counted_without_reading_the_history(
         for plan in plans(opened, queries):
             assert not any(step.startswith("SCAN generations") and "generations_batch" not in step
                            for step in plan), plan
+
+
+async def test_a_bound_beyond_the_history_bounds_nothing(store: TaskStore) -> None:
+    where = parse_filter("月")
+    everything = await store.history.page(where, limit=ROWS)
+    bounded = replace(where, newest=ROWS * 10)
+    assert await store.history.page(bounded, limit=ROWS) == everything
+    assert await store.history.count(bounded) == len(everything) > 0
+    assert len(await store.history.ids(bounded)) == len(everything)

@@ -35,8 +35,8 @@ class SqliteHistory:
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
                    descending: bool = True, limit: int = 200,
                    offset: int = 0) -> list[Generation]:
+        where, cutoff = await newest_cutoff(self._db, where)
         match = text_match(where)
-        cutoff = await newest_cutoff(self._db, where)
         by_creation = SORTS.get(sort, "created_at") == "created_at"
         if match is not None and by_creation and (await figures(self._db))["displaced"] == 0:
             # Creation order is rowid order: the text index's own, so the walk stops at
@@ -69,8 +69,9 @@ class SqliteHistory:
         if replace(found, folded=()).empty:  # everything kept (batches folded or not)
             kept = (await figures(self._db))["kept"]
             return kept - await self._folded_away(found.folded) if found.folded else kept
+        bounded, cutoff = await newest_cutoff(self._db, found)
+        found = bounded or found
         match = text_match(found)
-        cutoff = await newest_cutoff(self._db, found)
         clause, params = where_sql(found, text_index=match is None, cutoff=cutoff)
         rows = "generations INDEXED BY generations_kept" if cutoff is not None else "generations"
         source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \

@@ -10,6 +10,7 @@ figure, schema v9).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from storage.clock import iso
@@ -44,13 +45,18 @@ NEWEST_CUTOFF = ("SELECT created_at FROM generations INDEXED BY generations_kept
                  " WHERE forgotten_at IS NULL ORDER BY created_at DESC LIMIT 1 OFFSET ?")
 
 
-async def newest_cutoff(db: Database, where: HistoryFilter | None) -> str | None:
-    """For a filter bounded to its ``newest`` rows: where the bound falls (None: unbounded,
-    or fewer rows than that) — one walk of N entries of the index."""
-    if where is None or where.newest is None or where.trash:
-        return None
+async def newest_cutoff(db: Database, where: HistoryFilter | None
+                        ) -> tuple[HistoryFilter | None, str | None]:
+    """A filter bounded to its ``newest`` rows, as ``where_sql`` serves it best: without
+    the bound, and where the bound falls (None: no bound — fewer rows than that, or none
+    asked) — one walk of N entries of the index."""
+    if where is None or where.newest is None:
+        return where, None
+    unbounded = replace(where, newest=None)
+    if where.trash:
+        return unbounded, None
     found = await db.scalar(NEWEST_CUTOFF, (where.newest - 1,))
-    return str(found) if found is not None else None
+    return unbounded, str(found) if found is not None else None
 
 
 def text_match(where: HistoryFilter | None) -> str | None:
@@ -122,8 +128,8 @@ def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
     if cutoff is not None:
         clauses.append("created_at >= ?")  # the walk of the newest rows stops there
         params.append(cutoff)
-    elif found.newest is not None and not found.trash:
-        clauses.append(f"created_at >= ({NEWEST_CUTOFF})")
+    elif found.newest is not None and not found.trash:  # (fewer rows than that: no bound)
+        clauses.append(f"created_at >= COALESCE(({NEWEST_CUTOFF}), '')")
         params.append(found.newest - 1)
     if found.folded:
         marks = ", ".join("?" for _ in found.folded)

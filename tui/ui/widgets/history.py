@@ -80,7 +80,7 @@ class HistoryPanel(Container):
     async def start(self) -> None:
         """Show the history, and keep it live."""
         self.view.changes.listen()  # first: what is written while the page is read counts
-        await self.load_page()
+        await self.load_page(recount=True)
         self.run_worker(self._listen(), group="changes", exclusive=True, exit_on_error=False)
         self._ticker = self.set_interval(TICK_EVERY, self._tick, name="tick",
                                          pause=not self._ticking())
@@ -144,15 +144,18 @@ class HistoryPanel(Container):
             self.query_one(DetailPane).show_row(self.highlighted())
 
     @tolerant
-    async def load_page(self, page: int | None = None) -> None:
-        """Another page altogether (a filter, a sort, paging) — never the whole history."""
+    async def load_page(self, page: int | None = None, *, recount: bool = False) -> None:
+        """Another page altogether (a filter, a sort, paging) — never the whole history.
+        The figures are the store's and do not move with the view: read at the start
+        (``recount``) and when the store says they moved, not on each keystroke."""
         async with self.view.lock:
             if page is not None:
                 self.view.go_to(page)
             shown = await self.view.read_page()
             self.table.replace(shown.rows, shown.batches)
             self.view.new_above = 0
-            await self.view.recount(force=True)
+            if recount:
+                await self.view.recount(force=True)
         self._tick_when_live()
         self.show_figures()
         self.show_detail()
