@@ -1,15 +1,38 @@
-"""Measure the dashboard on a 100,000-generation history.
+"""The dashboard and ``list`` on a big history, each figure beside its floor (issue 15).
 
-    python bench/history_bench.py [--rows 100000] [--keep DIR]
+    python bench/history_bench.py [--rows 10000,100000,1000000] [--runs 5] [--idle 60]
+                                  [--tree DIR] [--quick]
 
-Builds a history through ``pixverse-tui import`` (JSON Lines, as a user would
-move one between machines) — beside the floor for that work, a plain
-``sqlite3`` ``executemany`` of the same rows into the same schema (FTS5 trigram
-index and all) — then, in a fresh process for a cold start, drives
-the real app headless and prints: import time, cold start to first painted
-table, a search keystroke to repainted results (median of several queries,
-Chinese included), scrolling a page, loading the next page, and peak memory.
-Targets: start < 1 s, search < 100 ms, memory < 200 MB.
+For each size, a history made straight into the store's schema (``harness.history_db``,
+cached under the temp folder by schema version: a million rows take a minute or two
+once), then, alternating the product and its floor run by run (medians):
+
+* cold start → first painted row: ``pixverse-tui`` in a real pseudo-terminal
+  (140×40, answering as a plain xterm does), from the spawn to the moment the newest
+  row's prompt reached the terminal; floor: a minimal Textual app
+  (``harness.floor_app``) showing the same file's 50 newest rows in a DataTable;
+* search keystroke → painted page, median and worst over words typed letter by
+  letter, a phrase, Chinese, tokens, a one-letter and a no-match search: headless,
+  by one method for both (``harness.search_probe``); floor: the minimal app whose
+  search box runs a bare FTS5 ``MATCH … ORDER BY rowid DESC LIMIT 50``;
+* ``pixverse-tui list`` (50 rows, wall time); floor: Python + sqlite3 printing the
+  same 50 rows;
+* idle: CPU (share of one core, /proc) over ``--idle`` seconds after the first paint
+  and a settling pause, and RSS, of the dashboard and of the floor app, side by side.
+
+Every product process runs with its bytecode cached (``compileall`` first;
+``PYTHONDONTWRITEBYTECODE`` is dropped), as an installed program runs.
+
+The dashboard polls a ``pixverse-tui simulate`` of its own (nothing in flight).
+
+``--inflight N`` measures something else instead: memory while N tasks stay in flight
+(their elapsed-time cells tick every second) — the real dashboard in a pseudo-terminal
+over a fresh home, a counting simulator at ×20 whose tasks never end, RSS sampled
+every 10 s for ``--minutes`` (3: the issue's window is minutes 2 to 10; the curve is
+flat by minute 2 or not at all, see bench/RESULTS.md).
+``--tree DIR`` also runs the product of another checkout (a "before"), alternated
+with this tree's and the floor in the same runs.  ``--quick``: 2,000 rows, one run, 5 s
+idle — proves the bench works.
 """
 
 from __future__ import annotations
@@ -17,7 +40,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,213 +49,253 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-WORDS = ("fox", "whale", "city", "forest", "neon", "rain", "ocean", "desert", "robot", "dragon",
-         "sunset", "snow", "mountain", "river", "lantern", "train", "garden", "storm")
-CHINESE = ("一只小猫在月光下奔跑", "夜晚的城市霓虹灯", "山间的瀑布与薄雾", "海边的日落",
-           "古老的寺庙")
-SIZES = ("640*360", "1024*576", "1280*720", "720*1280", "1920*1080", "1808*1808")
+import harness
+from harness.figures import progress, run_header, side_by_side
+from harness.history_db import NEWEST_MARK, cached_home
+from harness.processes import KEY, bench_path, cpu_seconds, kill_all, rss_mb
+from harness.simulator import plain_simulator
+from harness.terminal import PtyChild
+
+QUERIES = ("f", "fo", "fox", "fox n", "fox ne", "fox neo", "neon rain", '"rain fox"', "月光",
+           "一只小猫", "rain tier:720P", "status:FAILED", "dragon storm", "fav tag:keep",
+           "since:2026-01-01 neon", "zebra", "z", "")
+FLOOR_LIST = ("import sqlite3, sys\n"
+              "db = sqlite3.connect(sys.argv[1])\n"
+              "for row in db.execute('SELECT status, prompt, task_id, size, duration,"
+              " created_at FROM generations ORDER BY created_at DESC LIMIT 50'):\n"
+              "    print(*row, sep='  ')\n")
+SETTLE = 10.0  # seconds after the first paint before idle is measured
 
 
-def history(rows: int, path: Path) -> None:
-    rng = random.Random(7)
-    start = time.time() - rows * 60
-    with path.open("w", encoding="utf-8") as out:
-        for i in range(rows):
-            when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i * 60))
-            prompt = (rng.choice(CHINESE) if i % 7 == 0 else
-                      " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))))
-            status = rng.choices(("SUCCEEDED", "FAILED", "CANCELED"), (90, 8, 2))[0]
-            size = rng.choice(SIZES)
-            out.write(json.dumps({
-                "created_at": when + ".000+00:00", "updated_at": when + ".000+00:00",
-                "prompt": f"{prompt} #{i}", "size": size, "duration": rng.choice((5, 8)),
-                "audio": rng.random() < 0.3, "task_id": f"bench-{i:08d}", "status": status,
-                "submission": "accepted", "endpoint": "https://dashscope.aliyuncs.com/api/v1",
-                "model": "pixverse/pixverse-v5.6-t2v",
-                "submit_time": when + ".000+00:00", "scheduled_time": when + ".500+00:00",
-                "end_time": when[:-2] + "59.000+00:00",
-                "usage_size": size if status == "SUCCEEDED" else None,
-                "usage_duration": 5.0 if status == "SUCCEEDED" else None,
-                "error_code": "InternalError" if status == "FAILED" else None,
-                "favourite": i % 50 == 0, "tags": ["keep"] if i % 100 == 0 else [],
-            }, ensure_ascii=False) + "\n")
+class Bench:
+    """The runs: ``kinds`` are "this tree", "before" (``--tree``) and "floor"."""
 
+    def __init__(self, args: argparse.Namespace, work: Path, base_url: str) -> None:
+        self.args = args
+        self.work = work
+        self.trees = {"this tree": harness.ROOT}
+        if args.tree:
+            self.trees["before"] = Path(args.tree).resolve()
+        self.kinds = [*self.trees, "floor"]
+        self.base_url = base_url
 
-PROBE = r'''
-import asyncio, json, resource, statistics, sys, time
-t_spawn = float(sys.argv[1])
-from tui.engine.workspace import Workspace
-from tui.dashscope import ApiKey
-from tui.ui.app import PixverseApp
-from tui.ui.widgets.task_table import TaskTable
-from textual.widgets import Input
+    def env(self, home: Path, tree: Path = harness.ROOT) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()  # bytecode cached, as a user's install has it
+               if not k.startswith(("DASHSCOPE_", "PIXVERSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_API_KEY=KEY,
+                   DASHSCOPE_HTTP_BASE_URL=self.base_url,
+                   PYTHONPATH=os.pathsep.join((str(tree), bench_path())),
+                   BENCH_PRODUCT_TREE=str(tree))
+        return env
 
-async def main():
-    ws = Workspace.load(key=ApiKey("sk-bench-not-used"), base_url="http://127.0.0.1:9/api/v1")
-    app = PixverseApp(ws, poll=False)
-    out = {}
-    async with app.run_test(size=(140, 40)) as pilot:
-        table = app.screen.query_one(TaskTable)
-        while table.row_count == 0:
-            await asyncio.sleep(0.005)
-        await pilot.pause()
-        out["start"] = time.time() - t_spawn
-        screen = app.screen
-        painted = []
-        original = screen._compositor_refresh
+    def compile(self) -> None:
+        """Every module's bytecode cached first (as pip leaves an install): no run pays for
+        compiling, whichever comes first."""
+        folders = [str(t / p) for t in self.trees.values() for p in ("tui", "storage")]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *folders, str(harness.BENCH)],
+                       check=True, env=self.env(self.work), stdout=subprocess.DEVNULL)
 
-        def record():
-            original()
-            painted.append(time.perf_counter())
+    def start(self, kind: str, home: Path) -> PtyChild:
+        """The dashboard of a tree, or the floor app, in a pseudo-terminal."""
+        if kind == "floor":
+            return PtyChild([sys.executable, "-m", "harness.floor_app", str(home / "tasks.db")],
+                            self.env(home), self.work / "floor.err", cwd=harness.BENCH)
+        tree = self.trees[kind]
+        return PtyChild([sys.executable, "-m", "tui"], self.env(home, tree),
+                        self.work / "dashboard.err", cwd=tree)
 
-        screen._compositor_refresh = record  # note when each frame reaches the terminal
-
-        reloads = []
-        replace = table.replace
-
-        def timed_replace(*args, **kwargs):
-            replace(*args, **kwargs)
-            reloads.append(time.perf_counter())
-
-        table.replace = timed_replace  # note when a new page lands in the table
-
-        async def until_painted(t0, landed=reloads):
-            """Seconds from t0 to the first frame painted after the new rows landed."""
-            while not landed or landed[-1] < t0:
-                await asyncio.sleep(0.001)
-            while not painted or painted[-1] < landed[-1]:
-                await asyncio.sleep(0.001)
-            return painted[-1] - t0
-
-        box = app.screen.query_one("#filter", Input)
-        box.focus()
-        await pilot.pause()
-        timings = []
-        for query in ["fox", "fox n", "fox ne", "fox neo", "月光", "一只小猫", "rain tier:720P",
-                      "status:FAILED", "dragon storm", "fav tag:keep", ""]:
-            t0 = time.perf_counter()
-            box.value = query  # what one keystroke does
-            timings.append(await until_painted(t0))
-            await pilot.pause()
-        out["search"] = statistics.median(timings)
-        out["search_max"] = max(timings)
-        table.focus()
-        await pilot.pause()
+    def list_once(self, kind: str, home: Path) -> float:
+        tree = self.trees.get(kind, harness.ROOT)
+        argv = ([sys.executable, "-c", FLOOR_LIST, str(home / "tasks.db")] if kind == "floor"
+                else [sys.executable, "-m", "tui", "list"])
         t0 = time.perf_counter()
-        await pilot.press("pagedown")
-        out["scroll"] = await until_painted(t0, [t0])  # the first frame after the key
-        await pilot.pause()
-        t0 = time.perf_counter()
-        await pilot.press("right_square_bracket")
-        out["next_page"] = await until_painted(t0)
-        out["rows_in_table"] = table.row_count
-        out["total"] = app.main.view.matching
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
+        done = subprocess.run(argv, env=self.env(home, tree), cwd=tree, capture_output=True)
+        took = time.perf_counter() - t0
+        if done.returncode != 0 or NEWEST_MARK.encode() not in done.stdout:
+            raise RuntimeError(f"list failed: {done.stderr.decode()[-2000:]}")
+        return took
 
-asyncio.run(main())
-'''
+    def searches(self, kind: str, home: Path) -> list[float]:
+        tree = self.trees.get(kind, harness.ROOT)
+        argv = [sys.executable, "-m", "harness.search_probe",
+                "floor" if kind == "floor" else "product", str(home), *QUERIES]
+        done = subprocess.run(argv, env=self.env(home, tree), cwd=harness.BENCH,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"search probe failed: {done.stderr[-3000:]}")
+        took: list[float] = json.loads(done.stdout.strip().splitlines()[-1])
+        return took
+
+    def size(self, rows: int) -> dict[str, Any]:
+        progress(f"{rows:,} rows: making (or finding) the history")
+        home = cached_home(rows)
+        runs = self.args.runs
+        out: dict[str, Any] = {"rows": rows, "load": os.getloadavg()[0], "idle_cpu": {},
+                               "rss": {}, **{m: {k: [] for k in self.kinds}
+                                             for m in ("cold", "list", "search")}}
+        for run in range(runs):
+            progress(f"{rows:,} rows: run {run + 1} of {runs}")
+            order = self.kinds[run % len(self.kinds):] + self.kinds[:run % len(self.kinds)]
+            last = run == runs - 1
+            alive: list[tuple[str, PtyChild]] = []
+            for kind in order:
+                child = self.start(kind, home)
+                try:
+                    out["cold"][kind].append(child.seen_at(NEWEST_MARK, 120))
+                finally:
+                    if last:  # kept, for idle: all of them idle side by side
+                        alive.append((kind, child))
+                    else:
+                        child.stop()
+            if last:
+                self.idle(alive, out)
+            for kind in order:
+                for _ in range(2):
+                    out["list"][kind].append(self.list_once(kind, home))
+            for kind in order:
+                out["search"][kind] += self.searches(kind, home)
+        out["load_end"] = os.getloadavg()[0]
+        return out
+
+    def idle(self, alive: list[tuple[str, PtyChild]], out: dict[str, Any]) -> None:
+        try:
+            time.sleep(self.args.settle)
+            before = {kind: cpu_seconds(child.pid) or 0.0 for kind, child in alive}
+            t0 = time.monotonic()
+            time.sleep(self.args.idle)
+            took = time.monotonic() - t0
+            for kind, child in alive:
+                used = (cpu_seconds(child.pid) or 0.0) - before[kind]
+                out["idle_cpu"][kind] = used / took * 100
+                out["rss"][kind] = rss_mb(child.pid) or 0.0
+        finally:
+            for _, child in alive:
+                child.stop()
 
 
-def import_floor(source: Path, database: Path) -> float:
-    """Seconds for plain sqlite3 to load the same lines into the same schema: the most
-    any import could hope for (parse JSON, executemany, one transaction per batch)."""
-    import sqlite3
+def ms(value: float) -> str:
+    return f"{value * 1000:,.0f} ms"
 
-    from storage.records import IMPORTABLE
-    from storage.sqlite.db import statements
-    from storage.sqlite.schema import MIGRATIONS
 
-    db = sqlite3.connect(database, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    for script in MIGRATIONS:
-        for statement in statements(script):
-            db.execute(statement)
-    t0 = time.perf_counter()
-    next_id = 0
-    batch: list[tuple[dict[str, Any], int]] = []
+def report(figure: dict[str, Any], kinds: list[str]) -> str:
+    """One size: each measure for each kind side by side, and this tree's ratio to the
+    floor beside the goal."""
+    def med(measure: str, kind: str) -> float:
+        return float(statistics.median(figure[measure][kind]))
 
-    def flush() -> None:
-        db.execute("BEGIN IMMEDIATE")
-        for columns in {tuple(c for c in IMPORTABLE if c in r) for r, _ in batch}:
-            db.executemany(
-                f"INSERT INTO generations (id, {', '.join(columns)}) VALUES "
-                f"(?, {', '.join('?' for _ in columns)})",
-                [[i, *(int(r[c]) if isinstance(r[c], bool) else r[c] for c in columns)]
-                 for r, i in batch if tuple(c for c in IMPORTABLE if c in r) == columns])
-        db.executemany("INSERT INTO generation_tags (generation_id, tag) VALUES (?, ?)",
-                       [(i, t) for r, i in batch for t in r.get("tags") or []])
-        db.execute("COMMIT")
-        batch.clear()
+    def worst(measure: str, kind: str) -> float:
+        return float(max(figure[measure][kind]))
 
-    with source.open(encoding="utf-8") as lines:
-        for line in lines:
-            next_id += 1
-            batch.append((json.loads(line), next_id))
-            if len(batch) >= 2000:
-                flush()
-    if batch:
-        flush()
-    took = time.perf_counter() - t0
-    db.close()
-    return took
+    rows = [[f"{figure['rows']:,} rows (load {figure['load']:.1f} → {figure['load_end']:.1f})",
+             *kinds, "ratio to floor", "goal"]]
+
+    def line(label: str, cell: Any, ratio: str = "", goal: str = "") -> None:
+        rows.append([label, *(cell(kind) for kind in kinds), ratio, goal])
+
+    this = kinds[0]
+    line("cold start → first painted row", lambda k: ms(med("cold", k)),
+         f"{med('cold', this) / med('cold', 'floor'):.2f}×", "≤ 1.5×, flat ±10 %")
+    line("search keystroke → painted, median", lambda k: ms(med("search", k)),
+         f"{med('search', this) / med('search', 'floor'):.2f}×", "≤ 1.3×")
+    line("search keystroke → painted, worst", lambda k: ms(worst("search", k)), "",
+         "≤ 150 ms")
+    line("list (50 rows; floor: python + sqlite3)", lambda k: ms(med("list", k)),
+         f"{med('list', this) / med('list', 'floor'):.2f}×", "≤ 2×")
+    line("idle CPU (share of a core)",
+         lambda k: f"{figure['idle_cpu'].get(k, float('nan')):.2f} %", "", "≤ 0.5 %")
+    line("RSS at idle", lambda k: f"{figure['rss'].get(k, float('nan')):.0f} MB")
+    return side_by_side(rows)
+
+
+def inflight_rss(args: argparse.Namespace, work: Path) -> None:
+    """RSS of the dashboard while ``--inflight`` tasks stay in flight, every 10 s."""
+    import asyncio
+
+    from harness.product import put_in_flight, workspace
+    from harness.simulator import SimChild
+
+    from storage import open_store
+
+    speed = 20.0
+    sim = SimChild(work, "inflight", speed=speed, failure_rate=0.0, seed=7,
+                   min_work=1e7, max_work=1e7)  # nothing ends while the bench runs
+    home = work / "inflight-home"
+    home.mkdir()
+    ws = workspace(home, sim.base_url, KEY, speed)
+
+    async def create() -> None:
+        async with await open_store(ws.paths.database) as store:
+            await put_in_flight(ws, store, args.inflight, speed=speed)
+
+    progress(f"putting {args.inflight:,} tasks in flight")
+    asyncio.run(create())
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DASHSCOPE_", "PIXVERSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_API_KEY=KEY,
+               DASHSCOPE_HTTP_BASE_URL=sim.base_url, PYTHONPATH=bench_path())
+    child = PtyChild([sys.executable, "-m", "tui"], env, work / "inflight.err",
+                     cwd=harness.ROOT)
+    try:
+        child.seen_at("bench task", 120)
+        started = time.monotonic()
+        samples: list[tuple[float, float]] = []
+        while (elapsed := time.monotonic() - started) < args.minutes * 60:
+            samples.append((elapsed / 60, rss_mb(child.pid) or float("nan")))
+            progress(f"  minute {elapsed / 60:4.1f}: {samples[-1][1]:.1f} MB")
+            time.sleep(10)
+        samples.append(((time.monotonic() - started) / 60, rss_mb(child.pid) or float("nan")))
+    finally:
+        child.stop()
+        sim.close()
+    rows = [["minute", "RSS"], *([f"{m:.1f}", f"{mb:.1f} MB"] for m, mb in samples)]
+    print(side_by_side(rows))
+    warm = [mb for m, mb in samples if m >= 1.0]
+    if len(warm) >= 2:
+        print(f"from minute 1 to {samples[-1][0]:.1f}: {warm[-1] - warm[0]:+.1f} MB "
+              f"(at most {max(warm) - warm[0]:+.1f}); goal: flat within ±5 MB")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--keep", help="reuse/keep the benchmark home in this folder")
+    parser.add_argument("--rows", default="10000,100000,1000000",
+                        help="history sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (medians)")
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measured")
+    parser.add_argument("--settle", type=float, default=SETTLE,
+                        help="seconds after the first paint before idle is measured")
+    parser.add_argument("--tree", help="run the product from this checkout (a 'before')")
+    parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument("--inflight", type=int, default=0, metavar="N",
+                        help="instead: RSS while N tasks stay in flight (e.g. 1000)")
+    parser.add_argument("--minutes", type=float, default=3.0,
+                        help="with --inflight: how long RSS is sampled")
     parser.add_argument("--quick", action="store_true",
-                        help="a short run that proves the bench works: --rows 5000")
+                        help="a short run that proves the bench works: 2,000 rows, 1 run "
+                        "(with --inflight: 50 tasks, 1 minute)")
     args = parser.parse_args()
     if args.quick:
-        args.rows = 5000
-    home = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pixverse-bench-"))
-    env = {**os.environ, "PIXVERSE_TUI_HOME": str(home)}
-    env.pop("DASHSCOPE_API_KEY", None)
-    figures: dict[str, float] = {}
-    if not (home / "tasks.db").exists():
-        source = home / "history.jsonl"
-        home.mkdir(parents=True, exist_ok=True)
-        history(args.rows, source)
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tui", "import", str(source)], env=env,
-                       check=True, capture_output=True)
-        figures["import"] = time.perf_counter() - t0
-        figures["import_floor"] = import_floor(source, home / "floor.db")
-    done = subprocess.run([sys.executable, "-c", PROBE, str(time.time())], env=env,
-                          capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        print(done.stderr, file=sys.stderr)
-        return 1
-    figures.update(json.loads(done.stdout.strip().splitlines()[-1]))
-    rows = [
-        ("history", f"{figures['total']:,} generations", ""),
-        ("import (pixverse-tui import)", f"{figures['import']:.1f} s" if "import" in figures
-         else "(reused)", "≤ 1.5× the floor"),
-        ("  floor: sqlite3 executemany, same schema", f"{figures['import_floor']:.1f} s"
-         if "import_floor" in figures else "(reused)",
-         f"ratio {figures['import'] / figures['import_floor']:.2f}×"
-         if "import_floor" in figures else ""),
-        ("cold start → first painted table", f"{figures['start'] * 1000:.0f} ms", "< 1000 ms"),
-        ("search keystroke → repainted (median)", f"{figures['search'] * 1000:.0f} ms",
-         "< 100 ms"),
-        ("search keystroke → repainted (worst)", f"{figures['search_max'] * 1000:.0f} ms", ""),
-        ("scroll a page (pagedown)", f"{figures['scroll'] * 1000:.0f} ms", ""),
-        ("next page from SQLite (])", f"{figures['next_page'] * 1000:.0f} ms", ""),
-        ("rows held by the table", f"{figures['rows_in_table']:,}", ""),
-        ("peak memory (RSS)", f"{figures['peak_mb']:.0f} MB", "< 200 MB"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'result':>22}  target")
-    for name, value, target in rows:
-        print(f"{name:<{width}}  {value:>22}  {target}")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(home, ignore_errors=True)
+        args.rows, args.runs, args.idle, args.settle = "2000", 1, 5.0, 2.0
+        args.inflight, args.minutes = min(args.inflight, 50), 1.2
+    sizes = [int(n.replace("_", "")) for n in args.rows.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="pixverse-history-bench-"))
+    print(run_header("history_bench.py", f"product from {args.tree or 'this tree'}"),
+          flush=True)
+    try:
+        if args.inflight:
+            inflight_rss(args, work)
+            return 0
+        _, base_url = plain_simulator(1.0, work / "simulator.err")
+        bench = Bench(args, work, base_url)
+        bench.compile()
+        figures = []
+        for rows in sizes:
+            figures.append(bench.size(rows))
+            print(report(figures[-1], bench.kinds) + "\n", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=1))
+    finally:
+        kill_all()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -30,8 +30,8 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.figures import percentile, side_by_side, until
+from harness.history_db import write_jsonl as history  # the same synthetic history
 from harness.product import import_history, workspace
-from history_bench import history  # the same synthetic history
 from textual.widgets import TextArea
 
 from tui.dashscope import GenerationRequest

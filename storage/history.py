@@ -30,6 +30,9 @@ class FilterError(ValueError):
     pass
 
 
+MIN_INDEXED = 3  # characters: shorter words are not in the text index (trigrams)
+
+
 @dataclass(frozen=True)
 class HistoryFilter:
     """Which rows a view or command wants (see ``storage.interface.History``)."""
@@ -49,10 +52,20 @@ class HistoryFilter:
     # Batches shown as one row (their first task stands for them) — a view's choice,
     # not part of what the user searched for.
     folded: tuple[str, ...] = field(default=(), compare=False)
+    # Only the newest N kept generations are looked at: a view's bound on a search no
+    # index serves (``unindexed_text``), so that it stops after N rows at any size.
+    newest: int | None = None
 
     @property
     def empty(self) -> bool:
         return self == HistoryFilter()
+
+    @property
+    def unindexed_text(self) -> bool:
+        """Words to find, none of them long enough for the text index (a trigram index
+        serves words of three characters or more): only a walk through rows finds them."""
+        words = split_words(self.text.strip())
+        return bool(words) and all(len(word) < MIN_INDEXED for word in words)
 
 
 def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:

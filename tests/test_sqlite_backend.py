@@ -50,6 +50,26 @@ async def test_idle_listening_costs_one_tiny_statement_a_tick(store: TaskStore) 
     assert looked == []  # the last subscriber left: listening stopped
 
 
+async def test_a_quiet_store_is_looked_at_less_often_and_still_heard(
+        store: TaskStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle means idle: once nothing has changed for a while the feed looks a few times a
+    second, not ten — and another process's write is still heard."""
+    from storage.sqlite import feed as sqlite_feed
+
+    monkeypatch.setattr(sqlite_feed, "QUIET_AFTER", 0.2)
+    monkeypatch.setattr(sqlite_feed, "QUIET_TICK", 0.5)
+    changes = store.changes()
+    await asyncio.sleep(TICK * 2)
+    _, looked = await traced(store)
+    await asyncio.sleep(2.0)
+    assert 1 <= len(looked) <= 10  # ten a second would be twenty
+    with sqlite3.connect(tmp_path / "tasks.db") as other:
+        other.execute("INSERT INTO poller_leases (account, owner, until) VALUES ('a', 'o', 'x')")
+    change = await asyncio.wait_for(anext(changes), 5)
+    assert change.lease
+    await changes.aclose()
+
+
 async def test_another_processes_write_is_read_from_the_log_only(store: TaskStore,
                                                                  tmp_path: Path) -> None:
     feed = store.changes()
@@ -85,7 +105,8 @@ def test_the_store_lives_only_behind_the_interface() -> None:
     root = Path(__file__).resolve().parents[1]
     allowed = {root / "tests" / "store_contract" / "backends.py",
                root / "tests" / "test_sqlite_backend.py", root / "tests" / "test_sqlite_plans.py",
-               root / "bench" / "contention_bench.py", root / "bench" / "history_bench.py"}
+               root / "bench" / "contention_bench.py",
+               root / "bench" / "harness" / "history_db.py"}
     naming = [path for folder in ("tui", "tests", "bench") for path in (root / folder).rglob("*.py")
               if path not in allowed and ("storage.sqlite" in path.read_text(encoding="utf-8")
                                           or "SqliteStore" in path.read_text(encoding="utf-8"))]

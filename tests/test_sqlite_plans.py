@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage import TaskStore, open_store
-from storage.history import parse_filter
+from storage.history import HistoryFilter, parse_filter
 from storage.sqlite.db import Database
 from tui.engine.following import rescue
 
@@ -115,3 +116,66 @@ async def test_the_expiry_check_uses_the_unsaved_index(
     await rescue.to_rescue(store)
     for plan in plans(store, queries):
         assert any("generations_unsaved" in step for step in plan), plan
+
+
+async def test_start_up_housekeeping_reads_its_indexes(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """What every command and the dashboard do when they open the store: interrupted
+    sends are looked for through ``generations_sending``, old trash through
+    ``generations_forgotten`` — never the whole table."""
+    await store.intents.sweep_interrupted()
+    await store.trash.purge()
+    assert queries
+    for sql, plan in zip([q[0] for q in queries], plans(store, queries), strict=True):
+        # (Scanning a partial index reads only its rows: the few being sent, the trash.)
+        assert plan and all("INDEX generations_sending" in step
+                            or "INDEX generations_forgotten" in step for step in plan), (sql, plan)
+
+
+@pytest.mark.parametrize("text", ["z", "zz", "n", "月", "n status:FAILED", "fo tag:keep"])
+async def test_a_short_search_walks_only_the_newest_rows(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]], text: str) -> None:
+    """Words too short for the text index (1–2 characters) are looked for in the newest
+    ``newest`` rows only, as the dashboard asks: each query reads a range of the
+    creation index (or the index alone, to find where the range starts)."""
+    where = replace(parse_filter(text), newest=1000)
+    assert where.unindexed_text
+    everything = await store.history.page(parse_filter(text), limit=ROWS)
+    newest = sorted((r.id for r in everything if r.id > ROWS - 1000), reverse=True)
+    queries.clear()
+    page = await store.history.page(where, limit=50)
+    counted = await store.history.count(where, at_most=1000)
+    assert [r.id for r in page] == newest[:50] and counted == len(newest)
+    for sql, plan in zip([q[0] for q in queries], plans(store, queries), strict=True):
+        if "generations_fts" in sql or "FROM figures" in sql:
+            continue
+        bounded = any("generations_kept (created_at>?)" in step for step in plan)
+        finding_the_bound = plan == ["SCAN generations USING INDEX generations_kept"] \
+            and "LIMIT 1 OFFSET" in sql
+        assert bounded or finding_the_bound, (sql, plan)
+
+
+async def test_folded_batches_are_counted_without_reading_the_history(
+        tmp_path: Path, queries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Batches folded and nothing typed: the count is the kept figure less what the folds
+    hide — exact (never "1,000+"), and read through the batch index."""
+    async with await open_store(tmp_path / "tasks.db") as opened:
+        await opened.history.import_many(
+            {**record(n), "batch_id": f"b{n % 3}" if n < 30 else None} for n in range(300))
+        await opened.trash.forget(1)  # b1's first row: its batch has no kept stand-in... yet
+        folded = replace(HistoryFilter(), folded=("b0", "b1"))
+        exact = len(await opened.history.page(folded, limit=1000))
+        queries.clear()
+        assert await opened.history.count(folded) == exact == 300 - 1 - 19 + 1
+        for plan in plans(opened, queries):
+            assert not any(step.startswith("SCAN generations") and "generations_batch" not in step
+                           for step in plan), plan
+
+
+async def test_a_bound_beyond_the_history_bounds_nothing(store: TaskStore) -> None:
+    where = parse_filter("月")
+    everything = await store.history.page(where, limit=ROWS)
+    bounded = replace(where, newest=ROWS * 10)
+    assert await store.history.page(bounded, limit=ROWS) == everything
+    assert await store.history.count(bounded) == len(everything) > 0
+    assert len(await store.history.ids(bounded)) == len(everything)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.dashscope import ApiKey
-from tui.simulator import Simulator, SimulatorConfig
 
 if TYPE_CHECKING:
     from tui.engine.workspace import Workspace
+    from tui.simulator import Simulator
 
 DEMO_SPEED = 10.0  # a typical 1–5 minute task takes 6–30 s
 DEMO_KEY = "sk-demo-pixverse-tui"
@@ -16,6 +16,8 @@ DEMO_KEY = "sk-demo-pixverse-tui"
 
 def start_demo_simulator() -> Simulator:
     """A simulator on a free loopback port, in a background thread."""
+    from tui.simulator import Simulator, SimulatorConfig
+
     return Simulator(SimulatorConfig(port=0, speed=DEMO_SPEED, failure_rate=0.08)).start()
 
 
@@ -31,12 +33,14 @@ def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = Fa
     """The dashboard in this terminal (or browser tab).  ``simulator_url``: the demo on a
     simulator that is already running (``serve --demo`` starts one for every tab);
     ``read_only``: a viewer's dashboard (nothing billed, destructive or written)."""
+    from tui.ui import graphics
+
+    graphics.start_detecting()  # asks while the modules below load
     from tui.config.credentials import CredentialsError
     from tui.engine.workspace import Workspace
-    from tui.ui import graphics
     from tui.ui.app import PixverseApp
 
-    graphics.detect()  # must ask the terminal before Textual takes it over
+    graphics.finish_detecting()  # must be answered before Textual takes the terminal
 
     if demo and simulator_url is not None:
         app = PixverseApp(demo_workspace(simulator_url), read_only=read_only)

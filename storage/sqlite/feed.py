@@ -5,7 +5,10 @@ transaction (schema v8), whichever process writes.  While anyone listens, the
 store looks at ``PRAGMA data_version`` every ``TICK`` — a statement that touches
 no table and moves only when another connection committed — and reads the log
 past the last ``seq`` it read when it moved; this process's own commits wake it at
-once.  Nobody listening: nothing runs.
+once.  After ``QUIET_AFTER`` without a change it looks every ``QUIET_TICK`` instead
+(an idle dashboard wakes twice a second, not ten times; the first write of another
+process is seen within ``QUIET_TICK``, the rest of its burst within ``TICK``).
+Nobody listening: nothing runs.
 
 The looking is done on a connection of its own, used only from the event loop's
 thread: both statements take microseconds (no table scanned, the log read by its
@@ -23,6 +26,8 @@ from storage.changes import EVERYTHING, MAX_ROWS, Change, ChangeHub
 from storage.sqlite.db import Database
 
 TICK = 0.1  # seconds between looks at data_version: another process's write shows this late
+QUIET_TICK = 0.5  # seconds between looks once nothing has changed for QUIET_AFTER
+QUIET_AFTER = 5.0  # seconds without a change before the looks slow down
 
 
 class LogFeed:
@@ -73,8 +78,10 @@ class LogFeed:
 
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
+        moved = loop.time()  # when the log last had news (a lease's renewal is none)
         while self.hub.listened:
-            tick = loop.call_later(TICK, self._wake.set)
+            quiet = loop.time() - moved >= QUIET_AFTER
+            tick = loop.call_later(QUIET_TICK if quiet else TICK, self._wake.set)
             await self._wake.wait()
             tick.cancel()
             self._wake.clear()
@@ -83,7 +90,8 @@ class LogFeed:
                 version = self._data_version()
                 if ours or version != self._version:
                     self._version = version
-                    self._read()
+                    if self._read():
+                        moved = loop.time()
             except sqlite3.Error:  # busy for a moment, or the file went away: next tick
                 self._version = None
                 self._forget_connection()
@@ -106,18 +114,20 @@ class LogFeed:
     def _scalar(self, sql: str) -> int:
         return int(self._connection().execute(sql).fetchone()[0])
 
-    def _read(self) -> None:
+    def _read(self) -> bool:
+        """Publish what the log holds past the last change read; whether it held any."""
         found = self._connection().execute(
             "SELECT seq, generation_id, figures, lease FROM changes WHERE seq > ?"
             " ORDER BY seq LIMIT ?", (self._last, MAX_ROWS + 1)).fetchall()
         if not found:
-            return
+            return False
         if found[0][0] != self._last + 1 or len(found) > MAX_ROWS:
             # Pruned before we read them, or too many to name: re-read everything.
             self._last = self._scalar("SELECT MAX(seq) FROM changes")
             self.hub.publish(EVERYTHING)
-            return
+            return True
         self._last = found[-1][0]
         self.hub.publish(Change(
             rows=frozenset(row[1] for row in found if row[1] is not None),
             figures=any(row[2] for row in found), lease=any(row[3] for row in found)))
+        return True

@@ -10,10 +10,11 @@ figure, schema v9).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from storage.clock import iso
-from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.history import MIN_INDEXED, SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
 from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
@@ -39,11 +40,30 @@ SHOWN_STATUS = ("CASE submission WHEN 'sending' THEN 'SUBMITTING' ELSE UPPER(sub
                 " END")
 
 
+# The creation time of the Nth newest kept row (parameter: N - 1), from the index.
+NEWEST_CUTOFF = ("SELECT created_at FROM generations INDEXED BY generations_kept"
+                 " WHERE forgotten_at IS NULL ORDER BY created_at DESC LIMIT 1 OFFSET ?")
+
+
+async def newest_cutoff(db: Database, where: HistoryFilter | None
+                        ) -> tuple[HistoryFilter | None, str | None]:
+    """A filter bounded to its ``newest`` rows, as ``where_sql`` serves it best: without
+    the bound, and where the bound falls (None: no bound — fewer rows than that, or none
+    asked) — one walk of N entries of the index."""
+    if where is None or where.newest is None:
+        return where, None
+    unbounded = replace(where, newest=None)
+    if where.trash:
+        return unbounded, None
+    found = await db.scalar(NEWEST_CUTOFF, (where.newest - 1,))
+    return unbounded, str(found) if found is not None else None
+
+
 def text_match(where: HistoryFilter | None) -> str | None:
     """The words of three characters or more as one FTS5 query (each a quoted string, so
     a substring: the trigram index), or None if there is none."""
     words = split_words(where.text.strip()) if where is not None else []
-    long = ['"' + w.replace('"', '""') + '"' for w in words if len(w) >= 3]
+    long = ['"' + w.replace('"', '""') + '"' for w in words if len(w) >= MIN_INDEXED]
     return " ".join(long) or None
 
 
@@ -52,10 +72,12 @@ async def figures(db: Database) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in await db.fetch("SELECT name, n FROM figures")}
 
 
-def where_sql(where: HistoryFilter | None, *,
-              text_index: bool = True) -> tuple[str, list[Any]]:
+def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
+              cutoff: str | None = None) -> tuple[str, list[Any]]:
     """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
-    ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``)."""
+    ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``).
+    ``cutoff``: the creation time of the ``newest``-th newest kept row, read beforehand
+    (``newest_cutoff``); without it the bound is a subquery the planner serves less well."""
     found = where or HistoryFilter()
     clauses: list[str] = ["forgotten_at IS NOT NULL" if found.trash
                           else "forgotten_at IS NULL"]
@@ -74,7 +96,7 @@ def where_sql(where: HistoryFilter | None, *,
     text = found.text.strip()
     if text:
         for term in split_words(text):
-            if len(term) < 3:
+            if len(term) < MIN_INDEXED:
                 clauses.append("generations.prompt LIKE ? ESCAPE '\\'")
                 params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%")
                               .replace("_", "\\_") + "%")
@@ -103,6 +125,12 @@ def where_sql(where: HistoryFilter | None, *,
     for tag in found.tags:
         clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
         params.append(tag)
+    if cutoff is not None:
+        clauses.append("created_at >= ?")  # the walk of the newest rows stops there
+        params.append(cutoff)
+    elif found.newest is not None and not found.trash:  # (fewer rows than that: no bound)
+        clauses.append(f"created_at >= COALESCE(({NEWEST_CUTOFF}), '')")
+        params.append(found.newest - 1)
     if found.folded:
         marks = ", ".join("?" for _ in found.folded)
         clauses.append(f"(batch_id IS NULL OR batch_id NOT IN ({marks}) OR id IN (SELECT"

@@ -13,6 +13,7 @@ from storage import Observation, open_store
 from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.ui.services import Services
+from tui.ui.view import history as history_view
 from tui.ui.view.history import PAGE_SIZE, BatchDetails, HistoryView, TaskDetails
 
 
@@ -156,3 +157,61 @@ async def test_the_page_makes_room_for_the_highlighted_row(services: Services) -
     assert chosen in {r.id for r in again.rows} and len(again.rows) == PAGE_SIZE + 3
     view.arrived(3, at_top=False)
     assert view.figures(len(again.rows)).new_above == 3
+
+
+async def test_a_search_too_short_for_the_index_looks_through_the_newest_rows_only(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One or two characters (``f``, ``fo``, ``猫``) no index serves: the newest
+    ``SHORT_WINDOW`` rows are looked through, and the status bar says so; a third
+    character searches everything."""
+    monkeypatch.setattr(history_view, "SHORT_WINDOW", 40)
+    await fill(services, 120)
+    view = HistoryView(services)
+    await view.recount(force=True)
+    view.filter("9")  # among the newest 40 (prompt 080 … 119): 089, 090–099, 109, 119
+    page = await view.read_page()
+    assert [r.prompt for r in page.rows] == [f"prompt {n:03d}" for n in range(119, 79, -1)
+                                              if "9" in f"{n:03d}"]
+    assert view.window(len(page.rows)) == "13 of the newest 40 match (3 letters: all)"
+    view.filter("t 0")  # "t" and "0": still short words
+    assert view.where.newest == 40
+    view.filter("prompt 0")  # a word the index serves: everything is searched
+    page = await view.read_page()
+    assert view.where.newest is None
+    assert view.matching == sum("0" in f"{n:03d}" for n in range(120))
+
+
+async def test_a_search_that_finds_little_is_read_once_not_counted(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    await fill(services, 120)
+    view = HistoryView(services)
+    counted: list[object] = []
+    count = services.db.history.count
+
+    async def counting(*args: object, **kwargs: object) -> int:
+        counted.append(args)
+        return await count(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.db.history, "count", counting)
+    view.filter("no such prompt")
+    assert not (await view.read_page()).rows and view.matching == 0
+    view.filter("prompt 11")  # "prompt" and "11": 011, 110–119
+    assert len((await view.read_page()).rows) == 11 and view.matching == 11
+    assert counted == []  # a first page that is not full holds every match
+    view.filter("prompt")
+    await view.read_page()
+    assert len(counted) == 1 and view.matching == 120
+
+
+async def test_folded_batches_count_exactly_beyond_the_cap(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding is the view's choice, not a search: the count stays exact (no "1,000+")."""
+    monkeypatch.setattr(history_view, "COUNT_CAP", 50)
+    await fill(services, 100)
+    await services.db.history.import_many(
+        [{**record(200 + n, "SUCCEEDED", minutes_ago=10), "batch_id": "b1"} for n in range(30)])
+    view = HistoryView(services)
+    await view.fold("b1")
+    page = await view.read_page()
+    assert view.matching == 101 and not view.capped
+    assert view.window(len(page.rows)) == "1–50 of 101"

@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from storage import TRASH_DAYS, Generation, StatusEvent
 from storage.errors import full_disk
@@ -20,11 +20,12 @@ from tui.cli import render
 from tui.cli.output import Problem, err, find_one, print_json, print_rows, say
 from tui.config.credentials import region_of
 from tui.engine.following import rescue
-from tui.engine.history import stats, transfer, trash
-from tui.engine.media import provenance
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_width import cells, pad
+
+if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
+    from tui.engine.media import provenance
 
 
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
@@ -33,10 +34,10 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     where = parse_filter(" ".join(tokens))
     if where.problems:
         raise Problem("; ".join(where.problems))
-    async with await ws.open_store() as store:
+    async with await ws.open_store() as store:  # tidied first: a crashed send says so
         rows = await store.history.page(where, limit=args.limit)
+        print_rows(rows, args.json)  # the rows first, then the look for expiring videos
         about_to_expire = rescue.warning(await rescue.expiring(store))
-    print_rows(rows, args.json)
     if about_to_expire:
         err(f"warning: {about_to_expire}")
     return 0
@@ -60,6 +61,8 @@ async def cmd_forget(args: argparse.Namespace, ws: Workspace) -> int:
     if not args.tasks and not args.status:
         raise Problem("name the generations to forget: TASK… or --status (e.g. --status "
                       "REJECTED)")
+    from tui.engine.history import trash
+
     where = parse_filter(" ".join(f"status:{s}" for s in args.status or []))
     if where.problems:
         raise Problem("; ".join(where.problems))
@@ -127,6 +130,8 @@ def _is_file(path: Path) -> bool:
 
 async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> int:
     """By the metadata's task id, else by the file's SHA-256; else what the metadata says."""
+    from tui.engine.media import provenance
+
     told = await asyncio.to_thread(provenance.read, video)
     async with await ws.open_store() as store:
         row = await store.generations.by_task_id(told.task_id) if told and told.task_id else None
@@ -201,6 +206,8 @@ class _TerminalSafe:
 
 
 async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
+    from tui.engine.history import transfer
+
     where = filter_from(args)
     async with await ws.open_store() as store:
         if args.output and args.output != "-":
@@ -235,6 +242,8 @@ def _stdout_path() -> Path:
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
     """A JSONL export, a sidecar NAME.json, a video, or a folder of videos and sidecars."""
+    from tui.engine.history import transfer
+
     source = Path(args.file)
     async with await ws.open_store() as store:
         try:
@@ -255,6 +264,8 @@ async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
+    from tui.engine.history import stats
+
     async with await ws.open_store() as store:
         figures = await stats.compute(store, ws.settings.section("prices"), filter_from(args),
                                       ws.settings.section("budget"))

@@ -2,49 +2,29 @@
 
 Exit status is 0 only on success; errors go to stderr as one sentence — never
 a traceback (``PIXVERSE_TUI_DEBUG=1`` shows one, for a bug report).
+
+Each command's module is imported only when that command runs (a command is named
+here as ``"module:function"``): ``list`` never loads the client, the simulator,
+Textual or the media libraries, and every command starts as fast as its own work
+allows.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from typing import Any, NoReturn
 
-from storage import StoreError
 from storage.records import SHOWN_STATUSES
-from tui.cli import completion, help_topics
-from tui.cli.config import run as cmd_config
+from tui.cli import completion
 from tui.cli.help_text import add_help_text
-from tui.cli.history import (
-    cmd_export,
-    cmd_forget,
-    cmd_import,
-    cmd_list,
-    cmd_locate,
-    cmd_show,
-    cmd_stats,
-)
-from tui.cli.output import Problem, describe, err
-from tui.cli.submit import cmd_submit
-from tui.cli.tasks import (
-    cmd_cancel,
-    cmd_download,
-    cmd_resolve,
-    cmd_sync,
-    cmd_track,
-    cmd_wait,
-)
-from tui.cli.watch import cmd_watch
-from tui.config.credentials import CredentialsError
-from tui.dashscope import DashScopeError, RequestInvalid
+from tui.cli.output import err
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
-from tui.engine.submitting.submit import CreatedButNotRecorded
-from tui.engine.workspace import MissingKey, Workspace
 from tui.stopping import Stopped, stoppable
 from tui.text_input import unicode_problem
 
@@ -77,7 +57,7 @@ def _positive(text: str) -> int:
 
 
 def _variations(text: str) -> int:
-    from tui.engine.submitting.batch import MAX_VARIATIONS
+    from tui.engine.submitting.limits import MAX_VARIATIONS
 
     value = int(text)
     if not 1 <= value <= MAX_VARIATIONS:
@@ -104,6 +84,16 @@ def _version() -> str:
         return __version__
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for (reading the
+    distribution's metadata costs more than the rest of the parser)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pixverse-tui",
@@ -113,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true",
                         help="the dashboard for looking only: nothing can be submitted, "
                         "cancelled, re-run, forgotten or annotated")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="show the program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def json_flag(p: argparse.ArgumentParser) -> None:
@@ -155,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --wait: download the video when it is ready")
     json_flag(p)
     scale_flag(p)
-    p.set_defaults(run=cmd_submit)
+    p.set_defaults(run="tui.cli.submit:cmd_submit")
 
     p = sub.add_parser("list", help="list generations, newest first")
     p.add_argument("--status", action="append", metavar="STATUS",
@@ -166,13 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50,
                    help="show at most N generations (default: 50)")
     json_flag(p)
-    p.set_defaults(run=cmd_list)
+    p.set_defaults(run="tui.cli.history:cmd_list")
 
     p = sub.add_parser("show", help="everything about one generation")
     p.add_argument("task", metavar="TASK|FILE.mp4",
                    help="task id (or a prefix), #ID, or a video file saved by pixverse-tui")
     json_flag(p)
-    p.set_defaults(run=cmd_show)
+    p.set_defaults(run="tui.cli.history:cmd_show")
 
     p = sub.add_parser("forget", help="move generations to the trash, e.g. the refused ones "
                        "(--status REJECTED)")
@@ -184,31 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true",
                    help="do not ask first (for scripts)")
     json_flag(p)
-    p.set_defaults(run=cmd_forget)
+    p.set_defaults(run="tui.cli.history:cmd_forget")
 
     p = sub.add_parser("wait", help="follow tasks until they end")
     p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
     p.add_argument("--download", action="store_true", help="download each video when ready")
     json_flag(p)
     scale_flag(p)
-    p.set_defaults(run=cmd_wait)
+    p.set_defaults(run="tui.cli.tasks:cmd_wait")
 
     p = sub.add_parser("download", help="download finished videos")
     p.add_argument("tasks", nargs="+", metavar="TASK", help="task id (or a prefix), or #ID")
     p.add_argument("--to", metavar="FOLDER", help="folder (default: the downloads folder)")
     json_flag(p)
-    p.set_defaults(run=cmd_download)
+    p.set_defaults(run="tui.cli.tasks:cmd_download")
 
     p = sub.add_parser("cancel", help="cancel a PENDING task")
     p.add_argument("task", metavar="TASK", help="task id (or a prefix), or #ID")
     json_flag(p)
-    p.set_defaults(run=cmd_cancel)
+    p.set_defaults(run="tui.cli.tasks:cmd_cancel")
 
     p = sub.add_parser("track", help="adopt tasks created elsewhere, by task id")
     p.add_argument("task_ids", nargs="+", metavar="TASK_ID",
                    help="the service's full task id")
     json_flag(p)
-    p.set_defaults(run=cmd_track)
+    p.set_defaults(run="tui.cli.tasks:cmd_track")
 
     p = sub.add_parser("resolve", help="settle submissions whose outcome is unknown")
     p.add_argument("ref", nargs="?", help="#ID of an unconfirmed submission (default: all)")
@@ -216,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--task", metavar="TASK_ID", help="it created this task id")
     group.add_argument("--abandon", action="store_true", help="it created nothing; drop it")
     json_flag(p)
-    p.set_defaults(run=cmd_resolve)
+    p.set_defaults(run="tui.cli.tasks:cmd_resolve")
 
     def filter_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--filter", help='words and tokens, e.g. "fox tier:720P fav"')
@@ -240,22 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON Lines (default) or CSV")
     p.add_argument("-o", "--output", metavar="FILE", help="file (default: standard output)")
     filter_flags(p)
-    p.set_defaults(run=cmd_export)
+    p.set_defaults(run="tui.cli.history:cmd_export")
 
     p = sub.add_parser("import", help="add an exported history (idempotent on task id)")
     p.add_argument("file", metavar="FILE",
                    help="an export (.jsonl), a sidecar (.json), a video, or a folder of them")
     json_flag(p)
-    p.set_defaults(run=cmd_import)
+    p.set_defaults(run="tui.cli.history:cmd_import")
 
     p = sub.add_parser("sync", help="adopt tasks made by other clients in the last 24 h")
     json_flag(p)
-    p.set_defaults(run=cmd_sync)
+    p.set_defaults(run="tui.cli.tasks:cmd_sync")
 
     p = sub.add_parser("stats", help="usage statistics")
     json_flag(p)
     filter_flags(p)
-    p.set_defaults(run=cmd_stats)
+    p.set_defaults(run="tui.cli.history:cmd_stats")
 
     p = sub.add_parser("watch", help="follow every task headless: print, download, signal")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
@@ -267,11 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one JSON object per line per event on standard output: ended, saved, "
                    "save_failed, expiring, poller (shapes: docs/cli.md)")
     scale_flag(p)
-    p.set_defaults(run=cmd_watch)
+    p.set_defaults(run="tui.cli.watch:cmd_watch")
 
     p = sub.add_parser("locate", help="where config, data and downloads live")
     json_flag(p)
-    p.set_defaults(run=cmd_locate)
+    p.set_defaults(run="tui.cli.history:cmd_locate")
 
     p = sub.add_parser("config", help="the config file: where it is, what is in effect, "
                        "whether it is valid")
@@ -279,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="path: where config.toml is; show: every setting in effect and where "
                    "it came from; check: validate config.toml, templates, themes and keys")
     json_flag(p)
-    p.set_defaults(run_sync=cmd_config)
+    p.set_defaults(run_sync="tui.cli.config:run")
 
     p = sub.add_parser("help", help="the pages of docs/ in the terminal: pixverse-tui help "
                        "TOPIC (help alone lists them)")
@@ -287,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a page (configuration, keys, batches, cli…) or a command's name")
     p.add_argument("--path", action="store_true",
                    help="print where the page is instead of its text")
-    p.set_defaults(run_sync=lambda args: help_topics.run(args, dict(sub.choices)))
+    p.set_defaults(run_sync=lambda args: import_module("tui.cli.help_topics").run(
+        args, dict(sub.choices)))
 
     p = sub.add_parser("completion", help="print a shell completion script")
     p.add_argument("shell", choices=tuple(completion.SHELLS),
@@ -303,6 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(sub)
     add_help_text(sub.choices)
     return parser
+
+
+def command(name: str | Callable[..., Any]) -> Callable[..., Any]:
+    """A command's function, from its ``"module:function"`` (imported now, when it runs)."""
+    if callable(name):
+        return name
+    module, _, function = name.partition(":")
+    found: Callable[..., Any] = getattr(import_module(module), function)
+    return found
 
 
 def _print_completion(args: argparse.Namespace) -> int:
@@ -369,7 +370,7 @@ def _main(argv: Sequence[str] | None) -> int:
         err(bad)
         return 2
     if getattr(args, "run_sync", None) is not None:  # simulate, serve, config: no workspace
-        return int(args.run_sync(args))
+        return int(command(args.run_sync)(args))
     if args.command is None:
         from tui.launch import launch
 
@@ -383,15 +384,14 @@ def _main(argv: Sequence[str] | None) -> int:
             "`pixverse-tui simulate` and point DASHSCOPE_HTTP_BASE_URL at it")
         return 2
     try:
+        import asyncio
+
+        from tui.engine.workspace import Workspace
+
         ws = Workspace.load()
         for warning in ws.warnings:  # the same ones the dashboard shows
             err(warning)
-        return int(asyncio.run(stoppable(args.run(args, ws))))
-    except (Problem, MissingKey, CredentialsError, RequestInvalid, StoreError,
-            CreatedButNotRecorded) as exc:
-        err(str(exc))
-    except DashScopeError as exc:
-        err(describe(exc))
+        return int(asyncio.run(stoppable(command(args.run)(args, ws))))
     except KeyboardInterrupt:
         err("interrupted")
         return 130
@@ -401,9 +401,31 @@ def _main(argv: Sequence[str] | None) -> int:
         return exc.status
     except BrokenPipeError:
         raise  # the reader left: see main
-    except Exception as exc:  # a bug: still one sentence, unless asked for the details
+    except Exception as exc:
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """One sentence for what went wrong (the classes are imported here, on the way out, so
+    a command that succeeds never loads the modules that define them)."""
+    from storage import StoreError
+    from tui.cli.output import Problem, describe
+    from tui.config.credentials import CredentialsError
+    from tui.dashscope.errors import DashScopeError, RequestInvalid
+    from tui.engine.workspace import MissingKey
+
+    told: tuple[type[Exception], ...] = (Problem, MissingKey, CredentialsError, RequestInvalid,
+                                         StoreError)
+    created = sys.modules.get("tui.engine.submitting.submit")  # loaded if it could raise it
+    if created is not None:
+        told += (created.CreatedButNotRecorded,)
+    if isinstance(exc, told):
+        err(str(exc))
+    elif isinstance(exc, DashScopeError):
+        err(describe(exc))
+    else:  # a bug: still one sentence, unless asked for the details
         if os.environ.get("PIXVERSE_TUI_DEBUG"):
-            traceback.print_exc()
+            traceback.print_exception(exc)
         err(f"unexpected {type(exc).__name__}: {exc} — this is a bug; "
             "PIXVERSE_TUI_DEBUG=1 shows where it happened")
     return 1

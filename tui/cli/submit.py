@@ -17,6 +17,7 @@ from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, Re
 from tui.dashscope.validation import check_request
 from tui.engine.history import stats
 from tui.engine.submitting import batch, templates
+from tui.engine.submitting.limits import MAX_TASKS
 from tui.engine.submitting.prices import Estimate, Prices, budget_state, estimate
 from tui.engine.submitting.submit import CREATE_PACE, submit_all
 from tui.engine.workspace import Workspace
@@ -92,7 +93,7 @@ def _defaults(args: argparse.Namespace, prompt: str = "") -> GenerationRequest:
 
 
 def _intent(args: argparse.Namespace, ws: Workspace) -> Intent:
-    cap = int(ws.settings.get("batch", "max_tasks") or batch.MAX_TASKS)
+    cap = int(ws.settings.get("batch", "max_tasks") or MAX_TASKS)
     try:
         values = templates.parse_assignments(args.var or [])
     except templates.TemplateError as exc:

@@ -7,7 +7,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from tui.dashscope.client import BEIJING_URL
+from tui.dashscope.endpoints import BEIJING_URL
 from tui.dashscope.secret import ApiKey, key_problem
 
 KEY_ENV = "DASHSCOPE_API_KEY"

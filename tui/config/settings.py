@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from storage.postgres.connect import has_password, password_warning, url_problem
-from tui.dashscope.client import base_url_problem
+from tui.dashscope.endpoints import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
-from tui.engine.submitting.batch import MAX_TASKS
+from tui.engine.submitting.limits import MAX_TASKS
 from tui.text_input import BadText, decode, split_lines
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tui import __version__
+from tui.dashscope.endpoints import BEIJING_URL, base_url_problem
 from tui.dashscope.errors import (
     ApiError,
     DashScopeError,
@@ -45,7 +46,6 @@ from tui.dashscope.secret import ApiKey
 from tui.dashscope.task_ids import task_id_problem
 from tui.dashscope.validation import check_request
 
-BEIJING_URL = "https://dashscope.aliyuncs.com/api/v1"
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 RETRY_AFTER_CAP = 300.0  # a server asking for more than 5 minutes is not waited for
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
@@ -74,19 +74,6 @@ class RetryPolicy:
 
 
 Observer = Callable[[DashScopeError, float], None]
-
-
-def base_url_problem(url: str) -> str | None:
-    """Why a base URL cannot be used, as part of a sentence; None when it can."""
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        return "it holds a space or a control character"
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
-        return f"it is not a URL ({exc})"
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return "it must start with https:// (or http://) and name a host"
-    return None
 
 
 class DashScopeClient:

@@ -10,10 +10,15 @@ small operations.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from storage import Generation, TaskStore
-from tui.dashscope import DashScopeClient, GenerationRequest
+from tui.dashscope import GenerationRequest
 from tui.dashscope.validation import check_request
 from tui.engine.following.observe import observation
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 
 class Refused(Exception):

@@ -1,7 +1,9 @@
 """Everything one run needs, resolved once: paths, settings, key, endpoint.
 
 The command line and the dashboard both start here, so they agree on where
-the database lives and which endpoint a task belongs to.
+the database lives and which endpoint a task belongs to.  What it makes — a
+client, a poller, a downloader — is imported when first made: ``list`` loads
+none of them (nor httpx).
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage import Generation, TaskStore, open_store
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
-from tui.dashscope import ApiKey, DashScopeClient
 from tui.engine import relocation
-from tui.engine.following.account import SharedBudget, account_id
-from tui.engine.following.poller import PollScheduler, PollSettings
-from tui.engine.history import trash
-from tui.engine.media.download import Downloader
 from tui.engine.media.filenames import DEFAULT_TEMPLATE
-from tui.engine.media.media_url import loopback_origin
+
+if TYPE_CHECKING:
+    from tui.dashscope import ApiKey, DashScopeClient
+    from tui.engine.following.poller import PollScheduler, PollSettings
+    from tui.engine.history import trash
+    from tui.engine.media.download import Downloader
 
 
 class MissingKey(Exception):
@@ -66,6 +68,8 @@ class Workspace:
     @property
     def folders(self) -> trash.Folders:
         """The folders whose files the app may move or delete: downloads and trash."""
+        from tui.engine.history import trash
+
         return trash.Folders(self.downloads_dir, self.paths.trash_dir)
 
     @property
@@ -73,6 +77,8 @@ class Workspace:
         return self.settings.get("downloads", "template") or DEFAULT_TEMPLATE
 
     def poll_settings(self, time_scale: float | None = None) -> PollSettings:
+        from tui.engine.following.poller import PollSettings
+
         p = self.settings.section("polling")
         return PollSettings(concurrency=p["concurrency"],
                             queries_per_second=float(p["queries_per_second"]),
@@ -81,19 +87,31 @@ class Workspace:
                             adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
-    async def open_store(self) -> TaskStore:
+    async def open_store(self, *, tidy: bool = True) -> TaskStore:
+        """The store, tidied first (``tidy_store``) — unless ``tidy`` is off: a front end
+        that shows something first (``list``, the dashboard) tidies after it has."""
         store = await open_store(self.paths.database)
-        try:
-            await store.intents.sweep_interrupted()
-            await trash.empty(store, self.paths.trash_dir)
-        except BaseException:
-            await store.close()
-            raise
+        if tidy:
+            try:
+                await self.tidy_store(store)
+            except BaseException:
+                await store.close()
+                raise
         return store
+
+    async def tidy_store(self, store: TaskStore) -> None:
+        """Housekeeping: submissions a crash interrupted are marked unconfirmed, and what
+        has been in the trash too long is deleted (rows and files)."""
+        from tui.engine.history import trash
+
+        await store.intents.sweep_interrupted()
+        await trash.empty(store, self.paths.trash_dir)
 
     @property
     def account(self) -> str | None:
         """The account's fingerprint (endpoint and key), as the store knows it."""
+        from tui.engine.following.account import account_id
+
         return account_id(self.base_url, self.key) if self.key is not None else None
 
     def client(self, store: TaskStore | None = None, *,
@@ -104,6 +122,9 @@ class Workspace:
             raise MissingKey(
                 f"no API key: set {credentials.KEY_ENV} (or {credentials.KEY_FILE_ENV}, a file "
                 "holding it), or try the simulator with `pixverse-tui --demo`")
+        from tui.dashscope.client import DashScopeClient
+        from tui.engine.following.account import SharedBudget
+
         client = DashScopeClient(self.key, self.base_url)
         if store is not None and self.account is not None:
             settings = self.poll_settings(time_scale)
@@ -114,11 +135,15 @@ class Workspace:
     def poller(self, store: TaskStore, client: DashScopeClient, *,
                time_scale: float | None = None, **hooks: Any) -> PollScheduler:
         """The account's poll scheduler (it polls only while it holds the account's lease)."""
+        from tui.engine.following.poller import PollScheduler
+
         return PollScheduler(store, client, self.poll_settings(time_scale),
                              account=self.account, **hooks)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:
+        from tui.engine.media.download import Downloader
+
         d = self.settings.section("downloads")
         return Downloader(store, self.downloads_dir, template=self.template,
                           allowed_origins=self.plain_http_origins, max_bytes=d["max_size"],
@@ -128,5 +153,7 @@ class Workspace:
     @property
     def plain_http_origins(self) -> list[str]:
         """Where videos may come over plain http: only a simulator on this machine."""
+        from tui.engine.media.media_url import loopback_origin
+
         origin = loopback_origin(self.base_url)
         return [origin] if origin else []

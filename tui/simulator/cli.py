@@ -8,9 +8,6 @@ import json
 import sys
 from typing import Any
 
-from tui.simulator.faults import Fault, FaultRates
-from tui.simulator.server import Simulator, SimulatorConfig
-
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("simulate", help="run a local DashScope-compatible service")
@@ -37,6 +34,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui.simulator.faults import Fault, FaultRates
+    from tui.simulator.server import Simulator, SimulatorConfig
+
     rates = FaultRates(error500=args.error_rate, error503=args.overload_rate,
                        drop=args.drop_rate, malformed=args.malformed_rate, html=args.html_rate,
                        latency=args.latency, truncate=args.truncate_rate, stall=args.stall_rate)

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.dom import DOMNode
@@ -32,19 +33,19 @@ from storage import StoreError, TaskStore
 from storage.clock import utc_now
 from storage.redact import scrub
 from tui.config import settings
-from tui.dashscope import DashScopeClient, DashScopeError
-from tui.engine.following.poller import HealthFeed, PollScheduler
-from tui.engine.media.download import Downloader
+from tui.dashscope.errors import DashScopeError
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals
 from tui.ui import actions, graphics, keymap
 from tui.ui.actions import ANSWERING, Where
 from tui.ui.bindings import bindings, textual_action
+from tui.ui.cursor_rest import CursorRest
 from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.messages import (
     ComposerUsed,
     ConfigReloaded,
+    HistoryShown,
     PollerHealthChanged,
     ServicesOpened,
     StoreFailed,
@@ -56,6 +57,11 @@ from tui.ui.state import read_state, write_state
 from tui.ui.terminal import Terminal, telling
 from tui.ui.terminal_guard import ControlCharacterGuard
 from tui.ui.themes import DEFAULT_THEME, load_themes, not_installed
+
+if TYPE_CHECKING:  # made after the first paint (httpx with the client): see on_history_shown
+    from tui.dashscope import DashScopeClient
+    from tui.engine.following.poller import HealthFeed, PollScheduler
+    from tui.engine.media.download import Downloader
 
 STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
@@ -77,11 +83,15 @@ class PixverseApp(App[str | None]):
         self.ws = ws
         self.now = now
         self.poll_enabled = poll
-        self.services = Services(ws, now, graphics.detected(), client=client,
+        self.services = Services(ws, now, graphics.detected(),
                                  write_terminal=self.terminal.write, bell=self.bell,
                                  read_only=read_only)
+        if client is not None:
+            self.services.client = client
         self.main: MainScreen | None = None
         self._ending = False
+        self._shown = False  # the first page was painted (then the rest starts)
+        self._cursor_rest = CursorRest(self)  # a text cursor stops blinking when idle
         self._title_kept = False
         self._guard = ControlCharacterGuard()
         self._store_trouble_at = -STORE_TROUBLE_EVERY
@@ -166,9 +176,19 @@ class PixverseApp(App[str | None]):
         self.main = MainScreen(self.services)  # drawn at once; it fills in when it can
         return self.main
 
+    async def on_event(self, event: events.Event) -> None:
+        """A key or a click (from the terminal): the text cursor blinks again for a while
+        (``CursorRest``) — after the event is handled, when the focus is where it went."""
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self.call_later(self._cursor_rest.stir)
+        await super().on_event(event)
+
     def on_load(self) -> None:
         self._forget_stop_signals = on_stop_signals(asyncio.get_running_loop(),
                                                     self._stopped_by_signal)
+        # Before the screen is styled: a theme set after it restyles every node (about a
+        # tenth of a second more before the first paint).
+        self._apply_theme()
 
     def _stopped_by_signal(self, signum: int) -> None:
         """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
@@ -178,7 +198,7 @@ class PixverseApp(App[str | None]):
 
     async def on_mount(self) -> None:
         self.services.in_browser = self.is_web
-        self._apply_theme()
+        self.call_after_refresh(self._cursor_rest.stir)  # the first field's blink rests too
         self._apply_keymap()
         if self._startup_problems:  # one grouped notice, not a stack of toasts
             count = len(self._startup_problems)
@@ -191,17 +211,34 @@ class PixverseApp(App[str | None]):
             self.write_terminal(TITLE_PUSH)
             self._title_kept = True
         services = self.services
-        try:
-            services.store = await self.ws.open_store()
-            if services.client is None:
-                services.client = self.ws.client(services.store)
-        except (StoreError, DashScopeError) as exc:
+        try:  # the store only: the first page is painted before anything else is done
+            services.store = store = await self.ws.open_store(tidy=False)
+        except StoreError as exc:
             self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
             return
-        services.downloader = self.ws.downloader(services.store)
+        services.connect = lambda: self.ws.client(store)
+        services.equip = lambda: self.ws.downloader(store)
         if self.main is not None:
             self.main.post_message(ServicesOpened())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    async def on_history_shown(self, _: HistoryShown) -> None:
+        """The first page is on screen: now the store's housekeeping (interrupted sends,
+        old trash), the client (httpx is imported here) and the poller."""
+        services = self.services
+        if self._shown or services.store is None or self._ending:
+            return
+        self._shown = True
+        try:
+            await self.ws.tidy_store(services.store)
+        except StoreError as exc:
+            self.store_trouble(exc)
+        try:
+            if services.client is None:
+                return
+        except DashScopeError as exc:  # the endpoint cannot be used: say so, as at start
+            self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
+            return
         if self.poll_enabled:
             self._start_poller()
 
@@ -216,10 +253,10 @@ class PixverseApp(App[str | None]):
             self.write_terminal(TITLE_POP)
         if services.poller is not None and services.store is not None:
             await services.poller.release()
-        if services.downloader is not None:
-            await services.downloader.aclose()
-        if services.client is not None:
-            await services.client.aclose()
+        if services.made_downloader is not None:  # (not made just to be closed)
+            await services.made_downloader.aclose()
+        if services.made_client is not None:
+            await services.made_client.aclose()
         if services.store is not None:
             await services.store.close()
         self._forget_stop_signals()

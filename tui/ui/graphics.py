@@ -15,31 +15,67 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 _UNASKED = "unasked"
 _answer: str | None = _UNASKED
+_probe: threading.Thread | None = None
 
 
 def detect() -> str | None:
     """Ask the terminal (once): ``"tgp"``, ``"sixel"`` or None."""
-    global _answer
-    if _answer != _UNASKED:
-        return _answer
-    _answer = None
+    start_detecting()
+    return finish_detecting()
+
+
+def start_detecting() -> None:
+    """Ask the terminal in a thread, so that its answer — or the wait for one: a terminal
+    without Kitty's graphics says nothing, and the probe waits out its timeout — overlaps
+    the loading of the dashboard's modules; ``finish_detecting`` before Textual starts.
+    The thread loads only the probe and Pillow (Rich first, here: no module is loaded by
+    both threads at once)."""
+    global _answer, _probe
+    if _answer != _UNASKED or _probe is not None:
+        return
     wanted = os.environ.get("PIXVERSE_TUI_GRAPHICS", "").lower()
     if wanted in ("off", "0", "no", "false") or not (sys.__stdout__ and sys.__stdout__.isatty()):
-        return None
+        _answer = None
+        return
     if in_multiplexer() and wanted not in ("on", "1", "yes", "true"):
-        return None
+        _answer = None
+        return
+    import rich.console  # noqa: F401  (see above)
+
+    _probe = threading.Thread(target=_ask, name="terminal graphics probe", daemon=True)
+    _probe.start()
+
+
+def finish_detecting() -> str | None:
+    """The answer (waiting for the probe if it still asks); the image widget is loaded
+    now, when there are graphics to show, since it sizes the cells while it still can."""
+    global _answer, _probe
+    if _probe is not None:
+        _probe.join()
+        _probe = None
+    if _answer == _UNASKED:
+        _answer = None
+    if _answer is not None:
+        try:
+            import textual_image.widget  # noqa: F401
+        except Exception:  # any failure to probe the terminal just means half-blocks
+            _answer = None
+    return _answer
+
+
+def _ask() -> None:
+    global _answer
     try:
-        import textual_image.widget  # noqa: F401  (sizes the cells while it still can)
         from textual_image.renderable import Image, SixelImage, TGPImage
     except Exception:  # any failure to probe the terminal just means half-blocks
-        return None
-    found = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
-    _answer = found
-    return found
+        _answer = None
+        return
+    _answer = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
 
 
 def in_multiplexer(environ: dict[str, str] | None = None) -> bool:

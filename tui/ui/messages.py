@@ -11,7 +11,12 @@ from tui.engine.following.follower import Event
 
 
 class ServicesOpened(Message):
-    """The App opened the store and the client: the screen can show the history."""
+    """The App opened the store: the screen can show the history."""
+
+
+class HistoryShown(Message):
+    """The main screen painted its first page: the App may now tidy the store, make the
+    client and start the poller (nothing is done before the first paint but it)."""
 
 
 class ConfigReloaded(Message):

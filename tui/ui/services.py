@@ -3,6 +3,8 @@ client, the downloader and the poller — one small object, no Textual in it.
 
 Screens and their parts get this object when they are made (the store opens a
 moment later, so its fields fill in then); they never reach for ``self.app``.
+The client and the downloader are made when first asked for (``connect``,
+``equip``): httpx is not imported before the dashboard's first paint.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage import TaskStore
 from storage.clock import utc_now
-from tui.dashscope import DashScopeClient
-from tui.engine.following.poller import PollScheduler
-from tui.engine.media.download import Downloader
 from tui.engine.workspace import Workspace
 from tui.ui import actions
 from tui.ui.keymap import Keymap
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
+    from tui.engine.following.poller import PollScheduler
+    from tui.engine.media.download import Downloader
 
 
 def _nothing(*_: object) -> None:
@@ -32,8 +36,6 @@ class Services:
     now: Callable[[], datetime] = utc_now
     graphics: str | None = None  # the terminal's graphics protocol, if it has one
     store: TaskStore | None = None
-    client: DashScopeClient | None = None
-    downloader: Downloader | None = None
     poller: PollScheduler | None = None
     write_terminal: Callable[[str], None] = _nothing  # an escape sequence, to the terminal
     bell: Callable[[], None] = _nothing
@@ -41,6 +43,34 @@ class Services:
     in_browser: bool = False  # served by ``pixverse-tui serve``: files can go to the browser
     keymap: Keymap = field(default_factory=Keymap)  # [keys], as the App applied it
     remembered: dict[str, Any] = field(default_factory=dict)  # the composer's settings, kept
+    connect: Callable[[], DashScopeClient] | None = None  # makes the client when first needed
+    equip: Callable[[], Downloader] | None = None  # makes the downloader when first needed
+    made_client: DashScopeClient | None = field(default=None, repr=False)
+    made_downloader: Downloader | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> DashScopeClient | None:
+        """The client (made now if this is the first time it is needed), or None before
+        the store is open."""
+        if self.made_client is None and self.connect is not None:
+            self.made_client = self.connect()
+        return self.made_client
+
+    @client.setter
+    def client(self, client: DashScopeClient | None) -> None:
+        self.made_client = client
+
+    @property
+    def downloader(self) -> Downloader | None:
+        """The downloader (made now if this is the first time it is needed), or None
+        before the store is open."""
+        if self.made_downloader is None and self.equip is not None:
+            self.made_downloader = self.equip()
+        return self.made_downloader
+
+    @downloader.setter
+    def downloader(self, downloader: Downloader | None) -> None:
+        self.made_downloader = downloader
 
     def composer_defaults(self) -> dict[str, Any]:
         """[composer] in config.toml, then what the composer was left at last time."""

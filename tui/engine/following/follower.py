@@ -34,7 +34,7 @@ from storage.records import TERMINAL
 from tui.engine.following import rescue
 from tui.engine.following.signals import NotifySettings, Signals
 
-LOOK_EVERY = 1.0  # seconds at most between looks: the signal gap, the rescue check
+LOOK_EVERY = 1.0  # seconds before a read that failed is tried again
 RESCUE_EVERY = 600.0  # seconds between looks for videos about to expire
 GATHER = 0.2  # seconds a change waits for the rest of its burst (ends are told within 1 s)
 LATELY = timedelta(hours=1)  # a row that ended this long before we started is history
@@ -105,14 +105,24 @@ class Follower:
         self.since = now_iso()
         self._clock = clock
         self._feed: ChangeFeed | None = None
+        self._begun = False  # what was in flight when it began listening has been read
 
-    async def begin(self) -> int:
-        """Listen, then read what is in flight (so nothing ends unseen); how many."""
+    def listen(self) -> None:
+        """Subscribe to the change feed (no read): every end written from now on is heard,
+        however late ``begin`` reads what is in flight — a front end listens before its
+        first paint and begins after it."""
         if self._feed is None:
             self._feed = self.store.changes()
             self.since = now_iso()
+            self._begun = False
+
+    async def begin(self) -> int:
+        """Listen, then read what is in flight (so nothing ends unseen); how many."""
+        self.listen()
+        if not self._begun:
+            self._begun = True
             for row in await self.store.following.unfinished():
-                self.seen[row.id] = row.display_status
+                self.seen.setdefault(row.id, row.display_status)
         return len(self.seen)
 
     async def run(self) -> None:
@@ -130,13 +140,22 @@ class Follower:
                     if self.rescue_every is not None and self._clock() >= next_rescue:
                         next_rescue = self._clock() + self.rescue_every
                         await self.rescue()
-                then = await _next_change(self._feed)
+                then = await _next_change(self._feed, self._patience(change, next_rescue))
                 if then is not None:
                     await asyncio.sleep(GATHER)  # a burst of writes: one read of its rows
                     then = then | (self._feed.take() or then)
                     change = then if change is None else change | then
         finally:
             await self.stop()
+
+    def _patience(self, failed: Change | None, next_rescue: float) -> float | None:
+        """How long to wait for the next change: until a signal held back may be told, or
+        the next look for expiring videos, or ``LOOK_EVERY`` to try a failed read again —
+        and with none of these, for as long as nothing changes (idle means idle)."""
+        waits = [self.signals.due_in(), LOOK_EVERY if failed is not None else None,
+                 next_rescue - self._clock() if self.rescue_every is not None else None]
+        known = [w for w in waits if w is not None]
+        return max(0.0, min(known)) if known else None
 
     async def stop(self) -> None:
         if self._feed is not None:
@@ -202,11 +221,11 @@ class Follower:
         self.signals.ended(rows, batches)
 
 
-async def _next_change(feed: ChangeFeed) -> Change | None:
-    """What the store says changed next — or None after ``LOOK_EVERY`` of quiet (or
-    when the store closed)."""
+async def _next_change(feed: ChangeFeed, patience: float | None) -> Change | None:
+    """What the store says changed next — or None after ``patience`` seconds of quiet
+    (None: no limit), or when the store closed."""
     try:  # not ``wait_for``: on 3.11 it can swallow a cancel that races an answer
-        async with asyncio.timeout(LOOK_EVERY):
+        async with asyncio.timeout(patience):
             return await anext(feed)
     except (TimeoutError, StopAsyncIteration):
         return None

@@ -17,9 +17,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from tui.dashscope import ApiError, DashScopeClient, ProtocolError, TaskPage
+from tui.dashscope import ApiError, ProtocolError, TaskPage
 from tui.dashscope.errors import Failure, Scope
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 PAGE_SIZES = (100, 50, 20, 10)  # the largest page size is not documented: try big first
 # One key runs 5 tasks at a time, 1–5 minutes each: a day's list holds a few thousand.

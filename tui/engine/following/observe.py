@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from storage import Generation, TaskStore
 from storage.clock import iso
 from storage.records import Observation
-from tui.dashscope import DashScopeClient
 from tui.dashscope.models import TaskInfo
 from tui.dashscope.sizes import MODEL_V56
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 UNKNOWN_PROMPT = "(created elsewhere; prompt not known yet)"
 

@@ -79,7 +79,8 @@ def desktop_sequence(kind: str, title: str, message: str, *, in_tmux: bool) -> s
 
 
 class Signals:
-    """Collects what ended; ``flush`` (called every second) tells it, once.
+    """Collects what ended; ``flush`` tells it, once (at most one signal a second:
+    ``due_in`` says when what is held back may be told).
 
     ``gap`` stretches the second between signals: the dashboard passes the time a
     toast stays on screen, so one toast replaces the last instead of a stack of them
@@ -128,6 +129,13 @@ class Signals:
             self._write(desktop_sequence(s.desktop, f"pixverse-tui: {title}", message,
                                          in_tmux=self.in_tmux))
         return True
+
+    def due_in(self) -> float | None:
+        """Seconds until ``flush`` would tell what is pending (0: now), or None when
+        nothing is pending — then nobody needs to call it until something ends."""
+        if sentence(self._pending) is None:
+            return None
+        return max(0.0, self._last + self.gap - self._clock())
 
     def show_counts(self, counts: Counts) -> None:
         """The terminal's title follows what is in flight (only when it changes)."""

@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
-
 MAX_URL = 8192  # signed CDN URLs run to a few hundred characters; beyond this is absurd
 DEFAULT_PORTS = {"http": 80, "https": 443}
 METADATA_NAMES = frozenset({
@@ -192,6 +190,8 @@ def _clean_host(host: str) -> str:
 
 def _as_httpx_sees_it(url: str) -> Origin | None:
     """The origin the HTTP client will connect to: a second parser must agree with ours."""
+    import httpx  # (loaded by the first request anyway: this runs just before one)
+
     try:
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii").lower().rstrip(".")

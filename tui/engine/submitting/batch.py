@@ -25,7 +25,7 @@ import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storage import Generation, TaskStore
 from storage.records import (
@@ -34,21 +34,23 @@ from storage.records import (
     SUBMISSION_SENDING,
     SUBMISSION_UNCONFIRMED,
 )
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope import DashScopeError, GenerationRequest
 from tui.dashscope.errors import Scope
 from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
 from tui.engine.submitting import templates
+from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
 from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 FIELDS = ("prompt", "size", "duration", "audio", "watermark", "seed", "variations", "tags",
           "note")
 RUNNING_AT_ONCE = 5  # the service runs five tasks per key at a time
 TYPICAL_GENERATION = 90.0  # seconds, when the history has no figure for a tier
-MAX_VARIATIONS = 100
 MAX_FILE = 20 * 1024 * 1024
-MAX_TASKS = 10_000  # [batch] max_tasks: what one submission may make at most
 
 
 class TooManyTasks(ValueError):

@@ -22,13 +22,17 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from storage import DuplicateTask, Generation, TaskStore
 from storage.clock import parse_iso, utc_now
-from tui.dashscope import DashScopeClient, DashScopeError, ListedTask, TaskInfo
+from tui.dashscope import DashScopeError, ListedTask, TaskInfo
 from tui.dashscope.sizes import PROMPT_LIMITS
 from tui.dashscope.task_ids import task_id_problem
 from tui.engine.following import listing
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 SKEW = timedelta(seconds=90)  # our clock against the service's
 LONGEST_SEND = timedelta(minutes=3)  # a create request cannot take longer than this

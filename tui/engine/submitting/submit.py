@@ -13,11 +13,15 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from storage import Generation, StoreError, TaskStore
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
+from tui.dashscope import DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.sizes import SEED_MAX
 from tui.dashscope.validation import check_request
+
+if TYPE_CHECKING:
+    from tui.dashscope import DashScopeClient
 
 FIRST_POLL_AFTER = 3.0
 CREATE_PACE = 0.25  # seconds between creates: the service allows 5 per second per key

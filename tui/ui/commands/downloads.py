@@ -4,7 +4,6 @@ and one notice for a burst ("Saved 12 videos in …") instead of twelve."""
 from __future__ import annotations
 
 from storage import Generation, StoreError
-from tui.engine.media.download import DownloadBusy, DownloadError
 from tui.ui.commands.plans import Outlet, plural
 from tui.ui.services import Services
 
@@ -32,6 +31,8 @@ class Downloads:
                           name=f"download #{generation_id}")
 
     async def _one(self, generation_id: int, quiet: bool) -> None:
+        from tui.engine.media.download import DownloadBusy, DownloadError  # with the downloader
+
         downloader = self.services.downloader
         assert downloader is not None
         tell = self.outlet.notify

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from tui.engine.history.stats import Stats
+if TYPE_CHECKING:
+    from tui.engine.history.stats import Stats
+
 
 Severity = Literal["information", "warning", "error"]
 Then = Callable[[str], Awaitable[None]]

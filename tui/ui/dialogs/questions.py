@@ -11,7 +11,6 @@ from textual.app import App
 from tui.engine.submitting import batch
 from tui.engine.submitting.prices import Estimate
 from tui.ui.dialogs.ask import AskScreen
-from tui.ui.dialogs.batch import BatchScreen
 from tui.ui.dialogs.choice import ChoiceScreen
 
 
@@ -28,5 +27,8 @@ class DialogQuestions:
 
     async def batch(self, plan: batch.BatchPlan, found: batch.Survey | None,
                     cost: Estimate | None, took: float, defaults: str) -> bool:
+        from tui.ui.dialogs.batch import BatchScreen  # loaded when a batch is first shown
+
         return await self.app.push_screen_wait(
             BatchScreen(plan, found, cost, took, defaults)) == "send"
+

@@ -37,7 +37,6 @@ from tui.ui.commands.plans import plural
 from tui.ui.commands.rows import RowCommands, Scope
 from tui.ui.commands.submit import Draft, Sent, SubmitFlow
 from tui.ui.dialogs.questions import DialogQuestions
-from tui.ui.screens.detail import DetailScreen
 from tui.ui.screens.plans import carry_out
 from tui.ui.services import Services
 from tui.ui.tolerant import tolerant
@@ -85,6 +84,9 @@ class MainScreen(Screen[None]):
         return self.panel.table
 
     def compose(self) -> ComposeResult:
+        # The terminal's width is known now: a class set after the children are styled
+        # restyles all of them (a tenth of a second or more before the first paint).
+        self.set_class(self.app.size.width < NARROW, "-narrow")
         status = StatusBar(id="status")
         yield status
         yield Composer(id="composer")
@@ -109,7 +111,9 @@ class MainScreen(Screen[None]):
             self.call_later(self._start)
 
     async def _start(self) -> None:
-        """Show the history, and keep it live."""
+        """Show the history, and keep it live.  Before the first paint: the first page and
+        the figures the store keeps (a few rows), nothing else; what looks around — in-flight
+        tasks, expiring videos, budgets, the App's housekeeping and poller — comes after."""
         if not self._started:
             self._started = True
             services = self.services
@@ -118,12 +122,17 @@ class MainScreen(Screen[None]):
                 polling=lambda: services.polling,
                 download=lambda: bool(services.ws.settings.get("downloads", "auto")),
                 rescue_every=ACCOUNT_CHECK_EVERY)
-            await self.follower.begin()  # before the page: nothing ends unheard
-            self.run_worker(self.follower.run(), group="follower", exclusive=True,
-                            exit_on_error=False)
+            self.follower.listen()  # before the page: nothing ends unheard
             await self.panel.start()
-            self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
-            self.call_later(self._look_around)
+            self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        assert self.follower is not None
+        self.post_message(messages.HistoryShown())
+        self.run_worker(self.follower.run(), group="follower", exclusive=True,
+                        exit_on_error=False)
+        self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
+        self.call_later(self._look_around)
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
         """config.toml was read again: notifications and the submit keys follow it."""
@@ -195,6 +204,8 @@ class MainScreen(Screen[None]):
         row = self.panel.highlighted()
         details = await task_details(self.services, row.id) if row is not None else None
         if details is not None:
+            from tui.ui.screens.detail import DetailScreen  # loaded when first opened
+
             self.app.push_screen(DetailScreen(self.services, self.rows, details))
 
     def action_toggle_mark(self) -> None:

@@ -21,7 +21,6 @@ from tui.ui.commands.plans import (
 )
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.choice import ChoiceScreen
-from tui.ui.dialogs.stats import StatsScreen
 
 
 def carry_out(screen: Screen[Any], plan: Plan, outlet: Outlet) -> None:
@@ -41,6 +40,8 @@ def carry_out(screen: Screen[Any], plan: Plan, outlet: Outlet) -> None:
         app.deliver_binary(plan.path, save_filename=plan.name, mime_type="video/mp4")
         outlet.notify(f"Sending {plan.name} to this browser.", title="Download", timeout=4)
     elif isinstance(plan, ShowStats):
+        from tui.ui.dialogs.stats import StatsScreen  # (statistics: loaded when first shown)
+
         app.push_screen(StatsScreen(plan.figures))
 
 

@@ -30,6 +30,7 @@ from tui.ui.view.figures import StatusFigures
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
 COUNT_CAP = 1000  # a filtered view says "1,000+" rather than count every match
+SHORT_WINDOW = 20_000  # newest rows a search for only 1–2 character words looks through
 COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
 SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
 INDEXED_SORT = "submitted"
@@ -99,7 +100,12 @@ class HistoryView:
     # -- what to show --------------------------------------------------------------
 
     def filter(self, text: str) -> None:
-        self.where = parse_filter(text)
+        """What the filter line says.  A search whose words are all shorter than the text
+        index serves (one or two characters: ``f``, ``fo``, ``猫``) looks through the newest
+        ``SHORT_WINDOW`` generations only — found at once at any size; a third character
+        searches everything."""
+        where = parse_filter(text)
+        self.where = replace(where, newest=SHORT_WINDOW) if where.unindexed_text else where
 
     def sort_by(self, column: str, descending: bool) -> None:
         self.sort, self.descending = column, descending
@@ -137,19 +143,29 @@ class HistoryView:
         return max(0, (self.matching - 1) // PAGE_SIZE)
 
     async def read_page(self) -> Page:
-        """The page the view shows, as the store has it now."""
+        """The page the view shows, as the store has it now.  The page is read first: a
+        first page that is not full holds every match, and nothing is counted (a search
+        that finds little or nothing reads the rows once, not twice)."""
         store = self.services.db
         self.changes.reading()
-        self.matching = await store.history.count(
-            self.query, at_most=None if self.where.empty else COUNT_CAP)
-        if not self.capped:
-            self.page_no = min(self.page_no, self.last_page)
-        rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
-                               limit=PAGE_SIZE + self.grown, offset=self.offset)
+
+        async def page() -> list[Generation]:
+            return await store.history.page(self.query, sort=self.sort,
+                                            descending=self.descending,
+                                            limit=PAGE_SIZE + self.grown, offset=self.offset)
+
+        rows = await page()
+        if self.offset == 0 and len(rows) < PAGE_SIZE + self.grown:
+            self.matching = len(rows)
+        else:
+            self.matching = await store.history.count(
+                self.query, at_most=None if self.where.empty else COUNT_CAP)
+            if not self.capped and self.page_no > self.last_page:  # fewer pages now
+                self.page_no = self.last_page
+                rows = await page()
         if not rows and self.page_no > 0:  # past the end of an uncounted search
             self.go_to(self.page_no - 1)
-            rows = await store.history.page(self.query, sort=self.sort, descending=self.descending,
-                                   limit=PAGE_SIZE, offset=self.offset)
+            rows = await page()
         self._last_reload = self.clock()
         self.batches = {row.id: summary for row in rows if row.batch_id in self.folded
                         if (summary := await store.intents.batch(row.batch_id)) is not None}
@@ -244,14 +260,20 @@ class HistoryView:
         self.foreign = len(await store.foreign.recent(account)) if account else 0
 
     def window(self, shown: int) -> str:
-        """Which rows the page shows: "6 shown", "12 of 1,204 match", "51–100 of 1,204"."""
+        """Which rows the page shows: "6 shown", "12 of 1,204 match", "51–100 of 1,204";
+        a short search says where it looked: "… in the newest 20,000"."""
+        newest = self.where.newest
+        bounded = newest is not None and self.counts.total > newest
         if self.matching <= PAGE_SIZE + self.grown and self.offset == 0:
+            if bounded:
+                return f"{self.matching} of the newest {newest:,} match (3 letters: all)"
             return f"{self.matching} shown" if self.where.empty else (
                 f"{self.matching} of {self.counts.total:,} match")
         first = self.offset + 1
         of = f"{COUNT_CAP:,}+" if self.capped else f"{self.matching:,}"
         return f"{first:,}–{first + shown - 1:,} of {of}" + (
-            "" if self.where.empty else " matching")
+            "" if self.where.empty else
+            f" matching in the newest {newest:,}" if bounded else " matching")
 
     def figures(self, shown: int) -> StatusFigures:
         ws, budget = self.services.ws, self.budget

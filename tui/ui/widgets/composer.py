@@ -31,7 +31,8 @@ from tui.dashscope.sizes import (
 )
 from tui.dashscope.validation import check_request
 from tui.engine.submitting import templates
-from tui.engine.submitting.batch import MAX_TASKS, MAX_VARIATIONS, count_prompt, expand_prompt
+from tui.engine.submitting.batch import count_prompt, expand_prompt
+from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings

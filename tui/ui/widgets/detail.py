@@ -212,8 +212,9 @@ class DetailPane(VerticalScroll):
             self.scroll_home(animate=False)
 
     def show_row(self, row: Generation | None) -> None:
-        """Show this row (read from the store with its history once the queue is through)."""
-        self.call_later(self._load, row)
+        """Show this row (read from the store with its history once the screen has been
+        refreshed: the table a key changed is painted first, the details a frame later)."""
+        self.call_after_refresh(self._load, row)
 
     @tolerant
     async def _load(self, row: Generation | None) -> None:

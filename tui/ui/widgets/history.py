@@ -3,8 +3,11 @@
 It shows the page the view model (``HistoryView``, passed down) reads, and keeps
 it current: the one route by which what any process wrote reaches the screen
 is here — a worker listens to the store's change feed (``HistoryView.changes``
-notes what arrived, touching no widget), and a ``REFRESH_EVERY`` timer reads the
-page again when anything did: a burst of writes is a few repaints a second.
+notes what arrived, touching no widget, and posts ``ChangesArrived``), and the page
+is read again soon after, at most once per ``REFRESH_EVERY``: a burst of writes is
+a few repaints a second.  Nothing runs while nothing changes: no timer looks for
+changes, the elapsed-time clocks tick only while a live row is shown, and the
+day's figures are read again at midnight.
 The table's own requests — another sort, another page, Home/End — are answered
 here too; the keys that act on rows are the screen's.  The status bar's figures
 are drawn from here, since they follow the page.
@@ -12,11 +15,15 @@ are drawn from here, since they follow the page.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 from storage import Generation
@@ -30,11 +37,18 @@ from tui.ui.widgets.detail import DetailPane
 from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
 
-REFRESH_EVERY = 0.25  # seconds: bursts of writes become a few repaints a second
-TICK_EVERY = 1.0  # seconds: elapsed clocks, figures, the terminal's title
+REFRESH_EVERY = 0.25  # seconds at least between two reads of the page after changes
+TICK_EVERY = 1.0  # seconds: the elapsed-time clocks of live rows
+SOON = 0.01  # seconds: the shortest wait a timer takes (a zero-second Timer cannot stop)
 
 
 class HistoryPanel(Container):
+    class ChangesArrived(Message):
+        """The store's change feed said something changed (from the listening worker)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, HistoryPanel.ChangesArrived)
+
     def __init__(self, services: Services, view: HistoryView, signals: Signals,
                  status: StatusBar, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -42,6 +56,9 @@ class HistoryPanel(Container):
         self.view = view
         self.signals = signals  # the follower's: the terminal's title follows the figures
         self.status = status
+        self._refresh: Timer | None = None  # the one read of the page that is scheduled
+        self._refreshed = -REFRESH_EVERY  # when the page was last read for a change
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -63,36 +80,83 @@ class HistoryPanel(Container):
     async def start(self) -> None:
         """Show the history, and keep it live."""
         self.view.changes.listen()  # first: what is written while the page is read counts
-        await self.load_page()
+        await self.load_page(recount=True)
         self.run_worker(self._listen(), group="changes", exclusive=True, exit_on_error=False)
-        self.set_interval(REFRESH_EVERY, self.refresh_page, name="refresh")
-        self.set_interval(TICK_EVERY, self._tick, name="tick")
+        self._ticker = self.set_interval(TICK_EVERY, self._tick, name="tick",
+                                         pause=not self._ticking())
+        self._at_midnight()
 
     async def _listen(self) -> None:
         """The store's change feed, noted for the next refresh (a burst merges)."""
         while await self.view.changes.arrival():
-            pass
+            self.post_message(self.ChangesArrived())
+
+    def on_history_panel_changes_arrived(self, _: ChangesArrived) -> None:
+        self.refresh_soon()
+
+    def refresh_soon(self, *, at_least: float = 0.0) -> None:
+        """Read the page again soon: now if the last read was ``REFRESH_EVERY`` ago, else
+        when it will be (one read scheduled at a time)."""
+        if self._refresh is not None:
+            return
+        wait = max(at_least, self._refreshed + REFRESH_EVERY - time.monotonic(), SOON)
+        self._refresh = self.set_timer(wait, self._refresh_now, name="refresh")
+
+    async def _refresh_now(self) -> None:
+        self._refresh = None
+        self._refreshed = time.monotonic()
+        await self.refresh_page()
+        view = self.view
+        if self.services.open and (view.changes.changed() or view.recount_due):
+            self.refresh_soon(at_least=REFRESH_EVERY)  # held back (a slow sort, the lock)
+
+    def _ticking(self) -> bool:
+        """Whether a clock runs on screen: a live row on the page."""
+        return any(row.display_status in TICKING for row in self.table.rows_by_id.values())
+
+    def _tick_when_live(self) -> None:
+        if self._ticker is not None:
+            if self._ticking():
+                self._ticker.resume()
+            else:
+                self._ticker.pause()
+
+    def _at_midnight(self) -> None:
+        """The day's figures ("finished today") start again at local midnight."""
+        now = self.services.now().astimezone()
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0,
+                                                      microsecond=0)
+        self.set_timer((midnight - now).total_seconds() + 1, self._new_day, name="midnight")
+
+    async def _new_day(self) -> None:
+        self._at_midnight()
+        await self._recount()
 
     def highlighted(self) -> Generation | None:
         return self.table.rows_by_id.get(self.table.highlighted_id or -1)
 
     def show_figures(self) -> None:
         self.status.figures = self.view.figures(self.table.row_count)
+        self.signals.show_counts(self.view.counts)  # the terminal's title (when it changes)
 
     def show_detail(self) -> None:
         if self.services.open:
             self.query_one(DetailPane).show_row(self.highlighted())
 
     @tolerant
-    async def load_page(self, page: int | None = None) -> None:
-        """Another page altogether (a filter, a sort, paging) — never the whole history."""
+    async def load_page(self, page: int | None = None, *, recount: bool = False) -> None:
+        """Another page altogether (a filter, a sort, paging) — never the whole history.
+        The figures are the store's and do not move with the view: read at the start
+        (``recount``) and when the store says they moved, not on each keystroke."""
         async with self.view.lock:
             if page is not None:
                 self.view.go_to(page)
             shown = await self.view.read_page()
             self.table.replace(shown.rows, shown.batches)
             self.view.new_above = 0
-            await self.view.recount(force=True)
+            if recount:
+                await self.view.recount(force=True)
+        self._tick_when_live()
         self.show_figures()
         self.show_detail()
 
@@ -102,6 +166,7 @@ class HistoryPanel(Container):
         """The view changed where the store does not see it (marks): the next refresh
         draws it."""
         self.view.changes.touched()
+        self.refresh_soon()
 
     @tolerant
     async def refresh_page(self) -> None:
@@ -125,24 +190,21 @@ class HistoryPanel(Container):
             view.last_update = self.services.now()
         if table.rows_by_id.get(chosen or -1) not in (None, before):
             self.show_detail()
+        self._tick_when_live()
         self.show_figures()
 
     def _tick(self) -> None:
-        """Elapsed clocks of live rows, and the highlighted row's details, move on; the
-        figures are read again, and the terminal's title follows them."""
+        """Elapsed clocks of live rows, and the highlighted row's details, move on (the
+        figures move when the store says so, not with the clock)."""
         self.table.tick()
         row = self.highlighted()
         if row is not None and row.display_status in TICKING:
             self.show_detail()
-        if self.services.open:
-            self.run_worker(self._recount(), group="recount", exclusive=True,
-                            exit_on_error=False)
 
     @tolerant
     async def _recount(self) -> None:
-        if await self.view.recount():
+        if self.services.open and await self.view.recount(force=True):
             self.show_figures()
-        self.signals.show_counts(self.view.counts)
 
     # -- the table's own requests ---------------------------------------------------------------
 

@@ -1,0 +1,120 @@
+"""A search keystroke → the page painted, headless, for the dashboard and for its floor
+(``harness.floor_app`` with its search box) by the same method: the box's value is set
+as one keystroke sets it, and the time taken is until the first frame composed after
+the new rows landed in the table.
+
+    python -m harness.search_probe product|floor HOME QUERY...
+
+Prints one line of JSON: the seconds of each query, in order.  (The frame's moment is
+read through ``Screen._compositor_refresh``, a private method — a bench may; the
+product may not.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import harness  # noqa: F401  (this tree's code first on sys.path)
+
+if os.environ.get("BENCH_PRODUCT_TREE"):  # ``--tree``: that checkout's product, this bench
+    sys.path.insert(0, os.environ["BENCH_PRODUCT_TREE"])
+
+PAUSE = 0.05  # seconds between one query's paint and the next keystroke
+
+
+async def measure(app: Any, landed_on: Callable[[], tuple[Any, str]], box_id: str,
+                  queries: list[str], ready: Callable[[], bool]) -> list[float]:
+    from textual.widgets import Input
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        deadline = time.monotonic() + 120
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the first page never came")
+            await asyncio.sleep(0.005)
+        await pilot.pause()
+        painted: list[float] = []
+        screen = app.screen
+        original = screen._compositor_refresh
+
+        def record() -> None:
+            original()
+            painted.append(time.perf_counter())
+
+        screen._compositor_refresh = record
+        landed: list[float] = []
+        owner, name = landed_on()
+        replace = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            result = replace(*args, **kwargs)
+            landed.append(time.perf_counter())
+            return result
+
+        setattr(owner, name, timed)
+        box = screen.query_one(f"#{box_id}", Input)
+        box.focus()
+        await pilot.pause()
+        took = []
+        for query in queries:
+            t0 = time.perf_counter()
+            box.value = query  # what one keystroke does
+            while not landed or landed[-1] < t0:
+                await asyncio.sleep(0.001)
+            while not painted or painted[-1] < landed[-1]:
+                await asyncio.sleep(0.001)
+            took.append(painted[-1] - t0)
+            await asyncio.sleep(PAUSE)
+            await pilot.pause()
+    return took
+
+
+def product(home: Path, queries: list[str]) -> list[float]:
+    from tui.dashscope import ApiKey
+    from tui.engine.workspace import Workspace
+    from tui.ui.app import PixverseApp
+
+    ws = Workspace.load(key=ApiKey("sk-bench-not-used"), base_url="http://127.0.0.1:9/api/v1")
+    app = PixverseApp(ws, poll=False)
+
+    def table() -> Any:
+        from tui.ui.widgets.task_table import TaskTable
+
+        return app.screen.query_one(TaskTable)
+
+    def ready() -> bool:
+        try:
+            return bool(table().row_count)
+        except Exception:
+            return False
+
+    return asyncio.run(measure(app, lambda: (table(), "replace"), "filter", queries, ready))
+
+
+def floor(home: Path, queries: list[str]) -> list[float]:
+    from harness.floor_app import FloorApp
+
+    app = FloorApp(str(home / "tasks.db"), search=True)
+
+    def ready() -> bool:
+        from textual.widgets import DataTable
+
+        try:
+            return bool(app.screen.query_one(DataTable).row_count)
+        except Exception:
+            return False
+
+    return asyncio.run(measure(app, lambda: (app, "show"), "filter", queries, ready))
+
+
+if __name__ == "__main__":
+    which, home, *asked = sys.argv[1:]
+    run = product if which == "product" else floor
+    print(json.dumps(run(Path(home), asked)))

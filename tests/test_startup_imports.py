@@ -1,0 +1,115 @@
+"""What starting costs (issue 15): the command line's entry point and ``list`` import
+neither the HTTP client, the media libraries, Textual nor the simulator, and a command's
+module is imported only when that command runs.  Checked in a fresh interpreter (this
+one has imported everything already) by reading ``sys.modules``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.server",
+         "tui.dashscope.client", "tui.engine.following.poller", "tui.engine.media.download",
+         "importlib.metadata")
+OTHER_COMMANDS = ("tui.cli.submit", "tui.cli.tasks", "tui.cli.watch", "tui.cli.config",
+                  "tui.web")
+
+PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def loaded_after(body: str, home: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "PIXVERSE_"))}
+    env.update(PIXVERSE_TUI_HOME=str(home), DASHSCOPE_API_KEY="sk-test-0123456789")
+    done = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    last = done.stderr.strip().splitlines()[-1]
+    return set(json.loads(last)), done
+
+
+def found(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if name in modules
+            or any(m.startswith(name + ".") for m in modules)]
+
+
+def test_importing_the_command_line_loads_nothing_heavy(tmp_path: Path) -> None:
+    modules, _ = loaded_after("import tui.cli.main", tmp_path)
+    assert found(modules, HEAVY) == []
+    assert found(modules, ("tui.cli.history", *OTHER_COMMANDS)) == []  # not even list's
+
+
+def test_list_loads_only_what_listing_needs(tmp_path: Path) -> None:
+    body = ("sys.argv = ['pixverse-tui', 'list']\n"
+            "from tui.cli.main import main\n"
+            "status = main()\n"
+            "print('exit', status)")
+    modules, done = loaded_after(body, tmp_path)
+    assert "exit 0" in done.stdout, done.stderr
+    assert found(modules, HEAVY) == []
+    assert found(modules, OTHER_COMMANDS) == []
+    assert "tui.cli.history" in modules  # it did run
+
+
+def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
+    """The errors are classified on the way out (their modules imported then)."""
+    body = ("sys.argv = ['pixverse-tui', 'show', 'no-such-task']\n"
+            "from tui.cli.main import main\n"
+            "print('exit', main())")
+    _, done = loaded_after(body, tmp_path)
+    assert "exit 1" in done.stdout
+    assert "no task matches 'no-such-task'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+DASHBOARD = """
+import asyncio
+from tui.dashscope import ApiKey
+from tui.engine.workspace import Workspace
+from tui.ui.app import PixverseApp
+from tui.ui.widgets.task_table import TaskTable
+
+async def first_paint() -> None:
+    ws = Workspace.load(key=ApiKey("sk-test-0123456789"), base_url="http://127.0.0.1:9/api/v1")
+    app = PixverseApp(ws, poll=False)
+    async with app.run_test(size=(140, 40)):
+        for _ in range(3000):
+            if app.screen.query(TaskTable) and app.screen.query_one(TaskTable).row_count:
+                break
+            await asyncio.sleep(0.01)
+        print('painted', app.screen.query_one(TaskTable).row_count)
+        print(json.dumps(sorted(sys.modules)), file=sys.stderr)  # at the first paint
+        sys.exit(0)
+
+asyncio.run(first_paint())
+"""
+
+
+def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
+        tmp_path: Path) -> None:
+    """httpx comes with the client, after the first paint; PyAV and Pillow with the first
+    preview; statistics with the first stats; the simulator only in the demo."""
+    import asyncio
+
+    from storage import open_store
+
+    async def one_row() -> None:
+        async with await open_store(tmp_path / "tasks.db") as store:
+            stamp = "2026-01-01T00:00:00.000+00:00"
+            await store.history.import_many([{
+                "created_at": stamp, "updated_at": stamp, "endpoint": "e", "model": "m",
+                "prompt": "a lighthouse", "size": "1280*720", "duration": 5,
+                "submission": "accepted", "task_id": "t-1", "status": "FAILED"}])
+
+    asyncio.run(one_row())
+    modules, done = loaded_after(DASHBOARD, tmp_path)
+    assert "painted 1" in done.stdout, done.stderr[-2000:]
+    assert found(modules, ("httpx", "av", "PIL", "statistics", "tui.simulator.server",
+                           "tui.dashscope.client", "tui.engine.following.poller",
+                           "tui.engine.media.download", "textual_image")) == []

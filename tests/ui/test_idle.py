@@ -1,0 +1,45 @@
+"""Idle means idle (issue 15): with nothing changing and no live row on screen, the
+dashboard reads nothing from the store — the page is read when the change feed says
+something changed, the figures too, and the elapsed-time clocks tick only while a live
+row is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import open_store
+from tests.ui.helpers import app_for, table, until
+from tests.ui.test_first_paint import one_row
+from tests.ui.test_live_views import record
+from tui.config.paths import app_paths
+
+QUIET = 2.5  # seconds watched: the old tick recounted the figures every second
+
+
+async def test_an_idle_dashboard_reads_nothing_until_something_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    await one_row(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+        store = app.services.db
+        reads: list[str] = []
+        for name in ("page", "count", "counts"):
+            original = getattr(store.history, name)
+
+            def counting(*args: Any, _name: str = name, _original: Any = original,
+                         **kwargs: Any) -> Any:
+                reads.append(_name)
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(store.history, name, counting)
+        await pilot.pause(QUIET)  # watching for reads that should not happen
+        assert reads == []
+        async with await open_store(app_paths(
+                {"PIXVERSE_TUI_HOME": str(tmp_path)}).database) as other:  # another process
+            await other.history.import_many([record(7, "PENDING", prompt="a new one")])
+        await until(pilot, lambda: table(app).row_count == 2, what="the change, read")
+        assert "page" in reads
