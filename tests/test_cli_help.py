@@ -7,7 +7,7 @@ import argparse
 import subprocess
 
 from tests.conftest import CLI
-from tui.cli.main import build_parser
+from tui.cli.main import COMMANDS, build_parser, command_named
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -88,3 +88,19 @@ def test_the_pages_are_installed_with_the_package() -> None:
     assert "tui.docs" in tool["packages"] and tool["package-dir"]["tui.docs"] == "docs"
     assert tool["package-data"]["tui.docs"] == ["*.md"]
     assert not list((root / "docs").glob("*.py")), "a module in docs/ would be installed"
+
+
+def test_a_command_builds_its_own_parser_only_and_parses_alike() -> None:
+    """``list`` builds ``list``'s options only (argparse is slow to build twenty); the
+    names the shortcut knows are the parser's, and it parses as the whole parser does;
+    ``list --help`` is the same page (the top-level help builds the whole parser)."""
+    assert set(subcommands()) - {"help"} == COMMANDS  # help lists every page: the whole parser
+    for argv in (["list", "--limit", "3", "--search", "fox"], ["show", "abc", "--json"],
+                 ["--demo"], [], ["config", "path"], ["--read-only"]):
+        only = command_named(argv)
+        assert only is not None
+        assert vars(build_parser(only).parse_args(argv)) == vars(build_parser().parse_args(argv))
+    assert command_named(["lst"]) is None and command_named(["--help"]) is None
+    [alone] = [a for a in build_parser("list")._actions
+               if isinstance(a, argparse._SubParsersAction)]
+    assert alone.choices["list"].format_help() == subcommands()["list"].format_help()

@@ -94,7 +94,47 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """The parser of a command that is not running: whatever is asked of it does nothing
+    (building every command's options would cost a command more than its own work)."""
+
+    def __getattr__(self, _name: str) -> Callable[..., _Skipped]:
+        return lambda *_args, **_kwargs: self
+
+
+class _OnlyCommand:
+    """``add_subparsers``'s action, building the parser of one command only (``only``);
+    the others stay names, so the parser still knows every command."""
+
+    def __init__(self, sub: Any, only: str) -> None:
+        self.sub = sub
+        self.only = only
+        self.choices = sub.choices
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        return self.sub.add_parser(name, **kwargs) if name == self.only else _Skipped()
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command these arguments run ("" for the dashboard), or None when the whole
+    parser is needed: help, the version, a word that is no command (to say so)."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return ""
+
+
+COMMANDS = frozenset({
+    "submit", "list", "show", "wait", "download", "cancel", "track", "resolve", "export",
+    "import", "sync", "stats", "forget", "watch", "locate", "config", "completion", "simulate",
+    "serve"})
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser — or, with ``only``, that command's alone ("": none, the
+    dashboard's options)."""
     parser = _Parser(
         prog="pixverse-tui",
         description="Make videos with PixVerse v5.6 on Alibaba Cloud Model Studio (DashScope).")
@@ -105,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "cancelled, re-run, forgotten or annotated")
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help="show the program's version number and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    if only is not None:
+        sub = _OnlyCommand(sub, only)
 
     def json_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true",
@@ -364,8 +406,9 @@ def _reader_left() -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=command_named(arguments))
+    args = parser.parse_args(arguments)
     if (bad := undecodable_argument(args)) is not None:
         err(bad)
         return 2
