@@ -161,14 +161,11 @@ async def test_80x24_shows_ten_rows_and_q_quits(tmp_path: Path) -> None:
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: len(table(app).rows_by_id) == 30)
-        table(app).focus()
-        await pilot.pause()
-        shown = table(app).size.height - 1  # the header
-        assert shown >= 10, f"{shown} rows"
+        table(app).focus()  # the composer folds to one line: the layout settles after it
+        await until(pilot, lambda: table(app).size.height - 1 >= 10, what="ten rows")
         assert "task" in table(app).hidden and "prompt" not in table(app).hidden
         await pilot.press("m")  # the table alone
-        await pilot.pause()
-        assert table(app).size.height - 1 >= 19
+        await until(pilot, lambda: table(app).size.height - 1 >= 19, what="the table alone")
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0

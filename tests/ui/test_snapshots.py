@@ -105,6 +105,9 @@ def _prepare(theme: str):  # type: ignore[no-untyped-def]
         prompt.load_text("A lighthouse in a storm, waves over the rocks")
         body = app.screen.query_one("#detail-body")
         await until(pilot, lambda: "Task id" in str(body.render()), what="the detail pane")
+        # The first paint comes before focus and figures settle (start-up paints first):
+        # the shot waits for the prompt's focus (its cursor is drawn) as a user would see it.
+        await until(pilot, lambda: app.focused is prompt, what="the prompt's focus")
         await pilot.pause()
 
     return run_before
