@@ -108,6 +108,8 @@ def _prepare(theme: str):  # type: ignore[no-untyped-def]
         # The first paint comes before focus and figures settle (start-up paints first):
         # the shot waits for the prompt's focus (its cursor is drawn) as a user would see it.
         await until(pilot, lambda: app.focused is prompt, what="the prompt's focus")
+        prompt.refresh()  # its lines drawn again with the cursor, whatever came first
+        await pilot.pause()
         await pilot.pause()
 
     return run_before
