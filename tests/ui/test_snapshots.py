@@ -93,7 +93,7 @@ def history(tmp_path: Path) -> Iterator[Path]:
 def _app(home: Path) -> PixverseApp:
     ws = workspace(home, None)
     ws.base_url = "https://dashscope.aliyuncs.com/api/v1"
-    return PixverseApp(ws, now=lambda: NOW, poll=False)
+    return PixverseApp(ws, now=lambda: NOW, poll=False, blink=False)  # a fixed clock, no blink
 
 
 def _prepare(theme: str):  # type: ignore[no-untyped-def]

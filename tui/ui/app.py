@@ -77,7 +77,7 @@ class PixverseApp(App[str | None]):
 
     def __init__(self, ws: Workspace, *, now: Callable[[], datetime] = utc_now,
                  poll: bool = True, client: DashScopeClient | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, blink: bool = True) -> None:
         self.terminal = Terminal()  # before Textual asks for the driver class
         super().__init__()
         self.ws = ws
@@ -91,7 +91,8 @@ class PixverseApp(App[str | None]):
         self.main: MainScreen | None = None
         self._ending = False
         self._shown = False  # the first page was painted (then the rest starts)
-        self._cursor_rest = CursorRest(self)  # a text cursor stops blinking when idle
+        # A text cursor stops blinking when idle; ``blink=False`` (snapshots) never starts it.
+        self._cursor_rest = CursorRest(self, enabled=blink)
         self._title_kept = False
         self._guard = ControlCharacterGuard()
         self._store_trouble_at = -STORE_TROUBLE_EVERY

@@ -17,12 +17,16 @@ BLINK_FOR = 10.0  # seconds a cursor blinks after the last key or click
 
 
 class CursorRest:
-    def __init__(self, app: App[Any]) -> None:
+    def __init__(self, app: App[Any], *, enabled: bool = True) -> None:
         self.app = app
+        self.enabled = enabled  # False: blinking is never turned on (deterministic shots)
         self._timer: Timer | None = None
 
     def stir(self) -> None:
         """A key or a click: the focused field blinks again, for ``BLINK_FOR`` more."""
+        if not self.enabled:
+            _blink(self.app.focused, False)
+            return
         _blink(self.app.focused, True)
         if self._timer is None:
             self._timer = self.app.set_timer(BLINK_FOR, self._rest, name="cursor rest")
