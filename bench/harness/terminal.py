@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness.processes import CHILDREN
+from harness.processes import CHILDREN, cpu_seconds
 
 XTERM_ANSWERS = {b"\x1b[c": b"\x1b[?62;22c", b"\x1b[16t": b"\x1b[6;20;10t"}
 
@@ -46,6 +46,7 @@ class PtyChild:
         self.last_byte = 0.0  # monotonic time the last output arrived
         self.arrivals: list[tuple[int, float]] = []  # (end offset, time) of each read
         self.started = time.monotonic()
+        self.cpu_then = float("nan")
         self.log = log
         self.proc: subprocess.Popen[bytes] = subprocess.Popen(
             argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
@@ -83,13 +84,16 @@ class PtyChild:
 
     def seen_at(self, text: str, timeout: float, *, after: int = 0) -> float:
         """Seconds from the start until ``text`` first appeared in the output (past byte
-        ``after``); RuntimeError after ``timeout`` s without it."""
+        ``after``); RuntimeError after ``timeout`` s without it.  ``cpu_then``: the CPU
+        time the program had used when it was seen (within a few milliseconds) — on a
+        shared machine, steadier than the wall clock."""
         wanted = text.encode()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
                 found = self.output.find(wanted, after)
                 if found >= 0:
+                    self.cpu_then = cpu_seconds(self.proc.pid) or float("nan")
                     end = found + len(wanted)
                     stamp = next(t for offset, t in self.arrivals if offset >= end)
                     return stamp - self.started  # when the read that completed it came

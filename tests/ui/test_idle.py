@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Input, TextArea
 
 from storage import open_store
 from tests.ui.helpers import app_for, table, until
 from tests.ui.test_first_paint import one_row
 from tests.ui.test_live_views import record
 from tui.config.paths import app_paths
+from tui.ui import cursor_rest
 
 QUIET = 2.5  # seconds watched: the old tick recounted the figures every second
 
@@ -43,3 +45,25 @@ async def test_an_idle_dashboard_reads_nothing_until_something_changes(
             await other.history.import_many([record(7, "PENDING", prompt="a new one")])
         await until(pilot, lambda: table(app).row_count == 2, what="the change, read")
         assert "page" in reads
+
+
+async def test_the_cursor_rests_after_a_while_and_blinks_again_at_a_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor is the only thing an idle dashboard would repaint: it rests
+    (shown, steady) after ``BLINK_FOR`` seconds without a key; a key wakes it."""
+    monkeypatch.setattr(cursor_rest, "BLINK_FOR", 0.3)
+    await one_row(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        prompt = app.screen.query_one("#prompt", TextArea)
+        await until(pilot, lambda: app.focused is prompt and not prompt.cursor_blink,
+                    what="the cursor resting")
+        await pilot.press("a")
+        await until(pilot, lambda: prompt.cursor_blink, what="blinking again at a key")
+        await until(pilot, lambda: not prompt.cursor_blink, what="resting again")
+        filter_box = app.screen.query_one("#filter", Input)
+        filter_box.cursor_blink = False  # someone else's choice (a snapshot's): kept
+        app.screen.set_focus(filter_box)
+        await pilot.press("b")
+        await pilot.pause()
+        assert not filter_box.cursor_blink

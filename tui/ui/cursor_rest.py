@@ -3,11 +3,13 @@
 A blinking cursor repaints its line twice a second forever — on an idle dashboard the
 only thing that moves.  Like a terminal's own blink timeout, the focused text field
 (the composer's prompt, the filter line, any input) stops blinking ``BLINK_FOR``
-seconds after the last key or click, and blinks again at the next one.
+seconds after the last key or click, and blinks again at the next one.  A field whose
+blink someone else turned off (a snapshot, a setting) is left alone.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from textual.app import App
@@ -21,13 +23,19 @@ class CursorRest:
         self.app = app
         self.enabled = enabled  # False: blinking is never turned on (deterministic shots)
         self._timer: Timer | None = None
+        self._rested: weakref.WeakSet[Any] = weakref.WeakSet()  # fields this stopped
 
     def stir(self) -> None:
-        """A key or a click: the focused field blinks again, for ``BLINK_FOR`` more."""
+        """A key or a click: the fields this rested blink again; the focused one rests
+        ``BLINK_FOR`` seconds from now (never, when blinking is off: deterministic shots)."""
         if not self.enabled:
-            _blink(self.app.focused, False)
+            field = self.app.focused
+            if field is not None and hasattr(field, "cursor_blink"):
+                field.cursor_blink = False
             return
-        _blink(self.app.focused, True)
+        for field in list(self._rested):
+            field.cursor_blink = True
+        self._rested.clear()
         if self._timer is None:
             self._timer = self.app.set_timer(BLINK_FOR, self._rest, name="cursor rest")
         else:
@@ -35,9 +43,7 @@ class CursorRest:
 
     def _rest(self) -> None:
         self._timer = None
-        _blink(self.app.focused, False)
-
-
-def _blink(widget: object, blink: bool) -> None:
-    if widget is not None and hasattr(widget, "cursor_blink") and widget.cursor_blink != blink:
-        widget.cursor_blink = blink
+        field = self.app.focused
+        if field is not None and getattr(field, "cursor_blink", False) is True:
+            field.cursor_blink = False  # type: ignore[attr-defined]
+            self._rested.add(field)
