@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 
 # Whether this role may change the history: a viewer's role (SELECT only), a standby
 # or a read-only session cannot, and the app then runs as a viewer by itself.
-_WRITABLE = ("SELECT has_table_privilege('generations', 'INSERT, UPDATE, DELETE')"
-             " AND has_table_privilege('status_events', 'INSERT')"
-             " AND current_setting('transaction_read_only') = 'off'")
+# (has_table_privilege with several privileges is true if ANY is held: one at a time.)
+_WRITABLE = ("SELECT " + " AND ".join(
+    f"has_table_privilege('{table}', '{privilege}')"
+    for table, privileges in (("generations", ("INSERT", "UPDATE", "DELETE")),
+                              ("status_events", ("INSERT",)), ("figure_moves", ("INSERT",)))
+    for privilege in privileges)
+    + " AND has_sequence_privilege('change_seq', 'USAGE')"
+    " AND current_setting('transaction_read_only') = 'off'")
 
 
 async def _closed(conn: asyncpg.Connection) -> None:

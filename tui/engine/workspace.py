@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage import Generation, TaskStore, open_store
+from storage import Generation, TaskStore, open_store, store_location
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
@@ -77,9 +77,19 @@ class Workspace:
                             adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
+    @property
+    def store_location(self) -> str | Path:
+        """Where the history is: the team database (``PIXVERSE_TUI_DATABASE_URL``, else
+        ``[store] url``) or this home's SQLite file — always the file for the demo."""
+        if self.demo:
+            return self.paths.database
+        return store_location(self.settings.get("store", "url"), self.paths.database)
+
     async def open_store(self) -> TaskStore:
-        store = await open_store(self.paths.database)
+        store = await open_store(self.store_location)
         try:
+            if store.read_only:  # a viewer's role: it reads what others write
+                return store
             await store.intents.sweep_interrupted()
             await trash.empty(store, self.paths.trash_dir)
         except BaseException:

@@ -199,10 +199,12 @@ class PixverseApp(App[str | None]):
             self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
             return
         services.downloader = self.ws.downloader(services.store)
+        if services.store.read_only:  # a viewer's database role: a viewer's dashboard
+            services.read_only = True
         if self.main is not None:
             self.main.post_message(ServicesOpened())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if self.poll_enabled:
+        if self.poll_enabled and not services.store.read_only:  # it could write no answer
             self._start_poller()
 
     async def action_quit(self) -> None:
