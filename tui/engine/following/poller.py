@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -85,6 +87,38 @@ SETTLE = 30.0  # service seconds a new task may wait for a free slot before it i
 class LeaseLapsed(Exception):
     """The account's lease may be another's by now: this process sends nothing more
     until it has renewed it."""
+
+
+# Inside a poll round: whether its lease still allows a request (the round's tasks
+# inherit it; anyone else using the same client — a cancel, a download — does not).
+_ROUND_LEASE: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "poller_round_lease", default=None)
+
+
+class _LeaseGuard:
+    """The client's pace, checked first: within a poll round, not one attempt — a retry
+    of a 429 or a 5xx included, which the client sends on its own seconds later — leaves
+    once the round's lease may be another's."""
+
+    def __init__(self, inner: Callable[[], Awaitable[None]] | None) -> None:
+        self.inner = inner
+
+    async def __call__(self) -> None:
+        still = _ROUND_LEASE.get()
+        if still is not None and not still():
+            raise LeaseLapsed
+        if self.inner is not None:
+            await self.inner()
+
+    @staticmethod
+    def inner_of(client: DashScopeClient) -> Callable[[], Awaitable[None]] | None:
+        pace = client.pace
+        return pace.inner if isinstance(pace, _LeaseGuard) else pace
+
+    @staticmethod
+    def install(client: DashScopeClient) -> None:
+        if not isinstance(client.pace, _LeaseGuard):
+            client.pace = _LeaseGuard(client.pace)
 
 
 class PollingHalted(Exception):
@@ -157,8 +191,9 @@ class PollScheduler:
         self.health = Health.OK
         self.health_detail = ""
         # The shared budget paces the client when there is one; else a local one.
-        self._bucket = None if client.pace is not None else TokenBucket(
+        self._bucket = None if _LeaseGuard.inner_of(client) is not None else TokenBucket(
             self.settings.queries_per_second * self.settings.time_scale)
+        _LeaseGuard.install(client)
         self._backoff_until = 0.0
         self._backoff = 0.0
         self._trouble_since: float | None = None  # when the current back-off or halt began
@@ -563,6 +598,7 @@ class PollScheduler:
     async def _round(self) -> None:
         """One round: the lease, the sweeps that are due, the tasks due on their own.
         A database error slows the loop down instead of ending it."""
+        guarded = _ROUND_LEASE.set(lambda: self.polling)  # every attempt checks it
         try:
             if not await self._may_poll():
                 return
@@ -582,6 +618,8 @@ class PollScheduler:
             self._lease_checked = -LEASE_RENEW
             with contextlib.suppress(StoreError):
                 await self.store.following.release_all(self.owner)
+        finally:
+            _ROUND_LEASE.reset(guarded)
 
     async def _plan(self) -> None:
         """When to sweep next: soon while a running task may be ending, rarely otherwise."""
