@@ -80,8 +80,14 @@ def where_sql(where: HistoryFilter | None, args: Args) -> str:
     return "WHERE " + " AND ".join(clauses)
 
 
+NULLABLE = frozenset({"task", "took"})  # the other sort keys are never NULL
+
+
 def order_by(column: str, descending: bool) -> str:
-    """SQLite's order: NULL first ascending, last descending; the id breaks ties."""
-    expression = SORTS.get(column, "created_at")
-    direction = "DESC NULLS LAST" if descending else "ASC NULLS FIRST"
-    return f"ORDER BY {expression} {direction}, id {'DESC' if descending else 'ASC'}"
+    """SQLite's order: NULL first ascending, last descending (said only where a value
+    can be NULL: an index on a column sorts as the plain order does); the id breaks
+    ties in the same direction."""
+    key = column if column in SORTS else "submitted"
+    direction = "DESC" if descending else "ASC"
+    nulls = (" NULLS LAST" if descending else " NULLS FIRST") if key in NULLABLE else ""
+    return f"ORDER BY {SORTS[key]} {direction}{nulls}, id {direction}"
