@@ -22,12 +22,13 @@ An account is a fingerprint of endpoint and key, never the key itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
 from storage.clock import iso, iso_in, now_iso
 from storage.postgres import lease
-from storage.postgres.db import Database
+from storage.postgres.db import STATEMENT_TIMEOUT, Database
 from storage.records import ForeignTask, LeaseState
 
 _LEASE = ("SELECT owner, CASE WHEN until = '-infinity' THEN NULL ELSE until END,"
@@ -43,7 +44,8 @@ class PostgresLeases:
         self._db = db
 
     async def hold(self, account: str, owner: str, seconds: float) -> LeaseState:
-        async with self._db.connection() as conn:
+        """A renewal later than ``seconds`` would be no use: it waits no longer."""
+        async with self._db.connection() as conn, asyncio.timeout(max(1.0, seconds)):
             grant = await lease.hold(conn, account, owner, seconds)
         released = grant.until is not None and grant.until.year < 2  # '-infinity'
         return LeaseState(grant.holder, None if released else _moment(grant.until),
@@ -57,7 +59,7 @@ class PostgresLeases:
         return LeaseState(owner if live else None, _moment(until), _moment(nudged))
 
     async def release(self, account: str, owner: str) -> None:
-        async with self._db.connection() as conn:
+        async with self._db.connection() as conn, asyncio.timeout(STATEMENT_TIMEOUT):
             await lease.release(conn, account, owner)
 
     async def nudge(self, account: str) -> None:

@@ -197,8 +197,8 @@ def translate(exc: BaseException, where: str) -> StoreError | None:
     if isinstance(exc, StoreError):
         return exc
     if isinstance(exc, TimeoutError):
-        return StoreUnavailable(f"the team database {where} did not answer within "
-                                f"{STATEMENT_TIMEOUT:.0f} s; it may be down or unreachable")
+        return StoreUnavailable(f"the team database {where} did not answer in time; it may "
+                                "be down or unreachable")
     if isinstance(exc, asyncpg.UniqueViolationError):
         return DuplicateTask(f"the team database {where} already holds that "
                              f"({said(exc)})")
