@@ -101,6 +101,10 @@ class Database:
         self._slots = asyncio.Semaphore(size)
         self._closed = False
 
+    def adopt(self, conn: asyncpg.Connection) -> None:
+        """Keep an open connection (outside any transaction) for the pool's use."""
+        self._idle.append(conn)
+
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []

@@ -7,7 +7,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from storage.changes import ChangeFeed
-from storage.errors import StoreError
 from storage.postgres.connect import connect, masked
 from storage.postgres.coordination import PostgresBudget, PostgresForeignTasks, PostgresLeases
 from storage.postgres.db import Database, translate
@@ -70,18 +69,17 @@ class PostgresStore:
             await migrate(conn, masked(url))
             writable = bool(await conn.fetchval(_WRITABLE))
             search_problem = await cjk_trigram_problem(conn)
-        except StoreError:
-            raise
-        except Exception as exc:
-            error = translate(exc, masked(url))
-            if error is None:
+        except BaseException as exc:
+            await _closed(conn)
+            error = translate(exc, masked(url)) if isinstance(exc, Exception) else None
+            if error is None or error is exc:
                 raise
             raise error from None
-        finally:
-            await _closed(conn)
+        db = Database(url, read_only=not writable)
+        db.adopt(conn)  # the pool's first connection: one connect fewer
         feed = NotifyFeed(url)
         await feed.start()
-        return cls(Database(url, read_only=not writable), feed, search_problem=search_problem)
+        return cls(db, feed, search_problem=search_problem)
 
     @property
     def location(self) -> str:
