@@ -48,7 +48,10 @@ class PostgresLeases:
         async with self._db.connection() as conn, asyncio.timeout(max(1.0, seconds)):
             grant = await lease.hold(conn, account, owner, seconds)
         released = grant.until is not None and grant.until.year < 2  # '-infinity'
-        return LeaseState(grant.holder, None if released else _moment(grant.until),
+        # Refused, the row is read in the statement's snapshot: right after another
+        # machine took the lease over it may still name us — never say we hold it then.
+        holder = grant.holder if grant.mine or grant.holder != owner else None
+        return LeaseState(holder, None if released else _moment(grant.until),
                           _moment(grant.nudged_at))
 
     async def current(self, account: str) -> LeaseState:

@@ -188,3 +188,45 @@ async def test_a_killed_poller_is_taken_over_within_15_s(pg_dsn: str,
         holder.wait(timeout=10)
         await b.stop()
         await store.close()
+
+
+async def test_a_renewal_racing_a_takeover_is_never_told_it_holds_the_lease(
+        pg_dsn: str) -> None:
+    """The lapsed holder renews just as another machine takes over: its statement waits
+    for the takeover to commit, finds the lease taken, and reads the row in its own
+    (older) snapshot, which still names it — it must not believe it."""
+    import asyncpg
+
+    from storage.postgres.lease import hold
+
+    async with await open_store(pg_dsn) as store:
+        assert (await store.leases.hold("acct", "alice@studio-1:1:a", 0.2)).held_by(
+            "alice@studio-1:1:a")
+        await asyncio.sleep(0.4)  # lapsed
+        taker = await asyncpg.connect(pg_dsn)
+        try:
+            taking = taker.transaction()
+            await taking.start()
+            assert (await hold(taker, "acct", "bob@studio-2:2:b", 10)).mine  # not committed
+            renewal = asyncio.create_task(store.leases.hold("acct", "alice@studio-1:1:a", 10))
+            watcher = await asyncpg.connect(pg_dsn)
+            try:
+                await until_waiting(watcher)
+            finally:
+                await watcher.close()
+            await taking.commit()
+            lease = await asyncio.wait_for(renewal, 30)
+        finally:
+            await taker.close()
+        assert not lease.held_by("alice@studio-1:1:a")
+        assert (await store.leases.current("acct")).holder == "bob@studio-2:2:b"
+
+
+async def until_waiting(conn: object) -> None:
+    """Until some session of this database waits for a lock (the renewal, blocked)."""
+    deadline = time.monotonic() + 20
+    while not await conn.fetchval(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"):
+        assert time.monotonic() < deadline, "the renewal never waited for the takeover"
+        await asyncio.sleep(0.02)
