@@ -73,6 +73,7 @@ HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: d
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
 LEASE_RENEW = 2.5  # real seconds between renewals of the account's poller lease (10 s)
+LEASE_TRY = 1.25  # real seconds between a follower's tries to take it (takeover ≤ ~12 s)
 # The holder stops sending this long before its lease can be taken (see ``_may_poll``).
 LEASE_MARGIN = 1.5
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
@@ -362,7 +363,7 @@ class PollScheduler:
         if self.account is None:
             return True
         now = time.monotonic()
-        if now - self._lease_checked < LEASE_RENEW:
+        if now - self._lease_checked < (LEASE_RENEW if self._holding else LEASE_TRY):
             return self.polling
         self._lease_checked = now
         lease = await self.store.leases.hold(self.account, self.owner,
