@@ -14,7 +14,7 @@ from storage.errors import (
     StoreFull,
     StoreUnavailable,
 )
-from storage.factory import open_store
+from storage.factory import open_store, store_location
 from storage.interface import TRASH_DAYS, TaskStore
 from storage.processes import process_tag
 from storage.records import STATUS_RANK, Generation, Observation, StatusEvent, can_advance
@@ -22,4 +22,4 @@ from storage.records import STATUS_RANK, Generation, Observation, StatusEvent, c
 __all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask", "Generation",
            "Observation", "SchemaTooNew", "StatusEvent", "StoreBusy", "StoreCorrupt",
            "StoreError", "StoreFull", "StoreUnavailable", "TaskStore", "can_advance",
-           "open_store", "process_tag"]
+           "open_store", "process_tag", "store_location"]

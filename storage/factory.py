@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from storage.errors import StoreUnavailable
 from storage.interface import TaskStore
+from storage.postgres.connect import chosen_url, is_postgres_url
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 
 
+def store_location(config_url: str | None, default: Path,
+                   environ: Mapping[str, str] = os.environ) -> str | Path:
+    """Where this run's store is: the team database's URL (``PIXVERSE_TUI_DATABASE_URL``,
+    else ``[store] url`` in config.toml), or the SQLite file ``default``."""
+    return chosen_url(config_url, environ) or default
+
+
 async def open_store(location: str | Path) -> TaskStore:
-    """The store at ``location``: a SQLite file path (created or upgraded as needed).
+    """The store at ``location``: a SQLite file path (created or upgraded as needed), or a
+    ``postgresql://`` URL (team mode: the schema created or upgraded as needed).
     Raises ``StoreError`` with a sentence a user can act on."""
+    if isinstance(location, str) and _URL.match(location):
+        if is_postgres_url(location):
+            from storage.postgres.connect import INSTALL_HINT
+
+            try:
+                from storage.postgres.store import PostgresStore
+            except ImportError:
+                raise StoreUnavailable(INSTALL_HINT) from None
+            return await PostgresStore.open(location)
+        scheme = location.split("://", 1)[0]
+        raise StoreUnavailable(f"{scheme}:// stores are not supported; give a postgresql:// "
+                               "URL or the path of a SQLite file")
     from storage.sqlite import SqliteStore
 
-    if isinstance(location, str) and _URL.match(location):
-        scheme = location.split("://", 1)[0]
-        raise StoreUnavailable(f"{scheme}:// stores are not supported by this pixverse-tui; "
-                               "give the path of a SQLite file")
     return await SqliteStore.open(location)

@@ -425,6 +425,13 @@ class TaskStore(Protocol):
         ...
 
     @property
+    def read_only(self) -> bool:
+        """Whether this store only reads: the history may be shown, nothing changed (a
+        viewer's database role, a standby; a SQLite file this user cannot write).  Every
+        write then raises ``StoreUnavailable``; a caller offers no action that writes."""
+        ...
+
+    @property
     def generations(self) -> Generations:
         """Rows by key and their status history."""
         ...

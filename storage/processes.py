@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 
@@ -9,6 +10,28 @@ import socket
 def process_tag() -> str:
     """Identifies this process, so other processes can tell whether it still lives."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def person() -> str:
+    """Who this process acts for, as other machines show it: ``user@host`` (the status
+    bar's "polled by alice@studio-2")."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container)
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "someone"
+    return f"{user}@{socket.gethostname()}"
+
+
+def poller_tag(instance: int) -> str:
+    """Names one poller of this process as a lease holder: ``user@host:pid:instance``."""
+    return f"{person()}:{os.getpid()}:{instance:x}"
+
+
+def holder_name(owner: str) -> str:
+    """The person and machine in a lease holder's tag (``poller_tag``): what to show."""
+    if "@" in owner.partition(":")[0]:
+        return owner.partition(":")[0]
+    return owner.rpartition(":")[0].rpartition(":")[0] or owner  # an older host:pid:n tag
 
 
 def process_alive(tag: str | None) -> bool:

@@ -179,6 +179,17 @@ class Billable:
     audio: bool
     settled: bool
 
+    @classmethod
+    def of(cls, created_at: str, status: str | None, size: str, usage_size: str | None,
+           duration: float, usage_duration: float | None, audio: Any,
+           usage_audio: Any) -> Billable:
+        """From a row's columns: what the service billed once it made the video, what
+        was asked before."""
+        made = status == "SUCCEEDED"
+        return cls(created_at, usage_size if made and usage_size else size,
+                   float(usage_duration if made and usage_duration else duration),
+                   bool(usage_audio if made and usage_audio is not None else audio), made)
+
 
 @dataclass(frozen=True)
 class BatchSummary:

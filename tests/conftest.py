@@ -16,6 +16,10 @@ from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest, RetryPolic
 from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator, SimulatorConfig
 
+# A team database in the developer's environment must not become every test's history
+# (tests that want one pass its URL themselves).
+os.environ.pop("PIXVERSE_TUI_DATABASE_URL", None)
+
 KEY = "sk-test-0123456789abcdef"
 FAST = 600.0  # simulated seconds per real second: a 2-minute task takes 0.2 s
 

@@ -20,6 +20,7 @@ the test process is killed with SIGKILL and can run no code of its own.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import itertools
@@ -275,21 +276,43 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(f"!!! POSTGRESQL TESTS SKIPPED: {reason}")
 
 
-def serve_for_session() -> Iterator[PostgresServer]:
-    reason = missing()
-    if reason is not None:
-        _skip_or_fail(reason)
+_shared: PostgresServer | None = None
+_unusable: str | None = None  # why the shared server could not be had (said once per test)
+
+
+def shared_server() -> PostgresServer:
+    """This process's one server (started on first use, stopped when the process ends:
+    by ``atexit``, else by its guard), for every fixture and backend that needs one —
+    so a worker running tests/postgres and the contract suite starts one, not two.
+    Skips (or, with PIXVERSE_TUI_REQUIRE_POSTGRES=1, fails) when there is none."""
+    global _shared, _unusable
+    if _shared is not None:
+        return _shared
+    if _unusable is None:
+        _unusable = missing()
+    if _unusable is not None:
+        _skip_or_fail(_unusable)
     bindir = find_bindir()
     assert bindir is not None
     server = PostgresServer(bindir)
     try:
         server.start()
         if not server.admin("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"):
-            _skip_or_fail(f"the server in {bindir} has no pg_trgm extension (Debian: "
-                          "postgresql-contrib)")
-        yield server
-    finally:
+            _unusable = (f"the server in {bindir} has no pg_trgm extension (Debian: "
+                         "postgresql-contrib)")
+    except BaseException:
         server.stop()
+        raise
+    if _unusable is not None:
+        server.stop()
+        _skip_or_fail(_unusable)
+    atexit.register(server.stop)
+    _shared = server
+    return server
+
+
+def serve_for_session() -> Iterator[PostgresServer]:
+    yield shared_server()
 
 
 def fresh_database(server: PostgresServer) -> Iterator[str]:

@@ -36,7 +36,7 @@ def test_the_readme_is_short_and_in_a_newcomers_order() -> None:
     assert len(text) < 10_000
     sections = re.findall(r"^## (.+)$", text, flags=re.M)
     assert sections == ["Quick start", "The demo", "Using it for real", "From the command line",
-                        "Learn more"]
+                        "Team mode", "Learn more"]
     quick = text.split("## Quick start\n", 1)[1]
     first = quick[quick.index("```"):]
     assert first.startswith(QUICK_START)  # the two commands, exactly, before anything else

@@ -94,9 +94,10 @@ async def test_the_change_log_stays_small(store: TaskStore, tmp_path: Path) -> N
     assert kept[1] == 6000 and kept[0] <= 2500
 
 
-async def test_a_database_url_is_refused_in_one_sentence() -> None:
-    with pytest.raises(StoreUnavailable, match=r"^postgresql:// stores are not supported"):
-        await open_store("postgresql://alice@db.example/pixverse")
+async def test_a_url_of_another_database_is_refused_in_one_sentence() -> None:
+    with pytest.raises(StoreUnavailable, match=r"^mysql:// stores are not supported; give a "
+                                               r"postgresql:// URL or the path of a SQLite file$"):
+        await open_store("mysql://alice@db.example/pixverse")
 
 
 def test_the_store_lives_only_behind_the_interface() -> None:

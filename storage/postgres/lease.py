@@ -5,6 +5,11 @@ becomes ours if it is free, expired by the *server's* clock, or ours already,
 and then runs until the server's ``now() + seconds``.  No machine's clock is
 compared with another's.
 
+The store's ``leases`` part (``storage.postgres.coordination``) runs these
+statements; the engine's poller applies the holder's rule below by itself
+(``tui.engine.following.poller``: ``_may_poll`` and the guard on every attempt),
+for every backend.  ``LeaseKeeper`` states the rule on its own, for the tests.
+
 What keeps two pollers apart is the holder's side (``LeaseKeeper``): it polls
 only until ``seconds - margin`` after the moment — on its own monotonic clock —
 it *sent* the last renewal the server confirmed.  The server ran that statement

@@ -177,7 +177,239 @@ CREATE TABLE foreign_tasks (
 -- the log is what they read) is added by the migration that implements it.
 """
 
-MIGRATIONS: Sequence[str] = (V1,)
+# v2: what the store needs beyond V1's tables (storage/postgres/feed.py, history.py).
+#
+# - **The change feed.**  Statement-level triggers on ``generations``,
+#   ``generation_tags`` and ``poller_leases`` send one NOTIFY per statement on
+#   ``pixverse_changes``, in the writer's own transaction (so it is delivered at
+#   commit, or never): ``SEQ FLAGS IDS`` — a number from ``change_seq``, ``f`` when
+#   the status bar's figures may have moved and/or ``l`` when the poller lease moved
+#   (``-``: neither), and the changed generations' ids joined by commas (``-``: none;
+#   ``*``: more than ``NOTIFY_IDS``, re-read everything).  A generation changed when
+#   anything but its row lease and due time did (claiming, releasing and ``poll_now``
+#   are bookkeeping nobody sees, as with SQLite); the lease moved when its holder did,
+#   it was released or taken back, or nudged — not when renewed.  ``change_seq``'s
+#   last value is what the feed's safety re-read compares (see feed.py).
+# - **The figures** (``history.counts``, the unfiltered count) at any size: each
+#   statement that moves one appends its deltas to ``figure_moves`` — insert-only, so
+#   writers on many machines never queue on one counter row — and the sums are the
+#   figures.  Every 1,000th move folds the log into one row (in one transaction:
+#   readers see the sums either way).  Finished and failed "today" come from an
+#   index on the moment each ended (``generations_ended``).
+# - **Moments read from text** (``pixverse_moment``): the service's times and ours,
+#   as SQLite's ``julianday`` reads them (a zone-less time is UTC; garbage is NULL).
+NOTIFY_IDS = 400  # ids in one notification at most (a payload holds 8,000 bytes)
+CHANNEL = "pixverse_changes"
+FIGURE_TESTS = {  # whether a row counts in each figure, for a row alias ``r``
+    "kept": "r.forgotten_at IS NULL",
+    "pending": "r.forgotten_at IS NULL AND r.task_id IS NOT NULL AND r.status = 'PENDING'",
+    "running": "r.forgotten_at IS NULL AND r.task_id IS NOT NULL"
+               " AND r.status IN ('RUNNING', 'SUSPENDED')",
+    "submitting": "r.forgotten_at IS NULL AND r.submission = 'sending'",
+    "unsaved": "r.forgotten_at IS NULL AND r.status = 'SUCCEEDED'"
+               " AND r.download_state <> 'done'",
+}
+FIGURES = tuple(FIGURE_TESTS)
+# What the status bar counts moves with (as SQLite's v8 trigger has it).
+FIGURE_COLUMNS = ("status", "submission", "task_id", "end_time", "download_state",
+                  "forgotten_at")
+BOOKKEEPING = ("lease_owner", "lease_until", "next_poll_at")  # changes nobody sees
+ENDED = "forgotten_at IS NULL AND status IN ('SUCCEEDED', 'FAILED')"  # generations_ended
+
+
+def _counted(table: str) -> str:
+    """Each figure's count over a transition table (``new_rows`` or ``old_rows``)."""
+    return ", ".join(f"count(*) FILTER (WHERE {test})" for test in FIGURE_TESTS.values()
+                     ) + f" FROM {table} r"
+
+
+def _v2() -> str:
+    names = ", ".join(FIGURES)
+    deltas = {
+        "inserted": f"SELECT {_counted('new_rows')}",
+        "deleted": f"SELECT {', '.join(f'-{n}' for n in FIGURES)} FROM (SELECT "
+                   f"{_counted('old_rows')}) AS c ({names})",
+        "updated": f"SELECT {', '.join(f'n.{f} - o.{f}' for f in FIGURES)} FROM"
+                   f" (SELECT {_counted('new_rows')}) AS n ({names}),"
+                   f" (SELECT {_counted('old_rows')}) AS o ({names})",
+    }
+    args = ", ".join(f"d.{n}" for n in FIGURES)
+    nonzero = " OR ".join(f"{n} <> 0" for n in FIGURES)
+    hidden = " - ".join(f"'{c}'" for c in BOOKKEEPING)
+    moved = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in FIGURE_COLUMNS)
+    ids = f"CASE WHEN count(*) <= {NOTIFY_IDS} THEN array_agg(r.id) END"
+    return rf"""
+CREATE SEQUENCE change_seq;
+
+CREATE FUNCTION pixverse_moment(t text) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    IF t !~ '^\d{{4}}-\d\d-\d\d' THEN
+        RETURN NULL;
+    END IF;
+    IF t ~ '\d\d:\d\d(:\d\d(\.\d*)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$' THEN
+        RETURN t::timestamptz;
+    END IF;
+    RETURN t::timestamp AT TIME ZONE 'UTC';
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
+CREATE INDEX generations_ended ON generations (pixverse_moment(end_time)) WHERE {ENDED};
+CREATE INDEX generations_download_path ON generations (download_path)
+    WHERE download_path IS NOT NULL;
+
+CREATE FUNCTION pixverse_notify(ids bigint[], many boolean, figures boolean, lease boolean)
+RETURNS void LANGUAGE sql AS $$
+    SELECT pg_notify('{CHANNEL}', nextval('change_seq') || ' '
+        || CASE WHEN figures AND lease THEN 'fl' WHEN figures THEN 'f'
+                WHEN lease THEN 'l' ELSE '-' END || ' '
+        || CASE WHEN many THEN '*' WHEN cardinality(ids) > 0 THEN array_to_string(ids, ',')
+                ELSE '-' END)
+$$;
+
+CREATE TABLE figure_moves (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    {", ".join(f"{n} bigint NOT NULL" for n in FIGURES)}
+);
+INSERT INTO figure_moves ({names}) SELECT {_counted('generations')};
+
+CREATE FUNCTION pixverse_fold_figures() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_try_advisory_xact_lock({FIGURES_LOCK}) THEN
+        WITH gone AS (DELETE FROM figure_moves RETURNING {names})
+        INSERT INTO figure_moves ({names})
+        SELECT {", ".join(f"coalesce(sum({n}), 0)" for n in FIGURES)} FROM gone;
+    END IF;
+END $$;
+
+CREATE FUNCTION pixverse_figures_moved({", ".join(f"{n} bigint" for n in FIGURES)})
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    added bigint;
+BEGIN
+    IF {nonzero} THEN
+        INSERT INTO figure_moves ({names}) VALUES ({names}) RETURNING id INTO added;
+        IF added % 1000 = 0 THEN
+            PERFORM pixverse_fold_figures();
+        END IF;
+    END IF;
+END $$;
+
+CREATE FUNCTION pixverse_generations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+BEGIN
+    SELECT count(*), {ids} INTO changed, ids FROM new_rows r;
+    IF changed > 0 THEN
+        PERFORM pixverse_figures_moved({args}) FROM ({deltas['inserted']}) AS d ({names});
+        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION pixverse_generations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+BEGIN
+    SELECT count(*), {ids} INTO changed, ids FROM old_rows r;
+    IF changed > 0 THEN
+        PERFORM pixverse_figures_moved({args}) FROM ({deltas['deleted']}) AS d ({names});
+        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION pixverse_generations_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+    moved boolean;
+BEGIN
+    SELECT count(*), {ids.replace("r.id", "n.id")}, coalesce(bool_or({moved}), false)
+      INTO changed, ids, moved
+      FROM new_rows n JOIN old_rows o ON o.id = n.id
+     WHERE (to_jsonb(o) - {hidden}) IS DISTINCT FROM (to_jsonb(n) - {hidden});
+    IF changed > 0 THEN
+        IF moved THEN
+            PERFORM pixverse_figures_moved({args}) FROM ({deltas['updated']}) AS d ({names});
+        END IF;
+        PERFORM pixverse_notify(ids, ids IS NULL, moved, false);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER generations_inserted AFTER INSERT ON generations
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_generations_inserted();
+CREATE TRIGGER generations_deleted AFTER DELETE ON generations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_generations_deleted();
+CREATE TRIGGER generations_updated AFTER UPDATE ON generations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_generations_updated();
+
+-- A row's tags are part of what it shows (its row changed; no figure moved).
+CREATE FUNCTION pixverse_tags_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    n bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT count(DISTINCT generation_id), array_agg(DISTINCT generation_id)
+          INTO n, ids FROM new_rows;
+    ELSE
+        SELECT count(DISTINCT generation_id), array_agg(DISTINCT generation_id)
+          INTO n, ids FROM old_rows;
+    END IF;
+    IF n > 0 THEN
+        PERFORM pixverse_notify(CASE WHEN n <= {NOTIFY_IDS} THEN ids END,
+                                n > {NOTIFY_IDS}, false, false);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER generation_tags_inserted AFTER INSERT ON generation_tags
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_tags_changed();
+CREATE TRIGGER generation_tags_deleted AFTER DELETE ON generation_tags
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_tags_changed();
+
+-- The poller lease moved: a new holder, a release (until '-infinity') or a take-back,
+-- a nudge.  A renewal moves only ``until``: nobody needs to know.
+CREATE FUNCTION pixverse_lease_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows) THEN
+        PERFORM pixverse_notify(NULL, false, false, true);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION pixverse_lease_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.account = n.account
+               WHERE o.owner IS DISTINCT FROM n.owner
+                  OR o.nudged_at IS DISTINCT FROM n.nudged_at
+                  OR (o.until = '-infinity') IS DISTINCT FROM (n.until = '-infinity')) THEN
+        PERFORM pixverse_notify(NULL, false, false, true);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER poller_leases_inserted AFTER INSERT ON poller_leases
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_lease_inserted();
+CREATE TRIGGER poller_leases_updated AFTER UPDATE ON poller_leases
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_lease_updated();
+"""
+
+
+# pg_try_advisory_xact_lock's key for "folding the figures" ('pixfold' in ASCII)
+FIGURES_LOCK = 0x706978666F6C64
+V2 = _v2()
+
+MIGRATIONS: Sequence[str] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

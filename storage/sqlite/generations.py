@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from storage.records import Generation, StatusEvent
+from storage.sql import like_escaped
 from storage.sqlite import rows
 from storage.sqlite.db import Database
 
@@ -51,10 +52,9 @@ class SqliteGenerations:
             return [exact]
         if len(ref) < 4:
             return []
-        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return await self._db.rows(
             "SELECT * FROM generations WHERE task_id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5",
-            (escaped + "%",))
+            (like_escaped(ref) + "%",))
 
     async def events(self, generation_id: int) -> list[StatusEvent]:
         found = await self._db.fetch(

@@ -162,15 +162,7 @@ class SqliteIntents:
             " usage_audio FROM generations INDEXED BY generations_created WHERE created_at >= ?"
             f" AND (status = 'SUCCEEDED' OR status IN ({live}) OR submission IN"
             f" ('{SUBMISSION_SENDING}', '{SUBMISSION_UNCONFIRMED}'))", (stamp,))
-        out = []
-        for created, status, size, usage_size, duration, usage_duration, audio, usage_audio \
-                in found:
-            made = status == "SUCCEEDED"
-            out.append(Billable(
-                created, (usage_size if made and usage_size else size),
-                float(usage_duration if made and usage_duration else duration),
-                bool(usage_audio if made and usage_audio is not None else audio), made))
-        return out
+        return [Billable.of(*row) for row in found]
 
     async def batch(self, batch_id: str) -> BatchSummary | None:
         found = await self._db.fetch(

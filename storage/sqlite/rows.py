@@ -6,15 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from storage.clock import now_iso
-from storage.records import TERMINAL, Generation
+from storage.records import Generation
 from storage.redact import SCRUBBED, scrub_optional
+from storage.sql import FOLLOWED
 from storage.sqlite.db import Database
 
-# A followed task: has a task id, is not finished, not given up on (a poll time),
-# not in the trash.  The one definition every query uses.
-FOLLOWED = ("task_id IS NOT NULL AND forgotten_at IS NULL AND next_poll_at IS NOT NULL"
-            " AND (status IS NULL OR status NOT IN ("
-            + ", ".join(f"'{status}'" for status in sorted(TERMINAL)) + "))")
+__all__ = ["FOLLOWED", "event", "get", "insert_tags", "require", "update"]
 
 
 async def get(db: Database, generation_id: int) -> Generation | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from storage.clock import iso
 from storage.history import MIN_INDEXED, SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.sql import SHOWN_STATUS, containing
 from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
@@ -36,8 +37,6 @@ assert set(SORTS) == set(SORT_KEYS)
 # index the outer loop, so the walk stops with the LIMIT.
 TEXT_WALK = ("generations_fts CROSS JOIN generations"
              " ON generations.id = generations_fts.rowid")
-SHOWN_STATUS = ("CASE submission WHEN 'sending' THEN 'SUBMITTING' ELSE UPPER(submission)"
-                " END")
 
 
 # The creation time of the Nth newest kept row (parameter: N - 1), from the index.
@@ -98,8 +97,7 @@ def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
         for term in split_words(text):
             if len(term) < MIN_INDEXED:
                 clauses.append("generations.prompt LIKE ? ESCAPE '\\'")
-                params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%")
-                              .replace("_", "\\_") + "%")
+                params.append(containing(term))
     if found.since is not None:
         clauses.append("created_at >= ?")
         params.append(iso(found.since))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from storage.changes import ChangeFeed
@@ -41,6 +42,11 @@ class SqliteStore:
     @property
     def location(self) -> str:
         return str(self._db.path)
+
+    @property
+    def read_only(self) -> bool:
+        """The file exists and this user may not write it (it opens for reading)."""
+        return self._db.path.exists() and not os.access(self._db.path, os.W_OK)
 
     @property
     def path(self) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage import Generation, TaskStore, open_store
+from storage import Generation, TaskStore, open_store, store_location
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.engine import relocation
@@ -87,10 +87,18 @@ class Workspace:
                             adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
+    @property
+    def store_location(self) -> str | Path:
+        """Where the history is: the team database (``PIXVERSE_TUI_DATABASE_URL``, else
+        ``[store] url``) or this home's SQLite file — always the file for the demo."""
+        if self.demo:
+            return self.paths.database
+        return store_location(self.settings.get("store", "url"), self.paths.database)
+
     async def open_store(self, *, tidy: bool = True) -> TaskStore:
         """The store, tidied first (``tidy_store``) — unless ``tidy`` is off: a front end
         that shows something first (``list``, the dashboard) tidies after it has."""
-        store = await open_store(self.paths.database)
+        store = await open_store(self.store_location)
         if tidy:
             try:
                 await self.tidy_store(store)
@@ -101,9 +109,12 @@ class Workspace:
 
     async def tidy_store(self, store: TaskStore) -> None:
         """Housekeeping: submissions a crash interrupted are marked unconfirmed, and what
-        has been in the trash too long is deleted (rows and files)."""
+        has been in the trash too long is deleted (rows and files) — none of it on a
+        read-only store (a viewer's role: it reads what others write)."""
         from tui.engine.history import trash
 
+        if store.read_only:
+            return
         await store.intents.sweep_interrupted()
         await trash.empty(store, self.paths.trash_dir)
 

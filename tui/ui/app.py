@@ -219,6 +219,8 @@ class PixverseApp(App[str | None]):
             return
         services.connect = lambda: self.ws.client(store)
         services.equip = lambda: self.ws.downloader(store)
+        if store.read_only:  # a viewer's database role: a viewer's dashboard
+            services.read_only = True
         if self.main is not None:
             self.main.post_message(ServicesOpened())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -240,7 +242,7 @@ class PixverseApp(App[str | None]):
         except DashScopeError as exc:  # the endpoint cannot be used: say so, as at start
             self.exit(return_code=1, message=f"pixverse-tui: {printable(str(exc))}")
             return
-        if self.poll_enabled:
+        if self.poll_enabled and not services.store.read_only:  # it could write no answer
             self._start_poller()
 
     async def action_quit(self) -> None:

@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from storage import ChangeFeed, Generation, StoreError, TaskStore, can_advance, process_tag
+from storage import ChangeFeed, Generation, StoreError, TaskStore, can_advance
 from storage.clock import iso, parse_iso, utc_now
 from storage.history import HistoryFilter
+from storage.processes import holder_name, poller_tag
 from storage.records import LiveTask, Observation
 from tui.config.credentials import region_of
 from tui.dashscope import (
@@ -69,7 +72,10 @@ class Health(enum.Enum):
 HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: doubling
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
-LEASE_RENEW = 4.0  # real seconds between renewals of the account's poller lease (10 s)
+LEASE_RENEW = 2.5  # real seconds between renewals of the account's poller lease (10 s)
+LEASE_TRY = 1.25  # real seconds between a follower's tries to take it (takeover ≤ ~12 s)
+# The holder stops sending this long before its lease can be taken (see ``_may_poll``).
+LEASE_MARGIN = 1.5
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
 SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was refused
 # A sweep or an audit is a few pages (5 tasks run at a time): two minutes is a list
@@ -77,6 +83,43 @@ SWEEPS_OFF_FOR = 600.0  # service seconds without sweeps after the list call was
 LIST_LIMITS = listing.Limits(seconds=120.0)
 LIST_UNUSABLE = (400, 404, 405)  # the list call (not the account) was refused
 SETTLE = 30.0  # service seconds a new task may wait for a free slot before it is asked about
+
+
+class LeaseLapsed(Exception):
+    """The account's lease may be another's by now: this process sends nothing more
+    until it has renewed it."""
+
+
+# Inside a poll round: whether its lease still allows a request (the round's tasks
+# inherit it; anyone else using the same client — a cancel, a download — does not).
+_ROUND_LEASE: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "poller_round_lease", default=None)
+
+
+class _LeaseGuard:
+    """The client's pace, checked first: within a poll round, not one attempt — a retry
+    of a 429 or a 5xx included, which the client sends on its own seconds later — leaves
+    once the round's lease may be another's."""
+
+    def __init__(self, inner: Callable[[], Awaitable[None]] | None) -> None:
+        self.inner = inner
+
+    async def __call__(self) -> None:
+        still = _ROUND_LEASE.get()
+        if still is not None and not still():
+            raise LeaseLapsed
+        if self.inner is not None:
+            await self.inner()
+
+    @staticmethod
+    def inner_of(client: DashScopeClient) -> Callable[[], Awaitable[None]] | None:
+        pace = client.pace
+        return pace.inner if isinstance(pace, _LeaseGuard) else pace
+
+    @staticmethod
+    def install(client: DashScopeClient) -> None:
+        if not isinstance(client.pace, _LeaseGuard):
+            client.pace = _LeaseGuard(client.pace)
 
 
 class PollingHalted(Exception):
@@ -144,13 +187,14 @@ class PollScheduler:
         self.client = client
         self.settings = settings or PollSettings()
         self.account = account  # None: no lease to hold (a test, a one-off)
-        self.owner = owner or f"{process_tag()}:{id(self):x}"
+        self.owner = owner or poller_tag(id(self))
         self._health_feeds: weakref.WeakSet[HealthFeed] = weakref.WeakSet()
         self.health = Health.OK
         self.health_detail = ""
         # The shared budget paces the client when there is one; else a local one.
-        self._bucket = None if client.pace is not None else TokenBucket(
+        self._bucket = None if _LeaseGuard.inner_of(client) is not None else TokenBucket(
             self.settings.queries_per_second * self.settings.time_scale)
+        _LeaseGuard.install(client)
         self._backoff_until = 0.0
         self._backoff = 0.0
         self._trouble_since: float | None = None  # when the current back-off or halt began
@@ -160,6 +204,7 @@ class PollScheduler:
         self._wake = asyncio.Event()
         self._holding = account is None
         self._lease_checked = -LEASE_RENEW
+        self._lease_ends = float("inf") if account is None else -float("inf")  # monotonic
         self._nudged_at: str | None = None
         self._next_sweep = 0.0  # monotonic
         self._looks: list[float] = []  # monotonic times of FAILED/CANCELED lists
@@ -305,18 +350,26 @@ class PollScheduler:
     @property
     def polling(self) -> bool:
         """Whether this process polls the account (holds its lease) — and so downloads."""
-        return self._holding
+        return self._holding and time.monotonic() < self._lease_ends
 
     async def _may_poll(self) -> bool:
-        """Whether this process polls the account now (it holds, or took, the lease)."""
+        """Whether this process polls the account now (it holds, or took, the lease).
+
+        The holder's rule (docs/team.md, "Why the poller lease is a row"): it sends
+        requests only until ``account_lease - LEASE_MARGIN`` after the moment, on its
+        own monotonic clock, it *sent* the last renewal the store confirmed — the lease
+        that renewal wrote ends no sooner — so a holder that cannot renew (a network cut,
+        a database that does not answer) stops before anyone else can take over."""
         if self.account is None:
             return True
         now = time.monotonic()
-        if now - self._lease_checked < LEASE_RENEW:
-            return self._holding
+        if now - self._lease_checked < (LEASE_RENEW if self._holding else LEASE_TRY):
+            return self.polling
         self._lease_checked = now
         lease = await self.store.leases.hold(self.account, self.owner,
                                                    self.settings.account_lease)
+        if lease.held_by(self.owner):
+            self._lease_ends = now + self.settings.account_lease - LEASE_MARGIN
         was_holding, self._holding = self._holding, lease.held_by(self.owner)
         if lease.nudged_at and lease.nudged_at != self._nudged_at:
             if self._nudged_at is not None and self._holding:
@@ -325,9 +378,9 @@ class PollScheduler:
         if self._holding and not was_holding and self.health is Health.FOLLOWER:
             self._set_health(Health.OK, "")
         elif not self._holding:
-            holder = (lease.holder or "another process").rpartition(":")[0]
+            holder = holder_name(lease.holder) if lease.holder else ""
             self._set_health(Health.FOLLOWER, f"polled by {holder or 'another process'}")
-        return self._holding
+        return self.polling
 
     async def nudge(self) -> None:
         """Tell whoever polls the account that a task was just submitted."""
@@ -338,6 +391,8 @@ class PollScheduler:
     # -- asking the service -------------------------------------------------------
 
     async def _request(self) -> None:
+        if not self.polling:  # the lease lapsed mid-round: not one more request
+            raise LeaseLapsed
         self.requests += 1
         if self._bucket is not None:
             await self._bucket.take()
@@ -544,6 +599,7 @@ class PollScheduler:
     async def _round(self) -> None:
         """One round: the lease, the sweeps that are due, the tasks due on their own.
         A database error slows the loop down instead of ending it."""
+        guarded = _ROUND_LEASE.set(lambda: self.polling)  # every attempt checks it
         try:
             if not await self._may_poll():
                 return
@@ -559,6 +615,12 @@ class PollScheduler:
         except StoreError as exc:
             self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
             self._set_health(Health.STORE_BUSY, str(exc))
+        except LeaseLapsed:  # renewals failed or came too late: ask again next round
+            self._lease_checked = -LEASE_RENEW
+            with contextlib.suppress(StoreError):
+                await self.store.following.release_all(self.owner)
+        finally:
+            _ROUND_LEASE.reset(guarded)
 
     async def _plan(self) -> None:
         """When to sweep next: soon while a running task may be ending, rarely otherwise."""

@@ -98,16 +98,27 @@ class MainScreen(Screen[None]):
         self.questions = DialogQuestions(self.app)
         self.on_config_reloaded()
         self.query_one(Composer).apply_settings(self.services.composer_defaults())
-        if self.services.read_only:  # a viewer's: no composer, the table has the focus
-            self.add_class("-read-only")
-            self.table.focus()
+        if self.services.read_only:
+            self._for_viewers()
         else:
             self.query_one(Composer).prompt.focus()
         if self.services.open:  # the store opened before this screen was ready
             self.call_later(self._start)
 
+    def _for_viewers(self) -> None:
+        """A viewer's dashboard: no composer, the table has the focus, the footer shows
+        only what a viewer may use."""
+        self.add_class("-read-only")
+        self.table.focus()
+        footer = self.query_one(Footer)
+        if footer.hidden != viewers_footer(self.services):
+            footer.hidden = viewers_footer(self.services)
+            footer.refresh(recompose=True)
+
     def on_services_opened(self, _: messages.ServicesOpened) -> None:
         if self.is_mounted:
+            if self.services.read_only and not self.has_class("-read-only"):
+                self._for_viewers()  # the store said so: a role that may only read
             self.call_later(self._start)
 
     async def _start(self) -> None:

@@ -1,0 +1,93 @@
+"""A ``HistoryFilter`` and a sort order as PostgreSQL SQL, with the meaning SQLite's
+(``storage.sqlite.search``) has.
+
+Text search: every word (a "quoted phrase" is one) must occur in the prompt —
+``prompt ILIKE '%word%'``, which the ``pg_trgm`` index (``generations_prompt_trgm``)
+serves for words of three characters or more, Chinese ones included when the
+database's ctype keeps them in trigrams (``schema.cjk_trigram_problem``); shorter
+words are checked on the rows the others leave.  ``ILIKE`` folds case by the
+database's ctype: Latin letters in any case, accented ones too.
+"""
+
+from __future__ import annotations
+
+from storage.clock import iso
+from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.postgres.rows import Args
+from storage.sql import SHOWN_STATUS, containing
+
+
+def _took() -> str:
+    """Submitted → ended; NULL (with the unknown) when the service's times contradict
+    each other — as ``storage.sqlite.search.TOOK`` has it."""
+    submit, end, scheduled = (f"pixverse_moment({c})" for c in
+                              ("submit_time", "end_time", "scheduled_time"))
+    return (f"(CASE WHEN {submit} <= {end} AND (scheduled_time IS NULL OR {scheduled}"
+            f" BETWEEN {submit} AND {end}) THEN {end} - {submit} END)")
+
+
+SORTS = {
+    "submitted": "created_at", "status": "COALESCE(status, UPPER(submission))",
+    # SQLite's NOCASE: case folded, then byte order
+    "prompt": 'lower(prompt) COLLATE "C"', "task": "task_id", "size": "size",
+    "duration": "duration", "audio": "audio", "download": "download_state",
+    "took": _took(),
+}
+assert set(SORTS) == set(SORT_KEYS)
+
+
+def words(where: HistoryFilter | None) -> list[str]:
+    return split_words(where.text.strip()) if where is not None else []
+
+
+def where_sql(where: HistoryFilter | None, args: Args) -> str:
+    """``WHERE …`` (never empty: the trash is always either in or out); its parameters
+    are added to ``args``."""
+    found = where or HistoryFilter()
+    clauses = ["forgotten_at IS NOT NULL" if found.trash else "forgotten_at IS NULL"]
+    if found.statuses:
+        # A service status, or (none yet) what became of the submission: each side of
+        # the OR can use an index on status.
+        wanted = args.add(list(found.statuses))
+        clauses.append(f"(status = ANY({wanted}::text[]) OR (status IS NULL AND"
+                       f" {SHOWN_STATUS} = ANY({wanted}::text[])))")
+    for term in words(found):
+        clauses.append(f"prompt ILIKE {args.add(containing(term))}")
+    if found.since is not None:
+        clauses.append(f"created_at >= {args.add(iso(found.since))}")
+    if found.until is not None:
+        clauses.append(f"created_at < {args.add(iso(found.until))}")
+    if found.tiers:
+        sizes = [s for t in found.tiers for s in SIZES_BY_TIER.get(t, ())]
+        clauses.append(f"size = ANY({args.add(sizes)}::text[])")
+    if found.durations:
+        clauses.append(f"duration = ANY({args.add(list(found.durations))}::bigint[])")
+    if found.audio is not None:
+        clauses.append(f"audio = {args.add(found.audio)}")
+    if found.downloaded is not None:
+        clauses.append("download_state = 'done'" if found.downloaded
+                       else "download_state <> 'done'")
+    if found.favourite is not None:
+        clauses.append(f"favourite = {args.add(found.favourite)}")
+    for tag in found.tags:
+        clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag ="
+                       f" {args.add(tag)})")
+    if found.folded:
+        folded = args.add(list(found.folded))
+        clauses.append(f"(batch_id IS NULL OR NOT batch_id = ANY({folded}::text[]) OR id IN"
+                       f" (SELECT min(id) FROM generations WHERE batch_id = ANY({folded}::text[])"
+                       " GROUP BY batch_id))")
+    return "WHERE " + " AND ".join(clauses)
+
+
+NULLABLE = frozenset({"task", "took"})  # the other sort keys are never NULL
+
+
+def order_by(column: str, descending: bool) -> str:
+    """SQLite's order: NULL first ascending, last descending (said only where a value
+    can be NULL: an index on a column sorts as the plain order does); the id breaks
+    ties in the same direction."""
+    key = column if column in SORTS else "submitted"
+    direction = "DESC" if descending else "ASC"
+    nulls = (" NULLS LAST" if descending else " NULLS FIRST") if key in NULLABLE else ""
+    return f"ORDER BY {SORTS[key]} {direction}{nulls}, id {direction}"

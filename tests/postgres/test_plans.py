@@ -1,0 +1,78 @@
+"""PostgreSQL's plans for what reaches the screen at every refresh: the newest page walks
+the index of kept rows newest first and stops (with or without words to find), the
+total comes from the figures' log, the day's ends from the index on when each ended.
+The queries are the ones the store really runs, caught on their way to the driver and
+given to ``EXPLAIN`` — after an import, whose statistics the store renews itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from storage import TaskStore, open_store
+from storage.history import parse_filter
+from storage.postgres import db as team_db
+
+ROWS = 3000
+
+
+def record(n: int) -> dict[str, Any]:
+    stamp = f"2026-01-{1 + n // 1440:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00.000+00:00"
+    prompt = "一只小猫在月光下奔跑" if n % 7 == 0 else f"neon rain fox {n}"
+    return {"created_at": stamp, "updated_at": stamp, "endpoint": "e", "model": "m",
+            "prompt": prompt, "size": "1280*720", "duration": 5, "submission": "accepted",
+            "task_id": f"t{n}", "status": "FAILED" if n % 10 == 0 else "SUCCEEDED",
+            "end_time": stamp, "video_url": "http://v", "tags": ["keep"] if n % 3 else []}
+
+
+@pytest.fixture
+async def store(pg_dsn: str) -> AsyncIterator[TaskStore]:
+    opened = await open_store(pg_dsn)
+    assert await opened.history.import_many(record(n) for n in range(ROWS)) == ROWS
+    yield opened
+    await opened.close()
+
+
+async def plans(store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch,
+                call: Any) -> list[str]:
+    """The plan of every query ``call`` makes the store run."""
+    caught: list[tuple[str, tuple[Any, ...]]] = []
+    fetch = team_db.Tx.fetch
+
+    async def catching(self: team_db.Tx, sql: str, *params: Any) -> list[Any]:
+        caught.append((sql, params))
+        return await fetch(self, sql, *params)
+
+    monkeypatch.setattr(team_db.Tx, "fetch", catching)
+    await call()
+    monkeypatch.undo()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        return ["\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {sql}", *params))
+                for sql, params in caught]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("words", ["", "neon", "fox rain", "小猫"])
+async def test_the_newest_page_walks_the_kept_rows_newest_first(
+        store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+    [plan] = await plans(store, pg_dsn, monkeypatch,
+                         lambda: store.history.page(parse_filter(words)))
+    assert "Index Scan using generations_kept" in plan, plan
+    assert "Seq Scan" not in plan and "Bitmap" not in plan, plan
+
+
+async def test_the_status_bar_reads_a_few_rows(store: TaskStore, pg_dsn: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    async def figures() -> None:
+        assert await store.history.count() == ROWS
+        await store.history.counts("2026-01-03T00:00:00.000+00:00")
+
+    total, moves, ended = await plans(store, pg_dsn, monkeypatch, figures)
+    assert "figure_moves" in total and "generations" not in total, total
+    assert "generations_ended" in ended and "Seq Scan" not in ended, ended
+    assert moves == total
