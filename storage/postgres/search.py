@@ -36,6 +36,12 @@ SORTS = {
 assert set(SORTS) == set(SORT_KEYS)
 
 
+# The creation time of the Nth newest kept row (with ``OFFSET N - 1``): a walk of N
+# entries of ``generations_kept``, once per statement (the ``newest`` bound).
+NEWEST_CUTOFF = ("SELECT created_at FROM generations WHERE forgotten_at IS NULL"
+                 " ORDER BY created_at DESC LIMIT 1")
+
+
 def words(where: HistoryFilter | None) -> list[str]:
     return split_words(where.text.strip()) if where is not None else []
 
@@ -72,6 +78,9 @@ def where_sql(where: HistoryFilter | None, args: Args) -> str:
     for tag in found.tags:
         clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag ="
                        f" {args.add(tag)})")
+    if found.newest is not None and not found.trash:  # (fewer rows than that: no bound)
+        clauses.append(f"created_at >= COALESCE(({NEWEST_CUTOFF}"
+                       f" OFFSET {args.add(found.newest - 1)}), '')")
     if found.folded:
         folded = args.add(list(found.folded))
         clauses.append(f"(batch_id IS NULL OR NOT batch_id = ANY({folded}::text[]) OR id IN"

@@ -7,6 +7,7 @@ given to ``EXPLAIN`` — after an import, whose statistics the store renews itse
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -76,3 +77,20 @@ async def test_the_status_bar_reads_a_few_rows(store: TaskStore, pg_dsn: str,
     assert "figure_moves" in total and "generations" not in total, total
     assert "generations_ended" in ended and "Seq Scan" not in ended, ended
     assert moves == total
+
+
+@pytest.mark.parametrize("words", ["n", "fo", "月", "fo tag:keep"])
+async def test_a_short_search_reads_only_the_newest_kept_rows(
+        store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+    """Words too short for trigrams, bounded as the dashboard bounds them (``newest``):
+    the page and its count read the kept rows' index, never the whole table."""
+    where = replace(parse_filter(words), newest=1000)
+    assert where.unindexed_text
+
+    async def page_and_count() -> None:
+        await store.history.page(where, limit=50)
+        await store.history.count(where, at_most=1000)
+
+    for plan in await plans(store, pg_dsn, monkeypatch, page_and_count):
+        assert "generations_kept" in plan, plan
+        assert "Seq Scan on generations" not in plan, plan

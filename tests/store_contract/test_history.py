@@ -210,3 +210,25 @@ async def test_a_search_lists_by_creation_after_older_rows_were_imported(
         assert [r.prompt for r in shown] == ["fox made here", "fox from 2000"], text
         oldest = await store.history.page(parse_filter(text), descending=False, limit=1)
         assert [r.prompt for r in oldest] == ["fox from 2000"] and new.id
+
+
+async def test_a_bounded_search_looks_only_at_the_newest_rows(store: TaskStore) -> None:
+    """``newest``: the dashboard's bound on a search no index serves (1–2 characters) —
+    only the newest N kept rows are looked at; the trash and a bound past the history's
+    size bound nothing."""
+    prompts = ["fo 0", "cat 1", "fo 2", "fo 3", "cat 4", "fo 5", "cat 6"]
+    await store.history.import_many(record(n, prompt=p) for n, p in enumerate(prompts))
+    last = await store.generations.by_task_id("imp-6")
+    assert last is not None and await store.trash.forget(last.id) is not None
+    bounded = replace(parse_filter("fo"), newest=4)  # the newest kept: 5, 4, 3, 2
+    shown = await store.history.page(bounded)
+    assert [r.prompt for r in shown] == ["fo 5", "fo 3", "fo 2"]
+    assert await store.history.count(bounded) == 3
+    assert await store.history.count(bounded, at_most=1) == 2  # "more than one"
+    assert sorted(await store.history.ids(bounded)) == sorted(r.id for r in shown)
+    everything = replace(bounded, newest=100)
+    assert [r.prompt for r in await store.history.page(everything)] == [
+        "fo 5", "fo 3", "fo 2", "fo 0"]
+    assert await store.history.count(everything) == 4
+    in_trash = replace(parse_filter("cat in:trash"), newest=1)
+    assert [r.prompt for r in await store.history.page(in_trash)] == ["cat 6"]
