@@ -1,7 +1,8 @@
 """What starting costs (issue 15): the command line's entry point and ``list`` import
-neither the HTTP client, the media libraries, Textual nor the simulator, and a command's
-module is imported only when that command runs.  Checked in a fresh interpreter (this
-one has imported everything already) by reading ``sys.modules``."""
+neither the HTTP client, the media libraries, Textual, the simulator nor the PostgreSQL
+store (asyncpg), and a command's module is imported only when that command runs.
+Checked in a fresh interpreter (this one has imported everything already) by reading
+``sys.modules``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.server",
          "tui.dashscope.client", "tui.engine.following.poller", "tui.engine.media.download",
-         "importlib.metadata")
+         "importlib.metadata",
+         # team mode's store: only a postgresql:// location loads it
+         "asyncpg", "storage.postgres.store", "storage.postgres.db", "storage.postgres.schema")
 OTHER_COMMANDS = ("tui.cli.submit", "tui.cli.tasks", "tui.cli.watch", "tui.cli.config",
                   "tui.web")
 
@@ -112,4 +115,5 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
     assert "painted 1" in done.stdout, done.stderr[-2000:]
     assert found(modules, ("httpx", "av", "PIL", "statistics", "tui.simulator.server",
                            "tui.dashscope.client", "tui.engine.following.poller",
-                           "tui.engine.media.download", "textual_image")) == []
+                           "tui.engine.media.download", "textual_image", "asyncpg",
+                           "storage.postgres.store")) == []
