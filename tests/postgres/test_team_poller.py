@@ -117,7 +117,8 @@ async def test_a_poller_whose_round_outlasts_its_lease_sends_nothing_more(
         pg_dsn: str, slow_sim: Simulator) -> None:
     """A 429 storm: the client waits out each Retry-After and tries again on its own,
     so one round lasts longer than the lease.  Not one retry leaves once the lease may
-    be another's (the round gives up and renews first); whoever polls, two never do."""
+    be another's (a retry that finds the renewal due renews first, or gives up);
+    whoever polls, two never do."""
     await _tasks(pg_dsn, slow_sim, count=2)
     account = account_id(slow_sim.base_url, ApiKey(KEY))
     first, second = await open_store(pg_dsn), await open_store(pg_dsn)

@@ -90,26 +90,31 @@ class LeaseLapsed(Exception):
     until it has renewed it."""
 
 
-# Inside a poll round: whether its lease still allows a request (the round's tasks
-# inherit it; anyone else using the same client — a cancel, a download — does not).
-_ROUND_LEASE: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
-    "poller_round_lease", default=None)
+# Inside a poll round: whether its lease allows a request now, renewed when due (the
+# round's tasks inherit it; anyone else using the same client — a cancel, a download —
+# does not).
+_ROUND_LEASE: contextvars.ContextVar[Callable[[], Awaitable[bool]] | None] = \
+    contextvars.ContextVar("poller_round_lease", default=None)
 
 
 class _LeaseGuard:
-    """The client's pace, checked first: within a poll round, not one attempt — a retry
-    of a 429 or a 5xx included, which the client sends on its own seconds later — leaves
-    once the round's lease may be another's."""
+    """The client's pace, checked first and after the budget's turn: within a poll round,
+    not one attempt — a retry of a 429 or a 5xx included, which the client sends on its
+    own seconds later — leaves unless the lease allows it.  A retry that comes when the
+    renewal is due renews it first, so a long run of retries ends with the service's
+    answer (and the back-off it calls for) — unless the renewal fails, or comes too late."""
 
     def __init__(self, inner: Callable[[], Awaitable[None]] | None) -> None:
         self.inner = inner
 
     async def __call__(self) -> None:
-        still = _ROUND_LEASE.get()
-        if still is not None and not still():
+        may_poll = _ROUND_LEASE.get()
+        if may_poll is not None and not await may_poll():
             raise LeaseLapsed
         if self.inner is not None:
             await self.inner()
+            if may_poll is not None and not await may_poll():  # the turn may come late
+                raise LeaseLapsed
 
     @staticmethod
     def inner_of(client: DashScopeClient) -> Callable[[], Awaitable[None]] | None:
@@ -391,7 +396,7 @@ class PollScheduler:
     # -- asking the service -------------------------------------------------------
 
     async def _request(self) -> None:
-        if not self.polling:  # the lease lapsed mid-round: not one more request
+        if not await self._may_poll():  # the lease lapsed mid-round: not one more request
             raise LeaseLapsed
         self.requests += 1
         if self._bucket is not None:
@@ -599,7 +604,7 @@ class PollScheduler:
     async def _round(self) -> None:
         """One round: the lease, the sweeps that are due, the tasks due on their own.
         A database error slows the loop down instead of ending it."""
-        guarded = _ROUND_LEASE.set(lambda: self.polling)  # every attempt checks it
+        guarded = _ROUND_LEASE.set(self._may_poll)  # every attempt checks (and renews) it
         try:
             if not await self._may_poll():
                 return
