@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from storage.clock import iso
-from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.history import (
+    SIZES_BY_TIER,
+    SORT_KEYS,
+    HistoryFilter,
+    split_words,
+    submitter_terms,
+)
 from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
@@ -52,10 +58,16 @@ async def figures(db: Database) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in await db.fetch("SELECT name, n FROM figures")}
 
 
-def where_sql(where: HistoryFilter | None, *,
-              text_index: bool = True) -> tuple[str, list[Any]]:
+def _like(text: str) -> str:
+    """``text`` as a LIKE pattern that matches only itself (with ``ESCAPE '\\'``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
+              me: str = "") -> tuple[str, list[Any]]:
     """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
-    ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``)."""
+    ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``);
+    ``me``: who ``by:me`` is (the store's ``who.person``)."""
     found = where or HistoryFilter()
     clauses: list[str] = ["forgotten_at IS NOT NULL" if found.trash
                           else "forgotten_at IS NULL"]
@@ -76,8 +88,7 @@ def where_sql(where: HistoryFilter | None, *,
         for term in split_words(text):
             if len(term) < 3:
                 clauses.append("generations.prompt LIKE ? ESCAPE '\\'")
-                params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%")
-                              .replace("_", "\\_") + "%")
+                params.append("%" + _like(term) + "%")
     if found.since is not None:
         clauses.append("created_at >= ?")
         params.append(iso(found.since))
@@ -103,6 +114,15 @@ def where_sql(where: HistoryFilter | None, *,
     for tag in found.tags:
         clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
         params.append(tag)
+    if found.submitters:
+        terms = []
+        for name, whole in submitter_terms(found, me):
+            terms.append("submitted_by = ? COLLATE NOCASE")
+            params.append(name)
+            if not whole:  # LIKE ignores the case of Latin letters
+                terms.append("submitted_by LIKE ? ESCAPE '\\'")
+                params.append(_like(name) + "@%")
+        clauses.append(f"({' OR '.join(terms)})")
     if found.folded:
         marks = ", ".join("?" for _ in found.folded)
         clauses.append(f"(batch_id IS NULL OR batch_id NOT IN ({marks}) OR id IN (SELECT"
