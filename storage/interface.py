@@ -33,6 +33,7 @@ from storage.history import HistoryFilter
 from storage.records import (
     BatchSummary,
     Billable,
+    CopyMark,
     Counts,
     ForeignTask,
     Generation,
@@ -354,8 +355,9 @@ class History(Protocol):
         in its id order, in one transaction; returns how many rows were added.
 
         Resumable and idempotent: the transaction also records the highest source id of
-        the batch (``copied_from``), and a record at or below what was recorded before is
-        skipped — a copy run again, or after it was killed, adds exactly what is missing.
+        the batch and how many records it took (``copied_from``), and a record at or
+        below the highest id recorded before is skipped (not counted) — a copy run again,
+        or after it was killed, adds exactly what is missing.
         Merging: a record is skipped when a row here holds its task id or its intent key,
         or, for one that was never sent (neither), when a row that was here before the
         first copy from ``source`` has its ``created_at`` and ``prompt``.  Into a store
@@ -365,8 +367,9 @@ class History(Protocol):
         texts are scrubbed as every write's are."""
         ...
 
-    async def copied_from(self, source: str) -> int:
-        """The highest source id ``copy_in`` recorded for ``source`` (0: none yet)."""
+    async def copied_from(self, source: str) -> CopyMark:
+        """How far copies from ``source`` came: the highest source id ``copy_in``
+        recorded and how many records it took in all (both 0: none yet)."""
         ...
 
     async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:

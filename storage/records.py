@@ -250,6 +250,14 @@ class LeaseState:
 
 
 @dataclass(frozen=True)
+class CopyMark:
+    """How far copies from one source came (``History.copied_from``)."""
+
+    up_to: int = 0  # the highest source id taken: the next copy reads after it
+    seen: int = 0  # how many source records copies took (added, or found here already)
+
+
+@dataclass(frozen=True)
 class ForeignTask:
     """A task of the account that no row knows: made by the SDK, the console, a script."""
 

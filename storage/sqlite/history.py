@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from storage.history import HistoryFilter
-from storage.records import COPIED, DOWNLOAD_FIELDS, IMPORTABLE, Counts, Generation
+from storage.records import (
+    COPIED,
+    DOWNLOAD_FIELDS,
+    IMPORTABLE,
+    CopyMark,
+    Counts,
+    Generation,
+)
 from storage.redact import SCRUBBED, scrub_optional
 from storage.sqlite import rows
 from storage.sqlite.db import Database
@@ -242,14 +249,16 @@ class SqliteHistory:
             fresh = await self._not_copied_yet(batch, base)
             added = await self._insert_copies(fresh, keep_ids=base == 0)
             await self._db.execute(
-                "INSERT INTO copies (source, base, up_to) VALUES (?, ?, ?) ON CONFLICT (source)"
-                " DO UPDATE SET up_to = MAX(up_to, excluded.up_to)",
-                (source, base, max(int(r["id"]) for r in batch)))
+                "INSERT INTO copies (source, base, up_to, seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET up_to = excluded.up_to,"
+                " seen = seen + excluded.seen",
+                (source, base, max(int(r["id"]) for r in batch), len(batch)))
         return added
 
-    async def copied_from(self, source: str) -> int:
-        found = await self._db.scalar("SELECT up_to FROM copies WHERE source = ?", (source,))
-        return int(found or 0)
+    async def copied_from(self, source: str) -> CopyMark:
+        found = await self._db.fetch("SELECT up_to, seen FROM copies WHERE source = ?",
+                                     (source,))
+        return CopyMark(int(found[0][0]), int(found[0][1])) if found else CopyMark()
 
     async def _not_copied_yet(self, batch: list[dict[str, Any]], base: int
                               ) -> list[dict[str, Any]]:

@@ -327,7 +327,8 @@ CREATE TABLE machine_downloads (
 CREATE TABLE copies (
     source  TEXT PRIMARY KEY,
     base    INTEGER NOT NULL,
-    up_to   INTEGER NOT NULL
+    up_to   INTEGER NOT NULL,
+    seen    INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
 

@@ -35,7 +35,7 @@ async def other_store(tmp_path: Path, name: str, who: Who = ALICE) -> TaskStore:
 
 async def copy(source: TaskStore, target: TaskStore, *, page: int = 3) -> int:
     """Everything in ``source`` into ``target``, a few rows at a time (as ``store copy``)."""
-    added, after = 0, await target.history.copied_from(source.location)
+    added, after = 0, (await target.history.copied_from(source.location)).up_to
     while records := await source.history.copy_out(after, page):
         added += await target.history.copy_in(source.location, records)
         after = records[-1]["id"]
@@ -213,7 +213,9 @@ async def test_copy_out_and_in_keeps_every_row_whole(tmp_path: Path, backend: Ba
             "sha256": "ef" * 32, "error": None}}
         assert await copy(first, alice) == 11
         assert await everything(alice) == original
-        assert await alice.history.copied_from(first.location) == original[-1]["id"]
+        mark = await alice.history.copied_from(first.location)
+        assert (mark.up_to, mark.seen) == (original[-1]["id"], 11)
+        assert (await alice.history.copied_from(last.location)).up_to == 0
         assert await copy(alice, last) == 11
         assert await everything(last) == original
         kept = await alice.history.page(parse_filter("fox"))
@@ -241,6 +243,7 @@ async def test_copying_again_or_after_a_stop_adds_exactly_what_is_missing(
         assert await alice.history.copy_in(source.location, records[:7]) == 2
         assert await copy(source, alice) == 4
         assert await copy(source, alice) == 0  # twice: nothing new
+        assert (await alice.history.copied_from(source.location)).seen == 11
         assert await everything(alice) == records
         newer = await intent(source, "written after the copy")
         assert await copy(source, alice) == 1
