@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from storage import Generation, TaskStore, open_store
+from storage.records import Who
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
-from tui.engine.following.account import SharedBudget, account_id
+from tui.engine.following.account import SharedBudget, account_id, poller_owner
 from tui.engine.following.poller import PollScheduler, PollSettings
 from tui.engine.history import trash
 from tui.engine.media.download import Downloader
@@ -77,8 +78,16 @@ class Workspace:
                             adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
+    @property
+    def who(self) -> Who:
+        """Who submits from here and which machine saves here: ``[team] name`` (default
+        ``user@host``) and ``[team] machine`` (default the host name)."""
+        here = Who.here()
+        name, machine = self.settings.get("team", "name"), self.settings.get("team", "machine")
+        return Who((name or here.person).strip(), (machine or here.machine).strip())
+
     async def open_store(self) -> TaskStore:
-        store = await open_store(self.paths.database)
+        store = await open_store(self.paths.database, who=self.who)
         try:
             await store.intents.sweep_interrupted()
             await trash.empty(store, self.paths.trash_dir)
@@ -111,7 +120,8 @@ class Workspace:
                time_scale: float | None = None, **hooks: Any) -> PollScheduler:
         """The account's poll scheduler (it polls only while it holds the account's lease)."""
         return PollScheduler(store, client, self.poll_settings(time_scale),
-                             account=self.account, **hooks)
+                             account=self.account, owner=poller_owner(self.who.person),
+                             **hooks)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:

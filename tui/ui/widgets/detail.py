@@ -100,8 +100,13 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
              Style(color="red"))
     elif row.download_state in ("expired", "refused"):
         line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
+    elif row.status == "SUCCEEDED" and row.saved_on:
+        line("Download", f"saved on {', '.join(row.saved_on)}, not here — press d to save "
+                         "it here")
     elif row.status == "SUCCEEDED":
         line("Download", "not yet — press d")
+    if row.saved_on and row.download_state in ("done", "downloading", "failed"):
+        line("Also on", ", ".join(row.saved_on))
 
     out.append("\n")
     line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
@@ -115,6 +120,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
         line("Note", row.note)
     out.append("\n")
     line("Created", _local(row.created_at))
+    if row.submitted_by:
+        line("By", row.submitted_by)
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
