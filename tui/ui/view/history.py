@@ -26,6 +26,7 @@ from tui.engine.submitting.prices import BudgetState
 from tui.ui.services import Services
 from tui.ui.view.changes import ChangeWatch
 from tui.ui.view.figures import StatusFigures
+from tui.ui.view.reach import Reach
 
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
@@ -74,6 +75,7 @@ class HistoryView:
         self.services = services
         self.changes = ChangeWatch(services)
         self.clock = clock
+        self.reach = Reach(clock)  # whether the database answers (the view keeps its rows)
         self.where = HistoryFilter()
         self.sort = INDEXED_SORT
         self.descending = True
@@ -260,6 +262,7 @@ class HistoryView:
             new_above=self.new_above, expiring=self.expiring, foreign=self.foreign,
             budget=budget.summary() if budget is not None else "",
             budget_low=budget is not None and budget.low, health=self.health[0],
-            detail=self.health[1], updated=self.last_update, demo=ws.demo,
+            detail=self.health[1], database=self.reach.describe(),
+            updated=self.last_update, demo=ws.demo,
             read_only=self.services.read_only,
             region=region_of(ws.base_url), endpoint=ws.base_url)

@@ -93,6 +93,7 @@ class HistoryPanel(Container):
             self.table.replace(shown.rows, shown.batches)
             self.view.new_above = 0
             await self.view.recount(force=True)
+        self.answered()
         self.show_figures()
         self.show_detail()
 
@@ -103,11 +104,19 @@ class HistoryPanel(Container):
         draws it."""
         self.view.changes.touched()
 
+    def answered(self) -> None:
+        """The store answered a read: if it had not been answering, everything shown is
+        read again (what was written meanwhile was not all heard of)."""
+        if self.view.reach.answered():
+            self.view.changes.touched()
+            self.view.recount_due = True
+            self.show_figures()
+
     @tolerant
     async def refresh_page(self) -> None:
         """Apply whatever any process wrote: the page as the store has it now."""
         view, table = self.view, self.table
-        if not self.services.open or view.lock.locked():
+        if not self.services.open or view.lock.locked() or not view.reach.due():
             return
         if not view.changes.changed():
             if view.recount_due and await view.recount():  # the last change's figures
@@ -123,6 +132,7 @@ class HistoryPanel(Container):
             view.arrived(diff.added_before(table.top_row()), at_top=table.top_row() == 0)
             await view.recount(force=bool(diff.added or diff.removed))
             view.last_update = self.services.now()
+        self.answered()
         if table.rows_by_id.get(chosen or -1) not in (None, before):
             self.show_detail()
         self.show_figures()
@@ -134,14 +144,19 @@ class HistoryPanel(Container):
         row = self.highlighted()
         if row is not None and row.display_status in TICKING:
             self.show_detail()
-        if self.services.open:
+        if self.view.reach.down:
+            self.show_figures()  # "retrying in 3 s" counts down
+        if self.services.open and self.view.reach.due():
             self.run_worker(self._recount(), group="recount", exclusive=True,
                             exit_on_error=False)
 
     @tolerant
     async def _recount(self) -> None:
-        if await self.view.recount():
+        """The figures — and, while the database does not answer, the try that finds it
+        back (``view.reach``)."""
+        if await self.view.recount(force=self.view.reach.down):
             self.show_figures()
+        self.answered()
         self.signals.show_counts(self.view.counts)
 
     # -- the table's own requests ---------------------------------------------------------------
