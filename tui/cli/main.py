@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.cli.serve import add_parser as add_serve
 
     add_serve(sub)
+
+    from tui.cli.store import add_parser as add_store
+
+    add_store(sub)
     add_help_text(sub.choices)
     return parser
 
@@ -288,7 +292,7 @@ def _print_completion(args: argparse.Namespace) -> int:
 
 # Arguments that name files: a file name may be any bytes (Python hands undecodable ones
 # over as surrogates, which open() turns back into the same bytes).
-PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to"})
+PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to", "source", "target"})
 
 
 def undecodable_argument(args: argparse.Namespace) -> str | None:
