@@ -90,6 +90,31 @@ def test_a_video_saved_on_another_machine_is_listed_as_such(tmp_path: Path) -> N
     assert field(shown, "submitted by") == "bob@studio-2"
 
 
+def test_d_saves_here_a_video_saved_on_another_machine(sim: Simulator, tmp_path: Path) -> None:
+    """studio-2 made and saved a video; its history reaches this machine (copied through
+    the team's database): here it is not saved until `download` saves it here."""
+    studio, here = tmp_path / "studio", tmp_path / "here"
+    studio.mkdir()
+    here.mkdir()
+    made = run(studio, sim, "submit", "a fox in the studio", "--wait", "--download",
+               "--time-scale", "600", "--json")
+    assert made.returncode == 0, made.stderr
+
+    async def through_the_team() -> None:
+        async with await open_store(studio / "tasks.db", who=STUDIO) as team, \
+                await open_store(here / "tasks.db") as mine:
+            await mine.history.copy_in(team.location, await team.history.copy_out())
+
+    asyncio.run(through_the_team())
+    [row] = json.loads(run(here, sim, "list", "--json").stdout)
+    assert (row["download"]["state"], row["saved_on"]) == ("none", ["studio-2"])
+    saved = run(here, sim, "download", "#1", "--json")
+    assert saved.returncode == 0, saved.stderr
+    [row] = json.loads(run(here, sim, "list", "--json").stdout)
+    assert (row["download"]["state"], row["saved_on"]) == ("done", ["studio-2"])
+    assert Path(row["local_path"]).is_relative_to(here) and Path(row["local_path"]).is_file()
+
+
 # -- store copy --------------------------------------------------------------------------------
 
 def test_store_copy_copies_everything_once(tmp_path: Path) -> None:

@@ -113,6 +113,15 @@ async def test_by_filters_on_who_submitted(location: str, alice: TaskStore) -> N
     assert parse_filter("by:").problems and parse_filter('by:""').problems
 
 
+async def test_budgets_count_everyone(location: str, alice: TaskStore) -> None:
+    """The account's budget is the team's: every submitter's billable rows count."""
+    await finished(alice, "alice's fox")
+    async with await open_store(location, who=BOB) as bob:
+        await accepted(bob, "bob's owl, running")
+        billable = await bob.intents.billable_since("2000-01-01T00:00:00.000+00:00")
+    assert sorted(b.settled for b in billable) == [False, True]
+
+
 async def test_by_me_is_whoever_opened_the_store(location: str, alice: TaskStore) -> None:
     await intent(alice, "alice's")
     async with await open_store(location, who=BOB) as bob:

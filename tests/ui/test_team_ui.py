@@ -79,7 +79,8 @@ async def test_who_submitted_and_where_a_video_is_saved(sim: Simulator, tmp_path
         await until(pilot, lambda: "bob@studio-2" in detail_text(app), what="the submitter")
         assert "saved on studio-2, not here — press d to save it here" in detail_text(app)
         await pilot.press("up")
-        await until(pilot, lambda: app.ws.who.person in detail_text(app), what="mine")
+        await until(pilot, lambda: "cat of mine" in detail_text(app), what="mine")
+        assert "By " not in detail_text(app)  # one's own history reads as before
         await pilot.press("slash", *"by:bob", "enter")
         await until(pilot, lambda: len(table(app).rows_by_id) == 1, what="by:bob")
         assert "fox" in cell(app, 0, "prompt")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from storage import Generation, StatusEvent
+from storage import Generation, StatusEvent, TaskStore
 from storage.clock import iso
 from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
@@ -47,6 +47,7 @@ class TaskDetails:
     row: Generation
     events: list[StatusEvent]
     tags: list[str]
+    by: str | None = None  # who submitted it, when worth saying (``submitter``)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,17 @@ async def task_details(services: Services, generation_id: int) -> TaskDetails | 
     if row is None:
         return None
     return TaskDetails(row, await store.generations.events(row.id),
-                       await store.history.tags_of(row.id))
+                       await store.history.tags_of(row.id), submitter(row, store))
+
+
+def submitter(row: Generation, store: TaskStore) -> str | None:
+    """Who submitted a row, as the details say it: always in a team's store; in one's
+    own, only someone else (a row copied from a team) — one's own history reads as
+    before."""
+    if row.submitted_by is None or (not store.shared
+                                    and row.submitted_by == store.who.person):
+        return None
+    return row.submitted_by
 
 
 class HistoryView:

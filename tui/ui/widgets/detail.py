@@ -50,7 +50,8 @@ def progress_bar(done: int, total: int | None) -> str:
 
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
-             status_style: Style, tags: list[str] | None = None) -> Text:
+             status_style: Style, tags: list[str] | None = None,
+             by: str | None = None) -> Text:
     """The pane's content, most wanted first: what went wrong (for a failed task), the
     prompt and the video, then settings, times, usage, ids and history.  Prompt and
     server text are appended as plain strings, every control character made visible."""
@@ -120,8 +121,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
         line("Note", row.note)
     out.append("\n")
     line("Created", _local(row.created_at))
-    if row.submitted_by:
-        line("By", row.submitted_by)
+    if by:
+        line("By", by)
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
@@ -241,7 +242,7 @@ class DetailPane(VerticalScroll):
         else:
             row = details.row
             self.show(describe(row, details.events, now, self.style_for(row.display_status),
-                               details.tags), row_id=row.id)
+                               details.tags, details.by), row_id=row.id)
             self._show_preview(row)
 
     def _show_batch(self) -> None:
