@@ -78,6 +78,8 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     assert check("config", "show")["settings"]
     assert check("config", "check")["ok"] is True
     assert check("config", "path")["exists"] is False
+    copied = check("store copy", "--to", str(tmp_path / "copy.db"))
+    assert (copied["rows"], copied["added"], copied["already_there"]) == (1, 1, 0)
 
     # cancel needs a task still PENDING: a service whose tasks wait in the queue
     pending_home = tmp_path / "pending"
