@@ -7,12 +7,14 @@ from pathlib import Path
 
 from storage.errors import StoreUnavailable
 from storage.interface import TaskStore
+from storage.records import Who
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 
 
-async def open_store(location: str | Path) -> TaskStore:
-    """The store at ``location``: a SQLite file path (created or upgraded as needed).
+async def open_store(location: str | Path, *, who: Who | None = None) -> TaskStore:
+    """The store at ``location``: a SQLite file path (created or upgraded as needed),
+    opened for ``who`` (default ``Who.here()``: ``user@host`` on this host).
     Raises ``StoreError`` with a sentence a user can act on."""
     from storage.sqlite import SqliteStore
 
@@ -20,4 +22,4 @@ async def open_store(location: str | Path) -> TaskStore:
         scheme = location.split("://", 1)[0]
         raise StoreUnavailable(f"{scheme}:// stores are not supported by this pixverse-tui; "
                                "give the path of a SQLite file")
-    return await SqliteStore.open(location)
+    return await SqliteStore.open(location, who)

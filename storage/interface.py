@@ -19,6 +19,8 @@ each backend.  Shared rules:
 - Error and note texts (the columns ``storage.redact.SCRUBBED`` names, and status
   events' details) are stored scrubbed of credentials (``storage.redact.scrub``),
   whichever method writes them, imports included.
+- A store handle is opened for someone on some machine (``TaskStore.who``): intents
+  record the person, downloads are the machine's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from storage.history import HistoryFilter
 from storage.records import (
     BatchSummary,
     Billable,
+    CopyMark,
     Counts,
     ForeignTask,
     Generation,
@@ -38,6 +41,7 @@ from storage.records import (
     LiveTask,
     Observation,
     StatusEvent,
+    Who,
 )
 
 TRASH_DAYS = 30  # forgotten generations stay restorable this long
@@ -98,7 +102,8 @@ class Intents(Protocol):
                   batch_id: str | None = None) -> Generation:
         """Record the intent to create a task — before the request is sent.  The row is
         ``sending`` (shown SUBMITTING) and names this process as its sender, so a sweep
-        can tell an interrupted send from one in flight."""
+        can tell an interrupted send from one in flight; ``submitted_by`` is the store's
+        ``who.person``."""
         ...
 
     async def claim(self, key: str, *, endpoint: str, model: str, prompt: str, size: str,
@@ -111,9 +116,10 @@ class Intents(Protocol):
 
         Never twice: of all callers for one ``key`` — concurrent, in other processes, or
         the same batch run again — exactly one gets True and records the intent (with
-        its tags and note) atomically.  The others get the row as it stands and False,
-        unless the service refused it or the user settled that nothing was created:
-        then exactly one caller takes the row over (True) to send it again.
+        its tags and note, ``submitted_by`` the store's ``who.person``) atomically.  The
+        others get the row as it stands and False, unless the service refused it or the
+        user settled that nothing was created: then exactly one caller takes the row over
+        (True, ``submitted_by`` now its ``who.person``) to send it again.
         """
         ...
 
@@ -176,7 +182,8 @@ class Following(Protocol):
     async def track(self, *, task_id: str, endpoint: str, model: str, prompt: str,
                     size: str, duration: int, audio: bool) -> Generation:
         """Adopt a task created elsewhere and follow it; idempotent on ``task_id`` (the
-        row that holds it is returned unchanged)."""
+        row that holds it is returned unchanged).  Nobody here submitted it:
+        ``submitted_by`` stays None."""
         ...
 
     async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
@@ -245,13 +252,25 @@ class Following(Protocol):
 
 
 class Downloads(Protocol):
-    """Where each finished video is on this machine."""
+    """Where each finished video is on this machine.
+
+    A download is kept per generation *and machine* (``TaskStore.who.machine``): a
+    ``Generation``'s ``download_*`` fields are this machine's, and its ``saved_on``
+    names the other machines where the video is saved (state ``done``), so another
+    machine shows "saved on studio-2" and saves its own copy.  Every read of a row here
+    (``by_sha256``, ``by_download_path``, ``unsaved``, the ``dl:`` filter, the
+    ``download`` sort, ``Counts.not_downloaded``) is about this machine's download.
+    A store that is not ``shared`` (SQLite) is one machine's: whoever opens it is that
+    machine, so a renamed host keeps its downloads.  A download moving on any machine
+    is a change of its row (the change feed reports it).
+    """
 
     async def set(self, generation_id: int, *, state: str, path: str | None = None,
                   done: int | None = None, total: int | None = None,
                   sha256: str | None = None, error: str | None = None) -> Generation:
-        """Record a download's state (``none``, ``downloading``, ``done``, ``failed``,
-        ``expired``, ``refused``, ``trashed``, …) and its details, all replaced at once."""
+        """Record this machine's download state (``none``, ``downloading``, ``done``,
+        ``failed``, ``expired``, ``refused``, ``trashed``, …) and its details, all
+        replaced at once; other machines' are left as they are."""
         ...
 
     async def progress(self, generation_id: int, done: int, total: int | None) -> None:
@@ -274,7 +293,8 @@ class History(Protocol):
     word must occur in the prompt as a substring, case-insensitively for Latin letters
     (so Chinese substrings are found); a "quoted phrase" is one word; tokens
     (``status:``, ``since:``, ``until:``, ``tier:``, ``dur:``, ``audio:``, ``dl:``,
-    ``fav``, ``tag:``, ``in:trash``) narrow the rows as their docs say.
+    ``fav``, ``tag:``, ``by:``, ``in:trash``) narrow the rows as their docs say
+    (``by:``: ``storage.history.submitter_terms``, ``me`` being ``who.person``).
     """
 
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
@@ -320,6 +340,36 @@ class History(Protocol):
         in one transaction; returns how many were new.  A record already here (by task id,
         or for one never sent, by creation time and prompt) is skipped, as is the second
         of two alike in one batch: importing twice adds nothing."""
+        ...
+
+    async def copy_out(self, after: int = 0, limit: int = 2000) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows whose id is above ``after``, in id order, the trash
+        included, each whole as ``copy_in`` takes it: ``id``, the ``storage.records.COPIED``
+        columns, ``tags`` (sorted), ``history`` (status events as ``{at, status, detail}``,
+        oldest first) and ``downloads`` (machine → ``{state, path, bytes, total, sha256,
+        error}``, every machine whose state is not plain ``none``).  For ``store copy``."""
+        ...
+
+    async def copy_in(self, source: str, records: Sequence[dict[str, Any]]) -> int:
+        """Add records ``copy_out`` gave from the store at ``source`` (its ``location``),
+        in its id order, in one transaction; returns how many rows were added.
+
+        Resumable and idempotent: the transaction also records the highest source id of
+        the batch and how many records it took (``copied_from``), and a record at or
+        below the highest id recorded before is skipped (not counted) — a copy run again,
+        or after it was killed, adds exactly what is missing.
+        Merging: a record is skipped when a row here holds its task id or its intent key,
+        or, for one that was never sent (neither), when a row that was here before the
+        first copy from ``source`` has its ``created_at`` and ``prompt``.  Into a store
+        that was empty when the first copy from ``source`` began, a row keeps its id
+        (unless a row written meanwhile took it); otherwise it takes the next free one.
+        Its downloads keep their machines (this machine's become its ``download_*``);
+        texts are scrubbed as every write's are."""
+        ...
+
+    async def copied_from(self, source: str) -> CopyMark:
+        """How far copies from ``source`` came: the highest source id ``copy_in``
+        recorded and how many records it took in all (both 0: none yet)."""
         ...
 
     async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:
@@ -421,7 +471,20 @@ class TaskStore(Protocol):
 
     @property
     def location(self) -> str:
-        """Where the store lives, for messages (a path, or a URL without its password)."""
+        """Where the store lives, for messages (an absolute path, or a URL without its
+        password) — also how ``History.copy_in`` names a source."""
+        ...
+
+    @property
+    def who(self) -> Who:
+        """Who this handle was opened for (``storage.open_store(…, who=…)``): the person
+        its intents record and ``by:me`` means, the machine whose downloads it reads."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether several machines use this store (a team database): forgetting a row
+        then forgets it for everyone.  A SQLite file is one machine's: False."""
         ...
 
     @property

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -108,6 +111,10 @@ class Generation:
     forgotten_at: str | None = None  # in the trash since
     batch_id: str | None = None  # the ×N submission or batch file it belongs to
     intent_key: str | None = None  # the batch line it was sent for (never sent twice)
+    submitted_by: str | None = None  # who recorded the intent (``Who.person``); None: not known
+    # The other machines this video is saved on (their download state is ``done``); the
+    # ``download_*`` fields are this machine's (``TaskStore.who``).
+    saved_on: tuple[str, ...] = ()
 
     @property
     def followed(self) -> bool:
@@ -135,6 +142,32 @@ class Generation:
             if values.get(name) is not None:
                 values[name] = bool(values[name])
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container)
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "someone"
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who uses a store, and from which machine: a store handle is opened for one.
+
+    ``person`` is recorded on every intent (``Generation.submitted_by``) and is who
+    ``by:me`` means; ``machine`` keys the downloads (``Downloads``: a video saved on one
+    machine is not a file on another).  Defaults: ``user@host`` and the host name
+    (``[team] name`` and ``[team] machine`` in config.toml change them).
+    """
+
+    person: str
+    machine: str
+
+    @classmethod
+    def here(cls) -> Who:
+        host = socket.gethostname() or "localhost"
+        return cls(f"{_login()}@{host}", host)
 
 
 @dataclass(frozen=True)
@@ -217,6 +250,14 @@ class LeaseState:
 
 
 @dataclass(frozen=True)
+class CopyMark:
+    """How far copies from one source came (``History.copied_from``)."""
+
+    up_to: int = 0  # the highest source id taken: the next copy reads after it
+    seen: int = 0  # how many source records copies took (added, or found here already)
+
+
+@dataclass(frozen=True)
 class ForeignTask:
     """A task of the account that no row knows: made by the SDK, the console, a script."""
 
@@ -237,4 +278,16 @@ IMPORTABLE = (
     "create_request_id", "last_request_id", "polls", "poll_failures", "last_polled_at",
     "next_poll_at", "download_state", "download_path", "download_bytes", "download_total",
     "download_sha256", "download_error", "updated_at", "favourite", "note", "batch_id",
+    "submitted_by",
+)
+
+# What ``History.copy_out`` gives and ``History.copy_in`` takes of a row, beside its
+# ``id``, ``tags``, ``history`` (status events) and ``downloads`` (machine → this
+# machine's ``DOWNLOAD_FIELDS``): every column but the poll leases and the sender of
+# an intent in flight (this process's, meaningless in another store).  The download
+# columns are given per machine, not here.
+DOWNLOAD_FIELDS = ("state", "path", "bytes", "total", "sha256", "error")
+COPIED = (
+    *(c for c in IMPORTABLE if not c.startswith("download_")),
+    "sending_since", "poll_error", "forgotten_at", "intent_key",
 )

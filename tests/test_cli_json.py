@@ -82,6 +82,8 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     assert check("config", "path")["exists"] is False
     assert check("forget", tid, "--yes") == {"forgotten": 1, "ids": [task["id"]],
                                              "trash_days": 30}
+    copied = check("store copy", "--to", str(tmp_path / "copy.db"))
+    assert (copied["rows"], copied["added"], copied["already_there"]) == (1, 1, 0)
 
     # cancel needs a task still PENDING: a service whose tasks wait in the queue
     pending_home = tmp_path / "pending"

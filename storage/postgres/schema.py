@@ -177,7 +177,34 @@ CREATE TABLE foreign_tasks (
 -- the log is what they read) is added by the migration that implements it.
 """
 
-MIGRATIONS: Sequence[str] = (V1,)
+# Teams (SQLite's v10): who recorded each intent (``submitted_by``, for ``by:``), the
+# downloads of each machine (``machine_downloads``; the ``download_*`` columns are the
+# row's own) and how far each ``store copy`` into this database came (``copies``).
+# Only the tables and indexes, as SQLite holds them.
+V2 = """
+ALTER TABLE generations ADD COLUMN submitted_by text;
+CREATE INDEX generations_submitted_by ON generations (lower(submitted_by))
+    WHERE submitted_by IS NOT NULL;
+CREATE TABLE machine_downloads (
+    generation_id  bigint NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+    machine        text COLLATE "C" NOT NULL,
+    state          text COLLATE "C" NOT NULL,
+    path           text,
+    bytes          bigint,
+    total          bigint,
+    sha256         text COLLATE "C",
+    error          text,
+    PRIMARY KEY (generation_id, machine)
+);
+CREATE TABLE copies (
+    source  text COLLATE "C" PRIMARY KEY,
+    base    bigint NOT NULL,
+    up_to   bigint NOT NULL,
+    seen    bigint NOT NULL
+);
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

@@ -303,5 +303,34 @@ END;
 
 V9 = _v9()
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
+# v10: teams.  Who recorded each intent (``submitted_by``, for ``by:``).  Downloads of
+# other machines (``machine_downloads``; the ``download_*`` columns stay this
+# machine's — a SQLite file is one machine's, whoever opens it — so every row kept
+# before belongs to this machine), which only a copy from a team database brings.
+# ``copies``: how far each ``store copy`` into this store came, per source — in the
+# copy's own transactions, so a copy killed half-way resumes where it stopped.
+V10 = """
+ALTER TABLE generations ADD COLUMN submitted_by TEXT;
+CREATE INDEX generations_submitted_by ON generations(submitted_by COLLATE NOCASE)
+    WHERE submitted_by IS NOT NULL;
+CREATE TABLE machine_downloads (
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    machine        TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    path           TEXT,
+    bytes          INTEGER,
+    total          INTEGER,
+    sha256         TEXT,
+    error          TEXT,
+    PRIMARY KEY (generation_id, machine)
+) WITHOUT ROWID;
+CREATE TABLE copies (
+    source  TEXT PRIMARY KEY,
+    base    INTEGER NOT NULL,
+    up_to   INTEGER NOT NULL,
+    seen    INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.changes import ChangeFeed
+from storage.records import Who
 from storage.sqlite.coordination import SqliteBudget, SqliteForeignTasks, SqliteLeases
 from storage.sqlite.db import Contention, Database
 from storage.sqlite.downloads import SqliteDownloads
@@ -33,14 +34,23 @@ class SqliteStore:
         self._feed = LogFeed(db)
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
+    async def open(cls, path: Path | str, who: Who | None = None) -> SqliteStore:
         """Open (creating or upgrading) the database; raises ``StoreError`` with a sentence."""
-        db = await Database.open(Path(path))
+        db = await Database.open(Path(path), who)
         return cls(db)
 
     @property
     def location(self) -> str:
-        return str(self._db.path)
+        return str(self._db.path.absolute())
+
+    @property
+    def who(self) -> Who:
+        return self._db.who
+
+    @property
+    def shared(self) -> bool:
+        """A SQLite file is one machine's: whoever opens it is that machine."""
+        return False
 
     @property
     def path(self) -> Path:

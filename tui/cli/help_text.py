@@ -115,6 +115,14 @@ HELP: dict[str, tuple[str, list[str]]] = {
         ['eval "$(pixverse-tui completion bash)"      # in ~/.bashrc',
          'eval "$(pixverse-tui completion zsh)"       # in ~/.zshrc',
          "pixverse-tui completion fish > ~/.config/fish/completions/pixverse-tui.fish"]),
+    "store": (
+        "The history's database. store copy copies every generation — the trash, tags, "
+        "notes, status history, batches and each machine's downloads — into another store: "
+        "a team's PostgreSQL database or a SQLite file. Stopped or killed half-way, run it "
+        "again: it adds exactly what is missing; run twice, it adds nothing.",
+        ["pixverse-tui store copy --to postgresql://studio-db/pixverse",
+         "pixverse-tui store copy --from postgresql://studio-db/pixverse --to ~/history.db",
+         "pixverse-tui store copy --to ~/backup/tasks.db --json"]),
     "simulate": (
         "Run a local service that speaks DashScope's video protocol, with a fast clock and "
         "injectable faults: try everything without a key and without cost.",

@@ -129,7 +129,7 @@ def command_named(argv: Sequence[str]) -> str | None:
 COMMANDS = frozenset({
     "submit", "list", "show", "wait", "download", "cancel", "track", "resolve", "export",
     "import", "sync", "stats", "forget", "watch", "locate", "config", "completion", "simulate",
-    "serve"})
+    "serve", "store"})
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -335,6 +335,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from tui.cli.serve import add_parser as add_serve
 
     add_serve(sub)
+
+    p = sub.add_parser("store", help="the history's database: copy it into another one")
+    actions = p.add_subparsers(dest="store_action", metavar="ACTION", required=True,
+                               parser_class=_Parser,
+                               help="copy: every generation into another store")
+    c = actions.add_parser(
+        "copy", help="copy every generation (trash, tags, status history, batches, "
+        "downloads per machine) into another store; run it again to finish or update a copy")
+    c.add_argument("--to", dest="target", required=True, metavar="URL|FILE",
+                   help="a postgresql:// URL (team mode) or the path of a SQLite file "
+                   "(made if missing)")
+    c.add_argument("--from", dest="source", metavar="URL|FILE",
+                   help="where to copy from (default: this history's store)")
+    c.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
+    c.add_argument("--json", action="store_true",
+                   help="print a JSON summary on standard output (shapes: docs/cli.md)")
+    c.set_defaults(run="tui.cli.store:cmd_store_copy")
     add_help_text(sub.choices)
     return parser
 
@@ -355,7 +372,7 @@ def _print_completion(args: argparse.Namespace) -> int:
 
 # Arguments that name files: a file name may be any bytes (Python hands undecodable ones
 # over as surrogates, which open() turns back into the same bytes).
-PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to"})
+PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to", "source", "target"})
 
 
 def undecodable_argument(args: argparse.Namespace) -> str | None:

@@ -114,6 +114,13 @@ def _url_problem(value: str) -> str | None:
     return None if problem is None else f"cannot be used: {problem}"
 
 
+def _name_problem(value: str, longest: int) -> str | None:
+    """A name shown to the whole team: printable, on one line, not blank, not too long."""
+    if not value.strip() or not value.isprintable() or len(value) > longest:
+        return f"must be a name of 1 to {longest} printable characters on one line"
+    return None
+
+
 def _template_problem(value: str) -> str | None:
     try:
         check_template(value)
@@ -162,6 +169,10 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
         "url": Rule((str,), None, url_problem),
+    },
+    "team": {  # who submits (default user@host) and which machine saves (default host)
+        "name": Rule((str,), None, lambda v: _name_problem(v, 100)),
+        "machine": Rule((str,), None, lambda v: _name_problem(v, 64)),
     },
     "player": {
         "command": Rule((str,), None),  # e.g. "mpv" or "vlc --fullscreen"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage import Generation, TaskStore, open_store
+from storage.records import Who
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.engine import relocation
@@ -87,10 +88,18 @@ class Workspace:
                             adopt_foreign=bool(p["adopt_foreign"]),
                             time_scale=time_scale or self.time_scale)
 
+    @property
+    def who(self) -> Who:
+        """Who submits from here and which machine saves here: ``[team] name`` (default
+        ``user@host``) and ``[team] machine`` (default the host name)."""
+        here = Who.here()
+        name, machine = self.settings.get("team", "name"), self.settings.get("team", "machine")
+        return Who((name or here.person).strip(), (machine or here.machine).strip())
+
     async def open_store(self, *, tidy: bool = True) -> TaskStore:
         """The store, tidied first (``tidy_store``) — unless ``tidy`` is off: a front end
         that shows something first (``list``, the dashboard) tidies after it has."""
-        store = await open_store(self.paths.database)
+        store = await open_store(self.paths.database, who=self.who)
         if tidy:
             try:
                 await self.tidy_store(store)
@@ -135,10 +144,12 @@ class Workspace:
     def poller(self, store: TaskStore, client: DashScopeClient, *,
                time_scale: float | None = None, **hooks: Any) -> PollScheduler:
         """The account's poll scheduler (it polls only while it holds the account's lease)."""
+        from tui.engine.following.account import poller_owner
         from tui.engine.following.poller import PollScheduler
 
         return PollScheduler(store, client, self.poll_settings(time_scale),
-                             account=self.account, **hooks)
+                             account=self.account, owner=poller_owner(self.who.person),
+                             **hooks)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:

@@ -89,7 +89,14 @@ def download_text(row: Generation) -> str:
         return "✘ retry"
     if state in ("expired", "refused"):
         return f"✘ {state}"
-    return ""
+    return elsewhere_text(row)
+
+
+def elsewhere_text(row: Generation) -> str:
+    """Where else the video is saved, when not here: ``on studio-2`` (``+`` if on more)."""
+    if not row.saved_on or row.download_state in ("done", "downloading"):
+        return ""
+    return f"on {row.saved_on[0]}" + ("+" if len(row.saved_on) > 1 else "")
 
 
 def progress(summary: BatchSummary, width: int = 6) -> str:

@@ -38,7 +38,15 @@ import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from storage import ChangeFeed, Generation, StoreError, TaskStore, can_advance, process_tag
+from storage import (
+    ChangeFeed,
+    Generation,
+    StoreError,
+    StoreUnavailable,
+    TaskStore,
+    can_advance,
+    process_tag,
+)
 from storage.clock import iso, parse_iso, utc_now
 from storage.history import HistoryFilter
 from storage.records import LiveTask, Observation
@@ -51,6 +59,7 @@ from tui.dashscope import (
     Scope,
 )
 from tui.engine.following import listing
+from tui.engine.following.account import holder_name
 from tui.engine.following.observe import adopt_foreign, observation
 from tui.engine.following.ratelimit import TokenBucket
 from tui.engine.following.sweep import RUNNING_LIKE, Timing, read_sweep
@@ -63,11 +72,13 @@ class Health(enum.Enum):
     OFFLINE = "offline"
     HALTED = "halted"  # every request would fail alike (key refused, wrong endpoint)
     STORE_BUSY = "database busy"
+    STORE_DOWN = "database unreachable"  # StoreUnavailable: retried, later and later
     FOLLOWER = "followed"  # another process polls this account; we read the store
 
 
 HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: doubling
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
+STORE_RETRY_MOST = 30.0  # …doubling while it keeps failing, up to this
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
 LEASE_RENEW = 4.0  # real seconds between renewals of the account's poller lease (10 s)
 FOLLOWER_READ = 1.0  # real seconds between looks at the store by a process that does not poll
@@ -152,6 +163,7 @@ class PollScheduler:
         self._bucket = None if client.pace is not None else TokenBucket(
             self.settings.queries_per_second * self.settings.time_scale)
         self._backoff_until = 0.0
+        self._store_wait = 0.0  # seconds of the last wait after a database error
         self._backoff = 0.0
         self._trouble_since: float | None = None  # when the current back-off or halt began
         self._halt_wait = 0.0
@@ -325,7 +337,7 @@ class PollScheduler:
         if self._holding and not was_holding and self.health is Health.FOLLOWER:
             self._set_health(Health.OK, "")
         elif not self._holding:
-            holder = (lease.holder or "another process").rpartition(":")[0]
+            holder = holder_name(lease.holder) if lease.holder else ""
             self._set_health(Health.FOLLOWER, f"polled by {holder or 'another process'}")
         return self._holding
 
@@ -546,6 +558,7 @@ class PollScheduler:
         A database error slows the loop down instead of ending it."""
         try:
             if not await self._may_poll():
+                self._store_wait = 0.0  # the lease said who polls: the store answers
                 return
             await self._seed_timing()
             if time.monotonic() < self._backoff_until:
@@ -556,9 +569,13 @@ class PollScheduler:
                 await self._looks_around(live)
             await self._poll_due()
             await self._plan()
+            self._store_wait = 0.0
         except StoreError as exc:
-            self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
-            self._set_health(Health.STORE_BUSY, str(exc))
+            self._store_wait = min(STORE_RETRY_MOST, max(STORE_RETRY, self._store_wait * 2))
+            self._backoff_until = max(self._backoff_until, time.monotonic() + self._store_wait)
+            down = isinstance(exc, StoreUnavailable)
+            self._set_health(Health.STORE_DOWN if down else Health.STORE_BUSY,
+                             f"{exc} — next try in {self._store_wait:.0f} s")
 
     async def _plan(self) -> None:
         """When to sweep next: soon while a running task may be ending, rarely otherwise."""
@@ -634,7 +651,8 @@ class PollScheduler:
                 await self.store.leases.release(self.account, self.owner)
 
     async def _sleep(self) -> None:
-        if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:
+        if self.health in (Health.STORE_BUSY, Health.STORE_DOWN) \
+                and time.monotonic() >= self._backoff_until:
             self._set_health(Health.OK, "")
         now = time.monotonic()
         wait = self._scaled(self.settings.max_interval)

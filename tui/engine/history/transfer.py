@@ -255,6 +255,7 @@ FIELDS: dict[str, Check] = {
     "favourite": _flag,
     "note": _optional(_text),
     "batch_id": _optional(_matching(r"[0-9A-Za-z_-]{1,64}", "a batch id")),
+    "submitted_by": _optional(_text),
 }
 
 EVENT_FIELDS: dict[str, Check] = {"at": _moment, "status": _words, "detail": _optional(_text)}

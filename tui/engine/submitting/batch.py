@@ -40,7 +40,13 @@ from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
 from tui.engine.submitting import templates
 from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
-from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
+from tui.engine.submitting.submit import (
+    CREATE_PACE,
+    FIRST_POLL_AFTER,
+    record_first,
+    send_intent,
+    variation_seeds,
+)
 from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
 
 if TYPE_CHECKING:
@@ -348,11 +354,11 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
     sent_any = False
     for item in plan.items:
         request = item.request
-        row, mine = await store.intents.claim(
+        row, mine = await record_first(store.intents.claim(
             item.key, endpoint=client.base_url, model=request.model, prompt=request.prompt,
             size=request.size, duration=request.duration, audio=request.audio,
             watermark=request.watermark, seed=request.seed, batch_id=plan.batch_id,
-            tags=item.tags, note=item.note)
+            tags=item.tags, note=item.note))
         if not mine:
             yield BatchStep(item, row, sent=False)
             continue

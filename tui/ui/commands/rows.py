@@ -362,8 +362,10 @@ class RowCommands:
         question = (f"{plural(live, 'task')} still run{'s' if live == 1 else ''} on the "
                     "service; forgetting only stops following here.\n" if live else "")
         what = "this generation" if len(rows) == 1 else plural(len(rows), "generation")
-        question += (f"Forget {what}{self.elsewhere(rows, scope)}? It goes to the trash "
-                     f"(ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
+        everyone = " for everyone" if self.services.db.shared else ""
+        question += (f"Forget {what}{self.elsewhere(rows, scope)}{everyone}? It goes to the "
+                     f"trash{' of the team database: it leaves every machine' if everyone else ''}"
+                     f" (ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
                      "days).\n")
         if video is not None:
             question += f"Its file: {video}\n"
@@ -388,8 +390,9 @@ class RowCommands:
             self.forgotten.append(row.id)
             self.view.marks.discard(row.id)
         what = "it" if len(rows) == 1 else "them"
-        self.notify(f"Forgotten{' (its file is in the trash)' if with_file else ''}. Press "
-                    f"ctrl+z to bring {what} back.", timeout=6)
+        everyone = " for everyone" if self.services.db.shared else ""
+        self.notify(f"Forgotten{everyone}{' (its file is in the trash)' if with_file else ''}."
+                    f" Press ctrl+z to bring {what} back.", timeout=6)
 
     async def undo_forget(self, scope: Scope) -> Plan:
         if not self.forgotten:

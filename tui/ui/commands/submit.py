@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from storage import StoreError
 from storage.clock import utc_now
 from tui.dashscope import GenerationRequest
 from tui.engine.history import stats
 from tui.engine.submitting import batch
 from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
-from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
+from tui.engine.submitting.submit import CreatedButNotRecorded, IntentNotRecorded, submit_all
 from tui.safe_text import printable
 from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural
@@ -178,8 +179,19 @@ class SubmitFlow:
         except CreatedButNotRecorded as exc:
             self.outlet.notify(str(exc), title="Not recorded", severity="error", timeout=60)
             return None
+        except StoreError as exc:  # before anything was sent: the budget, the intent
+            self._not_sent(exc, sent, len(draft.requests))
+            return None
         finally:
             self.busy = False
+
+    def _not_sent(self, exc: StoreError, sent: int, total: int) -> None:
+        """The database failed before a create left: one sentence, the prompt kept."""
+        cause = exc.cause if isinstance(exc, IntentNotRecorded) else exc
+        done = f"{sent} of {total} sent; the rest was not" if sent else "Nothing was sent"
+        self.outlet.notify(f"{done}: the database could not record the intent first "
+                           f"({printable(str(cause))}). Submit again once it answers.",
+                           title="Not sent", severity="error", timeout=15)
 
     def _refused(self, error: Exception) -> None:
         if getattr(error, "ambiguous", False):
@@ -259,6 +271,9 @@ class SubmitFlow:
                 await self.services.submitted()
         except CreatedButNotRecorded as exc:
             tell(str(exc), title="Not recorded", severity="error", timeout=60)
+            return
+        except IntentNotRecorded as exc:  # the rest waits: open the batch again
+            self._not_sent(exc, sent, total)
             return
         tell(f"Sent {plural(sent, 'task')} from {printable(plan.name)}"
              + (f"; {refused} refused" if refused else "") + ".", timeout=6)

@@ -26,7 +26,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from storage import StoreError
+from storage import StoreError, StoreUnavailable
 from tui.engine.following.follower import Event, Follower, Save, Told
 from tui.engine.following.signals import NotifySettings, Signals
 from tui.ui import messages
@@ -174,6 +174,13 @@ class MainScreen(Screen[None]):
         elif isinstance(event, Told) and self.app.screen is self:
             self.notify(event.message, title=event.title, timeout=TOAST_SECONDS)
 
+    def on_store_failed(self, message: messages.StoreFailed) -> None:
+        """The database did not answer: the status bar says so (and when it tries again),
+        the view keeps what it shows; only the first failure of an outage is a toast."""
+        if (isinstance(message.error, StoreUnavailable)
+                and not self.panel.store_failed(str(message.error))):
+            message.stop()
+
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)
         self.panel.show_figures()
@@ -294,6 +301,9 @@ class MainScreen(Screen[None]):
     async def _billed(self, sending: Awaitable[Sent | None]) -> None:
         try:
             sent = await sending
+        except StoreError as exc:  # reading what a batch would send: nothing was sent
+            self.post_message(messages.StoreFailed(exc))
+            return
         finally:
             self.call_later(self.refresh_budget)
         if sent is not None:

@@ -20,6 +20,7 @@ class StatusFigures:
     budget_low: bool = False  # less than a tenth of it left
     health: str = "ok"
     detail: str = ""
+    database: str = ""  # "database unreachable — retrying in 4 s" (``view.reach``), said first
     updated: datetime | None = None
     demo: bool = False
     read_only: bool = False  # --read-only: a viewer's dashboard, said first

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from storage import Generation, StatusEvent
+from storage import Generation, StatusEvent, TaskStore
 from storage.clock import iso
 from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
@@ -26,6 +26,7 @@ from tui.engine.submitting.prices import BudgetState
 from tui.ui.services import Services
 from tui.ui.view.changes import ChangeWatch
 from tui.ui.view.figures import StatusFigures
+from tui.ui.view.reach import Reach
 
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
@@ -47,6 +48,7 @@ class TaskDetails:
     row: Generation
     events: list[StatusEvent]
     tags: list[str]
+    by: str | None = None  # who submitted it, when worth saying (``submitter``)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,17 @@ async def task_details(services: Services, generation_id: int) -> TaskDetails | 
     if row is None:
         return None
     return TaskDetails(row, await store.generations.events(row.id),
-                       await store.history.tags_of(row.id))
+                       await store.history.tags_of(row.id), submitter(row, store))
+
+
+def submitter(row: Generation, store: TaskStore) -> str | None:
+    """Who submitted a row, as the details say it: always in a team's store; in one's
+    own, only someone else (a row copied from a team) — one's own history reads as
+    before."""
+    if row.submitted_by is None or (not store.shared
+                                    and row.submitted_by == store.who.person):
+        return None
+    return row.submitted_by
 
 
 class HistoryView:
@@ -75,6 +87,7 @@ class HistoryView:
         self.services = services
         self.changes = ChangeWatch(services)
         self.clock = clock
+        self.reach = Reach(clock)  # whether the database answers (the view keeps its rows)
         self.where = HistoryFilter()
         self.sort = INDEXED_SORT
         self.descending = True
@@ -282,6 +295,7 @@ class HistoryView:
             new_above=self.new_above, expiring=self.expiring, foreign=self.foreign,
             budget=budget.summary() if budget is not None else "",
             budget_low=budget is not None and budget.low, health=self.health[0],
-            detail=self.health[1], updated=self.last_update, demo=ws.demo,
+            detail=self.health[1], database=self.reach.describe(),
+            updated=self.last_update, demo=ws.demo,
             read_only=self.services.read_only,
             region=region_of(ws.base_url), endpoint=ws.base_url)

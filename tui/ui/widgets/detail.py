@@ -50,7 +50,8 @@ def progress_bar(done: int, total: int | None) -> str:
 
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
-             status_style: Style, tags: list[str] | None = None) -> Text:
+             status_style: Style, tags: list[str] | None = None,
+             by: str | None = None) -> Text:
     """The pane's content, most wanted first: what went wrong (for a failed task), the
     prompt and the video, then settings, times, usage, ids and history.  Prompt and
     server text are appended as plain strings, every control character made visible."""
@@ -100,8 +101,13 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
              Style(color="red"))
     elif row.download_state in ("expired", "refused"):
         line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
+    elif row.status == "SUCCEEDED" and row.saved_on:
+        line("Download", f"saved on {', '.join(row.saved_on)}, not here — press d to save "
+                         "it here")
     elif row.status == "SUCCEEDED":
         line("Download", "not yet — press d")
+    if row.saved_on and row.download_state in ("done", "downloading", "failed"):
+        line("Also on", ", ".join(row.saved_on))
 
     out.append("\n")
     line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
@@ -115,6 +121,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
         line("Note", row.note)
     out.append("\n")
     line("Created", _local(row.created_at))
+    if by:
+        line("By", by)
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
@@ -235,7 +243,7 @@ class DetailPane(VerticalScroll):
         else:
             row = details.row
             self.show(describe(row, details.events, now, self.style_for(row.display_status),
-                               details.tags), row_id=row.id)
+                               details.tags, details.by), row_id=row.id)
             self._show_preview(row)
 
     def _show_batch(self) -> None:
