@@ -192,7 +192,8 @@ class Queue(Protocol):
         ...
 
     async def take(self, *, capacity: int, endpoints: Sequence[str] | None = None,
-                   only: Collection[int] | None = None) -> Generation | None:
+                   only: Collection[int] | None = None,
+                   paused_too: bool = False) -> Generation | None:
         """The next queued item for this process to send, now ``sending`` (as
         ``Intents.add`` writes it: a sweep tells a dead sender's from a live one's) — or
         None when nothing may go: the queue is paused, every item is held or of a paused
@@ -200,7 +201,8 @@ class Queue(Protocol):
 
         Atomic with the count: two processes taking at once never exceed ``capacity``
         together, and never get one item both.  ``endpoints``: only items made for these,
-        counted against tasks at these; ``only``: only these ids."""
+        counted against tasks at these; ``only``: only these ids; ``paused_too``: even
+        while the whole queue is paused (not a paused batch, not a held item)."""
         ...
 
     async def put_back(self, generation_id: int, note: str) -> Generation:
@@ -225,8 +227,9 @@ class Queue(Protocol):
 
     async def pause(self, batch_id: str | None = None, reason: str | None = None) -> None:
         """Pause one batch (or, with None, the whole queue): its items wait until
-        ``resume``.  ``reason``: why the program paused it (None: a user did).  Pausing
-        what is paused replaces the reason.  Moves the change feed's ``figures``."""
+        ``resume``.  ``reason``: why the program paused it (None: a user did), stored
+        scrubbed of credentials.  Pausing what is paused replaces the reason.  Moves the
+        change feed's ``figures``."""
         ...
 
     async def resume(self, batch_id: str | None = None) -> None:

@@ -27,6 +27,7 @@ from storage.records import (
     QueueItem,
     QueuePause,
 )
+from storage.redact import scrub_optional
 from storage.sqlite import rows
 from storage.sqlite.db import Database
 
@@ -137,15 +138,17 @@ class SqliteQueue:
     # -- sending -----------------------------------------------------------------------
 
     async def take(self, *, capacity: int, endpoints: Sequence[str] | None = None,
-                   only: Collection[int] | None = None) -> Generation | None:
+                   only: Collection[int] | None = None,
+                   paused_too: bool = False) -> Generation | None:
         if only is not None and not only:
             return None
         async with self._db.write():
             if await self._in_flight(endpoints) >= capacity:
                 return None
             paused = [row[0] for row in await self._db.fetch("SELECT scope FROM queue_pauses")]
-            if WHOLE in paused:
+            if WHOLE in paused and not paused_too:
                 return None
+            paused = [scope for scope in paused if scope != WHOLE]
             clauses, params = [QUEUED, "queue_held = 0"], []
             if paused:
                 clauses.append(f"(batch_id IS NULL OR batch_id NOT IN ({_marks(paused)}))")
@@ -213,7 +216,7 @@ class SqliteQueue:
         await self._db.write_one(
             "INSERT INTO queue_pauses (scope, reason, at) VALUES (?, ?, ?) ON CONFLICT (scope)"
             " DO UPDATE SET reason = excluded.reason, at = excluded.at",
-            (batch_id or WHOLE, reason, now_iso()))
+            (batch_id or WHOLE, scrub_optional(reason), now_iso()))
 
     async def resume(self, batch_id: str | None = None) -> None:
         await self._db.write_one("DELETE FROM queue_pauses WHERE scope = ?", (batch_id or WHOLE,))

@@ -92,6 +92,12 @@ async def test_held_and_paused_items_wait(store: TaskStore) -> None:
     await store.queue.pause(reason="the key was refused")
     await store.queue.resume("B")
     assert await store.queue.take(capacity=ROOM) is None  # the whole queue waits
+    assert await store.queue.take(capacity=ROOM, only={batch.queued[1]}, paused_too=True) \
+        is not None  # one sent at once despite the whole queue's pause…
+    await store.queue.pause("B")
+    assert await store.queue.take(capacity=ROOM, paused_too=True) is None  # …not a batch's
+    await store.queue.resume("B")
+    await store.queue.put_back(batch.queued[1], "back")
     assert [(p.batch_id, p.reason) for p in await store.queue.pauses()] == [
         (None, "the key was refused")]
     await store.queue.resume()

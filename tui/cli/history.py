@@ -21,6 +21,7 @@ from tui.config.credentials import region_of
 from tui.engine.following import rescue
 from tui.engine.history import stats, transfer
 from tui.engine.media import provenance
+from tui.engine.submitting import queue
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_width import cells, pad
@@ -35,9 +36,12 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     async with await ws.open_store() as store:
         rows = await store.history.page(where, limit=args.limit)
         about_to_expire = rescue.warning(await rescue.expiring(store))
+        waiting = (await queue.queue_state(store, ws.account)).sentence()
     print_rows(rows, args.json)
     if about_to_expire:
         err(f"warning: {about_to_expire}")
+    if waiting:
+        err(f"{waiting[0].upper()}{waiting[1:]} (`pixverse-tui queue list` shows it)")
     return 0
 
 

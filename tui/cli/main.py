@@ -84,6 +84,17 @@ def _variations(text: str) -> int:
     return value
 
 
+def _priority(text: str) -> int:
+    from tui.engine.submitting.queue import priority_value
+
+    try:
+        return priority_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use a number from -9 to 9 (higher goes first), or prompt, batch, "
+            f"low ({exc})") from None
+
+
 def _scale(text: str) -> float:
     value = float(text)
     if not 0 < value < 1e6:
@@ -149,12 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variations", type=_variations, default=1,
                    help="submit N tasks with seeds s…s+N-1 (each prompt, each line)")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
-    p.add_argument("--wait", action="store_true", help="follow the task until it ends")
+    p.add_argument("--priority", type=_priority, default=None, metavar="N",
+                   help="place in the local queue: -9 to 9, higher first (default: 1 for a "
+                   "prompt, 0 for --from lines; names: prompt, batch, low)")
+    p.add_argument("--wait", action="store_true",
+                   help="follow the tasks until they end (feeding the queue meanwhile)")
     p.add_argument("--download", action="store_true",
                    help="with --wait: download the video when it is ready")
     json_flag(p)
     scale_flag(p)
     p.set_defaults(run=cmd_submit)
+
+    from tui.cli.queue import add_parser as add_queue
+
+    add_queue(sub, json_flag)
 
     p = sub.add_parser("list", help="list generations, newest first")
     p.add_argument("--status", action="append", metavar="STATUS",

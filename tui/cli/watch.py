@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import sys
 
-from storage import Generation
+from storage import Generation, StoreError, TaskStore
 from tui.cli.output import err, say
 from tui.engine.following import rescue
 from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save
@@ -23,6 +23,8 @@ from tui.engine.following.poller import HealthFeed
 from tui.engine.following.signals import NotifySettings
 from tui.engine.media.saver import Saver
 from tui.engine.workspace import Workspace
+
+PAUSES_EVERY = 2.0  # seconds between looks at what is paused
 
 MARKS = {"SUCCEEDED": "✔", "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?"}
 
@@ -70,6 +72,23 @@ async def _tell_health(feed: HealthFeed) -> None:
         err(f"poller {health.value}" + (f": {detail}" if detail else ""))
 
 
+async def _tell_pauses(store: TaskStore) -> None:
+    """A line when the queue (or a batch) is paused or resumed — by anyone: a user, or the
+    feeder (a refused key, a quota, a budget)."""
+    told: dict[str | None, str | None] = {}
+    while True:
+        with contextlib.suppress(StoreError):
+            now = {p.batch_id: p.reason for p in await store.queue.pauses()}
+            for batch_id, reason in now.items():
+                if batch_id not in told or told[batch_id] != reason:
+                    what = f"batch {batch_id}" if batch_id else "the queue"
+                    err(f"{what} is paused" + (f": {reason}" if reason else ""))
+            for batch_id in set(told) - set(now):
+                err(f"{f'batch {batch_id}' if batch_id else 'the queue'} resumed")
+            told = now
+        await asyncio.sleep(PAUSES_EVERY)
+
+
 async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
     download = args.download if args.download is not None else bool(
         ws.settings.get("downloads", "auto"))
@@ -82,12 +101,17 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
         follower = Follower(store, tell=Printer(saver), notify=signal_settings(args.signal),
                             write=_write, bell=lambda: _write("\a"),
                             polling=lambda: poller.polling, download=lambda: download)
+        # Whoever polls the account feeds the queue: this process, while it holds the lease.
+        feeder = ws.feeder(store, client, polling=lambda: poller.polling,
+                           sent=lambda _row: poller.submitted(), time_scale=args.time_scale)
         in_flight = await follower.begin()  # before the poller runs: nothing ends unseen
+        queued = (await store.history.counts("")).queued
         say(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "
-            f"flight{'; finished videos are downloaded' if download else ''} "
-            "(ctrl+c stops)")
+            f"flight{f' and {queued:,} queued' if queued else ''}"
+            f"{'; finished videos are downloaded' if download else ''} (ctrl+c stops)")
         jobs = [asyncio.create_task(_tell_health(poller.health_changes())),
-                asyncio.create_task(poller.run())]
+                asyncio.create_task(poller.run()), asyncio.create_task(feeder.run()),
+                asyncio.create_task(_tell_pauses(store))]
         try:
             await follower.run()
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import Generation, TaskStore, open_store
+from storage.clock import utc_now
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.dashscope import ApiKey, DashScopeClient
@@ -21,6 +22,8 @@ from tui.engine.history import trash
 from tui.engine.media.download import Downloader
 from tui.engine.media.filenames import DEFAULT_TEMPLATE
 from tui.engine.media.media_url import loopback_origin
+from tui.engine.submitting.feeder import Feeder, QueueSettings
+from tui.engine.submitting.prices import BudgetState, Prices, budget_state
 
 
 class MissingKey(Exception):
@@ -112,6 +115,30 @@ class Workspace:
         """The account's poll scheduler (it polls only while it holds the account's lease)."""
         return PollScheduler(store, client, self.poll_settings(time_scale),
                              account=self.account, **hooks)
+
+    def queue_settings(self) -> QueueSettings:
+        q = self.settings.section("queue")
+        return QueueSettings(ahead=int(q["ahead"]), retry_failed=int(q["retry_failed"]))
+
+    def feeder(self, store: TaskStore, client: DashScopeClient, *,
+               polling: Callable[[], bool] = lambda: True,
+               sent: Callable[[Generation], None] = lambda _row: None,
+               time_scale: float | None = None) -> Feeder:
+        """The queue's feeder (it feeds only while ``polling()``: this process polls the
+        account), within ``[queue]`` and ``[budget]``."""
+        from tui.engine.submitting.submit import CREATE_PACE
+
+        scale = time_scale or self.time_scale
+        prices = Prices.from_settings(self.settings.section("prices"))
+
+        async def budget() -> BudgetState:
+            return await budget_state(store, prices, self.settings.section("budget"),
+                                      utc_now())
+
+        return Feeder(store, client, self.queue_settings(), polling=polling,
+                      first_poll_after=self.poll_settings(scale).first_poll,
+                      pace=CREATE_PACE / scale, time_scale=scale, prices=prices,
+                      budget=budget, sent=sent)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:
