@@ -75,6 +75,7 @@ SERVICE_CODES = ("InternalError", "InternalError.Algo", "InternalError.Timeout",
                  "ServiceUnavailable", "SystemError")
 # What ``[queue] retry_failed`` queues again: never moderation or a bad parameter.
 RETRIED = frozenset({FailureClass.SERVICE, FailureClass.NO_REASON})
+NEVER_RETRIED = frozenset({FailureClass.MODERATION, FailureClass.PARAMETER})
 
 
 def failure_class(code: str | None) -> FailureClass:

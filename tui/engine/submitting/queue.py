@@ -89,10 +89,13 @@ class QueueState:
         return None
 
 
-async def queue_state(store: TaskStore, account: str | None) -> QueueState:
-    counts = await store.history.counts("")
+async def queue_state(store: TaskStore, account: str | None, *,
+                      queued: int | None = None) -> QueueState:
+    """The queue now (``queued``: counted already, to save a read)."""
+    if queued is None:
+        queued = (await store.history.counts("")).queued
     holder = (await store.leases.current(account)).holder if account else None
-    return QueueState(counts.queued, tuple(await store.queue.pauses()),
+    return QueueState(queued, tuple(await store.queue.pauses()),
                       holder.rpartition(":")[0] if holder else None)
 
 

@@ -51,6 +51,7 @@ from tui.ui.widgets.task_table import TaskTable
 
 ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign tasks
 NARROW = 160  # columns below which the detail pane moves under the table
+STARTS_EVERY = 2.0  # seconds between updates of where a new prompt would start
 
 
 class MainScreen(Screen[None]):
@@ -120,7 +121,9 @@ class MainScreen(Screen[None]):
             self.run_worker(self.follower.run(), group="follower", exclusive=True,
                             exit_on_error=False)
             await self.panel.start()
+            self._show_starts()
             self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
+            self.set_interval(STARTS_EVERY, self._show_starts, name="starts")
             self.call_later(self._look_around)
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
@@ -162,6 +165,10 @@ class MainScreen(Screen[None]):
             self.downloads.start(event.row.id, quiet=True)
         elif isinstance(event, Told) and self.app.screen is self:
             self.notify(event.message, title=event.title, timeout=4)
+
+    def _show_starts(self) -> None:
+        """The composer says where a prompt typed now would start ("starts in ~4 min")."""
+        self.query_one(Composer).show_starts(self.view.starts())
 
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)

@@ -38,6 +38,12 @@ def render_figures(f: StatusFigures) -> Text:
     c = f.counts
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
+    if c.queued:
+        text.append(f" · ≡{c.queued:,} queued", bold)
+        if f.queue_problem:  # never a silent stop: first, in colour
+            text.append(f" ({printable(f.queue_problem)})", Style(color="yellow", bold=True))
+        elif f.queue_done:
+            text.append(f" {printable(f.queue_done)}")
     trouble = f.health not in ("ok", "followed")
     if trouble:  # first, where even an 80-column terminal shows it
         text.append(" · ")
