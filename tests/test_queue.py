@@ -264,3 +264,46 @@ async def test_wait_follows_a_queued_item_until_it_ends(store: TaskStore) -> Non
 ])
 def test_failures_are_sorted_by_cause(code: str | None, kind: FailureClass) -> None:
     assert failure_class(code) is kind
+
+
+# -- estimates ----------------------------------------------------------------------------
+
+
+def test_the_forecast_lays_work_out_five_at_a_time() -> None:
+    from datetime import UTC, datetime
+
+    from storage.records import QueueItem
+    from tui.engine.submitting import eta
+
+    times = eta.Times()
+    for seconds in (90.0, 100.0, 110.0):
+        times.learn("1280*720", 5, seconds)
+    mean, sd = times.of("1280*720", 5)
+    assert mean == 100.0 and sd == pytest.approx(10.0)
+    assert times.of("1280*720", 10)[0] == pytest.approx(100.0 * 1.25 / 1.0)  # scaled
+    assert times.of("1920*1080", 5)[0] == eta.TYPICAL["1080P"]  # nothing learned: typical
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    running = [eta.InFlight(i, None, "1280*720", 5, False, 40.0) for i in range(5)]
+    lineup = [QueueItem(100 + n, "B", "1280*720", 5, False, 0, False) for n in range(10)]
+    lineup.insert(3, QueueItem(99, None, "1280*720", 5, False, 0, True))  # held
+    plan = eta.lay_out(now, running, lineup, times, probe_priority=1)
+    assert plan.waiting == 10 and 99 not in plan.starts
+    assert plan.starts[100].p50 == pytest.approx(60.0)  # when the first slot frees
+    assert plan.starts[105].p50 == pytest.approx(160.0)  # the second round
+    assert plan.finishes[109].p50 == pytest.approx(260.0)  # two rounds and the remainder
+    assert plan.queue == plan.batches["B"] == plan.finish_of([109])
+    assert plan.queue is not None and plan.queue.p90 > plan.queue.p50
+    assert plan.probe is not None and plan.probe.p50 == pytest.approx(60.0)  # ahead of "B"
+    paused = eta.lay_out(now, running, lineup, times, paused=["B"])
+    assert paused.queue is None and "B" not in paused.batches
+    assert eta.in_words(250) == "~4 min" and eta.in_words(20) == "~20 s"
+
+
+def test_an_exported_queued_row_is_not_queued_again_elsewhere() -> None:
+    from tui.engine.history.transfer import check_record
+
+    record = check_record({"created_at": "2026-03-01T10:00:00.000+00:00", "prompt": "p",
+                           "size": "1280*720", "duration": 5, "submission": "queued"})
+    assert record["submission"] == "abandoned"
+    assert "not sent from here" in record["submission_note"]

@@ -29,6 +29,7 @@ from tui.safe_text import printable
 from tui.text_input import BadText
 
 STDIN = "standard input"
+SHOWN = 100  # queued rows listed on standard output; more are told in a sentence
 
 
 @dataclass
@@ -99,9 +100,13 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                 elif ws.account is not None:
                     with contextlib.suppress(StoreError):  # whoever feeds looks now
                         await store.leases.nudge(ws.account)
+                if len(ids) > SHOWN and not args.json:  # a big batch: a sentence, not a list
+                    await _tell_queue(store, ws, len(ids))
+                    say(f"{len(ids):,} queued: `pixverse-tui queue list` shows them")
+                    return 0
                 rows = await store.generations.get_many(ids)
                 failed = _tell_outcomes(rows)
-                await _tell_queue(store, ws, rows)
+                await _tell_queue(store, ws, sum(1 for row in rows if row.queued))
     print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -127,9 +132,8 @@ def _tell_outcomes(rows: list[Generation]) -> bool:
     return failed
 
 
-async def _tell_queue(store: TaskStore, ws: Workspace, rows: list[Generation]) -> None:
-    """What waits, who sends it, and when it should be done."""
-    waiting = [row for row in rows if row.queued]
+async def _tell_queue(store: TaskStore, ws: Workspace, waiting: int) -> None:
+    """What waits, who sends it, and when the queue should be done."""
     if not waiting:
         return
     state = await queue.queue_state(store, ws.account)
@@ -137,10 +141,10 @@ async def _tell_queue(store: TaskStore, ws: Workspace, rows: list[Generation]) -
     finish = ""
     with contextlib.suppress(StoreError):
         forecast = await eta.forecast(store)
-        last = forecast.finish_of({row.id for row in waiting})
-        if last is not None:
-            finish = f"; done {eta.when(last.p50)} (p90 {eta.when(last.p90)})"
-    err(f"{len(waiting):,} queued ({state.queued:,} in the queue): {who}{finish}")
+        if forecast.queue is not None:
+            finish = (f"; the queue is done {eta.when(forecast.queue.p50)} (p90 "
+                      f"{eta.when(forecast.queue.p90)})")
+    err(f"{waiting:,} queued ({state.queued:,} in the queue): {who}{finish}")
 
 
 # -- what to send --------------------------------------------------------------------------

@@ -47,14 +47,22 @@ class Times:
     """Generation seconds learned from the account's history, per (tier, duration)."""
 
     samples: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    _known: dict[tuple[str, int, bool], tuple[float, float]] = field(default_factory=dict)
 
     def learn(self, size: str, duration: int, seconds: float) -> None:
         if seconds > 0 and math.isfinite(seconds):
             tier = (tier_and_ratio(size) or ("?", ""))[0]
             self.samples.setdefault((tier, duration), []).append(seconds)
+            self._known.clear()
 
     def of(self, size: str, duration: int, audio: bool = False) -> tuple[float, float]:
         """(mean, standard deviation) of one generation like this, in seconds."""
+        key = (size, duration, audio)
+        if key not in self._known:
+            self._known[key] = self._figure(size, duration, audio)
+        return self._known[key]
+
+    def _figure(self, size: str, duration: int, audio: bool) -> tuple[float, float]:
         tier = (tier_and_ratio(size) or ("?", ""))[0]
         seen = self.samples.get((tier, duration))
         if not seen:  # the same tier at another duration, scaled

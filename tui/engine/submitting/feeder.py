@@ -38,7 +38,7 @@ from datetime import timedelta
 
 from storage import ChangeFeed, Generation, StoreError, TaskStore
 from storage.clock import iso, now_iso, utc_now
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
 from tui.dashscope.errors import Scope
 from tui.dashscope.explain import RETRIED, SERVICE_CODES, explain, failure_class
 from tui.engine.following.poller import same_service
@@ -85,6 +85,9 @@ class FeederFigures:
 def account_refusal(exc: DashScopeError) -> str:
     """Why the whole queue was paused, in one sentence: what the service said, what it
     means, and what to do."""
+    if isinstance(exc, RequestInvalid):  # refused here: nothing left this machine
+        return f"a create could not be sent ({exc.message}); fix it, then resume the queue " \
+               f"({RESUME})"
     what = " ".join(str(part) for part in (exc.status, exc.code) if part)
     meaning, _ = explain(exc.code)
     return (f"the service refused a create{f' ({what})' if what else ''}: {meaning} Fix it, "
