@@ -8,7 +8,9 @@ expected remainder), what waits at the service (in arrival order), then the queu
 the order the feeder sends it, held items and paused batches left out).  Each item
 starts when a slot frees and ends a generation later: its p50.  Its p90 adds the
 spread: the uncertainty of the work ahead of it, shared by the slots (the sum of the
-variances of what went before, over five), and its own.
+variances of what went before, over five), its own, and how far off the mean itself may
+be (the standard error of a few samples, or a quarter of a typical figure — the same
+error for every task of a kind, so it adds up along the queue).
 
 No Textual, no clock of its own: the caller says when "now" is.
 """
@@ -47,7 +49,8 @@ class Times:
     """Generation seconds learned from the account's history, per (tier, duration)."""
 
     samples: dict[tuple[str, int], list[float]] = field(default_factory=dict)
-    _known: dict[tuple[str, int, bool], tuple[float, float]] = field(default_factory=dict)
+    _known: dict[tuple[str, int, bool], tuple[float, float, float]] = field(
+        default_factory=dict)
 
     def learn(self, size: str, duration: int, seconds: float) -> None:
         if seconds > 0 and math.isfinite(seconds):
@@ -57,12 +60,19 @@ class Times:
 
     def of(self, size: str, duration: int, audio: bool = False) -> tuple[float, float]:
         """(mean, standard deviation) of one generation like this, in seconds."""
+        mean, sd, _ = self.figures(size, duration, audio)
+        return mean, sd
+
+    def figures(self, size: str, duration: int, audio: bool = False
+                ) -> tuple[float, float, float]:
+        """(mean, standard deviation, how far off the mean itself may be): the mean of a
+        few samples, or a typical figure, is uncertain too — and for every task alike."""
         key = (size, duration, audio)
         if key not in self._known:
             self._known[key] = self._figure(size, duration, audio)
         return self._known[key]
 
-    def _figure(self, size: str, duration: int, audio: bool) -> tuple[float, float]:
+    def _figure(self, size: str, duration: int, audio: bool) -> tuple[float, float, float]:
         tier = (tier_and_ratio(size) or ("?", ""))[0]
         seen = self.samples.get((tier, duration))
         if not seen:  # the same tier at another duration, scaled
@@ -73,12 +83,12 @@ class Times:
                 seen = [v * scale for v in s]
         if not seen:
             typical = _typical(size, duration, audio)
-            return typical, typical * SPREAD
+            return typical, typical * SPREAD, typical * SPREAD
         mean = sum(seen) / len(seen)
         if len(seen) < 3:
-            return mean, mean * SPREAD
-        var = sum((v - mean) ** 2 for v in seen) / (len(seen) - 1)
-        return mean, math.sqrt(var)
+            return mean, mean * SPREAD, mean * SPREAD
+        sd = math.sqrt(sum((v - mean) ** 2 for v in seen) / (len(seen) - 1))
+        return mean, sd, sd / math.sqrt(len(seen))
 
 
 async def account_times(store: TaskStore, limit: int = SAMPLES) -> Times:
@@ -140,7 +150,8 @@ def lay_out(now: datetime, in_flight: Sequence[InFlight], lineup: Sequence[Queue
     ``stopped``: the whole queue is paused (queued items will not go; in flight ends)."""
     out = Forecast(now)
     free = [0.0] * slots
-    spread = 0.0  # the variance of the work laid out so far
+    spread = 0.0  # the variance of the work laid out so far, task by task
+    doubt = 0.0  # how far off the means behind it may be: one error shared by every task
     running = [t for t in in_flight if t.elapsed is not None]
     for task in running[:slots]:
         mean, sd = times.of(task.size, task.duration, task.audio)
@@ -153,14 +164,16 @@ def lay_out(now: datetime, in_flight: Sequence[InFlight], lineup: Sequence[Queue
     blocked = set(paused)
 
     def place(item_id: int, size: str, duration: int, audio: bool) -> tuple[Spread, Spread]:
-        nonlocal spread
-        mean, sd = times.of(size, duration, audio)
+        nonlocal spread, doubt
+        mean, sd, off = times.figures(size, duration, audio)
         start = heapq.heappop(free)
-        ahead = math.sqrt(spread / slots)
+        ahead = math.sqrt(spread / slots + (doubt / slots) ** 2)
         heapq.heappush(free, start + mean)
         spread += sd * sd
+        doubt += off
+        own = math.sqrt(ahead ** 2 + sd * sd + off * off)
         return (Spread(start, start + Z90 * ahead),
-                Spread(start + mean, start + mean + Z90 * math.sqrt(ahead ** 2 + sd * sd)))
+                Spread(start + mean, start + mean + Z90 * own))
 
     for task in [t for t in in_flight if t.elapsed is None] + running[slots:]:
         _, out.finishes[task.id] = place(task.id, task.size, task.duration, task.audio)
@@ -171,22 +184,22 @@ def lay_out(now: datetime, in_flight: Sequence[InFlight], lineup: Sequence[Queue
         if stopped or item.held or (item.batch_id is not None and item.batch_id in blocked):
             continue
         if probe_priority is not None and out.probe is None and item.priority < probe_priority:
-            out.probe = _next_start(free, spread, slots)
+            out.probe = _next_start(free, spread, doubt, slots)
         out.starts[item.id], out.finishes[item.id] = place(item.id, item.size, item.duration,
                                                            item.audio)
         out.queue = out.finishes[item.id]
         out.waiting += 1
         _batch(out, item.batch_id, out.finishes[item.id])
     if probe_priority is not None and out.probe is None:
-        out.probe = _next_start(free, spread, slots)
+        out.probe = _next_start(free, spread, doubt, slots)
     for batch_id in blocked:
         out.batches.pop(batch_id, None)  # paused: no finish to tell
     return out
 
 
-def _next_start(free: list[float], spread: float, slots: int) -> Spread:
+def _next_start(free: list[float], spread: float, doubt: float, slots: int) -> Spread:
     start = free[0]
-    return Spread(start, start + Z90 * math.sqrt(spread / slots))
+    return Spread(start, start + Z90 * math.sqrt(spread / slots + (doubt / slots) ** 2))
 
 
 def _batch(out: Forecast, batch_id: str | None, finish: Spread) -> None:
