@@ -199,13 +199,18 @@ class Feeder:
             counts = await self.store.history.counts(now_iso())
             if not counts.queued:
                 return []
+            endpoints = await self._queue_endpoints()
             # A submission sent at once (``only``) goes even while the program paused the
             # whole queue (a refused key, a quota): it may have been fixed since — and if
             # it goes, the queue resumes.  A pause by a user holds it too.
             stopped = next((p for p in await self.store.queue.pauses() if p.batch_id is None),
                            None)
             despite = only is not None and stopped is not None and stopped.reason is not None
-            endpoints = await self._queue_endpoints()
+            if stopped is not None and not despite:
+                return []
+            # A read first: taking is a write, and most looks find the room full.
+            if await self.store.queue.in_flight(endpoints) >= self.settings.capacity:
+                return []
             priced = (self.budget is not None and self.prices is not None and self.prices.set
                       and not (over_budget and only is not None))
             # Read before taking: an item taken counts as in flight in the budget's figures.

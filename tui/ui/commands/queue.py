@@ -18,6 +18,10 @@ from tui.ui.services import Services
 NOT_QUEUED = ("Only what waits in the queue (QUEUED) can be {what}; this is {status}.")
 
 
+def batches_said(count: int) -> str:
+    return f"{count} batch{'' if count == 1 else 'es'}"
+
+
 class QueueCommands:
     def __init__(self, services: Services, outlet: Outlet) -> None:
         self.services = services
@@ -45,7 +49,7 @@ class QueueCommands:
             async def resume() -> None:
                 for batch_id in batches:
                     await store.queue.resume(batch_id)
-                self.outlet.notify(f"Resumed {plural(len(batches), 'batch')}: "
+                self.outlet.notify(f"Resumed {batches_said(len(batches))}: "
                                    "its queued tasks are sent again.", timeout=4)
             return Run(resume, "queue")
         pending = [row for batch_id in batches
@@ -58,7 +62,7 @@ class QueueCommands:
         if not pending:
             async def pause_now() -> None:
                 await pause()
-                self.outlet.notify(f"Paused {plural(len(batches), 'batch')}: nothing more "
+                self.outlet.notify(f"Paused {batches_said(len(batches))}: nothing more "
                                    "of it is sent (p resumes).", timeout=4)
             return Run(pause_now, "queue")
 
@@ -74,7 +78,7 @@ class QueueCommands:
 
         count = plural(len(pending), "task")
         return Choose(
-            f"Pause {'this batch' if len(batches) == 1 else plural(len(batches), 'batch')}? "
+            f"Pause {'this batch' if len(batches) == 1 else batches_said(len(batches))}? "
             "Nothing more of it is sent from the queue.\n"
             f"{count} of it still wait{'s' if len(pending) == 1 else ''} at the service "
             "(PENDING) and will run unless taken back: cancelled there (nothing is billed for "

@@ -180,6 +180,12 @@ class SubmitFlow:
                         row.queued and (row.submission_note or "").startswith("not sent:")):
                     self._told(row)
                     return None
+            waiting = sum(1 for row in rows if row.queued)
+            if waiting:  # no room yet, or the queue is paused: it waits, first in line
+                self.outlet.notify(f"{plural(waiting, 'task')} of it wait"
+                                   f"{'s' if waiting == 1 else ''} in the queue, first in "
+                                   "line: sent when a slot frees (the status bar says when, "
+                                   "or why not).", timeout=5)
             return Sent(len(rows), from_composer, draft.text or draft.requests[0].prompt)
         except CreatedButNotRecorded as exc:
             self.outlet.notify(str(exc), title="Not recorded", severity="error", timeout=60)
