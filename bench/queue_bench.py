@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,9 +158,15 @@ def sim_moment(report: dict[str, Any], wall: float) -> float:
 
 
 def start_watch(home: Path, base_url: str, speed: float, log: Path) -> subprocess.Popen[bytes]:
-    return start_child([sys.executable, "-m", "tui", "watch", "--no-download", "--signal",
+    """``pixverse-tui watch`` feeding the queue; its lines (one per task ended) are read
+    and dropped, so a full pipe never stops it."""
+    proc = start_child([sys.executable, "-m", "tui", "watch", "--no-download", "--signal",
                         "none", "--time-scale", f"{speed:g}"], log,
                        child_env(home, base_url), stdin=False)
+    stream = proc.stdout
+    assert stream is not None
+    threading.Thread(target=stream.read, daemon=True).start()
+    return proc
 
 
 async def ended_share(store: TaskStore, ids: list[int]) -> tuple[int, list[Generation]]:
