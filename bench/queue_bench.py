@@ -63,6 +63,7 @@ class Run:
     lines: int
     waited: float = float("nan")  # simulated seconds: the prompt, submitted → RUNNING
     generation_p95: float = float("nan")  # simulated seconds: one task, RUNNING → ended
+    busy: float = float("nan")  # how full the service's five slots were over the batch
     creates: int = 0  # create requests answered 200
     sim_tasks: int = 0
     finished: int = 0
@@ -91,6 +92,16 @@ def generation_p95(report: dict[str, Any]) -> float:
     took = [t["ended"] - t["started"] for t in report["tasks"]
             if t["started"] is not None and t["ended"] is not None and t["status"] == "SUCCEEDED"]
     return percentile(took, 0.95)
+
+
+def slots_busy(report: dict[str, Any], slots: int = 5) -> float:
+    """The share of the service's slot time spent generating, first start to last end."""
+    runs = [(t["started"], t["ended"]) for t in report["tasks"]
+            if t["started"] is not None and t["ended"] is not None]
+    if not runs:
+        return float("nan")
+    span = max(end for _, end in runs) - min(start for start, _ in runs)
+    return sum(end - start for start, end in runs) / (slots * span) if span > 0 else 1.0
 
 
 def started_at(report: dict[str, Any], task_id: str) -> float | None:
@@ -142,6 +153,7 @@ async def before(args: argparse.Namespace, work: Path) -> Run:
     assert begun is not None
     run.waited = begun - sim_moment(report, typed)
     run.generation_p95 = generation_p95(report)
+    run.busy = slots_busy(report)
     run.creates, run.other_requests = requests_of(report)
     run.sim_tasks = len(report["tasks"])
     run.real_seconds = time.monotonic() - started
@@ -245,6 +257,7 @@ async def with_queue(args: argparse.Namespace, work: Path) -> Run:
     run.notes.append(f"`submit PROMPT` took {queued_at - typed_at:.1f} s real to queue it "
                      "(a process starting on a loaded machine), not counted in its wait")
     run.generation_p95 = generation_p95(report)
+    run.busy = slots_busy(report)
     run.creates, run.other_requests = requests_of(report)
     run.sim_tasks = len(report["tasks"])
     run.real_seconds = time.monotonic() - started
@@ -332,6 +345,8 @@ def table(runs: list[Run]) -> str:
             ["batch lines", *(f"{r.lines:,}" for r in runs)],
             ["prompt: submitted → RUNNING", *(minutes(r.waited) for r in runs)],
             ["one generation, p95", *(minutes(r.generation_p95) for r in runs)],
+            ["service slots busy", *(f"{r.busy:.0%}" if r.busy == r.busy else "-"
+                                     for r in runs)],
             ["creates per item", *(f"{r.creates / r.items:.2f}" for r in runs)],
             ["tasks at the service", *(f"{r.sim_tasks:,}" for r in runs)],
             ["requests per finished task", *(f"{r.other_requests / r.finished:.2f}"

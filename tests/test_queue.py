@@ -19,7 +19,7 @@ from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest
 from tui.dashscope.explain import FailureClass, failure_class
 from tui.engine.following.poller import PollScheduler, PollSettings
 from tui.engine.submitting import queue
-from tui.engine.submitting.feeder import Feeder, QueueSettings
+from tui.engine.submitting.feeder import Feeder, QueueSettings, looked_at_soon
 from tui.engine.submitting.prices import Prices, budget_state
 from tui.simulator import Simulator
 
@@ -64,7 +64,7 @@ async def feeding(store: TaskStore, client: DashScopeClient, speed: float,
     poller = PollScheduler(store, client, PollSettings(time_scale=speed))
     feeder = Feeder(store, client, settings or QueueSettings(), time_scale=speed,
                     pace=0.25 / speed, first_poll_after=poller.settings.first_poll,
-                    sent=lambda _row: poller.submitted(), **kw)  # type: ignore[arg-type]
+                    sent=looked_at_soon(poller), **kw)  # type: ignore[arg-type]
     jobs = [asyncio.create_task(poller.run()), asyncio.create_task(feeder.run())]
     try:
         yield feeder, poller
@@ -239,7 +239,7 @@ async def test_wait_follows_a_queued_item_until_it_ends(store: TaskStore) -> Non
             done = await queue.enqueue_requests(store, client.base_url, requests("w", 2))
             poller = PollScheduler(store, client, PollSettings(time_scale=FAST))
             feeder = Feeder(store, client, time_scale=FAST, pace=0.0,
-                            sent=lambda _row: poller.submitted())
+                            sent=looked_at_soon(poller))
             job = asyncio.create_task(feeder.run())
             try:
                 rows = await asyncio.wait_for(poller.wait_for(set(done.queued)), 60)

@@ -22,6 +22,7 @@ from tui.engine.following.poller import PollingHalted, same_service, why_not_fin
 from tui.engine.media.download import DownloadError
 from tui.engine.media.saver import Saver
 from tui.engine.submitting import resolve
+from tui.engine.submitting.feeder import looked_at_soon
 from tui.engine.workspace import Workspace
 
 STUCK_LOOK = 1.0  # seconds between looks at whether the rows waited for can still move
@@ -86,7 +87,7 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
     following = asyncio.create_task(follower.run())
     # Whoever polls feeds the queue: a queued row waited for is sent from here too.
     feeder = ws.feeder(store, client, polling=lambda: poller.polling,
-                       sent=lambda _row: poller.submitted(), time_scale=time_scale)
+                       sent=looked_at_soon(poller), time_scale=time_scale)
     feeding = asyncio.create_task(feeder.run())
     try:
         rows = await _unless_stuck(store, poller.wait_for({r.id for r in rows

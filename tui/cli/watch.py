@@ -22,6 +22,7 @@ from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save
 from tui.engine.following.poller import HealthFeed
 from tui.engine.following.signals import NotifySettings
 from tui.engine.media.saver import Saver
+from tui.engine.submitting.feeder import looked_at_soon
 from tui.engine.workspace import Workspace
 
 PAUSES_EVERY = 2.0  # seconds between looks at what is paused
@@ -103,7 +104,7 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
                             polling=lambda: poller.polling, download=lambda: download)
         # Whoever polls the account feeds the queue: this process, while it holds the lease.
         feeder = ws.feeder(store, client, polling=lambda: poller.polling,
-                           sent=lambda _row: poller.submitted(), time_scale=args.time_scale)
+                           sent=looked_at_soon(poller), time_scale=args.time_scale)
         in_flight = await follower.begin()  # before the poller runs: nothing ends unseen
         queued = (await store.history.counts("")).queued
         say(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "

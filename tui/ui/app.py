@@ -35,6 +35,7 @@ from tui.config import settings
 from tui.dashscope import DashScopeClient, DashScopeError
 from tui.engine.following.poller import HealthFeed, PollScheduler
 from tui.engine.media.download import Downloader
+from tui.engine.submitting.feeder import looked_at_soon
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals
@@ -253,7 +254,7 @@ class PixverseApp(App[str | None]):
         # Whoever polls the account feeds the queue: this dashboard, while it holds the lease.
         services.feeder = self.ws.feeder(services.store, services.client,
                                          polling=lambda: poller.polling,
-                                         sent=lambda _row: poller.submitted())
+                                         sent=looked_at_soon(poller))
         self.run_worker(services.feeder.run(), name="queue feeder", group="poller",
                         exit_on_error=False)
 

@@ -49,6 +49,7 @@ class Times:
     """Generation seconds learned from the account's history, per (tier, duration)."""
 
     samples: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    scale: float = 1.0  # a simulator's clock speed: typical figures are service seconds
     _known: dict[tuple[str, int, bool], tuple[float, float, float]] = field(
         default_factory=dict)
 
@@ -82,7 +83,7 @@ class Times:
                 scale = (1 + 0.25 * (duration - 5) / 5) / (1 + 0.25 * (d - 5) / 5)
                 seen = [v * scale for v in s]
         if not seen:
-            typical = _typical(size, duration, audio)
+            typical = _typical(size, duration, audio) / self.scale
             return typical, typical * SPREAD, typical * SPREAD
         mean = sum(seen) / len(seen)
         if len(seen) < 3:
@@ -91,9 +92,11 @@ class Times:
         return mean, sd, sd / math.sqrt(len(seen))
 
 
-async def account_times(store: TaskStore, limit: int = SAMPLES) -> Times:
-    """The generation times of the account's most recent finished tasks."""
-    times = Times()
+async def account_times(store: TaskStore, limit: int = SAMPLES, *,
+                        scale: float = 1.0) -> Times:
+    """The generation times of the account's most recent finished tasks (as the service
+    reported them: real seconds, even from a fast simulator)."""
+    times = Times(scale=scale)
     for row in await store.history.page(HistoryFilter(statuses=("SUCCEEDED",)), limit=limit):
         took = timeline.generation_seconds(row)
         if took is not None:

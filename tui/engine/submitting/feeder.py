@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from storage import ChangeFeed, Generation, StoreError, TaskStore
 from storage.clock import iso, now_iso, utc_now
@@ -46,6 +47,7 @@ from tui.engine.submitting.prices import BudgetState, Prices, estimate
 from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, CreatedButNotRecorded
 
 RUNNING_AT_ONCE = 5  # the service runs five tasks per key at a time
+INTERACTIVE = 1  # the priority of a prompt a person typed (batch lines wait at 0)
 LOOK_EVERY = 1.0  # real seconds between looks while nothing changes
 GATHER = 0.1  # real seconds a change waits for the rest of its burst
 SWEEP_EVERY = 30.0  # real seconds between looks for a dead sender's creates
@@ -92,6 +94,22 @@ def account_refusal(exc: DashScopeError) -> str:
     meaning, _ = explain(exc.code)
     return (f"the service refused a create{f' ({what})' if what else ''}: {meaning} Fix it, "
             f"then resume the queue ({RESUME})")
+
+
+def looked_at_soon(poller: Submitted) -> Callable[[Generation], None]:
+    """What a feeder tells the poller of a task it created: a prompt a person typed is
+    looked at soon (its start, and a refusal by moderation, are seen in seconds); a
+    batch line needs no looks of its own — the poller hears of it by the change feed and
+    sweeps as it plans, and the ten-minute audit catches what moderation refused (so a
+    batch fed one create at a time costs no more requests than one sent at once)."""
+    def sent(row: Generation) -> None:
+        if (row.queue_priority or 0) >= INTERACTIVE:
+            poller.submitted()
+    return sent
+
+
+class Submitted(Protocol):
+    def submitted(self) -> None: ...
 
 
 def request_of(row: Generation) -> GenerationRequest:

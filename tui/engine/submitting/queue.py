@@ -19,9 +19,9 @@ from storage.records import Enqueued, QueueEntry, QueuePause
 from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
 from tui.engine import operations
 from tui.engine.submitting.batch import BatchPlan
-from tui.engine.submitting.feeder import Feeder
+from tui.engine.submitting.feeder import INTERACTIVE, Feeder
 
-PROMPT = 1  # the composer, `submit PROMPT`, a re-run: ahead of batch lines
+PROMPT = INTERACTIVE  # the composer, `submit PROMPT`, a re-run: ahead of batch lines
 BATCH = 0  # the lines of a batch file
 PRIORITY_RANGE = (-9, 9)
 LEASE_SECONDS = 30.0  # how long a one-off sender holds the account's poller lease at most

@@ -242,8 +242,11 @@ class HistoryView:
         """Who feeds the queue and what holds it (with every recount); when it should be
         done (every few seconds while anything waits or runs)."""
         store = self.services.db
-        self.queue = await queue.queue_state(store, self.services.ws.account,
-                                             queued=self.counts.queued)
+        state = await queue.queue_state(store, self.services.ws.account,
+                                        queued=self.counts.queued)
+        if state.feeder is None and self.services.polling:  # a renewal that came late
+            state = replace(state, feeder="this dashboard")
+        self.queue = state
         now = self.clock()
         busy = self.counts.queued or self.counts.in_flight
         if not busy:
@@ -253,7 +256,8 @@ class HistoryView:
             return
         self._forecast_at = now
         if self._times is None or now - self._times_at >= TIMES_EVERY:
-            self._times, self._times_at = await eta.account_times(store), now
+            self._times = await eta.account_times(store, scale=self.services.ws.time_scale)
+            self._times_at = now
         self.forecast = await eta.forecast(store, times=self._times,
                                            probe_priority=queue.PROMPT,
                                            now=self.services.now())
