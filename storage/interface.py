@@ -25,7 +25,7 @@ each backend.  Shared rules:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from storage.changes import ChangeFeed
@@ -35,11 +35,15 @@ from storage.records import (
     Billable,
     CopyMark,
     Counts,
+    Enqueued,
     ForeignTask,
     Generation,
     LeaseState,
     LiveTask,
     Observation,
+    QueueEntry,
+    QueueItem,
+    QueuePause,
     StatusEvent,
     Who,
 )
@@ -169,6 +173,119 @@ class Intents(Protocol):
 
     async def batch_rows(self, batch_id: str) -> list[Generation]:
         """One batch's kept rows, in id order."""
+        ...
+
+
+class Queue(Protocol):
+    """The local queue: submissions recorded as intents that wait here (QUEUED: nothing
+    sent, nothing billed) until whoever polls the account sends them, as it has room.
+
+    Order: a higher ``queue_priority`` first; within a priority, ``queue_order`` (first
+    in, first out, unless moved).  A held item, the items of a paused batch and, while
+    the whole queue is paused, every item wait.  Never twice: ``take`` hands each queued
+    item to one sender only (across processes and machines), as ``Intents.claim`` does.
+    """
+
+    async def enqueue(self, entries: Sequence[QueueEntry], *, priority: int = 0,
+                      batch_id: str | None = None) -> Enqueued:
+        """Record these submissions as queued, in this order, behind what waits at their
+        priority — atomically, any number at once (10,000 in seconds).
+
+        An entry with a ``key`` is a batch line: a key no row holds is queued; a key whose
+        row was refused or abandoned (nothing was created) is taken over and queued again;
+        any other key (queued, being sent, sent, in doubt) is left as it is and counted
+        as ``known``.  Tags and notes are stored with the rows; every row queued (or
+        taken over) records ``who.person`` as its ``submitted_by``, as ``Intents.add``
+        does."""
+        ...
+
+    async def take(self, *, capacity: int, endpoints: Sequence[str] | None = None,
+                   only: Collection[int] | None = None,
+                   paused_too: bool = False) -> Generation | None:
+        """The next queued item for this process to send, now ``sending`` (as
+        ``Intents.add`` writes it: a sweep tells a dead sender's from a live one's) — or
+        None when nothing may go: the queue is paused, every item is held or of a paused
+        batch, or ``capacity`` tasks are in flight already (``in_flight``).
+
+        Atomic with the count: two processes taking at once never exceed ``capacity``
+        together, and never get one item both.  ``endpoints``: only items made for these,
+        counted against tasks at these; ``only``: only these ids; ``paused_too``: even
+        while the whole queue is paused (not a paused batch, not a held item)."""
+        ...
+
+    async def put_back(self, generation_id: int, note: str) -> Generation:
+        """A create that was refused for a reason not about the item (a key, a quota, a
+        rate): nothing was created, so the item (``sending``) waits again at its place,
+        ``note`` saying why.  Any other row is returned unchanged."""
+        ...
+
+    async def in_flight(self, endpoints: Sequence[str] | None = None) -> int:
+        """Tasks being sent, or followed and not finished (PENDING, RUNNING, not polled
+        yet), made at ``endpoints`` when given: what the service holds for the account."""
+        ...
+
+    async def lineup(self) -> list[QueueItem]:
+        """Every queued item (the trash left out), in the order they would be sent if
+        nothing were held or paused."""
+        ...
+
+    async def endpoints(self) -> list[str]:
+        """The endpoints queued items were made for, each once."""
+        ...
+
+    async def pause(self, batch_id: str | None = None, reason: str | None = None) -> None:
+        """Pause one batch (or, with None, the whole queue): its items wait until
+        ``resume``.  ``reason``: why the program paused it (None: a user did), stored
+        scrubbed of credentials.  Pausing what is paused replaces the reason.  Moves the
+        change feed's ``figures``."""
+        ...
+
+    async def resume(self, batch_id: str | None = None) -> None:
+        """Resume one batch (or the whole queue); resuming what runs changes nothing."""
+        ...
+
+    async def pauses(self) -> list[QueuePause]:
+        """What is paused now: the whole queue first (if it is), then batches by time."""
+        ...
+
+    async def hold(self, generation_ids: Iterable[int], held: bool) -> int:
+        """Hold queued items back (or let them go again), keeping their places; how many
+        queued items there were among the ids."""
+        ...
+
+    async def move(self, generation_ids: Iterable[int], to: str) -> int:
+        """Move queued items ``up`` or ``down`` one place each (past the item before or
+        after them, whatever its priority: they trade places and priorities), or to the
+        ``top`` (first to be sent: the highest priority waiting) or the ``bottom``; a
+        group keeps its own order.  How many moved.  ValueError for another ``to``."""
+        ...
+
+    async def prioritise(self, generation_ids: Iterable[int], *, priority: int | None = None,
+                         by: int = 0) -> int:
+        """Give queued items this priority (or raise it ``by``, negative lowers), within
+        -9…9; within their new priority they keep their order.  How many changed."""
+        ...
+
+    async def cancel(self, generation_ids: Iterable[int]) -> list[Generation]:
+        """Take queued items off the queue: ABANDONED (nothing was sent, nothing is
+        billed), never sent.  Returns the rows that were queued."""
+        ...
+
+    async def requeue(self, generation_id: int, *, retry: bool,
+                      priority: int | None = None) -> Generation | None:
+        """Queue a finished generation again as a new row, first in its priority (its own,
+        unless ``priority``): the same prompt, settings, seed, batch, tags and note; the
+        batch line's key moves to the new row; ``retries`` grows by one when ``retry``;
+        ``submitted_by`` stays the old row's (whoever feeds, it is that person's intent).
+        Only a row that ended with nothing to keep (CANCELED, FAILED, REJECTED); at most
+        once per row (``retry_of`` is unique): None when it may not, or was already."""
+        ...
+
+    async def retryable(self, *, codes: Sequence[str], max_retries: int, since: str,
+                        limit: int = 100) -> list[Generation]:
+        """FAILED rows that came through the queue, ended (updated) at or after ``since``,
+        queued again fewer than ``max_retries`` times and not yet, whose error code is one
+        of ``codes`` or absent — the trash left out; oldest first."""
         ...
 
 
@@ -495,6 +612,11 @@ class TaskStore(Protocol):
     @property
     def intents(self) -> Intents:
         """Submissions: intents, their outcomes, batches."""
+        ...
+
+    @property
+    def queue(self) -> Queue:
+        """The local queue: waiting, taking, pausing, ordering."""
         ...
 
     @property

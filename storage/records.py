@@ -6,18 +6,20 @@ import getpass
 import os
 import socket
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 LIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED"})  # the service still works on it
 # Every word a generation's status can show: the service's, or the submission's before it.
-SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"SUBMITTING", "UNCONFIRMED", "REJECTED",
-                                              "ABANDONED", "TRACKED", "ACCEPTED"})
+SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"QUEUED", "SUBMITTING", "UNCONFIRMED",
+                                              "REJECTED", "ABANDONED", "TRACKED", "ACCEPTED"})
 # Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
 STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
                "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}
 
 # Submission states: how sure we are that the create request produced a task.
+SUBMISSION_QUEUED = "queued"          # intent recorded, waiting in the local queue: nothing sent
 SUBMISSION_SENDING = "sending"        # intent recorded, request on its way
 SUBMISSION_ACCEPTED = "accepted"      # the server gave us a task id
 SUBMISSION_REJECTED = "rejected"      # the server said no; nothing was created
@@ -115,6 +117,16 @@ class Generation:
     # The other machines this video is saved on (their download state is ``done``); the
     # ``download_*`` fields are this machine's (``TaskStore.who``).
     saved_on: tuple[str, ...] = ()
+    queue_priority: int | None = None  # went through the local queue at this priority
+    queue_order: int | None = None  # its place among its priority (first in, first out)
+    queue_held: bool = False  # kept back in the queue until released
+    retries: int = 0  # how often a failure of this intent was queued again
+    retry_of: int | None = None  # the row this one was queued again for
+
+    @property
+    def queued(self) -> bool:
+        """Waiting in the local queue: nothing sent, nothing billed."""
+        return self.submission == SUBMISSION_QUEUED and self.forgotten_at is None
 
     @property
     def followed(self) -> bool:
@@ -131,17 +143,27 @@ class Generation:
         """The API's word, or the submission state before there is one."""
         if self.status:
             return self.status
-        return {SUBMISSION_SENDING: "SUBMITTING", SUBMISSION_REJECTED: "REJECTED",
+        return {SUBMISSION_QUEUED: "QUEUED", SUBMISSION_SENDING: "SUBMITTING",
+                SUBMISSION_REJECTED: "REJECTED",
                 SUBMISSION_UNCONFIRMED: "UNCONFIRMED",
                 SUBMISSION_ABANDONED: "ABANDONED"}.get(self.submission, self.submission.upper())
 
     @classmethod
     def from_row(cls, row: Any) -> Generation:
         values = dict(zip(row.keys(), tuple(row), strict=True))
-        for name in ("audio", "watermark", "usage_audio", "favourite"):
+        for name in _FLAGS:
             if values.get(name) is not None:
                 values[name] = bool(values[name])
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        return cls(**{name: values[name] for name in _field_names() if name in values})
+
+
+_FLAGS = ("audio", "watermark", "usage_audio", "favourite", "queue_held")  # 0/1 in SQLite
+
+
+@cache
+def _field_names() -> tuple[str, ...]:
+    """A generation's fields, once (``fields()`` is slow enough to matter at 10,000 rows)."""
+    return tuple(f.name for f in fields(Generation))
 
 
 def _login() -> str:
@@ -195,6 +217,7 @@ class Counts:
     failed_today: int = 0
     not_downloaded: int = 0
     total: int = 0
+    queued: int = 0  # waiting in the local queue (not in flight: nothing was sent)
 
     @property
     def in_flight(self) -> int:
@@ -228,6 +251,56 @@ class BatchSummary:
     @property
     def done(self) -> bool:
         return self.live == 0
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One submission to wait in the local queue.  ``key`` makes it an intent of a batch
+    file's line (never queued or sent twice: see ``Queue.enqueue``)."""
+
+    endpoint: str
+    model: str
+    prompt: str
+    size: str
+    duration: int
+    audio: bool = False
+    watermark: bool = False
+    seed: int | None = None
+    key: str | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What ``Queue.enqueue`` did: the rows now waiting, in the order given, and how many
+    keyed entries were left as they were (sent before, in flight, in doubt, or queued)."""
+
+    queued: tuple[int, ...]
+    known: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A queued row in the few columns an estimate or a listing needs."""
+
+    id: int
+    batch_id: str | None
+    size: str
+    duration: int
+    audio: bool
+    priority: int
+    held: bool
+
+
+@dataclass(frozen=True)
+class QueuePause:
+    """The whole queue (``batch_id`` None) or one batch is paused; ``reason`` says why
+    when the program paused it (a refused key, a quota, a budget), None when a user did."""
+
+    batch_id: str | None
+    reason: str | None
+    at: str
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.s
          "tui.dashscope.client", "tui.engine.following.poller", "tui.engine.media.download",
          "importlib.metadata")
 OTHER_COMMANDS = ("tui.cli.submit", "tui.cli.tasks", "tui.cli.watch", "tui.cli.config",
-                  "tui.cli.store",
+                  "tui.cli.store", "tui.cli.queue",
                   "tui.web")
 
 PROBE = """

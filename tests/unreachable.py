@@ -11,7 +11,7 @@ from typing import Any
 from storage import StoreUnavailable, TaskStore
 
 PARTS = ("generations", "intents", "following", "downloads", "history", "trash", "leases",
-         "budget", "foreign")
+         "budget", "foreign", "queue")
 
 
 class Cut:

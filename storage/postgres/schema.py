@@ -204,7 +204,27 @@ CREATE TABLE copies (
 );
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2)
+# The local queue (SQLite's v11, docs/queue.md): a queued row's place, its hold, how often
+# a failure of it was queued again and for which row; the pauses of the queue and of
+# batches.  Only the tables and indexes: the queue's share of the change feed (a pause
+# is a change of the figures) and the ``queued`` figure belong with the migration that
+# adds the feed and the figures.
+V3 = """
+ALTER TABLE generations ADD COLUMN queue_priority bigint;
+ALTER TABLE generations ADD COLUMN queue_order bigint;
+ALTER TABLE generations ADD COLUMN queue_held boolean NOT NULL DEFAULT false;
+ALTER TABLE generations ADD COLUMN retries bigint NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN retry_of bigint UNIQUE;
+CREATE INDEX generations_queue ON generations (queue_priority DESC, queue_order)
+    WHERE submission = 'queued';
+CREATE TABLE queue_pauses (
+    scope   text COLLATE "C" PRIMARY KEY,
+    reason  text,
+    at      text COLLATE "C" NOT NULL
+);
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

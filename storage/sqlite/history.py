@@ -153,7 +153,7 @@ class SqliteHistory:
         return Counts(pending=kept["pending"], running=kept["running"],
                       submitting=kept["submitting"], finished_today=ended.get("SUCCEEDED", 0),
                       failed_today=ended.get("FAILED", 0), not_downloaded=kept["unsaved"],
-                      total=kept["kept"])
+                      total=kept["kept"], queued=kept.get("queued", 0))
 
     # -- moving between machines -----------------------------------------------------
 

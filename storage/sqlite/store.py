@@ -14,6 +14,7 @@ from storage.sqlite.following import SqliteFollowing
 from storage.sqlite.generations import SqliteGenerations
 from storage.sqlite.history import SqliteHistory
 from storage.sqlite.intents import SqliteIntents
+from storage.sqlite.queue import SqliteQueue
 from storage.sqlite.trash import SqliteTrash
 
 
@@ -24,6 +25,7 @@ class SqliteStore:
         self._db = db
         self.generations = SqliteGenerations(db)
         self.intents = SqliteIntents(db)
+        self.queue = SqliteQueue(db)
         self.following = SqliteFollowing(db)
         self.downloads = SqliteDownloads(db)
         self.history = SqliteHistory(db)

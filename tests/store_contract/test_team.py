@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from storage import TaskStore, open_store
+from storage import Observation, TaskStore, open_store
 from storage.history import parse_filter
-from storage.records import Who
+from storage.records import QueueEntry, Who
 from tests.store_contract.backends import Backend
 from tests.store_contract.helpers import ENDPOINT, accepted, finished, intent
 
@@ -78,6 +78,40 @@ async def test_intents_record_who_submitted_them(location: str, alice: TaskStore
         assert sent and again.id == claimed.id and again.submitted_by == "bob@laptop"
     row = await alice.generations.get(theirs.id)
     assert row is not None and row.submitted_by == "bob@laptop"  # whoever reads it
+
+
+async def test_queued_intents_record_who_submitted_them(location: str,
+                                                         alice: TaskStore) -> None:
+    """The local queue records an intent too (issue 17): its rows say who queued them —
+    a batch line taken over by someone else says them — and a retry, whoever feeds the
+    queue, stays its submitter's."""
+    line = QueueEntry(endpoint=ENDPOINT, model="m", prompt="alice's line", size="1280*720",
+                      duration=5, key="batch-q:1")
+    typed = QueueEntry(endpoint=ENDPOINT, model="m", prompt="alice's prompt",
+                       size="1280*720", duration=5)
+    done = await alice.queue.enqueue([line, typed], batch_id="batch-q")
+    rows = await alice.generations.get_many(done.queued)
+    assert [r.submitted_by for r in rows] == ["alice@studio-2"] * 2
+    assert {r.id for r in await alice.history.page(parse_filter("by:me status:QUEUED"))} \
+        == set(done.queued)
+    async with await open_store(location, who=BOB) as bob:
+        assert await bob.history.count(parse_filter("by:me")) == 0
+        taken = await bob.queue.take(capacity=100)  # bob's process feeds alice's queue
+        assert taken is not None and taken.submitted_by == "alice@studio-2"
+        await bob.intents.mark_rejected(taken.id, code="Throttling", message="busy",
+                                        request_id=None)
+        again = await bob.queue.enqueue([line], batch_id="batch-q")  # bob runs the file
+        assert again.queued == (taken.id,)
+        row = await bob.generations.get(taken.id)
+        assert row is not None and row.submitted_by == "bob@laptop"
+        second = await bob.queue.take(capacity=100, only=[rows[1].id])
+        assert second is not None
+        await bob.intents.mark_accepted(second.id, task_id="q-1", status="PENDING",
+                                        request_id=None, next_poll_in=0)
+        await bob.following.apply(second.id, Observation("FAILED", error_code="InternalError"),
+                                  None)
+        retried = await bob.queue.requeue(second.id, retry=True)
+        assert retried is not None and retried.submitted_by == "alice@studio-2"
 
 
 async def test_by_filters_on_who_submitted(location: str, alice: TaskStore) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage import Generation, StatusEvent
+from tui.dashscope.explain import failure_class
 from tui.engine.history import timeline
 from tui.safe_text import json_text, printable
 from tui.text_width import cell, cells, fit, pad, terminal_width
@@ -38,6 +39,11 @@ def as_json(row: Generation) -> dict[str, Any]:
         "create_request_id": row.create_request_id, "last_request_id": row.last_request_id,
         "endpoint": row.endpoint, "submitted_by": row.submitted_by,
         "saved_on": list(row.saved_on),
+        "failure_cause": failure_class(row.error_code).value
+        if row.status == "FAILED" or row.submission == "rejected" else None,
+        "queue": None if row.queue_priority is None else {
+            "priority": row.queue_priority, "held": row.queue_held, "retries": row.retries,
+            "retry_of": row.retry_of},
     }
 
 
@@ -120,6 +126,11 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
          f"audio {row.usage_audio}, {row.usage_video_count} video(s)"),
         ("error", f"{row.error_code or '(no code)'}: {row.error_message or '(no message)'}"
          if row.error_code or row.error_message or row.status == "FAILED" else None),
+        ("cause", failure_class(row.error_code).value
+         if row.status == "FAILED" or row.submission == "rejected" else None),
+        ("queue", None if not row.queued else f"priority {row.queue_priority or 0}"
+         + (", held" if row.queue_held else "")),
+        ("retry", f"{row.retries} (of #{row.retry_of})" if row.retry_of else None),
         ("create request", row.create_request_id), ("last request", row.last_request_id),
         ("download", row.download_state + (f" → {row.download_path}" if row.download_path
                                            else "")),

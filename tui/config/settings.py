@@ -197,6 +197,13 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         # counted before anything is expanded, refused above
         "max_tasks": Rule((int,), MAX_TASKS, _between(1, 100_000)),
     },
+    "queue": {  # the local queue (docs/queue.md)
+        # tasks sent ahead to wait at the service beyond the five it runs
+        "ahead": Rule((int,), 5, _between(0, 100)),
+        # a task that failed by the service's own error (or with no reason) is queued
+        # again at most this many times, with its seed; moderation and bad parameters never
+        "retry_failed": Rule((int,), 0, _between(0, 10)),
+    },
     "templates": {},  # name -> prompt template; also templates.toml beside config.toml
 }
 UNCHECKED = ("keys",)

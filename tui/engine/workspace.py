@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tui.engine.following.poller import PollScheduler, PollSettings
     from tui.engine.history import trash
     from tui.engine.media.download import Downloader
+    from tui.engine.submitting.feeder import Feeder, QueueSettings
 
 
 class MissingKey(Exception):
@@ -150,6 +151,35 @@ class Workspace:
         return PollScheduler(store, client, self.poll_settings(time_scale),
                              account=self.account, owner=poller_owner(self.who.person),
                              **hooks)
+
+    def queue_settings(self) -> QueueSettings:
+        from tui.engine.submitting.feeder import QueueSettings
+
+        q = self.settings.section("queue")
+        return QueueSettings(ahead=int(q["ahead"]), retry_failed=int(q["retry_failed"]))
+
+    def feeder(self, store: TaskStore, client: DashScopeClient, *,
+               polling: Callable[[], bool] = lambda: True,
+               sent: Callable[[Generation], None] = lambda _row: None,
+               time_scale: float | None = None) -> Feeder:
+        """The queue's feeder (it feeds only while ``polling()``: this process polls the
+        account), within ``[queue]`` and ``[budget]``."""
+        from storage.clock import utc_now
+        from tui.engine.submitting.feeder import Feeder
+        from tui.engine.submitting.prices import BudgetState, Prices, budget_state
+        from tui.engine.submitting.submit import CREATE_PACE
+
+        scale = time_scale or self.time_scale
+        prices = Prices.from_settings(self.settings.section("prices"))
+
+        async def budget() -> BudgetState:
+            return await budget_state(store, prices, self.settings.section("budget"),
+                                      utc_now())
+
+        return Feeder(store, client, self.queue_settings(), polling=polling,
+                      first_poll_after=self.poll_settings(scale).first_poll,
+                      pace=CREATE_PACE / scale, time_scale=scale, prices=prices,
+                      budget=budget, sent=sent)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:

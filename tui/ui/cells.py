@@ -15,8 +15,8 @@ from storage.records import LIVE, BatchSummary
 from tui.engine.history import timeline
 from tui.safe_text import printable
 
-ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
-         "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
+ICONS = {"QUEUED": "≡", "PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔",
+         "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
          "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
@@ -114,6 +114,8 @@ def status_label(row: Generation, now: datetime, batch: BatchSummary | None = No
             + " " + progress(batch)
     status = row.display_status
     label = f"{ICONS.get(status, '·')} {status}"
+    if row.queued and row.queue_held:
+        label += " held"
     if status in TICKING:
         label += f" {clock_span(elapsed(row, now))}"
     return label

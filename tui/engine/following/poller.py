@@ -685,7 +685,10 @@ def same_service(endpoint: str, base_url: str) -> bool:
 
 
 def waiting(row: Generation) -> bool:
-    """Whether ``wait`` should go on waiting for this row."""
+    """Whether ``wait`` should go on waiting for this row: followed (and answering), or
+    not sent yet — queued, or being sent (whoever polls the account feeds the queue)."""
+    if row.forgotten_at is None and row.submission in ("queued", "sending"):
+        return True
     return row.followed and row.poll_failures < WAIT_GIVE_UP
 
 

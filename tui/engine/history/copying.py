@@ -7,7 +7,10 @@ machine) go into the target in one transaction each (``History.copy_in``, which 
 backend makes fast its own way).  Each transaction also records how far it came, so a
 copy killed at any moment — kill -9 included — and run again adds exactly what is
 missing, and a copy run twice adds nothing.  Poll leases, the request budget and the
-account's foreign tasks are not copied: they are re-learned within minutes.
+account's foreign tasks are not copied: they are re-learned within minutes.  Nor is the
+local queue (issue 17): a row still queued in the source arrives ABANDONED, as an
+import has it — the source's feeder may still send it, so it is never sent from the
+target as well (a batch file run there queues its line again, knowingly).
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from storage import TaskStore
 from storage.history import HistoryFilter
+from storage.records import SUBMISSION_ABANDONED, SUBMISSION_QUEUED
 
 COPY_BATCH = 2000  # rows per transaction in the target
+NOT_FROM_HERE = "queued in the store it was copied from; not sent from here"
 
 
 class SameStore(ValueError):
@@ -73,7 +79,7 @@ async def copy_history(source: TaskStore, target: TaskStore, *, batch: int = COP
     if progress is not None:
         progress(report)
     while records := await source.history.copy_out(after, batch):
-        added = await target.history.copy_in(source.location, records)
+        added = await target.history.copy_in(source.location, _unqueued(records))
         report.added += added
         report.present += len(records) - added
         after = int(records[-1]["id"])
@@ -82,3 +88,11 @@ async def copy_history(source: TaskStore, target: TaskStore, *, batch: int = COP
             progress(report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _unqueued(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The source's queue stays the source's: a queued row is copied ABANDONED."""
+    for record in records:
+        if record.get("submission") == SUBMISSION_QUEUED:
+            record.update(submission=SUBMISSION_ABANDONED, submission_note=NOT_FROM_HERE)
+    return records

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from storage import Generation, TaskStore
 from storage.records import (
     SUBMISSION_ABANDONED,
+    SUBMISSION_QUEUED,
     SUBMISSION_REJECTED,
     SUBMISSION_SENDING,
     SUBMISSION_UNCONFIRMED,
@@ -263,6 +264,7 @@ class Survey:
     """What became of each item in earlier runs."""
 
     to_send: list[BatchItem] = field(default_factory=list)
+    queued: list[Generation] = field(default_factory=list)  # waiting in the local queue
     sent: list[Generation] = field(default_factory=list)  # a task exists (or existed)
     sending: list[Generation] = field(default_factory=list)  # a live process is sending it
     in_doubt: list[Generation] = field(default_factory=list)  # UNCONFIRMED
@@ -273,6 +275,8 @@ class Survey:
         parts = []
         if self.sent:
             parts.append(f"{len(self.sent)} sent before")
+        if self.queued:
+            parts.append(f"{len(self.queued)} queued")
         parts.append(f"{len(self.to_send)} to send"
                      + (f" ({self.again} refused or abandoned before)" if self.again else ""))
         if self.sending:
@@ -293,6 +297,8 @@ async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
         elif row.submission in (SUBMISSION_REJECTED, SUBMISSION_ABANDONED):
             result.to_send.append(item)
             result.again += 1
+        elif row.submission == SUBMISSION_QUEUED:
+            result.queued.append(row)
         elif row.submission == SUBMISSION_SENDING:
             result.sending.append(row)
         elif row.submission == SUBMISSION_UNCONFIRMED:

@@ -52,7 +52,7 @@ class DetailScreen(ModalScreen[None]):
         row = details.row
         return describe(row, details.events, self.services.now(),
                         status_style(self.app.current_theme, row.display_status), details.tags,
-                        details.by)
+                        details.by, details.queue)
 
     async def _details(self) -> TaskDetails | None:
         try:

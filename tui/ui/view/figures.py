@@ -26,3 +26,5 @@ class StatusFigures:
     read_only: bool = False  # --read-only: a viewer's dashboard, said first
     region: str = ""
     endpoint: str = ""
+    queue_problem: str = ""  # why the queue does not move: paused, nobody feeds it
+    queue_done: str = ""  # "done ~14:05 (p90 15:10)": when the queue should be done

@@ -43,6 +43,12 @@ def render_figures(f: StatusFigures) -> Text:
     c = f.counts
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
+    if c.queued:
+        text.append(f" · ≡{c.queued:,} queued", bold)
+        if f.queue_problem:  # never a silent stop: first, in colour
+            text.append(f" ({printable(f.queue_problem)})", Style(color="yellow", bold=True))
+        elif f.queue_done:
+            text.append(f" {printable(f.queue_done)}")
     said = bool(f.database) and f.health in STORE_HEALTH  # the poller's: said above
     trouble = f.health not in ("ok", "followed") and not said
     if trouble:  # first, where even an 80-column terminal shows it
