@@ -10,6 +10,7 @@ from pathlib import Path
 from storage.errors import StoreUnavailable
 from storage.interface import TaskStore
 from storage.postgres.connect import chosen_url, is_postgres_url
+from storage.records import Who
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 
@@ -21,9 +22,10 @@ def store_location(config_url: str | None, default: Path,
     return chosen_url(config_url, environ) or default
 
 
-async def open_store(location: str | Path) -> TaskStore:
+async def open_store(location: str | Path, *, who: Who | None = None) -> TaskStore:
     """The store at ``location``: a SQLite file path (created or upgraded as needed), or a
-    ``postgresql://`` URL (team mode: the schema created or upgraded as needed).
+    ``postgresql://`` URL (team mode: the schema created or upgraded as needed), opened
+    for ``who`` (default ``Who.here()``: ``user@host`` on this host).
     Raises ``StoreError`` with a sentence a user can act on."""
     if isinstance(location, str) and _URL.match(location):
         if is_postgres_url(location):
@@ -33,10 +35,10 @@ async def open_store(location: str | Path) -> TaskStore:
                 from storage.postgres.store import PostgresStore
             except ImportError:
                 raise StoreUnavailable(INSTALL_HINT) from None
-            return await PostgresStore.open(location)
+            return await PostgresStore.open(location, who)
         scheme = location.split("://", 1)[0]
         raise StoreUnavailable(f"{scheme}:// stores are not supported; give a postgresql:// "
                                "URL or the path of a SQLite file")
     from storage.sqlite import SqliteStore
 
-    return await SqliteStore.open(location)
+    return await SqliteStore.open(location, who)

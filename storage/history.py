@@ -1,7 +1,7 @@
 """Finding past generations: the filter people type, as data every backend reads.
 
 A filter is parsed from the words people type (``fox status:FAILED tier:720P
-since:2026-03-01 fav tag:keep``) so the dashboard's filter line and the CLI's
+since:2026-03-01 fav tag:keep by:me``) so the dashboard's filter line and the CLI's
 flags share one meaning.  A filter is data: each backend turns it into its own
 query (SQLite: ``storage.sqlite.search``) with the meaning ``storage.interface``
 states.
@@ -47,6 +47,9 @@ class HistoryFilter:
     downloaded: bool | None = None
     favourite: bool | None = None
     tags: tuple[str, ...] = ()
+    # Who submitted them (``by:``): ``ME`` (the store's ``who.person``), a whole name
+    # (``alice@studio-2``) or a login before its ``@`` (``alice``) — see ``submitter_terms``.
+    submitters: tuple[str, ...] = ()
     trash: bool = False  # forgotten generations instead of the kept ones
     problems: tuple[str, ...] = field(default=(), compare=False)
     # Batches shown as one row (their first task stands for them) — a view's choice,
@@ -66,6 +69,23 @@ class HistoryFilter:
         serves words of three characters or more): only a walk through rows finds them."""
         words = split_words(self.text.strip())
         return bool(words) and all(len(word) < MIN_INDEXED for word in words)
+
+
+ME = "me"  # ``by:me``: whoever the store was opened for
+
+
+def submitter_terms(where: HistoryFilter, me: str) -> list[tuple[str, bool]]:
+    """What a backend matches ``submitted_by`` against for ``by:``: (name, whole).  Every
+    name matches a submitter equal to it; one that is not whole (no ``@``, not ``me``)
+    also matches every ``name@host`` — ``by:alice`` is alice on any machine.  The case of
+    Latin letters is ignored.  A row with no recorded submitter matches none."""
+    terms = []
+    for name in where.submitters:
+        if name.lower() == ME:
+            terms.append((me, True))
+        else:
+            terms.append((name, "@" in name))
+    return terms
 
 
 def split_words(text: str, *, keep_quotes: bool = False) -> list[str]:
@@ -105,7 +125,7 @@ def _flag(value: str, name: str) -> bool:
 
 
 def parse_filter(line: str) -> HistoryFilter:
-    """``fox status:FAILED,CANCELED tier:720P dur:5 audio:yes dl:no fav tag:x since:… until:…``.
+    """``fox status:FAILED,CANCELED tier:720P dur:5 audio:yes dl:no fav tag:x by:me since:…``.
 
     Problems (an unknown value) are collected, not raised, so typing never fails.
     """
@@ -152,6 +172,11 @@ def parse_filter(line: str) -> HistoryFilter:
                 found = replace(found, favourite=_flag(value, key))
             elif key == "tag":
                 found = replace(found, tags=found.tags + tuple(v for v in value.split(",") if v))
+            elif key == "by":
+                names = tuple(v.strip('"') for v in value.split(",") if v.strip('"'))
+                if not names:
+                    raise FilterError("by: needs a name: by:me, by:alice or by:alice@studio-2")
+                found = replace(found, submitters=found.submitters + names)
             elif key == "since":
                 found = replace(found, since=_day(value, key))
             elif key == "until":

@@ -19,11 +19,13 @@ each backend.  Shared rules:
 - Error and note texts (the columns ``storage.redact.SCRUBBED`` names, and status
   events' details) are stored scrubbed of credentials (``storage.redact.scrub``),
   whichever method writes them, imports included.
+- A store handle is opened for someone on some machine (``TaskStore.who``): intents
+  record the person, downloads are the machine's.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from storage.changes import ChangeFeed
@@ -31,13 +33,19 @@ from storage.history import HistoryFilter
 from storage.records import (
     BatchSummary,
     Billable,
+    CopyMark,
     Counts,
+    Enqueued,
     ForeignTask,
     Generation,
     LeaseState,
     LiveTask,
     Observation,
+    QueueEntry,
+    QueueItem,
+    QueuePause,
     StatusEvent,
+    Who,
 )
 
 TRASH_DAYS = 30  # forgotten generations stay restorable this long
@@ -98,7 +106,8 @@ class Intents(Protocol):
                   batch_id: str | None = None) -> Generation:
         """Record the intent to create a task — before the request is sent.  The row is
         ``sending`` (shown SUBMITTING) and names this process as its sender, so a sweep
-        can tell an interrupted send from one in flight."""
+        can tell an interrupted send from one in flight; ``submitted_by`` is the store's
+        ``who.person``."""
         ...
 
     async def claim(self, key: str, *, endpoint: str, model: str, prompt: str, size: str,
@@ -111,9 +120,10 @@ class Intents(Protocol):
 
         Never twice: of all callers for one ``key`` — concurrent, in other processes, or
         the same batch run again — exactly one gets True and records the intent (with
-        its tags and note) atomically.  The others get the row as it stands and False,
-        unless the service refused it or the user settled that nothing was created:
-        then exactly one caller takes the row over (True) to send it again.
+        its tags and note, ``submitted_by`` the store's ``who.person``) atomically.  The
+        others get the row as it stands and False, unless the service refused it or the
+        user settled that nothing was created: then exactly one caller takes the row over
+        (True, ``submitted_by`` now its ``who.person``) to send it again.
         """
         ...
 
@@ -166,6 +176,119 @@ class Intents(Protocol):
         ...
 
 
+class Queue(Protocol):
+    """The local queue: submissions recorded as intents that wait here (QUEUED: nothing
+    sent, nothing billed) until whoever polls the account sends them, as it has room.
+
+    Order: a higher ``queue_priority`` first; within a priority, ``queue_order`` (first
+    in, first out, unless moved).  A held item, the items of a paused batch and, while
+    the whole queue is paused, every item wait.  Never twice: ``take`` hands each queued
+    item to one sender only (across processes and machines), as ``Intents.claim`` does.
+    """
+
+    async def enqueue(self, entries: Sequence[QueueEntry], *, priority: int = 0,
+                      batch_id: str | None = None) -> Enqueued:
+        """Record these submissions as queued, in this order, behind what waits at their
+        priority — atomically, any number at once (10,000 in seconds).
+
+        An entry with a ``key`` is a batch line: a key no row holds is queued; a key whose
+        row was refused or abandoned (nothing was created) is taken over and queued again;
+        any other key (queued, being sent, sent, in doubt) is left as it is and counted
+        as ``known``.  Tags and notes are stored with the rows; every row queued (or
+        taken over) records ``who.person`` as its ``submitted_by``, as ``Intents.add``
+        does."""
+        ...
+
+    async def take(self, *, capacity: int, endpoints: Sequence[str] | None = None,
+                   only: Collection[int] | None = None,
+                   paused_too: bool = False) -> Generation | None:
+        """The next queued item for this process to send, now ``sending`` (as
+        ``Intents.add`` writes it: a sweep tells a dead sender's from a live one's) — or
+        None when nothing may go: the queue is paused, every item is held or of a paused
+        batch, or ``capacity`` tasks are in flight already (``in_flight``).
+
+        Atomic with the count: two processes taking at once never exceed ``capacity``
+        together, and never get one item both.  ``endpoints``: only items made for these,
+        counted against tasks at these; ``only``: only these ids; ``paused_too``: even
+        while the whole queue is paused (not a paused batch, not a held item)."""
+        ...
+
+    async def put_back(self, generation_id: int, note: str) -> Generation:
+        """A create that was refused for a reason not about the item (a key, a quota, a
+        rate): nothing was created, so the item (``sending``) waits again at its place,
+        ``note`` saying why.  Any other row is returned unchanged."""
+        ...
+
+    async def in_flight(self, endpoints: Sequence[str] | None = None) -> int:
+        """Tasks being sent, or followed and not finished (PENDING, RUNNING, not polled
+        yet), made at ``endpoints`` when given: what the service holds for the account."""
+        ...
+
+    async def lineup(self) -> list[QueueItem]:
+        """Every queued item (the trash left out), in the order they would be sent if
+        nothing were held or paused."""
+        ...
+
+    async def endpoints(self) -> list[str]:
+        """The endpoints queued items were made for, each once."""
+        ...
+
+    async def pause(self, batch_id: str | None = None, reason: str | None = None) -> None:
+        """Pause one batch (or, with None, the whole queue): its items wait until
+        ``resume``.  ``reason``: why the program paused it (None: a user did), stored
+        scrubbed of credentials.  Pausing what is paused replaces the reason.  Moves the
+        change feed's ``figures``."""
+        ...
+
+    async def resume(self, batch_id: str | None = None) -> None:
+        """Resume one batch (or the whole queue); resuming what runs changes nothing."""
+        ...
+
+    async def pauses(self) -> list[QueuePause]:
+        """What is paused now: the whole queue first (if it is), then batches by time."""
+        ...
+
+    async def hold(self, generation_ids: Iterable[int], held: bool) -> int:
+        """Hold queued items back (or let them go again), keeping their places; how many
+        queued items there were among the ids."""
+        ...
+
+    async def move(self, generation_ids: Iterable[int], to: str) -> int:
+        """Move queued items ``up`` or ``down`` one place each (past the item before or
+        after them, whatever its priority: they trade places and priorities), or to the
+        ``top`` (first to be sent: the highest priority waiting) or the ``bottom``; a
+        group keeps its own order.  How many moved.  ValueError for another ``to``."""
+        ...
+
+    async def prioritise(self, generation_ids: Iterable[int], *, priority: int | None = None,
+                         by: int = 0) -> int:
+        """Give queued items this priority (or raise it ``by``, negative lowers), within
+        -9…9; within their new priority they keep their order.  How many changed."""
+        ...
+
+    async def cancel(self, generation_ids: Iterable[int]) -> list[Generation]:
+        """Take queued items off the queue: ABANDONED (nothing was sent, nothing is
+        billed), never sent.  Returns the rows that were queued."""
+        ...
+
+    async def requeue(self, generation_id: int, *, retry: bool,
+                      priority: int | None = None) -> Generation | None:
+        """Queue a finished generation again as a new row, first in its priority (its own,
+        unless ``priority``): the same prompt, settings, seed, batch, tags and note; the
+        batch line's key moves to the new row; ``retries`` grows by one when ``retry``;
+        ``submitted_by`` stays the old row's (whoever feeds, it is that person's intent).
+        Only a row that ended with nothing to keep (CANCELED, FAILED, REJECTED); at most
+        once per row (``retry_of`` is unique): None when it may not, or was already."""
+        ...
+
+    async def retryable(self, *, codes: Sequence[str], max_retries: int, since: str,
+                        limit: int = 100) -> list[Generation]:
+        """FAILED rows that came through the queue, ended (updated) at or after ``since``,
+        queued again fewer than ``max_retries`` times and not yet, whose error code is one
+        of ``codes`` or absent — the trash left out; oldest first."""
+        ...
+
+
 class Following(Protocol):
     """Polling: which tasks are due, who polls each, and what the service answered.
 
@@ -176,7 +299,8 @@ class Following(Protocol):
     async def track(self, *, task_id: str, endpoint: str, model: str, prompt: str,
                     size: str, duration: int, audio: bool) -> Generation:
         """Adopt a task created elsewhere and follow it; idempotent on ``task_id`` (the
-        row that holds it is returned unchanged)."""
+        row that holds it is returned unchanged).  Nobody here submitted it:
+        ``submitted_by`` stays None."""
         ...
 
     async def claim_due(self, owner: str, *, limit: int, lease_seconds: float,
@@ -245,13 +369,25 @@ class Following(Protocol):
 
 
 class Downloads(Protocol):
-    """Where each finished video is on this machine."""
+    """Where each finished video is on this machine.
+
+    A download is kept per generation *and machine* (``TaskStore.who.machine``): a
+    ``Generation``'s ``download_*`` fields are this machine's, and its ``saved_on``
+    names the other machines where the video is saved (state ``done``), so another
+    machine shows "saved on studio-2" and saves its own copy.  Every read of a row here
+    (``by_sha256``, ``by_download_path``, ``unsaved``, the ``dl:`` filter, the
+    ``download`` sort, ``Counts.not_downloaded``) is about this machine's download.
+    A store that is not ``shared`` (SQLite) is one machine's: whoever opens it is that
+    machine, so a renamed host keeps its downloads.  A download moving on any machine
+    is a change of its row (the change feed reports it).
+    """
 
     async def set(self, generation_id: int, *, state: str, path: str | None = None,
                   done: int | None = None, total: int | None = None,
                   sha256: str | None = None, error: str | None = None) -> Generation:
-        """Record a download's state (``none``, ``downloading``, ``done``, ``failed``,
-        ``expired``, ``refused``, ``trashed``, …) and its details, all replaced at once."""
+        """Record this machine's download state (``none``, ``downloading``, ``done``,
+        ``failed``, ``expired``, ``refused``, ``trashed``, …) and its details, all
+        replaced at once; other machines' are left as they are."""
         ...
 
     async def progress(self, generation_id: int, done: int, total: int | None) -> None:
@@ -274,7 +410,8 @@ class History(Protocol):
     word must occur in the prompt as a substring, case-insensitively for Latin letters
     (so Chinese substrings are found); a "quoted phrase" is one word; tokens
     (``status:``, ``since:``, ``until:``, ``tier:``, ``dur:``, ``audio:``, ``dl:``,
-    ``fav``, ``tag:``, ``in:trash``) narrow the rows as their docs say.
+    ``fav``, ``tag:``, ``by:``, ``in:trash``) narrow the rows as their docs say
+    (``by:``: ``storage.history.submitter_terms``, ``me`` being ``who.person``).
     """
 
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
@@ -320,6 +457,36 @@ class History(Protocol):
         in one transaction; returns how many were new.  A record already here (by task id,
         or for one never sent, by creation time and prompt) is skipped, as is the second
         of two alike in one batch: importing twice adds nothing."""
+        ...
+
+    async def copy_out(self, after: int = 0, limit: int = 2000) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows whose id is above ``after``, in id order, the trash
+        included, each whole as ``copy_in`` takes it: ``id``, the ``storage.records.COPIED``
+        columns, ``tags`` (sorted), ``history`` (status events as ``{at, status, detail}``,
+        oldest first) and ``downloads`` (machine → ``{state, path, bytes, total, sha256,
+        error}``, every machine whose state is not plain ``none``).  For ``store copy``."""
+        ...
+
+    async def copy_in(self, source: str, records: Sequence[dict[str, Any]]) -> int:
+        """Add records ``copy_out`` gave from the store at ``source`` (its ``location``),
+        in its id order, in one transaction; returns how many rows were added.
+
+        Resumable and idempotent: the transaction also records the highest source id of
+        the batch and how many records it took (``copied_from``), and a record at or
+        below the highest id recorded before is skipped (not counted) — a copy run again,
+        or after it was killed, adds exactly what is missing.
+        Merging: a record is skipped when a row here holds its task id or its intent key,
+        or, for one that was never sent (neither), when a row that was here before the
+        first copy from ``source`` has its ``created_at`` and ``prompt``.  Into a store
+        that was empty when the first copy from ``source`` began, a row keeps its id
+        (unless a row written meanwhile took it); otherwise it takes the next free one.
+        Its downloads keep their machines (this machine's become its ``download_*``);
+        texts are scrubbed as every write's are."""
+        ...
+
+    async def copied_from(self, source: str) -> CopyMark:
+        """How far copies from ``source`` came: the highest source id ``copy_in``
+        recorded and how many records it took in all (both 0: none yet)."""
         ...
 
     async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:
@@ -421,7 +588,20 @@ class TaskStore(Protocol):
 
     @property
     def location(self) -> str:
-        """Where the store lives, for messages (a path, or a URL without its password)."""
+        """Where the store lives, for messages (an absolute path, or a URL without its
+        password) — also how ``History.copy_in`` names a source."""
+        ...
+
+    @property
+    def who(self) -> Who:
+        """Who this handle was opened for (``storage.open_store(…, who=…)``): the person
+        its intents record and ``by:me`` means, the machine whose downloads it reads."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether several machines use this store (a team database): forgetting a row
+        then forgets it for everyone.  A SQLite file is one machine's: False."""
         ...
 
     @property
@@ -439,6 +619,11 @@ class TaskStore(Protocol):
     @property
     def intents(self) -> Intents:
         """Submissions: intents, their outcomes, batches."""
+        ...
+
+    @property
+    def queue(self) -> Queue:
+        """The local queue: waiting, taking, pausing, ordering."""
         ...
 
     @property

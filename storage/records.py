@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 LIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED"})  # the service still works on it
 # Every word a generation's status can show: the service's, or the submission's before it.
-SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"SUBMITTING", "UNCONFIRMED", "REJECTED",
-                                              "ABANDONED", "TRACKED", "ACCEPTED"})
+SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"QUEUED", "SUBMITTING", "UNCONFIRMED",
+                                              "REJECTED", "ABANDONED", "TRACKED", "ACCEPTED"})
 # Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
 STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
                "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}
 
 # Submission states: how sure we are that the create request produced a task.
+SUBMISSION_QUEUED = "queued"          # intent recorded, waiting in the local queue: nothing sent
 SUBMISSION_SENDING = "sending"        # intent recorded, request on its way
 SUBMISSION_ACCEPTED = "accepted"      # the server gave us a task id
 SUBMISSION_REJECTED = "rejected"      # the server said no; nothing was created
@@ -108,6 +113,20 @@ class Generation:
     forgotten_at: str | None = None  # in the trash since
     batch_id: str | None = None  # the ×N submission or batch file it belongs to
     intent_key: str | None = None  # the batch line it was sent for (never sent twice)
+    submitted_by: str | None = None  # who recorded the intent (``Who.person``); None: not known
+    # The other machines this video is saved on (their download state is ``done``); the
+    # ``download_*`` fields are this machine's (``TaskStore.who``).
+    saved_on: tuple[str, ...] = ()
+    queue_priority: int | None = None  # went through the local queue at this priority
+    queue_order: int | None = None  # its place among its priority (first in, first out)
+    queue_held: bool = False  # kept back in the queue until released
+    retries: int = 0  # how often a failure of this intent was queued again
+    retry_of: int | None = None  # the row this one was queued again for
+
+    @property
+    def queued(self) -> bool:
+        """Waiting in the local queue: nothing sent, nothing billed."""
+        return self.submission == SUBMISSION_QUEUED and self.forgotten_at is None
 
     @property
     def followed(self) -> bool:
@@ -124,17 +143,53 @@ class Generation:
         """The API's word, or the submission state before there is one."""
         if self.status:
             return self.status
-        return {SUBMISSION_SENDING: "SUBMITTING", SUBMISSION_REJECTED: "REJECTED",
+        return {SUBMISSION_QUEUED: "QUEUED", SUBMISSION_SENDING: "SUBMITTING",
+                SUBMISSION_REJECTED: "REJECTED",
                 SUBMISSION_UNCONFIRMED: "UNCONFIRMED",
                 SUBMISSION_ABANDONED: "ABANDONED"}.get(self.submission, self.submission.upper())
 
     @classmethod
     def from_row(cls, row: Any) -> Generation:
         values = dict(zip(row.keys(), tuple(row), strict=True))
-        for name in ("audio", "watermark", "usage_audio", "favourite"):
+        for name in _FLAGS:
             if values.get(name) is not None:
                 values[name] = bool(values[name])
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        return cls(**{name: values[name] for name in _field_names() if name in values})
+
+
+_FLAGS = ("audio", "watermark", "usage_audio", "favourite", "queue_held")  # 0/1 in SQLite
+
+
+@cache
+def _field_names() -> tuple[str, ...]:
+    """A generation's fields, once (``fields()`` is slow enough to matter at 10,000 rows)."""
+    return tuple(f.name for f in fields(Generation))
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container)
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "someone"
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who uses a store, and from which machine: a store handle is opened for one.
+
+    ``person`` is recorded on every intent (``Generation.submitted_by``) and is who
+    ``by:me`` means; ``machine`` keys the downloads (``Downloads``: a video saved on one
+    machine is not a file on another).  Defaults: ``user@host`` and the host name
+    (``[team] name`` and ``[team] machine`` in config.toml change them).
+    """
+
+    person: str
+    machine: str
+
+    @classmethod
+    def here(cls) -> Who:
+        host = socket.gethostname() or "localhost"
+        return cls(f"{_login()}@{host}", host)
 
 
 @dataclass(frozen=True)
@@ -162,6 +217,7 @@ class Counts:
     failed_today: int = 0
     not_downloaded: int = 0
     total: int = 0
+    queued: int = 0  # waiting in the local queue (not in flight: nothing was sent)
 
     @property
     def in_flight(self) -> int:
@@ -209,6 +265,56 @@ class BatchSummary:
 
 
 @dataclass(frozen=True)
+class QueueEntry:
+    """One submission to wait in the local queue.  ``key`` makes it an intent of a batch
+    file's line (never queued or sent twice: see ``Queue.enqueue``)."""
+
+    endpoint: str
+    model: str
+    prompt: str
+    size: str
+    duration: int
+    audio: bool = False
+    watermark: bool = False
+    seed: int | None = None
+    key: str | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What ``Queue.enqueue`` did: the rows now waiting, in the order given, and how many
+    keyed entries were left as they were (sent before, in flight, in doubt, or queued)."""
+
+    queued: tuple[int, ...]
+    known: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A queued row in the few columns an estimate or a listing needs."""
+
+    id: int
+    batch_id: str | None
+    size: str
+    duration: int
+    audio: bool
+    priority: int
+    held: bool
+
+
+@dataclass(frozen=True)
+class QueuePause:
+    """The whole queue (``batch_id`` None) or one batch is paused; ``reason`` says why
+    when the program paused it (a refused key, a quota, a budget), None when a user did."""
+
+    batch_id: str | None
+    reason: str | None
+    at: str
+
+
+@dataclass(frozen=True)
 class StatusEvent:
     at: str
     status: str
@@ -225,6 +331,14 @@ class LeaseState:
 
     def held_by(self, owner: str) -> bool:
         return self.holder == owner
+
+
+@dataclass(frozen=True)
+class CopyMark:
+    """How far copies from one source came (``History.copied_from``)."""
+
+    up_to: int = 0  # the highest source id taken: the next copy reads after it
+    seen: int = 0  # how many source records copies took (added, or found here already)
 
 
 @dataclass(frozen=True)
@@ -248,4 +362,16 @@ IMPORTABLE = (
     "create_request_id", "last_request_id", "polls", "poll_failures", "last_polled_at",
     "next_poll_at", "download_state", "download_path", "download_bytes", "download_total",
     "download_sha256", "download_error", "updated_at", "favourite", "note", "batch_id",
+    "submitted_by",
+)
+
+# What ``History.copy_out`` gives and ``History.copy_in`` takes of a row, beside its
+# ``id``, ``tags``, ``history`` (status events) and ``downloads`` (machine → this
+# machine's ``DOWNLOAD_FIELDS``): every column but the poll leases and the sender of
+# an intent in flight (this process's, meaningless in another store).  The download
+# columns are given per machine, not here.
+DOWNLOAD_FIELDS = ("state", "path", "bytes", "total", "sha256", "error")
+COPIED = (
+    *(c for c in IMPORTABLE if not c.startswith("download_")),
+    "sending_since", "poll_error", "forgotten_at", "intent_key",
 )

@@ -24,7 +24,7 @@ from tests.conftest import CLI, KEY, cli_env, client_for
 from tui.config import settings
 from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import MODEL_V56
-from tui.engine.submitting.submit import submit
+from tui.engine.submitting.submit import IntentNotRecorded, submit
 from tui.simulator import Simulator
 
 SCALE = ["--time-scale", "600"]
@@ -137,11 +137,13 @@ async def test_a_full_database_refuses_a_submission_before_sending_it(
             client_for(sim) as client:
         kept = await submit(store, client, GenerationRequest("made before the disk filled"))
         await fill_up(store)
-        with pytest.raises(StoreFull) as caught:
+        with pytest.raises(IntentNotRecorded) as caught:
             await submit(store, client, GenerationRequest("one more"))
+        assert isinstance(caught.value.cause, StoreFull)
         assert creates(sim) == 1  # the second one was never sent: nothing billed unrecorded
         sentence = str(caught.value)
-        assert "is full" in sentence and "nothing was lost" in sentence and "\n" not in sentence
+        assert sentence.startswith("nothing was sent") and "\n" not in sentence
+        assert "is full" in sentence and "nothing was lost" in sentence
         still = await store.generations.get(kept.generation.id)
         assert still is not None and still.task_id == kept.generation.task_id
 

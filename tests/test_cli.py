@@ -17,10 +17,12 @@ SCALE = ["--time-scale", "600"]
 
 
 def run(home: Path, sim: Simulator | None, *args: str, key: str | None = KEY,
-        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env_extra: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, sim, key)
     env.update(env_extra or {})
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def sim_tasks(sim: Simulator) -> list[str]:

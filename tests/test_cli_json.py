@@ -82,6 +82,8 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     assert check("config", "path")["exists"] is False
     assert check("forget", tid, "--yes") == {"forgotten": 1, "ids": [task["id"]],
                                              "trash_days": 30}
+    copied = check("store copy", "--to", str(tmp_path / "copy.db"))
+    assert (copied["rows"], copied["added"], copied["already_there"]) == (1, 1, 0)
 
     # cancel needs a task still PENDING: a service whose tasks wait in the queue
     pending_home = tmp_path / "pending"
@@ -89,6 +91,27 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     canceled = run(pending_home, slow_sim, "cancel", queued["task_id"], "--json")
     seen.add("cancel")
     assert canceled["task_id"] == queued["task_id"] and canceled["status"] == "CANCELED"
+
+    # the queue: a batch file's lines wait (nobody feeds the queue here)
+    lines = tmp_path / "lines.txt"
+    lines.write_text("a heron\na crane\na stork\n")
+    waiting = check("submit", "--from", str(lines))
+    assert [row["status"] for row in waiting] == ["QUEUED"] * 3
+    first, second, third = (f"#{row['id']}" for row in waiting)
+    listed = check("queue list")
+    assert listed["queued"] == 3 and [i["prompt"] for i in listed["items"]] == [
+        "a heron", "a crane", "a stork"]
+    assert listed["problem"].startswith("nobody feeds the queue")
+    batch_id = listed["batches"][0]["batch_id"]
+    assert check("queue pause", batch_id) == {"batch_id": batch_id, "paused": True,
+                                              "taken_back": []}
+    assert check("queue resume", batch_id)["paused"] is False
+    assert [r["prompt"] for r in check("queue move", "top", third)] == ["a stork"]
+    assert check("queue hold", first)[0]["status"] == "QUEUED"
+    assert check("queue release", first)[0]["status"] == "QUEUED"
+    assert check("queue priority", "3", second)[0]["status"] == "QUEUED"
+    assert check("queue cancel", second)[0]["status"] == "ABANDONED"
+    assert [i["prompt"] for i in check("queue list")["items"]] == ["a stork", "a heron"]
 
     assert json_commands() - STREAMS <= seen, "a --json command this test does not run"
 

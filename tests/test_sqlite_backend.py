@@ -33,6 +33,75 @@ async def test_the_file_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_teams_are_v10_and_the_queue_v11() -> None:
+    """Two features, one numbering: the team's migration came first (v10), the queue's
+    after it (v11) — a file either branch made at its own "v10" is not one of these."""
+    from storage.sqlite.schema import MIGRATIONS
+
+    assert SCHEMA_VERSION == 11
+    assert "submitted_by" in MIGRATIONS[9] and "queue_priority" not in MIGRATIONS[9]
+    assert "queue_priority" in MIGRATIONS[10] and "submitted_by" not in MIGRATIONS[10]
+
+
+def _database_at(path: Path, version: int) -> None:
+    """A SQLite file as pixverse-tui left it at schema ``version``: one finished
+    generation, its video saved here (and, from v10 on, who submitted it)."""
+    from storage.sqlite.db import statements
+    from storage.sqlite.schema import MIGRATIONS
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        for script in MIGRATIONS[:version]:
+            for statement in statements(script):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+        stamp = "2026-01-02T03:04:05.000+00:00"
+        db.execute(
+            "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
+            " submission, task_id, status, end_time, video_url, updated_at, download_state,"
+            " download_path) VALUES (?, 'http://127.0.0.1:1/api/v1', 'm', 'an old fox',"
+            " '1280*720', 5, 'accepted', 'old-1', 'SUCCEEDED', ?, 'http://127.0.0.1:1/v.mp4',"
+            " ?, 'done', '/videos/old-1.mp4')", (stamp, stamp, stamp))
+        if version >= 10:
+            db.execute("UPDATE generations SET submitted_by = 'carol@studio-1'")
+        db.execute("INSERT INTO status_events (generation_id, at, status) VALUES (1, ?,"
+                   " 'SUCCEEDED')", (stamp,))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("version", [9, 10])
+async def test_an_older_file_is_upgraded_through_every_version(tmp_path: Path,
+                                                               version: int) -> None:
+    """v9 (before teams and the queue) upgrades v9 → v10 → v11 in one opening; a v10
+    file (teams) upgrades to v11. Its rows, downloads and figures are kept; who submitted
+    them, by: and the queue work at once."""
+    from storage.history import parse_filter
+    from storage.records import CopyMark, QueueEntry, Who
+
+    path = tmp_path / f"v{version}" / "tasks.db"
+    _database_at(path, version)
+    async with await open_store(path, who=Who("dave@here", "here")) as store:
+        [old] = await store.history.page()
+        assert (old.prompt, old.download_state, old.saved_on) == ("an old fox", "done", ())
+        assert old.submitted_by == (None if version == 9 else "carol@studio-1")
+        assert (old.queue_priority, old.queue_held, old.retries, old.queued) == (
+            None, False, 0, False)
+        counts = await store.history.counts("2026-01-02T00:00:00.000+00:00")
+        assert (counts.total, counts.queued, counts.not_downloaded) == (1, 0, 0)
+        assert await store.history.copied_from("elsewhere") == CopyMark()
+        done = await store.queue.enqueue([QueueEntry(
+            endpoint="http://127.0.0.1:1/api/v1", model="m", prompt="queued after",
+            size="1280*720", duration=5)], priority=1)
+        assert (await store.history.counts("")).queued == 1  # v11's triggers count it
+        assert [r.id for r in await store.history.page(parse_filter("by:me"))] == [
+            *done.queued]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 async def test_idle_listening_costs_one_tiny_statement_a_tick(store: TaskStore) -> None:
     ran, looked = await traced(store)
     await asyncio.sleep(TICK * 4)

@@ -149,6 +149,9 @@ async def test_a_short_search_walks_only_the_newest_rows(
     for sql, plan in zip([q[0] for q in queries], plans(store, queries), strict=True):
         if "generations_fts" in sql or "FROM figures" in sql:
             continue
+        if "FROM machine_downloads" in sql:  # the page's rows on other machines, by key
+            assert any("USING PRIMARY KEY" in step for step in plan), (sql, plan)
+            continue
         bounded = any("generations_kept (created_at>?)" in step for step in plan)
         finding_the_bound = plan == ["SCAN generations USING INDEX generations_kept"] \
             and "LIMIT 1 OFFSET" in sql

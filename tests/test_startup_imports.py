@@ -19,6 +19,7 @@ HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.s
          # team mode's store: only a postgresql:// location loads it
          "asyncpg", "storage.postgres.store", "storage.postgres.db", "storage.postgres.schema")
 OTHER_COMMANDS = ("tui.cli.submit", "tui.cli.tasks", "tui.cli.watch", "tui.cli.config",
+                  "tui.cli.store", "tui.cli.queue",
                   "tui.web")
 
 PROBE = """

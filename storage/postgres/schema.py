@@ -409,7 +409,54 @@ CREATE TRIGGER poller_leases_updated AFTER UPDATE ON poller_leases
 FIGURES_LOCK = 0x706978666F6C64
 V2 = _v2()
 
-MIGRATIONS: Sequence[str] = (V1, V2)
+# v4: teams (SQLite's v10): who recorded each intent (``submitted_by``, for ``by:``), the
+# downloads of each machine (``machine_downloads``; the ``download_*`` columns are the
+# row's own) and how far each ``store copy`` into this database came (``copies``).
+# Only the tables and indexes, as SQLite holds them.
+V4 = """
+ALTER TABLE generations ADD COLUMN submitted_by text;
+CREATE INDEX generations_submitted_by ON generations (lower(submitted_by))
+    WHERE submitted_by IS NOT NULL;
+CREATE TABLE machine_downloads (
+    generation_id  bigint NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+    machine        text COLLATE "C" NOT NULL,
+    state          text COLLATE "C" NOT NULL,
+    path           text,
+    bytes          bigint,
+    total          bigint,
+    sha256         text COLLATE "C",
+    error          text,
+    PRIMARY KEY (generation_id, machine)
+);
+CREATE TABLE copies (
+    source  text COLLATE "C" PRIMARY KEY,
+    base    bigint NOT NULL,
+    up_to   bigint NOT NULL,
+    seen    bigint NOT NULL
+);
+"""
+
+# v5: the local queue (SQLite's v11, docs/queue.md): a queued row's place, its hold, how often
+# a failure of it was queued again and for which row; the pauses of the queue and of
+# batches.  Only the tables and indexes: the queue's share of the change feed (a pause
+# is a change of the figures) and the ``queued`` figure belong with the migration that
+# adds the feed and the figures.
+V5 = """
+ALTER TABLE generations ADD COLUMN queue_priority bigint;
+ALTER TABLE generations ADD COLUMN queue_order bigint;
+ALTER TABLE generations ADD COLUMN queue_held boolean NOT NULL DEFAULT false;
+ALTER TABLE generations ADD COLUMN retries bigint NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN retry_of bigint UNIQUE;
+CREATE INDEX generations_queue ON generations (queue_priority DESC, queue_order)
+    WHERE submission = 'queued';
+CREATE TABLE queue_pauses (
+    scope   text COLLATE "C" PRIMARY KEY,
+    reason  text,
+    at      text COLLATE "C" NOT NULL
+);
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V4, V5)  # v3 (branch h16-import) goes between
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

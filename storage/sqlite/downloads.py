@@ -14,6 +14,7 @@ from storage.sqlite.search import where_sql
 class SqliteDownloads:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._me = db.who.person  # who ``by:me`` is
 
     async def set(self, generation_id: int, *, state: str, path: str | None = None,
                   done: int | None = None, total: int | None = None,
@@ -32,7 +33,7 @@ class SqliteDownloads:
     async def unsaved(self, where: HistoryFilter | None = None, *,
                       ended_after: str | None = None, ended_before: str | None = None,
                       limit: int | None = None) -> list[Generation]:
-        clause, params = where_sql(where)
+        clause, params = where_sql(where, me=self._me)
         # The partial index ``generations_unsaved`` is used only when SQLite sees the
         # query imply its condition: its terms, literally.
         clauses = ["status = 'SUCCEEDED'", "download_state != 'done'", "video_url IS NOT NULL",

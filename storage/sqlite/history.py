@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from storage.history import HistoryFilter
-from storage.records import IMPORTABLE, Counts, Generation
+from storage.records import (
+    COPIED,
+    DOWNLOAD_FIELDS,
+    IMPORTABLE,
+    CopyMark,
+    Counts,
+    Generation,
+)
 from storage.redact import SCRUBBED, scrub_optional
 from storage.sqlite import rows
 from storage.sqlite.db import Database
@@ -29,6 +36,7 @@ PLENTY = 500  # a status or tag with more rows than this: a page walks the newes
 class SqliteHistory:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._me = db.who.person  # who ``by:me`` is
 
     # -- browsing --------------------------------------------------------------------
 
@@ -41,13 +49,13 @@ class SqliteHistory:
         if match is not None and by_creation and (await figures(self._db))["displaced"] == 0:
             # Creation order is rowid order: the text index's own, so the walk stops at
             # the page's last match, however rare the words.
-            clause, params = where_sql(where, text_index=False, cutoff=cutoff)
+            clause, params = where_sql(where, text_index=False, cutoff=cutoff, me=self._me)
             direction = "DESC" if descending else "ASC"
             return await self._db.rows(
                 f"SELECT generations.* FROM {TEXT_WALK} {clause} AND generations_fts"
                 f" MATCH ? ORDER BY generations_fts.rowid {direction} LIMIT ? OFFSET ?",
                 (*params, match, limit, offset))
-        clause, params = where_sql(where, cutoff=cutoff)
+        clause, params = where_sql(where, cutoff=cutoff, me=self._me)
         source = "generations"
         if cutoff is not None:  # the newest rows only: their range of the creation index
             source = "generations INDEXED BY generations_kept"
@@ -72,7 +80,7 @@ class SqliteHistory:
         bounded, cutoff = await newest_cutoff(self._db, found)
         found = bounded or found
         match = text_match(found)
-        clause, params = where_sql(found, text_index=match is None, cutoff=cutoff)
+        clause, params = where_sql(found, text_index=match is None, cutoff=cutoff, me=self._me)
         rows = "generations INDEXED BY generations_kept" if cutoff is not None else "generations"
         source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \
             else f"{rows} {clause}"
@@ -98,13 +106,13 @@ class SqliteHistory:
         return int(inside) - int(standing)
 
     async def ids(self, where: HistoryFilter) -> list[int]:
-        clause, params = where_sql(where)
+        clause, params = where_sql(where, me=self._me)
         found = await self._db.fetch(f"SELECT id FROM generations {clause}", params)
         return [row[0] for row in found]
 
     async def rows(self, where: HistoryFilter | None = None) -> AsyncIterator[Generation]:
         """Pages by id, each fetched whole, so no read stays open while anyone writes."""
-        clause, params = where_sql(where)
+        clause, params = where_sql(where, me=self._me)
         last = 0
         while True:
             found = await self._db.rows(
@@ -123,7 +131,7 @@ class SqliteHistory:
         for name in names:
             if name not in IMPORTABLE:
                 raise ValueError(f"{name} is not a column")
-        clause, params = where_sql(where)
+        clause, params = where_sql(where, me=self._me)
         last = 0
         while True:
             found = await self._db.fetch(
@@ -145,7 +153,7 @@ class SqliteHistory:
         return Counts(pending=kept["pending"], running=kept["running"],
                       submitting=kept["submitting"], finished_today=ended.get("SUCCEEDED", 0),
                       failed_today=ended.get("FAILED", 0), not_downloaded=kept["unsaved"],
-                      total=kept["kept"])
+                      total=kept["kept"], queued=kept.get("queued", 0))
 
     # -- moving between machines -----------------------------------------------------
 
@@ -216,6 +224,157 @@ class SqliteHistory:
             fresh.append(record)
         return fresh
 
+    # -- copying a whole history (``store copy``) --------------------------------------
+
+    async def copy_out(self, after: int = 0, limit: int = SCAN_PAGE) -> list[dict[str, Any]]:
+        """Four reads by id range: the rows, their tags, status events and downloads."""
+        found = await self._db.fetch(
+            "SELECT * FROM generations WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        if not found:
+            return []
+        span = (found[0]["id"], found[-1]["id"])
+        records: dict[int, dict[str, Any]] = {}
+        for row in found:
+            record: dict[str, Any] = {"id": row["id"]}
+            record.update({c: _from_db(c, row[c]) for c in COPIED})
+            record.update(tags=[], history=[], downloads={})
+            local = {f: row[f"download_{f}"] for f in DOWNLOAD_FIELDS}
+            if local["state"] != "none" or any(local[f] is not None
+                                               for f in DOWNLOAD_FIELDS[1:]):
+                record["downloads"][self._db.who.machine] = local
+            records[row["id"]] = record
+        for generation_id, tag in await self._db.fetch(
+                "SELECT generation_id, tag FROM generation_tags WHERE generation_id"
+                " BETWEEN ? AND ? ORDER BY generation_id, tag", span):
+            if generation_id in records:
+                records[generation_id]["tags"].append(tag)
+        for generation_id, at, status, detail in await self._db.fetch(
+                "SELECT generation_id, at, status, detail FROM status_events WHERE"
+                " generation_id BETWEEN ? AND ? ORDER BY id", span):
+            if generation_id in records:
+                records[generation_id]["history"].append(
+                    {"at": at, "status": status, "detail": detail})
+        for row in await self._db.fetch(
+                "SELECT * FROM machine_downloads WHERE generation_id BETWEEN ? AND ?"
+                " ORDER BY generation_id, machine", span):
+            if row["generation_id"] in records and row["machine"] != self._db.who.machine:
+                records[row["generation_id"]]["downloads"][row["machine"]] = {
+                    f: row[f] for f in DOWNLOAD_FIELDS}
+        return list(records.values())
+
+    async def copy_in(self, source: str, records: Sequence[dict[str, Any]]) -> int:
+        """One transaction of a few ``executemany``: what is already here is found with
+        a query per 500 keys, then rows, tags, events and other machines' downloads go
+        in — near SQLite's own speed, as ``import_many``."""
+        async with self._db.write():
+            mark = await self._db.fetch("SELECT base, up_to FROM copies WHERE source = ?",
+                                        (source,))
+            if mark:
+                base, up_to = int(mark[0][0]), int(mark[0][1])
+            else:
+                base = int(await self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM generations"))
+                up_to = 0
+            batch = [r for r in records if int(r["id"]) > up_to]
+            if not batch:
+                return 0
+            fresh = await self._not_copied_yet(batch, base)
+            added = await self._insert_copies(fresh, keep_ids=base == 0)
+            await self._db.execute(
+                "INSERT INTO copies (source, base, up_to, seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET up_to = excluded.up_to,"
+                " seen = seen + excluded.seen",
+                (source, base, max(int(r["id"]) for r in batch), len(batch)))
+        return added
+
+    async def copied_from(self, source: str) -> CopyMark:
+        found = await self._db.fetch("SELECT up_to, seen FROM copies WHERE source = ?",
+                                     (source,))
+        return CopyMark(int(found[0][0]), int(found[0][1])) if found else CopyMark()
+
+    async def _not_copied_yet(self, batch: list[dict[str, Any]], base: int
+                              ) -> list[dict[str, Any]]:
+        """The records no row here stands for: none holds their task id or intent key and,
+        for one never sent, none that was here before this source's first copy has its
+        creation time and prompt."""
+        async def known(column: str, values: list[Any], extra: str = "",
+                        args: tuple[Any, ...] = ()) -> set[Any]:
+            out: set[Any] = set()
+            for start in range(0, len(values), 500):
+                chunk = values[start:start + 500]
+                out |= {tuple(row) if len(row) > 1 else row[0] for row in await self._db.fetch(
+                    f"SELECT {column} FROM generations WHERE {column.split(',')[0]} IN"
+                    f" ({', '.join('?' for _ in chunk)}){extra}", (*chunk, *args))}
+            return out
+
+        tasks = await known("task_id", [r["task_id"] for r in batch if r.get("task_id")])
+        keys = await known("intent_key", [r["intent_key"] for r in batch
+                                          if r.get("intent_key")])
+        unsent = [r for r in batch if not r.get("task_id") and not r.get("intent_key")]
+        pairs = await known("created_at, prompt", [r["created_at"] for r in unsent],
+                            " AND task_id IS NULL AND id <= ?", (base,)) if unsent else set()
+        fresh = []
+        for record in batch:
+            task, key = record.get("task_id"), record.get("intent_key")
+            if (task and task in tasks) or (key and key in keys) or (
+                    not task and not key and (record["created_at"], record["prompt"]) in pairs):
+                continue
+            if task:
+                tasks.add(task)
+            if key:
+                keys.add(key)
+            fresh.append(record)
+        return fresh
+
+    async def _insert_copies(self, fresh: list[dict[str, Any]], *, keep_ids: bool) -> int:
+        """Insert copied records with their tags, events and downloads: each keeps its id
+        when ``keep_ids`` and no row here has it, else takes the next free one."""
+        if not fresh:
+            return 0
+        wanted = [int(r["id"]) for r in fresh] if keep_ids else []
+        taken: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            taken |= {row[0] for row in await self._db.fetch(
+                f"SELECT id FROM generations WHERE id IN ({', '.join('?' for _ in chunk)})",
+                chunk)}
+        next_id = max(int(await self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM generations")),
+                      max(wanted, default=0))
+        me = self._db.who.machine
+        local = tuple(f"download_{f}" for f in DOWNLOAD_FIELDS)
+        values, tags, events, machines = [], [], [], []
+        for record in fresh:
+            if keep_ids and int(record["id"]) not in taken:
+                new_id = int(record["id"])
+            else:
+                next_id += 1
+                new_id = next_id
+            downloads = record.get("downloads") or {}
+            here = downloads.get(me) or {"state": "none"}
+            values.append([new_id, *(_to_db(scrub_optional(record.get(c)) if c in SCRUBBED
+                                            else record.get(c)) for c in COPIED),
+                           *(scrub_optional(here.get(f)) if f == "error" else here.get(f)
+                             for f in DOWNLOAD_FIELDS)])
+            tags += [(new_id, t) for t in record.get("tags") or []]
+            events += [(new_id, e.get("at"), e.get("status"), scrub_optional(e.get("detail")))
+                       for e in record.get("history") or []]
+            machines += [(new_id, machine, d.get("state") or "none", d.get("path"),
+                          d.get("bytes"), d.get("total"), d.get("sha256"),
+                          scrub_optional(d.get("error")))
+                         for machine, d in downloads.items() if machine != me]
+        columns = ", ".join((*COPIED, *local))
+        await self._db.executemany(
+            f"INSERT INTO generations (id, {columns}) VALUES"
+            f" (?, {', '.join('?' for _ in (*COPIED, *local))})", values)
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)", tags)
+        await self._db.executemany(
+            "INSERT INTO status_events (generation_id, at, status, detail) VALUES (?, ?, ?, ?)",
+            events)
+        await self._db.executemany(
+            "INSERT INTO machine_downloads (generation_id, machine, state, path, bytes, total,"
+            " sha256, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", machines)
+        return len(fresh)
+
     # -- favourites, notes, tags --------------------------------------------------------
 
     async def set_favourite(self, generation_id: int, favourite: bool) -> Generation:
@@ -253,3 +412,10 @@ def _to_db(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+_FLAGS = frozenset({"audio", "watermark", "usage_audio", "favourite"})
+
+
+def _from_db(column: str, value: Any) -> Any:
+    return bool(value) if column in _FLAGS and value is not None else value

@@ -40,9 +40,9 @@ class SqliteIntents:
             cursor = await self._db.execute(
                 "INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
                 " audio, watermark, seed, submission, sending_since, lease_owner, updated_at,"
-                " batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " batch_id, submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (now, endpoint, model, prompt, size, duration, int(audio), int(watermark), seed,
-                 SUBMISSION_SENDING, now, process_tag(), now, batch_id))
+                 SUBMISSION_SENDING, now, process_tag(), now, batch_id, self._db.who.person))
             generation_id = cursor.lastrowid
             assert generation_id is not None
             await rows.event(self._db, generation_id, "SUBMITTING")
@@ -68,7 +68,7 @@ class SqliteIntents:
                     await rows.update(
                         self._db, generation_id, submission=SUBMISSION_SENDING,
                         sending_since=now, lease_owner=process_tag(), submission_note=None,
-                        error_code=None, error_message=None)
+                        error_code=None, error_message=None, submitted_by=self._db.who.person)
                     await rows.event(self._db, generation_id, "SUBMITTING", "sent again: the "
                                      "last attempt created nothing")
                     claimed = True
@@ -76,10 +76,11 @@ class SqliteIntents:
                 cursor = await self._db.execute(
                     "INSERT INTO generations (created_at, endpoint, model, prompt, size,"
                     " duration, audio, watermark, seed, submission, sending_since, lease_owner,"
-                    " updated_at, batch_id, intent_key, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, batch_id, intent_key, note, submitted_by) VALUES (?, ?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (now, endpoint, model, prompt, size, duration, int(audio), int(watermark),
-                     seed, SUBMISSION_SENDING, now, process_tag(), now, batch_id, key, note))
+                     seed, SUBMISSION_SENDING, now, process_tag(), now, batch_id, key, note,
+                     self._db.who.person))
                 generation_id = cursor.lastrowid
                 assert generation_id is not None
                 await rows.insert_tags(self._db, generation_id, tags)

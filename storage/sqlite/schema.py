@@ -7,7 +7,7 @@ The version lives in ``PRAGMA user_version``; add a new function to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 V1 = """
 CREATE TABLE generations (
@@ -223,8 +223,9 @@ def _bucket(moment: str) -> str:
             f" CAST(strftime('%M', {moment}) AS INTEGER) / 15 * 15), '')")
 
 
-def _figures(row: str) -> dict[str, str]:
-    """Whether a row counts in each figure (0 or 1), for ``new``, ``old`` or a table."""
+def _figures_v9(row: str) -> dict[str, str]:
+    """Whether a row counts in each figure (0 or 1), for ``new``, ``old`` or a table —
+    as v9 counted them (its triggers are made from this; never change it)."""
     kept = f"{row}forgotten_at IS NULL"
     return {
         "kept": kept,
@@ -236,6 +237,12 @@ def _figures(row: str) -> dict[str, str]:
     }
 
 
+def _figures(row: str) -> dict[str, str]:
+    """The figures as they are counted now: v9's, and (v11) what waits in the local queue."""
+    return {**_figures_v9(row),
+            "queued": f"{row}forgotten_at IS NULL AND {row}submission IS 'queued'"}
+
+
 def _ended(row: str) -> str:
     return (f"{row}forgotten_at IS NULL AND {row}status IN ('SUCCEEDED', 'FAILED')"
             f" AND {row}end_time IS NOT NULL")
@@ -245,14 +252,14 @@ FIGURES = (*_figures(""), "displaced")
 BUCKET = _bucket("?1")  # the bucket of a moment, the query's first parameter
 
 
-def _moves(sign: str, row: str) -> str:
-    cases = " ".join(f"WHEN '{name}' THEN ({test})" for name, test in _figures(row).items())
+def _moves(sign: str, row: str, figures: Callable[[str], dict[str, str]] = _figures_v9) -> str:
+    cases = " ".join(f"WHEN '{name}' THEN ({test})" for name, test in figures(row).items())
     return f"{sign} IFNULL(CASE name {cases} ELSE 0 END, 0)"
 
 
 def _v9() -> str:
     initial = ", ".join(f"('{name}', (SELECT COUNT(*) FROM generations WHERE {test}))"
-                        for name, test in _figures("").items())
+                        for name, test in _figures_v9("").items())
     bump = ("INSERT INTO ended_figures (bucket, status, n) SELECT {b}, {r}status, {d} WHERE {t}"
             " ON CONFLICT (bucket, status) DO UPDATE SET n = n + excluded.n;")
     ended_new = bump.format(b=_bucket("new.end_time"), r="new.", d="1", t=_ended("new."))
@@ -303,5 +310,103 @@ END;
 
 V9 = _v9()
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
+# v10: teams.  Who recorded each intent (``submitted_by``, for ``by:``).  Downloads of
+# other machines (``machine_downloads``; the ``download_*`` columns stay this
+# machine's — a SQLite file is one machine's, whoever opens it — so every row kept
+# before belongs to this machine), which only a copy from a team database brings.
+# ``copies``: how far each ``store copy`` into this store came, per source — in the
+# copy's own transactions, so a copy killed half-way resumes where it stopped.
+V10 = """
+ALTER TABLE generations ADD COLUMN submitted_by TEXT;
+CREATE INDEX generations_submitted_by ON generations(submitted_by COLLATE NOCASE)
+    WHERE submitted_by IS NOT NULL;
+CREATE TABLE machine_downloads (
+    generation_id  INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+    machine        TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    path           TEXT,
+    bytes          INTEGER,
+    total          INTEGER,
+    sha256         TEXT,
+    error          TEXT,
+    PRIMARY KEY (generation_id, machine)
+) WITHOUT ROWID;
+CREATE TABLE copies (
+    source  TEXT PRIMARY KEY,
+    base    INTEGER NOT NULL,
+    up_to   INTEGER NOT NULL,
+    seen    INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+# v11: a local queue (docs/queue.md).  A queued submission is a row whose
+# ``submission`` is 'queued': its intent recorded, nothing sent.  It waits in the order
+# ``queue_priority`` (higher first), then ``queue_order`` (a sequence: first in, first
+# out; moves renumber it); ``queue_held`` keeps one back.  ``retries`` counts how often
+# a failure was queued again, ``retry_of`` names the row this one replaces (once: it is
+# unique).  ``queue_pauses``: the whole queue ('') or one batch (its id) is paused, with
+# the sentence that says why; every change to it is a change of the figures.  The
+# figures count what is queued (the triggers of v9 made again with ``queued``).
+def _v11() -> str:
+    watched = ("status", "submission", "task_id", "end_time", "download_state",
+               "forgotten_at")
+    moved = " OR ".join(f"old.{c} IS NOT new.{c}" for c in watched)
+    ended_new = ("INSERT INTO ended_figures (bucket, status, n) SELECT {b}, new.status, 1"
+                 " WHERE {t} ON CONFLICT (bucket, status) DO UPDATE SET n = n + excluded.n;"
+                 ).format(b=_bucket("new.end_time"), t=_ended("new."))
+    ended_old = ("INSERT INTO ended_figures (bucket, status, n) SELECT {b}, old.status, -1"
+                 " WHERE {t} ON CONFLICT (bucket, status) DO UPDATE SET n = n + excluded.n;"
+                 ).format(b=_bucket("old.end_time"), t=_ended("old."))
+    queued = _figures("")["queued"]
+    return f"""
+ALTER TABLE generations ADD COLUMN queue_priority INTEGER;
+ALTER TABLE generations ADD COLUMN queue_order INTEGER;
+ALTER TABLE generations ADD COLUMN queue_held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE generations ADD COLUMN retry_of INTEGER;
+CREATE INDEX generations_queue ON generations(queue_priority DESC, queue_order)
+    WHERE submission = 'queued';
+CREATE UNIQUE INDEX generations_retry_of ON generations(retry_of) WHERE retry_of IS NOT NULL;
+CREATE TABLE queue_pauses (
+    scope   TEXT PRIMARY KEY,
+    reason  TEXT,
+    at      TEXT NOT NULL
+);
+CREATE TRIGGER queue_pauses_changed_insert AFTER INSERT ON queue_pauses BEGIN
+    INSERT INTO changes (figures) VALUES (1);
+END;
+CREATE TRIGGER queue_pauses_changed_update AFTER UPDATE ON queue_pauses BEGIN
+    INSERT INTO changes (figures) VALUES (1);
+END;
+CREATE TRIGGER queue_pauses_changed_delete AFTER DELETE ON queue_pauses BEGIN
+    INSERT INTO changes (figures) VALUES (1);
+END;
+INSERT INTO figures (name, n) VALUES ('queued', (SELECT COUNT(*) FROM generations
+    WHERE {queued}));
+DROP TRIGGER figures_insert;
+DROP TRIGGER figures_update;
+DROP TRIGGER figures_delete;
+CREATE TRIGGER figures_insert AFTER INSERT ON generations BEGIN
+    UPDATE figures SET n = n {_moves("+", "new.", _figures)};
+    UPDATE figures SET n = n + 1 WHERE name = 'displaced'
+        AND new.created_at < (SELECT MAX(created_at) FROM generations);
+    {ended_new}
+END;
+CREATE TRIGGER figures_update AFTER UPDATE OF status, submission, task_id, end_time,
+    download_state, forgotten_at ON generations WHEN {moved}
+BEGIN
+    UPDATE figures SET n = n {_moves("+", "new.", _figures)} {_moves("-", "old.", _figures)};
+    {ended_old}
+    {ended_new}
+END;
+CREATE TRIGGER figures_delete AFTER DELETE ON generations BEGIN
+    UPDATE figures SET n = n {_moves("-", "old.", _figures)};
+    {ended_old}
+END;
+"""
+
+
+V11 = _v11()
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
 SCHEMA_VERSION = len(MIGRATIONS)

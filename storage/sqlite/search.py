@@ -14,8 +14,15 @@ from dataclasses import replace
 from typing import Any
 
 from storage.clock import iso
-from storage.history import MIN_INDEXED, SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
-from storage.sql import SHOWN_STATUS, containing
+from storage.history import (
+    MIN_INDEXED,
+    SIZES_BY_TIER,
+    SORT_KEYS,
+    HistoryFilter,
+    split_words,
+    submitter_terms,
+)
+from storage.sql import SHOWN_STATUS, containing, like_escaped
 from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
@@ -72,11 +79,12 @@ async def figures(db: Database) -> dict[str, int]:
 
 
 def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
-              cutoff: str | None = None) -> tuple[str, list[Any]]:
+              cutoff: str | None = None, me: str = "") -> tuple[str, list[Any]]:
     """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
     ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``).
     ``cutoff``: the creation time of the ``newest``-th newest kept row, read beforehand
-    (``newest_cutoff``); without it the bound is a subquery the planner serves less well."""
+    (``newest_cutoff``); without it the bound is a subquery the planner serves less well.
+    ``me``: who ``by:me`` is (the store's ``who.person``)."""
     found = where or HistoryFilter()
     clauses: list[str] = ["forgotten_at IS NOT NULL" if found.trash
                           else "forgotten_at IS NULL"]
@@ -123,6 +131,15 @@ def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
     for tag in found.tags:
         clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
         params.append(tag)
+    if found.submitters:
+        terms = []
+        for name, whole in submitter_terms(found, me):
+            terms.append("submitted_by = ? COLLATE NOCASE")
+            params.append(name)
+            if not whole:  # LIKE ignores the case of Latin letters
+                terms.append("submitted_by LIKE ? ESCAPE '\\'")
+                params.append(like_escaped(name) + "@%")
+        clauses.append(f"({' OR '.join(terms)})")
     if cutoff is not None:
         clauses.append("created_at >= ?")  # the walk of the newest rows stops there
         params.append(cutoff)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from storage.changes import ChangeFeed
+from storage.records import Who
 from storage.sqlite.coordination import SqliteBudget, SqliteForeignTasks, SqliteLeases
 from storage.sqlite.db import Contention, Database
 from storage.sqlite.downloads import SqliteDownloads
@@ -14,6 +15,7 @@ from storage.sqlite.following import SqliteFollowing
 from storage.sqlite.generations import SqliteGenerations
 from storage.sqlite.history import SqliteHistory
 from storage.sqlite.intents import SqliteIntents
+from storage.sqlite.queue import SqliteQueue
 from storage.sqlite.trash import SqliteTrash
 
 
@@ -24,6 +26,7 @@ class SqliteStore:
         self._db = db
         self.generations = SqliteGenerations(db)
         self.intents = SqliteIntents(db)
+        self.queue = SqliteQueue(db)
         self.following = SqliteFollowing(db)
         self.downloads = SqliteDownloads(db)
         self.history = SqliteHistory(db)
@@ -34,14 +37,23 @@ class SqliteStore:
         self._feed = LogFeed(db)
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
+    async def open(cls, path: Path | str, who: Who | None = None) -> SqliteStore:
         """Open (creating or upgrading) the database; raises ``StoreError`` with a sentence."""
-        db = await Database.open(Path(path))
+        db = await Database.open(Path(path), who)
         return cls(db)
 
     @property
     def location(self) -> str:
-        return str(self._db.path)
+        return str(self._db.path.absolute())
+
+    @property
+    def who(self) -> Who:
+        return self._db.who
+
+    @property
+    def shared(self) -> bool:
+        """A SQLite file is one machine's: whoever opens it is that machine."""
+        return False
 
     @property
     def read_only(self) -> bool:

@@ -7,6 +7,8 @@ Actions:
   hold ACCOUNT OWNER   hold the poller lease (2 s), print "held", then keep renewing
   intent-and-die       record an intent, print its id, and die (os._exit) without a word
   take ACCOUNT N RATE  reserve N requests one by one; prints each wait
+  feed CAPACITY        take queued items until none may go; prints their ids
+  take-and-die         take one queued item, print its id, and die (os._exit)
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ async def main(location: str, action: str, args: list[str]) -> None:
                                       duration=5)
         print(json.dumps(row.id), flush=True)
         os._exit(9)  # as kill -9 would: nothing closed, nothing said
+    elif action == "feed":
+        ids = []
+        while (row := await store.queue.take(capacity=int(args[0]))) is not None:
+            ids.append(row.id)
+        print(json.dumps(ids), flush=True)
+    elif action == "take-and-die":
+        row = await store.queue.take(capacity=100)
+        print(json.dumps(row.id if row else None), flush=True)
+        os._exit(9)
     elif action == "take":
         account, n, rate = args[0], int(args[1]), float(args[2])
         waits = [await store.budget.take(account, rate, 1.0) for _ in range(n)]

@@ -19,6 +19,8 @@ async def test_a_store_of_the_previous_version_is_upgraded(backend: Backend,
     async with await open_store(location) as store:
         old = await store.generations.by_task_id(OLD_TASK)
         assert old is not None and old.prompt == OLD_PROMPT and old.status == "SUCCEEDED"
+        # Kept rows have no recorded submitter; their downloads are this machine's.
+        assert (old.submitted_by, old.download_state, old.saved_on) == (None, "none", ())
         assert [e.status for e in await store.generations.events(old.id)] == ["SUCCEEDED"]
         assert [r.id for r in await store.downloads.unsaved()] == [old.id]
         figures = await store.history.counts("2026-01-02T00:00:00.000+00:00")

@@ -37,13 +37,13 @@ async def test_a_key_that_cannot_be_sent_shows_not_sent_and_never_the_key(
     app = PixverseApp(ws)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await submit(pilot, app, "a fox in the snow")
-        await until(pilot, lambda: "Refused" in toasts(app), what="the refusal")
+        await until(pilot, lambda: "Not sent" in toasts(app), what="the refusal")
         assert "not sent" in toasts(app)
         await shows(pilot, app, "refusal toast", "not sent", within="Toast")
-        row = row_named(app, "a fox in the snow")
-        assert row is not None and row.display_status == "REJECTED"
-        await highlight(pilot, app, row.id, "REJECTED")
-        text = await pane_shows(pilot, app, "rejected details", "not sent")
+        row = row_named(app, "a fox in the snow")  # nothing left: it waits, the queue paused
+        assert row is not None and row.display_status == "QUEUED"
+        await highlight(pilot, app, row.id, "QUEUED")
+        text = await pane_shows(pilot, app, "queued details", "not sent")
         for piece in PIECES:
             assert piece not in toasts(app) and piece not in text
     assert sim.requests == []

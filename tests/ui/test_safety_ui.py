@@ -736,9 +736,10 @@ async def test_the_api_key_never_shows_after_errors(sim: Simulator, home: Path,
         refused = PixverseApp(workspace(tmp_path / "other", other))
         async with refused.run_test(size=SIZE, notifications=True) as pilot:
             await submit(pilot, refused, "refused key")
-            await until(pilot, lambda: "Refused" in toasts(refused), what="the refusal")
+            await until(pilot, lambda: "Not sent" in toasts(refused), what="the refusal")
             await shows(pilot, refused, "refused toast", "API-key", within="Toast")
             rejected = row_named(refused, "refused key")
-            assert rejected is not None
-            await highlight(pilot, refused, rejected.id, "REJECTED")
-            await pane_shows(pilot, refused, "rejected details", "API-key")
+            assert rejected is not None  # nothing was created: it waits, the queue paused
+            await highlight(pilot, refused, rejected.id, "QUEUED")
+            await pane_shows(pilot, refused, "queued details", "API-key")
+            await shows(pilot, refused, "the pause", "the queue is paused", within="StatusBar")

@@ -15,11 +15,22 @@ HELP: dict[str, tuple[str, list[str]]] = {
     "submit": (
         "Create text-to-video tasks on PixVerse v5.6: one prompt, a saved template or a "
         "batch file. Everything is counted, priced and checked against [budget] before "
-        "anything is sent, and each task is sent once: a batch file run again sends only "
-        "what was not sent. Each task is billed.",
+        "anything is queued, and each task is sent once: a batch file run again queues only "
+        "what was not sent. A prompt goes ahead of batch lines and is sent at once when the "
+        "account has room; a batch file's lines wait in the local queue for the dashboard or "
+        "`watch` to send (see `queue`). Each task is billed.",
         ['pixverse-tui submit "a red fox in fresh snow, slow dolly" --wait --download',
          'pixverse-tui submit "a {fox|owl} at dawn" --variations 3 --dry-run',
          "pixverse-tui submit --from prompts.txt --size 1920*1080 --duration 8"]),
+    "queue": (
+        "The local queue: what waits to be sent (QUEUED: nothing sent, nothing billed), in "
+        "the order it will be sent, with estimated start and finish times; pause and resume "
+        "it or one batch, move items, hold them, change their priority or take them off. "
+        "Whoever polls the account (the dashboard or `watch`) sends it as the account has "
+        "room.",
+        ["pixverse-tui queue list --limit 50",
+         "pixverse-tui queue pause f3a9c1d2e4b5a6c7 --take-back",
+         "pixverse-tui queue move top '#812' '#813'"]),
     "list": (
         "List the generations in your history, newest first, with their status. The "
         "search takes the words and filter tokens the dashboard's filter takes.",
@@ -115,6 +126,14 @@ HELP: dict[str, tuple[str, list[str]]] = {
         ['eval "$(pixverse-tui completion bash)"      # in ~/.bashrc',
          'eval "$(pixverse-tui completion zsh)"       # in ~/.zshrc',
          "pixverse-tui completion fish > ~/.config/fish/completions/pixverse-tui.fish"]),
+    "store": (
+        "The history's database. store copy copies every generation — the trash, tags, "
+        "notes, status history, batches and each machine's downloads — into another store: "
+        "a team's PostgreSQL database or a SQLite file. Stopped or killed half-way, run it "
+        "again: it adds exactly what is missing; run twice, it adds nothing.",
+        ["pixverse-tui store copy --to postgresql://studio-db/pixverse",
+         "pixverse-tui store copy --from postgresql://studio-db/pixverse --to ~/history.db",
+         "pixverse-tui store copy --to ~/backup/tasks.db --json"]),
     "simulate": (
         "Run a local service that speaks DashScope's video protocol, with a fast clock and "
         "injectable faults: try everything without a key and without cost.",

@@ -38,8 +38,13 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
         rows = await store.history.page(where, limit=args.limit)
         print_rows(rows, args.json)  # the rows first, then the look for expiring videos
         about_to_expire = rescue.warning(await rescue.expiring(store))
+        from tui.engine.submitting.queue_state import queue_state
+
+        waiting = (await queue_state(store, ws.account)).sentence()
     if about_to_expire:
         err(f"warning: {about_to_expire}")
+    if waiting:
+        err(f"{waiting[0].upper()}{waiting[1:]} (`pixverse-tui queue list` shows it)")
     return 0
 
 

@@ -29,6 +29,7 @@ from tui.stopping import Stopped, stoppable
 from tui.text_input import unicode_problem
 
 STATUSES = sorted(SHOWN_STATUSES)  # what --status takes (also offered by completion)
+QUEUE_LIST_LIMIT = 20  # items `queue list` shows by default
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for git when its reader left
 
 # -- parser ----------------------------------------------------------------------
@@ -63,6 +64,17 @@ def _variations(text: str) -> int:
     if not 1 <= value <= MAX_VARIATIONS:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_VARIATIONS}, not {value}")
     return value
+
+
+def _priority(text: str) -> int:
+    from tui.engine.submitting.queue import priority_value
+
+    try:
+        return priority_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use a number from -9 to 9 (higher goes first), or prompt, batch, "
+            f"low ({exc})") from None
 
 
 def _scale(text: str) -> float:
@@ -129,7 +141,7 @@ def command_named(argv: Sequence[str]) -> str | None:
 COMMANDS = frozenset({
     "submit", "list", "show", "wait", "download", "cancel", "track", "resolve", "export",
     "import", "sync", "stats", "forget", "watch", "locate", "config", "completion", "simulate",
-    "serve"})
+    "serve", "store", "queue"})
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -183,12 +195,57 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--variations", type=_variations, default=1,
                    help="submit N tasks with seeds s…s+N-1 (each prompt, each line)")
     p.add_argument("--model", default=MODEL_V56, help=argparse.SUPPRESS)
-    p.add_argument("--wait", action="store_true", help="follow the task until it ends")
+    p.add_argument("--priority", type=_priority, default=None, metavar="N",
+                   help="place in the local queue: -9 to 9, higher first (default: 1 for a "
+                   "prompt, 0 for --from lines; names: prompt, batch, low)")
+    p.add_argument("--wait", action="store_true",
+                   help="follow the tasks until they end (feeding the queue meanwhile)")
     p.add_argument("--download", action="store_true",
                    help="with --wait: download the video when it is ready")
     json_flag(p)
     scale_flag(p)
     p.set_defaults(run="tui.cli.submit:cmd_submit")
+
+    p = sub.add_parser("queue", help="the local queue: list, pause, resume, move, hold, "
+                       "cancel what waits to be sent")
+    actions = p.add_subparsers(dest="queue_action", metavar="ACTION", required=True,
+                               parser_class=_Parser,
+                               help="list, pause, resume, move, hold, release, priority or "
+                               "cancel")
+    a = actions.add_parser("list", help="what waits, in the order it will be sent, with "
+                           "estimated start and finish times")
+    a.add_argument("--limit", type=_positive, default=QUEUE_LIST_LIMIT,
+                   help=f"show at most N items (default: {QUEUE_LIST_LIMIT})")
+    json_flag(a)
+    for name, what in (("pause", "pause the whole queue, or one batch"),
+                       ("resume", "resume the whole queue, or one batch")):
+        a = actions.add_parser(name, help=what)
+        a.add_argument("batch", nargs="?", metavar="BATCH",
+                       help="a batch id (as `queue list` shows it) or #ID of one of its "
+                       "generations; none: the whole queue")
+        if name == "pause":
+            a.add_argument("--take-back", action="store_true",
+                           help="also cancel the batch's tasks still PENDING at the service "
+                           "and queue them again")
+        json_flag(a)
+    a = actions.add_parser("move", help="move queued items up, down, to the top or bottom")
+    a.add_argument("where", choices=("up", "down", "top", "bottom"),
+                   help="one place up or down, or first (top) or last (bottom) to be sent")
+    a.add_argument("refs", nargs="+", metavar="ID", help="#ID of a queued generation")
+    json_flag(a)
+    for name, what in (("hold", "keep queued items back (they keep their place)"),
+                       ("release", "let held items go again"),
+                       ("cancel", "take queued items off the queue (free: nothing was sent)")):
+        a = actions.add_parser(name, help=what)
+        a.add_argument("refs", nargs="+", metavar="ID", help="#ID of a queued generation")
+        json_flag(a)
+    a = actions.add_parser("priority", help="give queued items a priority (higher goes "
+                           "first; prompts 1, batch lines 0)")
+    a.add_argument("priority", type=_priority,
+                   help="-9 to 9, or prompt (1), batch (0), low (-1)")
+    a.add_argument("refs", nargs="+", metavar="ID", help="#ID of a queued generation")
+    json_flag(a)
+    p.set_defaults(run="tui.cli.queue:cmd_queue")
 
     p = sub.add_parser("list", help="list generations, newest first")
     p.add_argument("--status", action="append", metavar="STATUS",
@@ -335,6 +392,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from tui.cli.serve import add_parser as add_serve
 
     add_serve(sub)
+
+    p = sub.add_parser("store", help="the history's database: copy it into another one")
+    actions = p.add_subparsers(dest="store_action", metavar="ACTION", required=True,
+                               parser_class=_Parser,
+                               help="copy: every generation into another store")
+    c = actions.add_parser(
+        "copy", help="copy every generation (trash, tags, status history, batches, "
+        "downloads per machine) into another store; run it again to finish or update a copy")
+    c.add_argument("--to", dest="target", required=True, metavar="URL|FILE",
+                   help="a postgresql:// URL (team mode) or the path of a SQLite file "
+                   "(made if missing)")
+    c.add_argument("--from", dest="source", metavar="URL|FILE",
+                   help="where to copy from (default: this history's store)")
+    c.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
+    c.add_argument("--json", action="store_true",
+                   help="print a JSON summary on standard output (shapes: docs/cli.md)")
+    c.set_defaults(run="tui.cli.store:cmd_store_copy")
     add_help_text(sub.choices)
     return parser
 
@@ -355,7 +429,7 @@ def _print_completion(args: argparse.Namespace) -> int:
 
 # Arguments that name files: a file name may be any bytes (Python hands undecodable ones
 # over as surrogates, which open() turns back into the same bytes).
-PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to"})
+PATH_ARGUMENTS = frozenset({"from_file", "output", "file", "to", "source", "target"})
 
 
 def undecodable_argument(args: argparse.Namespace) -> str | None:

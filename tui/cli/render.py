@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage import Generation, StatusEvent
+from tui.dashscope.explain import failure_class
 from tui.engine.history import timeline
 from tui.safe_text import json_text, printable
 from tui.text_width import cell, cells, fit, pad, terminal_width
@@ -36,7 +37,13 @@ def as_json(row: Generation) -> dict[str, Any]:
                      "sha256": row.download_sha256, "error": row.download_error},
         "usage": usage, "error_code": row.error_code, "error_message": row.error_message,
         "create_request_id": row.create_request_id, "last_request_id": row.last_request_id,
-        "endpoint": row.endpoint,
+        "endpoint": row.endpoint, "submitted_by": row.submitted_by,
+        "saved_on": list(row.saved_on),
+        "failure_cause": failure_class(row.error_code).value
+        if row.status == "FAILED" or row.submission == "rejected" else None,
+        "queue": None if row.queue_priority is None else {
+            "priority": row.queue_priority, "held": row.queue_held, "retries": row.retries,
+            "retry_of": row.retry_of},
     }
 
 
@@ -50,9 +57,10 @@ def one_line(text: str, width: int | None) -> str:
     return flat if width is None else fit(flat, width)
 
 
-# ID, TASK (a prefix, as `show` takes it), STATUS, SIZE and DUR, in cells; the prompt
-# takes what the terminal has left.
-COLUMNS = ((5, True), (8, False), (11, False), (9, False), (3, True))
+# ID, TASK (a prefix, as `show` takes it), STATUS, SIZE, DUR and FILE, in cells; the
+# prompt takes what the terminal has left.  FILE goes first when the terminal is narrow.
+COLUMNS = ((5, True), (8, False), (11, False), (9, False), (3, True), (9, False))
+HEADER = ("ID", "TASK", "STATUS", "SIZE", "DUR", "FILE")
 GAP = "  "
 MIN_PROMPT = 10
 
@@ -62,19 +70,40 @@ def table(rows: list[Generation], width: int | None = None) -> str:
     default the terminal's) unless it is too narrow for the fixed columns and a few
     cells of prompt.  Into a file or a pipe, prompts are whole (as gh and ls do)."""
     total = terminal_width() if width is None else width
-    fixed = sum(w for w, _ in COLUMNS) + len(GAP) * len(COLUMNS)
-    prompt = None if total is None else max(MIN_PROMPT, total - fixed)
+    columns: tuple[tuple[int, bool], ...] = COLUMNS
+    if total is not None and _fixed(columns) + MIN_PROMPT > total:
+        columns = COLUMNS[:-1]  # without FILE
+    prompt = None if total is None else max(MIN_PROMPT, total - _fixed(columns))
 
     def line(values: list[str], last: str) -> str:
-        shown = [cell(printable(v), w, right=right) for v, (w, right) in zip(values, COLUMNS,
-                                                                              strict=True)]
+        shown = [cell(printable(v), w, right=right) for v, (w, right) in zip(values, columns,
+                                                                              strict=False)]
         return GAP.join([*shown, last]).rstrip()
 
-    lines = [line(["ID", "TASK", "STATUS", "SIZE", "DUR"], "PROMPT")]
+    lines = [line(list(HEADER), "PROMPT")]
     for row in rows:
         lines.append(line([str(row.id), (row.task_id or "-")[:8], row.display_status, row.size,
-                           f"{row.duration}s"], one_line(row.prompt, prompt)))
+                           f"{row.duration}s", file_text(row)], one_line(row.prompt, prompt)))
     return "\n".join(lines)
+
+
+def _fixed(columns: tuple[tuple[int, bool], ...]) -> int:
+    return sum(w for w, _ in columns) + len(GAP) * len(columns)
+
+
+def file_text(row: Generation) -> str:
+    """The FILE column: the video's state on this machine, or where else it is saved."""
+    state = row.download_state
+    if state == "done":
+        return "saved"
+    if state == "downloading":
+        return f"{100 * (row.download_bytes or 0) // row.download_total}%" \
+            if row.download_total else "saving"
+    if state in ("failed", "expired", "refused"):
+        return state
+    if row.saved_on:
+        return f"@{row.saved_on[0]}" + ("+" if len(row.saved_on) > 1 else "")
+    return ""
 
 
 def details(row: Generation, events: list[StatusEvent]) -> str:
@@ -97,10 +126,17 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
          f"audio {row.usage_audio}, {row.usage_video_count} video(s)"),
         ("error", f"{row.error_code or '(no code)'}: {row.error_message or '(no message)'}"
          if row.error_code or row.error_message or row.status == "FAILED" else None),
+        ("cause", failure_class(row.error_code).value
+         if row.status == "FAILED" or row.submission == "rejected" else None),
+        ("queue", None if not row.queued else f"priority {row.queue_priority or 0}"
+         + (", held" if row.queue_held else "")),
+        ("retry", f"{row.retries} (of #{row.retry_of})" if row.retry_of else None),
         ("create request", row.create_request_id), ("last request", row.last_request_id),
         ("download", row.download_state + (f" → {row.download_path}" if row.download_path
                                            else "")),
         ("sha256", row.download_sha256),
+        ("saved on", ", ".join(row.saved_on) or None),
+        ("submitted by", row.submitted_by),
     ]
     width = max(cells(k) for k, _ in pairs)
     out = [f"{pad(k, width)}  {printable(v)}" for k, v in pairs if v is not None]

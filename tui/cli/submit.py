@@ -1,5 +1,10 @@
 """``pixverse-tui submit``: one prompt, a template, or a batch file — counted, priced and
-checked against the budgets before anything is sent, then sent paced, once."""
+checked against the budgets before anything is queued, then queued (docs/queue.md).
+
+A prompt goes ahead of batch lines and is sent at once when the account has room (by
+this command, when no other process feeds the queue); a batch file's lines wait in the
+queue for whoever polls the account — the dashboard or ``watch`` — and the command
+returns (``--wait`` follows them here, feeding the queue meanwhile)."""
 
 from __future__ import annotations
 
@@ -9,22 +14,23 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import Generation, StoreError, TaskStore
+from storage import Generation, StoreError, TaskStore, process_tag
 from storage.clock import utc_now
-from tui.cli.output import Problem, describe, err, print_json, print_rows, say
+from tui.cli.output import Problem, err, print_json, print_rows, say
 from tui.cli.tasks import wait_for_rows
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, RequestInvalid
+from tui.dashscope import GenerationRequest
+from tui.dashscope.explain import explain
 from tui.dashscope.validation import check_request
 from tui.engine.history import stats
-from tui.engine.submitting import batch, templates
+from tui.engine.submitting import batch, eta, queue, queue_state, templates
 from tui.engine.submitting.limits import MAX_TASKS
 from tui.engine.submitting.prices import Estimate, Prices, budget_state, estimate
-from tui.engine.submitting.submit import CREATE_PACE, submit_all
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_input import BadText
 
 STDIN = "standard input"
+SHOWN = 100  # queued rows listed on standard output; more are told in a sentence
 
 
 @dataclass
@@ -45,21 +51,22 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     for warning in intent.warnings:
         err(f"warning: {warning}")
     prices = Prices.from_settings(ws.settings.section("prices"))
-    polling = ws.poll_settings(args.time_scale)
     async with await ws.open_store() as store:
         to_send = intent.items
+        waiting: list[int] = []  # this batch's lines queued (or being sent) before
         if intent.plan is not None:
-            await store.intents.sweep_interrupted()  # a dead process's sends are in doubt
             found = await batch.survey(store, intent.plan)
             err(f"{printable(intent.plan.name)}: {intent.plan.lines} lines, "
                 f"{len(intent.plan.items)} prompts — {found.sentence()}")
             to_send = found.to_send
+            waiting = [row.id for row in [*found.queued, *found.sending]]
         cost = estimate((item.request for item in to_send), prices)
         if args.dry_run:
             await _dry_run(store, to_send, cost, args.json)
             return 0
-        if not to_send:
-            err("nothing to send")
+        if not to_send and not (args.wait and waiting):
+            err("nothing to send" + (f" ({len(waiting)} already queued: `pixverse-tui queue "
+                                     "list` shows them)" if waiting else ""))
             return 0
         _confirm_count(args, ws, len(to_send))
         budget = await budget_state(store, prices, ws.settings.section("budget"), utc_now())
@@ -67,20 +74,78 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
         if refusal and not args.over_budget:
             raise Problem(refusal)
         if len(to_send) > 1 or prices.set:
-            err(f"sending {cost.sentence()}"
+            err(f"queueing {cost.sentence()}"
                 + (f"; {budget.summary()} before this" if budget.set else ""))
         async with ws.client(store, time_scale=args.time_scale) as client:
-            rows, failed = await _send(store, client, intent, len(to_send),
-                                       polling.first_poll, CREATE_PACE / args.time_scale)
-            if ws.account is not None and any(r.task_id for r in rows):
-                with contextlib.suppress(StoreError):  # the poller, in whichever process
-                    await store.leases.nudge(ws.account)
-            if args.wait and not failed:
+            if intent.plan is not None:
+                queued = await queue.enqueue_plan(
+                    store, client.base_url, intent.plan,
+                    priority=queue.BATCH if args.priority is None else args.priority)
+            else:
+                queued = await queue.enqueue_requests(
+                    store, client.base_url, [item.request for item in intent.items],
+                    priority=queue.PROMPT if args.priority is None else args.priority)
+            ids = list(queued.queued)
+            if args.wait:
+                ids += [i for i in waiting if i not in ids]
+                rows = await store.generations.get_many(ids)
                 rows, ended = await wait_for_rows(store, client, ws, rows, args.time_scale,
-                                          args.download)
+                                                  args.download)
                 failed = not ended
+            else:
+                if intent.plan is None:  # a prompt: sent now if the account has room
+                    feeder = ws.feeder(store, client, time_scale=args.time_scale)
+                    await queue.send_own(store, feeder, ids, account=ws.account,
+                                         owner=f"{process_tag()}:submit",
+                                         over_budget=args.over_budget)
+                elif ws.account is not None:
+                    with contextlib.suppress(StoreError):  # whoever feeds looks now
+                        await store.leases.nudge(ws.account)
+                if len(ids) > SHOWN and not args.json:  # a big batch: a sentence, not a list
+                    await _tell_queue(store, ws, len(ids))
+                    say(f"{len(ids):,} queued: `pixverse-tui queue list` shows them")
+                    return 0
+                rows = await store.generations.get_many(ids)
+                failed = _tell_outcomes(rows)
+                await _tell_queue(store, ws, sum(1 for row in rows if row.queued))
     print_rows(rows, args.json)
     return 1 if failed else 0
+
+
+def _tell_outcomes(rows: list[Generation]) -> bool:
+    """One sentence for each row that was refused or whose create got no clear answer;
+    whether there was any."""
+    failed = False
+    for row in rows:
+        if row.display_status == "UNCONFIRMED":
+            failed = True
+            err(f"the create request for #{row.id} got no clear answer; a task may exist and "
+                f"be billed. It was NOT re-sent. Run `pixverse-tui resolve {row.id}` to look "
+                "for it.")
+        elif row.queued and (row.submission_note or "").startswith("not sent:"):
+            failed = True  # the service refused it for the account's sake: it waits again
+            err(f"#{row.id} was {row.submission_note}; it waits in the queue")
+        elif row.display_status == "REJECTED":
+            failed = True
+            meaning, action = explain(row.error_code)
+            err(f"the service refused #{row.id}: {row.error_code or ''} {row.error_message or ''}"
+                f" — {meaning} {action}".replace("  ", " "))
+    return failed
+
+
+async def _tell_queue(store: TaskStore, ws: Workspace, waiting: int) -> None:
+    """What waits, who sends it, and when the queue should be done."""
+    if not waiting:
+        return
+    state = await queue_state.queue_state(store, ws.account)
+    who = state.sentence() or f"sent by {state.feeder} as the account has room"
+    finish = ""
+    with contextlib.suppress(StoreError):
+        forecast = await eta.forecast(store)
+        if forecast.queue is not None:
+            finish = (f"; the queue is done {eta.when(forecast.queue.p50)} (p90 "
+                      f"{eta.when(forecast.queue.p90)})")
+    err(f"{waiting:,} queued ({state.queued:,} in the queue): {who}{finish}")
 
 
 # -- what to send --------------------------------------------------------------------------
@@ -244,76 +309,3 @@ async def _dry_run(store: TaskStore, to_send: list[batch.BatchItem], cost: Estim
         f"{' (times from your history)' if typical else ' (typical times: no history yet)'}")
     say(f"cost: {cost.sentence()}")
     say("nothing was sent (--dry-run)")
-
-
-# -- sending --------------------------------------------------------------------------------
-
-
-async def _send(store: TaskStore, client: DashScopeClient, intent: Intent, total: int,
-                first_poll: float, pace: float) -> tuple[list[Generation], bool]:
-    rows: list[Generation] = []
-    failed = False
-    progress = _Progress(total)
-    if intent.plan is not None:
-        async for step in batch.send_batch(store, client, intent.plan,
-                                           first_poll_after=first_poll, pace=pace):
-            rows.append(step.generation)
-            if step.sent:
-                progress.step(step.item.line, step.generation, step.error)
-            if step.error is not None:
-                failed = True
-                _say_error(step.generation, step.error)
-                if step.stops:
-                    err("the rest of the batch was not sent; run the same command again "
-                        "to send it (nothing is sent twice)")
-        progress.done()
-        return rows, failed
-    async for outcome in submit_all(store, client, [item.request for item in intent.items],
-                                    first_poll_after=first_poll, pace=pace):
-        rows.append(outcome.generation)
-        progress.step(None, outcome.generation, outcome.error)
-        if outcome.error is not None:
-            failed = True
-            _say_error(outcome.generation, outcome.error)
-    progress.done()
-    return rows, failed
-
-
-def _say_error(row: Generation, error: DashScopeError) -> None:
-    if error.ambiguous:
-        err(f"the create request for #{row.id} got no clear answer ({error}); a task may "
-            f"exist and be billed. It was NOT re-sent. Run `pixverse-tui resolve {row.id}` "
-            "to look for it.")
-    elif isinstance(error, RequestInvalid):  # refused here: nothing left this machine
-        err(f"#{row.id}: {error}")
-    else:
-        err(f"the service refused #{row.id}: {describe(error)}")
-
-
-class _Progress:
-    """``[12/63] line 14 → 2f9c1a0e`` on standard error: one line rewritten on a
-    terminal, a line per task elsewhere (a log)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.count = 0
-        self.live = sys.stderr.isatty()
-        self.shown = total > 1
-
-    def step(self, line: int | None, row: Generation, error: DashScopeError | None) -> None:
-        self.count += 1
-        if not self.shown:
-            return
-        where = f"line {line} " if line is not None else ""
-        what = "not sent" if isinstance(error, RequestInvalid) else (
-            "refused" if error is not None and not error.ambiguous else (
-                "UNCONFIRMED" if error is not None else (row.task_id or "?")[:8]))
-        text = printable(f"[{self.count}/{self.total}] {where}→ {what}")
-        if self.live:
-            print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    def done(self) -> None:
-        if self.shown and self.live and self.count:
-            print(file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 from storage import Generation, TaskStore
@@ -22,7 +23,39 @@ from tui.engine.following.poller import PollingHalted, same_service, why_not_fin
 from tui.engine.media.download import DownloadError
 from tui.engine.media.saver import Saver
 from tui.engine.submitting import resolve
+from tui.engine.submitting.feeder import looked_at_soon
 from tui.engine.workspace import Workspace
+
+STUCK_LOOK = 1.0  # seconds between looks at whether the rows waited for can still move
+
+
+async def _unless_stuck(store: TaskStore, waiting: Awaitable[list[Generation]],
+                        ids: set[int]) -> list[Generation]:
+    """What ``waiting`` returns — unless rows it waits for are queued behind a pause (the
+    whole queue's, or their batch's): then a Problem says so, instead of waiting forever."""
+    job = asyncio.ensure_future(waiting)
+    try:
+        while True:
+            done, _ = await asyncio.wait({job}, timeout=STUCK_LOOK)
+            if done:
+                return job.result()
+            pauses = await store.queue.pauses()
+            if not pauses:
+                continue
+            held = {p.batch_id for p in pauses}
+            stuck = [row for row in await store.generations.get_many(ids) if row.queued and (
+                None in held or row.batch_id in held)]
+            if stuck:
+                whole = next((p for p in pauses if p.batch_id is None), None)
+                why = (f"the queue is paused ({whole.reason or 'by a user'})" if whole
+                       else f"batch {stuck[0].batch_id} is paused")
+                raise Problem(f"stopped waiting: {why}; {len(stuck)} of these still "
+                              "queued. `pixverse-tui queue resume` sends them")
+    finally:
+        if not job.done():
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PollingHalted):
+                await job
 
 
 def _say_waiting(rows: list[Generation]) -> None:
@@ -66,8 +99,14 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
                         rescue_every=None)
     await follower.begin()  # before polling: nothing ends unheard
     following = asyncio.create_task(follower.run())
+    # Whoever polls feeds the queue: a queued row waited for is sent from here too.
+    feeder = ws.feeder(store, client, polling=lambda: poller.polling,
+                       sent=looked_at_soon(poller), time_scale=time_scale)
+    feeding = asyncio.create_task(feeder.run())
     try:
-        rows = await poller.wait_for({r.id for r in rows if r not in elsewhere})
+        rows = await _unless_stuck(store, poller.wait_for({r.id for r in rows
+                                                           if r not in elsewhere}),
+                                   {r.id for r in rows})
         following.cancel()
         if saver is not None:
             await saver.settle()
@@ -79,9 +118,10 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
     except PollingHalted as exc:
         raise Problem(f"stopped waiting: {describe(exc.cause)}") from None
     finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
+        for job in (following, feeding):
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
         if saver is not None:
             await saver.stop()
             await saver.downloader.aclose()
@@ -97,6 +137,12 @@ async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace
                 "hours) or never existed for this API key")
         elif row.status == "CANCELED":
             err(f"{row.task_id} was canceled")
+        elif row.task_id is None and row.display_status == "UNCONFIRMED":
+            err(f"the create request for #{row.id} got no clear answer; a task may exist. It "
+                f"was NOT re-sent: `pixverse-tui resolve {row.id}` looks for it")
+        elif row.task_id is None and row.display_status == "REJECTED":
+            err(f"the service refused #{row.id}: {row.error_code or '(no code)'}: "
+                f"{row.error_message or '(no message)'}")
         elif row.task_id is None:
             err(f"#{row.id} has no task to wait for ({row.display_status})")
     saved = not download or saver is None or not saver.failed & {r.id for r in rows}

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from storage import Generation
+from storage import Generation, StoreError, TaskStore
 from storage.clock import now_iso
 from storage.redact import scrub
 from tui import safe_text
@@ -33,7 +33,10 @@ from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save
 from tui.engine.following.poller import Health, HealthFeed
 from tui.engine.following.signals import NotifySettings
 from tui.engine.media.saver import Saver
+from tui.engine.submitting.feeder import looked_at_soon
 from tui.engine.workspace import Workspace
+
+PAUSES_EVERY = 2.0  # seconds between looks at what is paused
 
 MARKS = {"SUCCEEDED": "✔", "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?"}
 
@@ -116,6 +119,23 @@ async def _tell_health(feed: HealthFeed, tell: Callable[[Health, str], None]) ->
         tell(health, detail)
 
 
+async def _tell_pauses(store: TaskStore) -> None:
+    """A line when the queue (or a batch) is paused or resumed — by anyone: a user, or the
+    feeder (a refused key, a quota, a budget)."""
+    told: dict[str | None, str | None] = {}
+    while True:
+        with contextlib.suppress(StoreError):
+            now = {p.batch_id: p.reason for p in await store.queue.pauses()}
+            for batch_id, reason in now.items():
+                if batch_id not in told or told[batch_id] != reason:
+                    what = f"batch {batch_id}" if batch_id else "the queue"
+                    err(f"{what} is paused" + (f": {reason}" if reason else ""))
+            for batch_id in set(told) - set(now):
+                err(f"{f'batch {batch_id}' if batch_id else 'the queue'} resumed")
+            told = now
+        await asyncio.sleep(PAUSES_EVERY)
+
+
 async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
     download = args.download if args.download is not None else bool(
         ws.settings.get("downloads", "auto"))
@@ -130,12 +150,17 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
         follower = Follower(store, tell=printer, notify=signal_settings(args.signal),
                             write=write, bell=lambda: write("\a"),
                             polling=lambda: poller.polling, download=lambda: download)
+        # Whoever polls the account feeds the queue: this process, while it holds the lease.
+        feeder = ws.feeder(store, client, polling=lambda: poller.polling,
+                           sent=looked_at_soon(poller), time_scale=args.time_scale)
         in_flight = await follower.begin()  # before the poller runs: nothing ends unseen
+        queued = (await store.history.counts("")).queued
         err(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "
-            f"flight{'; finished videos are downloaded' if download else ''} "
-            "(ctrl+c stops)")
+            f"flight{f' and {queued:,} queued' if queued else ''}"
+            f"{'; finished videos are downloaded' if download else ''} (ctrl+c stops)")
         jobs = [asyncio.create_task(_tell_health(poller.health_changes(), printer.health)),
-                asyncio.create_task(poller.run())]
+                asyncio.create_task(poller.run()), asyncio.create_task(feeder.run()),
+                asyncio.create_task(_tell_pauses(store))]
         try:
             await follower.run()
         finally:

@@ -114,6 +114,13 @@ def _url_problem(value: str) -> str | None:
     return None if problem is None else f"cannot be used: {problem}"
 
 
+def _name_problem(value: str, longest: int) -> str | None:
+    """A name shown to the whole team: printable, on one line, not blank, not too long."""
+    if not value.strip() or not value.isprintable() or len(value) > longest:
+        return f"must be a name of 1 to {longest} printable characters on one line"
+    return None
+
+
 def _template_problem(value: str) -> str | None:
     try:
         check_template(value)
@@ -163,6 +170,10 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
         "url": Rule((str,), None, url_problem),
     },
+    "team": {  # who submits (default user@host) and which machine saves (default host)
+        "name": Rule((str,), None, lambda v: _name_problem(v, 100)),
+        "machine": Rule((str,), None, lambda v: _name_problem(v, 64)),
+    },
     "player": {
         "command": Rule((str,), None),  # e.g. "mpv" or "vlc --fullscreen"
     },
@@ -185,6 +196,13 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         # what one submission (a prompt, a template, a batch file) may make at most:
         # counted before anything is expanded, refused above
         "max_tasks": Rule((int,), MAX_TASKS, _between(1, 100_000)),
+    },
+    "queue": {  # the local queue (docs/queue.md)
+        # tasks sent ahead to wait at the service beyond the five it runs
+        "ahead": Rule((int,), 5, _between(0, 100)),
+        # a task that failed by the service's own error (or with no reason) is queued
+        # again at most this many times, with its seed; moderation and bad parameters never
+        "retry_failed": Rule((int,), 0, _between(0, 10)),
     },
     "templates": {},  # name -> prompt template; also templates.toml beside config.toml
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 _EXPLAIN: dict[str, tuple[str, str]] = {
     "InvalidApiKey": ("The API key is missing, wrong, or from another region.",
                       "Check DASHSCOPE_API_KEY and that the endpoint's region matches the key."),
@@ -51,3 +53,42 @@ def explain(code: str | None) -> tuple[str, str]:
     if family in _EXPLAIN:
         return _EXPLAIN[family]
     return (f"The service reported {code}.", "See the message; submit again if it was transient.")
+
+
+class FailureClass(StrEnum):
+    """Why a task failed (or a create was refused), sorted by what to do about it."""
+
+    MODERATION = "refused by moderation"  # change the prompt; never retried by itself
+    PARAMETER = "bad parameter"  # fix the request; never retried by itself
+    QUOTA = "quota or limits"  # the account: key, quota, arrears, access, rate
+    SERVICE = "service error"  # the service's own trouble: worth another try
+    NO_REASON = "no reason given"  # FAILED without a code: worth another try
+    OTHER = "other"
+
+
+_MODERATION = frozenset({"DataInspectionFailed", "IPInfringementSuspect"})
+_PARAMETER = frozenset({"InvalidParameter", "BadRequest"})
+_QUOTA = frozenset({"Throttling", "Arrearage", "InvalidApiKey", "AccessDenied"})
+# The service's own errors, by full code (a second backend's SQL matches them exactly).
+SERVICE_CODES = ("InternalError", "InternalError.Algo", "InternalError.Timeout",
+                 "InternalError.Unknown", "ModelUnavailable", "ModelServingError",
+                 "ServiceUnavailable", "SystemError")
+# What ``[queue] retry_failed`` queues again: never moderation or a bad parameter.
+RETRIED = frozenset({FailureClass.SERVICE, FailureClass.NO_REASON})
+NEVER_RETRIED = frozenset({FailureClass.MODERATION, FailureClass.PARAMETER})
+
+
+def failure_class(code: str | None) -> FailureClass:
+    """The cause of a failure, from the protocol's error code (None: no reason given)."""
+    if not code:
+        return FailureClass.NO_REASON
+    if code in SERVICE_CODES or code.split(".", 1)[0] in ("InternalError", "SystemError"):
+        return FailureClass.SERVICE
+    family = code.split(".", 1)[0]
+    if code in _MODERATION or family in _MODERATION:
+        return FailureClass.MODERATION
+    if family in _PARAMETER:
+        return FailureClass.PARAMETER
+    if family in _QUOTA or code.startswith("Model.AccessDenied"):
+        return FailureClass.QUOTA
+    return FailureClass.OTHER

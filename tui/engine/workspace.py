@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage import Generation, TaskStore, open_store, store_location
+from storage.records import Who
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
 from tui.engine import relocation
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from tui.engine.following.poller import PollScheduler, PollSettings
     from tui.engine.history import trash
     from tui.engine.media.download import Downloader
+    from tui.engine.submitting.feeder import Feeder, QueueSettings
 
 
 class MissingKey(Exception):
@@ -95,10 +97,18 @@ class Workspace:
             return self.paths.database
         return store_location(self.settings.get("store", "url"), self.paths.database)
 
+    @property
+    def who(self) -> Who:
+        """Who submits from here and which machine saves here: ``[team] name`` (default
+        ``user@host``) and ``[team] machine`` (default the host name)."""
+        here = Who.here()
+        name, machine = self.settings.get("team", "name"), self.settings.get("team", "machine")
+        return Who((name or here.person).strip(), (machine or here.machine).strip())
+
     async def open_store(self, *, tidy: bool = True) -> TaskStore:
         """The store, tidied first (``tidy_store``) — unless ``tidy`` is off: a front end
         that shows something first (``list``, the dashboard) tidies after it has."""
-        store = await open_store(self.store_location)
+        store = await open_store(self.store_location, who=self.who)
         if tidy:
             try:
                 await self.tidy_store(store)
@@ -146,10 +156,41 @@ class Workspace:
     def poller(self, store: TaskStore, client: DashScopeClient, *,
                time_scale: float | None = None, **hooks: Any) -> PollScheduler:
         """The account's poll scheduler (it polls only while it holds the account's lease)."""
+        from tui.engine.following.account import poller_owner
         from tui.engine.following.poller import PollScheduler
 
         return PollScheduler(store, client, self.poll_settings(time_scale),
-                             account=self.account, **hooks)
+                             account=self.account, owner=poller_owner(self.who.person),
+                             **hooks)
+
+    def queue_settings(self) -> QueueSettings:
+        from tui.engine.submitting.feeder import QueueSettings
+
+        q = self.settings.section("queue")
+        return QueueSettings(ahead=int(q["ahead"]), retry_failed=int(q["retry_failed"]))
+
+    def feeder(self, store: TaskStore, client: DashScopeClient, *,
+               polling: Callable[[], bool] = lambda: True,
+               sent: Callable[[Generation], None] = lambda _row: None,
+               time_scale: float | None = None) -> Feeder:
+        """The queue's feeder (it feeds only while ``polling()``: this process polls the
+        account), within ``[queue]`` and ``[budget]``."""
+        from storage.clock import utc_now
+        from tui.engine.submitting.feeder import Feeder
+        from tui.engine.submitting.prices import BudgetState, Prices, budget_state
+        from tui.engine.submitting.submit import CREATE_PACE
+
+        scale = time_scale or self.time_scale
+        prices = Prices.from_settings(self.settings.section("prices"))
+
+        async def budget() -> BudgetState:
+            return await budget_state(store, prices, self.settings.section("budget"),
+                                      utc_now())
+
+        return Feeder(store, client, self.queue_settings(), polling=polling,
+                      first_poll_after=self.poll_settings(scale).first_poll,
+                      pace=CREATE_PACE / scale, time_scale=scale, prices=prices,
+                      budget=budget, sent=sent)
 
     def downloader(self, store: TaskStore, *,
                    on_wait: Callable[[Generation], None] | None = None) -> Downloader:

@@ -173,6 +173,16 @@ ACTIONS: tuple[Action, ...] = (
     _row("table.adopt-foreign", "A", "Adopt foreign", "adopt_foreign", where=(T,),
          reach=Reach.ACCOUNT, writes=True),
     Action("table.fold", "z", "Fold batch", (T,), "fold", reach=Reach.ONE),
+    # -- the local queue (docs/queue.md) -------------------------------------------------
+    _row("table.pause", "p", "Pause/resume batch", "pause", writes=True),
+    Action("queue.pause", "P", "Pause/resume the queue", (M,), "row('pause_queue')",
+           writes=True),
+    _row("table.raise", "plus", "Raise priority", "raise_priority", writes=True),
+    _row("table.lower", "minus", "Lower priority", "lower_priority", writes=True),
+    _row("table.hold", "h", "Hold/release", "hold", writes=True),
+    _row("table.move-up", "K", "Move up the queue", "move_up", writes=True),
+    _row("table.move-down", "J", "Move down the queue", "move_down", writes=True),
+    _row("table.move-top", "T", "Move to the queue's top", "move_top", writes=True),
     _row("table.play", "v", "Play", "play", footer=(D,), reach=Reach.ONE),
     # -- the detail pane ---------------------------------------------------------------
     Action("detail.leave", "escape", "To tasks", (P,), "focus_tasks", footer=(P,)),

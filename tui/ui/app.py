@@ -285,10 +285,18 @@ class PixverseApp(App[str | None]):
         services = self.services
         if services.store is None or services.client is None or self._ending:
             return
-        services.poller = self.ws.poller(services.store, services.client)
+        poller = services.poller = self.ws.poller(services.store, services.client)
         self.run_worker(self._tell_health(services.poller.health_changes()), name="health",
                         group="poller-health", exclusive=True, exit_on_error=False)
         self.run_worker(services.poller.run(), name="poller", group="poller", exclusive=True,
+                        exit_on_error=False)
+        # Whoever polls the account feeds the queue: this dashboard, while it holds the lease.
+        from tui.engine.submitting.feeder import looked_at_soon
+
+        services.feeder = self.ws.feeder(services.store, services.client,
+                                         polling=lambda: poller.polling,
+                                         sent=looked_at_soon(poller))
+        self.run_worker(services.feeder.run(), name="queue feeder", group="poller",
                         exit_on_error=False)
 
     def _to_main(self, message: Any) -> None:

@@ -15,8 +15,8 @@ from storage.records import LIVE, BatchSummary
 from tui.engine.history import timeline
 from tui.safe_text import printable
 
-ICONS = {"PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔", "FAILED": "✘",
-         "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
+ICONS = {"QUEUED": "≡", "PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ", "SUCCEEDED": "✔",
+         "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?", "SUBMITTING": "↑", "UNCONFIRMED": "!",
          "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
@@ -89,7 +89,14 @@ def download_text(row: Generation) -> str:
         return "✘ retry"
     if state in ("expired", "refused"):
         return f"✘ {state}"
-    return ""
+    return elsewhere_text(row)
+
+
+def elsewhere_text(row: Generation) -> str:
+    """Where else the video is saved, when not here: ``on studio-2`` (``+`` if on more)."""
+    if not row.saved_on or row.download_state in ("done", "downloading"):
+        return ""
+    return f"on {row.saved_on[0]}" + ("+" if len(row.saved_on) > 1 else "")
 
 
 def progress(summary: BatchSummary, width: int = 6) -> str:
@@ -107,6 +114,8 @@ def status_label(row: Generation, now: datetime, batch: BatchSummary | None = No
             + " " + progress(batch)
     status = row.display_status
     label = f"{ICONS.get(status, '·')} {status}"
+    if row.queued and row.queue_held:
+        label += " held"
     if status in TICKING:
         label += f" {clock_span(elapsed(row, now))}"
     return label

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage import TaskStore
+from storage import TaskStore, process_tag
 from storage.clock import utc_now
 from tui.engine.workspace import Workspace
 from tui.ui import actions
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tui.dashscope import DashScopeClient
     from tui.engine.following.poller import PollScheduler
     from tui.engine.media.download import Downloader
+    from tui.engine.submitting.feeder import Feeder
 
 
 def _nothing(*_: object) -> None:
@@ -37,6 +38,7 @@ class Services:
     graphics: str | None = None  # the terminal's graphics protocol, if it has one
     store: TaskStore | None = None
     poller: PollScheduler | None = None
+    feeder: Feeder | None = None  # sends the queue while this process polls the account
     write_terminal: Callable[[str], None] = _nothing  # an escape sequence, to the terminal
     bell: Callable[[], None] = _nothing
     read_only: bool = False  # --read-only: a viewer's dashboard (``actions.for_viewers``)
@@ -99,6 +101,20 @@ class Services:
         if self.poller is not None:
             self.poller.submitted()
             await self.poller.nudge()
+
+    async def send_queued(self, ids: list[int], *, over_budget: bool = False) -> None:
+        """Send these queued items now, as the account has room: by this process's feeder
+        when it polls, else as a one-off sender when nobody else feeds the queue (else
+        whoever does is asked to look now)."""
+        from tui.engine.submitting import queue
+
+        if self.feeder is not None and self.polling:
+            await self.feeder.feed(only=ids, over_budget=over_budget)
+        elif self.client is not None:
+            feeder = self.feeder or self.ws.feeder(self.db, self.client)
+            await queue.send_own(self.db, feeder, ids, account=self.ws.account,
+                                 owner=f"{process_tag()}:dashboard", over_budget=over_budget)
+        await self.submitted()
 
     def refused(self, run: str) -> str | None:
         """Why this dashboard will not do the Textual action ``run`` (one sentence), or

@@ -41,7 +41,7 @@ FRACTIONS = ("luminosity_spread", "text_alpha")
 KEYS = ("name", *COLOURS, *SWITCHES, *FRACTIONS, "variables")
 STATUS_FALLBACK = {"PENDING": "warning", "RUNNING": "primary", "SUCCEEDED": "success",
                    "FAILED": "error", "REJECTED": "error", "UNCONFIRMED": "accent",
-                   "SUBMITTING": "primary"}
+                   "SUBMITTING": "primary", "QUEUED": "secondary"}
 MAX_FILE = 256 * 1024  # bytes: a theme is a few dozen lines
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
 VARIABLE = re.compile(r"[A-Za-z0-9_-]{1,64}")

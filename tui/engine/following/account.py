@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import os
 from collections.abc import Awaitable, Callable
 
 from storage import StoreError
@@ -24,6 +26,21 @@ def account_id(base_url: str, key: ApiKey) -> str:
     """A stable name for (endpoint, key) that cannot be turned back into the key."""
     material = f"pixverse-tui account\n{base_url.rstrip('/')}\n{key.reveal()}"
     return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+_pollers = itertools.count(1)
+
+
+def poller_owner(person: str) -> str:
+    """Names one poller as the account lease's holder: who runs it (``user@host``, or
+    ``[team] name``), then this process and the poller — ``alice@studio-2:4123:1``."""
+    return f"{person}:{os.getpid()}:{next(_pollers)}"
+
+
+def holder_name(owner: str) -> str:
+    """Who a lease holder is, as the status bar shows it: ``alice@studio-2`` (an older
+    ``host:pid:n`` holder: its host)."""
+    return owner.rsplit(":", 2)[0] if owner.count(":") >= 2 else owner
 
 
 class SharedBudget:

@@ -40,7 +40,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from storage import ChangeFeed, Generation, StoreError, TaskStore, can_advance
+from storage import (
+    ChangeFeed,
+    Generation,
+    StoreError,
+    StoreUnavailable,
+    TaskStore,
+    can_advance,
+)
 from storage.clock import iso, parse_iso, utc_now
 from storage.history import HistoryFilter
 from storage.processes import holder_name, poller_tag
@@ -66,11 +73,13 @@ class Health(enum.Enum):
     OFFLINE = "offline"
     HALTED = "halted"  # every request would fail alike (key refused, wrong endpoint)
     STORE_BUSY = "database busy"
+    STORE_DOWN = "database unreachable"  # StoreUnavailable: retried, later and later
     FOLLOWER = "followed"  # another process polls this account; we read the store
 
 
 HALTED_RETRY = (30.0, 600.0)  # real seconds before trying again while halted: doubling
 STORE_RETRY = 2.0  # real seconds before trying again after a database error
+STORE_RETRY_MOST = 30.0  # …doubling while it keeps failing, up to this
 WAIT_GIVE_UP = 10  # consecutive failed polls of one task before `wait` stops waiting for it
 LEASE_RENEW = 2.5  # real seconds between renewals of the account's poller lease (10 s)
 LEASE_TRY = 1.25  # real seconds between a follower's tries to take it (takeover ≤ ~12 s)
@@ -201,6 +210,7 @@ class PollScheduler:
             self.settings.queries_per_second * self.settings.time_scale)
         _LeaseGuard.install(client)
         self._backoff_until = 0.0
+        self._store_wait = 0.0  # seconds of the last wait after a database error
         self._backoff = 0.0
         self._trouble_since: float | None = None  # when the current back-off or halt began
         self._halt_wait = 0.0
@@ -607,6 +617,7 @@ class PollScheduler:
         guarded = _ROUND_LEASE.set(self._may_poll)  # every attempt checks (and renews) it
         try:
             if not await self._may_poll():
+                self._store_wait = 0.0  # the lease said who polls: the store answers
                 return
             await self._seed_timing()
             if time.monotonic() < self._backoff_until:
@@ -617,9 +628,13 @@ class PollScheduler:
                 await self._looks_around(live)
             await self._poll_due()
             await self._plan()
+            self._store_wait = 0.0
         except StoreError as exc:
-            self._backoff_until = max(self._backoff_until, time.monotonic() + STORE_RETRY)
-            self._set_health(Health.STORE_BUSY, str(exc))
+            self._store_wait = min(STORE_RETRY_MOST, max(STORE_RETRY, self._store_wait * 2))
+            self._backoff_until = max(self._backoff_until, time.monotonic() + self._store_wait)
+            down = isinstance(exc, StoreUnavailable)
+            self._set_health(Health.STORE_DOWN if down else Health.STORE_BUSY,
+                             f"{exc} — next try in {self._store_wait:.0f} s")
         except LeaseLapsed:  # renewals failed or came too late: ask again next round
             self._lease_checked = -LEASE_RENEW
             with contextlib.suppress(StoreError):
@@ -701,7 +716,8 @@ class PollScheduler:
                 await self.store.leases.release(self.account, self.owner)
 
     async def _sleep(self) -> None:
-        if self.health is Health.STORE_BUSY and time.monotonic() >= self._backoff_until:
+        if self.health in (Health.STORE_BUSY, Health.STORE_DOWN) \
+                and time.monotonic() >= self._backoff_until:
             self._set_health(Health.OK, "")
         now = time.monotonic()
         wait = self._scaled(self.settings.max_interval)
@@ -734,7 +750,10 @@ def same_service(endpoint: str, base_url: str) -> bool:
 
 
 def waiting(row: Generation) -> bool:
-    """Whether ``wait`` should go on waiting for this row."""
+    """Whether ``wait`` should go on waiting for this row: followed (and answering), or
+    not sent yet — queued, or being sent (whoever polls the account feeds the queue)."""
+    if row.forgotten_at is None and row.submission in ("queued", "sending"):
+        return True
     return row.followed and row.poll_failures < WAIT_GIVE_UP
 
 

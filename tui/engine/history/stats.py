@@ -15,6 +15,7 @@ from typing import Any
 from storage import Generation, TaskStore
 from storage.clock import parse_iso, utc_now
 from storage.history import HistoryFilter
+from tui.dashscope.explain import failure_class
 from tui.dashscope.sizes import tier_and_ratio
 from tui.engine.history import timeline
 from tui.engine.submitting.prices import BudgetState, Prices, budget_state, price_per_second
@@ -54,6 +55,7 @@ class Stats:
     per_day: dict[str, dict[str, float]] = field(default_factory=dict)
     tiers: dict[str, TierStats] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
+    causes: Counter[str] = field(default_factory=Counter)  # failures by cause (FailureClass)
     cost: float | None = None
     currency: str | None = None
     unpriced: set[str] = field(default_factory=set)
@@ -76,6 +78,7 @@ class Stats:
             "tiers": {tier: s.summary() for tier, s in sorted(self.tiers.items(),
                                                               key=lambda kv: _tier_order(kv[0]))},
             "errors": self.errors.most_common(10),
+            "failure_causes": dict(self.causes.most_common()),
             "estimated_cost": None if self.cost is None else round(self.cost, 4),
             "currency": self.currency, "unpriced_tiers": sorted(self.unpriced),
             "budget": None if self.budget is None else {
@@ -119,6 +122,7 @@ def add(stats: Stats, row: StatRow | Generation, prices: dict[str, Any]) -> None
     if status == "FAILED" or row.submission == "rejected":
         stats.failed += 1
         stats.errors[row.error_code or "(no code)"] += 1
+        stats.causes[failure_class(row.error_code).value] += 1
     if status != "SUCCEEDED":
         return
     stats.succeeded += 1
@@ -207,6 +211,12 @@ def report(stats: Stats) -> str:
             lines.append(f"  {pad(tier, 12)} {s['videos']:>7}  {s['seconds']:>7.0f}  "
                          f"{s['with_audio']:>5}  {_pair(s['queue_median'], s['queue_p95']):>14}"
                          f"  {_pair(s['generation_median'], s['generation_p95']):>18}")
+    if stats.causes:
+        lines.append("")
+        lines.append("failures by cause (service errors and no reason: [queue] retry_failed "
+                     "queues them again)")
+        for cause, n in stats.causes.most_common():
+            lines.append(f"  {n:>5}  {cause}")
     if stats.errors:
         lines.append("")
         lines.append("most common errors")

@@ -36,6 +36,7 @@ from storage.records import (
     STATUS_RANK,
     SUBMISSION_ABANDONED,
     SUBMISSION_ACCEPTED,
+    SUBMISSION_QUEUED,
     SUBMISSION_REJECTED,
     SUBMISSION_SENDING,
     SUBMISSION_TRACKED,
@@ -218,8 +219,9 @@ FIELDS: dict[str, Check] = {
     "audio": _flag,
     "watermark": _flag,
     "seed": _optional(_whole(0, SEED_MAX)),
-    "submission": _one_of(SUBMISSION_SENDING, SUBMISSION_ACCEPTED, SUBMISSION_REJECTED,
-                          SUBMISSION_UNCONFIRMED, SUBMISSION_ABANDONED, SUBMISSION_TRACKED),
+    "submission": _one_of(SUBMISSION_QUEUED, SUBMISSION_SENDING, SUBMISSION_ACCEPTED,
+                          SUBMISSION_REJECTED, SUBMISSION_UNCONFIRMED, SUBMISSION_ABANDONED,
+                          SUBMISSION_TRACKED),
     "submission_note": _optional(_text),
     "task_id": _optional(_task_id),
     "status": _optional(_one_of(*STATUS_RANK)),
@@ -255,6 +257,7 @@ FIELDS: dict[str, Check] = {
     "favourite": _flag,
     "note": _optional(_text),
     "batch_id": _optional(_matching(r"[0-9A-Za-z_-]{1,64}", "a batch id")),
+    "submitted_by": _optional(_text),
 }
 
 EVENT_FIELDS: dict[str, Check] = {"at": _moment, "status": _words, "detail": _optional(_text)}
@@ -342,6 +345,10 @@ def check_record(found: Any) -> dict[str, Any]:
     for applies, sentence in _ROW_RULES:
         if not applies(record):
             raise ImportProblem(sentence)
+    if record["submission"] == SUBMISSION_QUEUED:  # the other machine's queue may send it:
+        record.update(submission=SUBMISSION_ABANDONED,  # never from here as well
+                      submission_note="queued on the machine that exported it; not sent "
+                                      "from here")
     return _as_data(record)
 
 

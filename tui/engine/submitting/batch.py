@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from storage import Generation, TaskStore
 from storage.records import (
     SUBMISSION_ABANDONED,
+    SUBMISSION_QUEUED,
     SUBMISSION_REJECTED,
     SUBMISSION_SENDING,
     SUBMISSION_UNCONFIRMED,
@@ -40,7 +41,13 @@ from tui.dashscope.sizes import SEED_MAX, tier_and_ratio
 from tui.dashscope.validation import check_request
 from tui.engine.submitting import templates
 from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
-from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, send_intent, variation_seeds
+from tui.engine.submitting.submit import (
+    CREATE_PACE,
+    FIRST_POLL_AFTER,
+    record_first,
+    send_intent,
+    variation_seeds,
+)
 from tui.text_input import BOM, BadText, decode, split_lines, unicode_problem
 
 if TYPE_CHECKING:
@@ -257,6 +264,7 @@ class Survey:
     """What became of each item in earlier runs."""
 
     to_send: list[BatchItem] = field(default_factory=list)
+    queued: list[Generation] = field(default_factory=list)  # waiting in the local queue
     sent: list[Generation] = field(default_factory=list)  # a task exists (or existed)
     sending: list[Generation] = field(default_factory=list)  # a live process is sending it
     in_doubt: list[Generation] = field(default_factory=list)  # UNCONFIRMED
@@ -267,6 +275,8 @@ class Survey:
         parts = []
         if self.sent:
             parts.append(f"{len(self.sent)} sent before")
+        if self.queued:
+            parts.append(f"{len(self.queued)} queued")
         parts.append(f"{len(self.to_send)} to send"
                      + (f" ({self.again} refused or abandoned before)" if self.again else ""))
         if self.sending:
@@ -287,6 +297,8 @@ async def survey(store: TaskStore, plan: BatchPlan) -> Survey:
         elif row.submission in (SUBMISSION_REJECTED, SUBMISSION_ABANDONED):
             result.to_send.append(item)
             result.again += 1
+        elif row.submission == SUBMISSION_QUEUED:
+            result.queued.append(row)
         elif row.submission == SUBMISSION_SENDING:
             result.sending.append(row)
         elif row.submission == SUBMISSION_UNCONFIRMED:
@@ -348,11 +360,11 @@ async def send_batch(store: TaskStore, client: DashScopeClient, plan: BatchPlan,
     sent_any = False
     for item in plan.items:
         request = item.request
-        row, mine = await store.intents.claim(
+        row, mine = await record_first(store.intents.claim(
             item.key, endpoint=client.base_url, model=request.model, prompt=request.prompt,
             size=request.size, duration=request.duration, audio=request.audio,
             watermark=request.watermark, seed=request.seed, batch_id=plan.batch_id,
-            tags=item.tags, note=item.note)
+            tags=item.tags, note=item.note))
         if not mine:
             yield BatchStep(item, row, sent=False)
             continue

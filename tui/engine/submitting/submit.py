@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from storage import Generation, StoreError, TaskStore
 from tui.dashscope import DashScopeError, GenerationRequest, RequestInvalid
@@ -23,8 +23,28 @@ from tui.dashscope.validation import check_request
 if TYPE_CHECKING:
     from tui.dashscope import DashScopeClient
 
+T = TypeVar("T")
+
 FIRST_POLL_AFTER = 3.0
 CREATE_PACE = 0.25  # seconds between creates: the service allows 5 per second per key
+
+
+class IntentNotRecorded(StoreError):
+    """The store could not record the intent (unreachable, full, read-only), so its create
+    was never sent: nothing was created, nothing is billed."""
+
+    def __init__(self, cause: StoreError) -> None:
+        super().__init__(f"nothing was sent: the intent could not be recorded first ({cause})")
+        self.cause = cause
+
+
+async def record_first(recording: Awaitable[T]) -> T:
+    """An intent being recorded (``intents.add``, ``intents.claim``): its ``StoreError``
+    becomes ``IntentNotRecorded`` — the create that would follow is not sent."""
+    try:
+        return await recording
+    except StoreError as exc:
+        raise IntentNotRecorded(exc) from None
 
 
 class CreatedButNotRecorded(Exception):
@@ -59,10 +79,10 @@ async def submit(store: TaskStore, client: DashScopeClient, req: GenerationReque
         raise RequestInvalid(verdict.problems)
     if not 0 <= first_poll_after <= 3600:  # also nan and inf: nothing may fail after sending
         first_poll_after = FIRST_POLL_AFTER
-    row = await store.intents.add(
+    row = await record_first(store.intents.add(
         endpoint=client.base_url, model=req.model, prompt=req.prompt, size=req.size,
         duration=req.duration, audio=req.audio, watermark=req.watermark, seed=req.seed,
-        batch_id=batch_id)
+        batch_id=batch_id))
     return await send_intent(store, client, row, req, first_poll_after=first_poll_after)
 
 

@@ -35,6 +35,7 @@ from tui.ui.commands.plans import (
     ShowStats,
     plural,
 )
+from tui.ui.commands.queue import QueueCommands
 from tui.ui.services import Services
 from tui.ui.view.history import HistoryView
 
@@ -69,6 +70,23 @@ class RowCommands:
             "favourite": self.favourite, "tags": self.tags, "note": self.note,
             "forget": self.forget, "undo_forget": self.undo_forget, "play": self.play,
             "stats": self.stats}
+        self.queue = QueueCommands(services, outlet)
+        self.commands.update({
+            "pause": self._on_targets(self.queue.pause),
+            "pause_queue": lambda _scope: self.queue.pause_queue(),
+            "raise_priority": self._on_targets(lambda rows: self.queue.prioritise(rows, 1)),
+            "lower_priority": self._on_targets(lambda rows: self.queue.prioritise(rows, -1)),
+            "hold": self._on_targets(self.queue.hold),
+            "move_up": self._on_targets(lambda rows: self.queue.move(rows, "up")),
+            "move_down": self._on_targets(lambda rows: self.queue.move(rows, "down")),
+            "move_top": self._on_targets(lambda rows: self.queue.move(rows, "top"))})
+
+    def _on_targets(self, command: Callable[[list[Generation]], Awaitable[Plan]]
+                    ) -> Callable[[Scope], Awaitable[Plan]]:
+        """A command on the marked rows, else the highlighted one."""
+        async def run(scope: Scope) -> Plan:
+            return await command(await self.targets(scope))
+        return run
 
     async def run(self, name: str, scope: Scope) -> Plan:
         """The plan for a row key — or, in a read-only dashboard, one sentence and none
@@ -158,10 +176,20 @@ class RowCommands:
 
     async def cancel(self, scope: Scope) -> Plan:
         rows = await self.targets(scope)
+        queued = [r for r in rows if r.queued]
+        if queued:  # taken off the queue: free, nothing was sent
+            async def take_off() -> None:
+                gone = await self.services.db.queue.cancel([r.id for r in queued])
+                self.notify(f"Took {plural(len(gone), 'task')} off the queue (nothing was "
+                            "sent: nothing is billed).", timeout=4)
+            return self.on_many(queued, scope, f"Take {plural(len(queued), 'queued task')} "
+                                "off the queue (free: nothing was sent)", "Take them off",
+                                take_off, group="cancel")
         pending = [r for r in rows if r.task_id and r.status in (None, "PENDING")]
         if not pending:
             reason = f" ({rows[0].display_status})" if len(rows) == 1 else ""
-            self.notify(f"Only a PENDING task can be canceled{reason}.", severity="warning")
+            self.notify(f"Only a PENDING (or QUEUED) task can be canceled{reason}.",
+                        severity="warning")
             return None
 
         async def cancel() -> None:
@@ -362,8 +390,10 @@ class RowCommands:
         question = (f"{plural(live, 'task')} still run{'s' if live == 1 else ''} on the "
                     "service; forgetting only stops following here.\n" if live else "")
         what = "this generation" if len(rows) == 1 else plural(len(rows), "generation")
-        question += (f"Forget {what}{self.elsewhere(rows, scope)}? It goes to the trash "
-                     f"(ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
+        everyone = " for everyone" if self.services.db.shared else ""
+        question += (f"Forget {what}{self.elsewhere(rows, scope)}{everyone}? It goes to the "
+                     f"trash{' of the team database: it leaves every machine' if everyone else ''}"
+                     f" (ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
                      "days).\n")
         if video is not None:
             question += f"Its file: {video}\n"
@@ -388,8 +418,9 @@ class RowCommands:
             self.forgotten.append(row.id)
             self.view.marks.discard(row.id)
         what = "it" if len(rows) == 1 else "them"
-        self.notify(f"Forgotten{' (its file is in the trash)' if with_file else ''}. Press "
-                    f"ctrl+z to bring {what} back.", timeout=6)
+        everyone = " for everyone" if self.services.db.shared else ""
+        self.notify(f"Forgotten{everyone}{' (its file is in the trash)' if with_file else ''}."
+                    f" Press ctrl+z to bring {what} back.", timeout=6)
 
     async def undo_forget(self, scope: Scope) -> Plan:
         if not self.forgotten:

@@ -1,5 +1,7 @@
 """Sending from the dashboard: the composer's prompt (a template, variations), a re-run,
-a batch file — counted, priced and held against the budgets before anything goes out.
+a batch file — counted, priced and held against the budgets before anything goes out,
+then queued: a prompt ahead of batch lines, sent at once when the account has room; a
+batch file's lines as it has room (docs/queue.md).
 
 The same engine operations as the command line (``batch``, ``prices``,
 ``submit``), so the two cannot drift apart.  Every billed step is a question
@@ -15,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from storage import Generation, StoreError
 from storage.clock import utc_now
 from tui.dashscope import GenerationRequest
 from tui.engine.history import stats
 from tui.engine.submitting import batch
 from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
-from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
+from tui.engine.submitting.submit import CreatedButNotRecorded, IntentNotRecorded, record_first
 from tui.safe_text import printable
 from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural
@@ -98,15 +101,16 @@ class SubmitFlow:
         return await budget_state(self.services.db, self.prices,
                                   self.services.ws.settings.section("budget"), utc_now())
 
-    async def within_budget(self, cost: Estimate, ask: Questions) -> bool:
-        """True when ``cost`` fits every budget — or the user chose to go over."""
+    async def within_budget(self, cost: Estimate, ask: Questions) -> bool | None:
+        """True when ``cost`` fits every budget, None when the user chose to go over it,
+        False when not."""
         refusal = (await self.budget_now()).refusal(cost, OVERRIDE)
         if refusal is None:
             return True
         answer = await ask.choose(printable(refusal[0].upper() + refusal[1:]) + ".",
                                   [("cancel", "Don't send"), ("send", "Send anyway (billed)")],
                                   safe="cancel")
-        return answer == "send"
+        return None if answer == "send" else False
 
     # -- the composer ---------------------------------------------------------------------
 
@@ -159,36 +163,72 @@ class SubmitFlow:
         return True
 
     async def send(self, draft: Draft, from_composer: bool, ask: Questions) -> Sent | None:
-        """Send a claimed draft, each task once; what was sent, if all of it was."""
+        """Queue a claimed draft ahead of batch lines (``queue.PROMPT``) and send it now as
+        the account has room, each task once; what was queued, unless it was refused."""
+        from tui.engine.submitting import queue  # (with the feeder: after the first paint)
+
         client = self.services.client
         assert client is not None
-        sent = 0
+        queued = None
         try:
-            if not await self.within_budget(estimate(draft.requests, self.prices), ask):
+            fits = await self.within_budget(estimate(draft.requests, self.prices), ask)
+            if fits is False:
                 return None
-            async for outcome in submit_all(
-                    self.services.db, client, draft.requests,
-                    first_poll_after=self.services.ws.poll_settings().first_poll):
-                if outcome.error is not None:
-                    self._refused(outcome.error)
+            queued = await record_first(queue.enqueue_requests(
+                self.services.db, client.base_url, draft.requests, priority=queue.PROMPT))
+            await self.services.send_queued(list(queued.queued), over_budget=fits is None)
+            rows = await self.services.db.generations.get_many(queued.queued)
+            for row in rows:
+                if row.display_status in ("REJECTED", "UNCONFIRMED") or (
+                        row.queued and (row.submission_note or "").startswith("not sent:")):
+                    self._told(row)
                     return None
-                sent += 1
-                await self.services.submitted()
-            return Sent(sent, from_composer, draft.text or draft.requests[0].prompt)
+            waiting = sum(1 for row in rows if row.queued)
+            if waiting:  # no room yet, or the queue is paused: it waits, first in line
+                self.outlet.notify(f"{plural(waiting, 'task')} of it wait"
+                                   f"{'s' if waiting == 1 else ''} in the queue, first in "
+                                   "line: sent when a slot frees (the status bar says when, "
+                                   "or why not).", timeout=5)
+            return Sent(len(rows), from_composer, draft.text or draft.requests[0].prompt)
         except CreatedButNotRecorded as exc:
             self.outlet.notify(str(exc), title="Not recorded", severity="error", timeout=60)
             return None
+        except StoreError as exc:
+            if queued is None:  # before anything was queued: the budget, the intent
+                self._not_sent(exc)
+                return None
+            # Queued, not sent: whoever feeds the queue sends it once the database answers.
+            self.outlet.notify(f"Queued, not sent yet: the database did not answer "
+                               f"({printable(str(exc))}); it is sent once it does.",
+                               title="Waiting for the database", severity="warning",
+                               timeout=15)
+            return Sent(len(queued.queued), from_composer,
+                        draft.text or draft.requests[0].prompt)
         finally:
             self.busy = False
 
-    def _refused(self, error: Exception) -> None:
-        if getattr(error, "ambiguous", False):
+    def _not_sent(self, exc: StoreError) -> None:
+        """The database failed before anything was queued: one sentence, the prompt kept."""
+        cause = exc.cause if isinstance(exc, IntentNotRecorded) else exc
+        self.outlet.notify(f"Nothing was sent: the database could not record the intent "
+                           f"first ({printable(str(cause))}). Submit again once it answers.",
+                           title="Not sent", severity="error", timeout=15)
+
+    def _told(self, row: Generation) -> None:
+        """What became of a row that was not created: refused, in doubt, or back in the
+        queue because the service refused the account."""
+        if row.display_status == "UNCONFIRMED":
             self.outlet.notify(
                 "No clear answer to the create request: a task may exist. It was not "
                 "re-sent; select it and press u to resolve.", title="Submission unconfirmed",
                 severity="warning", timeout=15)
+        elif row.display_status == "REJECTED":
+            self.outlet.notify(f"{row.error_code or ''}: {row.error_message or ''}".strip(": "),
+                               title="Refused", severity="error", timeout=10)
         else:
-            self.outlet.notify(str(error), title="Refused", severity="error", timeout=10)
+            self.outlet.notify(f"{row.submission_note}; it waits in the queue, which is "
+                               "paused (the status bar says why).", title="Not sent",
+                               severity="error", timeout=15)
 
     # -- batch files ------------------------------------------------------------------------
 
@@ -226,42 +266,31 @@ class SubmitFlow:
         if self.busy:
             tell("Still submitting; open the batch again when it is done.", severity="warning")
             return
-        if not await self.within_budget(cost, ask):
+        if await self.within_budget(cost, ask) is False:
             return
         self.busy = True
         try:
-            await self._send_batch(plan, len(to_send))
+            await self._queue_batch(plan)
         finally:
             self.busy = False
 
-    async def _send_batch(self, plan: batch.BatchPlan, total: int) -> None:
+    async def _queue_batch(self, plan: batch.BatchPlan) -> None:
+        """Queue the lines (behind prompts typed here: ``queue.BATCH``); whoever polls the
+        account sends them as it has room."""
+        from tui.engine.submitting import queue
+
         client = self.services.client
         assert client is not None
-        tell = self.outlet.notify
-        tell(f"Sending {plural(total, 'task')} from {printable(plan.name)}…", timeout=4)
-        sent = 0
-        refused = 0
         try:
-            async for step in batch.send_batch(
-                    self.services.db, client, plan,
-                    first_poll_after=self.services.ws.poll_settings().first_poll):
-                if not step.sent:
-                    continue
-                if step.error is not None:
-                    refused += 1
-                    self._refused(step.error)
-                    if step.stops:
-                        tell("The rest of the batch was not sent; open it again to send it "
-                             "(nothing is sent twice).", severity="warning", timeout=15)
-                        return
-                    continue
-                sent += 1
-                await self.services.submitted()
-        except CreatedButNotRecorded as exc:
-            tell(str(exc), title="Not recorded", severity="error", timeout=60)
+            queued = await record_first(queue.enqueue_plan(self.services.db, client.base_url,
+                                                           plan, priority=queue.BATCH))
+        except StoreError as exc:  # nothing queued: open the batch again
+            self._not_sent(exc)
             return
-        tell(f"Sent {plural(sent, 'task')} from {printable(plan.name)}"
-             + (f"; {refused} refused" if refused else "") + ".", timeout=6)
+        await self.services.submitted()
+        self.outlet.notify(f"Queued {plural(len(queued.queued), 'task')} from "
+                           f"{printable(plan.name)}: sent as the account has room (p pauses "
+                           "the batch).", timeout=6)
 
 
 def _defaults(draft: Draft) -> GenerationRequest:

@@ -51,7 +51,8 @@ class DetailScreen(ModalScreen[None]):
     def _describe(self, details: TaskDetails) -> Text:
         row = details.row
         return describe(row, details.events, self.services.now(),
-                        status_style(self.app.current_theme, row.display_status), details.tags)
+                        status_style(self.app.current_theme, row.display_status), details.tags,
+                        details.by, details.queue)
 
     async def _details(self) -> TaskDetails | None:
         try:

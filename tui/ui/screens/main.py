@@ -26,7 +26,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from storage import StoreError
+from storage import StoreError, StoreUnavailable
 from tui.engine.following.follower import Event, Follower, Save, Told
 from tui.engine.following.signals import NotifySettings, Signals
 from tui.ui import messages
@@ -50,7 +50,9 @@ from tui.ui.widgets.task_table import TaskTable
 
 ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign tasks
 NARROW = 160  # columns below which the detail pane moves under the table
+POLLER_STORE_DOWN = "database unreachable"  # the poller's health (Health.STORE_DOWN)
 TOAST_SECONDS = 4.0  # how long a "finished" toast stays; the next one waits for it to go
+STARTS_EVERY = 2.0  # seconds between updates of where a new prompt would start
 
 
 class MainScreen(Screen[None]):
@@ -142,7 +144,9 @@ class MainScreen(Screen[None]):
         self.post_message(messages.HistoryShown())
         self.run_worker(self.follower.run(), group="follower", exclusive=True,
                         exit_on_error=False)
+        self._show_starts()
         self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
+        self.set_interval(STARTS_EVERY, self._show_starts, name="starts")
         self.call_later(self._look_around)
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
@@ -185,9 +189,24 @@ class MainScreen(Screen[None]):
         elif isinstance(event, Told) and self.app.screen is self:
             self.notify(event.message, title=event.title, timeout=TOAST_SECONDS)
 
+    def on_store_failed(self, message: messages.StoreFailed) -> None:
+        """The database did not answer: the status bar says so (and when it tries again),
+        the view keeps what it shows; only the first failure of an outage is a toast."""
+        if (isinstance(message.error, StoreUnavailable)
+                and not self.panel.store_failed(str(message.error))):
+            message.stop()
+
+    def _show_starts(self) -> None:
+        """The composer says where a prompt typed now would start ("starts in ~4 min")."""
+        self.query_one(Composer).show_starts(self.view.starts())
+
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)
         self.panel.show_figures()
+        if message.health == POLLER_STORE_DOWN:  # the poller met it first (an idle view
+            # reads nothing): the view hears of it as of its own read, and tries again
+            reason = message.detail.rpartition(" — next try in ")[0] or message.detail
+            self.post_message(messages.StoreFailed(StoreUnavailable(reason)))
 
     @tolerant
     async def _look_around(self) -> None:
@@ -305,6 +324,9 @@ class MainScreen(Screen[None]):
     async def _billed(self, sending: Awaitable[Sent | None]) -> None:
         try:
             sent = await sending
+        except StoreError as exc:  # reading what a batch would send: nothing was sent
+            self.post_message(messages.StoreFailed(exc))
+            return
         finally:
             self.call_later(self.refresh_budget)
         if sent is not None:

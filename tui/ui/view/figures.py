@@ -20,8 +20,11 @@ class StatusFigures:
     budget_low: bool = False  # less than a tenth of it left
     health: str = "ok"
     detail: str = ""
+    database: str = ""  # "database unreachable — retrying in 4 s" (``view.reach``), said first
     updated: datetime | None = None
     demo: bool = False
     read_only: bool = False  # --read-only: a viewer's dashboard, said first
     region: str = ""
     endpoint: str = ""
+    queue_problem: str = ""  # why the queue does not move: paused, nobody feeds it
+    queue_done: str = ""  # "done ~14:05 (p90 15:10)": when the queue should be done

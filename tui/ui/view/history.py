@@ -16,16 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from storage import Generation, StatusEvent
+from storage import Generation, StatusEvent, TaskStore
 from storage.clock import iso
 from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
 from tui.config.credentials import region_of
 from tui.engine.following import rescue
+from tui.engine.submitting import eta, queue_state
 from tui.engine.submitting.prices import BudgetState
 from tui.ui.services import Services
 from tui.ui.view.changes import ChangeWatch
 from tui.ui.view.figures import StatusFigures
+from tui.ui.view.reach import Reach
 
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
@@ -34,6 +36,9 @@ SHORT_WINDOW = 20_000  # newest rows a search for only 1–2 character words loo
 COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
 SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
 INDEXED_SORT = "submitted"
+FORECAST_EVERY = 5.0  # seconds between estimates of when the queue is done
+TIMES_EVERY = 60.0  # seconds between reads of the account's generation times
+STARTS_SOON = 30.0  # seconds: a prompt that would start sooner is not said to wait
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class TaskDetails:
     row: Generation
     events: list[StatusEvent]
     tags: list[str]
+    by: str | None = None  # who submitted it, when worth saying (``submitter``)
+    queue: str | None = None  # where it waits in the queue, and when it should start
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,17 @@ async def task_details(services: Services, generation_id: int) -> TaskDetails | 
     if row is None:
         return None
     return TaskDetails(row, await store.generations.events(row.id),
-                       await store.history.tags_of(row.id))
+                       await store.history.tags_of(row.id), submitter(row, store))
+
+
+def submitter(row: Generation, store: TaskStore) -> str | None:
+    """Who submitted a row, as the details say it: always in a team's store; in one's
+    own, only someone else (a row copied from a team) — one's own history reads as
+    before."""
+    if row.submitted_by is None or (not store.shared
+                                    and row.submitted_by == store.who.person):
+        return None
+    return row.submitted_by
 
 
 class HistoryView:
@@ -75,6 +92,7 @@ class HistoryView:
         self.services = services
         self.changes = ChangeWatch(services)
         self.clock = clock
+        self.reach = Reach(clock)  # whether the database answers (the view keeps its rows)
         self.where = HistoryFilter()
         self.sort = INDEXED_SORT
         self.descending = True
@@ -91,6 +109,11 @@ class HistoryView:
         self.foreign = 0
         self.new_above = 0
         self.budget: BudgetState | None = None
+        self.queue: queue_state.QueueState | None = None
+        self.forecast: eta.Forecast | None = None
+        self._times: eta.Times | None = None
+        self._times_at = -TIMES_EVERY
+        self._forecast_at = -FORECAST_EVERY
         self.last_update: datetime | None = None
         self.recount_due = False  # a change came while recounts were held back
         self.lock = asyncio.Lock()  # one page read (and its display) at a time
@@ -235,7 +258,8 @@ class HistoryView:
         if summary is not None:
             return BatchDetails(row, summary, await self.services.db.intents.batch_rows(
                 summary.batch_id))
-        return await task_details(self.services, row.id)
+        found = await task_details(self.services, row.id)
+        return None if found is None else replace(found, queue=self.queue_line(found.row))
 
     # -- figures -------------------------------------------------------------------------
 
@@ -250,7 +274,66 @@ class HistoryView:
         midnight = self.services.now().astimezone().replace(hour=0, minute=0, second=0,
                                                               microsecond=0)
         self.counts = await self.services.db.history.counts(iso(midnight))
+        await self.look_at_queue()
         return True
+
+    async def look_at_queue(self, *, force: bool = False) -> None:
+        """Who feeds the queue and what holds it (with every recount); when it should be
+        done (every few seconds while anything waits or runs)."""
+        store = self.services.db
+        state = await queue_state.queue_state(store, self.services.ws.account,
+                                        queued=self.counts.queued)
+        if state.feeder is None and self.services.polling:  # a renewal that came late
+            state = replace(state, feeder="this dashboard")
+        self.queue = state
+        now = self.clock()
+        busy = self.counts.queued or self.counts.in_flight
+        if not busy:
+            self.forecast = None
+            return
+        if not force and now - self._forecast_at < FORECAST_EVERY:
+            return
+        self._forecast_at = now
+        if self._times is None or now - self._times_at >= TIMES_EVERY:
+            self._times = await eta.account_times(store, scale=self.services.ws.time_scale)
+            self._times_at = now
+        self.forecast = await eta.forecast(store, times=self._times,
+                                           probe_priority=queue_state.PROMPT,
+                                           now=self.services.now())
+
+    def starts(self) -> str:
+        """Where a prompt typed now would start ("starts in ~4 min"); nothing when it
+        would start at once (or the queue does not move: the status bar says why)."""
+        forecast = self.forecast
+        if forecast is None or forecast.probe is None:  # nothing waits or runs: at once
+            return ""
+        if self.queue is not None and self.queue.sentence() is not None:
+            return ""  # the queue does not move: the status bar says why
+        if forecast.probe.p50 < STARTS_SOON:  # at once, as if there were no queue
+            return ""
+        return f"starts in {eta.in_words(forecast.probe.p50)}"
+
+    def queue_line(self, row: Generation) -> str | None:
+        """The detail pane's word on a queued row: its priority, whether it is held or
+        paused, and when it should start."""
+        if not row.queued:
+            return None
+        parts = [f"priority {row.queue_priority or 0}"]
+        state = self.queue
+        if row.queue_held:
+            parts.append("held (h releases)")
+        elif state is not None and state.paused is not None:
+            parts.append("the queue is paused")
+        elif state is not None and row.batch_id in state.paused_batches:
+            parts.append("its batch is paused (p resumes)")
+        elif self.forecast is not None and row.id in self.forecast.starts:
+            start = self.forecast.starts[row.id]
+            parts.append(f"starts in {eta.in_words(start.p50)} (p90 "
+                         f"{eta.in_words(start.p90)})")
+        if row.retries:
+            parts.append(f"retry {row.retries}" + (f" of #{row.retry_of}" if row.retry_of
+                                                   else ""))
+        return " · ".join(parts)
 
     async def look_around(self) -> None:
         """How many videos are about to be lost (the follower saves them, when this
@@ -282,6 +365,16 @@ class HistoryView:
             new_above=self.new_above, expiring=self.expiring, foreign=self.foreign,
             budget=budget.summary() if budget is not None else "",
             budget_low=budget is not None and budget.low, health=self.health[0],
-            detail=self.health[1], updated=self.last_update, demo=ws.demo,
+            detail=self.health[1], database=self.reach.describe(),
+            updated=self.last_update, demo=ws.demo,
             read_only=self.services.read_only,
-            region=region_of(ws.base_url), endpoint=ws.base_url)
+            region=region_of(ws.base_url), endpoint=ws.base_url,
+            queue_problem=(self.queue.sentence() or "") if self.queue else "",
+            queue_done=self._queue_done())
+
+    def _queue_done(self) -> str:
+        done = self.forecast.queue if self.forecast is not None else None
+        if done is None:
+            return ""
+        now = self.services.now()
+        return f"done {eta.when(done.p50, now)} (p90 {eta.when(done.p90, now)})"

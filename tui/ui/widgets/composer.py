@@ -62,6 +62,7 @@ class Composer(Vertical):
         self.prices = Prices({})  # the screen sets them from [prices]
         self.max_tasks = MAX_TASKS  # and this from [batch] max_tasks
         self.values: dict[str, str] = {}  # template variables filled in so far
+        self.starts = ""  # where a prompt typed now would start ("starts in ~4 min")
 
     def compose(self) -> ComposeResult:
         prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
@@ -263,7 +264,15 @@ class Composer(Vertical):
                          .replace(" for 1 video", ""))
         elif not self.prices.set and n > 1:
             parts.append("cost: no [prices] set")
+        if self.starts:
+            parts.append(self.starts)
         return " · ".join(parts)
+
+    def show_starts(self, starts: str) -> None:
+        """Where a prompt typed now would start in the queue (the screen tells)."""
+        if starts != self.starts:
+            self.starts = starts
+            self.refresh_state()
 
     @on(Select.Changed, "#tier")
     def _tier_changed(self) -> None:

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from storage import Generation, StatusEvent
 from storage.clock import parse_iso
 from storage.records import LIVE, BatchSummary
-from tui.dashscope.explain import explain
+from tui.dashscope.explain import NEVER_RETRIED, RETRIED, explain, failure_class
 from tui.engine.history import timeline
 from tui.engine.media import preview
 from tui.safe_text import printable
@@ -50,7 +50,8 @@ def progress_bar(done: int, total: int | None) -> str:
 
 
 def describe(row: Generation, events: list[StatusEvent], now: datetime,
-             status_style: Style, tags: list[str] | None = None) -> Text:
+             status_style: Style, tags: list[str] | None = None,
+             by: str | None = None, waiting: str | None = None) -> Text:
     """The pane's content, most wanted first: what went wrong (for a failed task), the
     prompt and the video, then settings, times, usage, ids and history.  Prompt and
     server text are appended as plain strings, every control character made visible."""
@@ -66,10 +67,19 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
     if status in LIVE:
         extra = f"  {clock_span(elapsed(row, now))}"
     line("Status", status + extra, status_style)
+    if waiting:  # in the local queue: its place, and when it should start
+        line("Queued", waiting)
+        if row.submission_note:  # why it is back in the queue
+            line("Last try", row.submission_note)
     if status in ("FAILED", "REJECTED") or row.error_code or row.error_message:
         meaning, action = explain(row.error_code)
+        cause = failure_class(row.error_code)
         line("Error", row.error_code or "(no code given)", status_style)
         line("Message", row.error_message or "(none given)")
+        line("Cause", cause.value + (" — worth another try: [queue] retry_failed queues it "
+                                     "again" if cause in RETRIED and status == "FAILED" else
+                                     " — never retried by itself" if cause in NEVER_RETRIED
+                                     else ""))
         line("Meaning", meaning)
         line("To do", action, Style(bold=True))
     if row.submission == "unconfirmed":
@@ -100,8 +110,13 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
              Style(color="red"))
     elif row.download_state in ("expired", "refused"):
         line("Download", f"{row.download_state}: {row.download_error}", Style(color="red"))
+    elif row.status == "SUCCEEDED" and row.saved_on:
+        line("Download", f"saved on {', '.join(row.saved_on)}, not here — press d to save "
+                         "it here")
     elif row.status == "SUCCEEDED":
         line("Download", "not yet — press d")
+    if row.saved_on and row.download_state in ("done", "downloading", "failed"):
+        line("Also on", ", ".join(row.saved_on))
 
     out.append("\n")
     line("Size", f"{row.size}  {row.duration} s  audio {'on' if row.audio else 'off'}  "
@@ -115,6 +130,8 @@ def describe(row: Generation, events: list[StatusEvent], now: datetime,
         line("Note", row.note)
     out.append("\n")
     line("Created", _local(row.created_at))
+    if by:
+        line("By", by)
     line("Submitted", _local(row.submit_time))
     line("Scheduled", _local(row.scheduled_time))
     line("Ended", _local(row.end_time))
@@ -235,7 +252,7 @@ class DetailPane(VerticalScroll):
         else:
             row = details.row
             self.show(describe(row, details.events, now, self.style_for(row.display_status),
-                               details.tags), row_id=row.id)
+                               details.tags, details.by, details.queue), row_id=row.id)
             self._show_preview(row)
 
     def _show_batch(self) -> None:

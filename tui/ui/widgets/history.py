@@ -7,7 +7,9 @@ notes what arrived, touching no widget, and posts ``ChangesArrived``), and the p
 is read again soon after, at most once per ``REFRESH_EVERY``: a burst of writes is
 a few repaints a second.  Nothing runs while nothing changes: no timer looks for
 changes, the elapsed-time clocks tick only while a live row is shown, and the
-day's figures are read again at midnight.
+day's figures are read again at midnight.  While the database does not answer
+(``view.reach``), the tick counts down to the next try and makes it; the first
+answer reads the page again.
 The table's own requests — another sort, another page, Home/End — are answered
 here too; the keys that act on rows are the screen's.  The status bar's figures
 are drawn from here, since they follow the page.
@@ -107,12 +109,15 @@ class HistoryPanel(Container):
         self._refreshed = time.monotonic()
         await self.refresh_page()
         view = self.view
-        if self.services.open and (view.changes.changed() or view.recount_due):
+        if self.services.open and not view.reach.down and (view.changes.changed()
+                                                           or view.recount_due):
             self.refresh_soon(at_least=REFRESH_EVERY)  # held back (a slow sort, the lock)
 
     def _ticking(self) -> bool:
-        """Whether a clock runs on screen: a live row on the page."""
-        return any(row.display_status in TICKING for row in self.table.rows_by_id.values())
+        """Whether a clock runs on screen: a live row on the page — or the countdown to
+        the next try of a database that does not answer."""
+        return self.view.reach.down or any(row.display_status in TICKING
+                                           for row in self.table.rows_by_id.values())
 
     def _tick_when_live(self) -> None:
         if self._ticker is not None:
@@ -156,6 +161,7 @@ class HistoryPanel(Container):
             self.view.new_above = 0
             if recount:
                 await self.view.recount(force=True)
+        self.answered()
         self._tick_when_live()
         self.show_figures()
         self.show_detail()
@@ -168,11 +174,28 @@ class HistoryPanel(Container):
         self.view.changes.touched()
         self.refresh_soon()
 
+    def answered(self) -> None:
+        """The store answered a read: if it had not been answering, everything shown is
+        read again (what was written meanwhile was not all heard of)."""
+        if self.view.reach.answered():
+            self.view.recount_due = True
+            self.show_figures()
+            self.touched()
+            self._tick_when_live()
+
+    def store_failed(self, reason: str) -> bool:
+        """The database did not answer (``StoreUnavailable``): the status bar says so and
+        counts down to the next try, which the tick makes; True when it is news."""
+        news = self.view.reach.failed(reason)
+        self.show_figures()
+        self._tick_when_live()
+        return news
+
     @tolerant
     async def refresh_page(self) -> None:
         """Apply whatever any process wrote: the page as the store has it now."""
         view, table = self.view, self.table
-        if not self.services.open or view.lock.locked():
+        if not self.services.open or view.lock.locked() or not view.reach.due():
             return
         if not view.changes.changed():
             if view.recount_due and await view.recount():  # the last change's figures
@@ -188,6 +211,7 @@ class HistoryPanel(Container):
             view.arrived(diff.added_before(table.top_row()), at_top=table.top_row() == 0)
             await view.recount(force=bool(diff.added or diff.removed))
             view.last_update = self.services.now()
+        self.answered()
         if table.rows_by_id.get(chosen or -1) not in (None, before):
             self.show_detail()
         self._tick_when_live()
@@ -200,11 +224,19 @@ class HistoryPanel(Container):
         row = self.highlighted()
         if row is not None and row.display_status in TICKING:
             self.show_detail()
+        if self.view.reach.down:
+            self.show_figures()  # "retrying in 3 s" counts down
+            if self.services.open and self.view.reach.due():
+                self.run_worker(self._recount(), group="recount", exclusive=True,
+                                exit_on_error=False)
 
     @tolerant
     async def _recount(self) -> None:
+        """The figures — and, while the database does not answer, the try that finds it
+        back (``view.reach``)."""
         if self.services.open and await self.view.recount(force=True):
             self.show_figures()
+        self.answered()
 
     # -- the table's own requests ---------------------------------------------------------------
 

@@ -16,7 +16,9 @@ from tui.safe_text import printable
 from tui.ui.view.figures import StatusFigures
 
 HEALTH_COLOURS = {"ok": "green", "backing off": "yellow", "offline": "red", "halted": "red",
-                  "database busy": "yellow"}
+                  "database busy": "yellow", "database unreachable": "red"}
+# The poller's own words for what the status bar already says first (``f.database``).
+STORE_HEALTH = ("database busy", "database unreachable")
 
 
 class StatusBar(Static):
@@ -35,10 +37,20 @@ def render_figures(f: StatusFigures) -> Text:
     if f.read_only:
         text.append(" READ-ONLY ", Style(bold=True, reverse=True))
         text.append(" ")
+    if f.database:  # the figures below are the last the database gave
+        text.append(f"⚠ {f.database}", Style(color="red", bold=True))
+        text.append(" · ")
     c = f.counts
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
-    trouble = f.health not in ("ok", "followed")
+    if c.queued:
+        text.append(f" · ≡{c.queued:,} queued", bold)
+        if f.queue_problem:  # never a silent stop: first, in colour
+            text.append(f" ({printable(f.queue_problem)})", Style(color="yellow", bold=True))
+        elif f.queue_done:
+            text.append(f" {printable(f.queue_done)}")
+    said = bool(f.database) and f.health in STORE_HEALTH  # the poller's: said above
+    trouble = f.health not in ("ok", "followed") and not said
     if trouble:  # first, where even an 80-column terminal shows it
         text.append(" · ")
         _health(text, f)
@@ -58,7 +70,7 @@ def render_figures(f: StatusFigures) -> Text:
     if f.budget:
         text.append(f" · {printable(f.budget)}",
                     Style(color="yellow", bold=True) if f.budget_low else Style())
-    if not trouble:
+    if not trouble and not said:
         text.append(" · ")
         _health(text, f)
     if f.updated is not None:

@@ -1,0 +1,197 @@
+"""The local queue in the dashboard, driven with Pilot against the simulator: a prompt
+typed now goes ahead of a queued batch (and the composer says when it would start); the
+queue keys hold, raise, move, cancel and pause — a paused batch offers to take back what
+still waits at the service; the status bar says when the queue does not move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from storage import TaskStore
+from tests.conftest import make_sim
+from tests.ui.helpers import composer, table, until, workspace
+from tests.ui.test_safety_ui import (
+    SIZE,
+    detail_text,
+    highlight,
+    press,
+    seed_store,
+    status_bar,
+    submit,
+    toasts,
+)
+from tui.dashscope import GenerationRequest
+from tui.engine.submitting import queue
+from tui.engine.workspace import Workspace
+from tui.simulator import Simulator
+from tui.ui.app import PixverseApp
+from tui.ui.dialogs.choice import ChoiceScreen
+
+
+@pytest.fixture
+def busy_sim() -> Iterator[Simulator]:
+    """A service on a real clock whose tasks wait long at the service: once the account's
+    room is full (five running and five ahead), the rest waits in the local queue."""
+    with make_sim(speed=1.0, queue_delay=(600.0, 600.0), min_work=600.0,
+                  max_work=600.0) as running:
+        yield running
+
+
+def real_time(ws: Workspace) -> Workspace:
+    """The service's clock runs at real speed here (the pace of creates too)."""
+    ws.time_scale = 1.0
+    return ws
+
+
+def creates(sim: Simulator) -> int:
+    """Tasks created (a create refused by the rate limit and sent again counts once)."""
+    return sim.traffic.count("create", 200)
+
+
+async def queue_batch(app: PixverseApp, store_of: TaskStore, count: int) -> tuple[int, ...]:
+    done = await queue.enqueue_requests(
+        store_of, app.ws.base_url, [GenerationRequest(f"batch line {n}") for n in range(count)],
+        priority=queue.BATCH)
+    return done.queued
+
+
+async def lineup(app: PixverseApp) -> list[int]:
+    assert app.store is not None
+    return [item.id for item in await app.store.queue.lineup()]
+
+
+async def wait_lineup(pilot: Pilot, app: PixverseApp, check: object, what: str) -> None:
+    import time
+    deadline = time.monotonic() + 15
+    while not check(await lineup(app)):  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+async def test_a_prompt_typed_now_goes_ahead_of_a_queued_batch(busy_sim: Simulator,
+                                                               tmp_path: Path) -> None:
+    ws = real_time(workspace(tmp_path / "home", busy_sim))
+    store = await seed_store(ws)
+    app = PixverseApp(ws)
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            ids = await queue_batch(app, store, 20)
+            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
+            await until(pilot, lambda: "≡10 queued" in status_bar(app), what="the figure")
+            # the composer says when a prompt typed now would start: after a slot frees
+            await until(pilot, lambda: "starts in ~" in str(
+                composer(app).query_one("#problems").render()), timeout=20,
+                what="the composer's estimate")
+            await submit(pilot, app, "typed just now")
+            order = await lineup(app)
+            typed = next(r.id for r in table(app).rows_by_id.values()
+                         if r.prompt == "typed just now")
+            assert order[0] == typed and set(order[1:]) == set(ids[10:])
+            with busy_sim.world.lock:
+                made = sorted(t.prompt for a in busy_sim.world.accounts.values()
+                              for t in a.tasks.values())
+            assert creates(busy_sim) == 10, made  # the room is full: it waits, first in line
+    finally:
+        await store.close()
+
+
+async def test_queue_keys_hold_raise_move_cancel_and_pause(busy_sim: Simulator,
+                                                           tmp_path: Path) -> None:
+    ws = real_time(workspace(tmp_path / "home", busy_sim))
+    store = await seed_store(ws)
+    app = PixverseApp(ws)
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            ids = await queue_batch(app, store, 16)
+            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
+            waiting = ids[10:]  # QUEUED: ids[10] is next
+            last = waiting[-1]
+            await highlight(pilot, app, last, "QUEUED")
+            assert "Queued" in detail_text(app) and "priority 0" in detail_text(app)
+
+            await press(pilot, app, "h")  # hold: it keeps its place, and waits
+            await until(pilot, lambda: "held" in detail_text(app), what="held")
+            await press(pilot, app, "h")
+            await until(pilot, lambda: "held" not in detail_text(app), what="released")
+
+            await press(pilot, app, "T")  # to the top
+            await wait_lineup(pilot, app, lambda order: order[0] == last, "the move to the top")
+            await press(pilot, app, "J")  # one down
+            await wait_lineup(pilot, app, lambda order: order[1] == last, "the move down")
+            await press(pilot, app, "K")
+            await wait_lineup(pilot, app, lambda order: order[0] == last, "the move up")
+            await press(pilot, app, "plus")
+            await until(pilot, lambda: "priority 1" in detail_text(app), what="raised")
+            await press(pilot, app, "minus", "minus")
+            await until(pilot, lambda: "priority -1" in detail_text(app), what="lowered")
+            await wait_lineup(pilot, app, lambda order: order[-1] == last, "the lower priority")
+
+            await press(pilot, app, "c")  # free: nothing was sent — done at once for one row
+            await until(pilot, lambda: "off the queue" in toasts(app), what="the cancel")
+            await until(pilot, lambda: table(app).rows_by_id[last].display_status ==
+                        "ABANDONED", what="the row to leave the queue")
+            assert creates(busy_sim) == 10
+
+            await press(pilot, app, "P")  # the whole queue
+            await until(pilot, lambda: "the queue is paused (by a user)" in status_bar(app),
+                        what="the pause in the status bar")
+            await press(pilot, app, "P")
+            await until(pilot, lambda: "paused" not in status_bar(app), what="the resume")
+    finally:
+        await store.close()
+
+
+async def test_pausing_a_batch_offers_to_take_back_what_waits_at_the_service(
+        busy_sim: Simulator, tmp_path: Path) -> None:
+    ws = real_time(workspace(tmp_path / "home", busy_sim))
+    store = await seed_store(ws)
+    app = PixverseApp(ws)
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            ids = await queue_batch(app, store, 12)
+            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
+            await until(pilot, lambda: all(table(app).rows_by_id.get(i) is not None and
+                                           table(app).rows_by_id[i].task_id for i in ids[:10]),
+                        what="the sent ones to show")
+            await highlight(pilot, app, ids[11], "QUEUED")
+            await press(pilot, app, "p")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="a question")
+            question = str(app.screen.query_one("#choice-box Static").render())
+            assert "10 tasks of it still wait at the service" in question
+            focused = app.screen.focused
+            assert focused is not None and focused.id == "answer-pause"  # take back: not default
+            await press(pilot, app, "right", "enter")  # "Pause, take back 10"
+            await until(pilot, lambda: "took back 10 tasks" in toasts(app).lower(),
+                        timeout=30, what="the take-back")
+            assert app.store is not None
+            pauses = await app.store.queue.pauses()
+            assert [p.batch_id for p in pauses] == [table(app).rows_by_id[ids[0]].batch_id]
+            order = await lineup(app)
+            assert len(order) == 12  # ten taken back, first, in their order, and the two
+            again = {r.id: r for r in await app.store.generations.get_many(order[:10])}
+            assert [again[i].retry_of for i in order[:10]] == list(ids[:10])
+            assert all(r.retries == 0 for r in again.values())
+            canceled = await app.store.generations.get_many(ids[:10])
+            assert all(r.status == "CANCELED" for r in canceled)
+            assert creates(busy_sim) == 10  # nothing was created again
+    finally:
+        await store.close()
+
+
+async def test_with_nobody_feeding_the_status_bar_says_so(busy_sim: Simulator,
+                                                          tmp_path: Path) -> None:
+    ws = real_time(workspace(tmp_path / "home", busy_sim))
+    store = await seed_store(ws)
+    app = PixverseApp(ws, poll=False)  # this dashboard does not poll: nobody feeds
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await queue_batch(app, store, 3)
+            await until(pilot, lambda: "nobody feeds the queue" in status_bar(app),
+                        what="the status bar to say so")
+            assert creates(busy_sim) == 0
+    finally:
+        await store.close()
