@@ -45,6 +45,7 @@ async def test_words_phrases_and_chinese_substrings(store: TaskStore) -> None:
     assert await found(store, '"red fox"') == {fox.id}  # a phrase
     assert await found(store, "RED FOX") == {fox.id, dog.id}  # Latin letters: any case
     assert await found(store, "fo") == {fox.id, dog.id}  # part of a word
+    assert await found(store, "FO") == {fox.id, dog.id} == await found(store, "Fo x")
     assert await found(store, "fox 海边") == {dog.id}
     assert await found(store, "0%") == {odd.id}  # wildcards are letters like any other
     assert await found(store, "r_") == {odd.id} and await found(store, "e_s") == set()
