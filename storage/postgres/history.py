@@ -113,7 +113,7 @@ class PostgresHistory:
         ``storage.postgres.importing``); the planner's statistics renewed when the
         rows imported since they were last taken outnumber those they describe."""
         async with self._db.write() as tx:
-            added = await import_batch(tx, records)
+            added = await import_batch(tx, records, read_only=self._db.read_only)
             if added:
                 self._unanalyzed += added
                 known = await tx.scalar(_ROWS_KNOWN)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from storage.errors import StoreError
+from storage.errors import StoreError, StoreUnavailable
 from storage.postgres.db import REPLACEMENT, Tx
 from storage.records import IMPORTABLE
 from storage.redact import SCRUBBED, scrub
@@ -95,8 +95,10 @@ WITH fresh AS MATERIALIZED (
 SELECT count(*) FROM added"""
 
 
-async def import_batch(tx: Tx, records: Iterable[dict[str, Any]]) -> int:
-    """Import one batch inside ``tx``; returns how many rows were new."""
+async def import_batch(tx: Tx, records: Iterable[dict[str, Any]], *,
+                       read_only: bool = False) -> int:
+    """Import one batch inside ``tx``; returns how many rows were new.  ``read_only``:
+    the role may only read (a refusal then says so, not that it lacks TEMPORARY)."""
     try:
         staged = _Staged.of(records)
     except (TypeError, ValueError) as exc:
@@ -104,12 +106,26 @@ async def import_batch(tx: Tx, records: Iterable[dict[str, Any]]) -> int:
     if not staged.count:
         return 0
     await tx.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK)
-    await tx.execute(_STAGING)
+    await _make_staging(tx, read_only)
     for columns, rows in staged.rows.items():
         await tx.copy(ROWS, ("import_ord", "import_by_task", "import_tags", *columns), rows)
     if staged.events:
         await tx.copy(EVENTS, ("import_ord", "n", "at", "status", "detail"), staged.events)
     return int(await tx.scalar(_MOVE))
+
+
+async def _make_staging(tx: Tx, read_only: bool) -> None:
+    import asyncpg
+
+    try:
+        await tx.execute(_STAGING)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        if read_only or "temporary" not in str(exc):
+            raise
+        raise StoreUnavailable(
+            "this database role may not make the temporary table an import stages its rows "
+            "in: it needs TEMPORARY on the database (GRANT CONNECT, TEMPORARY ON DATABASE …, "
+            "as docs/team.md's writer role has it)") from None
 
 
 class _Staged:
