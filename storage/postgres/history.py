@@ -5,34 +5,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from storage.errors import StoreError
 from storage.history import HistoryFilter
 from storage.postgres import rows
 from storage.postgres.db import Database, Tx
+from storage.postgres.importing import import_batch
 from storage.postgres.rows import Args
 from storage.postgres.schema import ENDED, FIGURES
 from storage.postgres.search import order_by, where_sql
 from storage.records import IMPORTABLE, Counts, Generation
-from storage.redact import SCRUBBED, scrub_optional
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
-# pg_advisory_xact_lock's key for "importing" ('piximpt'): two machines importing one
-# file at once take turns, so the second finds the first's rows and adds nothing.
-IMPORT_LOCK = 0x706978696D7074
-ANALYZE_AFTER = 1000  # rows imported at once after which the statistics are renewed
+ANALYZE_AFTER = 1000  # rows imported, at least, after which the statistics are renewed
+# The rows the planner's statistics describe (-1: never taken).
+_ROWS_KNOWN = "SELECT reltuples FROM pg_class WHERE oid = 'generations'::regclass"
 # Only a role that may (the table's owner, a superuser): for others it is autovacuum's job.
 _ANALYZE = ("DO $$ BEGIN IF (SELECT pg_has_role(relowner, 'USAGE') FROM pg_class"
             " WHERE oid = 'generations'::regclass) THEN ANALYZE generations; END IF; END $$")
-# Column types an import's values are made to fit (the rest are text).
-BOOLEANS = frozenset({"audio", "watermark", "usage_audio", "favourite"})
-INTEGERS = frozenset({"duration", "seed", "usage_fps", "usage_video_count", "polls",
-                      "poll_failures", "download_bytes", "download_total"})
-FLOATS = frozenset({"usage_duration"})
 
 
 class PostgresHistory:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._unanalyzed = 0  # rows this store imported since it last renewed statistics
 
     # -- browsing --------------------------------------------------------------------
 
@@ -115,35 +109,22 @@ class PostgresHistory:
     # -- moving between machines -----------------------------------------------------
 
     async def import_many(self, records: Iterable[dict[str, Any]]) -> int:
-        """One transaction: what is here already is found by two queries, the new rows
-        go in through COPY with ids taken from the table's sequence (so their tags and
-        status history follow in two more COPYs)."""
-        batch = list(records)
+        """One transaction, a few statements whatever the batch's size (see
+        ``storage.postgres.importing``); the planner's statistics renewed when the
+        rows imported since they were last taken outnumber those they describe."""
         async with self._db.write() as tx:
-            await tx.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK)
-            fresh = await _not_yet_here(tx, batch)
-            if not fresh:
-                return 0
-            ids = [row[0] for row in await tx.fetch(
-                "SELECT nextval(pg_get_serial_sequence('generations', 'id'))"
-                " FROM generate_series(1, $1)", len(fresh))]
-            try:
-                by_columns, tags, events = _as_rows(ids, fresh)
-                for columns, values in by_columns.items():
-                    await tx.copy("generations", ("id", *columns), values)
-                if tags:
-                    await tx.copy("generation_tags", ("generation_id", "tag"), tags)
-                if events:
-                    await tx.copy("status_events", ("generation_id", "at", "status", "detail"),
-                                  events)
-            except (TypeError, ValueError) as exc:
-                raise StoreError(f"an imported record does not fit the team database "
-                                 f"({exc})") from None
-        if len(fresh) >= ANALYZE_AFTER:
-            # The planner's statistics, now: until autovacuum gets to it, a table it
-            # thinks small is read whole for a page (seconds at 100,000 rows, not ms).
+            added = await import_batch(tx, records, read_only=self._db.read_only)
+            if added:
+                self._unanalyzed += added
+                known = await tx.scalar(_ROWS_KNOWN)
+        if added and self._unanalyzed >= max(ANALYZE_AFTER, float(known)):
+            # Until autovacuum gets to it, a table the planner thinks small is read whole
+            # for a page (seconds at 100,000 rows, not ms); renewing them after every
+            # batch of a long import would cost more than the import (a 1,000,000-row
+            # import renews them about ten times).
             await self._db.execute(_ANALYZE)
-        return len(fresh)
+            self._unanalyzed = 0
+        return added
 
     # -- favourites, notes, tags --------------------------------------------------------
 
@@ -179,72 +160,8 @@ class PostgresHistory:
         return [(row[0], int(row[1])) for row in found]
 
 
-def _as_rows(ids: list[int], fresh: list[dict[str, Any]]) -> tuple[
-        dict[tuple[str, ...], list[list[Any]]], list[tuple[int, str]],
-        list[tuple[int, Any, Any, Any]]]:
-    """The new records as rows of generations (grouped by the columns they carry), of
-    tags and of status events, each value of its column's type."""
-    by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
-    tags: list[tuple[int, str]] = []
-    events: list[tuple[int, Any, Any, Any]] = []
-    for generation_id, record in zip(ids, fresh, strict=True):
-        columns = tuple(c for c in IMPORTABLE if c in record)
-        by_columns.setdefault(columns, []).append(
-            [generation_id, *(_to_column(c, scrub_optional(record[c]) if c in SCRUBBED
-                                         else record[c]) for c in columns)])
-        tags += sorted({(generation_id, str(t)) for t in record.get("tags") or []})
-        events += [(generation_id, _text(e.get("at")), _text(e.get("status")),
-                    scrub_optional(_text(e.get("detail"))))
-                   for e in record.get("history") or []]
-    return by_columns, tags, events
-
-
 async def figures(db: Database | Tx) -> dict[str, int]:
     """The figures the triggers keep (schema v2): the sums of their logged moves."""
     found = await db.fetch(
         f"SELECT {', '.join(f'coalesce(sum({n}), 0)' for n in FIGURES)} FROM figure_moves")
     return {name: int(value) for name, value in zip(FIGURES, found[0], strict=True)}
-
-
-async def _not_yet_here(tx: Tx, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records of a batch this history does not hold yet (by task id, or for a
-    submission that never got one, by creation time and prompt) — once each."""
-    ids = sorted({str(r["task_id"]) for r in batch if r.get("task_id")})
-    stamps = sorted({str(r.get("created_at")) for r in batch if not r.get("task_id")})
-    known_ids = {row[0] for row in await tx.fetch(
-        "SELECT task_id FROM generations WHERE task_id = ANY($1::text[])", ids)} if ids else set()
-    known_pairs = {(row[0], row[1]) for row in await tx.fetch(
-        "SELECT created_at, prompt FROM generations WHERE task_id IS NULL AND"
-        " created_at = ANY($1::text[])", stamps)} if stamps else set()
-    fresh = []
-    for record in batch:
-        task_id = record.get("task_id")
-        key = (_text(record.get("created_at")), _text(record.get("prompt")))
-        if (str(task_id) in known_ids) if task_id else (key in known_pairs):
-            continue
-        if task_id:
-            known_ids.add(str(task_id))
-        else:
-            known_pairs.add(key)
-        fresh.append(record)
-    return fresh
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _to_column(column: str, value: Any) -> Any:
-    """An exported value as the column's type (an export from SQLite holds 0 and 1 for
-    booleans, and any value where a record was hand-made)."""
-    if value is None:
-        return None
-    if column in BOOLEANS:
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "t", "y", "on")
-        return bool(value)
-    if column in INTEGERS:
-        return int(value)
-    if column in FLOATS:
-        return float(value)
-    return str(value)

@@ -409,6 +409,49 @@ CREATE TRIGGER poller_leases_updated AFTER UPDATE ON poller_leases
 FIGURES_LOCK = 0x706978666F6C64
 V2 = _v2()
 
+# v3: ``pixverse_moment`` is PARALLEL UNSAFE, and reads the stamps it is given
+# almost always without its EXCEPTION block.
+#
+# v2 declared it PARALLEL SAFE, but an EXCEPTION block starts a subtransaction, which
+# no process may while a query runs in parallel (the leader included, so RESTRICTED is
+# not enough): any parallel plan that computed it failed ("cannot start subtransactions
+# during a parallel operation") — sorting by "took" on a large history (1,000,000
+# rows), an index on it built in parallel.  Entering the block costs a
+# subtransaction per call too (about half of the time an imported row spends on the
+# index of ended rows).  A stamp that cannot fail to convert — a valid date (the 29th
+# of February aside) and time, with or without an offset, as the service and we write
+# them — now converts without it; anything else goes the old way, so every value is
+# the one v2 gave (the index on it stays valid; tests/postgres/test_pg_schema.py
+# compares both on a corpus of odd stamps).
+_DAY = (r"[1-9]\d{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+        r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)")
+_TIME = r"[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+_OFFSET = r"(?:[Zz]|[+-](?:0\d|1[0-3]):[0-5]\d)"
+V3 = rf"""
+CREATE OR REPLACE FUNCTION pixverse_moment(t text) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $$
+BEGIN
+    IF t ~ '^{_DAY}{_TIME}{_OFFSET}$' THEN
+        RETURN t::timestamptz;
+    END IF;
+    IF t ~ '^{_DAY}{_TIME}$' THEN
+        RETURN t::timestamp AT TIME ZONE 'UTC';
+    END IF;
+    IF t !~ '^\d{{4}}-\d\d-\d\d' THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        IF t ~ '\d\d:\d\d(:\d\d(\.\d*)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$' THEN
+            RETURN t::timestamptz;
+        END IF;
+        RETURN t::timestamp AT TIME ZONE 'UTC';
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+END $$;
+"""
+
+
 # v4: teams (SQLite's v10): who recorded each intent (``submitted_by``, for ``by:``), the
 # downloads of each machine (``machine_downloads``; the ``download_*`` columns are the
 # row's own) and how far each ``store copy`` into this database came (``copies``).
@@ -456,7 +499,7 @@ CREATE TABLE queue_pauses (
 );
 """
 
-MIGRATIONS: Sequence[str] = (V1, V2, V4, V5)  # v3 (branch h16-import) goes between
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

@@ -173,3 +173,63 @@ async def test_a_read_only_role_opens_a_current_schema_but_cannot_upgrade_one(
     finally:
         pg_server.admin(f"DROP OWNED BY {role}", database=db)
         pg_server.admin(f"DROP ROLE {role}")
+
+
+ODD_STAMPS = [
+    "2026-03-01T12:00:00.123+00:00", "2026-03-01 20:00:00.123", "2026-03-01T12:00:00Z",
+    "2026-03-01t12:00:00z", "2026-03-01T12:00+08:00", "2026-03-01T12:00:00.1234567+00:00",
+    "2026-03-01 12:00:00 +0800", "2026-03-01T12:00:00+14:00", "2026-03-01T12:00:00+99:99",
+    "2026-03-01T24:00:00", "2026-03-01T23:59:60Z", "2026-03-01T12:00", "2026-03-01",
+    "2026-03-01T25:00:00", "2026-13-01T00:00:00", "0000-01-01T00:00:00", "1999-12-31T23:59:59",
+    "2026-03-01T12:00:00.5-03:30", "2026-03-01T12:00:00 garbage", " 2026-03-01T12:00:00",
+    "garbage", "", "2026/03/01 12:00:00", "2026-03-01T12:00:00+08",
+    *[f"{year}-{month:02d}-{day:02d}T10:20:30{zone}" for year in (2024, 2026)
+      for month in range(1, 13) for day in (1, 28, 29, 30, 31, 32) for zone in ("", "Z")],
+]
+
+
+async def test_moments_read_as_the_previous_version_read_them(
+        conn: asyncpg.Connection) -> None:
+    """v3 reads most stamps without its EXCEPTION block: every value must be v2's, or
+    the index on when rows ended (and the figures) would disagree with the rows."""
+    from storage.postgres.schema import V2
+
+    await migrate(conn, "test")
+    start = V2.index("CREATE FUNCTION pixverse_moment(")
+    previous = V2[start:V2.index("END $$;", start) + len("END $$;")]
+    await conn.execute(previous.replace("pixverse_moment(", "previous_moment(", 1))
+    different = await conn.fetch(
+        "SELECT t, pixverse_moment(t), previous_moment(t) FROM unnest($1::text[]) AS t"
+        " WHERE pixverse_moment(t) IS DISTINCT FROM previous_moment(t)", ODD_STAMPS)
+    assert different == []
+    assert await conn.fetchval("SELECT count(*) FROM unnest($1::text[]) AS t"
+                               " WHERE pixverse_moment(t) IS NULL", ODD_STAMPS) > 10
+
+
+async def test_a_parallel_plan_may_read_moments(pg_dsn: str) -> None:
+    """v2 declared pixverse_moment parallel safe although its EXCEPTION block starts a
+    subtransaction: a sort by "took" on a large history (which PostgreSQL runs in
+    parallel) failed.  Forced into parallel workers, it must still work."""
+    from storage.postgres.search import order_by
+
+    stamps = ["2026-03-01T10:00:00.000+00:00", "2026-03-01 18:00:07.123", "2026-02-29T10:00:00Z"]
+    async with await open_store(pg_dsn) as store:
+        await store.history.import_many(
+            {"created_at": f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}.000+00:00",
+             "updated_at": "2026-03-01T10:00:00.000+00:00", "endpoint": "e", "model": "m",
+             "prompt": f"p {n}", "size": "1280*720", "duration": 5, "submission": "accepted",
+             "task_id": f"t{n}", "status": "SUCCEEDED", "submit_time": stamps[n % 3],
+             "end_time": stamps[(n + 1) % 3]} for n in range(600))
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0",
+                        "min_parallel_table_scan_size = 0", "max_parallel_workers_per_gather = 2",
+                        "force_parallel_mode = on"):
+            await conn.execute(f"SET {setting}")
+        found = await conn.fetch(f"SELECT id FROM generations WHERE forgotten_at IS NULL"
+                                 f" {order_by('took', True)} LIMIT 5")
+        assert len(found) == 5
+        assert await conn.fetchval("SELECT count(*) FROM generations"
+                                   " WHERE pixverse_moment(end_time) IS NULL") == 200  # 29 Feb
+    finally:
+        await conn.close()

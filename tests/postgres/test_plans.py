@@ -38,8 +38,8 @@ async def store(pg_dsn: str) -> AsyncIterator[TaskStore]:
 
 
 async def plans(store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch,
-                call: Any) -> list[str]:
-    """The plan of every query ``call`` makes the store run."""
+                call: Any, settings: tuple[str, ...] = ()) -> list[str]:
+    """The plan of every query ``call`` makes the store run (under ``settings``)."""
     caught: list[tuple[str, tuple[Any, ...]]] = []
     fetch = team_db.Tx.fetch
 
@@ -47,11 +47,19 @@ async def plans(store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch,
         caught.append((sql, params))
         return await fetch(self, sql, *params)
 
+    async def catching_one(self: team_db.Tx, sql: str, *params: Any) -> Any:
+        caught.append((sql, params))
+        return await scalar(self, sql, *params)
+
+    scalar = team_db.Tx.scalar
     monkeypatch.setattr(team_db.Tx, "fetch", catching)
+    monkeypatch.setattr(team_db.Tx, "scalar", catching_one)
     await call()
     monkeypatch.undo()
     conn = await asyncpg.connect(pg_dsn)
     try:
+        for setting in settings:
+            await conn.execute(setting)
         return ["\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {sql}", *params))
                 for sql, params in caught]
     finally:
@@ -94,3 +102,22 @@ async def test_a_short_search_reads_only_the_newest_kept_rows(
     for plan in await plans(store, pg_dsn, monkeypatch, page_and_count):
         assert "generations_kept" in plan, plan
         assert "Seq Scan on generations" not in plan, plan
+
+
+@pytest.mark.parametrize("words", ["z", "月", "小猫", "#1", "neon 9"])
+async def test_a_word_without_a_trigram_is_never_looked_up_in_the_trigram_index(
+        store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+    """pg_trgm finds no trigram in ``%z%`` or ``%小猫%``, so the index would be read
+    whole — seconds at 1,000,000 rows, where the newest rows hold a common word at once
+    (the planner chose it for ``月``, ``f`` and ``st`` there: 3 s a keystroke).  Even
+    with every other way barred, no plan may look such a word up in the index."""
+    where = parse_filter(words)
+    barred = ("SET enable_seqscan = off", "SET enable_indexscan = off")
+    found = await plans(store, pg_dsn, monkeypatch, lambda: store.history.count(
+        where, at_most=1000), settings=barred)
+    found += await plans(store, pg_dsn, monkeypatch, lambda: store.history.page(where),
+                         settings=barred)
+    for plan in found:
+        looked_up = [line for line in plan.splitlines() if "Index Cond" in line
+                     and "prompt" in line]
+        assert all("neon" in line for line in looked_up), plan

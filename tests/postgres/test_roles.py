@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -107,6 +108,29 @@ async def test_a_writer_writes_and_a_viewer_reads_live_and_changes_nothing(team:
             with pytest.raises(StoreUnavailable, match="may only read the team database"):
                 await write
         assert (await guest.generations.get(row.id)) == await alice.generations.get(row.id)
+
+
+async def test_a_writer_imports_on_a_server_that_keeps_temporary_tables_from_everyone(
+        team: Team, pg_server: PostgresServer) -> None:
+    """An import stages its batch in a temporary table: the docs' writer role may make
+    one even where PUBLIC may not (a hardened server)."""
+    database = database_name(team.owner)
+    pg_server.admin(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC')
+    record = {"created_at": "2026-01-01T00:00:00.000+00:00", "endpoint": "e", "model": "m",
+              "prompt": "imported", "size": "1280*720", "duration": 5,
+              "submission": "accepted", "task_id": "imp-1", "status": "SUCCEEDED",
+              "updated_at": "2026-01-01T00:00:00.000+00:00"}
+    async with await open_store(team.writer) as alice, \
+            await open_store(team.viewer) as guest:
+        assert await alice.history.import_many([record]) == 1
+        with pytest.raises(StoreUnavailable, match="may only read the team database"):
+            await guest.history.import_many([{**record, "task_id": "imp-2"}])
+    owner = urlsplit(team.owner).username or ""
+    writer = "pixverse_writer" + owner.removeprefix("pixverse_owner")
+    pg_server.admin(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM {writer}')
+    async with await open_store(team.writer) as alice:
+        with pytest.raises(StoreUnavailable, match="needs TEMPORARY on the database"):
+            await alice.history.import_many([{**record, "task_id": "imp-3"}])
 
 
 async def test_a_viewers_dashboard_runs_read_only_by_itself(team: Team, sim: Simulator,

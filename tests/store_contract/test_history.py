@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
-from storage import Observation, TaskStore
+from storage import Observation, TaskStore, open_store
 from storage.clock import now_iso
 from storage.history import SORT_KEYS, HistoryFilter, parse_filter
 from tests.store_contract.helpers import ENDPOINT, accepted, intent
@@ -44,6 +45,7 @@ async def test_words_phrases_and_chinese_substrings(store: TaskStore) -> None:
     assert await found(store, '"red fox"') == {fox.id}  # a phrase
     assert await found(store, "RED FOX") == {fox.id, dog.id}  # Latin letters: any case
     assert await found(store, "fo") == {fox.id, dog.id}  # part of a word
+    assert await found(store, "FO") == {fox.id, dog.id} == await found(store, "Fo x")
     assert await found(store, "fox 海边") == {dog.id}
     assert await found(store, "0%") == {odd.id}  # wildcards are letters like any other
     assert await found(store, "r_") == {odd.id} and await found(store, "e_s") == set()
@@ -232,3 +234,41 @@ async def test_a_bounded_search_looks_only_at_the_newest_rows(store: TaskStore) 
     assert await store.history.count(everything) == 4
     in_trash = replace(parse_filter("cat in:trash"), newest=1)
     assert [r.prompt for r in await store.history.page(in_trash)] == ["cat 6"]
+
+
+async def test_an_import_keeps_what_each_record_holds_in_the_batch_order(
+        store: TaskStore) -> None:
+    here = await accepted(store, "made here", task_id="imp-9")
+    events = [{"at": f"2026-01-01T00:01:0{n}.000+00:00", "status": status}
+              for n, status in enumerate(("PENDING", "RUNNING", "SUCCEEDED"))]
+    batch = [record(n, tags=["b", "a", "b"], history=events, favourite=1, audio=0, seed=42,
+                    usage_duration=5.0) for n in (5, 3, 4, 9)]
+    assert await store.history.import_many(batch) == 3  # imp-9 is here already
+    rows = [row async for row in store.history.rows()]
+    assert [row.task_id for row in rows] == ["imp-9", "imp-5", "imp-3", "imp-4"]
+    first = rows[1]
+    assert (first.favourite, first.audio, first.seed, first.usage_duration) == \
+        (True, False, 42, 5.0)
+    # What a record leaves out gets what a new row gets.
+    assert (first.download_state, first.polls, first.watermark, first.note) == \
+        ("none", 0, False, None)
+    assert await store.history.tags_of(first.id) == ["a", "b"]
+    assert [e.status for e in await store.generations.events(first.id)] == \
+        ["PENDING", "RUNNING", "SUCCEEDED"]
+    assert await store.history.tags_of(here.id) == []  # the row here is left alone
+    assert await store.history.count() == 4
+
+
+async def test_two_stores_importing_one_batch_at_once_add_it_once(
+        store: TaskStore, location: str) -> None:
+    batch = [record(n, tags=["x"], created_at=f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}"
+                    ".000+00:00") for n in range(300)]
+    other = await open_store(location)
+    try:
+        added = await asyncio.gather(store.history.import_many(batch),
+                                     other.history.import_many(batch))
+    finally:
+        await other.close()
+    assert sorted(added) == [0, 300]
+    assert await store.history.count() == 300
+    assert await store.history.all_tags() == [("x", 300)]
