@@ -31,7 +31,7 @@ from storage.errors import (
     StoreUnavailable,
 )
 from storage.postgres import connect as connecting
-from storage.records import Generation
+from storage.records import DOWNLOAD_FIELDS, Generation, Who
 from storage.redact import scrub as hide_keys
 
 if TYPE_CHECKING:
@@ -56,11 +56,21 @@ def _args(params: Iterable[Any]) -> list[Any]:
     return [clean(value) for value in params]
 
 
-class Tx:
-    """One connection inside one transaction (``Database.write``), or for one read."""
+# A row's download as one machine sees it: its own (``machine_downloads``, schema v4), or
+# none yet; ``saved_on``: the other machines that saved it.
+_NOT_HERE = {f"download_{f}": None for f in DOWNLOAD_FIELDS} | {"download_state": "none"}
+_DOWNLOADS = ("SELECT generation_id, machine, state, path, bytes, total, sha256, error"
+              " FROM machine_downloads WHERE generation_id = ANY($1::bigint[])"
+              " ORDER BY generation_id, machine")
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+
+class Tx:
+    """One connection inside one transaction (``Database.write``), or for one read, for
+    one machine (whose downloads ``rows`` reads)."""
+
+    def __init__(self, conn: asyncpg.Connection, machine: str) -> None:
         self.conn = conn
+        self.machine = machine
 
     async def execute(self, sql: str, *params: Any) -> str:
         return await self.conn.execute(sql, *_args(params), timeout=STATEMENT_TIMEOUT)
@@ -80,7 +90,26 @@ class Tx:
         return await self.conn.fetchval(sql, *_args(params), timeout=STATEMENT_TIMEOUT)
 
     async def rows(self, sql: str, *params: Any) -> list[Generation]:
-        return [Generation.from_row(row) for row in await self.fetch(sql, *params)]
+        """Generations, each with this machine's download and the machines that saved it
+        elsewhere: one more query for all of them (a team database keeps every machine's
+        download in ``machine_downloads``; ``generations.download_*`` stay unused)."""
+        found = await self.fetch(sql, *params)
+        if not found:
+            return []
+        mine: dict[int, dict[str, Any]] = {}
+        elsewhere: dict[int, list[str]] = {}
+        for d in await self.fetch(_DOWNLOADS, [row["id"] for row in found]):
+            if d["machine"] == self.machine:
+                mine[d["generation_id"]] = {f"download_{f}": d[f] for f in DOWNLOAD_FIELDS}
+            elif d["state"] == "done":
+                elsewhere.setdefault(d["generation_id"], []).append(d["machine"])
+        out = []
+        for row in found:
+            values = dict(row.items())
+            values.update(mine.get(values["id"], _NOT_HERE))
+            values["saved_on"] = tuple(elsewhere.get(values["id"], ()))
+            out.append(Generation.from_row(_Values(values)))
+        return out
 
     async def copy(self, table: str, columns: Sequence[str],
                    records: Iterable[Sequence[Any]]) -> None:
@@ -91,10 +120,19 @@ class Tx:
             table, columns=list(columns), records=records, timeout=STATEMENT_TIMEOUT)
 
 
+class _Values(dict[str, Any]):
+    """A row as ``Generation.from_row`` reads one (``keys()`` and the values in order)."""
+
+    def __iter__(self) -> Any:
+        return iter(self.values())
+
+
 class Database:
     """The pool, and the only way the parts of the store read and write the database."""
 
-    def __init__(self, url: str, *, read_only: bool = False, size: int = POOL_SIZE) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, size: int = POOL_SIZE,
+                 who: Who | None = None) -> None:
+        self.who = who or Who.here()  # whose intents, which machine's downloads
         self.url = url
         self.where = connecting.masked(url)  # for messages: never a password
         self.read_only = read_only
@@ -155,28 +193,28 @@ class Database:
         triggers' NOTIFY, sent at commit), or nothing is."""
         async with self.connection() as conn, asyncio.timeout(STATEMENT_TIMEOUT), \
                 conn.transaction():
-            yield Tx(conn)
+            yield Tx(conn, self.who.machine)
 
     async def fetch(self, sql: str, *params: Any) -> list[asyncpg.Record]:
         async with self.connection() as conn:
-            return await Tx(conn).fetch(sql, *params)
+            return await Tx(conn, self.who.machine).fetch(sql, *params)
 
     async def fetchrow(self, sql: str, *params: Any) -> asyncpg.Record | None:
         async with self.connection() as conn:
-            return await Tx(conn).fetchrow(sql, *params)
+            return await Tx(conn, self.who.machine).fetchrow(sql, *params)
 
     async def scalar(self, sql: str, *params: Any) -> Any:
         async with self.connection() as conn:
-            return await Tx(conn).scalar(sql, *params)
+            return await Tx(conn, self.who.machine).scalar(sql, *params)
 
     async def rows(self, sql: str, *params: Any) -> list[Generation]:
         async with self.connection() as conn:
-            return await Tx(conn).rows(sql, *params)
+            return await Tx(conn, self.who.machine).rows(sql, *params)
 
     async def execute(self, sql: str, *params: Any) -> str:
         """One statement that is a whole write on its own (PostgreSQL makes it atomic)."""
         async with self.connection() as conn:
-            return await Tx(conn).execute(sql, *params)
+            return await Tx(conn, self.who.machine).execute(sql, *params)
 
 
 def _connection_trouble(exc: BaseException) -> bool:

@@ -1,4 +1,9 @@
-"""Where each finished video is (``Downloads``)."""
+"""Where each finished video is, machine by machine (``Downloads``).
+
+A team database is every machine's: each machine's download of a row is a row of
+``machine_downloads`` (schema v4), and a read shows the reading machine's
+(``storage.postgres.db.Tx.rows``).  Its triggers tell every machine's change feed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,15 @@ from storage.history import HistoryFilter
 from storage.postgres import rows
 from storage.postgres.db import Database
 from storage.postgres.rows import Args
-from storage.postgres.search import where_sql
+from storage.postgres.search import download_state, where_sql
 from storage.records import Generation
+from storage.redact import scrub_optional
+
+_SET = ("INSERT INTO machine_downloads (generation_id, machine, state, path, bytes, total,"
+        " sha256, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (generation_id, machine) DO UPDATE SET state = excluded.state,"
+        " path = excluded.path, bytes = excluded.bytes, total = excluded.total,"
+        " sha256 = excluded.sha256, error = excluded.error")
 
 
 class PostgresDownloads:
@@ -18,23 +30,30 @@ class PostgresDownloads:
                   done: int | None = None, total: int | None = None,
                   sha256: str | None = None, error: str | None = None) -> Generation:
         async with self._db.write() as tx:
-            await rows.update(tx, generation_id, download_state=state, download_path=path,
-                              download_bytes=done, download_total=total,
-                              download_sha256=sha256, download_error=error)
+            await rows.locked(tx, generation_id)  # (a KeyError for a row that is gone)
+            await tx.execute(_SET, generation_id, self._db.who.machine, state, path, done,
+                             total, sha256, scrub_optional(error))
+            await rows.update(tx, generation_id)  # updated_at, as SQLite's
             return await rows.require(tx, generation_id)
 
     async def progress(self, generation_id: int, done: int, total: int | None) -> None:
-        async with self._db.write() as tx:
-            await rows.update(tx, generation_id, download_bytes=done, download_total=total)
+        """Bytes so far: this machine's row only (a download in progress has one)."""
+        await self._db.execute(
+            "UPDATE machine_downloads SET bytes = $3, total = $4 WHERE generation_id = $1"
+            " AND machine = $2", generation_id, self._db.who.machine, done, total)
 
     async def unsaved(self, where: HistoryFilter | None = None, *,
                       ended_after: str | None = None, ended_before: str | None = None,
                       limit: int | None = None) -> list[Generation]:
         args = Args()
-        clause = where_sql(where, args)
-        # The terms of the partial index ``generations_unsaved``, literally.
+        machine = self._db.who.machine
+        clause = where_sql(where, args, me=self._db.who.person, machine=machine)
+        # The terms of the partial index ``generations_unsaved`` (every finished kept row
+        # on a team database: no machine's download is in ``generations``), then this
+        # machine's download.
+        state = download_state(args, machine)
         terms = ["status = 'SUCCEEDED'", "download_state <> 'done'", "video_url IS NOT NULL",
-                 "download_state NOT IN ('expired', 'refused', 'trashed')"]
+                 f"{state} NOT IN ('done', 'expired', 'refused', 'trashed')"]
         if ended_after is not None:
             terms.append(f"end_time > {args.add(ended_after)}")
         if ended_before is not None:

@@ -30,13 +30,18 @@ class PostgresGenerations:
         return found[0] if found else None
 
     async def by_sha256(self, sha256: str) -> list[Generation]:
-        return await self._db.rows("SELECT * FROM generations WHERE download_sha256 = $1"
-                                   " ORDER BY id", sha256.lower())
+        """This machine's downloads (the index ``machine_downloads_sha256``, v4)."""
+        return await self._db.rows(
+            "SELECT * FROM generations WHERE id IN (SELECT generation_id FROM"
+            " machine_downloads WHERE machine = $1 AND sha256 = $2) ORDER BY id",
+            self._db.who.machine, sha256.lower())
 
     async def by_download_path(self, path: str) -> list[Generation]:
-        """The partial index ``generations_download_path`` (schema v2) answers it."""
-        return await self._db.rows("SELECT * FROM generations WHERE download_path = $1"
-                                   " AND download_path IS NOT NULL ORDER BY id", path)
+        """This machine's downloads (the index ``machine_downloads_path``, v4)."""
+        return await self._db.rows(
+            "SELECT * FROM generations WHERE id IN (SELECT generation_id FROM"
+            " machine_downloads WHERE machine = $1 AND path = $2 AND path IS NOT NULL)"
+            " ORDER BY id", self._db.who.machine, path)
 
     async def find(self, ref: str) -> list[Generation]:
         ref = ref.strip()

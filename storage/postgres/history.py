@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from storage.history import HistoryFilter
 from storage.postgres import rows
 from storage.postgres.db import Database, Tx
-from storage.postgres.importing import import_batch
+from storage.postgres.importing import copy_batch, import_batch
 from storage.postgres.rows import Args
 from storage.postgres.schema import ENDED, FIGURES
 from storage.postgres.search import order_by, where_sql
-from storage.records import IMPORTABLE, Counts, Generation
+from storage.records import COPIED, DOWNLOAD_FIELDS, IMPORTABLE, CopyMark, Counts, Generation
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
 ANALYZE_AFTER = 1000  # rows imported, at least, after which the statistics are renewed
@@ -26,6 +26,7 @@ _ANALYZE = ("DO $$ BEGIN IF (SELECT pg_has_role(relowner, 'USAGE') FROM pg_class
 class PostgresHistory:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._me, self._machine = db.who.person, db.who.machine  # by:me, dl:
         self._unanalyzed = 0  # rows this store imported since it last renewed statistics
 
     # -- browsing --------------------------------------------------------------------
@@ -34,9 +35,9 @@ class PostgresHistory:
                    descending: bool = True, limit: int = 200,
                    offset: int = 0) -> list[Generation]:
         args = Args()
-        clause = where_sql(where, args)
+        clause = where_sql(where, args, me=self._me, machine=self._machine)
         return await self._db.rows(
-            f"SELECT * FROM generations {clause} {order_by(sort, descending)}"
+            f"SELECT * FROM generations {clause} {order_by(sort, descending, args, self._machine)}"
             f" LIMIT {args.add(limit)} OFFSET {args.add(offset)}", *args.values)
 
     async def count(self, where: HistoryFilter | None = None, *,
@@ -45,7 +46,7 @@ class PostgresHistory:
         if found.empty and not found.folded:
             return (await figures(self._db))["kept"]
         args = Args()
-        clause = where_sql(found, args)
+        clause = where_sql(found, args, me=self._me, machine=self._machine)
         if at_most is None:
             return int(await self._db.scalar(f"SELECT count(*) FROM generations {clause}",
                                              *args.values))
@@ -55,8 +56,8 @@ class PostgresHistory:
 
     async def ids(self, where: HistoryFilter) -> list[int]:
         args = Args()
-        found = await self._db.fetch(f"SELECT id FROM generations {where_sql(where, args)}",
-                                     *args.values)
+        clause = where_sql(where, args, me=self._me, machine=self._machine)
+        found = await self._db.fetch(f"SELECT id FROM generations {clause}", *args.values)
         return [row[0] for row in found]
 
     async def rows(self, where: HistoryFilter | None = None) -> AsyncIterator[Generation]:
@@ -64,7 +65,7 @@ class PostgresHistory:
         last = 0
         while True:
             args = Args()
-            clause = where_sql(where, args)
+            clause = where_sql(where, args, me=self._me, machine=self._machine)
             found = await self._db.rows(
                 f"SELECT * FROM generations {clause} AND id > {args.add(last)} ORDER BY id"
                 f" LIMIT {args.add(SCAN_PAGE)}", *args.values)
@@ -82,7 +83,7 @@ class PostgresHistory:
         last = 0
         while True:
             args = Args()
-            clause = where_sql(where, args)
+            clause = where_sql(where, args, me=self._me, machine=self._machine)
             found = await self._db.fetch(
                 f"SELECT id, {', '.join(names)} FROM generations {clause} AND id >"
                 f" {args.add(last)} ORDER BY id LIMIT {args.add(SCAN_PAGE)}", *args.values)
@@ -103,8 +104,17 @@ class PostgresHistory:
         ended = {row[0]: int(row[1]) for row in today}
         return Counts(pending=kept["pending"], running=kept["running"],
                       submitting=kept["submitting"], finished_today=ended.get("SUCCEEDED", 0),
-                      failed_today=ended.get("FAILED", 0), not_downloaded=kept["unsaved"],
+                      failed_today=ended.get("FAILED", 0),
+                      not_downloaded=kept["unsaved"] - await self._saved_here(),
                       total=kept["kept"])
+
+    async def _saved_here(self) -> int:
+        """Finished kept rows this machine saved: the ``unsaved`` figure counts every
+        finished kept row on a team database (no machine's download is in the row)."""
+        return int(await self._db.scalar(
+            "SELECT count(*) FROM machine_downloads AS d JOIN generations AS g"
+            " ON g.id = d.generation_id WHERE d.machine = $1 AND d.state = 'done'"
+            " AND g.status = 'SUCCEEDED' AND g.forgotten_at IS NULL", self._machine))
 
     # -- moving between machines -----------------------------------------------------
 
@@ -125,6 +135,55 @@ class PostgresHistory:
             await self._db.execute(_ANALYZE)
             self._unanalyzed = 0
         return added
+
+    # -- copying a whole history (``store copy``) --------------------------------------
+
+    async def copy_out(self, after: int = 0, limit: int = SCAN_PAGE) -> list[dict[str, Any]]:
+        """Four reads by id range: the rows, their tags, status events and every
+        machine's downloads."""
+        found = await self._db.fetch(
+            f"SELECT id, {', '.join(COPIED)} FROM generations WHERE id > $1 ORDER BY id"
+            " LIMIT $2", after, limit)
+        if not found:
+            return []
+        span = (found[0]["id"], found[-1]["id"])
+        records: dict[int, dict[str, Any]] = {}
+        for row in found:
+            record: dict[str, Any] = {"id": row["id"]}
+            record.update({c: row[c] for c in COPIED})
+            record.update(tags=[], history=[], downloads={})
+            records[row["id"]] = record
+        for generation_id, tag in await self._db.fetch(
+                "SELECT generation_id, tag FROM generation_tags WHERE generation_id"
+                " BETWEEN $1 AND $2 ORDER BY generation_id, tag", *span):
+            if generation_id in records:
+                records[generation_id]["tags"].append(tag)
+        for generation_id, at, status, detail in await self._db.fetch(
+                "SELECT generation_id, at, status, detail FROM status_events WHERE"
+                " generation_id BETWEEN $1 AND $2 ORDER BY id", *span):
+            if generation_id in records:
+                records[generation_id]["history"].append(
+                    {"at": at, "status": status, "detail": detail})
+        for row in await self._db.fetch(
+                "SELECT * FROM machine_downloads WHERE generation_id BETWEEN $1 AND $2"
+                " ORDER BY generation_id, machine", *span):
+            download = {f: row[f] for f in DOWNLOAD_FIELDS}
+            plain = download["state"] == "none" and all(
+                download[f] is None for f in DOWNLOAD_FIELDS[1:])
+            if row["generation_id"] in records and not plain:
+                records[row["generation_id"]]["downloads"][row["machine"]] = download
+        return list(records.values())
+
+    async def copy_in(self, source: str, records: Sequence[dict[str, Any]]) -> int:
+        """One transaction: the batch staged by COPY and moved by one statement
+        (``storage.postgres.importing.copy_batch``)."""
+        async with self._db.write() as tx:
+            return await copy_batch(tx, source, records, read_only=self._db.read_only)
+
+    async def copied_from(self, source: str) -> CopyMark:
+        found = await self._db.fetchrow("SELECT up_to, seen FROM copies WHERE source = $1",
+                                        source)
+        return CopyMark(int(found[0]), int(found[1])) if found else CopyMark()
 
     # -- favourites, notes, tags --------------------------------------------------------
 

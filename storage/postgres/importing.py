@@ -22,12 +22,12 @@ new rows — the trigram index on prompts first — not the round trips or Pytho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from storage.errors import StoreError, StoreUnavailable
 from storage.postgres.db import REPLACEMENT, Tx
-from storage.records import IMPORTABLE
+from storage.records import COPIED, IMPORTABLE
 from storage.redact import SCRUBBED, scrub
 
 # pg_advisory_xact_lock's key for "importing" ('piximpt'): two machines importing one
@@ -62,7 +62,9 @@ BEGIN
             at text, status text, detail text) ON COMMIT DELETE ROWS;
     END IF;
 END $$"""
-_COLUMNS = ", ".join(IMPORTABLE)
+# A team database keeps every machine's download in ``machine_downloads`` (schema v4):
+# an imported record's ``download_*`` go there, as the importing machine's (``$1``).
+_COLUMNS = ", ".join(c for c in IMPORTABLE if not c.startswith("download_"))
 # One statement moves the batch: the staged records this history does not hold yet
 # take new ids in the batch's order, go into generations, and their tags and status
 # history follow (the foreign keys are checked at the statement's end, when the rows
@@ -91,6 +93,14 @@ WITH fresh AS MATERIALIZED (
     SELECT f.new_id, e.at, e.status, e.detail FROM pg_temp.{EVENTS} AS e
       JOIN fresh AS f ON f.import_ord = e.import_ord JOIN added AS a ON a.id = f.new_id
      ORDER BY e.import_ord, e.n
+), saved AS (
+    INSERT INTO machine_downloads (generation_id, machine, state, path, bytes, total,
+                                   sha256, error)
+    SELECT f.new_id, $1, coalesce(f.download_state, 'none'), f.download_path,
+           f.download_bytes, f.download_total, f.download_sha256, f.download_error
+      FROM fresh AS f JOIN added AS a ON a.id = f.new_id
+     WHERE coalesce(f.download_state, 'none') <> 'none' OR f.download_path IS NOT NULL
+        OR f.download_sha256 IS NOT NULL
 )
 SELECT count(*) FROM added"""
 
@@ -111,7 +121,7 @@ async def import_batch(tx: Tx, records: Iterable[dict[str, Any]], *,
         await tx.copy(ROWS, ("import_ord", "import_by_task", "import_tags", *columns), rows)
     if staged.events:
         await tx.copy(EVENTS, ("import_ord", "n", "at", "status", "detail"), staged.events)
-    return int(await tx.scalar(_MOVE))
+    return int(await tx.scalar(_MOVE, tx.machine))
 
 
 async def _make_staging(tx: Tx, read_only: bool) -> None:
@@ -207,3 +217,122 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
     column: _boolean if column in BOOLEANS else _integer if column in INTEGERS
     else _float if column in FLOATS else _scrubbed if column in SCRUBBED else _text
     for column in IMPORTABLE}
+
+
+# -- copying a whole history in (``History.copy_in``) ---------------------------------
+
+DOWNLOADS = "pixverse_copy_downloads"  # a copied batch's downloads, machine by machine
+_DOWNLOAD_STAGING = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {DOWNLOADS} (import_ord integer NOT NULL,
+    machine text NOT NULL, state text NOT NULL, path text, bytes bigint, total bigint,
+    sha256 text, error text) ON COMMIT DELETE ROWS"""
+_COPIED_COLUMNS = ", ".join(COPIED)
+_SEQUENCE = "pg_get_serial_sequence('generations', 'id')"
+# The sequence past every id here and every id a copy keeps: the rows that cannot keep
+# theirs (and every row written later) take the next ones.
+_PAST_KEPT = (f"SELECT setval({_SEQUENCE}, GREATEST((SELECT max(id) FROM generations),"
+              f" (SELECT max(id) FROM pg_temp.{ROWS}), 1))")
+# ``$1``: whether copied rows keep their ids (this database was empty when the first
+# copy from the source began); ``$2``: the highest id here before that first copy.
+_COPY_MOVE = f"""
+WITH fresh AS MATERIALIZED (
+    SELECT CASE WHEN r.kept IS NOT NULL THEN r.kept
+                ELSE nextval({_SEQUENCE}) END AS new_id, r.*
+      FROM (SELECT CASE WHEN $1 AND NOT EXISTS (SELECT 1 FROM generations AS g
+                                                  WHERE g.id = s.id)
+                        THEN s.id END AS kept, s.*
+              FROM pg_temp.{ROWS} AS s
+             WHERE NOT (s.task_id IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM generations AS g WHERE g.task_id = s.task_id))
+               AND NOT (s.intent_key IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM generations AS g WHERE g.intent_key = s.intent_key))
+               AND NOT (s.task_id IS NULL AND s.intent_key IS NULL AND EXISTS (
+                        SELECT 1 FROM generations AS g WHERE g.task_id IS NULL
+                           AND g.created_at = s.created_at AND g.prompt = s.prompt
+                           AND g.id <= $2))
+             ORDER BY s.import_ord) AS r
+), added AS (
+    INSERT INTO generations (id, {_COPIED_COLUMNS})
+    SELECT new_id, {_COPIED_COLUMNS} FROM fresh ORDER BY import_ord
+    ON CONFLICT DO NOTHING RETURNING id
+), tagged AS (
+    INSERT INTO generation_tags (generation_id, tag)
+    SELECT f.new_id, t.tag FROM fresh AS f JOIN added AS a ON a.id = f.new_id
+     CROSS JOIN LATERAL unnest(f.import_tags) AS t (tag)
+    ON CONFLICT DO NOTHING
+), logged AS (
+    INSERT INTO status_events (generation_id, at, status, detail)
+    SELECT f.new_id, e.at, e.status, e.detail FROM pg_temp.{EVENTS} AS e
+      JOIN fresh AS f ON f.import_ord = e.import_ord JOIN added AS a ON a.id = f.new_id
+     ORDER BY e.import_ord, e.n
+), saved AS (
+    INSERT INTO machine_downloads (generation_id, machine, state, path, bytes, total,
+                                   sha256, error)
+    SELECT f.new_id, d.machine, d.state, d.path, d.bytes, d.total, d.sha256, d.error
+      FROM pg_temp.{DOWNLOADS} AS d
+      JOIN fresh AS f ON f.import_ord = d.import_ord JOIN added AS a ON a.id = f.new_id
+)
+SELECT count(*) FROM added"""
+_COPY_CONVERT: dict[str, Callable[[Any], Any]] = {
+    column: CONVERT.get(column) or (_scrubbed if column in SCRUBBED else _text)
+    for column in COPIED}
+
+
+async def copy_batch(tx: Tx, source: str, records: Sequence[dict[str, Any]], *,
+                     read_only: bool = False) -> int:
+    """``History.copy_in`` inside ``tx``: the batch staged by COPY (rows, status events,
+    downloads of every machine), moved by one statement, the source's mark moved on.
+    Under the import lock: two copies (or an import) never race for one row."""
+    await tx.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK)
+    mark = await tx.fetchrow("SELECT base, up_to FROM copies WHERE source = $1", source)
+    if mark is not None:
+        base, up_to = int(mark[0]), int(mark[1])
+    else:
+        base = int(await tx.scalar("SELECT coalesce(max(id), 0) FROM generations"))
+        up_to = 0
+    batch = [r for r in records if int(r["id"]) > up_to]
+    if not batch:
+        return 0
+    staged, events, downloads = [], [], []
+    tasks: set[str] = set()
+    keys: set[str] = set()
+    try:
+        for ord_, record in enumerate(batch):
+            task, key = record.get("task_id"), record.get("intent_key")
+            if (task and task in tasks) or (key and key in keys):
+                continue  # the second of two alike in one batch
+            if task:
+                tasks.add(task)
+            if key:
+                keys.add(key)
+            tags = sorted({_text(str(t)) or "" for t in record.get("tags") or ()}) or None
+            staged.append([ord_, bool(task), tags, int(record["id"]),
+                           *(convert(record.get(c)) for c, convert in _COPY_CONVERT.items())])
+            for n, event in enumerate(record.get("history") or ()):
+                events.append((ord_, n, _text(event.get("at")), _text(event.get("status")),
+                               _scrubbed(event.get("detail"))))
+            for machine, d in (record.get("downloads") or {}).items():
+                downloads.append((ord_, _text(machine), _text(d.get("state")) or "none",
+                                  _text(d.get("path")), _integer(d.get("bytes")),
+                                  _integer(d.get("total")), _text(d.get("sha256")),
+                                  _scrubbed(d.get("error"))))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"a copied record does not fit the team database ({exc})") from None
+    await _make_staging(tx, read_only)
+    await tx.execute(_DOWNLOAD_STAGING)
+    await tx.copy(ROWS, ("import_ord", "import_by_task", "import_tags", "id", *COPIED), staged)
+    if events:
+        await tx.copy(EVENTS, ("import_ord", "n", "at", "status", "detail"), events)
+    if downloads:
+        await tx.copy(DOWNLOADS, ("import_ord", "machine", "state", "path", "bytes", "total",
+                                  "sha256", "error"), downloads)
+    keep = base == 0
+    if keep:
+        await tx.execute(_PAST_KEPT)
+    added = int(await tx.scalar(_COPY_MOVE, keep, base))
+    await tx.execute(
+        "INSERT INTO copies (source, base, up_to, seen) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (source) DO UPDATE SET up_to = excluded.up_to,"
+        " seen = copies.seen + excluded.seen",
+        source, base, max(int(r["id"]) for r in batch), len(batch))
+    return added

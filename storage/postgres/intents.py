@@ -34,8 +34,8 @@ from storage.records import (
 STALE_SENDING_SECONDS = 180  # longer than any create request can take
 _INTENT = ("INSERT INTO generations (created_at, endpoint, model, prompt, size, duration,"
            " audio, watermark, seed, submission, sending_since, lease_owner, updated_at,"
-           " batch_id, intent_key, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-           " $1, $11, $1, $12, $13, $14)")
+           " batch_id, intent_key, note, submitted_by) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+           " $8, $9, $10, $1, $11, $1, $12, $13, $14, $15)")
 
 
 class PostgresIntents:
@@ -51,7 +51,7 @@ class PostgresIntents:
             generation_id = await tx.scalar(
                 _INTENT + " RETURNING id", now_iso(), endpoint, model, prompt, size,
                 duration, audio, watermark, seed, SUBMISSION_SENDING, process_tag(),
-                batch_id, None, None)
+                batch_id, None, None, self._db.who.person)
             await rows.event(tx, generation_id, "SUBMITTING")
             return await rows.require(tx, generation_id)
 
@@ -64,7 +64,7 @@ class PostgresIntents:
             generation_id = await tx.scalar(
                 _INTENT + " ON CONFLICT (intent_key) DO NOTHING RETURNING id", now_iso(),
                 endpoint, model, prompt, size, duration, audio, watermark, seed,
-                SUBMISSION_SENDING, process_tag(), batch_id, key, note)
+                SUBMISSION_SENDING, process_tag(), batch_id, key, note, self._db.who.person)
             if generation_id is not None:
                 await rows.insert_tags(tx, generation_id, tags)
                 await rows.event(tx, generation_id, "SUBMITTING")
@@ -78,7 +78,7 @@ class PostgresIntents:
                 return row, False
             await rows.update(tx, row.id, submission=SUBMISSION_SENDING, sending_since=now_iso(),
                               lease_owner=process_tag(), submission_note=None, error_code=None,
-                              error_message=None)
+                              error_message=None, submitted_by=self._db.who.person)
             await rows.event(tx, row.id, "SUBMITTING",
                              "sent again: the last attempt created nothing")
             return await rows.require(tx, row.id), True

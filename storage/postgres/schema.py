@@ -453,10 +453,18 @@ END $$;
 
 
 # v4: teams (SQLite's v10): who recorded each intent (``submitted_by``, for ``by:``), the
-# downloads of each machine (``machine_downloads``; the ``download_*`` columns are the
-# row's own) and how far each ``store copy`` into this database came (``copies``).
-# Only the tables and indexes, as SQLite holds them.
-V4 = """
+# downloads of each machine and how far each ``store copy`` into this database came
+# (``copies``).  A team database is every machine's, so *every* machine's downloads
+# live in ``machine_downloads`` (SQLite keeps its own machine's in ``download_*``):
+# the ``download_*`` columns of ``generations`` stay at their defaults (reads put the
+# reading machine's download there, ``storage.postgres.db.Tx.rows``), and what an
+# older store wrote in them moves to the machine that upgrades (``MACHINE_SETTING``,
+# set by the store before it migrates; "unknown" without it).  The ``unsaved`` figure
+# then counts every finished kept row; a machine's count subtracts what it saved.
+# A download moving on any machine is a change of its row, with the figures, in the
+# change feed (one NOTIFY per statement, as for ``generations``).
+MACHINE_SETTING = "pixverse_tui.machine"
+V4 = f"""
 ALTER TABLE generations ADD COLUMN submitted_by text;
 CREATE INDEX generations_submitted_by ON generations (lower(submitted_by))
     WHERE submitted_by IS NOT NULL;
@@ -471,19 +479,66 @@ CREATE TABLE machine_downloads (
     error          text,
     PRIMARY KEY (generation_id, machine)
 );
+CREATE INDEX machine_downloads_mine ON machine_downloads (machine, state);
+CREATE INDEX machine_downloads_path ON machine_downloads (machine, path)
+    WHERE path IS NOT NULL;
+CREATE INDEX machine_downloads_sha256 ON machine_downloads (machine, sha256)
+    WHERE sha256 IS NOT NULL;
 CREATE TABLE copies (
     source  text COLLATE "C" PRIMARY KEY,
     base    bigint NOT NULL,
     up_to   bigint NOT NULL,
     seen    bigint NOT NULL
 );
+
+INSERT INTO machine_downloads (generation_id, machine, state, path, bytes, total, sha256,
+                               error)
+SELECT id, coalesce(nullif(current_setting('{MACHINE_SETTING}', true), ''), 'unknown'),
+       download_state, download_path, download_bytes, download_total, download_sha256,
+       download_error
+  FROM generations
+ WHERE download_state <> 'none' OR download_path IS NOT NULL OR download_sha256 IS NOT NULL;
+UPDATE generations SET download_state = 'none', download_path = NULL,
+       download_bytes = NULL, download_total = NULL, download_sha256 = NULL,
+       download_error = NULL
+ WHERE download_state <> 'none' OR download_path IS NOT NULL OR download_bytes IS NOT NULL
+    OR download_total IS NOT NULL OR download_sha256 IS NOT NULL
+    OR download_error IS NOT NULL;
+
+CREATE FUNCTION pixverse_downloads_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    n bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        SELECT count(DISTINCT generation_id), array_agg(DISTINCT generation_id)
+          INTO n, ids FROM old_rows;
+    ELSE
+        SELECT count(DISTINCT generation_id), array_agg(DISTINCT generation_id)
+          INTO n, ids FROM new_rows;
+    END IF;
+    IF n > 0 THEN
+        PERFORM pixverse_notify(CASE WHEN n <= {NOTIFY_IDS} THEN ids END,
+                                n > {NOTIFY_IDS}, true, false);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER machine_downloads_inserted AFTER INSERT ON machine_downloads
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_downloads_changed();
+CREATE TRIGGER machine_downloads_updated AFTER UPDATE ON machine_downloads
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_downloads_changed();
+CREATE TRIGGER machine_downloads_deleted AFTER DELETE ON machine_downloads
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_downloads_changed();
 """
 
 # v5: the local queue (SQLite's v11, docs/queue.md): a queued row's place, its hold, how often
 # a failure of it was queued again and for which row; the pauses of the queue and of
-# batches.  Only the tables and indexes: the queue's share of the change feed (a pause
-# is a change of the figures) and the ``queued`` figure belong with the migration that
-# adds the feed and the figures.
+# batches.  A queued row's moves are changes of ``generations`` (its triggers tell the
+# feed); a pause is a change of the figures (the trigger below).  The ``queued`` figure
+# comes with the PostgreSQL queue itself.
 V5 = """
 ALTER TABLE generations ADD COLUMN queue_priority bigint;
 ALTER TABLE generations ADD COLUMN queue_order bigint;
@@ -497,6 +552,13 @@ CREATE TABLE queue_pauses (
     reason  text,
     at      text COLLATE "C" NOT NULL
 );
+CREATE FUNCTION pixverse_pauses_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pixverse_notify(NULL, false, true, false);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER queue_pauses_changed AFTER INSERT OR UPDATE OR DELETE ON queue_pauses
+    FOR EACH STATEMENT EXECUTE FUNCTION pixverse_pauses_changed();
 """
 
 MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)

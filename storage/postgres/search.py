@@ -18,9 +18,15 @@ ones too.
 from __future__ import annotations
 
 from storage.clock import iso
-from storage.history import SIZES_BY_TIER, SORT_KEYS, HistoryFilter, split_words
+from storage.history import (
+    SIZES_BY_TIER,
+    SORT_KEYS,
+    HistoryFilter,
+    split_words,
+    submitter_terms,
+)
 from storage.postgres.rows import Args
-from storage.sql import SHOWN_STATUS, containing
+from storage.sql import SHOWN_STATUS, containing, like_escaped
 
 
 def _took() -> str:
@@ -63,9 +69,18 @@ def has_trigram(term: str) -> bool:
     return False
 
 
-def where_sql(where: HistoryFilter | None, args: Args) -> str:
+def download_state(args: Args, machine: str) -> str:
+    """The state of ``machine``'s download of each row (``machine_downloads``, schema
+    v4): what ``dl:``, the ``download`` sort and the unsaved rows read."""
+    return ("coalesce((SELECT d.state FROM machine_downloads AS d WHERE d.generation_id ="
+            f" generations.id AND d.machine = {args.add(machine)}), 'none')")
+
+
+def where_sql(where: HistoryFilter | None, args: Args, *, me: str = "",
+              machine: str = "") -> str:
     """``WHERE …`` (never empty: the trash is always either in or out); its parameters
-    are added to ``args``."""
+    are added to ``args``.  ``me``: who ``by:me`` is (the store's ``who.person``);
+    ``machine``: whose downloads ``dl:`` reads (``who.machine``)."""
     found = where or HistoryFilter()
     clauses = ["forgotten_at IS NOT NULL" if found.trash else "forgotten_at IS NULL"]
     if found.statuses:
@@ -93,13 +108,21 @@ def where_sql(where: HistoryFilter | None, args: Args) -> str:
     if found.audio is not None:
         clauses.append(f"audio = {args.add(found.audio)}")
     if found.downloaded is not None:
-        clauses.append("download_state = 'done'" if found.downloaded
-                       else "download_state <> 'done'")
+        state = download_state(args, machine)
+        clauses.append(f"{state} = 'done'" if found.downloaded else f"{state} <> 'done'")
     if found.favourite is not None:
         clauses.append(f"favourite = {args.add(found.favourite)}")
     for tag in found.tags:
         clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag ="
                        f" {args.add(tag)})")
+    if found.submitters:
+        terms = []
+        for name, whole in submitter_terms(found, me):
+            terms.append(f"lower(submitted_by) = lower({args.add(name)})")
+            if not whole:  # alice on any machine: alice@…
+                terms.append(f"lower(submitted_by) LIKE lower({args.add(like_escaped(name))})"
+                             " || '@%'")
+        clauses.append(f"({' OR '.join(terms)})")
     if found.newest is not None and not found.trash:  # (fewer rows than that: no bound)
         clauses.append(f"created_at >= COALESCE(({NEWEST_CUTOFF}"
                        f" OFFSET {args.add(found.newest - 1)}), '')")
@@ -114,11 +137,15 @@ def where_sql(where: HistoryFilter | None, args: Args) -> str:
 NULLABLE = frozenset({"task", "took"})  # the other sort keys are never NULL
 
 
-def order_by(column: str, descending: bool) -> str:
+def order_by(column: str, descending: bool, args: Args | None = None,
+             machine: str = "") -> str:
     """SQLite's order: NULL first ascending, last descending (said only where a value
     can be NULL: an index on a column sorts as the plain order does); the id breaks
-    ties in the same direction."""
+    ties in the same direction.  The ``download`` sort is ``machine``'s downloads'
+    (its parameter added to ``args``)."""
     key = column if column in SORTS else "submitted"
     direction = "DESC" if descending else "ASC"
     nulls = (" NULLS LAST" if descending else " NULLS FIRST") if key in NULLABLE else ""
-    return f"ORDER BY {SORTS[key]} {direction}{nulls}, id {direction}"
+    expression = download_state(args, machine) if key == "download" and args is not None \
+        else SORTS[key]
+    return f"ORDER BY {expression} {direction}{nulls}, id {direction}"

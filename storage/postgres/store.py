@@ -16,8 +16,9 @@ from storage.postgres.following import PostgresFollowing
 from storage.postgres.generations import PostgresGenerations
 from storage.postgres.history import PostgresHistory
 from storage.postgres.intents import PostgresIntents
-from storage.postgres.schema import cjk_trigram_problem, migrate
+from storage.postgres.schema import MACHINE_SETTING, cjk_trigram_problem, migrate
 from storage.postgres.trash import PostgresTrash
+from storage.records import Who
 
 if TYPE_CHECKING:
     import asyncpg
@@ -61,11 +62,15 @@ class PostgresStore:
         self.search_problem = search_problem  # why Chinese searches read every row
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
-        """Connect, bring the schema up to date (or refuse a newer one), start listening;
-        raises ``StoreError`` with a sentence."""
+    async def open(cls, url: str, who: Who | None = None) -> PostgresStore:
+        """Connect, bring the schema up to date (or refuse a newer one), start listening,
+        for ``who`` (default ``Who.here()``); raises ``StoreError`` with a sentence."""
+        who = who or Who.here()
         conn = await connect(url)
         try:
+            # Downloads an older schema kept without a machine are this one's (v4).
+            await conn.execute("SELECT set_config($1, $2, false)", MACHINE_SETTING,
+                               who.machine)
             await migrate(conn, masked(url))
             writable = bool(await conn.fetchval(_WRITABLE))
             search_problem = await cjk_trigram_problem(conn)
@@ -75,7 +80,7 @@ class PostgresStore:
             if error is None or error is exc:
                 raise
             raise error from None
-        db = Database(url, read_only=not writable)
+        db = Database(url, read_only=not writable, who=who)
         db.adopt(conn)  # the pool's first connection: one connect fewer
         feed = NotifyFeed(url)
         await feed.start()
@@ -84,6 +89,15 @@ class PostgresStore:
     @property
     def location(self) -> str:
         return self._db.where
+
+    @property
+    def who(self) -> Who:
+        return self._db.who
+
+    @property
+    def shared(self) -> bool:
+        """A team database is every machine's: forgetting a row forgets it for all."""
+        return True
 
     @property
     def read_only(self) -> bool:

@@ -96,7 +96,8 @@ class PostgresBackend:
 
     name = "postgres"
     TABLES = ("generations", "status_events", "generation_tags", "poller_leases",
-              "request_budgets", "foreign_tasks", "figure_moves")
+              "request_budgets", "foreign_tasks", "figure_moves", "machine_downloads",
+              "copies", "queue_pauses")
 
     def __init__(self) -> None:
         self._url: str | None = None
