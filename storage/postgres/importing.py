@@ -100,7 +100,8 @@ WITH fresh AS MATERIALIZED (
            f.download_bytes, f.download_total, f.download_sha256, f.download_error
       FROM fresh AS f JOIN added AS a ON a.id = f.new_id
      WHERE coalesce(f.download_state, 'none') <> 'none' OR f.download_path IS NOT NULL
-        OR f.download_sha256 IS NOT NULL
+        OR f.download_bytes IS NOT NULL OR f.download_total IS NOT NULL
+        OR f.download_sha256 IS NOT NULL OR f.download_error IS NOT NULL
 )
 SELECT count(*) FROM added"""
 

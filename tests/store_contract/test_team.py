@@ -356,3 +356,16 @@ async def test_a_copy_is_seen_by_the_change_feed(tmp_path: Path, alice: TaskStor
     while not (change.everything or copied.id in change.rows):
         change = change | await asyncio.wait_for(anext(feed), 10)
     assert change.figures
+
+
+async def test_a_download_on_another_machine_reaches_this_machines_feed(
+        location: str, alice: TaskStore) -> None:
+    """Another machine saving a video changes the row here ("saved on laptop") and the
+    figures (this machine's unsaved count may not move, but it is read again)."""
+    row = await finished(alice, "a fox")
+    feed = alice.changes()
+    async with await open_store(location, who=BOB) as bob:
+        await bob.downloads.set(row.id, state="done", path="/laptop/fox.mp4")
+    change = await asyncio.wait_for(anext(feed), 10)
+    while not (change.everything or row.id in change.rows):
+        change = change | await asyncio.wait_for(anext(feed), 10)
