@@ -38,13 +38,17 @@ async def store(pg_dsn: str) -> AsyncIterator[TaskStore]:
 
 
 async def plans(store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch,
-                call: Any, settings: tuple[str, ...] = ()) -> list[str]:
-    """The plan of every query ``call`` makes the store run (under ``settings``)."""
+                call: Any, settings: tuple[str, ...] = (), *,
+                downloads: bool = False) -> list[str]:
+    """The plan of every query ``call`` makes the store run (under ``settings``) — but
+    the look-up of the rows' downloads that follows every read of rows (``Tx.rows``)
+    unless ``downloads``."""
     caught: list[tuple[str, tuple[Any, ...]]] = []
     fetch = team_db.Tx.fetch
 
     async def catching(self: team_db.Tx, sql: str, *params: Any) -> list[Any]:
-        caught.append((sql, params))
+        if downloads or sql != team_db._DOWNLOADS:
+            caught.append((sql, params))
         return await fetch(self, sql, *params)
 
     async def catching_one(self: team_db.Tx, sql: str, *params: Any) -> Any:
@@ -81,10 +85,21 @@ async def test_the_status_bar_reads_a_few_rows(store: TaskStore, pg_dsn: str,
         assert await store.history.count() == ROWS
         await store.history.counts("2026-01-03T00:00:00.000+00:00")
 
-    total, moves, ended = await plans(store, pg_dsn, monkeypatch, figures)
+    total, moves, ended, saved = await plans(store, pg_dsn, monkeypatch, figures)
     assert "figure_moves" in total and "generations" not in total, total
     assert "generations_ended" in ended and "Seq Scan" not in ended, ended
     assert moves == total
+    # This machine's saved videos: its downloads, not the whole history.
+    assert "Seq Scan on generations" not in saved, saved
+
+
+async def test_the_downloads_of_a_page_are_read_by_their_key(
+        store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read of rows reads this machine's downloads of them (and who else saved
+    them) by the rows' ids: the primary key of machine_downloads, never the table."""
+    found = await plans(store, pg_dsn, monkeypatch, lambda: store.history.page(),
+                        ("SET enable_seqscan = off",), downloads=True)
+    assert len(found) == 2 and "machine_downloads_pkey" in found[1], found
 
 
 @pytest.mark.parametrize("words", ["n", "fo", "月", "fo tag:keep"])
