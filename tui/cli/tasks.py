@@ -59,15 +59,19 @@ async def _unless_stuck(store: TaskStore, waiting: Awaitable[list[Generation]],
 
 
 def _say_waiting(rows: list[Generation]) -> None:
-    """On a terminal, say what the silence is for: a video takes minutes."""
-    waiting = [r for r in rows if r.task_id and not r.terminal]
+    """On a terminal, say what the silence is for: a video takes minutes (a row still in
+    the local queue, or being sent, is named by its #ID: it has no task id yet)."""
+    waiting = [r for r in rows if not r.terminal and (
+        r.task_id or r.queued or r.display_status == "SUBMITTING")]
     if not waiting or not sys.stderr.isatty():
         return
-    ids = " ".join((r.task_id or "")[:8] for r in waiting[:3]) + (" …" if len(waiting) > 3
-                                                                   else "")
+    ids = " ".join((r.task_id or "")[:8] or f"#{r.id}" for r in waiting[:3]) + (
+        " …" if len(waiting) > 3 else "")
+    first = waiting[0]
+    again = (first.task_id or "")[:8] or str(first.id)  # (a bare ID: # starts a comment)
     some = "it goes" if len(waiting) == 1 else "they go"
     err(f"waiting for {ids} to end (a video takes a few minutes); ctrl+c stops waiting, "
-        f"{some} on: `pixverse-tui wait {(waiting[0].task_id or '')[:8]}` picks it up again")
+        f"{some} on: `pixverse-tui wait {again}` picks it up again")
 
 
 async def wait_for_rows(store: TaskStore, client: DashScopeClient, ws: Workspace,
