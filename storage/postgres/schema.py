@@ -226,9 +226,16 @@ def _counted(table: str, tests: dict[str, str]) -> str:
                      ) + f" FROM {table} r"
 
 
-def _figure_functions(tests: dict[str, str], create: str = "CREATE") -> str:
+def _figure_functions(tests: dict[str, str], create: str = "CREATE",
+                      planned_above: int | None = None) -> str:
     """The functions that log the figures' moves (``tests``: which figures, and how each
-    counts a row) and the triggers' functions on ``generations`` that call them."""
+    counts a row) and the triggers' functions on ``generations`` that call them.
+
+    ``planned_above``: an update of more rows than this compares old and new rows by a
+    statement planned for its size (v5).  PL/pgSQL plans a statement once per session and
+    keeps the plan; the join of the old and new rows planned for the first update a
+    session made (one row: a nested loop) then takes n² time for a large one — 14 s for
+    2,000 rows, past the statement timeout for a few thousand."""
     figures = tuple(tests)
     names = ", ".join(figures)
     deltas = {
@@ -244,6 +251,18 @@ def _figure_functions(tests: dict[str, str], create: str = "CREATE") -> str:
     hidden = " - ".join(f"'{c}'" for c in BOOKKEEPING)
     moved = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in FIGURE_COLUMNS)
     ids = f"CASE WHEN count(*) <= {NOTIFY_IDS} THEN array_agg(r.id) END"
+    select = (f"SELECT count(*), {ids.replace('r.id', 'n.id')}, coalesce(bool_or({moved}),"
+              " false)")
+    join = ("FROM new_rows n JOIN old_rows o ON o.id = n.id\n"
+            f"     WHERE (to_jsonb(o) - {hidden}) IS DISTINCT FROM (to_jsonb(n) - {hidden})")
+    compared = f"{select}\n      INTO changed, ids, moved\n      {join};"
+    if planned_above is not None:
+        compared = (f"IF (SELECT count(*) FROM new_rows) <= {planned_above} THEN\n"
+                    f"        {compared.replace(chr(10), chr(10) + '    ')}\n"
+                    "    ELSE\n"
+                    f"        EXECUTE $q${select}\n      {join}$q$\n"
+                    "          INTO changed, ids, moved;\n"
+                    "    END IF;")
     return f"""{create} FUNCTION pixverse_fold_figures() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_try_advisory_xact_lock({FIGURES_LOCK}) THEN
@@ -298,10 +317,7 @@ DECLARE
     ids bigint[];
     moved boolean;
 BEGIN
-    SELECT count(*), {ids.replace("r.id", "n.id")}, coalesce(bool_or({moved}), false)
-      INTO changed, ids, moved
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
-     WHERE (to_jsonb(o) - {hidden}) IS DISTINCT FROM (to_jsonb(n) - {hidden});
+    {compared}
     IF changed > 0 THEN
         IF moved THEN
             PERFORM pixverse_figures_moved({args}) FROM ({deltas['updated']}) AS d ({names});
@@ -578,7 +594,12 @@ CREATE TRIGGER queue_pauses_changed AFTER INSERT OR UPDATE OR DELETE ON queue_pa
 # the feeder looks at before it takes): ``figure_moves`` gains ``queued`` — the rows
 # queued already as one move — and the functions that log the moves are made again with
 # it (v2's, one figure more: the triggers call them by name, the five-figure
-# ``pixverse_figures_moved`` goes).
+# ``pixverse_figures_moved`` goes).  An update of many rows at once (a batch cancelled,
+# held, raised, taken back) compares its old and new rows with a plan made for its size
+# (``_figure_functions``: v2's plan, kept from a session's first update, took minutes).
+PLANNED_ABOVE = 64  # rows an update changes beyond which its comparison is planned anew
+
+
 def _v5_queued() -> str:
     queued = FIGURE_TESTS["queued"]
     return f"""
@@ -586,7 +607,7 @@ ALTER TABLE figure_moves ADD COLUMN queued bigint NOT NULL DEFAULT 0;
 INSERT INTO figure_moves ({", ".join(FIGURES)})
 SELECT {", ".join("0" for _ in FIGURE_TESTS_V2)}, count(*) FROM generations r
  WHERE {queued} HAVING count(*) > 0;
-{_figure_functions(FIGURE_TESTS, "CREATE OR REPLACE")}
+{_figure_functions(FIGURE_TESTS, "CREATE OR REPLACE", planned_above=PLANNED_ABOVE)}
 DROP FUNCTION pixverse_figures_moved({", ".join("bigint" for _ in FIGURE_TESTS_V2)});
 """
 

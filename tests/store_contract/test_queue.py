@@ -152,6 +152,20 @@ async def test_cancelled_queued_items_are_never_sent(store: TaskStore) -> None:
     assert await store.queue.cancel([ids[0]]) == []  # no longer queued
 
 
+async def test_a_whole_large_batch_is_cancelled_after_some_of_it_was_sent(
+        store: TaskStore) -> None:
+    """10,000 lines queued, a few sent one by one, then the rest cancelled at once (marks
+    on a whole batch): one write, whatever the store did before it."""
+    ids = (await store.queue.enqueue(entries(*(f"line {n}" for n in range(10_000))),
+                                     batch_id="big")).queued
+    assert await taken(store, capacity=3) == ["line 0", "line 1", "line 2"]
+    gone = await store.queue.cancel(ids)
+    assert len(gone) == 9_997 and all(r.display_status == "ABANDONED" for r in gone)
+    counts = await store.history.counts(iso_in(-3600))
+    assert counts.queued == 0 and counts.submitting == 3 and counts.total == 10_000
+    assert await store.queue.lineup() == []
+
+
 async def test_batch_lines_are_queued_once(store: TaskStore) -> None:
     first = await store.queue.enqueue(entries("one", "two", key="f1"), batch_id="f1")
     again = await store.queue.enqueue(entries("one", "two", "three", key="f1"), batch_id="f1")
