@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import subprocess
 from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage import TaskStore, open_store
+from storage.postgres.connect import ENV_URL
 from storage.records import Who
-from tests.conftest import KEY, client_for, make_sim
+from tests.conftest import CLI, KEY, cli_env, client_for, make_sim
 from tests.test_queue import (  # the engine's queue tests, collected here with a team store
     SPEED,
     all_ended,
@@ -147,3 +151,72 @@ async def test_two_machines_feeding_one_queue_send_each_item_once_within_the_roo
             rows = await one.generations.get_many(done.queued)
     assert creates(sim) == 30 and len({r.task_id for r in rows}) == 30
     assert peak <= 6, f"the service held {peak} tasks at once"
+
+
+# -- the command line of two machines on one team database ---------------------------------
+
+SCALE = ["--time-scale", "20"]
+
+
+def machine_home(tmp_path: Path, who: Who) -> Path:
+    home = tmp_path / who.machine
+    home.mkdir()
+    (home / "config.toml").write_text(f'[team]\nname = "{who.person}"\nmachine = "{who.machine}"\n')
+    return home
+
+
+async def cli(home: Path, sim: Simulator, url: str, *args: str) -> Any:
+    """One command of a machine on the team database, with --json: what it printed."""
+    env = {**cli_env(home, sim), ENV_URL: url}
+    done = await asyncio.to_thread(subprocess.run, [*CLI, *args, "--json"], env=env,
+                                   capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+async def test_two_machines_command_lines_share_one_queue(pg_dsn: str, sim: Simulator,
+                                                         tmp_path: Path) -> None:
+    """Studio 1 queues a batch file; studio 2 lists it, pauses it, moves a line to the
+    top and cancels one; studio 1's ``watch`` feeds the queue: studio 2's prompt goes
+    while the batch is paused, the batch when it is resumed — each line once, the moved
+    one first, the cancelled one never."""
+    one, two = machine_home(tmp_path, STUDIO_1), machine_home(tmp_path, STUDIO_2)
+    lines = tmp_path / "cranes.txt"
+    lines.write_text("".join(f"crane {n}\n" for n in range(8)))
+    waiting = await cli(one, sim, pg_dsn, "submit", "--from", str(lines))
+    assert [row["status"] for row in waiting] == ["QUEUED"] * 8
+    ids = [f"#{row['id']}" for row in waiting]
+    listed = await cli(two, sim, pg_dsn, "queue", "list")
+    assert listed["queued"] == 8 and listed["problem"].startswith("nobody feeds the queue")
+    batch_id = listed["batches"][0]["batch_id"]
+    assert (await cli(two, sim, pg_dsn, "queue", "pause", batch_id))["paused"] is True
+    await cli(two, sim, pg_dsn, "queue", "move", "top", ids[7])
+    await cli(two, sim, pg_dsn, "queue", "cancel", ids[1])
+    env = {**cli_env(one, sim), ENV_URL: pg_dsn}
+    watch = subprocess.Popen([*CLI, "watch", "--no-download", *SCALE], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    account = account_id(sim.base_url, ApiKey(KEY))
+    try:
+        async with await open_store(pg_dsn) as store:
+            async def polled() -> bool:
+                return (await store.leases.current(account)).holder is not None
+            await until(polled, what="studio 1's watch to poll")
+            [typed] = await cli(two, sim, pg_dsn, "submit", "a heron typed on studio 2")
+            assert typed["submitted_by"] == STUDIO_2.person
+            await until(lambda: "a heron typed on studio 2" in made(sim),
+                        what="studio 1 to send studio 2's prompt")
+            assert made(sim) == ["a heron typed on studio 2"]  # the batch is paused
+            await cli(two, sim, pg_dsn, "queue", "resume", batch_id)
+            rows = [int(i.lstrip("#")) for i in ids]
+
+            async def ended() -> bool:
+                return all(r.terminal or r.display_status == "ABANDONED"
+                           for r in await store.generations.get_many(rows))
+            await until(ended, timeout=120, what="the batch to end")
+    finally:
+        watch.kill()
+        watch.wait(timeout=30)
+    order = made(sim)
+    assert order[0] == "a heron typed on studio 2" and order[1] == "crane 7"  # moved up
+    assert sorted(order[1:]) == sorted(f"crane {n}" for n in range(8) if n != 1)  # once each
+    assert creates(sim) == len(order) == 8
