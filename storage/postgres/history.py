@@ -106,7 +106,7 @@ class PostgresHistory:
                       submitting=kept["submitting"], finished_today=ended.get("SUCCEEDED", 0),
                       failed_today=ended.get("FAILED", 0),
                       not_downloaded=kept["unsaved"] - await self._saved_here(),
-                      total=kept["kept"])
+                      total=kept["kept"], queued=kept["queued"])
 
     async def _saved_here(self) -> int:
         """Finished kept rows this machine saved: the ``unsaved`` figure counts every

@@ -200,7 +200,7 @@ CREATE TABLE foreign_tasks (
 #   as SQLite's ``julianday`` reads them (a zone-less time is UTC; garbage is NULL).
 NOTIFY_IDS = 400  # ids in one notification at most (a payload holds 8,000 bytes)
 CHANNEL = "pixverse_changes"
-FIGURE_TESTS = {  # whether a row counts in each figure, for a row alias ``r``
+FIGURE_TESTS_V2 = {  # whether a row counts in each figure, for a row alias ``r`` (v2)
     "kept": "r.forgotten_at IS NULL",
     "pending": "r.forgotten_at IS NULL AND r.task_id IS NOT NULL AND r.status = 'PENDING'",
     "running": "r.forgotten_at IS NULL AND r.task_id IS NOT NULL"
@@ -209,6 +209,9 @@ FIGURE_TESTS = {  # whether a row counts in each figure, for a row alias ``r``
     "unsaved": "r.forgotten_at IS NULL AND r.status = 'SUCCEEDED'"
                " AND r.download_state <> 'done'",
 }
+# The figures as they are counted now: v2's, and (v5) what waits in the local queue.
+FIGURE_TESTS = {**FIGURE_TESTS_V2,
+                "queued": "r.forgotten_at IS NULL AND r.submission = 'queued'"}
 FIGURES = tuple(FIGURE_TESTS)
 # What the status bar counts moves with (as SQLite's v8 trigger has it).
 FIGURE_COLUMNS = ("status", "submission", "task_id", "end_time", "download_state",
@@ -217,27 +220,118 @@ BOOKKEEPING = ("lease_owner", "lease_until", "next_poll_at")  # changes nobody s
 ENDED = "forgotten_at IS NULL AND status IN ('SUCCEEDED', 'FAILED')"  # generations_ended
 
 
-def _counted(table: str) -> str:
+def _counted(table: str, tests: dict[str, str]) -> str:
     """Each figure's count over a transition table (``new_rows`` or ``old_rows``)."""
-    return ", ".join(f"count(*) FILTER (WHERE {test})" for test in FIGURE_TESTS.values()
+    return ", ".join(f"count(*) FILTER (WHERE {test})" for test in tests.values()
                      ) + f" FROM {table} r"
 
 
-def _v2() -> str:
-    names = ", ".join(FIGURES)
+def _figure_functions(tests: dict[str, str], create: str = "CREATE",
+                      planned_above: int | None = None) -> str:
+    """The functions that log the figures' moves (``tests``: which figures, and how each
+    counts a row) and the triggers' functions on ``generations`` that call them.
+
+    ``planned_above``: an update of more rows than this compares old and new rows by a
+    statement planned for its size (v5).  PL/pgSQL plans a statement once per session and
+    keeps the plan; the join of the old and new rows planned for the first update a
+    session made (one row: a nested loop) then takes n² time for a large one — 14 s for
+    2,000 rows, past the statement timeout for a few thousand."""
+    figures = tuple(tests)
+    names = ", ".join(figures)
     deltas = {
-        "inserted": f"SELECT {_counted('new_rows')}",
-        "deleted": f"SELECT {', '.join(f'-{n}' for n in FIGURES)} FROM (SELECT "
-                   f"{_counted('old_rows')}) AS c ({names})",
-        "updated": f"SELECT {', '.join(f'n.{f} - o.{f}' for f in FIGURES)} FROM"
-                   f" (SELECT {_counted('new_rows')}) AS n ({names}),"
-                   f" (SELECT {_counted('old_rows')}) AS o ({names})",
+        "inserted": f"SELECT {_counted('new_rows', tests)}",
+        "deleted": f"SELECT {', '.join(f'-{n}' for n in figures)} FROM (SELECT "
+                   f"{_counted('old_rows', tests)}) AS c ({names})",
+        "updated": f"SELECT {', '.join(f'n.{f} - o.{f}' for f in figures)} FROM"
+                   f" (SELECT {_counted('new_rows', tests)}) AS n ({names}),"
+                   f" (SELECT {_counted('old_rows', tests)}) AS o ({names})",
     }
-    args = ", ".join(f"d.{n}" for n in FIGURES)
-    nonzero = " OR ".join(f"{n} <> 0" for n in FIGURES)
+    args = ", ".join(f"d.{n}" for n in figures)
+    nonzero = " OR ".join(f"{n} <> 0" for n in figures)
     hidden = " - ".join(f"'{c}'" for c in BOOKKEEPING)
     moved = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in FIGURE_COLUMNS)
     ids = f"CASE WHEN count(*) <= {NOTIFY_IDS} THEN array_agg(r.id) END"
+    select = (f"SELECT count(*), {ids.replace('r.id', 'n.id')}, coalesce(bool_or({moved}),"
+              " false)")
+    join = ("FROM new_rows n JOIN old_rows o ON o.id = n.id\n"
+            f"     WHERE (to_jsonb(o) - {hidden}) IS DISTINCT FROM (to_jsonb(n) - {hidden})")
+    compared = f"{select}\n      INTO changed, ids, moved\n      {join};"
+    if planned_above is not None:
+        compared = (f"IF (SELECT count(*) FROM new_rows) <= {planned_above} THEN\n"
+                    f"        {compared.replace(chr(10), chr(10) + '    ')}\n"
+                    "    ELSE\n"
+                    f"        EXECUTE $q${select}\n      {join}$q$\n"
+                    "          INTO changed, ids, moved;\n"
+                    "    END IF;")
+    return f"""{create} FUNCTION pixverse_fold_figures() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_try_advisory_xact_lock({FIGURES_LOCK}) THEN
+        WITH gone AS (DELETE FROM figure_moves RETURNING {names})
+        INSERT INTO figure_moves ({names})
+        SELECT {", ".join(f"coalesce(sum({n}), 0)" for n in figures)} FROM gone;
+    END IF;
+END $$;
+
+{create} FUNCTION pixverse_figures_moved({", ".join(f"{n} bigint" for n in figures)})
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    added bigint;
+BEGIN
+    IF {nonzero} THEN
+        INSERT INTO figure_moves ({names}) VALUES ({names}) RETURNING id INTO added;
+        IF added % 1000 = 0 THEN
+            PERFORM pixverse_fold_figures();
+        END IF;
+    END IF;
+END $$;
+
+{create} FUNCTION pixverse_generations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+BEGIN
+    SELECT count(*), {ids} INTO changed, ids FROM new_rows r;
+    IF changed > 0 THEN
+        PERFORM pixverse_figures_moved({args}) FROM ({deltas['inserted']}) AS d ({names});
+        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
+    END IF;
+    RETURN NULL;
+END $$;
+
+{create} FUNCTION pixverse_generations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+BEGIN
+    SELECT count(*), {ids} INTO changed, ids FROM old_rows r;
+    IF changed > 0 THEN
+        PERFORM pixverse_figures_moved({args}) FROM ({deltas['deleted']}) AS d ({names});
+        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
+    END IF;
+    RETURN NULL;
+END $$;
+
+{create} FUNCTION pixverse_generations_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
+    ids bigint[];
+    moved boolean;
+BEGIN
+    {compared}
+    IF changed > 0 THEN
+        IF moved THEN
+            PERFORM pixverse_figures_moved({args}) FROM ({deltas['updated']}) AS d ({names});
+        END IF;
+        PERFORM pixverse_notify(ids, ids IS NULL, moved, false);
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
+def _v2() -> str:
+    figures = tuple(FIGURE_TESTS_V2)
+    names = ", ".join(figures)
     return rf"""
 CREATE SEQUENCE change_seq;
 
@@ -270,77 +364,11 @@ $$;
 
 CREATE TABLE figure_moves (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    {", ".join(f"{n} bigint NOT NULL" for n in FIGURES)}
+    {", ".join(f"{n} bigint NOT NULL" for n in figures)}
 );
-INSERT INTO figure_moves ({names}) SELECT {_counted('generations')};
+INSERT INTO figure_moves ({names}) SELECT {_counted('generations', FIGURE_TESTS_V2)};
 
-CREATE FUNCTION pixverse_fold_figures() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF pg_try_advisory_xact_lock({FIGURES_LOCK}) THEN
-        WITH gone AS (DELETE FROM figure_moves RETURNING {names})
-        INSERT INTO figure_moves ({names})
-        SELECT {", ".join(f"coalesce(sum({n}), 0)" for n in FIGURES)} FROM gone;
-    END IF;
-END $$;
-
-CREATE FUNCTION pixverse_figures_moved({", ".join(f"{n} bigint" for n in FIGURES)})
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    added bigint;
-BEGIN
-    IF {nonzero} THEN
-        INSERT INTO figure_moves ({names}) VALUES ({names}) RETURNING id INTO added;
-        IF added % 1000 = 0 THEN
-            PERFORM pixverse_fold_figures();
-        END IF;
-    END IF;
-END $$;
-
-CREATE FUNCTION pixverse_generations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    changed bigint;
-    ids bigint[];
-BEGIN
-    SELECT count(*), {ids} INTO changed, ids FROM new_rows r;
-    IF changed > 0 THEN
-        PERFORM pixverse_figures_moved({args}) FROM ({deltas['inserted']}) AS d ({names});
-        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION pixverse_generations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    changed bigint;
-    ids bigint[];
-BEGIN
-    SELECT count(*), {ids} INTO changed, ids FROM old_rows r;
-    IF changed > 0 THEN
-        PERFORM pixverse_figures_moved({args}) FROM ({deltas['deleted']}) AS d ({names});
-        PERFORM pixverse_notify(ids, ids IS NULL, true, false);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION pixverse_generations_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    changed bigint;
-    ids bigint[];
-    moved boolean;
-BEGIN
-    SELECT count(*), {ids.replace("r.id", "n.id")}, coalesce(bool_or({moved}), false)
-      INTO changed, ids, moved
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
-     WHERE (to_jsonb(o) - {hidden}) IS DISTINCT FROM (to_jsonb(n) - {hidden});
-    IF changed > 0 THEN
-        IF moved THEN
-            PERFORM pixverse_figures_moved({args}) FROM ({deltas['updated']}) AS d ({names});
-        END IF;
-        PERFORM pixverse_notify(ids, ids IS NULL, moved, false);
-    END IF;
-    RETURN NULL;
-END $$;
-
+{_figure_functions(FIGURE_TESTS_V2)}
 CREATE TRIGGER generations_inserted AFTER INSERT ON generations
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION pixverse_generations_inserted();
@@ -560,6 +588,31 @@ END $$;
 CREATE TRIGGER queue_pauses_changed AFTER INSERT OR UPDATE OR DELETE ON queue_pauses
     FOR EACH STATEMENT EXECUTE FUNCTION pixverse_pauses_changed();
 """
+
+
+# v5 also counts what waits in the local queue (the status bar's ``≡ queued``, and what
+# the feeder looks at before it takes): ``figure_moves`` gains ``queued`` — the rows
+# queued already as one move — and the functions that log the moves are made again with
+# it (v2's, one figure more: the triggers call them by name, the five-figure
+# ``pixverse_figures_moved`` goes).  An update of many rows at once (a batch cancelled,
+# held, raised, taken back) compares its old and new rows with a plan made for its size
+# (``_figure_functions``: v2's plan, kept from a session's first update, took minutes).
+PLANNED_ABOVE = 64  # rows an update changes beyond which its comparison is planned anew
+
+
+def _v5_queued() -> str:
+    queued = FIGURE_TESTS["queued"]
+    return f"""
+ALTER TABLE figure_moves ADD COLUMN queued bigint NOT NULL DEFAULT 0;
+INSERT INTO figure_moves ({", ".join(FIGURES)})
+SELECT {", ".join("0" for _ in FIGURE_TESTS_V2)}, count(*) FROM generations r
+ WHERE {queued} HAVING count(*) > 0;
+{_figure_functions(FIGURE_TESTS, "CREATE OR REPLACE", planned_above=PLANNED_ABOVE)}
+DROP FUNCTION pixverse_figures_moved({", ".join("bigint" for _ in FIGURE_TESTS_V2)});
+"""
+
+
+V5 += _v5_queued()
 
 MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from storage.postgres.following import PostgresFollowing
 from storage.postgres.generations import PostgresGenerations
 from storage.postgres.history import PostgresHistory
 from storage.postgres.intents import PostgresIntents
+from storage.postgres.queue import PostgresQueue
 from storage.postgres.schema import MACHINE_SETTING, cjk_trigram_problem, migrate
 from storage.postgres.trash import PostgresTrash
 from storage.records import Who
@@ -51,6 +52,7 @@ class PostgresStore:
         self._db = db
         self.generations = PostgresGenerations(db)
         self.intents = PostgresIntents(db)
+        self.queue = PostgresQueue(db)
         self.following = PostgresFollowing(db)
         self.downloads = PostgresDownloads(db)
         self.history = PostgresHistory(db)

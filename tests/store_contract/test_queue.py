@@ -8,10 +8,10 @@ import asyncio
 
 import pytest
 
-from storage import TaskStore, open_store
+from storage import Observation, TaskStore, open_store
 from storage.clock import iso_in
 from storage.history import parse_filter
-from storage.records import QueueEntry
+from storage.records import QueueEntry, Who
 from tests.store_contract.helpers import ENDPOINT, accepted, actor, answer, finished, until
 
 ROOM = 100  # a capacity nothing in these tests reaches, unless it means to
@@ -152,6 +152,20 @@ async def test_cancelled_queued_items_are_never_sent(store: TaskStore) -> None:
     assert await store.queue.cancel([ids[0]]) == []  # no longer queued
 
 
+async def test_a_whole_large_batch_is_cancelled_after_some_of_it_was_sent(
+        store: TaskStore) -> None:
+    """10,000 lines queued, a few sent one by one, then the rest cancelled at once (marks
+    on a whole batch): one write, whatever the store did before it."""
+    ids = (await store.queue.enqueue(entries(*(f"line {n}" for n in range(10_000))),
+                                     batch_id="big")).queued
+    assert await taken(store, capacity=3) == ["line 0", "line 1", "line 2"]
+    gone = await store.queue.cancel(ids)
+    assert len(gone) == 9_997 and all(r.display_status == "ABANDONED" for r in gone)
+    counts = await store.history.counts(iso_in(-3600))
+    assert counts.queued == 0 and counts.submitting == 3 and counts.total == 10_000
+    assert await store.queue.lineup() == []
+
+
 async def test_batch_lines_are_queued_once(store: TaskStore) -> None:
     first = await store.queue.enqueue(entries("one", "two", key="f1"), batch_id="f1")
     again = await store.queue.enqueue(entries("one", "two", "three", key="f1"), batch_id="f1")
@@ -179,7 +193,6 @@ async def test_requeue_once_keeping_seed_batch_key_and_tags(store: TaskStore) ->
     await store.intents.mark_accepted(row_id, task_id="t-1", status="PENDING", request_id=None,
                                       next_poll_in=0)
     assert await store.queue.requeue(row_id, retry=True) is None  # still running
-    from storage import Observation
     await store.following.apply(row_id, Observation("FAILED", error_code="InternalError"), None)
     since = iso_in(-60)
     assert [r.id for r in await store.queue.retryable(codes=["InternalError"], max_retries=2,
@@ -208,6 +221,38 @@ async def test_two_stores_taking_at_once_send_each_item_once(store: TaskStore,
 
         ours, theirs = await asyncio.gather(drain(store), drain(other))
     assert len(ours) + len(theirs) == 30 and not set(ours) & set(theirs)
+
+
+async def test_two_machines_racing_take_each_item_once_within_the_room(location: str) -> None:
+    """Two machines (stores opened for different people and hosts) feed one account's
+    queue at once, round after round as tasks end: never beyond the room together,
+    every item once."""
+    room, items = 4, 30
+    async with await open_store(location, who=Who("alice", "studio-1")) as one, \
+            await open_store(location, who=Who("bob", "studio-2")) as two:
+        await one.queue.enqueue(entries(*(f"item {n}" for n in range(items))))
+
+        async def drain(s: TaskStore) -> list[int]:
+            got = []
+            while (row := await s.queue.take(capacity=room, endpoints=[ENDPOINT])) is not None:
+                got.append(row.id)
+            return got
+
+        every: list[int] = []
+        while len(every) < items:
+            ours, theirs = await asyncio.gather(drain(one), drain(two))
+            now = ours + theirs
+            assert now and len(now) <= room, f"{len(now)} taken at once, room for {room}"
+            assert await one.queue.in_flight([ENDPOINT]) <= room
+            every += now
+            for n, row_id in enumerate(now):  # they are sent, run and end: room again
+                await one.intents.mark_accepted(row_id, task_id=f"raced-{row_id}",
+                                                status="PENDING", request_id=None,
+                                                next_poll_in=0)
+                await (one if n % 2 else two).following.apply(
+                    row_id, Observation("SUCCEEDED", end_time=iso_in(0)), None)
+        assert sorted(every) == sorted(set(every)) and len(every) == items
+        assert await one.queue.lineup() == []
 
 
 def test_two_processes_taking_at_once_stay_within_room_and_send_each_once(
