@@ -99,7 +99,9 @@ _ROUND_LEASE: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.Co
 class _LeaseGuard:
     """The client's pace, checked first: within a poll round, not one attempt — a retry
     of a 429 or a 5xx included, which the client sends on its own seconds later — leaves
-    once the round's lease may be another's."""
+    once the round's lease may be another's.  Checked again after the pace: a turn of
+    the shared budget is a round trip to the database, which a network cut holds until
+    the network is back — by then the lease may well be another's."""
 
     def __init__(self, inner: Callable[[], Awaitable[None]] | None) -> None:
         self.inner = inner
@@ -110,6 +112,8 @@ class _LeaseGuard:
             raise LeaseLapsed
         if self.inner is not None:
             await self.inner()
+            if still is not None and not still():
+                raise LeaseLapsed
 
     @staticmethod
     def inner_of(client: DashScopeClient) -> Callable[[], Awaitable[None]] | None:
