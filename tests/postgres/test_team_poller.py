@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from storage import TaskStore, open_store
 from tests.conftest import KEY, client_for
 from tests.pg_server import PostgresServer, database_name
 from tests.tcp_proxy import TcpProxy
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest
-from tui.engine.following.account import account_id
+from tui.engine.following.account import SharedBudget, account_id
 from tui.engine.following.poller import Health, PollScheduler, PollSettings
 from tui.engine.submitting.submit import submit
 from tui.simulator import Simulator
@@ -145,11 +147,60 @@ async def test_a_poller_whose_round_outlasts_its_lease_sends_nothing_more(
         await second.close()
 
 
+async def test_a_request_whose_budget_turn_outlasted_the_lease_never_leaves(
+        pg_server: PostgresServer, pg_dsn: str, slow_sim: Simulator) -> None:
+    """The shared budget is a round trip to the database too: cut off while a request
+    waits for its turn, the holder's wait ends only when the network is back — after its
+    lease could be, and was, taken by another machine.  That request must not leave then
+    (team_bench.py saw it leave in 2 of 3 cuts: two machines polled at once)."""
+    await _tasks(pg_dsn, slow_sim)
+    account = account_id(slow_sim.base_url, ApiKey(KEY))
+    left: list[float] = []  # when each of studio-1's requests went on the wire
+    cut_at: list[float] = []
+
+    async def leaving(request: httpx.Request) -> None:
+        left.append(time.monotonic())
+
+    with TcpProxy(pg_server.host, pg_server.port) as proxy:
+        far = await open_store(pg_server.dsn(database_name(pg_dsn), port=proxy.port))
+        near = await open_store(pg_dsn)
+        budget = SharedBudget(far.budget, account, 10.0)
+
+        async def pace() -> None:
+            if len(left) >= 3 and not cut_at:
+                cut_at.append(time.monotonic())
+                proxy.cut()  # while this request waits for its turn
+            await budget.take()
+
+        client = DashScopeClient(ApiKey(KEY), slow_sim.base_url, pace=pace,
+                                 http=httpx.AsyncClient(event_hooks={"request": [leaving]}))
+        a = PollScheduler(far, client, EVERY_SECOND, account=account,
+                          owner="alice@studio-1:11:a")
+        polling = asyncio.create_task(a.run())
+        b = Machine(near, client_for(slow_sim), account, "bob@studio-2:22:b")
+        try:
+            await until(lambda: bool(cut_at), 20, "studio-1 to poll")
+            b.start()
+            await until(lambda: bool(b.sent), 30, "studio-2 to take over")
+            proxy.restore()  # studio-1's turn in the budget comes now
+            await asyncio.sleep(3.0)
+            late = [t - cut_at[0] for t in left if t > cut_at[0]]
+            assert not late, f"studio-1 sent requests {late} s after it was cut off"
+        finally:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(polling, 60)
+            await client.http.aclose()
+            await b.stop()
+            await far.close()
+            await near.close()
+
+
 HOLDER = textwrap.dedent("""
     import asyncio, sys
     from storage import open_store
     from tui.dashscope import ApiKey, DashScopeClient
-    from tui.engine.following.account import account_id
+    from tui.engine.following.account import SharedBudget, account_id
     from tui.engine.following.poller import PollScheduler, PollSettings
 
     async def main(url, base_url, key):
