@@ -67,3 +67,12 @@ async def test_the_cursor_rests_after_a_while_and_blinks_again_at_a_key(
         await pilot.press("b")
         await pilot.pause()
         assert not filter_box.cursor_blink
+
+
+def test_a_rest_that_comes_when_no_screen_is_left_does_nothing() -> None:
+    """The rest's timer may fire while the app is closing (its screens gone: late on a
+    loaded machine) — it must not raise there."""
+    from textual.app import App
+
+    rest = cursor_rest.CursorRest(App())
+    rest._rest()  # no screen: nothing focused, nothing to rest

@@ -43,6 +43,8 @@ class CursorRest:
 
     def _rest(self) -> None:
         self._timer = None
+        if not self.app.screen_stack:  # the app is closing (or not started): no field
+            return
         field = self.app.focused
         if field is not None and getattr(field, "cursor_blink", False) is True:
             field.cursor_blink = False  # type: ignore[attr-defined]
