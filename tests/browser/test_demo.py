@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def simulator_of(pid: int) -> str:
     return args[args.index(b"--simulator") + 1].decode()
 
 
+def sent_prompts(origin: str, *, within: float = 20.0) -> list[str]:
+    """The prompts the simulator was sent, once it has been sent any (or ``within`` ends)."""
+    deadline = time.monotonic() + within
+    while True:
+        prompts = [t["prompt"] for t in httpx.get(f"{origin}/_sim/tasks").json()["tasks"]]
+        if prompts or time.monotonic() > deadline:
+            return prompts
+        time.sleep(0.1)
+
+
 def test_two_tabs_share_one_simulator_and_one_demo_home(browser: Browser, served: Served,
                                                        tmp_path: Path) -> None:
     first, second = browser.open(served.url), browser.open(served.url)
@@ -53,8 +64,8 @@ def test_two_tabs_share_one_simulator_and_one_demo_home(browser: Browser, served
     first.type(PROMPT)
     first.keys("Control+j")
     second.wait_for(PROMPT)  # the other tab's dashboard shows it: the same demo home
-    tasks = httpx.get(f"{origin}/_sim/tasks").json()
-    assert [t["prompt"] for t in tasks["tasks"]] == [PROMPT]  # one create, at that simulator
+    # The row shows from the intent, recorded before the create is sent: wait for the send.
+    assert sent_prompts(origin) == [PROMPT]  # one create, at that simulator
     for more in MORE:  # a few more, for the pictures
         first.wait_for(" 0/2048 ")  # the composer is clear (not "10/2048"): it was sent
         first.type(more)
