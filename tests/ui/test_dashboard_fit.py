@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, Static
 
+from storage import TaskStore
 from tests.ui.helpers import app_for, composer, statuses, table, type_prompt, until
 from tests.ui.test_live_views import record, seed
 from tui.engine.media import player
@@ -188,3 +191,26 @@ async def test_three_frames_fit_the_side_pane_at_200_columns(sim: Simulator,
         width = max(len(line) for line in rendered)
         assert width <= pane.content_region.width, (width, pane.content_region.width)
         assert len(rendered) <= 9  # frames, not wrapped
+
+
+async def test_quitting_while_the_store_is_tidied_ends_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped in the first second, while the store's housekeeping (after the first
+    paint) is still under way: the dashboard ends without a traceback — the store is
+    closed after the housekeeping, never under it."""
+    from tui.engine.workspace import Workspace
+
+    tidying = asyncio.Event()
+    real = Workspace.tidy_store
+
+    async def slow_tidy(self: Workspace, store: TaskStore) -> None:
+        tidying.set()
+        await asyncio.sleep(0.5)  # a large trash, a slow disk
+        await real(self, store)
+
+    monkeypatch.setattr(Workspace, "tidy_store", slow_tidy)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(120, 30)):
+        await asyncio.wait_for(tidying.wait(), 30)
+    # (leaving the block ends the app as a stop signal does: no key, no dialog)
+    assert app.return_code in (0, None)

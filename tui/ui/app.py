@@ -13,6 +13,7 @@ needs to know in messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # made after the first paint (httpx with the client): see on_
 
 STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
+HOUSEKEEPING_GRACE = 10.0  # seconds an ending dashboard waits for the store's housekeeping
 TITLE_PUSH, TITLE_POP = "\x1b[22;0t", "\x1b[23;0t"  # keep the terminal's title, give it back
 
 
@@ -91,6 +93,8 @@ class PixverseApp(App[str | None]):
         self.main: MainScreen | None = None
         self._ending = False
         self._shown = False  # the first page was painted (then the rest starts)
+        self._housekeeping = asyncio.Event()  # clear while the store is being tidied
+        self._housekeeping.set()
         # A text cursor stops blinking when idle; ``blink=False`` (snapshots) never starts it.
         self._cursor_rest = CursorRest(self, enabled=blink)
         self._title_kept = False
@@ -232,10 +236,15 @@ class PixverseApp(App[str | None]):
         if self._shown or services.store is None or self._ending:
             return
         self._shown = True
+        self._housekeeping.clear()
         try:
             await self.ws.tidy_store(services.store)
         except StoreError as exc:
             self.store_trouble(exc)
+        finally:
+            self._housekeeping.set()
+        if self._ending:  # stopped meanwhile: nothing more starts
+            return
         try:
             if services.client is None:
                 return
@@ -252,6 +261,10 @@ class PixverseApp(App[str | None]):
     async def on_unmount(self) -> None:
         self._ending = True
         services = self.services
+        # Stopped in the middle of the housekeeping (a stop signal, a closed terminal):
+        # the store is closed after it, never under it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._housekeeping.wait(), HOUSEKEEPING_GRACE)
         if self._title_kept:
             self.write_terminal(TITLE_POP)
         if services.poller is not None and services.store is not None:
