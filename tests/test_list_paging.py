@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import open_store
-from tests.conftest import CLI, FAST, KEY, cli_env, client_for
+from tests.conftest import CLI, KEY, cli_env, client_for
 from tests.test_resolve import other_client_creates, unconfirmed
 from tui.dashscope import ApiKey, GenerationRequest
 from tui.engine.following.account import account_id
@@ -86,7 +86,8 @@ async def test_the_pollers_sweep_stops_and_polls_tasks_one_by_one(sim: Simulator
             await submit(store, client, GenerationRequest(f"a heron, take {n}"),
                          first_poll_after=0)
         sim.inject(on="list", kind="pages", repeat=True, total_page=60, times=0)
-        poller = PollScheduler(store, client, PollSettings(time_scale=FAST), account=account)
+        # An audit is due every 20 s here: never twice in one round, however loaded.
+        poller = PollScheduler(store, client, PollSettings(time_scale=30.0), account=account)
         for _ in range(3):
             before = list_calls(sim)
             poller.wake()

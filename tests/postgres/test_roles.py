@@ -147,6 +147,6 @@ async def test_a_viewers_dashboard_runs_read_only_by_itself(team: Team, sim: Sim
         assert app.services.read_only and app.poller is None  # nothing to write answers to
         assert app.focused is table(app)
         await pilot.press("x")  # forget: refused before anything is written
-        await pilot.pause()
+        await until(pilot, lambda: any(n.message.startswith("read-only: ")
+                                       for n in app._notifications), what="the refusal")
         assert app.screen is app.main
-        assert any(n.message.startswith("read-only: ") for n in app._notifications)
