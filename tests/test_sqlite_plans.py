@@ -179,3 +179,24 @@ async def test_a_bound_beyond_the_history_bounds_nothing(store: TaskStore) -> No
     assert await store.history.page(bounded, limit=ROWS) == everything
     assert await store.history.count(bounded) == len(everything) > 0
     assert len(await store.history.ids(bounded)) == len(everything)
+
+
+def test_the_list_commands_look_for_what_to_tidy_reads_its_indexes(history: Path) -> None:
+    """``list`` reads without the store unless there is something to tidy (a send still
+    marked as being sent, old trash): that question is answered through
+    ``generations_sending`` and ``generations_forgotten``, at any size."""
+    from storage.sqlite import plans
+
+    plan = plans.untidy("2026-01-01T00:00:00.000+00:00")
+    db = sqlite3.connect(history)
+    try:
+        sql, params = next(plan)
+        steps = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        with pytest.raises(StopIteration):
+            plan.send(db.execute(sql, params).fetchall())
+    finally:
+        db.close()
+    scans = [step for step in steps if step.startswith(("SCAN", "SEARCH"))
+             and step != "SCAN CONSTANT ROW"]
+    assert scans and all("generations_sending" in step or "generations_forgotten" in step
+                         for step in scans), steps

@@ -1,0 +1,167 @@
+"""Reads written once and run two ways: by the store (aiosqlite, ``Database.run``) and
+by the page reader (the standard library's sqlite3, synchronously: ``reader.run_now``).
+
+A plan is a generator: it yields each query (SQL and parameters), is sent that query's
+rows, and returns its answer — so the SQL, and the choices between queries that depend
+on what an earlier one found, are written here once, whichever driver runs them.  No
+driver is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from storage.history import HistoryFilter
+from storage.records import Generation
+from storage.sqlite.search import (
+    NEWEST_CUTOFF,
+    SORTS,
+    TEXT_WALK,
+    order_by,
+    text_match,
+    where_sql,
+)
+
+T = TypeVar("T")
+Query = tuple[str, tuple[Any, ...]]
+Plan = Generator[Query, list[Any], T]  # yields queries, is sent their rows, returns T
+
+PLENTY = 500  # a status or tag with more rows than this: a page walks the newest rows
+
+
+def generations(sql: str, params: tuple[Any, ...]) -> Plan[list[Generation]]:
+    """Rows of ``generations`` (``SELECT *``) as records."""
+    found = yield sql, params
+    return [Generation.from_row(row) for row in found]
+
+
+def scalar(sql: str, params: tuple[Any, ...] = ()) -> Plan[Any]:
+    found = yield sql, params
+    return found[0][0] if found else None
+
+
+def figures() -> Plan[dict[str, int]]:
+    """The counters the triggers keep (schema v9)."""
+    found = yield "SELECT name, n FROM figures", ()
+    return {row[0]: int(row[1]) for row in found}
+
+
+def newest_cutoff(where: HistoryFilter | None
+                  ) -> Plan[tuple[HistoryFilter | None, str | None]]:
+    """A filter bounded to its ``newest`` rows, as ``where_sql`` serves it best: without
+    the bound, and where the bound falls (None: no bound — fewer rows than that, or none
+    asked) — one walk of N entries of the index."""
+    if where is None or where.newest is None:
+        return where, None
+    unbounded = replace(where, newest=None)
+    if where.trash:
+        return unbounded, None
+    found = yield from scalar(NEWEST_CUTOFF, (where.newest - 1,))
+    return unbounded, str(found) if found is not None else None
+
+
+def page(where: HistoryFilter | None = None, *, sort: str = "submitted",
+         descending: bool = True, limit: int = 200, offset: int = 0
+         ) -> Plan[list[Generation]]:
+    """``History.page``."""
+    where, cutoff = yield from newest_cutoff(where)
+    match = text_match(where)
+    by_creation = SORTS.get(sort, "created_at") == "created_at"
+    if match is not None and by_creation and (yield from figures())["displaced"] == 0:
+        # Creation order is rowid order: the text index's own, so the walk stops at
+        # the page's last match, however rare the words.
+        clause, params = where_sql(where, text_index=False, cutoff=cutoff)
+        direction = "DESC" if descending else "ASC"
+        return (yield from generations(
+            f"SELECT generations.* FROM {TEXT_WALK} {clause} AND generations_fts"
+            f" MATCH ? ORDER BY generations_fts.rowid {direction} LIMIT ? OFFSET ?",
+            (*params, match, limit, offset)))
+    clause, params = where_sql(where, cutoff=cutoff)
+    source = "generations"
+    if cutoff is not None:  # the newest rows only: their range of the creation index
+        source = "generations INDEXED BY generations_kept"
+    elif where is not None and where.trash:
+        source = "generations INDEXED BY generations_forgotten"  # a small trash, sorted
+    elif (where is not None and by_creation and not where.trash and match is None
+            and (where.statuses or where.tags or where.favourite)
+            and (yield from count(where, at_most=PLENTY)) > PLENTY):
+        # Many rows of that status, tag or favourites: walking the newest rows finds a
+        # page soon, where their index would sort every one of them first.
+        source = "generations INDEXED BY generations_kept"
+    return (yield from generations(
+        f"SELECT * FROM {source} {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
+        (*params, limit, offset)))
+
+
+def count(where: HistoryFilter | None = None, *, at_most: int | None = None) -> Plan[int]:
+    """``History.count``."""
+    found = where or HistoryFilter()
+    if replace(found, folded=()).empty:  # everything kept (batches folded or not)
+        kept = (yield from figures())["kept"]
+        return kept - (yield from folded_away(found.folded)) if found.folded else kept
+    bounded, cutoff = yield from newest_cutoff(found)
+    found = bounded or found
+    match = text_match(found)
+    clause, params = where_sql(found, text_index=match is None, cutoff=cutoff)
+    rows = "generations INDEXED BY generations_kept" if cutoff is not None else "generations"
+    source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \
+        else f"{rows} {clause}"
+    params += [match] if match is not None else []
+    if at_most is None:
+        return int((yield from scalar(f"SELECT COUNT(*) FROM {source}", tuple(params))))
+    newest = " ORDER BY generations_fts.rowid DESC" if match is not None else ""
+    return int((yield from scalar(  # the newest matches first: a recent filter stops soon
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}{newest} LIMIT ?)",
+        (*params, at_most + 1))))
+
+
+def folded_away(batches: tuple[str, ...]) -> Plan[int]:
+    """Kept rows that folding these batches hides: each batch's kept rows but the one
+    that stands for it (its first, when kept) — read through the batch index."""
+    marks = ", ".join("?" for _ in batches)
+    inside = yield from scalar(
+        f"SELECT COUNT(*) FROM generations WHERE batch_id IN ({marks})"
+        " AND forgotten_at IS NULL", batches)
+    standing = yield from scalar(
+        f"SELECT COUNT(*) FROM generations WHERE id IN (SELECT MIN(id) FROM generations"
+        f" WHERE batch_id IN ({marks}) GROUP BY batch_id) AND forgotten_at IS NULL",
+        batches)
+    return int(inside) - int(standing)
+
+
+def unsaved(where: HistoryFilter | None = None, *, ended_after: str | None = None,
+            ended_before: str | None = None, limit: int | None = None
+            ) -> Plan[list[Generation]]:
+    """``Downloads.unsaved``."""
+    clause, params = where_sql(where)
+    # The partial index ``generations_unsaved`` is used only when SQLite sees the
+    # query imply its condition: its terms, literally.
+    clauses = ["status = 'SUCCEEDED'", "download_state != 'done'", "video_url IS NOT NULL",
+               "download_state NOT IN ('expired', 'refused', 'trashed')"]
+    values: list[Any] = []
+    if ended_after is not None:
+        clauses.append("end_time > ?")
+        values.append(ended_after)
+    if ended_before is not None:
+        clauses.append("end_time <= ?")
+        values.append(ended_before)
+    # Named too: the planner would rather take the index on status.
+    source = "generations" if where is not None and where.trash \
+        else "generations INDEXED BY generations_unsaved"
+    return (yield from generations(
+        f"SELECT * FROM {source} {clause} AND {' AND '.join(clauses)}"
+        " ORDER BY end_time, id" + (" LIMIT ?" if limit is not None else ""),
+        (*params, *values, *(() if limit is None else (limit,)))))
+
+
+def untidy(forgotten_before: str) -> Plan[bool]:
+    """``PageReader.untidy``: a send still marked as being sent (through
+    ``generations_sending``), or a row in the trash since before ``forgotten_before``
+    (through ``generations_forgotten``)."""
+    found = yield from scalar(
+        "SELECT EXISTS (SELECT 1 FROM generations WHERE submission = 'sending')"
+        " OR EXISTS (SELECT 1 FROM generations WHERE forgotten_at <= ?)",
+        (forgotten_before,))
+    return bool(found)
