@@ -37,6 +37,7 @@ from storage.records import (
     LiveTask,
     Observation,
     StatusEvent,
+    Tally,
 )
 
 if TYPE_CHECKING:  # (asyncio comes with it: a page reader's user never loads it)
@@ -295,6 +296,15 @@ class History(Protocol):
                     at_most: int | None = None) -> int:
         """How many rows ``where`` admits — or, with ``at_most``, ``at_most + 1`` when there
         are more (a search matching half the history need not count all of it)."""
+        ...
+
+    async def tally(self, where: HistoryFilter | None = None, *, at_most: int) -> Tally:
+        """How many rows ``where`` admits, as far as a bounded amount of work can tell —
+        the count a view shows on every keystroke: exactly, when there are at most
+        ``at_most`` and counting them was cheap (and always for everything kept); else
+        at least how many (``exact`` False): ``at_most + 1`` when there are more, or the
+        matches among the rows looked at before the backend's bound on the work was
+        reached (a common word with rare tokens) — never more than there are."""
         ...
 
     async def ids(self, where: HistoryFilter) -> list[int]:

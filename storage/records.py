@@ -175,6 +175,15 @@ class Counts:
         return self.pending + self.running + self.submitting
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many rows a filter matches, as far as they were counted: exactly ``matches``,
+    or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
+
+    matches: int
+    exact: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Billable:
     """A generation that costs money or may: made (``settled``), or still in flight or

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from storage.history import HistoryFilter
-from storage.records import IMPORTABLE, Counts, Generation
+from storage.records import IMPORTABLE, Counts, Generation, Tally
 from storage.redact import SCRUBBED, scrub_optional
 from storage.sqlite import plans, rows
 from storage.sqlite.db import Database
@@ -31,6 +31,9 @@ class SqliteHistory:
     async def count(self, where: HistoryFilter | None = None, *,
                     at_most: int | None = None) -> int:
         return await self._db.run(plans.count(where, at_most=at_most))
+
+    async def tally(self, where: HistoryFilter | None = None, *, at_most: int) -> Tally:
+        return await self._db.run(plans.tally(where, at_most=at_most))
 
     async def ids(self, where: HistoryFilter) -> list[int]:
         clause, params = where_sql(where)

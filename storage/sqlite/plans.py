@@ -13,8 +13,9 @@ from collections.abc import Generator
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from storage.clock import iso
 from storage.history import HistoryFilter
-from storage.records import Generation
+from storage.records import Generation, Tally
 from storage.sqlite.search import (
     NEWEST_CUTOFF,
     SORTS,
@@ -29,6 +30,10 @@ Query = tuple[str, tuple[Any, ...]]
 Plan = Generator[Query, list[Any], T]  # yields queries, is sent their rows, returns T
 
 PLENTY = 500  # a status or tag with more rows than this: a page walks the newest rows
+# A tally looks at no more than this many entries of the text index or newest rows, and
+# counts through a status, tag or the favourites only when they have no more rows: a
+# bounded amount of work at any size (a few milliseconds at a million rows).
+TALLY_WALK = 10_000
 
 
 def generations(sql: str, params: tuple[Any, ...]) -> Plan[list[Generation]]:
@@ -85,10 +90,9 @@ def page(where: HistoryFilter | None = None, *, sort: str = "submitted",
     elif where is not None and where.trash:
         source = "generations INDEXED BY generations_forgotten"  # a small trash, sorted
     elif (where is not None and by_creation and not where.trash and match is None
-            and (where.statuses or where.tags or where.favourite)
-            and (yield from count(where, at_most=PLENTY)) > PLENTY):
-        # Many rows of that status, tag or favourites: walking the newest rows finds a
-        # page soon, where their index would sort every one of them first.
+            and ((yield from rarest_token(where, PLENTY)) or (0, ""))[0] > PLENTY):
+        # Many rows of every status, tag or favourites asked for: walking the newest rows
+        # finds a page soon, where an index would sort every one of its rows first.
         source = "generations INDEXED BY generations_kept"
     return (yield from generations(
         f"SELECT * FROM {source} {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
@@ -115,6 +119,82 @@ def count(where: HistoryFilter | None = None, *, at_most: int | None = None) -> 
     return int((yield from scalar(  # the newest matches first: a recent filter stops soon
         f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}{newest} LIMIT ?)",
         (*params, at_most + 1))))
+
+
+def rarest_token(where: HistoryFilter, at_most: int) -> Plan[tuple[int, str] | None]:
+    """The indexed token of ``where`` that admits the fewest rows — its statuses, a tag,
+    the favourites — as (at most how many rows, where to read them from); each token's
+    index entries counted up to ``at_most + 1``, never a row read (an upper bound: the
+    trash and the unsent are in the indexes too).  None when ``where`` has no such token.
+    """
+    cap = at_most + 1
+    queries: list[tuple[Query, str]] = []
+    if where.statuses:
+        marks = ", ".join("?" for _ in where.statuses)
+        queries.append(((f"SELECT COUNT(*) FROM (SELECT 1 FROM generations WHERE status IN"
+                         f" ({marks}) OR status IS NULL LIMIT ?)", (*where.statuses, cap)),
+                        "generations"))
+    # A tag's rows are found by id: no index of ``generations`` may come first.
+    queries += [(("SELECT COUNT(*) FROM (SELECT 1 FROM generation_tags WHERE tag = ?"
+                  " LIMIT ?)", (tag, cap)), "generations NOT INDEXED") for tag in where.tags]
+    if where.favourite:
+        queries.append((("SELECT COUNT(*) FROM (SELECT 1 FROM generations WHERE favourite = 1"
+                         " LIMIT ?)", (cap,)), "generations"))
+    rarest: tuple[int, str] | None = None
+    for query, source in queries:
+        rows = int((yield from scalar(*query)))
+        if rarest is None or rows < rarest[0]:
+            rarest = rows, source
+    return rarest
+
+
+def tally(where: HistoryFilter | None = None, *, at_most: int) -> Plan[Tally]:
+    """``History.tally``: ``count`` with a bound on the work as well as on the answer.
+
+    Counted as ``count`` counts: everything kept (the figures), the trash, a search
+    bounded to the newest rows, and one token alone (through its index, up to
+    ``at_most + 1`` matches).  Without words, through the rarest status, tag or the
+    favourites when it has at most ``TALLY_WALK`` rows.  Otherwise the newest
+    ``TALLY_WALK`` entries of the text index (words) or of the kept rows (in the
+    ``since:``/``until:`` range) are looked at: the matches among them, "at least" when
+    the walk did not reach the end."""
+    found = where or HistoryFilter()
+    alone = replace(found, folded=())
+    if alone.empty:  # the figures (and the batch index): exact, at once
+        return Tally((yield from count(found)))
+    if found.trash or found.newest is not None or alone in (
+            HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
+            *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1])):
+        counted = yield from count(found, at_most=at_most)
+        return Tally(counted, exact=counted <= at_most)
+    match = text_match(found)
+    clause, params = where_sql(found, text_index=False)
+    rarest = None if match is not None else (yield from rarest_token(found, TALLY_WALK))
+    if rarest is not None and rarest[0] <= TALLY_WALK:
+        counted = int((yield from scalar(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {rarest[1]} {clause} LIMIT ?)",
+            (*params, at_most + 1))))
+        return Tally(counted, exact=counted <= at_most)
+    if match is not None:
+        walk = ("SELECT rowid AS entry FROM generations_fts WHERE generations_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?")
+        walked: tuple[Any, ...] = (match, TALLY_WALK)
+    else:
+        walk, walked = ("SELECT id AS entry FROM generations INDEXED BY generations_kept WHERE"
+                        " forgotten_at IS NULL"), ()
+        for bound, test in ((found.since, ">="), (found.until, "<")):
+            if bound is not None:
+                walk += f" AND created_at {test} ?"
+                walked += (iso(bound),)
+        walk += " ORDER BY created_at DESC LIMIT ?"
+        walked += (TALLY_WALK,)
+    counted = int((yield from scalar(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM ({walk}) AS walked CROSS JOIN generations"
+        f" ON generations.id = walked.entry {clause} LIMIT ?)", (*walked, *params, at_most + 1))))
+    if counted > at_most:
+        return Tally(counted, exact=False)
+    entries = int((yield from scalar(f"SELECT COUNT(*) FROM ({walk})", walked)))
+    return Tally(counted, exact=entries < TALLY_WALK)
 
 
 def folded_away(batches: tuple[str, ...]) -> Plan[int]:
