@@ -169,3 +169,6 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
     assert found(modules, ("httpx", "av", "PIL", "statistics", "tui.simulator.server",
                            "tui.dashscope.client", "tui.engine.following.poller",
                            "tui.engine.media.download", "textual_image")) == []
+    # What only a key or a dialog needs comes with it (issue 15: the first paint's modules).
+    assert found(modules, ("tui.engine.history.stats", "tui.engine.submitting.resolve",
+                           "tui.engine.media.player")) == []

@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage.clock import utc_now
-from tui.dashscope import GenerationRequest
-from tui.engine.history import stats
-from tui.engine.submitting import batch
 from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
-from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
 from tui.safe_text import printable
 from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural
 from tui.ui.services import Services
+
+if TYPE_CHECKING:  # (each imported where it is used: sending, batch files)
+    from tui.dashscope import GenerationRequest
+    from tui.engine.submitting import batch
 
 OVERRIDE = "choose Send anyway"
 
@@ -160,6 +160,8 @@ class SubmitFlow:
 
     async def send(self, draft: Draft, from_composer: bool, ask: Questions) -> Sent | None:
         """Send a claimed draft, each task once; what was sent, if all of it was."""
+        from tui.engine.submitting.submit import CreatedButNotRecorded, submit_all
+
         client = self.services.client
         assert client is not None
         sent = 0
@@ -194,6 +196,9 @@ class SubmitFlow:
 
     async def open_batch(self, ask: Questions, composer: Composing) -> None:
         """Ask for a file, show what it would send, send it as one batch if told to."""
+        from tui.engine.history import stats
+        from tui.engine.submitting import batch
+
         tell = self.outlet.notify
         answer = await ask.text("Batch file (one prompt per line, or JSON Lines):",
                                 self.last_batch_file)
@@ -235,6 +240,9 @@ class SubmitFlow:
             self.busy = False
 
     async def _send_batch(self, plan: batch.BatchPlan, total: int) -> None:
+        from tui.engine.submitting import batch
+        from tui.engine.submitting.submit import CreatedButNotRecorded
+
         client = self.services.client
         assert client is not None
         tell = self.outlet.notify
@@ -266,10 +274,14 @@ class SubmitFlow:
 
 def _defaults(draft: Draft) -> GenerationRequest:
     """The composer's settings, for the lines of a batch file that do not say."""
+    from tui.dashscope import GenerationRequest
+
     base = draft.requests[0] if draft.requests else GenerationRequest("")
     return GenerationRequest("", size=base.size, duration=base.duration, audio=base.audio,
                              watermark=base.watermark)
 
 
 def _read_text(path: Path) -> str:
+    from tui.engine.submitting import batch
+
     return batch.read_file(path)  # decoded as the command line decodes it

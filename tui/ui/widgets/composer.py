@@ -7,7 +7,7 @@ Only valid combinations can be submitted: durations offered follow the tier
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, TextArea
 
 from storage import Generation
-from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import (
     MODEL_V56,
     PROMPT_LIMITS,
@@ -29,14 +28,14 @@ from tui.dashscope.sizes import (
     size_for,
     tier_and_ratio,
 )
-from tui.dashscope.validation import check_request
-from tui.engine.submitting import templates
-from tui.engine.submitting.batch import count_prompt, expand_prompt
 from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
 from tui.ui.commands.submit import Draft
+
+if TYPE_CHECKING:
+    from tui.dashscope import GenerationRequest
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
@@ -193,6 +192,11 @@ class Composer(Vertical):
         """What ctrl+j would send.  The live state (``expand=False``, on every keystroke)
         only counts: a template's tasks are multiplied out, checked against
         ``max_tasks`` and priced from its first prompt — none is built."""
+        from tui.dashscope import GenerationRequest  # (a draft: once the options are there)
+        from tui.dashscope.validation import check_request
+        from tui.engine.submitting import templates
+        from tui.engine.submitting.batch import count_prompt, expand_prompt
+
         problems: list[str] = []
         text = self.prompt.text
         tier, ratio = str(self._value("#tier")), str(self._value("#ratio"))
