@@ -262,3 +262,24 @@ def test_a_tally_stops_after_a_bounded_walk(lopsided: Path, monkeypatch: pytest.
     tally, bounded = vm_steps(lopsided, plans.tally(where, at_most=1000))
     assert not tally.exact and tally.matches <= exact < 1000, (text, tally, exact)
     assert bounded * 5 < unbounded, (text, bounded, unbounded)
+
+
+@pytest.mark.parametrize("text", ["neon tag:keep", "neon status:FAILED tag:keep"])
+async def test_a_text_walk_checks_tags_before_it_reads_a_row(
+        store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]], text: str) -> None:
+    """A common word with a rare tag: the walk of the text index checks each entry's id
+    against the tag's ids first and reads only the rows that have it (at a million rows,
+    ``neon status:FAILED tag:keep``'s page fell from 290 to 60 ms)."""
+    where = parse_filter(text)
+    await store.history.page(where, limit=50)
+    await store.history.tally(where, at_most=1000)
+    walks = [(sql, plan) for sql, plan in zip([q[0] for q in queries], plans(store, queries),
+                                              strict=True) if "generations_fts" in sql
+             and "generation_tags" in sql]
+    assert len(walks) == 2
+    for sql, plan in walks:
+        tags = next(i for i, step in enumerate(plan) if "generation_tags" in step)
+        rows = next(i for i, step in enumerate(plan)
+                    if step.startswith("SEARCH generations USING INTEGER PRIMARY KEY"))
+        assert plan[0].startswith(("SCAN generations_fts", "CO-ROUTINE")), (sql, plan)
+        assert tags < rows, (sql, plan)

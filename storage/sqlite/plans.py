@@ -77,7 +77,8 @@ def page(where: HistoryFilter | None = None, *, sort: str = "submitted",
     if match is not None and by_creation and (yield from figures())["displaced"] == 0:
         # Creation order is rowid order: the text index's own, so the walk stops at
         # the page's last match, however rare the words.
-        clause, params = where_sql(where, text_index=False, cutoff=cutoff)
+        clause, params = where_sql(where, text_index=False, cutoff=cutoff,
+                                   id_of="+generations_fts.rowid")
         direction = "DESC" if descending else "ASC"
         return (yield from generations(
             f"SELECT generations.* FROM {TEXT_WALK} {clause} AND generations_fts"
@@ -108,7 +109,8 @@ def count(where: HistoryFilter | None = None, *, at_most: int | None = None) -> 
     bounded, cutoff = yield from newest_cutoff(found)
     found = bounded or found
     match = text_match(found)
-    clause, params = where_sql(found, text_index=match is None, cutoff=cutoff)
+    clause, params = where_sql(found, text_index=match is None, cutoff=cutoff,
+                               id_of="id" if match is None else "+generations_fts.rowid")
     rows = "generations INDEXED BY generations_kept" if cutoff is not None else "generations"
     source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \
         else f"{rows} {clause}"
@@ -168,9 +170,10 @@ def tally(where: HistoryFilter | None = None, *, at_most: int) -> Plan[Tally]:
         counted = yield from count(found, at_most=at_most)
         return Tally(counted, exact=counted <= at_most)
     match = text_match(found)
-    clause, params = where_sql(found, text_index=False)
+    clause, params = where_sql(found, text_index=False, id_of="+walked.entry")
     rarest = None if match is not None else (yield from rarest_token(found, TALLY_WALK))
     if rarest is not None and rarest[0] <= TALLY_WALK:
+        clause, params = where_sql(found)
         counted = int((yield from scalar(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM {rarest[1]} {clause} LIMIT ?)",
             (*params, at_most + 1))))

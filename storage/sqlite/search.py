@@ -52,9 +52,12 @@ def text_match(where: HistoryFilter | None) -> str | None:
 
 
 def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
-              cutoff: str | None = None) -> tuple[str, list[Any]]:
+              cutoff: str | None = None, id_of: str = "id") -> tuple[str, list[Any]]:
     """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
     ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``).
+    ``id_of``: where a row's id is known first — a walk of an index says it before the
+    row is read, so tags are checked without reading the rows that lack them (``+``: as a
+    check, never as a way into the text index, which would look up each id alone).
     ``cutoff``: the creation time of the ``newest``-th newest kept row, read beforehand
     (``plans.newest_cutoff``); without it the bound is a subquery the planner serves less
     well."""
@@ -103,7 +106,7 @@ def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
         clauses.append("favourite = ?")
         params.append(int(found.favourite))
     for tag in found.tags:
-        clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
+        clauses.append(f"{id_of} IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
         params.append(tag)
     if cutoff is not None:
         clauses.append("created_at >= ?")  # the walk of the newest rows stops there
