@@ -10,7 +10,7 @@ import pytest
 from storage import Observation, TaskStore, open_store
 from storage.clock import now_iso
 from storage.history import SORT_KEYS, HistoryFilter, parse_filter
-from storage.records import Tally
+from storage.records import QueueEntry, Tally, Who
 from tests.store_contract.helpers import ENDPOINT, accepted, finished, intent
 
 
@@ -159,6 +159,32 @@ async def test_a_tally_is_exact_when_cheap_and_never_more_than_there_are(
         # A history this small is counted exactly whenever the answer fits.
         assert await store.history.tally(where, at_most=100) == Tally(exact), text
     assert await store.history.tally(parse_filter("fox"), at_most=5) == Tally(6, exact=False)
+
+
+async def test_a_tally_counts_what_count_counts_for_team_and_queue_filters(
+        location: str, store: TaskStore) -> None:
+    """``by:``, ``dl:``, the queue's QUEUED and folded batches are counted as ``count``
+    counts them (a tally is exact in a history this small)."""
+    for n in range(6):
+        row = await finished(store, f"fox {n}")
+        if n % 2:
+            await store.downloads.set(row.id, state="done", path=f"/v/{n}.mp4")
+    await store.queue.enqueue([QueueEntry(endpoint=ENDPOINT, model="m", prompt=f"fox q{n}",
+                                          size="1280*720", duration=5) for n in range(3)],
+                              batch_id="batch-q")
+    async with await open_store(location, who=Who("bob@laptop", "laptop")) as bob:
+        await finished(bob, "a fox by bob")
+    for text in ("by:me", "by:bob", "fox by:me", "by:bob dl:no", "dl:yes", "fox dl:no",
+                 "status:QUEUED", "fox status:QUEUED by:me", "status:QUEUED tag:none"):
+        where = parse_filter(text)
+        assert not where.problems, text
+        exact = await store.history.count(where)
+        assert await store.history.tally(where, at_most=100) == Tally(exact), text
+    folded = replace(HistoryFilter(), folded=("batch-q",))
+    assert await store.history.count(folded) == 8
+    assert await store.history.tally(folded, at_most=5) == Tally(8)
+    assert await store.history.tally(replace(parse_filter("fox"), folded=("batch-q",)),
+                                     at_most=100) == Tally(8)
 
 
 async def test_the_status_bar_figures(store: TaskStore) -> None:
