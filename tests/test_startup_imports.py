@@ -66,13 +66,15 @@ LIST_JSON = ("sys.argv = ['pixverse-tui', 'list', '--json']\n"
              "print('exit', main())")
 
 
-def history_with(home: Path, *, sending: bool = False) -> None:
+def history_with(home: Path, *, sending: bool = False, queued: bool = False) -> None:
     """A store holding one finished generation — and, with ``sending``, a send whose
-    process died long ago (a crash between recording the intent and the answer)."""
+    process died long ago (a crash between recording the intent and the answer); with
+    ``queued``, a prompt waiting in the local queue."""
     import asyncio
     import sqlite3
 
     from storage import open_store
+    from storage.records import QueueEntry
 
     async def build() -> None:
         async with await open_store(home / "tasks.db") as store:
@@ -84,6 +86,10 @@ def history_with(home: Path, *, sending: bool = False) -> None:
             if sending:
                 await store.intents.add(endpoint="e", model="m", prompt="interrupted",
                                         size="1280*720", duration=5)
+            if queued:
+                await store.queue.enqueue([QueueEntry(endpoint="e", model="m",
+                                                      prompt="waiting", size="1280*720",
+                                                      duration=5)])
 
     asyncio.run(build())
     if sending:
@@ -115,6 +121,19 @@ def test_list_tidies_first_when_a_send_was_interrupted(tmp_path: Path) -> None:
     listed = json.loads(done.stdout.split("exit")[0])
     assert [(row["prompt"], row["status"]) for row in listed] == [
         ("interrupted", "UNCONFIRMED"), ("a lighthouse", "FAILED")]
+
+
+def test_list_says_why_the_queue_waits_as_before(tmp_path: Path) -> None:
+    """While something waits in the local queue, ``list`` says why it does not move
+    (nobody feeds it, or it is paused) — which the store knows (its lease, its pauses):
+    the quick read gives way to the store then."""
+    history_with(tmp_path, queued=True)
+    modules, done = loaded_after(LIST_JSON, tmp_path)
+    assert "exit 0" in done.stdout, done.stderr
+    listed = json.loads(done.stdout.split("exit")[0])
+    assert [(row["prompt"], row["status"]) for row in listed] == [
+        ("waiting", "QUEUED"), ("a lighthouse", "FAILED")]
+    assert "Nobody feeds the queue" in done.stderr, done.stderr
 
 
 def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
