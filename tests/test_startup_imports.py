@@ -134,6 +134,7 @@ def test_list_says_why_the_queue_waits_as_before(tmp_path: Path) -> None:
     assert [(row["prompt"], row["status"]) for row in listed] == [
         ("waiting", "QUEUED"), ("a lighthouse", "FAILED")]
     assert "Nobody feeds the queue" in done.stderr, done.stderr
+    assert "aiosqlite" in modules  # read by the store
 
 
 def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
