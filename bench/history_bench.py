@@ -58,7 +58,7 @@ from harness.terminal import PtyChild
 
 QUERIES = ("f", "fo", "fox", "fox n", "fox ne", "fox neo", "neon rain", '"rain fox"', "月光",
            "一只小猫", "rain tier:720P", "status:FAILED", "dragon storm", "fav tag:keep",
-           "since:2026-01-01 neon", "zebra", "z", "")
+           "since:2026-01-01 neon", "neon status:FAILED tag:keep", "zebra", "z", "")
 FLOOR_LIST = ("import sqlite3, sys\n"
               "db = sqlite3.connect(sys.argv[1])\n"
               "for row in db.execute('SELECT status, prompt, task_id, size, duration,"

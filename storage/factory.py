@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from storage.errors import StoreUnavailable
-from storage.interface import TaskStore
+from storage.interface import PageReader, TaskStore
 from storage.postgres.connect import chosen_url, is_postgres_url
 from storage.records import Who
 
@@ -42,3 +42,15 @@ async def open_store(location: str | Path, *, who: Who | None = None) -> TaskSto
     from storage.sqlite import SqliteStore
 
     return await SqliteStore.open(location, who)
+
+
+def open_page_reader(location: str | Path, *, who: Who | None = None) -> PageReader | None:
+    """A synchronous reader of the store at ``location`` (``PageReader``) for ``who`` (as
+    ``open_store``'s: whose ``by:me``, which machine's downloads), or None where there is
+    none to offer — a backend without one (a server's store), a store not made or not
+    upgraded yet, a file that cannot be read: the caller opens the store (``open_store``)."""
+    if isinstance(location, str) and _URL.match(location):
+        return None
+    from storage.sqlite.reader import SqlitePageReader
+
+    return SqlitePageReader.open(Path(location), who)

@@ -26,9 +26,8 @@ each backend.  Shared rules:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from storage.changes import ChangeFeed
 from storage.history import HistoryFilter
 from storage.records import (
     BatchSummary,
@@ -45,8 +44,12 @@ from storage.records import (
     QueueItem,
     QueuePause,
     StatusEvent,
+    Tally,
     Who,
 )
+
+if TYPE_CHECKING:  # (asyncio comes with it: a page reader's user never loads it)
+    from storage.changes import ChangeFeed
 
 TRASH_DAYS = 30  # forgotten generations stay restorable this long
 
@@ -432,6 +435,15 @@ class History(Protocol):
         are more (a search matching half the history need not count all of it)."""
         ...
 
+    async def tally(self, where: HistoryFilter | None = None, *, at_most: int) -> Tally:
+        """How many rows ``where`` admits, as far as a bounded amount of work can tell —
+        the count a view shows on every keystroke: exactly, when there are at most
+        ``at_most`` and counting them was cheap (and always for everything kept); else
+        at least how many (``exact`` False): ``at_most + 1`` when there are more, or the
+        matches among the rows looked at before the backend's bound on the work was
+        reached (a common word with rare tokens) — never more than there are."""
+        ...
+
     async def ids(self, where: HistoryFilter) -> list[int]:
         """The ids of every row ``where`` admits, on every page."""
         ...
@@ -686,4 +698,62 @@ class TaskStore(Protocol):
 
     async def __aexit__(self, *exc: object) -> None:
         """Closes the store (``close``), whatever happened inside."""
+        ...
+
+
+class PageReader(Protocol):
+    """A synchronous, read-only look at a store, for a command that only prints a page
+    (``list``): no event loop, no thread — started and done in the time a plain script
+    takes.  A backend that can offer one does (``storage.open_page_reader``); elsewhere
+    the caller opens the ``TaskStore``.
+
+    It reads what the store reads, with the same meaning (``History.page``,
+    ``Downloads.unsaved``) for the same ``who`` (``by:me``, this machine's downloads and
+    ``saved_on``), and never writes: what the store would tidy on opening it
+    (``untidy``) is the caller's reason to open the store instead.  Errors leave it as
+    the ``storage.errors`` sentences.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages."""
+        ...
+
+    @property
+    def who(self) -> Who:
+        """Who this reader was opened for, as ``TaskStore.who``."""
+        ...
+
+    def untidy(self, trash_days: float) -> bool:
+        """Whether tidying would find anything: a submission still marked as being sent
+        (a crash may have interrupted it — ``Intents.sweep_interrupted`` decides, and a
+        listing must then show it UNCONFIRMED), or a row forgotten more than
+        ``trash_days`` ago (``Trash.purge``'s).  Cheap at any size (through indexes)."""
+        ...
+
+    def queued(self) -> int:
+        """How many wait in the local queue (``Counts.queued``), read in O(1)."""
+        ...
+
+    def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
+             descending: bool = True, limit: int = 200, offset: int = 0) -> list[Generation]:
+        """``History.page``: the same rows, in the same order."""
+        ...
+
+    def unsaved(self, where: HistoryFilter | None = None, *, ended_after: str | None = None,
+                ended_before: str | None = None, limit: int | None = None
+                ) -> list[Generation]:
+        """``Downloads.unsaved``: the same rows, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the store."""
+        ...
+
+    def __enter__(self) -> PageReader:
+        """``with reader:`` — the reader itself."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Closes the reader (``close``), whatever happened inside."""
         ...

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 
 
 def process_tag() -> str:
     """Identifies this process, so other processes can tell whether it still lives."""
+    import socket  # (when first asked: a reader that writes nothing never loads it)
+
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def person() -> str:
     """Who this process acts for, as other machines show it: ``user@host`` (the status
     bar's "polled by alice@studio-2")."""
+    import socket
+
     try:
         user = getpass.getuser()
     except (OSError, KeyError):  # no login name and no passwd entry (a container)
@@ -38,6 +41,8 @@ def process_alive(tag: str | None) -> bool:
     """Whether the process ``tag`` names may still run (another host's: cannot tell, yes)."""
     if not tag or ":" not in tag:
         return False
+    import socket
+
     host, _, pid = tag.rpartition(":")
     if host != socket.gethostname():
         return True  # cannot tell; rely on the age check

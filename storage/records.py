@@ -224,6 +224,15 @@ class Counts:
         return self.pending + self.running + self.submitting
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many rows a filter matches, as far as they were counted: exactly ``matches``,
+    or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
+
+    matches: int
+    exact: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Billable:
     """A generation that costs money or may: made (``settled``), or still in flight or
@@ -316,6 +325,8 @@ class QueuePause:
 
 @dataclass(frozen=True)
 class StatusEvent:
+    """One move of a generation's status, as its history shows it."""
+
     at: str
     status: str
     detail: str | None

@@ -61,6 +61,82 @@ def test_list_loads_only_what_listing_needs(tmp_path: Path) -> None:
     assert "tui.cli.history" in modules  # it did run
 
 
+LIST_JSON = ("sys.argv = ['pixverse-tui', 'list', '--json']\n"
+             "from tui.cli.main import main\n"
+             "print('exit', main())")
+
+
+def history_with(home: Path, *, sending: bool = False, queued: bool = False) -> None:
+    """A store holding one finished generation — and, with ``sending``, a send whose
+    process died long ago (a crash between recording the intent and the answer); with
+    ``queued``, a prompt waiting in the local queue."""
+    import asyncio
+    import sqlite3
+
+    from storage import open_store
+    from storage.records import QueueEntry
+
+    async def build() -> None:
+        async with await open_store(home / "tasks.db") as store:
+            stamp = "2026-01-01T00:00:00.000+00:00"
+            await store.history.import_many([{
+                "created_at": stamp, "updated_at": stamp, "endpoint": "e", "model": "m",
+                "prompt": "a lighthouse", "size": "1280*720", "duration": 5,
+                "submission": "accepted", "task_id": "t-1", "status": "FAILED"}])
+            if sending:
+                await store.intents.add(endpoint="e", model="m", prompt="interrupted",
+                                        size="1280*720", duration=5)
+            if queued:
+                await store.queue.enqueue([QueueEntry(endpoint="e", model="m",
+                                                      prompt="waiting", size="1280*720",
+                                                      duration=5)])
+
+    asyncio.run(build())
+    if sending:
+        db = sqlite3.connect(home / "tasks.db")
+        with db:
+            db.execute("UPDATE generations SET sending_since = '2020-01-01T00:00:00.000+00:00'"
+                       " WHERE submission = 'sending'")
+        db.close()
+
+
+def test_list_of_a_tidy_history_reads_without_an_event_loop(tmp_path: Path) -> None:
+    """Issue 15: ``list`` costs what a plain script printing the rows costs — no asyncio,
+    no aiosqlite and its thread, no store; a page reader's synchronous read."""
+    history_with(tmp_path)
+    modules, done = loaded_after(LIST_JSON, tmp_path)
+    assert "exit 0" in done.stdout, done.stderr
+    assert [row["prompt"] for row in json.loads(done.stdout.split("exit")[0])] == [
+        "a lighthouse"]
+    assert found(modules, ("asyncio", "aiosqlite", "ssl", "storage.changes",
+                           "tui.stopping")) == []
+
+
+def test_list_tidies_first_when_a_send_was_interrupted(tmp_path: Path) -> None:
+    """A send a crash interrupted is listed UNCONFIRMED (the store is tidied first): the
+    quick read gives way to the store when there is anything to tidy."""
+    history_with(tmp_path, sending=True)
+    _, done = loaded_after(LIST_JSON, tmp_path)
+    assert "exit 0" in done.stdout, done.stderr
+    listed = json.loads(done.stdout.split("exit")[0])
+    assert [(row["prompt"], row["status"]) for row in listed] == [
+        ("interrupted", "UNCONFIRMED"), ("a lighthouse", "FAILED")]
+
+
+def test_list_says_why_the_queue_waits_as_before(tmp_path: Path) -> None:
+    """While something waits in the local queue, ``list`` says why it does not move
+    (nobody feeds it, or it is paused) — which the store knows (its lease, its pauses):
+    the quick read gives way to the store then."""
+    history_with(tmp_path, queued=True)
+    modules, done = loaded_after(LIST_JSON, tmp_path)
+    assert "exit 0" in done.stdout, done.stderr
+    listed = json.loads(done.stdout.split("exit")[0])
+    assert [(row["prompt"], row["status"]) for row in listed] == [
+        ("waiting", "QUEUED"), ("a lighthouse", "FAILED")]
+    assert "Nobody feeds the queue" in done.stderr, done.stderr
+    assert "aiosqlite" in modules  # read by the store
+
+
 def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
     """The errors are classified on the way out (their modules imported then)."""
     body = ("sys.argv = ['pixverse-tui', 'show', 'no-such-task']\n"
@@ -118,3 +194,6 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
                            "tui.dashscope.client", "tui.engine.following.poller",
                            "tui.engine.media.download", "textual_image", "asyncpg",
                            "storage.postgres.store")) == []
+    # What only a key or a dialog needs comes with it (issue 15: the first paint's modules).
+    assert found(modules, ("tui.engine.history.stats", "tui.engine.submitting.resolve",
+                           "tui.engine.media.player")) == []

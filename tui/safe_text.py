@@ -11,7 +11,6 @@ and keeps everything else — Chinese, emoji, punctuation — as it is.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -65,5 +64,7 @@ def json_text(value: Any, *, indent: int | None = 2) -> str:
     would print DEL, C1 (an 8-bit CSI) and bidi overrides raw.  They can only
     occur inside strings, where ``\\uXXXX`` means the same character.
     """
+    import json  # (when first asked: most text is never JSON)
+
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

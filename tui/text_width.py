@@ -13,7 +13,6 @@ a joiner) without its letter.
 from __future__ import annotations
 
 import functools
-import shutil
 import sys
 import unicodedata
 
@@ -85,4 +84,6 @@ def terminal_width() -> int | None:
             return None
     except (AttributeError, ValueError):  # no stdout, or a closed one
         return None
+    import shutil  # (here: output to a pipe or a file never asks)
+
     return shutil.get_terminal_size().columns

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from storage.clock import iso
 from storage.history import HistoryFilter
 from storage.postgres import rows
 from storage.postgres.db import Database, Tx
 from storage.postgres.importing import copy_batch, import_batch
 from storage.postgres.rows import Args
 from storage.postgres.schema import ENDED, FIGURES
-from storage.postgres.search import order_by, where_sql
-from storage.records import COPIED, DOWNLOAD_FIELDS, IMPORTABLE, CopyMark, Counts, Generation
+from storage.postgres.search import has_trigram, order_by, where_sql, words
+from storage.records import (
+    COPIED,
+    DOWNLOAD_FIELDS,
+    IMPORTABLE,
+    CopyMark,
+    Counts,
+    Generation,
+    Tally,
+)
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
+# A tally reads no more than this many rows of the newest kept rows, or of a status, a
+# tag, the favourites or the words (SQLite's ``plans.TALLY_WALK``): a bounded amount of
+# work at any size.
+TALLY_WALK = 10_000
 ANALYZE_AFTER = 1000  # rows imported, at least, after which the statistics are renewed
 # The rows the planner's statistics describe (-1: never taken).
 _ROWS_KNOWN = "SELECT reltuples FROM pg_class WHERE oid = 'generations'::regclass"
@@ -43,8 +57,9 @@ class PostgresHistory:
     async def count(self, where: HistoryFilter | None = None, *,
                     at_most: int | None = None) -> int:
         found = where or HistoryFilter()
-        if found.empty and not found.folded:
-            return (await figures(self._db))["kept"]
+        if replace(found, folded=()).empty:  # everything kept (batches folded or not)
+            kept = (await figures(self._db))["kept"]
+            return kept - await self._folded_away(found.folded) if found.folded else kept
         args = Args()
         clause = where_sql(found, args, me=self._me, machine=self._machine)
         if at_most is None:
@@ -53,6 +68,84 @@ class PostgresHistory:
         return int(await self._db.scalar(
             f"SELECT count(*) FROM (SELECT 1 FROM generations {clause}"
             f" LIMIT {args.add(at_most + 1)}) AS found", *args.values))
+
+    async def _folded_away(self, batches: tuple[str, ...]) -> int:
+        """Kept rows that folding these batches hides: each batch's kept rows but the one
+        that stands for it (its first, when kept) — read through the batch index."""
+        inside = await self._db.scalar(
+            "SELECT count(*) FROM generations WHERE batch_id = ANY($1::text[])"
+            " AND forgotten_at IS NULL", list(batches))
+        standing = await self._db.scalar(
+            "SELECT count(*) FROM generations WHERE id IN (SELECT min(id) FROM generations"
+            " WHERE batch_id = ANY($1::text[]) GROUP BY batch_id) AND forgotten_at IS NULL",
+            list(batches))
+        return int(inside) - int(standing)
+
+    async def tally(self, where: HistoryFilter | None = None, *, at_most: int) -> Tally:
+        """``count`` with a bound on the work as well as on the answer, as SQLite's
+        (``storage.sqlite.plans.tally``): everything kept, the trash, a search bounded to
+        the newest rows and one token alone are counted as ``count`` counts (up to
+        ``at_most + 1``).  Otherwise through the part of the filter that admits the
+        fewest rows — a status, a tag, the favourites, or the words (the trigram index)
+        — when it has at most ``TALLY_WALK``; else among the newest ``TALLY_WALK`` kept
+        rows (in the ``since:``/``until:`` range): "at least", unless that walk reached
+        the oldest."""
+        found = where or HistoryFilter()
+        alone = replace(found, folded=())
+        if alone.empty:  # the figures (and the batch index): exact, at once
+            return Tally(await self.count(found))
+        if found.trash or found.newest is not None or alone in (
+                HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
+                *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1])):
+            counted = await self.count(found, at_most=at_most)
+            return Tally(counted, exact=counted <= at_most)
+        source = await self._fewest(found)
+        if source is not None:  # at most TALLY_WALK rows to look at: counted exactly
+            args = Args()
+            rows = source(args)  # (OFFSET 0: the planner reads them first, as written)
+            clause = where_sql(found, args, me=self._me, machine=self._machine)
+            counted = int(await self._db.scalar(
+                f"SELECT count(*) FROM (SELECT 1 FROM ({rows} OFFSET 0) AS generations"
+                f" {clause} LIMIT {args.add(at_most + 1)}) AS hit", *args.values))
+            return Tally(counted, exact=counted <= at_most)
+        args = Args()
+        walk = "SELECT * FROM generations WHERE forgotten_at IS NULL"
+        if found.since is not None:
+            walk += f" AND created_at >= {args.add(iso(found.since))}"
+        if found.until is not None:
+            walk += f" AND created_at < {args.add(iso(found.until))}"
+        walk += f" ORDER BY created_at DESC LIMIT {args.add(TALLY_WALK)}"
+        clause = where_sql(found, args, me=self._me, machine=self._machine)
+        counted, walked = await self._db.fetchrow(
+            f"WITH walked AS MATERIALIZED ({walk}) SELECT (SELECT count(*) FROM"
+            f" (SELECT 1 FROM walked AS generations {clause} LIMIT {args.add(at_most + 1)})"
+            " AS hit), (SELECT count(*) FROM walked)", *args.values) or (0, 0)
+        return Tally(int(counted), exact=int(counted) <= at_most and int(walked) < TALLY_WALK)
+
+    async def _fewest(self, found: HistoryFilter) -> Callable[[Args], str] | None:
+        """The rows of the part of ``found`` that admits the fewest — its statuses, a tag,
+        the favourites, its words when one has a trigram (which the index serves) — as a
+        query written with a statement's ``Args``, when it has at most ``TALLY_WALK``
+        (each part's rows counted up to ``TALLY_WALK + 1``); None when none has."""
+        parts: list[Callable[[Args], str]] = []
+        if found.statuses:  # (a row not sent yet shows its submission: status NULL)
+            parts.append(lambda a: "SELECT * FROM generations WHERE status ="
+                         f" ANY({a.add(list(found.statuses))}::text[]) OR status IS NULL")
+        parts += [_tagged(tag) for tag in found.tags]
+        if found.favourite:
+            parts.append(lambda _: "SELECT * FROM generations WHERE favourite")
+        if any(has_trigram(word) for word in words(found)):
+            parts.append(lambda a: "SELECT * FROM generations "
+                         + where_sql(HistoryFilter(text=found.text), a))
+        fewest: tuple[int, Callable[[Args], str]] | None = None
+        for part in parts:
+            args = Args()
+            rows = int(await self._db.scalar(
+                f"SELECT count(*) FROM ({part(args)} LIMIT {args.add(TALLY_WALK + 1)})"
+                " AS part", *args.values))
+            if fewest is None or rows < fewest[0]:
+                fewest = rows, part
+        return fewest[1] if fewest is not None and fewest[0] <= TALLY_WALK else None
 
     async def ids(self, where: HistoryFilter) -> list[int]:
         args = Args()
@@ -217,6 +310,12 @@ class PostgresHistory:
             "SELECT tag, count(*) FROM generation_tags JOIN generations ON id = generation_id"
             " WHERE forgotten_at IS NULL GROUP BY tag ORDER BY tag")
         return [(row[0], int(row[1])) for row in found]
+
+
+def _tagged(tag: str) -> Callable[[Args], str]:
+    """The rows with ``tag``, from the tags' index out (``PostgresHistory._fewest``)."""
+    return lambda a: ("SELECT g.* FROM generation_tags AS t JOIN generations AS g"
+                      f" ON g.id = t.generation_id WHERE t.tag = {a.add(tag)}")
 
 
 async def figures(db: Database | Tx) -> dict[str, int]:

@@ -1,5 +1,21 @@
-"""The SQLite backend: the embedded default store.  Only ``storage`` names it."""
+"""The SQLite backend: the embedded default store.  Only ``storage`` names it.
 
-from storage.sqlite.store import SqliteStore
+``SqliteStore`` (aiosqlite, asyncio) is imported when first asked for (PEP 562): the
+page reader (``storage.sqlite.reader``) loads neither."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.sqlite.store import SqliteStore
 
 __all__ = ["SqliteStore"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "SqliteStore":
+        from storage.sqlite.store import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

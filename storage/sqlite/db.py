@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,13 +29,13 @@ from storage.errors import (
     SchemaTooNew,
     StoreBusy,
     StoreCorrupt,
-    StoreError,
     StoreFull,
     StoreUnavailable,
-    disk_is_full,
     full_disk,
 )
 from storage.records import Generation, Who
+from storage.sqlite import plans
+from storage.sqlite.faults import is_busy, translate
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -136,7 +136,7 @@ class Database:
             try:
                 return await call()
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
@@ -203,26 +203,20 @@ class Database:
         return rows[0][0] if rows else None
 
     async def rows(self, sql: str, params: Iterable[Any] = ()) -> list[Generation]:
-        """Generations, each with the other machines its video is saved on."""
-        found = [Generation.from_row(row) for row in await self.fetch(sql, params)]
-        return await self._with_saved_on(found) if found else found
+        """Generations, each with the other machines its video is saved on
+        (``plans.generations``: as the page reader reads them)."""
+        return await self.run(plans.generations(sql, tuple(params), self.who.machine))
 
-    async def _with_saved_on(self, found: list[Generation]) -> list[Generation]:
-        """``saved_on`` from ``machine_downloads`` (schema v10): one query per 500 rows,
-        answered by its key; nothing to do in a history no copy brought machines into."""
-        elsewhere: dict[int, list[str]] = {}
-        ids = sorted({row.id for row in found})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in await self.fetch(
-                    "SELECT generation_id, machine FROM machine_downloads WHERE generation_id"
-                    f" IN ({', '.join('?' for _ in chunk)}) AND state = 'done'"
-                    " AND machine != ? ORDER BY machine", (*chunk, self.who.machine)):
-                elsewhere.setdefault(row[0], []).append(row[1])
-        if not elsewhere:
-            return found
-        return [replace(row, saved_on=tuple(elsewhere[row.id])) if row.id in elsewhere
-                else row for row in found]
+    async def run(self, plan: plans.Plan[T]) -> T:
+        """A read written as a plan (``storage.sqlite.plans``): each of its queries fetched
+        whole, in turn, its rows sent back to it; its answer."""
+        try:
+            query = next(plan)
+            while True:
+                query = plan.send(await self.fetch(*query))
+        except StopIteration as done:
+            answer: T = done.value
+            return answer
 
 
 def statements(script: str) -> list[str]:
@@ -237,42 +231,3 @@ def statements(script: str) -> list[str]:
     if "\n".join(current).strip():
         found.append("\n".join(current).strip())
     return found
-
-
-# SQLite's primary result codes (the low byte of an extended code).
-_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
-
-
-def _code(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else int(code) & 0xFF
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = _code(exc)
-    if code is not None:
-        return code in (_BUSY, _LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def translate(exc: sqlite3.Error, path: Path) -> StoreError:
-    """One sentence a user can act on, for a driver error."""
-    code, reason = _code(exc), str(exc)
-    if code in (_CORRUPT, _NOTADB) or "not a database" in reason or "malformed" in reason:
-        return StoreCorrupt(f"{path} is not a pixverse-tui database or is damaged ({reason}); "
-                            "move it aside to start a new history")
-    if code == _FULL or "disk is full" in reason or (code == _IOERR and disk_is_full(path)):
-        return StoreFull(f"{full_disk(path)} (nothing was lost)")
-    if code == _READONLY or "readonly" in reason:
-        return StoreUnavailable(f"{path} is read-only; make it writable or set "
-                                "PIXVERSE_TUI_HOME to a writable folder")
-    if code == _CANTOPEN or "unable to open" in reason:
-        return StoreUnavailable(f"cannot open {path} ({reason}); check that its folder exists "
-                                "and is writable, or set PIXVERSE_TUI_HOME")
-    if code == _IOERR:
-        return StoreUnavailable(f"could not read or write {path} ({reason})")
-    if _is_busy(exc):
-        return StoreBusy(f"{path} stayed locked by other processes; try again")
-    if isinstance(exc, sqlite3.ProgrammingError):  # closed under us while shutting down
-        return StoreUnavailable(f"the database {path} is closed")
-    return StoreError(f"the database {path} failed: {reason}")

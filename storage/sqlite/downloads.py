@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from storage.history import HistoryFilter
 from storage.records import Generation
-from storage.sqlite import rows
+from storage.sqlite import plans, rows
 from storage.sqlite.db import Database
-from storage.sqlite.search import where_sql
 
 
 class SqliteDownloads:
@@ -33,22 +30,6 @@ class SqliteDownloads:
     async def unsaved(self, where: HistoryFilter | None = None, *,
                       ended_after: str | None = None, ended_before: str | None = None,
                       limit: int | None = None) -> list[Generation]:
-        clause, params = where_sql(where, me=self._me)
-        # The partial index ``generations_unsaved`` is used only when SQLite sees the
-        # query imply its condition: its terms, literally.
-        clauses = ["status = 'SUCCEEDED'", "download_state != 'done'", "video_url IS NOT NULL",
-                   "download_state NOT IN ('expired', 'refused', 'trashed')"]
-        values: list[Any] = []
-        if ended_after is not None:
-            clauses.append("end_time > ?")
-            values.append(ended_after)
-        if ended_before is not None:
-            clauses.append("end_time <= ?")
-            values.append(ended_before)
-        # Named too: the planner would rather take the index on status.
-        source = "generations" if where is not None and where.trash \
-            else "generations INDEXED BY generations_unsaved"
-        return await self._db.rows(
-            f"SELECT * FROM {source} {clause} AND {' AND '.join(clauses)}"
-            " ORDER BY end_time, id" + (" LIMIT ?" if limit is not None else ""),
-            (*params, *values, *(() if limit is None else (limit,))))
+        return await self._db.run(plans.unsaved(where, who=self._db.who,
+                                                ended_after=ended_after,
+                                                ended_before=ended_before, limit=limit))

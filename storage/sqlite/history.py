@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from storage.history import HistoryFilter
@@ -14,23 +13,15 @@ from storage.records import (
     CopyMark,
     Counts,
     Generation,
+    Tally,
 )
 from storage.redact import SCRUBBED, scrub_optional
-from storage.sqlite import rows
+from storage.sqlite import plans, rows
 from storage.sqlite.db import Database
 from storage.sqlite.schema import BUCKET
-from storage.sqlite.search import (
-    SORTS,
-    TEXT_WALK,
-    figures,
-    newest_cutoff,
-    order_by,
-    text_match,
-    where_sql,
-)
+from storage.sqlite.search import where_sql
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
-PLENTY = 500  # a status or tag with more rows than this: a page walks the newest rows
 
 
 class SqliteHistory:
@@ -43,67 +34,16 @@ class SqliteHistory:
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
                    descending: bool = True, limit: int = 200,
                    offset: int = 0) -> list[Generation]:
-        where, cutoff = await newest_cutoff(self._db, where)
-        match = text_match(where)
-        by_creation = SORTS.get(sort, "created_at") == "created_at"
-        if match is not None and by_creation and (await figures(self._db))["displaced"] == 0:
-            # Creation order is rowid order: the text index's own, so the walk stops at
-            # the page's last match, however rare the words.
-            clause, params = where_sql(where, text_index=False, cutoff=cutoff, me=self._me)
-            direction = "DESC" if descending else "ASC"
-            return await self._db.rows(
-                f"SELECT generations.* FROM {TEXT_WALK} {clause} AND generations_fts"
-                f" MATCH ? ORDER BY generations_fts.rowid {direction} LIMIT ? OFFSET ?",
-                (*params, match, limit, offset))
-        clause, params = where_sql(where, cutoff=cutoff, me=self._me)
-        source = "generations"
-        if cutoff is not None:  # the newest rows only: their range of the creation index
-            source = "generations INDEXED BY generations_kept"
-        elif where is not None and where.trash:
-            source = "generations INDEXED BY generations_forgotten"  # a small trash, sorted
-        elif (where is not None and by_creation and not where.trash and match is None
-                and (where.statuses or where.tags or where.favourite)
-                and await self.count(where, at_most=PLENTY) > PLENTY):
-            # Many rows of that status, tag or favourites: walking the newest rows finds a
-            # page soon, where their index would sort every one of them first.
-            source = "generations INDEXED BY generations_kept"
-        return await self._db.rows(
-            f"SELECT * FROM {source} {clause} {order_by(sort, descending)} LIMIT ? OFFSET ?",
-            (*params, limit, offset))
+        return await self._db.run(plans.page(where, who=self._db.who, sort=sort,
+                                             descending=descending, limit=limit,
+                                             offset=offset))
 
     async def count(self, where: HistoryFilter | None = None, *,
                     at_most: int | None = None) -> int:
-        found = where or HistoryFilter()
-        if replace(found, folded=()).empty:  # everything kept (batches folded or not)
-            kept = (await figures(self._db))["kept"]
-            return kept - await self._folded_away(found.folded) if found.folded else kept
-        bounded, cutoff = await newest_cutoff(self._db, found)
-        found = bounded or found
-        match = text_match(found)
-        clause, params = where_sql(found, text_index=match is None, cutoff=cutoff, me=self._me)
-        rows = "generations INDEXED BY generations_kept" if cutoff is not None else "generations"
-        source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \
-            else f"{rows} {clause}"
-        params += [match] if match is not None else []
-        if at_most is None:
-            return int(await self._db.scalar(f"SELECT COUNT(*) FROM {source}", params))
-        newest = " ORDER BY generations_fts.rowid DESC" if match is not None else ""
-        return int(await self._db.scalar(  # the newest matches first: a recent filter stops soon
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}{newest} LIMIT ?)",
-            (*params, at_most + 1)))
+        return await self._db.run(plans.count(where, me=self._me, at_most=at_most))
 
-    async def _folded_away(self, batches: tuple[str, ...]) -> int:
-        """Kept rows that folding these batches hides: each batch's kept rows but the one
-        that stands for it (its first, when kept) — read through the batch index."""
-        marks = ", ".join("?" for _ in batches)
-        inside = await self._db.scalar(
-            f"SELECT COUNT(*) FROM generations WHERE batch_id IN ({marks})"
-            " AND forgotten_at IS NULL", batches)
-        standing = await self._db.scalar(
-            f"SELECT COUNT(*) FROM generations WHERE id IN (SELECT MIN(id) FROM generations"
-            f" WHERE batch_id IN ({marks}) GROUP BY batch_id) AND forgotten_at IS NULL",
-            batches)
-        return int(inside) - int(standing)
+    async def tally(self, where: HistoryFilter | None = None, *, at_most: int) -> Tally:
+        return await self._db.run(plans.tally(where, me=self._me, at_most=at_most))
 
     async def ids(self, where: HistoryFilter) -> list[int]:
         clause, params = where_sql(where, me=self._me)
@@ -145,7 +85,7 @@ class SqliteHistory:
 
     async def counts(self, day_start: str) -> Counts:
         """From the counters the triggers keep (schema v9): a few rows, at any size."""
-        kept = await figures(self._db)
+        kept = await self._db.run(plans.figures())
         today = await self._db.fetch(
             f"SELECT status, SUM(n) FROM ended_figures WHERE bucket >= {BUCKET}"
             " GROUP BY status", (day_start,))

@@ -10,7 +10,6 @@ figure, schema v9).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from storage.clock import iso
@@ -23,7 +22,6 @@ from storage.history import (
     submitter_terms,
 )
 from storage.sql import SHOWN_STATUS, containing, like_escaped
-from storage.sqlite.db import Database
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
 # other — as ``tui.engine.history.timeline`` has it for what is shown.
@@ -51,20 +49,6 @@ NEWEST_CUTOFF = ("SELECT created_at FROM generations INDEXED BY generations_kept
                  " WHERE forgotten_at IS NULL ORDER BY created_at DESC LIMIT 1 OFFSET ?")
 
 
-async def newest_cutoff(db: Database, where: HistoryFilter | None
-                        ) -> tuple[HistoryFilter | None, str | None]:
-    """A filter bounded to its ``newest`` rows, as ``where_sql`` serves it best: without
-    the bound, and where the bound falls (None: no bound — fewer rows than that, or none
-    asked) — one walk of N entries of the index."""
-    if where is None or where.newest is None:
-        return where, None
-    unbounded = replace(where, newest=None)
-    if where.trash:
-        return unbounded, None
-    found = await db.scalar(NEWEST_CUTOFF, (where.newest - 1,))
-    return unbounded, str(found) if found is not None else None
-
-
 def text_match(where: HistoryFilter | None) -> str | None:
     """The words of three characters or more as one FTS5 query (each a quoted string, so
     a substring: the trigram index), or None if there is none."""
@@ -73,18 +57,17 @@ def text_match(where: HistoryFilter | None) -> str | None:
     return " ".join(long) or None
 
 
-async def figures(db: Database) -> dict[str, int]:
-    """The counters the triggers keep (schema v9)."""
-    return {row[0]: int(row[1]) for row in await db.fetch("SELECT name, n FROM figures")}
-
-
 def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
-              cutoff: str | None = None, me: str = "") -> tuple[str, list[Any]]:
+              cutoff: str | None = None, id_of: str = "id",
+              me: str = "") -> tuple[str, list[Any]]:
     """``WHERE …`` (never empty: the trash is always either in or out) and its parameters.
     ``text_index=False``: the caller matches ``text_match`` itself (``TEXT_WALK``).
+    ``id_of``: where a row's id is known first — a walk of an index says it before the
+    row is read, so tags are checked without reading the rows that lack them (``+``: as a
+    check, never as a way into the text index, which would look up each id alone).
     ``cutoff``: the creation time of the ``newest``-th newest kept row, read beforehand
-    (``newest_cutoff``); without it the bound is a subquery the planner serves less well.
-    ``me``: who ``by:me`` is (the store's ``who.person``)."""
+    (``plans.newest_cutoff``); without it the bound is a subquery the planner serves less
+    well.  ``me``: who ``by:me`` is (the store's ``who.person``)."""
     found = where or HistoryFilter()
     clauses: list[str] = ["forgotten_at IS NOT NULL" if found.trash
                           else "forgotten_at IS NULL"]
@@ -129,7 +112,7 @@ def where_sql(where: HistoryFilter | None, *, text_index: bool = True,
         clauses.append("favourite = ?")
         params.append(int(found.favourite))
     for tag in found.tags:
-        clauses.append("id IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
+        clauses.append(f"{id_of} IN (SELECT generation_id FROM generation_tags WHERE tag = ?)")
         params.append(tag)
     if found.submitters:
         terms = []

@@ -6,6 +6,7 @@ given to ``EXPLAIN`` — after an import, whose statistics the store renews itse
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -136,3 +137,82 @@ async def test_a_word_without_a_trigram_is_never_looked_up_in_the_trigram_index(
         looked_up = [line for line in plan.splitlines() if "Index Cond" in line
                      and "prompt" in line]
         assert all("neon" in line for line in looked_up), plan
+
+
+LOPSIDED = 12_000
+
+
+@pytest.fixture
+async def lopsided(pg_dsn: str) -> AsyncIterator[TaskStore]:
+    """12,000 generations that all say "neon"; half FAILED, a sixth tagged "common" (never
+    both), the three oldest tagged "rare"; all 720P, 5 s (as tests/test_sqlite_plans.py's)."""
+    opened = await open_store(pg_dsn)
+    assert await opened.history.import_many(
+        {**record(n), "prompt": f"neon rain {n}",
+         "status": "FAILED" if n % 2 == 0 else "SUCCEEDED",
+         "tags": ["rare"] if n < 3 else ["common"] if n % 6 == 1 else []}
+        for n in range(LOPSIDED)) == LOPSIDED
+    yield opened
+    await opened.close()
+
+
+async def rows_read(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any) -> tuple[Any, int]:
+    """What ``call`` answers, and how many rows of ``generations`` the queries it made the
+    store run read (each run again under ``EXPLAIN ANALYZE``: the rows its scans of the
+    table returned or filtered out, in every loop)."""
+    caught: list[tuple[str, tuple[Any, ...]]] = []
+    for name in ("fetch", "fetchrow", "scalar"):
+        def catching(original: Any) -> Any:
+            async def run(self: team_db.Tx, sql: str, *params: Any) -> Any:
+                if sql != team_db._DOWNLOADS:
+                    caught.append((sql, params))
+                return await original(self, sql, *params)
+            return run
+        monkeypatch.setattr(team_db.Tx, name, catching(getattr(team_db.Tx, name)))
+    answer = await call()
+    monkeypatch.undo()
+
+    def read(node: dict[str, Any]) -> int:
+        here = 0
+        if node.get("Relation Name") == "generations":
+            here = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+                    + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
+        return here + sum(read(child) for child in node.get("Plans", []))
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        total = 0
+        for sql, params in caught:
+            explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *params)
+            total += read(json.loads(explained)[0]["Plan"])
+        return answer, total
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("text", ["neon status:FAILED tag:common", "status:FAILED tag:common",
+                                  "tier:720P dur:8", "neon dur:8", "neon status:FAILED",
+                                  "neon tag:rare", "neon status:FAILED tag:rare"])
+async def test_a_tally_reads_a_bounded_number_of_rows(
+        lopsided: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Issue 15 on PostgreSQL: a tally counts through the part of the filter with the
+    fewest rows when it has at most ``TALLY_WALK``, else looks at the newest
+    ``TALLY_WALK`` kept rows — it reads no more than a few times ``TALLY_WALK`` rows of
+    the table (here 50 of 12,000), where the unbounded count reads thousands; and it
+    says "at least", never more rows than match."""
+    from storage.postgres import history
+
+    monkeypatch.setattr(history, "TALLY_WALK", 50)
+    where = parse_filter(text)
+    exact, unbounded = await rows_read(pg_dsn, monkeypatch,
+                                       lambda: lopsided.history.count(where))
+    monkeypatch.setattr(history, "TALLY_WALK", 50)
+    tally, bounded = await rows_read(pg_dsn, monkeypatch,
+                                     lambda: lopsided.history.tally(where, at_most=1000))
+    assert tally.matches <= exact and (not tally.exact or tally.matches == exact), (
+        text, tally, exact)
+    assert bounded <= 5 * 51, (text, bounded)  # each part's count, then one walk or count
+    if "rare" in text:  # three rows to look at: counted exactly
+        assert tally.exact, (text, tally)
+    else:
+        assert unbounded > 5 * bounded, (text, bounded, unbounded)

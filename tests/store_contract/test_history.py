@@ -10,7 +10,8 @@ import pytest
 from storage import Observation, TaskStore, open_store
 from storage.clock import now_iso
 from storage.history import SORT_KEYS, HistoryFilter, parse_filter
-from tests.store_contract.helpers import ENDPOINT, accepted, intent
+from storage.records import QueueEntry, Tally, Who
+from tests.store_contract.helpers import ENDPOINT, accepted, finished, intent
 
 
 async def add(store: TaskStore, prompt: str, *, size: str = "1280*720", duration: int = 5,
@@ -131,6 +132,59 @@ async def test_counts_ids_and_scans(store: TaskStore) -> None:
     assert values == [(r.prompt, "1280*720") for r in rows]
     with pytest.raises(ValueError, match="not a column"):
         [v async for v in store.history.columns(("prompt; DROP TABLE generations",))]
+
+
+async def test_a_tally_is_exact_when_cheap_and_never_more_than_there_are(
+        store: TaskStore) -> None:
+    """``tally``: what a view shows on every keystroke.  Whatever a backend's bound on the
+    work, "at least n" never claims more rows than match, and a few rows are exact."""
+    rows = [await finished(store, f"fox {n}", status="FAILED" if n % 3 else "SUCCEEDED")
+            for n in range(30)]
+    for row in rows[::5]:
+        await store.history.set_tags(row.id, ["keep"])
+    for text in ("fox", "fox status:FAILED", "fox status:FAILED tag:keep", "tag:keep",
+                 "status:FAILED tag:keep", "fav", "zebra", "", "in:trash", "tier:720P dur:5",
+                 "since:2026-01-01"):
+        where = parse_filter(text)
+        exact = await store.history.count(where)
+        for at_most in (5, 100):
+            tally = await store.history.tally(where, at_most=at_most)
+            if tally.exact:  # (at most ``at_most``, or everything kept: the figures)
+                assert tally.matches == exact, (text, at_most, tally)
+                assert exact <= at_most or not text, (text, at_most, tally)
+            else:
+                assert tally.matches <= exact and (tally.matches < at_most  # work bound
+                                                   or tally.matches == at_most + 1), (
+                    text, at_most, tally)
+        # A history this small is counted exactly whenever the answer fits.
+        assert await store.history.tally(where, at_most=100) == Tally(exact), text
+    assert await store.history.tally(parse_filter("fox"), at_most=5) == Tally(6, exact=False)
+
+
+async def test_a_tally_counts_what_count_counts_for_team_and_queue_filters(
+        location: str, store: TaskStore) -> None:
+    """``by:``, ``dl:``, the queue's QUEUED and folded batches are counted as ``count``
+    counts them (a tally is exact in a history this small)."""
+    for n in range(6):
+        row = await finished(store, f"fox {n}")
+        if n % 2:
+            await store.downloads.set(row.id, state="done", path=f"/v/{n}.mp4")
+    await store.queue.enqueue([QueueEntry(endpoint=ENDPOINT, model="m", prompt=f"fox q{n}",
+                                          size="1280*720", duration=5) for n in range(3)],
+                              batch_id="batch-q")
+    async with await open_store(location, who=Who("bob@laptop", "laptop")) as bob:
+        await finished(bob, "a fox by bob")
+    for text in ("by:me", "by:bob", "fox by:me", "by:bob dl:no", "dl:yes", "fox dl:no",
+                 "status:QUEUED", "fox status:QUEUED by:me", "status:QUEUED tag:none"):
+        where = parse_filter(text)
+        assert not where.problems, text
+        exact = await store.history.count(where)
+        assert await store.history.tally(where, at_most=100) == Tally(exact), text
+    folded = replace(HistoryFilter(), folded=("batch-q",))
+    assert await store.history.count(folded) == 8
+    assert await store.history.tally(folded, at_most=5) == Tally(8)
+    assert await store.history.tally(replace(parse_filter("fox"), folded=("batch-q",)),
+                                     at_most=100) == Tally(8)
 
 
 async def test_the_status_bar_figures(store: TaskStore) -> None:

@@ -65,7 +65,15 @@ def cell(app: PixverseApp, row_index: int, column: str) -> str:
     return t.get_cell_at((row_index, [c.value for c in t.columns].index(column))).plain
 
 
+async def composer_ready(pilot: Pilot, app: PixverseApp) -> None:
+    """The composer's options (tier, ratio, … seed, variations) are mounted just after the
+    first page is painted: wait for them, as a user's eyes do."""
+    await until(pilot, lambda: app.main is not None and composer(app).complete,
+                what="the composer's options")
+
+
 async def type_prompt(pilot: Pilot, app: PixverseApp, text: str) -> None:
+    await composer_ready(pilot, app)
     composer(app).prompt.load_text(text)
     await pilot.pause()
 

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.conftest import make_sim
-from tests.ui.helpers import app_for, composer, table, until
+from tests.ui.helpers import app_for, composer, composer_ready, table, until
 from tui.simulator import Simulator
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.batch import BatchScreen
@@ -85,6 +85,7 @@ async def test_a_budget_refuses_in_the_dashboard_unless_told_to_go_over(
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: "4.00 of 4.00 CNY left today" in status_text(app),
                         what="the budget in the status bar")
+            await composer_ready(pilot, app)
             composer(app).prompt.load_text("a fox")
             composer(app).query_one("#variations").value = "2"  # type: ignore[attr-defined]
             await pilot.pause()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_theme_files import BAD, GOOD
-from tests.ui.helpers import app_for, cell, composer, table, type_prompt, until
+from tests.ui.helpers import app_for, cell, composer, composer_ready, table, type_prompt, until
 from tui.simulator import Simulator
 
 SIZE = (120, 40)
@@ -68,7 +68,7 @@ async def test_a_damaged_state_file_still_starts_the_app(tmp_path: Path, state: 
     (tmp_path / "state.toml").write_text(state)
     app = app_for(tmp_path, None)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await composer_ready(pilot, app)
         assert app.is_running and app.theme == "pixverse-dark"
         assert composer(app).settings()["tier"] == "720P"
 

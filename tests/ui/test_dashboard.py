@@ -12,6 +12,7 @@ from tests.ui.helpers import (
     app_for,
     cell,
     composer,
+    composer_ready,
     static_lines,
     statuses,
     table,
@@ -75,6 +76,7 @@ async def test_variations_submit_n_tasks_with_consecutive_seeds(sim: Simulator,
 async def test_invalid_combinations_cannot_be_submitted(sim: Simulator, tmp_path: Path) -> None:
     app = app_for(tmp_path, sim)
     async with app.run_test(size=SIZE) as pilot:
+        await composer_ready(pilot, app)
         await pilot.press("ctrl+j")  # empty prompt
         await pilot.pause()
         assert not table(app).rows_by_id
@@ -187,7 +189,7 @@ async def test_an_unreadable_config_file_still_starts(sim: Simulator, tmp_path: 
     (tmp_path / "config.toml").write_text("[composer\n")
     app = app_for(tmp_path, sim)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await composer_ready(pilot, app)
         assert any("using the defaults" in n.message for n in app._notifications)
         assert composer(app).settings()["tier"] == "720P"
 

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Select, TextArea
 
 from storage import open_store
 from tests.ui.helpers import app_for, table, until
 from tui.config.paths import app_paths
 from tui.engine.following import rescue
 from tui.engine.history import trash
+from tui.ui.widgets.composer import Composer
 
 STAMP = "2026-01-01T00:00:00.000+00:00"
 
@@ -53,3 +55,41 @@ async def test_the_first_page_is_painted_while_housekeeping_is_still_slow(
                         what="the housekeeping and the expiry check, after it")
         finally:
             gate.set()
+
+
+
+async def test_the_composers_options_come_right_after_the_first_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composer's options (three Selects with their overlays, toggles, seed,
+    variations) cost more to style and draw than the table: the first page is painted
+    without waiting for them, and they are mounted right after — nobody asks — in the
+    row kept for them, the prompt keeping the focus, the remembered settings applied."""
+    await one_row(tmp_path)
+    (tmp_path / "state.toml").write_text('[composer]\ntier = "1080P"\nduration = 8\n')
+    gate = asyncio.Event()
+    add_options = Composer.add_options
+
+    async def held(composer: Composer) -> None:
+        await gate.wait()
+        await add_options(composer)
+
+    monkeypatch.setattr(Composer, "add_options", held)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = app.main
+        assert main is not None
+        await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+        prompt = main.query_one("#prompt", TextArea)
+        assert not main.query(Select) and app.focused is prompt
+        gate.set()
+        composer = main.query_one(Composer)
+        await until(pilot, lambda: composer.complete, what="the options")
+        assert len(main.query(Select)) == 3
+        assert app.focused is prompt
+        assert main.query_one("#tier", Select).value == "1080P"
+        assert main.query_one("#duration", Select).value == 8
+        await pilot.pause()
+        options, problems = main.query_one("#options"), main.query_one("#problems")
+        assert options.region.y == prompt.region.bottom  # the row kept for them
+        assert problems.region.y == options.region.bottom and "1920*1080" in str(
+            problems.render())  # the summary came with them

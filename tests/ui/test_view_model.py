@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import Observation, open_store
+from storage.records import Tally
 from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.ui.services import Services
@@ -186,13 +187,18 @@ async def test_a_search_that_finds_little_is_read_once_not_counted(
     await fill(services, 120)
     view = HistoryView(services)
     counted: list[object] = []
-    count = services.db.history.count
+    count, tally = services.db.history.count, services.db.history.tally
 
     async def counting(*args: object, **kwargs: object) -> int:
         counted.append(args)
         return await count(*args, **kwargs)  # type: ignore[arg-type]
 
+    async def tallying(*args: object, **kwargs: object) -> Tally:
+        counted.append(args)
+        return await tally(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(services.db.history, "count", counting)
+    monkeypatch.setattr(services.db.history, "tally", tallying)
     view.filter("no such prompt")
     assert not (await view.read_page()).rows and view.matching == 0
     view.filter("prompt 11")  # "prompt" and "11": 011, 110–119
@@ -201,6 +207,31 @@ async def test_a_search_that_finds_little_is_read_once_not_counted(
     view.filter("prompt")
     await view.read_page()
     assert len(counted) == 1 and view.matching == 120
+
+
+async def test_a_count_the_store_stopped_early_says_at_least(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: a common word with rare tokens is counted with a bounded amount of work;
+    when the store stops before it knows, the window says "at least" — never less than
+    the rows already on screen — and paging goes on while pages are full."""
+    await fill(services, 120)
+
+    async def stopped_early(*_args: object, **_kwargs: object) -> Tally:
+        return Tally(12, exact=False)  # the matches among the rows it looked at
+
+    monkeypatch.setattr(services.db.history, "tally", stopped_early)
+    view = HistoryView(services)
+    view.filter("prompt")
+    page = await view.read_page()
+    assert len(page.rows) == PAGE_SIZE and view.capped
+    assert view.window(len(page.rows)) == "1–50 of 50+ matching"
+    assert view.page_step(1, PAGE_SIZE) == 1
+    view.go_to(1)
+    page = await view.read_page()
+    assert view.window(len(page.rows)) == "51–100 of 100+ matching"
+    view.go_to(2)
+    page = await view.read_page()
+    assert len(page.rows) == 20 and view.page_step(1, len(page.rows)) is None
 
 
 async def test_folded_batches_count_exactly_beyond_the_cap(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import os
@@ -28,12 +27,29 @@ if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of t
     from tui.engine.media import provenance
 
 
+def list_quickly(args: argparse.Namespace, ws: Workspace) -> int | None:
+    """``list`` without an event loop, as a plain script would print it, where the store
+    offers a page reader and holds nothing to tidy first (``Workspace.page_reader``) and
+    nothing waits in the local queue (what the queue waits for — its pauses, who feeds
+    it — is the store's to say); None (nothing printed): ``cmd_list`` runs instead.  The
+    same rows, output and warning as ``cmd_list``."""
+    where = _list_filter(args)
+    reader = ws.page_reader()
+    if reader is None:
+        return None
+    with reader:
+        if reader.queued():
+            return None
+        print_rows(reader.page(where, limit=args.limit), args.json)
+        about_to_expire = rescue.warning(rescue.expiring_now(reader))
+    if about_to_expire:
+        err(f"warning: {about_to_expire}")
+    return 0
+
+
 async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     """``--search`` takes the dashboard's filter words (``fox tier:720P dl:no``)."""
-    tokens = [args.search or ""] + [f"status:{s}" for s in args.status or []]
-    where = parse_filter(" ".join(tokens))
-    if where.problems:
-        raise Problem("; ".join(where.problems))
+    where = _list_filter(args)
     async with await ws.open_store() as store:  # tidied first: a crashed send says so
         rows = await store.history.page(where, limit=args.limit)
         print_rows(rows, args.json)  # the rows first, then the look for expiring videos
@@ -46,6 +62,14 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     if waiting:
         err(f"{waiting[0].upper()}{waiting[1:]} (`pixverse-tui queue list` shows it)")
     return 0
+
+
+def _list_filter(args: argparse.Namespace) -> HistoryFilter:
+    tokens = [args.search or ""] + [f"status:{s}" for s in args.status or []]
+    where = parse_filter(" ".join(tokens))
+    if where.problems:
+        raise Problem("; ".join(where.problems))
+    return where
 
 
 async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
@@ -135,6 +159,8 @@ def _is_file(path: Path) -> bool:
 
 async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> int:
     """By the metadata's task id, else by the file's SHA-256; else what the metadata says."""
+    import asyncio
+
     from tui.engine.media import provenance
 
     told = await asyncio.to_thread(provenance.read, video)

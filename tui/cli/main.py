@@ -15,17 +15,14 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, NoReturn
 
 from storage.records import SHOWN_STATUSES
-from tui.cli import completion
 from tui.cli.help_text import add_help_text
 from tui.cli.output import err
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
-from tui.stopping import Stopped, stoppable
 from tui.text_input import unicode_problem
 
 STATUSES = sorted(SHOWN_STATUSES)  # what --status takes (also offered by completion)
@@ -256,7 +253,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50,
                    help="show at most N generations (default: 50)")
     json_flag(p)
-    p.set_defaults(run="tui.cli.history:cmd_list")
+    p.set_defaults(run="tui.cli.history:cmd_list", run_first="tui.cli.history:list_quickly")
 
     p = sub.add_parser("show", help="everything about one generation")
     p.add_argument("task", metavar="TASK|FILE.mp4",
@@ -381,7 +378,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         args, dict(sub.choices)))
 
     p = sub.add_parser("completion", help="print a shell completion script")
-    p.add_argument("shell", choices=tuple(completion.SHELLS),
+    p.add_argument("shell", choices=_shells(only),
                    help="the shell to complete in: bash, zsh or fish")
     p.set_defaults(run_sync=_print_completion)
 
@@ -422,7 +419,19 @@ def command(name: str | Callable[..., Any]) -> Callable[..., Any]:
     return found
 
 
+def _shells(only: str | None) -> tuple[str, ...]:
+    """The shells ``completion`` writes for — asked of its module only when its parser is
+    built (another command's run loads none of it)."""
+    if only not in (None, "completion"):
+        return ()
+    from tui.cli import completion
+
+    return tuple(completion.SHELLS)
+
+
 def _print_completion(args: argparse.Namespace) -> int:
+    from tui.cli import completion
+
     print(completion.script(build_parser(), args.shell, {"--status": STATUSES}), end="")
     return 0
 
@@ -501,24 +510,33 @@ def _main(argv: Sequence[str] | None) -> int:
             "`pixverse-tui simulate` and point DASHSCOPE_HTTP_BASE_URL at it")
         return 2
     try:
-        import asyncio
-
         from tui.engine.workspace import Workspace
 
         ws = Workspace.load()
         for warning in ws.warnings:  # the same ones the dashboard shows
             err(warning)
+        # A command's synchronous way first, where it has one (``list``: a page read
+        # without an event loop); None means it cannot serve this run.
+        if (first := getattr(args, "run_first", None)) is not None \
+                and (status := command(first)(args, ws)) is not None:
+            return int(status)
+        import asyncio
+
+        from tui.stopping import stoppable
+
         return int(asyncio.run(stoppable(command(args.run)(args, ws))))
     except KeyboardInterrupt:
         err("interrupted")
         return 130
-    except Stopped as exc:  # SIGTERM, SIGHUP: as Ctrl-C, everything given back
-        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-            err(str(exc))
-        return exc.status
     except BrokenPipeError:
         raise  # the reader left: see main
     except Exception as exc:
+        stopping = sys.modules.get("tui.stopping")  # loaded where a signal can stop the work
+        if stopping is not None and isinstance(exc, stopping.Stopped):
+            # SIGTERM, SIGHUP: as Ctrl-C, everything given back
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                err(str(exc))
+            return int(exc.status)
         return _failed(exc)
 
 
@@ -542,6 +560,8 @@ def _failed(exc: Exception) -> int:
         err(describe(exc))
     else:  # a bug: still one sentence, unless asked for the details
         if os.environ.get("PIXVERSE_TUI_DEBUG"):
+            import traceback
+
             traceback.print_exception(exc)
         err(f"unexpected {type(exc).__name__}: {exc} — this is a bug; "
             "PIXVERSE_TUI_DEBUG=1 shows where it happened")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from storage import Generation, TaskStore
 from storage.redact import scrub
 from tui.cli import render
-from tui.dashscope import DashScopeError
-from tui.dashscope.explain import explain
 from tui.safe_text import printable
+
+if TYPE_CHECKING:  # (a command that succeeds never loads the client's errors)
+    from tui.dashscope import DashScopeError
 
 
 class Problem(Exception):
@@ -36,6 +38,8 @@ def describe(exc: DashScopeError) -> str:
     """The error, and for a known code what it means and what to do."""
     text = str(exc)
     if exc.code:
+        from tui.dashscope.explain import explain
+
         meaning, action = explain(exc.code)
         text += f" — {meaning} {action}"
     return text

@@ -8,8 +8,6 @@ itself is ``tui.web.server``; this is only its command line.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
 from typing import TYPE_CHECKING, Any
 
 from tui.cli.output import err
@@ -76,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     def ready(listening: Listening) -> None:
         print(banner(listening, options, demo=demo), flush=True)
 
+    import asyncio  # (here: building another command's parser loads none of this)
+
     try:
         asyncio.run(serve(options, ready=ready))
     except OSError as exc:
@@ -107,6 +107,8 @@ def _has_key() -> bool:
 
 def banner(listening: Listening, options: ServeOptions, *, demo: bool) -> str:
     """What to open, and how to reach it from another machine."""
+    import socket
+
     from tui.web.server import is_loopback
 
     url = listening.url

@@ -18,8 +18,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 APP = "pixverse-tui"
 HOME_ENV = "PIXVERSE_TUI_HOME"
 
@@ -75,6 +73,8 @@ def app_paths(environ: dict[str, str] | None = None) -> AppPaths:
     if override:
         root = Path(override).expanduser()
         return AppPaths(root, root, root / "downloads", root, root / "cache")
+    import platformdirs  # (here: a home of its own needs none of it)
+
     state = platformdirs.user_state_path(APP, appauthor=False)
     cache = platformdirs.user_cache_path(APP, appauthor=False)
     home = Path(env.get("HOME") or Path.home())

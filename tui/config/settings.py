@@ -9,16 +9,13 @@ here is trusted by the code that uses it.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from storage.postgres.connect import has_password, password_warning, url_problem
 from tui.dashscope.endpoints import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
@@ -109,6 +106,12 @@ def _size_between(low: int, high: int, per_second: bool = False) -> Rule:
     return Rule((int, str), default, check, convert)
 
 
+def _store_url_problem(value: str) -> str | None:
+    from storage.postgres.connect import url_problem  # (only with a [store] url to check)
+
+    return url_problem(value)
+
+
 def _url_problem(value: str) -> str | None:
     problem = base_url_problem(value)
     return None if problem is None else f"cannot be used: {problem}"
@@ -168,7 +171,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "theme": Rule((str,), None),
     },
     "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
-        "url": Rule((str,), None, url_problem),
+        "url": Rule((str,), None, lambda v: _store_url_problem(v)),
     },
     "team": {  # who submits (default user@host) and which machine saves (default host)
         "name": Rule((str,), None, lambda v: _name_problem(v, 100)),
@@ -279,29 +282,45 @@ class LineIndex:
 
 
 def _suggest(word: str, options: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def _read(path: Path, settings: Settings) -> tuple[str, dict[str, Any]] | None:
-    """The file's text and parsed TOML; None (with one sentence) when it cannot be used."""
+    """The file's text and parsed TOML; None (with one sentence) when it cannot be used.
+    (The TOML parser is imported only when there is a file to parse.)"""
     try:
-        text = decode(path.read_bytes(), str(path))  # no BOM, no newline translation
-        return text, tomllib.loads(text)
+        raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None  # no config file: the defaults, silently
+    except IsADirectoryError:
+        settings.problems.append(f"{path} is a folder, not a file; using the defaults.")
+        return None
+    except OSError as exc:
+        settings.problems.append(
+            f"{path} cannot be read ({exc.strerror or exc}); using the defaults.")
+        return None
+    import tomllib
+
+    try:
+        text = decode(raw, str(path))  # no BOM, no newline translation
+        return text, tomllib.loads(text)
     except BadText as exc:
         problem = f"{exc}; using the defaults."
     except tomllib.TOMLDecodeError as exc:
         problem = f"{path}: {exc}; using the defaults until it is fixed."
     except (ValueError, RecursionError):  # a number too long, or nesting too deep
         problem = f"{path} holds a value too large to read; using the defaults."
-    except IsADirectoryError:
-        problem = f"{path} is a folder, not a file; using the defaults."
-    except OSError as exc:
-        problem = f"{path} cannot be read ({exc.strerror or exc}); using the defaults."
     settings.problems.append(problem)
     return None
+
+
+def _has_password(url: str) -> bool:
+    from storage.postgres.connect import has_password
+
+    return has_password(url)
 
 
 def load(path: Path) -> Settings:
@@ -325,7 +344,9 @@ def load(path: Path) -> Settings:
                                                      f"[{section}] {key}")
     _check_intervals(settings, lines.at(path, "polling", "max_interval"))
     url = settings.values["store"]["url"]
-    if url is not None and has_password(url):
+    if url is not None and _has_password(url):
+        from storage.postgres.connect import password_warning
+
         settings.problems.append(password_warning(lines.at(path, "store", "url")))
     _load_templates(settings, path.parent / TEMPLATES_FILE)
     return settings

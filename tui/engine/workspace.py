@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage import Generation, TaskStore, open_store, store_location
+from storage import (
+    TRASH_DAYS,
+    Generation,
+    PageReader,
+    TaskStore,
+    open_page_reader,
+    open_store,
+    store_location,
+)
 from storage.records import Who
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
@@ -116,6 +124,23 @@ class Workspace:
                 await store.close()
                 raise
         return store
+
+    def page_reader(self) -> PageReader | None:
+        """A synchronous reader of a tidy store (``storage.open_page_reader``), for a front
+        end that only prints a page — or None: the store offers none, must be created or
+        upgraded first, or holds something ``tidy_store`` would change (a send a crash
+        may have interrupted is listed UNCONFIRMED only once tidied); open the store."""
+        reader = open_page_reader(self.store_location, who=self.who)
+        if reader is None:
+            return None
+        try:
+            if not reader.untidy(TRASH_DAYS):  # (what tidy_store's trash.empty purges)
+                return reader
+        except BaseException:
+            reader.close()
+            raise
+        reader.close()
+        return None
 
     async def tidy_store(self, store: TaskStore) -> None:
         """Housekeeping: submissions a crash interrupted are marked unconfirmed, and what

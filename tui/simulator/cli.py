@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any
 
@@ -44,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
                              api_key=args.api_key, failure_rate=args.failure_rate,
                              early_failure_rate=args.early_failure_rate,
                              seed=args.seed, rates=rates)
+    import json  # (here: building another command's parser loads none of this)
+
     try:
         sim = Simulator(config)
         for text in args.fault:

@@ -193,7 +193,7 @@ class PixverseApp(App[str | None]):
                                                     self._stopped_by_signal)
         # Before the screen is styled: a theme set after it restyles every node (about a
         # tenth of a second more before the first paint).
-        self._apply_theme()
+        self._apply_theme(starting=True)
 
     def _stopped_by_signal(self, signum: int) -> None:
         """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
@@ -334,9 +334,10 @@ class PixverseApp(App[str | None]):
 
     # -- themes and keys -----------------------------------------------------------
 
-    def _apply_theme(self) -> None:
+    def _apply_theme(self, *, starting: bool = False) -> None:
         """The remembered theme — unless ``[ui] theme`` in config.toml changed since it
-        was remembered: then the config's wins (it is the newer wish)."""
+        was remembered: then the config's wins (it is the newer wish).  ``starting``:
+        before anything is styled (``_start_with``)."""
         configured = self.ws.settings.get("ui", "theme")
         remembered = self._state.get("theme")
         if configured and configured != self._state.get("config_theme"):
@@ -348,7 +349,25 @@ class PixverseApp(App[str | None]):
         if problem is not None:
             self._startup_problems.append(problem)
             wanted = fallback
-        self.theme = wanted
+        if starting:
+            self._start_with(wanted)
+        else:
+            self.theme = wanted
+
+    def _start_with(self, name: str) -> None:
+        """The theme before the first stylesheet is parsed, set without the theme's watcher:
+        the watcher schedules a refresh that parses every stylesheet again from scratch
+        (Textual's reparse keeps no cache) — a second parse of app.tcss and the widgets'
+        CSS before the first paint.  What the watcher would change is set here: the CSS
+        variables and the theme's classes.  A theme of the other brightness also changes
+        the ANSI colours' mapping: that one goes the watcher's way."""
+        theme = self.get_theme(name)
+        if theme is None or theme.dark != self.current_theme.dark:
+            self.theme = name
+            return
+        self.set_reactive(App.theme, name)
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.update_classes({f"-theme-{name}": True}, update=False)
 
     def _theme_changed(self, _theme: object) -> None:
         self.save_state()

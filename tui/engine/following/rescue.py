@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import Generation, TaskStore
+from storage import Generation, PageReader, TaskStore
 from storage.clock import iso, utc_now
 
 URL_LIFETIME = timedelta(hours=24)  # from the task's end (protocol: queryable 24 h)
@@ -20,10 +20,21 @@ RESCUE_AT_MOST = 1000  # videos looked at per check, the soonest to expire first
 
 async def expiring(store: TaskStore, within: timedelta = WARN_BEFORE) -> list[Generation]:
     """Finished, not downloaded, and the URL dies within ``within`` (still alive now)."""
-    now = utc_now()
-    return await store.downloads.unsaved(ended_after=iso(now - URL_LIFETIME),
-                                         ended_before=iso(now - URL_LIFETIME + within),
+    after, before = _dying(within)
+    return await store.downloads.unsaved(ended_after=after, ended_before=before,
                                          limit=RESCUE_AT_MOST)
+
+
+def expiring_now(reader: PageReader, within: timedelta = WARN_BEFORE) -> list[Generation]:
+    """``expiring``, read through a page reader (``list``, without an event loop)."""
+    after, before = _dying(within)
+    return reader.unsaved(ended_after=after, ended_before=before, limit=RESCUE_AT_MOST)
+
+
+def _dying(within: timedelta) -> tuple[str, str]:
+    """Ended after the first, at or before the second: their URLs die within ``within``."""
+    now = utc_now()
+    return iso(now - URL_LIFETIME), iso(now - URL_LIFETIME + within)
 
 
 async def to_rescue(store: TaskStore) -> list[Generation]:

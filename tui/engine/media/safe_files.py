@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import BinaryIO
@@ -111,6 +109,8 @@ def open_for_reading(path: Path) -> BinaryIO:
 
 def fresh_file(folder: Path, prefix: str, suffix: str = "") -> Path:
     """A new empty file in ``folder`` under a name nobody could guess or plant first."""
+    import secrets  # (here and in sha256_of: looking at files loads neither)
+
     for _ in range(100):
         path = folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
         try:
@@ -138,6 +138,8 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def sha256_of(path: Path) -> str:
     """The SHA-256 of the regular file at ``path`` (``NotOurs`` for a link or a pipe)."""
+    import hashlib
+
     digest = hashlib.sha256()
     with open_for_reading(path) as source:
         for block in iter(lambda: source.read(1 << 20), b""):

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage import TaskStore
 from storage.clock import iso
-from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import tier_and_ratio
+
+if TYPE_CHECKING:
+    from tui.dashscope import GenerationRequest
 
 
 def price_per_second(prices: Mapping[str, Any], tier: str, audio: bool) -> float | None:

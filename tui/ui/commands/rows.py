@@ -17,11 +17,6 @@ from storage import TRASH_DAYS, Generation
 from storage.records import LIVE
 from tui.dashscope import DashScopeError, GenerationRequest
 from tui.engine import operations
-from tui.engine.following.observe import adopt_foreign
-from tui.engine.history import stats, trash
-from tui.engine.media import player
-from tui.engine.media.media_url import UrlPolicy, UrlRefused
-from tui.engine.submitting import resolve
 from tui.ui.commands import delivery
 from tui.ui.commands.downloads import Downloads
 from tui.ui.commands.plans import (
@@ -251,6 +246,8 @@ class RowCommands:
                       "cancel", chosen)
 
     async def copy_url(self, scope: Scope) -> Plan:
+        from tui.engine.media.media_url import UrlPolicy, UrlRefused  # (each command its own)
+
         row = scope.row
         if row is None or not row.video_url:
             self.notify("This task has no video URL yet.", severity="warning")
@@ -285,6 +282,8 @@ class RowCommands:
             "search", chosen, group="resolve")
 
     async def _resolve(self, row: Generation) -> None:
+        from tui.engine.submitting import resolve
+
         client = self.services.client
         assert client is not None
         self.notify("Looking for it in the service's task list…", timeout=3)
@@ -318,6 +317,8 @@ class RowCommands:
         return Run(self._adopt_foreign, "adopt")
 
     async def _adopt_foreign(self) -> None:
+        from tui.engine.following.observe import adopt_foreign
+
         account, client = self.services.ws.account, self.services.client
         if account is None or client is None:
             return
@@ -373,6 +374,8 @@ class RowCommands:
         return AskText("Note:", save, row.note or "", multiline=True, group="history")
 
     async def forget(self, scope: Scope) -> Plan:
+        from tui.engine.history import trash
+
         rows = await self.targets(scope)
         if not rows:
             return None
@@ -407,6 +410,8 @@ class RowCommands:
         return Choose(question, answers, "keep", chosen, group="forget")
 
     async def _forget(self, rows: list[Generation], *, with_file: bool) -> None:
+        from tui.engine.history import trash
+
         for row in rows:
             try:
                 await trash.forget(self.services.db, row, self.services.ws.folders,
@@ -431,6 +436,8 @@ class RowCommands:
         return Run(lambda: self._undo_forget(generation_id), "forget")
 
     async def _undo_forget(self, generation_id: int) -> None:
+        from tui.engine.history import trash
+
         try:
             row = await trash.restore(self.services.db, generation_id,
                                       self.services.ws.folders)
@@ -445,6 +452,8 @@ class RowCommands:
 
     async def play(self, scope: Scope) -> Plan:
         """Open the downloaded video in the user's player."""
+        from tui.engine.media import player
+
         row = scope.row
         if row is None:
             return None
@@ -463,6 +472,8 @@ class RowCommands:
         return None
 
     async def stats(self, scope: Scope) -> Plan:
+        from tui.engine.history import stats
+
         settings = self.services.ws.settings
         return ShowStats(await stats.compute(self.services.db, settings.section("prices"),
                                              budget=settings.section("budget")))

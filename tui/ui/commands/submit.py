@@ -15,19 +15,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage import Generation, StoreError
 from storage.clock import utc_now
-from tui.dashscope import GenerationRequest
-from tui.engine.history import stats
-from tui.engine.submitting import batch
 from tui.engine.submitting.prices import BudgetState, Estimate, Prices, budget_state, estimate
-from tui.engine.submitting.submit import CreatedButNotRecorded, IntentNotRecorded, record_first
 from tui.safe_text import printable
 from tui.text_input import BadText
 from tui.ui.commands.plans import Outlet, plural
 from tui.ui.services import Services
+
+if TYPE_CHECKING:  # (each imported where it is used: sending, batch files)
+    from tui.dashscope import GenerationRequest
+    from tui.engine.submitting import batch
 
 OVERRIDE = "choose Send anyway"
 
@@ -166,6 +166,7 @@ class SubmitFlow:
         """Queue a claimed draft ahead of batch lines (``queue.PROMPT``) and send it now as
         the account has room, each task once; what was queued, unless it was refused."""
         from tui.engine.submitting import queue  # (with the feeder: after the first paint)
+        from tui.engine.submitting.submit import CreatedButNotRecorded, record_first
 
         client = self.services.client
         assert client is not None
@@ -209,6 +210,8 @@ class SubmitFlow:
 
     def _not_sent(self, exc: StoreError) -> None:
         """The database failed before anything was queued: one sentence, the prompt kept."""
+        from tui.engine.submitting.submit import IntentNotRecorded
+
         cause = exc.cause if isinstance(exc, IntentNotRecorded) else exc
         self.outlet.notify(f"Nothing was sent: the database could not record the intent "
                            f"first ({printable(str(cause))}). Submit again once it answers.",
@@ -234,6 +237,9 @@ class SubmitFlow:
 
     async def open_batch(self, ask: Questions, composer: Composing) -> None:
         """Ask for a file, show what it would send, send it as one batch if told to."""
+        from tui.engine.history import stats
+        from tui.engine.submitting import batch
+
         tell = self.outlet.notify
         answer = await ask.text("Batch file (one prompt per line, or JSON Lines):",
                                 self.last_batch_file)
@@ -278,6 +284,7 @@ class SubmitFlow:
         """Queue the lines (behind prompts typed here: ``queue.BATCH``); whoever polls the
         account sends them as it has room."""
         from tui.engine.submitting import queue
+        from tui.engine.submitting.submit import record_first
 
         client = self.services.client
         assert client is not None
@@ -295,10 +302,14 @@ class SubmitFlow:
 
 def _defaults(draft: Draft) -> GenerationRequest:
     """The composer's settings, for the lines of a batch file that do not say."""
+    from tui.dashscope import GenerationRequest
+
     base = draft.requests[0] if draft.requests else GenerationRequest("")
     return GenerationRequest("", size=base.size, duration=base.duration, audio=base.audio,
                              watermark=base.watermark)
 
 
 def _read_text(path: Path) -> str:
+    from tui.engine.submitting import batch
+
     return batch.read_file(path)  # decoded as the command line decodes it

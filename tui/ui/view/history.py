@@ -32,6 +32,7 @@ from tui.ui.view.reach import Reach
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
 COUNT_CAP = 1000  # a filtered view says "1,000+" rather than count every match
+# (and "312+" when the store stopped counting sooner: a common word with rare tokens)
 SHORT_WINDOW = 20_000  # newest rows a search for only 1–2 character words looks through
 COUNTS_EVERY = 0.5  # seconds between recounts: the figures lag the store by < 1 s
 SLOW_SORT_EVERY = 1.0  # seconds between reloads of a page whose sort has no index
@@ -100,6 +101,7 @@ class HistoryView:
         self.grown = 0  # rows the first page holds beyond PAGE_SIZE (see make_room)
         self.shift = 0  # rows a later page moved down by (see make_room)
         self.matching = 0  # rows the filter matches (capped for text searches)
+        self.exact = True  # False: at least ``matching`` (counting stopped early)
         self.marks: set[int] = set()  # they span every page
         self.folded: set[str] = set()  # batches shown as one row
         self.batches: dict[int, BatchSummary] = {}
@@ -158,8 +160,9 @@ class HistoryView:
 
     @property
     def capped(self) -> bool:
-        """A filtered view counted no further than ``COUNT_CAP``."""
-        return not self.where.empty and self.matching > COUNT_CAP
+        """A filtered view counted no further than ``COUNT_CAP`` — or than the store's
+        bound on the work: there may be more rows than ``matching``."""
+        return not self.where.empty and not self.exact
 
     @property
     def last_page(self) -> int:
@@ -179,10 +182,13 @@ class HistoryView:
 
         rows = await page()
         if self.offset == 0 and len(rows) < PAGE_SIZE + self.grown:
-            self.matching = len(rows)
-        else:
-            self.matching = await store.history.count(
-                self.query, at_most=None if self.where.empty else COUNT_CAP)
+            self.matching, self.exact = len(rows), True
+        elif self.where.empty:
+            self.matching, self.exact = await store.history.count(self.query), True
+        else:  # a bounded count: "1,000+", or "at least" the rows seen so far
+            tally = await store.history.tally(self.query, at_most=COUNT_CAP)
+            self.matching = max(tally.matches, self.offset + len(rows))
+            self.exact = tally.exact
             if not self.capped and self.page_no > self.last_page:  # fewer pages now
                 self.page_no = self.last_page
                 rows = await page()
@@ -347,13 +353,13 @@ class HistoryView:
         a short search says where it looked: "… in the newest 20,000"."""
         newest = self.where.newest
         bounded = newest is not None and self.counts.total > newest
-        if self.matching <= PAGE_SIZE + self.grown and self.offset == 0:
+        if self.matching <= PAGE_SIZE + self.grown and self.offset == 0 and not self.capped:
             if bounded:
                 return f"{self.matching} of the newest {newest:,} match (3 letters: all)"
             return f"{self.matching} shown" if self.where.empty else (
                 f"{self.matching} of {self.counts.total:,} match")
         first = self.offset + 1
-        of = f"{COUNT_CAP:,}+" if self.capped else f"{self.matching:,}"
+        of = f"{min(self.matching, COUNT_CAP):,}+" if self.capped else f"{self.matching:,}"
         return f"{first:,}–{first + shown - 1:,} of {of}" + (
             "" if self.where.empty else
             f" matching in the newest {newest:,}" if bounded else " matching")

@@ -7,7 +7,7 @@ Only valid combinations can be submitted: durations offered follow the tier
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, TextArea
 
 from storage import Generation
-from tui.dashscope import GenerationRequest
 from tui.dashscope.sizes import (
     MODEL_V56,
     PROMPT_LIMITS,
@@ -29,14 +28,14 @@ from tui.dashscope.sizes import (
     size_for,
     tier_and_ratio,
 )
-from tui.dashscope.validation import check_request
-from tui.engine.submitting import templates
-from tui.engine.submitting.batch import count_prompt, expand_prompt
 from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
 from tui.ui.commands.submit import Draft
+
+if TYPE_CHECKING:
+    from tui.dashscope import GenerationRequest
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
 
@@ -63,6 +62,9 @@ class Composer(Vertical):
         self.max_tasks = MAX_TASKS  # and this from [batch] max_tasks
         self.values: dict[str, str] = {}  # template variables filled in so far
         self.starts = ""  # where a prompt typed now would start ("starts in ~4 min")
+        self.complete = False  # the options are mounted (``add_options``)
+        self._waiting: dict[str, Any] = {}  # settings given before that
+        self._submit_waiting = False  # a submit key pressed before that
 
     def compose(self) -> ComposeResult:
         prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
@@ -70,21 +72,36 @@ class Composer(Vertical):
                           placeholder="Describe the video you want…")
         prompt.border_title = "Prompt"
         yield prompt
-        with Horizontal(id="options"):
-            yield Select([(t, t) for t in TIERS], value="720P", allow_blank=False,
-                         id="tier", compact=True)
-            yield Select([(r, r) for r in RATIOS], value="16:9", allow_blank=False,
-                         id="ratio", compact=True)
-            yield Select([("5 s", 5), ("8 s", 8), ("10 s", 10)], value=5, allow_blank=False,
-                         id="duration", compact=True)
-            yield Checkbox("audio", id="audio", compact=True)
-            yield Checkbox("watermark", id="watermark", compact=True)
-            yield Input(placeholder="seed: random", id="seed", compact=True,
-                        restrict=r"[0-9]*", max_length=10)
-            yield Label("×", id="times")
-            yield Input(value="1", id="variations", compact=True, restrict=r"[0-9]*",
-                        max_length=3, tooltip="variations: submit N tasks with different seeds")
+        yield Horizontal(id="options")  # its row is kept; filled by ``add_options``
         yield Label("", id="problems")
+
+    async def add_options(self) -> None:
+        """Tier, ratio, duration, the toggles, seed and variations — a dozen widgets (three
+        Selects with their overlays) whose styling and drawing would keep the history from
+        the screen: mounted once the first page is painted (the screen says when), in the
+        row the layout kept for them, with the settings given meanwhile."""
+        if self.complete:
+            return
+        await self.query_one("#options", Horizontal).mount_all([
+            Select([(t, t) for t in TIERS], value="720P", allow_blank=False,
+                   id="tier", compact=True),
+            Select([(r, r) for r in RATIOS], value="16:9", allow_blank=False,
+                   id="ratio", compact=True),
+            Select([("5 s", 5), ("8 s", 8), ("10 s", 10)], value=5, allow_blank=False,
+                   id="duration", compact=True),
+            Checkbox("audio", id="audio", compact=True),
+            Checkbox("watermark", id="watermark", compact=True),
+            Input(placeholder="seed: random", id="seed", compact=True,
+                  restrict=r"[0-9]*", max_length=10),
+            Label("×", id="times"),
+            Input(value="1", id="variations", compact=True, restrict=r"[0-9]*",
+                  max_length=3, tooltip="variations: submit N tasks with different seeds"),
+        ])
+        self.complete = True
+        self.apply_settings(self._waiting)
+        if self._submit_waiting:
+            self._submit_waiting = False
+            self._submit_typed()
 
     def on_mount(self) -> None:
         self.refresh_state()
@@ -125,6 +142,9 @@ class Composer(Vertical):
                 "variations": self._variations() or 1}
 
     def apply_settings(self, values: dict[str, Any]) -> None:
+        if not self.complete:  # applied when the options are there
+            self._waiting.update(values)
+            return
         if values.get("tier") in TIERS:
             self.query_one("#tier", Select).value = values["tier"]
         if values.get("ratio") in RATIOS:
@@ -173,6 +193,11 @@ class Composer(Vertical):
         """What ctrl+j would send.  The live state (``expand=False``, on every keystroke)
         only counts: a template's tasks are multiplied out, checked against
         ``max_tasks`` and priced from its first prompt — none is built."""
+        from tui.dashscope import GenerationRequest  # (a draft: once the options are there)
+        from tui.dashscope.validation import check_request
+        from tui.engine.submitting import templates
+        from tui.engine.submitting.batch import count_prompt, expand_prompt
+
         problems: list[str] = []
         text = self.prompt.text
         tier, ratio = str(self._value("#tier")), str(self._value("#ratio"))
@@ -227,12 +252,14 @@ class Composer(Vertical):
         select.value = current if current in allowed else allowed[-1]
 
     def refresh_state(self) -> None:
-        draft = self.draft(expand=False)  # on every keystroke: count, never expand
         count = len(self.prompt.text)
         over = count > LIMIT
         self.prompt.border_subtitle = f"{count}/{LIMIT}" + (" — will be truncated" if over
                                                             else "")
         self.prompt.set_class(over, "-over")
+        if not self.complete:  # the summary and the problems come with the options
+            return
+        draft = self.draft(expand=False)  # on every keystroke: count, never expand
         problems = self.query_one("#problems", Label)
         lines = [p for p in draft.problems if not (p.startswith("The prompt is empty") and
                                                    not self.prompt.text)]
@@ -300,4 +327,7 @@ class Composer(Vertical):
         self.prompt.call_later(self._submit_typed)
 
     def _submit_typed(self) -> None:
+        if not self.complete:  # (in the first frame or two: sent once the options are there)
+            self._submit_waiting = True
+            return
         self.post_message(self.SubmitRequested(self.draft()))

@@ -1,0 +1,98 @@
+"""The SQLite page reader: ``storage.interface.PageReader`` on the standard library's
+sqlite3, read-only (``mode=ro``), in the caller's thread — no event loop, no
+aiosqlite, no thread of its own.  It runs the very plans the store runs
+(``storage.sqlite.plans``), so a page reads the same rows either way."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, TypeVar
+
+from storage.clock import iso_in
+from storage.history import HistoryFilter
+from storage.records import Generation, Who
+from storage.sqlite import plans
+from storage.sqlite.faults import translate
+from storage.sqlite.schema import SCHEMA_VERSION
+
+T = TypeVar("T")
+
+BUSY_SECONDS = 5.0  # a WAL reader waits only while another process recovers the file
+
+
+def run_now(connection: sqlite3.Connection, plan: plans.Plan[T]) -> T:
+    """A plan's queries, each fetched whole, in turn; its answer."""
+    try:
+        query = next(plan)
+        while True:
+            query = plan.send(connection.execute(*query).fetchall())
+    except StopIteration as done:
+        answer: T = done.value
+        return answer
+
+
+class SqlitePageReader:
+    def __init__(self, connection: sqlite3.Connection, path: Path, who: Who) -> None:
+        self._connection = connection
+        self.path = path
+        self.who = who  # whose ``by:me``, which machine's downloads (as the store's)
+
+    @classmethod
+    def open(cls, path: Path, who: Who | None = None) -> SqlitePageReader | None:
+        """The reader of the file at ``path`` for ``who`` (default ``Who.here()``, as
+        ``Database.open``'s) — or None where the store must be opened first: no file
+        yet, a schema to create or upgrade (``open_store`` does both), or a file that
+        cannot be read (``open_store`` says why)."""
+        try:
+            if not path.is_file():
+                return None
+            connection = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
+                                         isolation_level=None, timeout=BUSY_SECONDS)
+        except (OSError, ValueError, sqlite3.Error):
+            return None
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        except sqlite3.Error:
+            current = False
+        if not current:
+            connection.close()
+            return None
+        connection.row_factory = sqlite3.Row
+        return cls(connection, path, who or Who.here())
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def _run(self, plan: plans.Plan[T]) -> T:
+        try:
+            return run_now(self._connection, plan)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
+    def untidy(self, trash_days: float) -> bool:
+        return self._run(plans.untidy(iso_in(-trash_days * 86400)))
+
+    def queued(self) -> int:
+        return self._run(plans.figures()).get("queued", 0)
+
+    def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
+             descending: bool = True, limit: int = 200, offset: int = 0) -> list[Generation]:
+        return self._run(plans.page(where, who=self.who, sort=sort, descending=descending,
+                                    limit=limit, offset=offset))
+
+    def unsaved(self, where: HistoryFilter | None = None, *, ended_after: str | None = None,
+                ended_before: str | None = None, limit: int | None = None
+                ) -> list[Generation]:
+        return self._run(plans.unsaved(where, who=self.who, ended_after=ended_after,
+                                       ended_before=ended_before, limit=limit))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> SqlitePageReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
