@@ -152,7 +152,7 @@ def test_store_copy_killed_half_way_resumes_exactly(tmp_path: Path) -> None:
     the source, none twice, none missing."""
     home = tmp_path / "home"
     home.mkdir()
-    total = 6_000
+    total = 5_000
 
     async def seed() -> None:
         start = utc_now() - timedelta(days=30)
