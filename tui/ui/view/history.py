@@ -298,6 +298,9 @@ class HistoryView:
             self.forecast = None
             return
         if not force and now - self._forecast_at < FORECAST_EVERY:
+            # Held back: estimated again once the wait is over (the refresh loop recounts
+            # while this is due), or the last change's estimate would wait for the next.
+            self.recount_due = True
             return
         self._forecast_at = now
         if self._times is None or now - self._times_at >= TIMES_EVERY:
