@@ -29,7 +29,8 @@ def demo_workspace(base_url: str) -> Workspace:
                           time_scale=DEMO_SPEED)
 
 
-def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = False) -> int:
+def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = False,
+           time_scale: float = 1.0) -> int:
     """The dashboard in this terminal (or browser tab).  ``simulator_url``: the demo on a
     simulator that is already running (``serve --demo`` starts one for every tab);
     ``read_only``: a viewer's dashboard (nothing billed, destructive or written)."""
@@ -52,7 +53,7 @@ def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = Fa
             app.run()
         return app.return_code or 0
     try:
-        ws = Workspace.load()
+        ws = Workspace.load(time_scale=time_scale)
     except CredentialsError as exc:
         import sys
 

@@ -49,7 +49,8 @@ class Terminal:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the dashboard, as `pixverse-tui` starts it
             try:
-                os.execve(CLI[0], CLI, env)
+                # the simulator's clock runs fast: so does the poller's (its looks)
+                os.execve(CLI[0], [*CLI, "--time-scale", "20"], env)
             finally:
                 os._exit(127)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))

@@ -152,6 +152,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true",
                         help="the dashboard for looking only: nothing can be submitted, "
                         "cancelled, re-run, forgotten or annotated")
+    # The dashboard on a simulator whose clock runs fast (tests, benches): hidden.
+    parser.add_argument("--time-scale", dest="dashboard_time_scale", type=_scale,
+                        default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help="show the program's version number and exit")
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -500,7 +503,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         from tui.launch import launch
 
-        return launch(demo=args.demo, read_only=args.read_only)
+        return launch(demo=args.demo, read_only=args.read_only,
+                      time_scale=args.dashboard_time_scale)
     if args.read_only:
         err("--read-only is for the dashboard (`pixverse-tui --read-only`, or "
             "`pixverse-tui serve --read-only`), not for commands")
