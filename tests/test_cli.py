@@ -110,7 +110,7 @@ def test_cancel_and_track(slow_sim: Simulator, tmp_path: Path) -> None:
 def test_a_crash_between_send_and_answer_loses_nothing_and_duplicates_nothing(
         sim: Simulator, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    sim.inject(on="create", kind="hang_after", seconds=30)
+    sim.inject(on="create", kind="hang_after", seconds=5)  # killed long before it answers
     proc = subprocess.Popen([*CLI, "submit", "the only one"], env=cli_env(home, sim),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
