@@ -3,6 +3,7 @@ machines, forgetting for everyone, and a database that goes away and comes back.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from tests.ui.helpers import app_for, cell, composer, table, type_prompt, until
 from tests.unreachable import CutOffStore
 from tui.simulator import Simulator
 from tui.ui.dialogs.choice import ChoiceScreen
+from tui.ui.view.figures import StatusFigures
 from tui.ui.widgets.detail import DetailPane
-from tui.ui.widgets.status_bar import StatusBar
+from tui.ui.widgets.status_bar import StatusBar, render_figures
 
 SIZE = (160, 40)
 STUDIO = Who("bob@studio-2", "studio-2")
@@ -53,6 +55,18 @@ async def test_the_status_bar_says_who_polls(sim: Simulator, tmp_path: Path) -> 
             lease = await other.leases.current(account)
             assert lease.holder is not None
             assert lease.holder.startswith(f"{app.ws.who.person}:")  # user@host:pid:n
+
+
+def test_who_polls_is_not_claimed_while_the_database_is_unreachable() -> None:
+    """The status bar said "database unreachable" beside "polled by bob" (the poller's
+    last word, for seconds): who polls is not known while the database does not answer."""
+    for health, said in (("followed", "polled by bob@studio-2"),
+                         ("nobody polls", "nobody polls")):
+        answering = StatusFigures(health=health, detail=said if health == "followed" else "")
+        assert said in render_figures(answering).plain
+        down = replace(answering, database="database unreachable — retrying in 4 s")
+        shown = render_figures(down).plain
+        assert "database unreachable — retrying in 4 s" in shown and said not in shown
 
 
 async def test_who_submitted_and_where_a_video_is_saved(sim: Simulator, tmp_path: Path) -> None:

@@ -92,6 +92,12 @@ class Services:
         return self.store
 
     @property
+    def polls_nothing(self) -> bool:
+        """A store this process may only read (a viewer's database role): it runs no
+        poller — it could write no answer — so who polls is read from the store."""
+        return self.store is not None and self.store.read_only
+
+    @property
     def polling(self) -> bool:
         """Whether this process polls the account (and so downloads what finishes)."""
         return self.poller is not None and self.poller.polling

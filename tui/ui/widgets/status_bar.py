@@ -19,6 +19,8 @@ HEALTH_COLOURS = {"ok": "green", "backing off": "yellow", "offline": "red", "hal
                   "database busy": "yellow", "database unreachable": "red"}
 # The poller's own words for what the status bar already says first (``f.database``).
 STORE_HEALTH = ("database busy", "database unreachable")
+# Who polls the account, as the store last said: not known while it does not answer.
+LEASE_HEALTH = ("followed", "nobody polls")
 
 
 class StatusBar(Static):
@@ -49,8 +51,10 @@ def render_figures(f: StatusFigures) -> Text:
             text.append(f" ({printable(f.queue_problem)})", Style(color="yellow", bold=True))
         elif f.queue_done:
             text.append(f" {printable(f.queue_done)}")
-    said = bool(f.database) and f.health in STORE_HEALTH  # the poller's: said above
-    trouble = f.health not in ("ok", "followed") and not said
+    # Nothing on polling: the poller's word on the database is said above, and who polls
+    # is not known while the database does not answer (nor before it was first read).
+    silent = not f.health or (bool(f.database) and f.health in (*STORE_HEALTH, *LEASE_HEALTH))
+    trouble = f.health not in ("ok", "followed") and not silent
     if trouble:  # first, where even an 80-column terminal shows it
         text.append(" · ")
         _health(text, f)
@@ -70,7 +74,7 @@ def render_figures(f: StatusFigures) -> Text:
     if f.budget:
         text.append(f" · {printable(f.budget)}",
                     Style(color="yellow", bold=True) if f.budget_low else Style())
-    if not trouble and not said:
+    if not trouble and not silent:
         text.append(" · ")
         _health(text, f)
     if f.updated is not None:
@@ -85,6 +89,9 @@ def _health(text: Text, f: StatusFigures) -> None:
     dim = Style(dim=True)
     if f.health == "followed":  # another process polls; this one reads the store
         text.append(printable(f.detail or "polled by another process"), dim)
+        return
+    if f.health == "nobody polls":  # a viewer: nothing will move until someone polls
+        text.append(f.health, Style(color="yellow", bold=True))
         return
     text.append(f"poller {f.health}", Style(color=HEALTH_COLOURS.get(f.health),
                                               bold=f.health != "ok"))
