@@ -166,6 +166,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "ui": {
         "theme": Rule((str,), None),
+        "read_only": Rule((bool,), False),  # a viewer's dashboard, as --read-only
     },
     "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
         "url": Rule((str,), None, url_problem),
