@@ -47,3 +47,20 @@ async def test_the_command_line_works_on_the_team_history(pg_dsn: str,
     assert listed.returncode == 0, listed.stderr
     assert "a lighthouse seen from the team database" in listed.stdout
     assert not list((tmp_path / "home").rglob("*.db"))  # no SQLite history beside it
+
+
+def test_locate_names_the_team_database_without_its_password(tmp_path: Path) -> None:
+    """In team mode ``locate`` said where a SQLite file would be — not the history in use:
+    it names the team's database, its password hidden."""
+    url = "postgresql://alice:s3cret-pw@db.studio.lan:5433/pixverse?sslmode=require"
+    env = {**os.environ, "PIXVERSE_TUI_HOME": str(tmp_path / "home"), ENV_URL: url}
+    env.pop("DASHSCOPE_API_KEY", None)
+    for json in (False, True):
+        located = subprocess.run([sys.executable, "-m", "tui", "locate",
+                                  *(["--json"] if json else [])], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert located.returncode == 0, located.stderr
+        assert "s3cret-pw" not in located.stdout + located.stderr
+        assert "postgresql://alice:***@db.studio.lan:5433/pixverse?sslmode=require" \
+            in located.stdout
+        assert "tasks.db" not in located.stdout

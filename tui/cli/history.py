@@ -282,9 +282,13 @@ async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
+    from storage.postgres.connect import masked
+
+    location = ws.store_location  # the team's database (its URL, no password), or the file
+    database = str(location) if isinstance(location, Path) else masked(location)
     if args.json:
         print_json({"config": str(ws.paths.config_file), "data": str(ws.paths.data_dir),
-                    "database": str(ws.paths.database), "downloads": str(ws.downloads_dir),
+                    "database": database, "downloads": str(ws.downloads_dir),
                     "state": str(ws.paths.state_file), "cache": str(ws.paths.cache_dir),
                     "demo_data": str(ws.paths.demo().data_dir), "endpoint": ws.base_url,
                     "region": region_of(ws.base_url),
@@ -292,7 +296,7 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     say(f"config:    {ws.paths.config_file}\n"
         f"data:      {ws.paths.data_dir}\n"
-        f"database:  {ws.paths.database}\n"
+        f"database:  {printable(database)}\n"
         f"downloads: {ws.downloads_dir}\n"
         f"state:     {ws.paths.state_file}\n"
         f"cache:     {ws.paths.cache_dir}\n"
