@@ -77,10 +77,15 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
             err(f"queueing {cost.sentence()}"
                 + (f"; {budget.summary()} before this" if budget.set else ""))
         async with ws.client(store, time_scale=args.time_scale) as client:
+            taken: list[Generation] = []
             if intent.plan is not None:
                 queued = await queue.enqueue_plan(
                     store, client.base_url, intent.plan,
                     priority=queue.BATCH if args.priority is None else args.priority)
+                taken = await _taken_meanwhile(store, intent.plan, to_send, queued.queued)
+                waiting += [row.id for row in taken]
+                if taken:
+                    err(_taken_sentence(taken, len(to_send)))
             else:
                 queued = await queue.enqueue_requests(
                     store, client.base_url, [item.request for item in intent.items],
@@ -108,8 +113,33 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                 rows = await store.generations.get_many(ids)
                 failed = _tell_outcomes(rows)
                 await _tell_queue(store, ws, sum(1 for row in rows if row.queued))
+                if not rows and not args.json:  # every line taken by another: said above
+                    return 0
     print_rows(rows, args.json)
     return 1 if failed else 0
+
+
+async def _taken_meanwhile(store: TaskStore, plan: batch.BatchPlan,
+                           to_send: list[batch.BatchItem],
+                           queued: tuple[int, ...]) -> list[Generation]:
+    """The lines this run meant to queue that another run of the same batch file (on
+    this machine or another) recorded between this one's look and its own queueing —
+    each line is queued once, by whichever came first."""
+    mine = set(queued)
+    known = await store.intents.with_prefix(f"{plan.batch_id}:")
+    return [row for item in to_send if (row := known.get(item.key)) is not None
+            and row.id not in mine]
+
+
+def _taken_sentence(taken: list[Generation], meant: int) -> str:
+    """Who queued the lines first, in one sentence."""
+    names = sorted({printable(row.submitted_by or "another process") for row in taken})
+    who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    if len(taken) == meant:
+        return (f"every line was already submitted (by {who}) while this ran; nothing was "
+                "queued twice")
+    return (f"{len(taken)} of the {meant} lines were already submitted (by {who}) while this "
+            "ran; the others are queued")
 
 
 def _tell_outcomes(rows: list[Generation]) -> bool:
