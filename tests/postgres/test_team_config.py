@@ -4,6 +4,7 @@ demo's own file for the demo; the command line then works on the team's history.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,10 +14,13 @@ import pytest
 
 from storage import open_store
 from storage.postgres.connect import ENV_URL
-from tests.conftest import KEY
+from tests.conftest import CLI, KEY, cli_env
+from tests.pg_server import PostgresServer, database_name
 from tests.store_contract.helpers import accepted
+from tests.tcp_proxy import TcpProxy
 from tui.dashscope import ApiKey
 from tui.engine.workspace import Workspace
+from tui.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +68,26 @@ def test_locate_names_the_team_database_without_its_password(tmp_path: Path) -> 
         assert "postgresql://alice:***@db.studio.lan:5433/pixverse?sslmode=require" \
             in located.stdout
         assert "tasks.db" not in located.stdout
+
+
+def test_submit_during_an_outage_says_that_nothing_was_sent(
+        pg_server: PostgresServer, pg_dsn: str, sim: Simulator, tmp_path: Path) -> None:
+    """The team's database stops answering (a network cut): ``submit`` — a prompt, a
+    batch file — sends nothing, says so in one sentence and exits 1."""
+    async def make_schema() -> None:
+        await (await open_store(pg_dsn)).close()
+
+    asyncio.run(make_schema())
+    lines = tmp_path / "owls.txt"
+    lines.write_text("an owl\na heron\n")
+    with TcpProxy(pg_server.host, pg_server.port) as proxy:
+        proxy.cut()
+        url = pg_server.dsn(database_name(pg_dsn), port=proxy.port) + "&connect_timeout=2"
+        env = {**cli_env(tmp_path / "home", sim), ENV_URL: url}
+        for what in (["a fox"], ["--from", str(lines)]):
+            done = subprocess.run([*CLI, "submit", *what], env=env, capture_output=True,
+                                  text=True, timeout=120)
+            assert done.returncode == 1 and done.stdout == ""
+            assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+            assert done.stderr.startswith("pixverse-tui: nothing was sent: "), done.stderr
+    assert sim.traffic.count("create") == 0
