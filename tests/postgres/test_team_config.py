@@ -91,3 +91,25 @@ def test_submit_during_an_outage_says_that_nothing_was_sent(
             assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
             assert done.stderr.startswith("pixverse-tui: nothing was sent: "), done.stderr
     assert sim.traffic.count("create") == 0
+
+
+async def test_forget_on_the_team_database_says_it_forgets_for_the_whole_team(
+        pg_dsn: str, tmp_path: Path) -> None:
+    async with await open_store(pg_dsn) as store:
+        row = await accepted(store, "a lighthouse everyone sees")
+    env = {**os.environ, "PIXVERSE_TUI_HOME": str(tmp_path / "home"), ENV_URL: pg_dsn}
+
+    def forget(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tui", "forget", f"#{row.id}", *args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    asked = forget()  # not a terminal: refused, and the sentence says what it would do
+    assert asked.returncode == 1 and "for the whole team" in asked.stderr
+    assert "stops following it on every machine" in asked.stderr  # (it still runs)
+    done = forget("--yes")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("forgot 1 generation for the whole team;")
+    async with await open_store(pg_dsn) as store:
+        kept = await store.generations.get(row.id)
+        assert kept is not None and kept.forgotten_at is not None

@@ -176,10 +176,11 @@ async def test_forgetting_in_a_shared_store_says_for_everyone(sim: Simulator,
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         question = " ".join(app.screen.question.split())
-        assert "Forget this generation for everyone?" in question
-        assert "it leaves every machine" in question
+        assert "Forget this generation for the whole team?" in question
+        assert "It leaves every machine's history" in question
+        assert "brings it back for everyone" in question
         await pilot.press("f")  # the first letter of "Forget it"
-        await until(pilot, lambda: any("Forgotten for everyone" in n.message
+        await until(pilot, lambda: any("Forgotten for the whole team" in n.message
                                        for n in app._notifications), what="the toast")
 
 

@@ -79,14 +79,16 @@ async def cmd_forget(args: argparse.Namespace, ws: Workspace) -> int:
                 chosen.setdefault(row.id, row)
         rows = sorted(chosen.values(), key=lambda r: r.id)
         if rows:
-            _confirm_forget(rows, args)
+            _confirm_forget(rows, args, team=store.shared)
         forgotten = [row.id for row in rows
                      if await trash.forget(store, row, ws.folders) is not None]
+        team = store.shared
     if args.json:
         print_json({"forgotten": len(forgotten), "ids": forgotten, "trash_days": TRASH_DAYS})
     elif forgotten:
-        say(f"forgot {_generations(len(forgotten))}; they stay in the trash for {TRASH_DAYS} "
-            "days (the dashboard's filter in:trash shows them, x brings one back)")
+        say(f"forgot {_generations(len(forgotten))}{' for the whole team' if team else ''}; "
+            f"they stay in the trash for {TRASH_DAYS} days (the dashboard's filter in:trash "
+            "shows them, x brings one back)")
     else:
         err("nothing to forget")
     return 0
@@ -96,18 +98,22 @@ def _generations(count: int) -> str:
     return f"{count:,} generation{'s' if count != 1 else ''}"
 
 
-def _confirm_forget(rows: list[Generation], args: argparse.Namespace) -> None:
-    """Ask on a terminal (no is the default); a script passes ``--yes``."""
+def _confirm_forget(rows: list[Generation], args: argparse.Namespace, *, team: bool) -> None:
+    """Ask on a terminal (no is the default); a script passes ``--yes``.  On a team's
+    database it forgets for everyone, and says so."""
     if args.yes:
         return
     live = sum(1 for r in rows if r.display_status in LIVE)
     what = f"{_generations(len(rows))} ({', '.join(sorted({r.display_status for r in rows}))})"
-    running = (f"; {live} still run{'s' if live == 1 else ''} on the service (forgetting only "
-               "stops following here)" if live else "")
+    what += " for the whole team" if team else ""
+    following = "stops following it on every machine" if team else "only stops following here"
+    running = (f"; {live} still run{'s' if live == 1 else ''} on the service (forgetting "
+               f"{following})" if live else "")
     if not sys.stdin.isatty():
         raise Problem(f"this forgets {what}{running}; pass --yes to do it without asking "
                       "(standard input is not a terminal); nothing was forgotten")
-    question = f"Forget {what}? They go to the trash for {TRASH_DAYS} days{running}"
+    where = " of the team database: they leave every machine" if team else ""
+    question = f"Forget {what}? They go to the trash{where} for {TRASH_DAYS} days{running}"
     print(printable(f"{question}. [y/N] "), end="", file=sys.stderr, flush=True)
     try:
         answer = sys.stdin.readline().strip().lower()
