@@ -112,8 +112,9 @@ def _confirm_forget(rows: list[Generation], args: argparse.Namespace, *, team: b
     if not sys.stdin.isatty():
         raise Problem(f"this forgets {what}{running}; pass --yes to do it without asking "
                       "(standard input is not a terminal); nothing was forgotten")
-    where = " of the team database: they leave every machine" if team else ""
-    question = f"Forget {what}? They go to the trash{where} for {TRASH_DAYS} days{running}"
+    where = "They leave every machine for the trash of the team database, kept there" \
+        if team else "They go to the trash"
+    question = f"Forget {what}? {where} for {TRASH_DAYS} days{running}"
     print(printable(f"{question}. [y/N] "), end="", file=sys.stderr, flush=True)
     try:
         answer = sys.stdin.readline().strip().lower()
