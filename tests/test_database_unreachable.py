@@ -98,4 +98,5 @@ def test_the_command_line_refuses_to_submit_without_its_database(
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("pixverse-tui: nothing was sent: ")  # not a guess
     assert creates(sim) == 0

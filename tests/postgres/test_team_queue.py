@@ -37,10 +37,11 @@ from tests.test_queue import (  # the engine's queue tests, collected here with 
     test_wait_follows_a_queued_item_until_it_ends,
     until,
 )
+from tui.cli.main import main
 from tui.dashscope import ApiKey, GenerationRequest
 from tui.engine.following.account import account_id
 from tui.engine.following.poller import PollScheduler, PollSettings
-from tui.engine.submitting import queue
+from tui.engine.submitting import batch, queue
 from tui.engine.submitting.feeder import Feeder, QueueSettings, looked_at_soon
 from tui.simulator import Simulator
 
@@ -220,3 +221,41 @@ async def test_two_machines_command_lines_share_one_queue(pg_dsn: str, sim: Simu
     assert order[0] == "a heron typed on studio 2" and order[1] == "crane 7"  # moved up
     assert sorted(order[1:]) == sorted(f"crane {n}" for n in range(8) if n != 1)  # once each
     assert creates(sim) == len(order) == 8
+
+
+def test_the_run_that_lost_the_race_for_a_batch_file_says_so(
+        pg_dsn: str, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The same batch file submitted on two machines at once: each looks, finds every
+    line new, and one queues them first — the other printed an empty table.  It says
+    every line was already submitted, and by whom.  (The race, made certain: bob's run
+    queues the file between this run's look and its own queueing.)"""
+    lines = tmp_path / "cranes.txt"
+    lines.write_text("crane 1\ncrane 2\ncrane 3\n")
+    home = machine_home(tmp_path, STUDIO_1)
+    look = batch.survey
+
+    async def look_then_lose(store: TaskStore, plan: batch.BatchPlan) -> batch.Survey:
+        found = await look(store, plan)
+        assert len(found.to_send) == 3  # every line new, as this run saw it
+        async with await open_store(pg_dsn, who=STUDIO_2) as bob:
+            await queue.enqueue_plan(bob, sim.base_url, plan)
+        return found
+
+    monkeypatch.setattr(batch, "survey", look_then_lose)
+    for name, value in {**cli_env(home, sim), ENV_URL: pg_dsn}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["submit", "--from", str(lines)]) == 0
+    out, said = capsys.readouterr()
+    assert out == ""  # no empty table
+    assert "every line was already submitted (by bob@studio-2)" in said
+    monkeypatch.setattr(batch, "survey", look)
+    assert main(["submit", "--from", str(lines)]) == 0  # no race: as before
+    assert "nothing to send (3 already queued" in capsys.readouterr().err
+
+    async def rows() -> list[Any]:
+        async with await open_store(pg_dsn) as store:
+            return await store.history.page()
+    queued = asyncio.run(rows())
+    assert sorted(r.prompt for r in queued) == ["crane 1", "crane 2", "crane 3"]
+    assert {r.submitted_by for r in queued} == {STUDIO_2.person}  # each line once

@@ -99,3 +99,24 @@ async def test_without_read_only_the_same_keys_act(sim: Simulator, tmp_path: Pat
                     what="the star")
         assert not any(n.message.startswith("read-only") for n in app._notifications)
         assert "READ-ONLY" not in status_text(app)
+
+
+async def test_read_only_in_config_toml_makes_a_viewers_dashboard(sim: Simulator,
+                                                                  tmp_path: Path) -> None:
+    """``[ui] read_only = true``: the dashboard is a viewer's, as with --read-only, and its
+    refusals say why — the setting, not a flag it was not started with."""
+    await submitted(tmp_path, sim, "a heron at dawn")
+    (tmp_path / "config.toml").write_text("[ui]\nread_only = true\n", encoding="utf-8")
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: table(app).row_count == 1, what="the row")
+        await until(pilot, lambda: status_text(app).startswith(" READ-ONLY "),
+                    what="the status bar to say so first")
+        await pilot.press("x")
+        await until(pilot, lambda: any(n.message.startswith("read-only: ")
+                                       for n in app._notifications), what="the refusal")
+        said = next(n.message for n in app._notifications if n.message.startswith("read-only"))
+        assert "([ui] read_only is set in config.toml)" in said
+        assert "--read-only" not in said
+    async with await open_store(tmp_path / "tasks.db") as store:
+        assert [r.forgotten_at for r in await store.history.page()] == [None]

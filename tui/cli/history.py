@@ -103,14 +103,16 @@ async def cmd_forget(args: argparse.Namespace, ws: Workspace) -> int:
                 chosen.setdefault(row.id, row)
         rows = sorted(chosen.values(), key=lambda r: r.id)
         if rows:
-            _confirm_forget(rows, args)
+            _confirm_forget(rows, args, team=store.shared)
         forgotten = [row.id for row in rows
                      if await trash.forget(store, row, ws.folders) is not None]
+        team = store.shared
     if args.json:
         print_json({"forgotten": len(forgotten), "ids": forgotten, "trash_days": TRASH_DAYS})
     elif forgotten:
-        say(f"forgot {_generations(len(forgotten))}; they stay in the trash for {TRASH_DAYS} "
-            "days (the dashboard's filter in:trash shows them, x brings one back)")
+        say(f"forgot {_generations(len(forgotten))}{' for the whole team' if team else ''}; "
+            f"they stay in the trash for {TRASH_DAYS} days (the dashboard's filter in:trash "
+            "shows them, x brings one back)")
     else:
         err("nothing to forget")
     return 0
@@ -120,18 +122,23 @@ def _generations(count: int) -> str:
     return f"{count:,} generation{'s' if count != 1 else ''}"
 
 
-def _confirm_forget(rows: list[Generation], args: argparse.Namespace) -> None:
-    """Ask on a terminal (no is the default); a script passes ``--yes``."""
+def _confirm_forget(rows: list[Generation], args: argparse.Namespace, *, team: bool) -> None:
+    """Ask on a terminal (no is the default); a script passes ``--yes``.  On a team's
+    database it forgets for everyone, and says so."""
     if args.yes:
         return
     live = sum(1 for r in rows if r.display_status in LIVE)
     what = f"{_generations(len(rows))} ({', '.join(sorted({r.display_status for r in rows}))})"
-    running = (f"; {live} still run{'s' if live == 1 else ''} on the service (forgetting only "
-               "stops following here)" if live else "")
+    what += " for the whole team" if team else ""
+    following = "stops following it on every machine" if team else "only stops following here"
+    running = (f"; {live} still run{'s' if live == 1 else ''} on the service (forgetting "
+               f"{following})" if live else "")
     if not sys.stdin.isatty():
         raise Problem(f"this forgets {what}{running}; pass --yes to do it without asking "
                       "(standard input is not a terminal); nothing was forgotten")
-    question = f"Forget {what}? They go to the trash for {TRASH_DAYS} days{running}"
+    where = "They leave every machine for the trash of the team database, kept there" \
+        if team else "They go to the trash"
+    question = f"Forget {what}? {where} for {TRASH_DAYS} days{running}"
     print(printable(f"{question}. [y/N] "), end="", file=sys.stderr, flush=True)
     try:
         answer = sys.stdin.readline().strip().lower()
@@ -308,9 +315,13 @@ async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
+    from storage.postgres.connect import masked
+
+    location = ws.store_location  # the team's database (its URL, no password), or the file
+    database = str(location) if isinstance(location, Path) else masked(location)
     if args.json:
         print_json({"config": str(ws.paths.config_file), "data": str(ws.paths.data_dir),
-                    "database": str(ws.paths.database), "downloads": str(ws.downloads_dir),
+                    "database": database, "downloads": str(ws.downloads_dir),
                     "state": str(ws.paths.state_file), "cache": str(ws.paths.cache_dir),
                     "demo_data": str(ws.paths.demo().data_dir), "endpoint": ws.base_url,
                     "region": region_of(ws.base_url),
@@ -318,7 +329,7 @@ async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     say(f"config:    {ws.paths.config_file}\n"
         f"data:      {ws.paths.data_dir}\n"
-        f"database:  {ws.paths.database}\n"
+        f"database:  {printable(database)}\n"
         f"downloads: {ws.downloads_dir}\n"
         f"state:     {ws.paths.state_file}\n"
         f"cache:     {ws.paths.cache_dir}\n"

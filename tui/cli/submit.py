@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from storage import Generation, StoreError, TaskStore, process_tag
 from storage.clock import utc_now
@@ -25,10 +27,12 @@ from tui.engine.history import stats
 from tui.engine.submitting import batch, eta, queue, queue_state, templates
 from tui.engine.submitting.limits import MAX_TASKS
 from tui.engine.submitting.prices import Estimate, Prices, budget_state, estimate
+from tui.engine.submitting.submit import record_first
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_input import BadText
 
+T = TypeVar("T")
 STDIN = "standard input"
 SHOWN = 100  # queued rows listed on standard output; more are told in a sentence
 
@@ -51,11 +55,17 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
     for warning in intent.warnings:
         err(f"warning: {warning}")
     prices = Prices.from_settings(ws.settings.section("prices"))
-    async with await ws.open_store() as store:
+
+    def first(step: Awaitable[T]) -> Awaitable[T]:
+        """A step before the intent is recorded (queued): a database that does not
+        answer then means nothing was sent, and the command says so."""
+        return step if args.dry_run else record_first(step)
+
+    async with await first(ws.open_store()) as store:
         to_send = intent.items
         waiting: list[int] = []  # this batch's lines queued (or being sent) before
         if intent.plan is not None:
-            found = await batch.survey(store, intent.plan)
+            found = await first(batch.survey(store, intent.plan))
             err(f"{printable(intent.plan.name)}: {intent.plan.lines} lines, "
                 f"{len(intent.plan.items)} prompts — {found.sentence()}")
             to_send = found.to_send
@@ -69,7 +79,8 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                                      "list` shows them)" if waiting else ""))
             return 0
         _confirm_count(args, ws, len(to_send))
-        budget = await budget_state(store, prices, ws.settings.section("budget"), utc_now())
+        budget = await first(budget_state(store, prices, ws.settings.section("budget"),
+                                          utc_now()))
         refusal = budget.refusal(cost)
         if refusal and not args.over_budget:
             raise Problem(refusal)
@@ -77,14 +88,19 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
             err(f"queueing {cost.sentence()}"
                 + (f"; {budget.summary()} before this" if budget.set else ""))
         async with ws.client(store, time_scale=args.time_scale) as client:
+            taken: list[Generation] = []
             if intent.plan is not None:
-                queued = await queue.enqueue_plan(
+                queued = await first(queue.enqueue_plan(
                     store, client.base_url, intent.plan,
-                    priority=queue.BATCH if args.priority is None else args.priority)
+                    priority=queue.BATCH if args.priority is None else args.priority))
+                taken = await _taken_meanwhile(store, intent.plan, to_send, queued.queued)
+                waiting += [row.id for row in taken]
+                if taken:
+                    err(_taken_sentence(taken, len(to_send)))
             else:
-                queued = await queue.enqueue_requests(
+                queued = await first(queue.enqueue_requests(
                     store, client.base_url, [item.request for item in intent.items],
-                    priority=queue.PROMPT if args.priority is None else args.priority)
+                    priority=queue.PROMPT if args.priority is None else args.priority))
             ids = list(queued.queued)
             if args.wait:
                 ids += [i for i in waiting if i not in ids]
@@ -95,9 +111,14 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
             else:
                 if intent.plan is None:  # a prompt: sent now if the account has room
                     feeder = ws.feeder(store, client, time_scale=args.time_scale)
-                    await queue.send_own(store, feeder, ids, account=ws.account,
-                                         owner=f"{process_tag()}:submit",
-                                         over_budget=args.over_budget)
+                    try:
+                        await queue.send_own(store, feeder, ids, account=ws.account,
+                                             owner=f"{process_tag()}:submit",
+                                             over_budget=args.over_budget)
+                    except StoreError as exc:  # not a create sent and unrecorded: queued
+                        raise Problem(f"{_ids(ids)} queued, not sent yet: {exc}; it waits "
+                                      "in the queue for whoever polls the account "
+                                      "(`pixverse-tui queue list` shows it)") from None
                 elif ws.account is not None:
                     with contextlib.suppress(StoreError):  # whoever feeds looks now
                         await store.leases.nudge(ws.account)
@@ -108,8 +129,38 @@ async def cmd_submit(args: argparse.Namespace, ws: Workspace) -> int:
                 rows = await store.generations.get_many(ids)
                 failed = _tell_outcomes(rows)
                 await _tell_queue(store, ws, sum(1 for row in rows if row.queued))
+                if not rows and not args.json:  # every line taken by another: said above
+                    return 0
     print_rows(rows, args.json)
     return 1 if failed else 0
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids[:5]) + (f" and {len(ids) - 5} more"
+                                                   if len(ids) > 5 else "")
+
+
+async def _taken_meanwhile(store: TaskStore, plan: batch.BatchPlan,
+                           to_send: list[batch.BatchItem],
+                           queued: tuple[int, ...]) -> list[Generation]:
+    """The lines this run meant to queue that another run of the same batch file (on
+    this machine or another) recorded between this one's look and its own queueing —
+    each line is queued once, by whichever came first."""
+    mine = set(queued)
+    known = await store.intents.with_prefix(f"{plan.batch_id}:")
+    return [row for item in to_send if (row := known.get(item.key)) is not None
+            and row.id not in mine]
+
+
+def _taken_sentence(taken: list[Generation], meant: int) -> str:
+    """Who queued the lines first, in one sentence."""
+    names = sorted({printable(row.submitted_by or "another process") for row in taken})
+    who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    if len(taken) == meant:
+        return (f"every line was already submitted (by {who}) while this ran; nothing was "
+                "queued twice")
+    return (f"{len(taken)} of the {meant} lines were already submitted (by {who}) while this "
+            "ran; the others are queued")
 
 
 def _tell_outcomes(rows: list[Generation]) -> bool:

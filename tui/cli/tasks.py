@@ -190,6 +190,8 @@ async def cmd_download(args: argparse.Namespace, ws: Workspace) -> int:
                 done.append(row)
                 if not args.json:
                     say(row.download_path or "")
+            if done and not downloader.records:  # a viewer's role: saved all the same
+                err(f"saved on this machine only, {operations.unrecorded(store)}")
         finally:
             await downloader.aclose()
             if client is not None:

@@ -169,6 +169,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "ui": {
         "theme": Rule((str,), None),
+        "read_only": Rule((bool,), False),  # a viewer's dashboard, as --read-only
     },
     "store": {  # team mode: a PostgreSQL URL (PIXVERSE_TUI_DATABASE_URL wins over it)
         "url": Rule((str,), None, lambda v: _store_url_problem(v)),

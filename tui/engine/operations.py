@@ -25,6 +25,19 @@ class Refused(Exception):
     """The operation cannot be done to this generation; ``str()`` is one sentence."""
 
 
+def read_only_reason(store: TaskStore) -> str:
+    """Why nothing can be written to a store that may only be read (``store.read_only``),
+    as refusals and notices say it."""
+    return ("the database role may only read" if store.shared
+            else "this user may not write the history file")
+
+
+def unrecorded(store: TaskStore) -> str:
+    """What a video saved from a store that may only be read lacks, in a few words."""
+    where = "the team database" if store.shared else "the history"
+    return f"not recorded in {where} ({read_only_reason(store)})"
+
+
 def cancelable(row: Generation) -> str:
     """The task id to cancel — or ``Refused``: only a PENDING task can be canceled."""
     if not row.task_id:

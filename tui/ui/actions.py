@@ -239,8 +239,12 @@ def known(names: Iterable[str]) -> list[str]:
 
 
 
-READ_ONLY = ("read-only: “{label}” is not available in this dashboard (started with "
-             "--read-only); looking, filtering, downloading and copying are.")
+READ_ONLY = ("read-only: “{label}” is not available in this dashboard ({because}); "
+             "looking, filtering, downloading and copying are.")
+# Why a dashboard is read-only, as its refusals say (a store that may only be read says
+# its own reason: ``tui.engine.operations.read_only_reason``).
+STARTED_READ_ONLY = "started with --read-only"
+CONFIGURED_READ_ONLY = "[ui] read_only is set in config.toml"
 
 
 def not_for_viewers() -> frozenset[str]:
@@ -248,12 +252,13 @@ def not_for_viewers() -> frozenset[str]:
     return frozenset(a.run for a in ACTIONS if not a.for_viewers)
 
 
-def refusal(run: str) -> str | None:
+def refusal(run: str, because: str = STARTED_READ_ONLY) -> str | None:
     """The one sentence refusing a viewer the action ``run`` names (a Textual action
-    string, with a namespace or not), or None when a viewer may use it."""
+    string, with a namespace or not), or None when a viewer may use it; ``because`` is
+    why the dashboard is read-only."""
     for namespace in ("app.", "screen."):
         run = run.removeprefix(namespace)
     for a in ACTIONS:
         if a.run == run and not a.for_viewers:
-            return READ_ONLY.format(label=a.label)
+            return READ_ONLY.format(label=a.label, because=because)
     return None

@@ -39,7 +39,7 @@ from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals
 from tui.ui import actions, graphics, keymap
-from tui.ui.actions import ANSWERING, Where
+from tui.ui.actions import ANSWERING, CONFIGURED_READ_ONLY, STARTED_READ_ONLY, Where
 from tui.ui.bindings import bindings, textual_action
 from tui.ui.cursor_rest import CursorRest
 from tui.ui.dialogs.keys import KeysScreen
@@ -85,9 +85,12 @@ class PixverseApp(App[str | None]):
         self.ws = ws
         self.now = now
         self.poll_enabled = poll
+        configured = bool(ws.settings.get("ui", "read_only"))  # [ui] read_only = true
         self.services = Services(ws, now, graphics.detected(),
                                  write_terminal=self.terminal.write, bell=self.bell,
-                                 read_only=read_only)
+                                 read_only=read_only or configured,
+                                 read_only_because=STARTED_READ_ONLY if read_only
+                                 else CONFIGURED_READ_ONLY)
         if client is not None:
             self.services.client = client
         self.main: MainScreen | None = None
@@ -224,7 +227,10 @@ class PixverseApp(App[str | None]):
         services.connect = lambda: self.ws.client(store)
         services.equip = lambda: self.ws.downloader(store)
         if store.read_only:  # a viewer's database role: a viewer's dashboard
+            from tui.engine.operations import read_only_reason
+
             services.read_only = True
+            services.read_only_because = read_only_reason(store)  # the real reason
         if self.main is not None:
             self.main.post_message(ServicesOpened())
         self.theme_changed_signal.subscribe(self, self._theme_changed)

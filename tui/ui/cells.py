@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 
@@ -20,7 +21,8 @@ ICONS = {"QUEUED": "≡", "PENDING": "◷", "RUNNING": "▶", "SUSPENDED": "Ⅱ"
          "REJECTED": "✘", "ABANDONED": "–", "TRACKED": "·"}
 COLUMNS = (("mark", " ", 1), ("status", "Status", 14), ("prompt", "Prompt", 28),
            ("task", "Task", 8), ("size", "Size", 9), ("duration", "Dur", 4), ("audio", "♪", 2),
-           ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 7))
+           ("submitted", "Submitted", 11), ("took", "Took", 5), ("download", "File", 9))
+FILE_WIDTH = dict((key, width) for key, _, width in COLUMNS)["download"]
 TICKING = LIVE | {"SUBMITTING"}  # a clock runs in their status cell
 # On a narrow terminal these go first, in this order, before the prompt is squeezed.
 DROP_ORDER = ("task", "size", "submitted", "audio", "duration", "took")
@@ -92,11 +94,18 @@ def download_text(row: Generation) -> str:
     return elsewhere_text(row)
 
 
-def elsewhere_text(row: Generation) -> str:
-    """Where else the video is saved, when not here: ``on studio-2`` (``+`` if on more)."""
+def elsewhere_text(row: Generation, width: int = FILE_WIDTH) -> str:
+    """Where else the video is saved, when not here, within ``width`` cells: ``on
+    studio-2`` (``+`` if on more) — or, short of room, the words around the machine's
+    name go before the name is cut: ``@studio-2+``, ``@studio-2``, ``studio-2``,
+    ``studio-…``."""
     if not row.saved_on or row.download_state in ("done", "downloading"):
         return ""
-    return f"on {row.saved_on[0]}" + ("+" if len(row.saved_on) > 1 else "")
+    name, more = printable(row.saved_on[0]), "+" if len(row.saved_on) > 1 else ""
+    for said in (f"on {name}{more}", f"@{name}{more}", f"on {name}", f"@{name}", name):
+        if cell_len(said) <= width:
+            return said
+    return set_cell_size(name, width - 1) + "…"
 
 
 def progress(summary: BatchSummary, width: int = 6) -> str:

@@ -42,6 +42,7 @@ class Services:
     write_terminal: Callable[[str], None] = _nothing  # an escape sequence, to the terminal
     bell: Callable[[], None] = _nothing
     read_only: bool = False  # --read-only: a viewer's dashboard (``actions.for_viewers``)
+    read_only_because: str = actions.STARTED_READ_ONLY  # why, as its refusals say it
     in_browser: bool = False  # served by ``pixverse-tui serve``: files can go to the browser
     keymap: Keymap = field(default_factory=Keymap)  # [keys], as the App applied it
     remembered: dict[str, Any] = field(default_factory=dict)  # the composer's settings, kept
@@ -92,6 +93,12 @@ class Services:
         return self.store
 
     @property
+    def polls_nothing(self) -> bool:
+        """A store this process may only read (a viewer's database role): it runs no
+        poller — it could write no answer — so who polls is read from the store."""
+        return self.store is not None and self.store.read_only
+
+    @property
     def polling(self) -> bool:
         """Whether this process polls the account (and so downloads what finishes)."""
         return self.poller is not None and self.poller.polling
@@ -119,7 +126,7 @@ class Services:
     def refused(self, run: str) -> str | None:
         """Why this dashboard will not do the Textual action ``run`` (one sentence), or
         None: in a read-only dashboard, what a viewer may not use (``tui.ui.actions``)."""
-        return actions.refusal(run) if self.read_only else None
+        return actions.refusal(run, self.read_only_because) if self.read_only else None
 
     def wake_poller(self) -> None:
         if self.poller is not None:

@@ -28,6 +28,11 @@ a fresh unguessable name, the video is moved into place only onto a free name
 
 Store states: ``downloading``, ``done``, ``failed`` (retry may help),
 ``expired`` (403/404/410) and ``refused`` (our policy), which cannot be retried.
+
+On a store this process may only read (a viewer's role on a team database) the video
+is still saved here, the same way, but recorded nowhere (``records`` is False): the
+caller says so.  A video saved so before is found by the task id in its file's own
+tags (``[downloads] metadata``), so asking again does not save a second copy.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -151,6 +156,40 @@ class Downloader:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    @property
+    def records(self) -> bool:
+        """Whether the store records what is saved here (not on a store this process may
+        only read: a viewer's role on a team database)."""
+        return not self.store.read_only
+
+    async def _note(self, row: Generation, *, state: str, path: str | None = None,
+                    done: int | None = None, total: int | None = None,
+                    sha256: str | None = None, error: str | None = None) -> Generation:
+        """This machine's download as the store records it — or, where it may not be
+        recorded, the row as it would read."""
+        if self.records:
+            return await self.store.downloads.set(row.id, state=state, path=path, done=done,
+                                                  total=total, sha256=sha256, error=error)
+        return replace(row, download_state=state, download_path=path, download_bytes=done,
+                       download_total=total, download_sha256=sha256, download_error=error)
+
+    def _kept_here(self, row: Generation, place: Path) -> Generation | None:
+        """A video saved unrecorded before (see ``records``): the file under one of the
+        row's names, in ``place``, whose tags carry its task id."""
+        if row.task_id is None:
+            return None
+        for name in file_names(row, self.template):
+            target = place / name
+            if not occupied(target):
+                return None  # the names are taken in order: none further on is its
+            found = provenance.read(target) if is_regular(target) else None
+            if found is not None and found.task_id == row.task_id:
+                size = regular_size(target)
+                return replace(row, download_state="done", download_path=str(target),
+                               download_bytes=size, download_total=size,
+                               download_sha256=None, download_error=None)
+        return None
+
     def target_for(self, row: Generation, folder: Path | None = None) -> Path:
         """Where the video goes if no other generation has that name already."""
         return (folder or self.folder) / file_name(row, self.template)
@@ -177,7 +216,7 @@ class Downloader:
         try:
             media = self.policy.check(row.video_url)
         except UrlRefused as exc:
-            await self.store.downloads.set(row.id, state="refused", error=str(exc))
+            await self._note(row, state="refused", error=str(exc))
             raise DownloadError(f"download of {label} refused: {exc}", retryable=False,
                                 state="refused") from None
         mine = FileLock(place / f".{slugify(row.task_id or f'local{row.id}', 80)}.download.lock")
@@ -192,12 +231,15 @@ class Downloader:
                 await mine.acquire()
         except OSError as exc:
             reason = _os_reason(exc, place)
-            await self.store.downloads.set(row.id, state="failed", error=reason)
+            await self._note(row, state="failed", error=reason)
             raise DownloadError(f"download of {label} failed: {reason}") from None
         try:
             current = await self.store.generations.get(row.id) or row
             if _already_done(current):
                 return current  # the download we waited for succeeded
+            if not self.records and (kept := await asyncio.to_thread(
+                    self._kept_here, current, place)) is not None:
+                return kept
             target, name_lock = await self._claim_name(current, place, label)
             try:
                 return await self._download_locked(current, media, target, label)
@@ -223,7 +265,7 @@ class Downloader:
                 continue  # a link or a pipe sits at the lock's name: not ours to use
             except OSError as exc:
                 reason = _os_reason(exc, place)
-                await self.store.downloads.set(row.id, state="failed", error=reason)
+                await self._note(row, state="failed", error=reason)
                 raise DownloadError(f"download of {label} failed: {reason}") from None
             try:
                 free = await self._free_for(row, target)
@@ -234,7 +276,7 @@ class Downloader:
                 return target, lock
             lock.release()
         reason = f"every name for this video in {place} is taken by other files"
-        await self.store.downloads.set(row.id, state="failed", error=reason)
+        await self._note(row, state="failed", error=reason)
         raise DownloadError(f"download of {label} failed: {reason}", retryable=False)
 
     async def _free_for(self, row: Generation, target: Path) -> bool:
@@ -254,8 +296,7 @@ class Downloader:
     async def _download_locked(self, row: Generation, media: MediaUrl, target: Path,
                                label: str) -> Generation:
         part = target.with_name(target.name + ".part")
-        await self.store.downloads.set(row.id, state="downloading", path=str(target),
-                                       done=_size(part))
+        await self._note(row, state="downloading", path=str(target), done=_size(part))
         final = part
         try:
             if occupied(part) and not is_regular(part):
@@ -281,9 +322,12 @@ class Downloader:
             if final != part:
                 with contextlib.suppress(OSError):
                     final.unlink(missing_ok=True)
+            if not self.records and is_regular(part):  # unrecorded: nothing could resume it
+                with contextlib.suppress(OSError):
+                    part.unlink(missing_ok=True)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.downloads.set(
-                    row.id, state="failed", path=str(target), done=_size(part),
+                await asyncio.shield(self._note(
+                    row, state="failed", path=str(target), done=_size(part),
                     error="the download was interrupted"))
             raise
         except (_Stop, UrlRefused, HostNotFound, httpx.HTTPError, httpx.InvalidURL,
@@ -292,20 +336,21 @@ class Downloader:
             if final != part:
                 with contextlib.suppress(OSError):
                     final.unlink(missing_ok=True)
-            if stop.discard:
+            unrecorded = not self.records and is_regular(part)  # nothing could resume it
+            if stop.discard or unrecorded:
                 with contextlib.suppress(OSError):
                     part.unlink(missing_ok=True)
-            await self.store.downloads.set(row.id, state=stop.state, path=str(target),
-                                           done=_size(part), error=stop.reason)
+            await self._note(row, state=stop.state, path=str(target), done=_size(part),
+                             error=stop.reason)
             raise DownloadError(_message(label, stop, resumable=_size(part) > 0),
                                 retryable=stop.retryable, state=stop.state) from None
-        done = await self.store.downloads.set(row.id, state="done", path=str(target),
-                                              done=size, total=size, sha256=digest, error=note)
+        done = await self._note(row, state="done", path=str(target), done=size, total=size,
+                                sha256=digest, error=note)
         if self.sidecar:
             problem = await self._write_sidecar(done, target)
             if problem is not None:
-                done = await self.store.downloads.set(
-                    row.id, state="done", path=str(target), done=size, total=size,
+                done = await self._note(
+                    row, state="done", path=str(target), done=size, total=size,
                     sha256=digest, error="; ".join(filter(None, (note, problem))))
         return done
 
@@ -441,7 +486,8 @@ class Downloader:
                 if now - last >= PROGRESS_EVERY:
                     last = now
                     sink.flush()
-                    await self.store.downloads.progress(row.id, have, plan.total)
+                    if self.records:
+                        await self.store.downloads.progress(row.id, have, plan.total)
                     if self.on_progress is not None:
                         self.on_progress(row, have, plan.total)
 

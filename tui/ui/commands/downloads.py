@@ -30,6 +30,14 @@ class Downloads:
         self.outlet.spawn(self._one(generation_id, quiet), group="downloads",
                           name=f"download #{generation_id}")
 
+    def _unrecorded(self) -> str:
+        """What a notice adds for a video saved here that the store may not record (a
+        viewer's role on a team database): the file is saved all the same."""
+        from tui.engine.operations import unrecorded
+
+        store = self.services.db
+        return f" — on this machine only, {unrecorded(store)}." if store.read_only else ""
+
     async def _one(self, generation_id: int, quiet: bool) -> None:
         from tui.engine.media.download import DownloadBusy, DownloadError  # with the downloader
 
@@ -43,11 +51,13 @@ class Downloads:
             done = await downloader.download(row)
             self._saved_in_burst += 1
             if not quiet:
-                tell(f"Saved {done.download_path}", title="Downloaded")
+                tell(f"Saved {done.download_path}{self._unrecorded()}", title="Downloaded",
+                     timeout=None if downloader.records else 10)
         except DownloadBusy as exc:
             tell(str(exc), title="Already downloading", timeout=5)
         except DownloadError as exc:
-            hint = " Press d to try again (it resumes)." if exc.retryable else ""
+            hint = (" Press d to try again" + (" (it resumes)." if downloader.records else ".")
+                    if exc.retryable else "")
             tell(str(exc) + hint, title="Download failed", severity="error", timeout=10)
         except StoreError as exc:
             tell(str(exc), title="Download not recorded", severity="error", timeout=10)
@@ -55,5 +65,5 @@ class Downloads:
             self.busy.discard(generation_id)
             if quiet and not self.busy and self._saved_in_burst:
                 tell(f"Saved {plural(self._saved_in_burst, 'video')} in "
-                     f"{downloader.folder}.", title="Downloaded")
+                     f"{downloader.folder}{self._unrecorded() or '.'}", title="Downloaded")
                 self._saved_in_burst = 0

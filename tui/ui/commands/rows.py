@@ -389,17 +389,25 @@ class RowCommands:
                  else None)
         if video is not None:
             answers.append(("delete", "Forget it and its file"))
+        team = self.services.db.shared  # a team's database: it forgets for everyone
         live = sum(1 for r in rows if r.display_status in LIVE)
+        following = ("stops following it on every machine (it is not canceled)" if team
+                     else "only stops following here")
         question = (f"{plural(live, 'task')} still run{'s' if live == 1 else ''} on the "
-                    "service; forgetting only stops following here.\n" if live else "")
+                    f"service; forgetting {following}.\n" if live else "")
         what = "this generation" if len(rows) == 1 else plural(len(rows), "generation")
-        everyone = " for everyone" if self.services.db.shared else ""
-        question += (f"Forget {what}{self.elsewhere(rows, scope)}{everyone}? It goes to the "
-                     f"trash{' of the team database: it leaves every machine' if everyone else ''}"
-                     f" (ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
-                     "days).\n")
+        if team:
+            it, leaves = ("It", "leaves") if len(rows) == 1 else ("They", "leave")
+            question += (f"Forget {what}{self.elsewhere(rows, scope)} for the whole team? "
+                         f"{it} {leaves} every machine's history for the trash of the team "
+                         f"database (ctrl+z brings {it.lower()} back for everyone; the trash "
+                         f"is emptied after {TRASH_DAYS} days).\n")
+        else:
+            question += (f"Forget {what}{self.elsewhere(rows, scope)}? It goes to the trash "
+                         f"(ctrl+z brings it back; the trash is emptied after {TRASH_DAYS} "
+                         "days).\n")
         if video is not None:
-            question += f"Its file: {video}\n"
+            question += f"Its file{' on this machine' if team else ''}: {video}\n"
         if len(rows) == 1:
             question += "\n" + " ".join(rows[0].prompt.split())[:200]
 
@@ -423,7 +431,7 @@ class RowCommands:
             self.forgotten.append(row.id)
             self.view.marks.discard(row.id)
         what = "it" if len(rows) == 1 else "them"
-        everyone = " for everyone" if self.services.db.shared else ""
+        everyone = " for the whole team" if self.services.db.shared else ""
         self.notify(f"Forgotten{everyone}{' (its file is in the trash)' if with_file else ''}."
                     f" Press ctrl+z to bring {what} back.", timeout=6)
 

@@ -53,6 +53,7 @@ NARROW = 160  # columns below which the detail pane moves under the table
 POLLER_STORE_DOWN = "database unreachable"  # the poller's health (Health.STORE_DOWN)
 TOAST_SECONDS = 4.0  # how long a "finished" toast stays; the next one waits for it to go
 STARTS_EVERY = 2.0  # seconds between updates of where a new prompt would start
+WHO_POLLS_EVERY = 2.5  # seconds between a viewer's looks at who holds the poller lease
 
 
 class MainScreen(Screen[None]):
@@ -149,6 +150,8 @@ class MainScreen(Screen[None]):
         self._show_starts()
         self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
         self.set_interval(STARTS_EVERY, self._show_starts, name="starts")
+        if self.services.polls_nothing:  # a lease that lapses writes nothing: look for it
+            self.set_interval(WHO_POLLS_EVERY, self._who_polls, name="who polls")
         self.call_later(self._look_around)
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
@@ -209,6 +212,15 @@ class MainScreen(Screen[None]):
             # reads nothing): the view hears of it as of its own read, and tries again
             reason = message.detail.rpartition(" — next try in ")[0] or message.detail
             self.post_message(messages.StoreFailed(StoreUnavailable(reason)))
+
+    @tolerant
+    async def _who_polls(self) -> None:
+        """Who polls, for a dashboard that does not (a viewer): a new holder is a change
+        the feed reports, but a lease that lapsed — its holder killed or cut off — changes
+        no row, so it is read now and then."""
+        if not self.view.reach.down:
+            await self.view.look_at_queue()
+            self.panel.show_figures()
 
     @tolerant
     async def _look_around(self) -> None:

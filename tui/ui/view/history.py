@@ -40,6 +40,7 @@ INDEXED_SORT = "submitted"
 FORECAST_EVERY = 5.0  # seconds between estimates of when the queue is done
 TIMES_EVERY = 60.0  # seconds between reads of the account's generation times
 STARTS_SOON = 30.0  # seconds: a prompt that would start sooner is not said to wait
+NOBODY_POLLS = "nobody polls"  # the status bar's word when no process holds the lease
 
 
 @dataclass(frozen=True)
@@ -367,14 +368,26 @@ class HistoryView:
             "" if self.where.empty else
             f" matching in the newest {newest:,}" if bounded else " matching")
 
+    def poll_health(self) -> tuple[str, str]:
+        """How polling goes, as the status bar says it: this process's poller's own word —
+        or, in a process that runs none (a viewer), who holds the account's lease as the
+        store last said ("polled by bob@studio-2"), or that nobody does (it lapsed)."""
+        if not self.services.polls_nothing:
+            return self.health
+        if self.queue is None:  # not read yet: nothing to say
+            return ("", "")
+        feeder = self.queue.feeder
+        return ("followed", f"polled by {feeder}") if feeder else (NOBODY_POLLS, "")
+
     def figures(self, shown: int) -> StatusFigures:
         ws, budget = self.services.ws, self.budget
+        health, detail = self.poll_health()
         return StatusFigures(
             counts=self.counts, window=self.window(shown), marks=len(self.marks),
             new_above=self.new_above, expiring=self.expiring, foreign=self.foreign,
             budget=budget.summary() if budget is not None else "",
-            budget_low=budget is not None and budget.low, health=self.health[0],
-            detail=self.health[1], database=self.reach.describe(),
+            budget_low=budget is not None and budget.low, health=health,
+            detail=detail, database=self.reach.describe(),
             updated=self.last_update, demo=ws.demo,
             read_only=self.services.read_only,
             region=region_of(ws.base_url), endpoint=ws.base_url,
