@@ -40,8 +40,12 @@ async def test_a_key_that_cannot_be_sent_shows_not_sent_and_never_the_key(
         await until(pilot, lambda: "Not sent" in toasts(app), what="the refusal")
         assert "not sent" in toasts(app)
         await shows(pilot, app, "refusal toast", "not sent", within="Toast")
-        row = row_named(app, "a fox in the snow")  # nothing left: it waits, the queue paused
-        assert row is not None and row.display_status == "QUEUED"
+        # nothing left: it waits, the queue paused (the row follows the toast)
+        await until(pilot, lambda: getattr(row_named(app, "a fox in the snow"),
+                                           "display_status", None) == "QUEUED",
+                    what="the row back in the queue")
+        row = row_named(app, "a fox in the snow")
+        assert row is not None
         await highlight(pilot, app, row.id, "QUEUED")
         text = await pane_shows(pilot, app, "queued details", "not sent")
         for piece in PIECES:
