@@ -206,6 +206,19 @@ class SqliteQueue:
         return [QueueItem(int(r[0]), r[1], str(r[2]), int(r[3]), bool(r[4]), int(r[5] or 0),
                           bool(r[6])) for r in found]
 
+    async def positions(self, generation_ids: Iterable[int]) -> dict[int, int]:
+        ids = sorted(set(generation_ids))
+        if not ids:
+            return {}
+        places: dict[int, int] = {}
+        for chunk in _chunks(ids):
+            for r in await self._db.fetch(
+                    "SELECT id, place FROM (SELECT id, ROW_NUMBER() OVER"
+                    f" ({FEED_ORDER}) AS place FROM generations WHERE {QUEUED})"
+                    f" WHERE id IN ({_marks(chunk)})", chunk):
+                places[int(r[0])] = int(r[1])
+        return places
+
     async def endpoints(self) -> list[str]:
         found = await self._db.fetch(
             f"SELECT DISTINCT endpoint FROM generations WHERE {QUEUED}")
@@ -286,8 +299,13 @@ class SqliteQueue:
                 if not neighbour or int(neighbour[0][0]) in moving:
                     continue
                 other, other_priority, other_order = (int(v or 0) for v in neighbour[0])
-                await self._set_place(generation_id, other_priority, other_order)
-                await self._set_place(other, priority, order)
+                if other_priority == priority:  # they trade places
+                    await self._set_place(generation_id, priority, other_order)
+                    await self._set_place(other, priority, order)
+                else:  # it joins the other's priority, next to it; the other keeps its own
+                    await self._set_place(generation_id, other_priority, other_order)
+                    await self._set_place(other, other_priority,
+                                          other_order + (1 if up else -1))
                 moved += 1
         return moved
 
