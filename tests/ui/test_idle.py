@@ -94,17 +94,23 @@ async def test_the_composers_estimate_ticks_only_while_a_queue_waits(
         assert app.main is not None
         view = app.main.view
         looks: list[str] = []
-        original = view.starts
+        starts, due = view.starts, view.forecast_if_due
 
         def counting() -> str:
             looks.append("starts")
-            return original()
+            return starts()
+
+        async def ticking() -> bool:
+            looks.append("tick")
+            return await due()
 
         monkeypatch.setattr(view, "starts", counting)
+        monkeypatch.setattr(view, "forecast_if_due", ticking)
         await pilot.pause(1.0)  # ten ticks, were the timer running
         assert len(looks) <= 1  # (the figures of the first looks around may move once)
         async with await open_store(app_paths(
                 {"PIXVERSE_TUI_HOME": str(tmp_path)}).database) as other:  # another process
             await queue.enqueue_requests(other, "http://127.0.0.1:9/api/v1",
                                          [GenerationRequest("waits in the queue")])
-        await until(pilot, lambda: len(looks) >= 3, what="the estimate to be kept current")
+        await until(pilot, lambda: looks.count("tick") >= 3,
+                    what="the estimate to be kept current")

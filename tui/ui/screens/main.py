@@ -55,7 +55,7 @@ ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign
 NARROW = 160  # columns below which the detail pane moves under the table
 POLLER_STORE_DOWN = "database unreachable"  # the poller's health (Health.STORE_DOWN)
 TOAST_SECONDS = 4.0  # how long a "finished" toast stays; the next one waits for it to go
-STARTS_EVERY = 2.0  # seconds between updates of where a new prompt would start (while
+STARTS_EVERY = 2.0  # seconds between looks at whether the estimate is due again (while
 # anything is queued: an idle dashboard runs no timer)
 DOUBT_SECONDS = 15.0  # how long a "submission unconfirmed" toast stays
 
@@ -160,7 +160,7 @@ class MainScreen(Screen[None]):
         self.run_worker(self.follower.run(), group="follower", exclusive=True,
                         exit_on_error=False)
         self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
-        self._starts = self.set_interval(STARTS_EVERY, self._show_starts, name="starts",
+        self._starts = self.set_interval(STARTS_EVERY, self._estimate, name="starts",
                                          pause=True)
         self.watch(self.query_one(StatusBar), "figures", self._figures_shown)
         self.call_later(self._look_around)
@@ -228,6 +228,14 @@ class MainScreen(Screen[None]):
     def _show_starts(self) -> None:
         """The composer says where a prompt typed now would start ("starts in ~4 min")."""
         self.query_one(Composer).show_starts(self.view.starts())
+
+    @tolerant
+    async def _estimate(self) -> None:
+        """While a queue waits: the estimate again when a change was held back (the status
+        bar's "done 14:05" and the composer's "starts in ~4 min" follow it)."""
+        if await self.view.forecast_if_due():
+            self.panel.show_figures()
+            self._show_starts()  # (the figures may read as before: their watcher is quiet)
 
     def _figures_shown(self, figures: StatusFigures) -> None:
         """The figures moved: the composer's estimate follows them, and its timer runs

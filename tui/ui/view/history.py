@@ -119,6 +119,7 @@ class HistoryView:
         self._times: eta.Times | None = None
         self._times_at = -TIMES_EVERY
         self._forecast_at = -FORECAST_EVERY
+        self._forecast_stale = False  # a change came while estimates were held back
         self.last_update: datetime | None = None
         self.recount_due = False  # a change came while recounts were held back
         self.lock = asyncio.Lock()  # one page read (and its display) at a time
@@ -306,16 +307,29 @@ class HistoryView:
         busy = self.counts.queued or self.counts.in_flight
         if not busy:
             self.forecast = None
+            self._forecast_stale = False
             return
         if not force and now - self._forecast_at < FORECAST_EVERY:
+            self._forecast_stale = True  # ``forecast_if_due`` makes it, a little later
             return
         self._forecast_at = now
+        self._forecast_stale = False
         if self._times is None or now - self._times_at >= TIMES_EVERY:
             self._times = await eta.account_times(store, scale=self.services.ws.time_scale)
             self._times_at = now
         self.forecast = await eta.forecast(store, times=self._times,
                                            probe_priority=queue_state.PROMPT,
                                            now=self.services.now())
+
+    async def forecast_if_due(self) -> bool:
+        """The estimate again, if something changed since the last one (held back: at
+        most one every ``FORECAST_EVERY``) and that long has passed; whether it was made.
+        Without it, the last burst of a change (a batch's first creates) would leave the
+        estimate as it was before the burst ended."""
+        if not self._forecast_stale or self.clock() - self._forecast_at < FORECAST_EVERY:
+            return False
+        await self.look_at_queue(force=True)
+        return True
 
     def starts(self) -> str:
         """Where a prompt typed now would start ("starts in ~4 min"); nothing when it
