@@ -38,6 +38,11 @@ FEED_ORDER = "ORDER BY queue_priority DESC, queue_order, id"
 QUEUED = f"submission = '{SUBMISSION_QUEUED}' AND forgotten_at IS NULL"
 _LIVE = ", ".join(f"'{status}'" for status in sorted(LIVE))
 MOVES = ("up", "down", "top", "bottom")
+# Sent before (after) the item at (priority, order, id) — five parameters: p, p, o, o, id.
+_AHEAD = ("(queue_priority > ? OR (queue_priority = ? AND (queue_order < ? OR"
+          " (queue_order = ? AND id < ?))))")
+_BEHIND = ("(queue_priority < ? OR (queue_priority = ? AND (queue_order > ? OR"
+           " (queue_order = ? AND id > ?))))")
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -207,17 +212,28 @@ class SqliteQueue:
                           bool(r[6])) for r in found]
 
     async def positions(self, generation_ids: Iterable[int]) -> dict[int, int]:
-        ids = sorted(set(generation_ids))
-        if not ids:
+        """Counted, not numbered: the items before the first of them (an index range),
+        then the stretch from the first to the last in feed order — a page of a batch is
+        a short stretch, so its places cost a count, not a walk of the whole queue."""
+        found = await self._queued(generation_ids)
+        if not found:
             return {}
-        places: dict[int, int] = {}
-        for chunk in _chunks(ids):
-            for r in await self._db.fetch(
-                    "SELECT id, place FROM (SELECT id, ROW_NUMBER() OVER"
-                    f" ({FEED_ORDER}) AS place FROM generations WHERE {QUEUED})"
-                    f" WHERE id IN ({_marks(chunk)})", chunk):
-                places[int(r[0])] = int(r[1])
-        return places
+        wanted = {generation_id for generation_id, _, _ in found}
+        first_id, first_priority, first_order = found[0]
+        last_id, last_priority, last_order = found[-1]
+        first = (first_priority, first_priority, first_order, first_order, first_id)
+        last = (last_priority, last_priority, last_order, last_order, last_id)
+        before = int(await self._db.scalar(
+            f"SELECT COUNT(*) FROM generations WHERE {QUEUED} AND {_AHEAD}", first))
+        narrow, bounds = "", []  # one priority (a page of a batch): a range of the index
+        if first_priority == last_priority:
+            narrow = "queue_priority = ? AND queue_order BETWEEN ? AND ? AND "
+            bounds = [first_priority, first_order, last_order]
+        stretch = await self._db.fetch(
+            f"SELECT id FROM generations WHERE {QUEUED} AND {narrow}NOT {_AHEAD} AND NOT"
+            f" {_BEHIND} {FEED_ORDER}", [*bounds, *first, *last])
+        return {int(r[0]): before + place for place, r in enumerate(stretch, 1)
+                if int(r[0]) in wanted}
 
     async def endpoints(self) -> list[str]:
         found = await self._db.fetch(

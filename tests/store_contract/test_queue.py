@@ -166,6 +166,11 @@ async def test_positions_in_the_lineup(store: TaskStore) -> None:
     assert await store.queue.positions([a, c]) == {c: 1, a: 3}
     await store.queue.cancel([p])
     assert await store.queue.positions([a, b, c, p]) == {c: 1, a: 2, b: 3}
+    assert await store.queue.positions([b, a]) == {a: 2, b: 3}  # one priority
+    more = (await store.queue.enqueue(entries("d", "e", "f"))).queued
+    await store.trash.forget(more[1])  # in the trash: not in the queue's order
+    assert await store.queue.positions([b, more[0], more[2]]) == {b: 3, more[0]: 4,
+                                                                   more[2]: 5}
 
 
 async def test_cancelled_queued_items_are_never_sent(store: TaskStore) -> None:
