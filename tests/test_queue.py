@@ -454,6 +454,7 @@ async def test_a_move_says_where_it_went_and_the_priority_it_took(store: TaskSto
     assert passed.queue_priority == queue.PROMPT  # the prompt passed keeps its own
     again = await queue.move(store, [batch[0]], "up")
     assert again.sentence("h") == f"#{batch[0]} is first in the queue already: nothing moved."
+    assert again.sentence("h", named=False) == "First in the queue already: nothing moved."
     await store.queue.hold([batch[2]], True)
     top = await queue.move(store, [batch[2]], "top")
     assert top.sentence("h") == (f"#{batch[2]} moved to the top of the queue: first to be "
@@ -462,4 +463,6 @@ async def test_a_move_says_where_it_went_and_the_priority_it_took(store: TaskSto
     down = await queue.move(store, [batch[2]], "down")
     assert down.sentence("h") == (f"#{batch[2]} moved down to #2 in the queue; it is held "
                                   "(h releases).")
+    assert down.sentence("h", named=False) == ("Moved down to #2 in the queue; it is held "
+                                               "(h releases).")
     assert [i.id for i in await store.queue.lineup()] == [batch[0], batch[2], typed, batch[1]]

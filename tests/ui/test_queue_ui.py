@@ -131,19 +131,19 @@ async def test_queue_keys_hold_raise_move_cancel_and_pause(busy_sim: Simulator,
                         place_of(app, last) == "≡ QUEUED #6", what="the places")
             await press(pilot, app, "T")  # to the top
             await wait_lineup(pilot, app, lambda order: order[0] == last, "the move to the top")
-            await until(pilot, lambda: f"#{last} moved to the top of the queue: first to be "
-                        "sent." in toasts(app), what="the toast for T")
+            await until(pilot, lambda: "Moved to the top of the queue: first to be sent."
+                        in toasts(app), what="the toast for T")
             # the row moved and so did every row it passed, unchanged in the store
             await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #1" and
                         place_of(app, waiting[0]) == "≡ QUEUED #2", what="the places after T")
             await until(pilot, lambda: "#1 in the queue" in detail_text(app),
                         what="the detail pane to follow the move")
             await press(pilot, app, "K")  # nothing above it
-            await until(pilot, lambda: f"#{last} is first in the queue already: nothing moved."
+            await until(pilot, lambda: "First in the queue already: nothing moved."
                         in toasts(app), what="the toast for K at the top")
             await press(pilot, app, "J")  # one down
             await wait_lineup(pilot, app, lambda order: order[1] == last, "the move down")
-            await until(pilot, lambda: f"#{last} moved down to #2 in the queue." in toasts(app),
+            await until(pilot, lambda: "Moved down to #2 in the queue." in toasts(app),
                         what="the toast for J")
             await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #2", what="#2")
             await press(pilot, app, "K")
@@ -187,8 +187,8 @@ async def test_a_move_past_a_prompt_takes_its_priority_and_says_so(busy_sim: Sim
             await until(pilot, lambda: "#4 in the queue · priority 0" in detail_text(app),
                         what="its place in the detail pane")
             await press(pilot, app, "T")
-            await until(pilot, lambda: f"#{ids[12]} moved to the top of the queue: first to be "
-                        "sent — its priority rose to 1, the highest waiting." in toasts(app),
+            await until(pilot, lambda: "Moved to the top of the queue: first to be sent — its "
+                        "priority rose to 1, the highest waiting." in toasts(app),
                         what="the toast")
             await until(pilot, lambda: "#1 in the queue · priority 1" in detail_text(app),
                         what="the detail pane")
@@ -323,3 +323,19 @@ async def test_with_nobody_feeding_the_status_bar_says_so(busy_sim: Simulator,
             assert creates(busy_sim) == 0
     finally:
         await store.close()
+
+
+def test_the_status_bar_says_what_is_unconfirmed_within_80_columns_queue() -> None:
+    """Creates in doubt come before the queue's figures: an 80-column terminal shows them
+    whole, with the way out."""
+    from storage.records import Counts
+    from tui.ui.view.figures import StatusFigures
+    from tui.ui.widgets.status_bar import render_figures
+
+    figures = StatusFigures(counts=Counts(running=5, pending=5, queued=1234),
+                            queue_done="done 14:05 (p90 15:10)", unconfirmed=2,
+                            window="1–50 of 1,244")
+    assert "⚠ 2 unconfirmed: u resolves" in render_figures(figures).plain[:80]
+    paused = StatusFigures(counts=Counts(queued=12), queue_note="batch paused by you; p "
+                           "resumes it", queue_problem="")
+    assert "≡12 queued · batch paused by you; p resumes it" in render_figures(paused).plain

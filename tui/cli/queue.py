@@ -151,6 +151,8 @@ async def _list(store: TaskStore, ws: Workspace, args: argparse.Namespace) -> No
     if not lineup:
         return
     if batches:
+        columns = terminal_width()  # the label fits a terminal's line (piped: 40 cells)
+        label_width = min(40, max(10, columns - 47)) if columns else 40
         say("")
         say("BATCH             QUEUED  DONE (p50 / p90)    FIRST PROMPT")
         for b, n in batches.items():
@@ -159,7 +161,7 @@ async def _list(store: TaskStore, ws: Workspace, args: argparse.Namespace) -> No
                 f"{eta.when(finish.p50, forecast.now)} / {eta.when(finish.p90, forecast.now)}"
                 if finish else "—")
             say(f"{cell(b, 16)}  {n:>6,}  {cell(done, 18)}  "
-                f"{fit(printable(' '.join(labels[b].split())), 40)}")
+                f"{fit(printable(' '.join(labels[b].split())), label_width)}")
     say("")
     width = terminal_width()
     say("  #  ID      PRI  STARTS   SIZE       DUR  PROMPT")
@@ -179,9 +181,10 @@ async def _list(store: TaskStore, ws: Workspace, args: argparse.Namespace) -> No
 def _doubts(rows: list[Generation], count: int) -> None:
     """The creates in doubt: stopped, never sent again, until ``resolve`` settles them."""
     say("")
-    say(f"{count:,} unconfirmed: a create got no clear answer, so a task may exist; none is "
-        "sent again — `pixverse-tui resolve` settles them")
+    say(f"{count:,} unconfirmed — a task may exist; not sent again: `pixverse-tui resolve`")
+    columns = terminal_width()
+    width = min(60, max(20, columns - 12)) if columns else 60
     for row in rows:
-        say(f"  #{cell(str(row.id), 6)}  {fit(printable(' '.join(row.prompt.split())), 60)}")
+        say(f"  #{cell(str(row.id), 6)}  {fit(printable(' '.join(row.prompt.split())), width)}")
     if count > len(rows):
         say(f"  … and {count - len(rows):,} more (`pixverse-tui list --status UNCONFIRMED`)")

@@ -145,7 +145,7 @@ async def _tell_queue(store: TaskStore, ws: Workspace, waiting: int) -> None:
         if forecast.queue is not None and state.sentence() is None:  # it moves: when done
             finish = (f"; the queue is done {eta.when(forecast.queue.p50)} (p90 "
                       f"{eta.when(forecast.queue.p90)})")
-    err(f"{waiting:,} queued ({state.queued:,} in the queue): {who}{finish}")
+    err(f"{waiting:,} queued ({state.queued:,} in the queue) · {who}{finish}")
 
 
 # -- what to send --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ PAUSES_EVERY = 2.0  # seconds between looks at what is paused
 MARKS = {"SUCCEEDED": "✔", "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?"}
 IN_DOUBT = ("no clear answer to its create: a task may exist; it is not sent again — "
             "`pixverse-tui resolve` settles it")
+RESOLVE = "(`pixverse-tui resolve`)"
 
 
 def signal_settings(signal: str) -> NotifySettings:
@@ -79,8 +80,11 @@ def line(row: Generation) -> str:
 
 
 def doubt_line(row: Generation) -> str:
-    """A create in doubt: the row (it has no task id), and the way out."""
-    return f"! UNCONFIRMED #{row.id}  {' '.join(row.prompt.split())[:40]}  — {IN_DOUBT}"
+    """A create in doubt: the row (it has no task id), and the way out — on one line of
+    an 80-column terminal (what it means is said once, on standard error)."""
+    prompt = " ".join(row.prompt.split())
+    return (f"! UNCONFIRMED #{row.id}  {prompt[:30]}{'…' if len(prompt) > 30 else ''}  "
+            f"{RESOLVE}")
 
 
 class Printer:
@@ -90,6 +94,7 @@ class Printer:
     def __init__(self, saver: Saver | None, *, as_json: bool = False) -> None:
         self.saver = saver
         self.as_json = as_json
+        self.explained = False  # what UNCONFIRMED means, said once
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Ended) and event.row.terminal:
@@ -102,6 +107,9 @@ class Printer:
                 emit("unconfirmed", task=render.as_json(event.row), message=IN_DOUBT)
             else:
                 say(doubt_line(event.row))
+                if not self.explained:
+                    self.explained = True
+                    err(f"UNCONFIRMED: {IN_DOUBT}")
         elif isinstance(event, Save) and self.saver is not None:
             self.saver.start(event.row)
         elif isinstance(event, Expiring):

@@ -101,17 +101,22 @@ class Moved:
     priorities: dict[int, tuple[int, int]]  # id → (priority before, after), when it changed
     held: int  # of them held (they keep waiting wherever they are)
 
-    def sentence(self, release: str = "`pixverse-tui queue release`") -> str:
+    def sentence(self, release: str = "`pixverse-tui queue release`", *,
+                 named: bool = True) -> str:
         """One sentence: where it went (or why nothing moved), and the priority it took to
         get there (a moved item takes the priority of the place it goes to).  ``release``:
-        how a held item is let go, in the front end's words."""
+        how a held item is let go, in the front end's words; ``named``: one item is named
+        by its #ID (not where it is plain which: the row the cursor is on, whose place —
+        also "#3" — must not be mistaken for it)."""
         one = len(self.ids) == 1
         ahead = self.to in ("up", "top")
         if not self.moved or self.places == self.was:
-            what = f"#{self.ids[0]} is" if one else "They are"
-            return f"{what} {'first' if ahead else 'last'} in the queue already: nothing moved."
+            what = (f"#{self.ids[0]} is " if named else "") if one else "They are "
+            said = f"{what}{'first' if ahead else 'last'} in the queue already: nothing moved."
+            return said[0].upper() + said[1:]
         if one:
-            said = f"#{self.ids[0]} moved {WHERE[self.to]}"
+            said = f"#{self.ids[0]} moved {WHERE[self.to]}" if named else \
+                f"Moved {WHERE[self.to]}"
             place = self.places.get(self.ids[0])
             if place == 1:
                 said += ": first to be sent"

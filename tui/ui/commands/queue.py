@@ -163,7 +163,7 @@ class QueueCommands:
 
         async def moved() -> None:
             done = await move(self.services.db, [r.id for r in queued], to)
-            self.outlet.notify(done.sentence(release=self.key("table.hold")),
+            self.outlet.notify(done.sentence(release=self.key("table.hold"), named=False),
                                timeout=4 if done.moved else 3)
         return Run(moved, "queue")
 

@@ -44,6 +44,9 @@ def render_figures(f: StatusFigures) -> Text:
     text.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     text.append(" in flight")
     warn = Style(color="yellow", bold=True)
+    if f.unconfirmed:  # creates in doubt: stopped until resolved, never a silent stop
+        text.append(f" · ⚠ {f.unconfirmed:,} unconfirmed: {printable(f.resolve_key)} "
+                    "resolves", warn)
     if c.queued:
         text.append(f" · ≡{c.queued:,} queued", bold)
         if f.queue_problem:  # never a silent stop: first, in colour
@@ -53,9 +56,6 @@ def render_figures(f: StatusFigures) -> Text:
                 text.append(f" {printable(f.queue_done)}")
             if f.queue_note:
                 text.append(f" · {printable(f.queue_note)}", Style(color="yellow"))
-    if f.unconfirmed:  # creates in doubt: stopped until resolved, never a silent stop
-        text.append(f" · ⚠ {f.unconfirmed:,} unconfirmed: {printable(f.resolve_key)} "
-                    "resolves", warn)
     said = bool(f.database) and f.health in STORE_HEALTH  # the poller's: said above
     trouble = f.health not in ("ok", "followed") and not said
     if trouble:  # first, where even an 80-column terminal shows it
