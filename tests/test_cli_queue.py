@@ -146,6 +146,14 @@ def test_pause_resume_and_move_say_what_they_did(sim: Simulator, tmp_path: Path)
     listed = run(home, sim, "queue", "list")
     assert ("queue paused by you; `pixverse-tui queue resume` resumes it"
             in listed.stdout.splitlines()[0])
+    batch = json.loads(run(home, sim, "queue", "list", "--json").stdout)["batches"][0]
+    assert run(home, sim, "queue", "resume").returncode == 0
+    assert run(home, sim, "queue", "pause", batch["batch_id"]).returncode == 0
+    head = run(home, sim, "queue", "list").stdout.splitlines()[0]
+    assert head.endswith(f"batch paused by you; `pixverse-tui queue resume "
+                         f"{batch['batch_id']}` resumes it"), head
+    assert run(home, sim, "queue", "resume", batch["batch_id"]).returncode == 0
+    assert run(home, sim, "queue", "pause").returncode == 0
     items = json.loads(run(home, sim, "queue", "list", "--json").stdout)["items"]
     assert [i["priority"] for i in items] == [1, 0, 0]
     last = items[-1]["id"]

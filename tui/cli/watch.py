@@ -76,7 +76,7 @@ def line(row: Generation) -> str:
     why = f"  {row.error_code or ''} {row.error_message or ''}".rstrip() \
         if row.status == "FAILED" else ""
     return (f"{mark} {row.display_status:<9} {(row.task_id or '')[:8]}  "
-            f"{' '.join(row.prompt.split())[:60]}{why}")
+            f"{' '.join(row.prompt.split())[:56]}{why}")  # 78 columns before ``why``
 
 
 def doubt_line(row: Generation) -> str:

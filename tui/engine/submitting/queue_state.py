@@ -65,6 +65,8 @@ class QueueState:
             return None
         one = len(paused) == 1
         what = "batch" if one else f"{len(paused)} batches"
+        if one:  # the command names it
+            resume = resume.replace("BATCH", paused[0].batch_id or "BATCH")
         return f"{what} {self.why(paused[0])}; {resume} resumes {'it' if one else 'them'}"
 
 
