@@ -232,6 +232,11 @@ class Queue(Protocol):
         nothing were held or paused."""
         ...
 
+    async def positions(self, generation_ids: Iterable[int]) -> dict[int, int]:
+        """Where each queued one of these ids stands in the ``lineup`` (1: first to be
+        sent); ids that are not queued are left out.  One read, however long the queue."""
+        ...
+
     async def endpoints(self) -> list[str]:
         """The endpoints queued items were made for, each once."""
         ...
@@ -258,9 +263,13 @@ class Queue(Protocol):
 
     async def move(self, generation_ids: Iterable[int], to: str) -> int:
         """Move queued items ``up`` or ``down`` one place each (past the item before or
-        after them, whatever its priority: they trade places and priorities), or to the
-        ``top`` (first to be sent: the highest priority waiting) or the ``bottom``; a
-        group keeps its own order.  How many moved.  ValueError for another ``to``."""
+        after them), or to the ``top`` (first to be sent) or the ``bottom`` (last); a
+        group keeps its own order.  How many moved.  ValueError for another ``to``.
+
+        A moved item goes where it is put, so it takes the priority of the place it
+        goes to: past an item of another priority it takes that item's priority, to the
+        top the highest waiting (if above its own), to the bottom the lowest (if below).
+        Only the moved items' priorities change — an item passed keeps its own."""
         ...
 
     async def prioritise(self, generation_ids: Iterable[int], *, priority: int | None = None,

@@ -97,7 +97,7 @@ def test_a_batch_whose_feeder_is_killed_again_and_again_sends_each_line_exactly_
 
     queued = run(home, sim, "submit", "--from", str(source), "--yes", *SCALE)
     assert queued.returncode == 0, queued.stderr
-    assert "100 queued" in queued.stderr and "nobody feeds the queue" in queued.stderr
+    assert "100 queued" in queued.stderr and "nobody is feeding the queue" in queued.stderr
     assert creates(sim) == 0  # queued: nothing sent, nothing billed
 
     for kill in range(4):
@@ -179,11 +179,11 @@ def test_a_refused_key_pauses_the_queue_and_the_rest_waits_for_a_resume(
     sim.inject(on="create", kind="status", status=401, code="InvalidApiKey",
                message="Invalid API-key provided.")
     done = run(home, sim, "submit", "--from", str(source), "--wait", *SCALE)
-    assert done.returncode == 1 and "the queue is paused" in done.stderr, done.stderr
+    assert done.returncode == 1 and "queue paused: key refused" in done.stderr, done.stderr
     assert "InvalidApiKey" in done.stderr and "5 of these still queued" in done.stderr
     assert len(sim_prompts(sim)) == 0
     listed = run(home, sim, "list")
-    assert "the queue is paused" in listed.stderr.lower()
+    assert "queue paused: key refused" in listed.stderr.lower()
     assert run(home, sim, "queue", "resume").returncode == 0
     again = run(home, sim, "submit", "--from", str(source), "--wait", *SCALE)
     assert again.returncode == 0, again.stderr

@@ -101,10 +101,10 @@ def test_every_json_command_prints_json(sim: Simulator, slow_sim: Simulator,
     listed = check("queue list")
     assert listed["queued"] == 3 and [i["prompt"] for i in listed["items"]] == [
         "a heron", "a crane", "a stork"]
-    assert listed["problem"].startswith("nobody feeds the queue")
+    assert listed["problem"].startswith("waiting: nobody is feeding the queue")
     batch_id = listed["batches"][0]["batch_id"]
     assert check("queue pause", batch_id) == {"batch_id": batch_id, "paused": True,
-                                              "taken_back": []}
+                                              "taken_back": [], "started": 0}
     assert check("queue resume", batch_id)["paused"] is False
     assert [r["prompt"] for r in check("queue move", "top", third)] == ["a stork"]
     assert check("queue hold", first)[0]["status"] == "QUEUED"

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from storage.records import LIVE
 from tests.conftest import FAST, KEY, client_for, make_sim
 from tui.dashscope import ApiKey, DashScopeClient, GenerationRequest
 from tui.dashscope.explain import FailureClass, failure_class
+from tui.engine.following.follower import Ended, Event, Follower, Unconfirmed
 from tui.engine.following.poller import PollScheduler, PollSettings
 from tui.engine.submitting import queue, queue_state
 from tui.engine.submitting.feeder import Feeder, QueueSettings, looked_at_soon
@@ -133,6 +135,36 @@ async def test_a_lost_create_answer_stops_that_item_only(store: TaskStore) -> No
     assert sorted(made) == ["lost 0", "lost 1", "lost 2"]
 
 
+async def test_a_lost_create_answer_is_told_once_whoever_sent_it(store: TaskStore,
+                                                                 tmp_path: Path) -> None:
+    """Never a silent stop: the follower (the dashboard's and ``watch``'s) tells of an item
+    in doubt — here sent by another process's feeder — once, and of nothing else."""
+    with make_sim(speed=SPEED) as sim:
+        sim.inject(kind="drop_after", on="create")
+        events: list[Event] = []
+        follower = Follower(store, tell=events.append, rescue_every=None)
+        await follower.begin()
+        following = asyncio.create_task(follower.run())
+        try:
+            async with await open_store(tmp_path / "tasks.db") as other, \
+                    client_for(sim) as client:
+                done = await queue.enqueue_requests(other, client.base_url,
+                                                    requests("doubt", 2))
+                async with feeding(other, client, SPEED):
+                    await until(lambda: all_ended(other, done.queued), what="the two")
+                await until(lambda: any(isinstance(e, Unconfirmed) for e in events),
+                            what="the follower to tell")
+                await other.history.set_note(done.queued[0], "touched later")
+                await asyncio.sleep(0.5)  # a later change to it is not news again
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+    told = [e.row for e in events if isinstance(e, Unconfirmed)]
+    assert [r.id for r in told] == [done.queued[0]]
+    assert told[0].display_status == "UNCONFIRMED"
+    assert [e.row.id for e in events if isinstance(e, Ended)] == [done.queued[1]]
+
+
 async def test_a_refused_key_pauses_the_queue_with_one_sentence(store: TaskStore) -> None:
     with make_sim(speed=SPEED, api_key=KEY) as sim:
         async with DashScopeClient(ApiKey("sk-wrong-0000000000000000"), sim.base_url) as client:
@@ -140,13 +172,57 @@ async def test_a_refused_key_pauses_the_queue_with_one_sentence(store: TaskStore
             feeder = Feeder(store, client, time_scale=SPEED)
             assert await feeder.feed() == []
     [pause] = await store.queue.pauses()
-    assert pause.batch_id is None and "401 InvalidApiKey" in (pause.reason or "")
-    assert "resume" in (pause.reason or "")
+    assert pause.batch_id is None and pause.reason == (
+        "key refused, 401 InvalidApiKey — check the key and its region")
     rows = await store.generations.get_many(done.queued)
     assert all(r.queued for r in rows)  # nothing was created: both wait again
     assert creates(sim) == 1
     state = await queue_state.queue_state(store, None)
-    assert state.sentence() is not None and "paused" in state.sentence()  # type: ignore[operator]
+    assert state.sentence() == ("queue paused: key refused, 401 InvalidApiKey — check the key "
+                                "and its region; `pixverse-tui queue resume` resumes it")
+
+
+async def test_a_used_up_quota_pauses_the_queue_with_one_short_sentence(
+        store: TaskStore) -> None:
+    """What the status bar says: the cause in a few words, what the service said, what to
+    do — one sentence, no parentheses in parentheses."""
+    with make_sim(speed=SPEED) as sim:
+        sim.inject(kind="status", on="create", status=429, code="Throttling.AllocationQuota",
+                   message="Allocated quota exceeded, please increase your quota limit.")
+        async with client_for(sim) as client:
+            await queue.enqueue_requests(store, client.base_url, requests("quota", 2))
+            assert await Feeder(store, client, time_scale=SPEED).feed() == []
+    [pause] = await store.queue.pauses()
+    assert pause.reason == ("quota used up, 429 Throttling.AllocationQuota — raise it or "
+                            "wait for the reset")
+    said = queue_state.QueueState(2, (pause,), "me").sentence("P") or ""
+    assert said == ("queue paused: quota used up, 429 Throttling.AllocationQuota — raise it or "
+                    "wait for the reset; P resumes it")
+    assert said.count("(") == 0 and len(said) < 120  # the old one: 200, in nested ( )
+    by_hand = queue_state.QueueState(2, (replace(pause, reason=None),), "me")
+    assert by_hand.sentence("P") == "queue paused by you; P resumes it"
+    batch = queue_state.QueueState(2, (replace(pause, batch_id="b1", reason=None),), "me")
+    assert batch.sentence("P") is None  # the rest moves …
+    assert batch.batches_note("p") == "batch paused by you; p resumes it"  # … and it says so
+
+
+async def test_a_budget_reached_pauses_the_queue_with_a_short_sentence(
+        store: TaskStore) -> None:
+    prices = Prices.from_settings({"720P": 1.0, "currency": "CNY"})
+
+    async def budget():  # type: ignore[no-untyped-def]
+        from storage.clock import utc_now
+        return await budget_state(store, prices, {"daily": 7.0}, utc_now())
+
+    with make_sim(speed=SPEED) as sim:
+        async with client_for(sim) as client:
+            await queue.enqueue_requests(store, client.base_url, requests("paid", 3))
+            sent = await Feeder(store, client, time_scale=SPEED, prices=prices,
+                                budget=budget).feed()
+    assert len(sent) == 1
+    [pause] = await store.queue.pauses()
+    assert pause.reason == ("budget reached, 2.00 of 7.00 CNY left today — raise [budget] "
+                            "daily, or resume to go over it")
 
 
 async def test_a_refused_prompt_is_rejected_and_the_queue_goes_on(store: TaskStore) -> None:
@@ -326,3 +402,67 @@ async def test_a_copied_queued_row_is_not_queued_again_in_the_target(tmp_path: P
         assert await target.queue.lineup() == [] and (await target.history.counts("")).queued == 0
         assert len(await source.queue.lineup()) == 2  # the source's own queue is untouched
 
+
+
+# -- taking back and moving ------------------------------------------------------------------
+
+
+async def started_meanwhile(sim: Simulator, task_id: str | None) -> None:
+    """The service starts this PENDING task now (the store, not polled, still says
+    PENDING)."""
+    with sim.world.lock:
+        for key, account in sim.world.accounts.items():
+            if task_id in account.tasks:
+                account.tasks[task_id].ready_at = sim.world.clock.now()
+                sim.world._advance(key)
+                assert account.tasks[task_id].status == "RUNNING"
+
+
+async def test_taking_back_counts_a_task_that_started_meanwhile(store: TaskStore) -> None:
+    """A task that started since it was seen PENDING cannot be cancelled: it runs on,
+    counted as such — not a failure; the count taken back is what the service said."""
+    with make_sim(speed=1.0, queue_delay=(600.0, 600.0), min_work=600.0,
+                  max_work=600.0) as sim:
+        async with client_for(sim) as client:
+            done = await queue.enqueue_requests(store, client.base_url, requests("back", 3),
+                                                priority=queue.BATCH)
+            assert len(await Feeder(store, client, pace=0.0).feed()) == 3
+            rows = await store.generations.get_many(done.queued)
+            assert rows[0].batch_id is not None
+            pending = await queue.pending_at_service(store, rows[0].batch_id)
+            assert [r.status for r in pending] == ["PENDING"] * 3
+            await started_meanwhile(sim, rows[0].task_id)
+            back = await queue.take_back(store, client, pending)
+    assert (back.canceled, back.started, back.problems) == (2, 1, [])
+    assert [r.retry_of for r in back.queued] == list(done.queued[1:])
+    assert back.sentence(3) == ("2 of 3 tasks still PENDING at the service were cancelled "
+                                "there and queued again; 1 had started meanwhile and run on "
+                                "(a started task cannot be taken back)")
+
+
+async def test_a_move_says_where_it_went_and_the_priority_it_took(store: TaskStore) -> None:
+    """docs/queue.md: a moved item takes the priority of the place it goes to — said in
+    the sentence the toast and ``queue move`` show; the item passed keeps its own."""
+    endpoint = "http://127.0.0.1:1/api/v1"
+    batch = (await queue.enqueue_requests(store, endpoint, requests("line", 3),
+                                          priority=queue.BATCH)).queued
+    [typed] = (await queue.enqueue_requests(store, endpoint, requests("typed", 1))).queued
+    first = await queue.move(store, [batch[0]], "up")
+    assert first.sentence("h") == (f"#{batch[0]} moved up: first to be sent — its priority "
+                                   "rose to 1, that of the task it passed.")
+    [passed] = await store.generations.get_many([typed])
+    assert passed.queue_priority == queue.PROMPT  # the prompt passed keeps its own
+    again = await queue.move(store, [batch[0]], "up")
+    assert again.sentence("h") == f"#{batch[0]} is first in the queue already: nothing moved."
+    assert again.sentence("h", named=False) == "First in the queue already: nothing moved."
+    await store.queue.hold([batch[2]], True)
+    top = await queue.move(store, [batch[2]], "top")
+    assert top.sentence("h") == (f"#{batch[2]} moved to the top of the queue: first to be "
+                                 "sent — its priority rose to 1, the highest waiting; it is "
+                                 "held (h releases).")
+    down = await queue.move(store, [batch[2]], "down")
+    assert down.sentence("h") == (f"#{batch[2]} moved down to #2 in the queue; it is held "
+                                  "(h releases).")
+    assert down.sentence("h", named=False) == ("Moved down to #2 in the queue; it is held "
+                                               "(h releases).")
+    assert [i.id for i in await store.queue.lineup()] == [batch[0], batch[2], typed, batch[1]]

@@ -235,6 +235,15 @@ class PostgresQueue:
         return [QueueItem(int(r[0]), r[1], str(r[2]), int(r[3]), bool(r[4]), int(r[5] or 0),
                           bool(r[6])) for r in found]
 
+    async def positions(self, generation_ids: Iterable[int]) -> dict[int, int]:
+        ids = sorted(set(generation_ids))
+        if not ids:
+            return {}
+        found = await self._db.fetch(
+            f"SELECT id, place FROM (SELECT id, row_number() OVER ({FEED_ORDER}) AS place"
+            f" FROM generations WHERE {QUEUED}) AS lineup WHERE id = ANY($1::bigint[])", ids)
+        return {int(r[0]): int(r[1]) for r in found}
+
     async def endpoints(self) -> list[str]:
         found = await self._db.fetch(f"SELECT DISTINCT endpoint FROM generations WHERE {QUEUED}")
         return [str(r[0]) for r in found]
@@ -306,8 +315,12 @@ class PostgresQueue:
                 if neighbour is None or int(neighbour[0]) in moving:
                     continue
                 other, other_priority, other_order = (int(v or 0) for v in neighbour)
-                await _set_places(tx, [(generation_id, other_priority, other_order),
-                                       (other, priority, order)])
+                if other_priority == priority:  # they trade places
+                    places = [(generation_id, priority, other_order), (other, priority, order)]
+                else:  # it joins the other's priority, next to it; the other keeps its own
+                    places = [(generation_id, other_priority, other_order),
+                              (other, other_priority, other_order + (1 if up else -1))]
+                await _set_places(tx, places)
                 moved += 1
         return moved
 

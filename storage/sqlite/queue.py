@@ -38,6 +38,11 @@ FEED_ORDER = "ORDER BY queue_priority DESC, queue_order, id"
 QUEUED = f"submission = '{SUBMISSION_QUEUED}' AND forgotten_at IS NULL"
 _LIVE = ", ".join(f"'{status}'" for status in sorted(LIVE))
 MOVES = ("up", "down", "top", "bottom")
+# Sent before (after) the item at (priority, order, id) — five parameters: p, p, o, o, id.
+_AHEAD = ("(queue_priority > ? OR (queue_priority = ? AND (queue_order < ? OR"
+          " (queue_order = ? AND id < ?))))")
+_BEHIND = ("(queue_priority < ? OR (queue_priority = ? AND (queue_order > ? OR"
+           " (queue_order = ? AND id > ?))))")
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -206,6 +211,30 @@ class SqliteQueue:
         return [QueueItem(int(r[0]), r[1], str(r[2]), int(r[3]), bool(r[4]), int(r[5] or 0),
                           bool(r[6])) for r in found]
 
+    async def positions(self, generation_ids: Iterable[int]) -> dict[int, int]:
+        """Counted, not numbered: the items before the first of them (an index range),
+        then the stretch from the first to the last in feed order — a page of a batch is
+        a short stretch, so its places cost a count, not a walk of the whole queue."""
+        found = await self._queued(generation_ids)
+        if not found:
+            return {}
+        wanted = {generation_id for generation_id, _, _ in found}
+        first_id, first_priority, first_order = found[0]
+        last_id, last_priority, last_order = found[-1]
+        first = (first_priority, first_priority, first_order, first_order, first_id)
+        last = (last_priority, last_priority, last_order, last_order, last_id)
+        before = int(await self._db.scalar(
+            f"SELECT COUNT(*) FROM generations WHERE {QUEUED} AND {_AHEAD}", first))
+        narrow, bounds = "", []  # one priority (a page of a batch): a range of the index
+        if first_priority == last_priority:
+            narrow = "queue_priority = ? AND queue_order BETWEEN ? AND ? AND "
+            bounds = [first_priority, first_order, last_order]
+        stretch = await self._db.fetch(
+            f"SELECT id FROM generations WHERE {QUEUED} AND {narrow}NOT {_AHEAD} AND NOT"
+            f" {_BEHIND} {FEED_ORDER}", [*bounds, *first, *last])
+        return {int(r[0]): before + place for place, r in enumerate(stretch, 1)
+                if int(r[0]) in wanted}
+
     async def endpoints(self) -> list[str]:
         found = await self._db.fetch(
             f"SELECT DISTINCT endpoint FROM generations WHERE {QUEUED}")
@@ -286,8 +315,13 @@ class SqliteQueue:
                 if not neighbour or int(neighbour[0][0]) in moving:
                     continue
                 other, other_priority, other_order = (int(v or 0) for v in neighbour[0])
-                await self._set_place(generation_id, other_priority, other_order)
-                await self._set_place(other, priority, order)
+                if other_priority == priority:  # they trade places
+                    await self._set_place(generation_id, priority, other_order)
+                    await self._set_place(other, priority, order)
+                else:  # it joins the other's priority, next to it; the other keeps its own
+                    await self._set_place(generation_id, other_priority, other_order)
+                    await self._set_place(other, other_priority,
+                                          other_order + (1 if up else -1))
                 moved += 1
         return moved
 

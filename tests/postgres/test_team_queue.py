@@ -188,7 +188,8 @@ async def test_two_machines_command_lines_share_one_queue(pg_dsn: str, sim: Simu
     assert [row["status"] for row in waiting] == ["QUEUED"] * 8
     ids = [f"#{row['id']}" for row in waiting]
     listed = await cli(two, sim, pg_dsn, "queue", "list")
-    assert listed["queued"] == 8 and listed["problem"].startswith("nobody feeds the queue")
+    assert listed["queued"] == 8
+    assert listed["problem"].startswith("waiting: nobody is feeding the queue")
     batch_id = listed["batches"][0]["batch_id"]
     assert (await cli(two, sim, pg_dsn, "queue", "pause", batch_id))["paused"] is True
     await cli(two, sim, pg_dsn, "queue", "move", "top", ids[7])

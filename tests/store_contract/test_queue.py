@@ -124,6 +124,9 @@ async def test_moves(store: TaskStore) -> None:
     async def order() -> list[int]:
         return [i.id for i in await store.queue.lineup()]
 
+    async def priorities() -> dict[int, int]:
+        return {i.id: i.priority for i in await store.queue.lineup()}
+
     assert await order() == [prompt.queued[0], a, b, c, d]
     assert await store.queue.move([c, d], "up") == 2
     assert await order() == [prompt.queued[0], a, c, d, b]
@@ -131,16 +134,43 @@ async def test_moves(store: TaskStore) -> None:
     assert await order() == [d, prompt.queued[0], a, c, b]
     assert await store.queue.move([d, a], "bottom") == 2
     assert await order() == [prompt.queued[0], c, b, d, a]
-    assert await store.queue.move([c], "up") == 1  # past another priority: they trade
+    assert await store.queue.move([c], "up") == 1  # past another priority: it joins it
     assert await order() == [c, prompt.queued[0], b, d, a]
+    assert await priorities() == {c: 1, prompt.queued[0]: 1, b: 0, d: 0, a: 0}
     assert await store.queue.move([c], "up") == 0  # first already
+    assert await store.queue.move([prompt.queued[0]], "down") == 1  # below: it takes 0
+    assert await order() == [c, b, prompt.queued[0], d, a]
+    assert await priorities() == {c: 1, prompt.queued[0]: 0, b: 0, d: 0, a: 0}
+    assert await store.queue.move([prompt.queued[0]], "up") == 1  # the same priority: trade
+    assert await order() == [c, prompt.queued[0], b, d, a]
+    assert await store.queue.move([c], "down") == 1
+    assert await order() == [prompt.queued[0], c, b, d, a]
+    assert await priorities() == {c: 0, prompt.queued[0]: 0, b: 0, d: 0, a: 0}
     assert await store.queue.move([a], "down") == 0  # last already
     with pytest.raises(ValueError, match="up, down, top, bottom"):
         await store.queue.move([a], "sideways")
     assert await store.queue.prioritise([b, d], by=5) == 2
-    assert await order() == [b, d, c, prompt.queued[0], a]
+    assert await order() == [b, d, prompt.queued[0], c, a]
     assert await store.queue.prioritise([a], priority=99) == 1
     assert (await store.queue.lineup())[0].priority == 9
+
+
+async def test_positions_in_the_lineup(store: TaskStore) -> None:
+    a, b, c = (await store.queue.enqueue(entries("a", "b", "c"))).queued
+    [p] = (await store.queue.enqueue(entries("p"), priority=1)).queued
+    sent = await finished(store)
+    assert await store.queue.positions([a, b, c, p, sent.id, 999]) == {p: 1, a: 2, b: 3, c: 4}
+    assert await store.queue.positions([]) == {}
+    await store.queue.hold([a], True)  # a held item keeps its place
+    await store.queue.move([c], "top")
+    assert await store.queue.positions([a, c]) == {c: 1, a: 3}
+    await store.queue.cancel([p])
+    assert await store.queue.positions([a, b, c, p]) == {c: 1, a: 2, b: 3}
+    assert await store.queue.positions([b, a]) == {a: 2, b: 3}  # one priority
+    more = (await store.queue.enqueue(entries("d", "e", "f"))).queued
+    await store.trash.forget(more[1])  # in the trash: not in the queue's order
+    assert await store.queue.positions([b, more[0], more[2]]) == {b: 3, more[0]: 4,
+                                                                   more[2]: 5}
 
 
 async def test_cancelled_queued_items_are_never_sent(store: TaskStore) -> None:

@@ -16,6 +16,7 @@ from tests.ui.helpers import app_for, table, until
 from tests.ui.test_first_paint import one_row
 from tests.ui.test_live_views import record
 from tui.config.paths import app_paths
+from tui.dashscope import GenerationRequest
 from tui.ui import cursor_rest
 
 QUIET = 2.5  # seconds watched: the old tick recounted the figures every second
@@ -76,3 +77,40 @@ def test_a_rest_that_comes_when_no_screen_is_left_does_nothing() -> None:
 
     rest = cursor_rest.CursorRest(App())
     rest._rest()  # no screen: nothing focused, nothing to rest
+
+
+async def test_the_composers_estimate_ticks_only_while_a_queue_waits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"starts in ~4 min" is kept current by a timer that runs only while anything is
+    queued: an idle dashboard runs no timer for it."""
+    from tui.engine.submitting import queue
+    from tui.ui.screens import main
+
+    monkeypatch.setattr(main, "STARTS_EVERY", 0.1)
+    await one_row(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+        assert app.main is not None
+        view = app.main.view
+        looks: list[str] = []
+        starts, due = view.starts, view.forecast_if_due
+
+        def counting() -> str:
+            looks.append("starts")
+            return starts()
+
+        async def ticking() -> bool:
+            looks.append("tick")
+            return await due()
+
+        monkeypatch.setattr(view, "starts", counting)
+        monkeypatch.setattr(view, "forecast_if_due", ticking)
+        await pilot.pause(1.0)  # ten ticks, were the timer running
+        assert len(looks) <= 1  # (the figures of the first looks around may move once)
+        async with await open_store(app_paths(
+                {"PIXVERSE_TUI_HOME": str(tmp_path)}).database) as other:  # another process
+            await queue.enqueue_requests(other, "http://127.0.0.1:9/api/v1",
+                                         [GenerationRequest("waits in the queue")])
+        await until(pilot, lambda: looks.count("tick") >= 3,
+                    what="the estimate to be kept current")

@@ -742,4 +742,5 @@ async def test_the_api_key_never_shows_after_errors(sim: Simulator, home: Path,
             assert rejected is not None  # nothing was created: it waits, the queue paused
             await highlight(pilot, refused, rejected.id, "QUEUED")
             await pane_shows(pilot, refused, "queued details", "API-key")
-            await shows(pilot, refused, "the pause", "the queue is paused", within="StatusBar")
+            await shows(pilot, refused, "the pause", "queue paused: key refused",
+                        within="StatusBar")

@@ -184,7 +184,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--over-budget", action="store_true",
                    help="send even if it crosses a [budget]")
     p.add_argument("--yes", action="store_true",
-                   help="send more than [batch] ask_above tasks without asking")
+                   help="queue more than [batch] ask_above tasks without asking (each is "
+                   "billed when it is sent)")
     p.add_argument("--size", default="1280*720", help=f"W*H, one of {', '.join(ALL_SIZES)}")
     p.add_argument("--duration", type=int, default=5, help="5, 8 or 10 seconds (1080P: 5 or 8)")
     p.add_argument("--audio", action="store_true", help="generate sound (costs more)")

@@ -193,10 +193,10 @@ async def _tell_queue(store: TaskStore, ws: Workspace, waiting: int) -> None:
     finish = ""
     with contextlib.suppress(StoreError):
         forecast = await eta.forecast(store)
-        if forecast.queue is not None:
+        if forecast.queue is not None and state.sentence() is None:  # it moves: when done
             finish = (f"; the queue is done {eta.when(forecast.queue.p50)} (p90 "
                       f"{eta.when(forecast.queue.p90)})")
-    err(f"{waiting:,} queued ({state.queued:,} in the queue): {who}{finish}")
+    err(f"{waiting:,} queued ({state.queued:,} in the queue) · {who}{finish}")
 
 
 # -- what to send --------------------------------------------------------------------------
@@ -319,11 +319,12 @@ def _confirm_count(args: argparse.Namespace, ws: Workspace, count: int) -> None:
     if count <= cap or args.yes:
         return
     if not sys.stdin.isatty() or args.from_file == "-" or args.prompt == "-":
-        raise Problem(f"this sends {count} tasks, more than [batch] ask_above ({cap}); pass "
-                      "--yes to send them (each one is billed)")
-    answer = input(f"Send {count} tasks (each one is billed)? [y/N] ").strip().lower()
+        raise Problem(f"this queues {count} tasks, more than [batch] ask_above ({cap}); "
+                      "pass --yes to queue them (each one is billed when it is sent)")
+    answer = input(f"Queue {count} tasks (each one is billed when it is sent)? [y/N] "
+                   ).strip().lower()
     if answer not in ("y", "yes"):
-        raise Problem("nothing was sent")
+        raise Problem("nothing was queued")
 
 
 # -- dry run --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tui.engine.media.download import DownloadError
 from tui.engine.media.saver import Saver
 from tui.engine.submitting import resolve
 from tui.engine.submitting.feeder import looked_at_soon
+from tui.engine.submitting.queue_state import QueueState
 from tui.engine.workspace import Workspace
 
 STUCK_LOOK = 1.0  # seconds between looks at whether the rows waited for can still move
@@ -46,8 +47,9 @@ async def _unless_stuck(store: TaskStore, waiting: Awaitable[list[Generation]],
             stuck = [row for row in await store.generations.get_many(ids) if row.queued and (
                 None in held or row.batch_id in held)]
             if stuck:
-                whole = next((p for p in pauses if p.batch_id is None), None)
-                why = (f"the queue is paused ({whole.reason or 'by a user'})" if whole
+                state = QueueState(len(stuck), tuple(pauses), None, store.shared)
+                whole = state.paused
+                why = (f"queue {state.why(whole)}" if whole
                        else f"batch {stuck[0].batch_id} is paused")
                 raise Problem(f"stopped waiting: {why}; {len(stuck)} of these still "
                               "queued. `pixverse-tui queue resume` sends them")

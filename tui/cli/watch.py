@@ -2,13 +2,15 @@
 
 It polls the account when no other process does (and hands over when it stops),
 and runs the same follower as the dashboard (``tui.engine.following.follower``):
-a line when a task ends, finished videos downloaded (``--download``, or
+a line when a task ends (or a create got no clear answer: stopped for ``resolve``),
+finished videos downloaded (``--download``, or
 ``[downloads] auto``) by whichever process polls, videos whose URLs are about to
 die rescued, and the terminal signalled — a bell, or a desktop notification
 through OSC 9 or 777 (wrapped for tmux), at most once a second.
 
 With ``--json`` each of those is one JSON object on a line of standard output
-(``ended``, ``saved``, ``save_failed``, ``expiring``, ``poller``: docs/cli.md) for a
+(``ended``, ``unconfirmed``, ``saved``, ``save_failed``, ``expiring``, ``poller``:
+docs/cli.md) for a
 script to read as it comes; everything else, the start-up line included, is on
 standard error, and so are the signals.
 """
@@ -24,21 +26,26 @@ from typing import Any, TextIO
 
 from storage import Generation, StoreError, TaskStore
 from storage.clock import now_iso
+from storage.history import HistoryFilter
 from storage.redact import scrub
 from tui import safe_text
 from tui.cli import render
 from tui.cli.output import err, say
 from tui.engine.following import rescue
-from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save
+from tui.engine.following.follower import Ended, Event, Expiring, Follower, Save, Unconfirmed
 from tui.engine.following.poller import Health, HealthFeed
 from tui.engine.following.signals import NotifySettings
 from tui.engine.media.saver import Saver
 from tui.engine.submitting.feeder import looked_at_soon
+from tui.engine.submitting.queue_state import RESUME_BATCH, RESUME_QUEUE, QueueState
 from tui.engine.workspace import Workspace
 
 PAUSES_EVERY = 2.0  # seconds between looks at what is paused
 
 MARKS = {"SUCCEEDED": "✔", "FAILED": "✘", "CANCELED": "⊘", "UNKNOWN": "?"}
+IN_DOUBT = ("no clear answer to its create: a task may exist; it is not sent again — "
+            "`pixverse-tui resolve` settles it")
+RESOLVE = "(`pixverse-tui resolve`)"
 
 
 def signal_settings(signal: str) -> NotifySettings:
@@ -69,7 +76,15 @@ def line(row: Generation) -> str:
     why = f"  {row.error_code or ''} {row.error_message or ''}".rstrip() \
         if row.status == "FAILED" else ""
     return (f"{mark} {row.display_status:<9} {(row.task_id or '')[:8]}  "
-            f"{' '.join(row.prompt.split())[:60]}{why}")
+            f"{' '.join(row.prompt.split())[:56]}{why}")  # 78 columns before ``why``
+
+
+def doubt_line(row: Generation) -> str:
+    """A create in doubt: the row (it has no task id), and the way out — on one line of
+    an 80-column terminal (what it means is said once, on standard error)."""
+    prompt = " ".join(row.prompt.split())
+    return (f"! UNCONFIRMED #{row.id}  {prompt[:30]}{'…' if len(prompt) > 30 else ''}  "
+            f"{RESOLVE}")
 
 
 class Printer:
@@ -79,6 +94,7 @@ class Printer:
     def __init__(self, saver: Saver | None, *, as_json: bool = False) -> None:
         self.saver = saver
         self.as_json = as_json
+        self.explained = False  # what UNCONFIRMED means, said once
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Ended) and event.row.terminal:
@@ -86,6 +102,14 @@ class Printer:
                 emit("ended", task=render.as_json(event.row))
             else:
                 say(line(event.row))
+        elif isinstance(event, Unconfirmed):
+            if self.as_json:
+                emit("unconfirmed", task=render.as_json(event.row), message=IN_DOUBT)
+            else:
+                say(doubt_line(event.row))
+                if not self.explained:
+                    self.explained = True
+                    err(f"UNCONFIRMED: {IN_DOUBT}")
         elif isinstance(event, Save) and self.saver is not None:
             self.saver.start(event.row)
         elif isinstance(event, Expiring):
@@ -125,13 +149,17 @@ async def _tell_pauses(store: TaskStore) -> None:
     told: dict[str | None, str | None] = {}
     while True:
         with contextlib.suppress(StoreError):
-            now = {p.batch_id: p.reason for p in await store.queue.pauses()}
-            for batch_id, reason in now.items():
-                if batch_id not in told or told[batch_id] != reason:
-                    what = f"batch {batch_id}" if batch_id else "the queue"
-                    err(f"{what} is paused" + (f": {reason}" if reason else ""))
+            pauses = await store.queue.pauses()
+            state = QueueState(0, tuple(pauses), None, store.shared)
+            now = {p.batch_id: p.reason for p in pauses}
+            for pause in pauses:
+                batch_id = pause.batch_id
+                if batch_id not in told or told[batch_id] != pause.reason:
+                    what = f"batch {batch_id}" if batch_id else "queue"
+                    how = RESUME_BATCH.replace("BATCH", batch_id) if batch_id else RESUME_QUEUE
+                    err(f"{what} {state.why(pause)}; {how} resumes it")
             for batch_id in set(told) - set(now):
-                err(f"{f'batch {batch_id}' if batch_id else 'the queue'} resumed")
+                err(f"{f'batch {batch_id}' if batch_id else 'queue'} resumed")
             told = now
         await asyncio.sleep(PAUSES_EVERY)
 
@@ -158,6 +186,10 @@ async def cmd_watch(args: argparse.Namespace, ws: Workspace) -> int:
         err(f"watching {in_flight} task{'s' if in_flight != 1 else ''} in "
             f"flight{f' and {queued:,} queued' if queued else ''}"
             f"{'; finished videos are downloaded' if download else ''} (ctrl+c stops)")
+        doubts = await store.history.count(HistoryFilter(statuses=("UNCONFIRMED",)))
+        if doubts:
+            err(f"{doubts} unconfirmed: a create got no clear answer and is not sent again "
+                "— `pixverse-tui resolve` settles them")
         jobs = [asyncio.create_task(_tell_health(poller.health_changes(), printer.health)),
                 asyncio.create_task(poller.run()), asyncio.create_task(feeder.run()),
                 asyncio.create_task(_tell_pauses(store))]

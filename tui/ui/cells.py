@@ -115,14 +115,26 @@ def progress(summary: BatchSummary, width: int = 6) -> str:
     return f"{'█' * filled}{'░' * (width - filled)} {ended}/{summary.total}"
 
 
-def status_label(row: Generation, now: datetime, batch: BatchSummary | None = None) -> str:
+def place_text(position: int) -> str:
+    """A place in the queue as the status cell says it: ``#3``; ``#12k`` past 9,999 (the
+    cell is 14 columns)."""
+    return f"#{position}" if position < 10_000 else f"#{position // 1000}k"
+
+
+def status_label(row: Generation, now: datetime, batch: BatchSummary | None = None,
+                 position: int | None = None) -> str:
     """The status cell's text: icon, status and, while live, the elapsed clock (or, folded,
-    the batch's progress).  The only cell that changes as time passes."""
+    the batch's progress; queued, its place in the queue: ``≡ QUEUED #3``, held
+    ``≡ #3 held``).  The only cell that changes as time passes."""
     if batch is not None:
         return ("✔" if batch.done and not batch.failed else "✘" if batch.done else "▶") \
             + " " + progress(batch)
     status = row.display_status
-    label = f"{ICONS.get(status, '·')} {status}"
+    icon = ICONS.get(status, '·')
+    if row.queued and position is not None:
+        place = place_text(position)
+        return f"{icon} {place} held" if row.queue_held else f"{icon} {status} {place}"
+    label = f"{icon} {status}"
     if row.queued and row.queue_held:
         label += " held"
     if status in TICKING:
@@ -131,17 +143,19 @@ def status_label(row: Generation, now: datetime, batch: BatchSummary | None = No
 
 
 def status_cell(row: Generation, now: datetime, status_style: Style,
-                batch: BatchSummary | None = None) -> SortText:
-    return SortText(status_label(row, now, batch), row.display_status, status_style)
+                batch: BatchSummary | None = None, position: int | None = None) -> SortText:
+    return SortText(status_label(row, now, batch, position), row.display_status, status_style)
 
 
 def row_cells(row: Generation, now: datetime, status_style: Style, *,
-              marked: bool = False, batch: BatchSummary | None = None) -> dict[str, SortText]:
-    """Every column's cell for one generation (or, folded, for its whole batch)."""
+              marked: bool = False, batch: BatchSummary | None = None,
+              position: int | None = None) -> dict[str, SortText]:
+    """Every column's cell for one generation (or, folded, for its whole batch; queued,
+    with its place in the queue)."""
     created = parse_iso(row.created_at)
     return {
         "mark": SortText("●" if marked else "", marked, Style(bold=True)),
-        "status": status_cell(row, now, status_style, batch),
+        "status": status_cell(row, now, status_style, batch, position),
         "prompt": SortText(("★ " if row.favourite else "")
                            + (f"×{batch.total} " if batch is not None else "")
                            + " ".join(row.prompt.split()), row.prompt.lower()),

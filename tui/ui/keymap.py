@@ -18,7 +18,7 @@ from tui.ui import actions, keys_policy
 
 # How a key is shown: Textual's names for a few signs, as the signs.
 KEY_SIGNS = {"question_mark": "?", "slash": "/", "right_square_bracket": "]",
-             "left_square_bracket": "[", "asterisk": "*"}
+             "left_square_bracket": "[", "asterisk": "*", "plus": "+", "minus": "-"}
 
 
 @dataclass(frozen=True)

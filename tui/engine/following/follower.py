@@ -12,6 +12,10 @@ polled it), and for each task that ended while it watched it:
   notification through OSC 9/777, wrapped for tmux; batches told whole; at most
   one signal a second).
 
+A create that got no clear answer (a lost answer, a sender killed mid-create) leaves
+its row UNCONFIRMED: never sent again, stopped until the user settles it.  That is told
+too (``Unconfirmed``) — whichever process sent it — so it is never a silent stop.
+
 Now and then it looks for finished videos whose URLs are about to die: it asks for
 them to be saved (when it would save them anyway), or tells that they expire
 (``Expiring``).
@@ -63,6 +67,14 @@ class Expiring:
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """A create got no clear answer while we watched: a task may exist.  The row is
+    never sent again; ``resolve`` (u in the dashboard) settles it."""
+
+    row: Generation
+
+
+@dataclass(frozen=True)
 class Told:
     """A signal's words, for a front end that shows toasts."""
 
@@ -70,12 +82,17 @@ class Told:
     message: str
 
 
-Event = Ended | Save | Expiring | Told
+Event = Ended | Save | Expiring | Told | Unconfirmed
 
 
 def ended(row: Generation) -> bool:
     """Ended for good: a terminal status, or a submission the service refused."""
     return (row.terminal or row.display_status == "REJECTED") and row.forgotten_at is None
+
+
+def in_doubt(row: Generation) -> bool:
+    """A create with no clear answer, not settled yet (and not in the trash)."""
+    return row.display_status == "UNCONFIRMED" and row.forgotten_at is None
 
 
 def _never() -> bool:
@@ -166,11 +183,14 @@ class Follower:
         """What the change feed says changed: tell the ends, then signal (at most once a
         second, so this is also called when nothing changed)."""
         if change:
-            ends = [row for row in await self._changed_rows(change)
-                    if await self._newly_ended(row)]
+            news = [row for row in await self._changed_rows(change) if await self._news(row)]
+            ends = [row for row in news if ended(row)]
             if ends:
                 self._ended(ends)
                 await self._batches_of(ends)
+            for row in news:
+                if in_doubt(row):
+                    self.tell(Unconfirmed(row))
         self.signals.flush()
 
     async def rescue(self) -> None:
@@ -190,18 +210,20 @@ class Follower:
             ids |= {r.id for r in await self.store.following.unfinished()}
         return await self.store.generations.get_many(ids)
 
-    async def _newly_ended(self, row: Generation) -> bool:
+    async def _news(self, row: Generation) -> bool:
+        """Whether the row just ended, or just became unconfirmed (news to tell)."""
         status = row.display_status
         before = self.seen.get(row.id)
         if before == status:
             return False
         self.seen[row.id] = status
-        if not ended(row):
+        if not (ended(row) or in_doubt(row)):
             return False
-        return before is not None or await self._ended_lately(row)
+        return before is not None or await self._came_lately(row)
 
-    async def _ended_lately(self, row: Generation) -> bool:
-        """A row first seen ended: did it end while we watched (fast tasks do)?"""
+    async def _came_lately(self, row: Generation) -> bool:
+        """A row first seen ended (or in doubt): did it come to that while we watched
+        (fast tasks do; a lost answer comes with the change that took the row)?"""
         end = parse_iso(row.end_time)
         start = parse_iso(self.since)
         if end is not None and start is not None and end < start - LATELY:

@@ -43,7 +43,7 @@ from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest, Re
 from tui.dashscope.errors import Scope
 from tui.dashscope.explain import RETRIED, SERVICE_CODES, explain, failure_class
 from tui.engine.following.poller import same_service
-from tui.engine.submitting.prices import BudgetState, Prices, estimate
+from tui.engine.submitting.prices import BudgetState, Estimate, Prices, estimate
 from tui.engine.submitting.queue_state import PROMPT
 from tui.engine.submitting.submit import CREATE_PACE, FIRST_POLL_AFTER, CreatedButNotRecorded
 
@@ -57,8 +57,16 @@ ENDPOINTS_EVERY = 30.0  # real seconds between reads of where queued items were 
 CALM = 10.0  # service seconds without creates after an unclear answer or a rate limit
 STORE_CALM = 2.0  # real seconds after a database error
 RETRY_WINDOW = timedelta(hours=24)  # failures older than this are not queued again
-RESUME = "P in the dashboard, or `pixverse-tui queue resume`"
-BUDGET = "a budget is reached: "  # how a pause for the budget begins
+BUDGET = "budget reached, "  # how a pause for the budget begins
+# A refusal about the account, in a few words and what to do (the queue's pause reason).
+ACCOUNT_REFUSALS: dict[str, tuple[str, str]] = {
+    "InvalidApiKey": ("key refused", "check the key and its region"),
+    "Throttling.AllocationQuota": ("quota used up", "raise it or wait for the reset"),
+    "Arrearage": ("account in arrears", "top up the account"),
+    "AccessDenied.Unpurchased": ("model not activated", "activate it in the console"),
+    "Model.AccessDenied": ("model not activated", "activate it in the console"),
+    "AccessDenied": ("access denied", "check the account's model access"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,15 +94,28 @@ class FeederFigures:
 
 
 def account_refusal(exc: DashScopeError) -> str:
-    """Why the whole queue was paused, in one sentence: what the service said, what it
-    means, and what to do."""
+    """Why the whole queue was paused, short enough for a status bar: the cause in a few
+    words, what the service said, what to do ("quota used up, 429
+    Throttling.AllocationQuota — raise it or wait for the reset")."""
     if isinstance(exc, RequestInvalid):  # refused here: nothing left this machine
-        return f"a create could not be sent ({exc.message}); fix it, then resume the queue " \
-               f"({RESUME})"
+        return f"create not sent, {exc.message} — fix it"
     what = " ".join(str(part) for part in (exc.status, exc.code) if part)
-    meaning, _ = explain(exc.code)
-    return (f"the service refused a create{f' ({what})' if what else ''}: {meaning} Fix it, "
-            f"then resume the queue ({RESUME})")
+    code = exc.code or ""
+    cause, action = ACCOUNT_REFUSALS.get(code) or ACCOUNT_REFUSALS.get(
+        code.split(".", 1)[0]) or ("create refused", explain(code)[1].rstrip(".").lower())
+    return f"{cause}{f', {what}' if what else ''} — {action}"
+
+
+def budget_refusal(state: BudgetState, cost: Estimate, sent: Estimate) -> str | None:
+    """Why the whole queue was paused for a budget, short enough for a status bar; None
+    when ``cost`` (what was ``sent`` in this pass, and the next) fits."""
+    period = state.crossed(cost)
+    if period is None:
+        return None
+    when = "today" if period.name == "daily" else "this month"
+    left = max(period.left - (sent.total or 0.0), 0.0)
+    return (f"{BUDGET}{left:,.2f} of {state.prices.money(period.limit)} left {when} — "
+            f"raise [budget] {period.name}, or resume to go over it")
 
 
 def looked_at_soon(poller: Submitted) -> Callable[[Generation], None]:
@@ -245,12 +266,11 @@ class Feeder:
                     break
                 request = request_of(row)
                 if state is not None and self.prices is not None:
-                    refusal = state.refusal(estimate([*spent, request], self.prices),
-                                            f"resume the queue ({RESUME}) to send the rest")
+                    refusal = budget_refusal(state, estimate([*spent, request], self.prices),
+                                             estimate(spent, self.prices))
                     if refusal is not None:
                         await self.store.queue.put_back(row.id, "not sent: a budget is reached")
-                        await self.store.queue.pause(
-                            reason=BUDGET + refusal[0].upper() + refusal[1:])
+                        await self.store.queue.pause(reason=refusal)
                         break
                 await self._pace()
                 outcome = await self._send(row, request)

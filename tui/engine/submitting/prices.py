@@ -117,17 +117,21 @@ class BudgetState:
         """One sentence when ``cost`` would cross a budget; None when it fits (or when
         nothing can be judged: no budget, or no prices).  ``override`` says how to go on
         regardless, in the caller's words."""
+        period = self.crossed(cost)
+        if period is None:
+            return None
+        money = self.prices.money
+        return (f"this would cross the {period.name} budget: {cost.sentence()}, and "
+                f"{money(max(period.left, 0))} of {money(period.limit)} is left "
+                f"({money(period.spent)} spent, {money(period.pending)} in flight). "
+                f"Send fewer, raise [budget] {period.name} in config.toml, or {override}")
+
+    def crossed(self, cost: Estimate) -> Period | None:
+        """The first budget ``cost`` would cross, if any (none can be judged without
+        prices)."""
         if cost.total is None:
             return None
-        for period in self.periods:
-            if cost.total > period.left + 1e-9:
-                money = self.prices.money
-                return (f"this would cross the {period.name} budget: {cost.sentence()}, and "
-                        f"{money(max(period.left, 0))} of {money(period.limit)} is left "
-                        f"({money(period.spent)} spent, {money(period.pending)} in flight). "
-                        "Send fewer, raise [budget] "
-                        f"{period.name} in config.toml, or {override}")
-        return None
+        return next((p for p in self.periods if cost.total > p.left + 1e-9), None)
 
     @property
     def low(self) -> bool:

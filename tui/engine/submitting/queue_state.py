@@ -1,6 +1,6 @@
-"""The local queue as a status line tells it: how much waits, what is paused, and who
-feeds it (whoever polls the account).  Light on purpose — ``list`` and the dashboard's
-first paint read it without loading the feeder, the poller or the client."""
+"""The local queue as a status line tells it: how much waits, what is paused and why, and
+who feeds it (whoever polls the account).  Light on purpose — ``list`` and the
+dashboard's first paint read it without loading the feeder, the poller or the client."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from tui.engine.following.account import holder_name
 
 PROMPT = 1  # the composer, `submit PROMPT`, a re-run: ahead of batch lines
 BATCH = 0  # the lines of a batch file
-NOBODY = ("nobody feeds the queue: it is sent by the dashboard or `pixverse-tui watch` "
-          "(whichever polls the account)")
+NOBODY = ("waiting: nobody is feeding the queue (start the dashboard or "
+          "`pixverse-tui watch`)")
+# How each front end resumes what is paused: the dashboard's keys, the command line.
+RESUME_QUEUE = "`pixverse-tui queue resume`"
+RESUME_BATCH = "`pixverse-tui queue resume BATCH`"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class QueueState:
     queued: int
     pauses: tuple[QueuePause, ...]
     feeder: str | None  # the process that polls the account (and so feeds), if any
+    shared: bool = False  # a team's store: a pause by hand may be someone else's
 
     @property
     def paused(self) -> QueuePause | None:
@@ -33,17 +37,37 @@ class QueueState:
     def paused_batches(self) -> frozenset[str]:
         return frozenset(p.batch_id for p in self.pauses if p.batch_id is not None)
 
-    def sentence(self) -> str | None:
+    def why(self, pause: QueuePause) -> str:
+        """Why something is paused, in a few words: "paused by you", or the program's
+        reason ("paused: key refused, 401 InvalidApiKey — …")."""
+        if pause.reason is None:
+            return "paused by a user" if self.shared else "paused by you"
+        return f"paused: {pause.reason}"
+
+    def sentence(self, resume: str = RESUME_QUEUE) -> str | None:
         """Why the queue does not move, in one sentence — or None when it does (or is
-        empty)."""
+        empty).  ``resume``: how the front end resumes it (a key, a command)."""
         if not self.queued:
             return None
         if self.paused is not None:
-            why = self.paused.reason or "by a user"
-            return f"the queue is paused ({why})"
+            return f"queue {self.why(self.paused)}; {resume} resumes it"
         if self.feeder is None:
             return NOBODY
         return None
+
+    def batches_note(self, resume: str = RESUME_BATCH) -> str | None:
+        """The batches paused while the rest of the queue moves ("batch paused by you;
+        p resumes it"), or None."""
+        if not self.queued or self.paused is not None:
+            return None
+        paused = [p for p in self.pauses if p.batch_id is not None]
+        if not paused:
+            return None
+        one = len(paused) == 1
+        what = "batch" if one else f"{len(paused)} batches"
+        if one:  # the command names it
+            resume = resume.replace("BATCH", paused[0].batch_id or "BATCH")
+        return f"{what} {self.why(paused[0])}; {resume} resumes {'it' if one else 'them'}"
 
 
 async def queue_state(store: TaskStore, account: str | None, *,
@@ -53,4 +77,4 @@ async def queue_state(store: TaskStore, account: str | None, *,
         queued = (await store.history.counts("")).queued
     holder = (await store.leases.current(account)).holder if account else None
     return QueueState(queued, tuple(await store.queue.pauses()),
-                      holder_name(holder) if holder else None)
+                      holder_name(holder) if holder else None, store.shared)

@@ -64,7 +64,8 @@ class QueueCommands:
             async def pause_now() -> None:
                 await pause()
                 self.outlet.notify(f"Paused {batches_said(len(batches))}: nothing more "
-                                   "of it is sent (p resumes).", timeout=4)
+                                   f"of it is sent ({self.key('table.pause')} resumes).",
+                                   timeout=4)
             return Run(pause_now, "queue")
 
         async def chosen(answer: str) -> None:
@@ -98,9 +99,11 @@ class QueueCommands:
         except DashScopeError as exc:
             self.outlet.notify(str(exc), title="Take back failed", severity="error")
             return
-        self.outlet.notify(f"Paused; took back {plural(len(back.queued), 'task')} of "
-                           f"{len(pending)}" + (f" ({back.problems[0]})" if back.problems
-                                                else "") + ".", timeout=8)
+        said = f"Paused; took back {back.canceled} of {plural(len(pending), 'task')}"
+        if back.started:
+            said += f"; {back.started} had started meanwhile and run on"
+        self.outlet.notify(said + (f" ({back.problems[0]})" if back.problems else "") + ".",
+                           timeout=8, severity="warning" if back.problems else "information")
 
     async def pause_queue(self) -> Plan:
         """``P``: pause (or resume) the whole queue."""
@@ -110,13 +113,13 @@ class QueueCommands:
         async def toggle() -> None:
             if whole is None:
                 await store.queue.pause()
-                self.outlet.notify("The queue is paused: nothing more is sent (P resumes).",
-                                   timeout=4)
+                self.outlet.notify("Queue paused: nothing more is sent "
+                                   f"({self.key('queue.pause')} resumes).", timeout=4)
             else:
                 await store.queue.resume()
                 if self.services.feeder is not None:
                     self.services.feeder.wake()
-                self.outlet.notify("The queue is resumed.", timeout=3)
+                self.outlet.notify("Queue resumed.", timeout=3)
         return Run(toggle, "queue")
 
     # -- order ------------------------------------------------------------------------------
@@ -150,13 +153,20 @@ class QueueCommands:
         return Run(toggle, "queue")
 
     async def move(self, rows: list[Generation], to: str) -> Plan:
+        """``K``/``J``/``T``: up, down, to the top — and a toast that says where it went
+        (its place: the table shows it too), or why nothing moved, and the priority it
+        took (docs/queue.md)."""
         queued = self._queued(rows, "moved")
         if not queued:
             return None
+        from tui.engine.submitting.queue import move  # (the feeder's module)
 
         async def moved() -> None:
-            count = await self.services.db.queue.move([r.id for r in queued], to)
-            if not count:
-                self.outlet.notify(f"Already at the {'top' if to in ('up', 'top') else 'end'}"
-                                   " of the queue.", timeout=3)
+            done = await move(self.services.db, [r.id for r in queued], to)
+            self.outlet.notify(done.sentence(release=self.key("table.hold"), named=False),
+                               timeout=4 if done.moved else 3)
         return Run(moved, "queue")
+
+    def key(self, action_id: str) -> str:
+        """The keys an action answers to now (``[keys]`` may rebind it)."""
+        return self.services.keymap.keys(action_id)

@@ -218,14 +218,12 @@ class SubmitFlow:
                            title="Not sent", severity="error", timeout=15)
 
     def _told(self, row: Generation) -> None:
-        """What became of a row that was not created: refused, in doubt, or back in the
-        queue because the service refused the account."""
+        """What became of a row that was not created: refused, or back in the queue
+        because the service refused the account.  (One in doubt is told by the follower,
+        as every create in doubt is, whichever process sent it: once.)"""
         if row.display_status == "UNCONFIRMED":
-            self.outlet.notify(
-                "No clear answer to the create request: a task may exist. It was not "
-                "re-sent; select it and press u to resolve.", title="Submission unconfirmed",
-                severity="warning", timeout=15)
-        elif row.display_status == "REJECTED":
+            return
+        if row.display_status == "REJECTED":
             self.outlet.notify(f"{row.error_code or ''}: {row.error_message or ''}".strip(": "),
                                title="Refused", severity="error", timeout=10)
         else:

@@ -24,11 +24,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, TextArea
 
-from storage import StoreError, StoreUnavailable
-from tui.engine.following.follower import Event, Follower, Save, Told
+from storage import Generation, StoreError, StoreUnavailable
+from tui.engine.following.follower import Event, Follower, Save, Told, Unconfirmed
 from tui.engine.following.signals import NotifySettings, Signals
+from tui.safe_text import printable
 from tui.ui import messages
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
@@ -40,6 +42,7 @@ from tui.ui.dialogs.questions import DialogQuestions
 from tui.ui.screens.plans import carry_out
 from tui.ui.services import Services
 from tui.ui.tolerant import tolerant
+from tui.ui.view.figures import StatusFigures
 from tui.ui.view.history import HistoryView, task_details
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.filter_line import FilterLine
@@ -52,8 +55,19 @@ ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign
 NARROW = 160  # columns below which the detail pane moves under the table
 POLLER_STORE_DOWN = "database unreachable"  # the poller's health (Health.STORE_DOWN)
 TOAST_SECONDS = 4.0  # how long a "finished" toast stays; the next one waits for it to go
-STARTS_EVERY = 2.0  # seconds between updates of where a new prompt would start
+STARTS_EVERY = 2.0  # seconds between looks at whether the estimate is due again (while
+# anything is queued: an idle dashboard runs no timer)
 WHO_POLLS_EVERY = 2.5  # seconds between a viewer's looks at who holds the poller lease
+DOUBT_SECONDS = 15.0  # how long a "submission unconfirmed" toast stays
+
+
+def doubt_sentence(row: Generation, resolve_key: str) -> str:
+    """A create with no clear answer, told once: a task may exist; it is stopped (never
+    sent again) until the user settles it."""
+    prompt = " ".join(row.prompt.split())
+    return (f"#{row.id} “{printable(prompt[:40])}{'…' if len(prompt) > 40 else ''}”: no clear "
+            "answer to its create request, so a task may exist (and be billed). It is not "
+            f"sent again; select it and press {resolve_key} to resolve it.")
 
 
 class MainScreen(Screen[None]):
@@ -77,6 +91,7 @@ class MainScreen(Screen[None]):
             gap=TOAST_SECONDS)
         self.follower: Follower | None = None  # once the store is open
         self._started = False
+        self._starts: Timer | None = None  # "starts in ~4 min", while anything is queued
 
     @property
     def panel(self) -> HistoryPanel:
@@ -147,9 +162,10 @@ class MainScreen(Screen[None]):
         self.post_message(messages.HistoryShown())
         self.run_worker(self.follower.run(), group="follower", exclusive=True,
                         exit_on_error=False)
-        self._show_starts()
         self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
-        self.set_interval(STARTS_EVERY, self._show_starts, name="starts")
+        self._starts = self.set_interval(STARTS_EVERY, self._estimate, name="starts",
+                                         pause=True)
+        self.watch(self.query_one(StatusBar), "figures", self._figures_shown)
         if self.services.polls_nothing:  # a lease that lapses writes nothing: look for it
             self.set_interval(WHO_POLLS_EVERY, self._who_polls, name="who polls")
         self.call_later(self._look_around)
@@ -193,6 +209,19 @@ class MainScreen(Screen[None]):
             self.downloads.start(event.row.id, quiet=True)
         elif isinstance(event, Told) and self.app.screen is self:
             self.notify(event.message, title=event.title, timeout=TOAST_SECONDS)
+        elif isinstance(event, Unconfirmed):
+            if self.app.screen is self:
+                self.notify(doubt_sentence(event.row, self.services.keymap.keys(
+                    "table.resolve")), title="Submission unconfirmed", severity="warning",
+                    timeout=DOUBT_SECONDS)
+            self.run_worker(self._count_unconfirmed(), group="unconfirmed", exclusive=True,
+                            exit_on_error=False)
+
+    @tolerant
+    async def _count_unconfirmed(self) -> None:
+        """The status bar says how many creates are in doubt (until they are resolved)."""
+        await self.view.count_unconfirmed()
+        self.panel.show_figures()
 
     def on_store_failed(self, message: messages.StoreFailed) -> None:
         """The database did not answer: the status bar says so (and when it tries again),
@@ -204,6 +233,24 @@ class MainScreen(Screen[None]):
     def _show_starts(self) -> None:
         """The composer says where a prompt typed now would start ("starts in ~4 min")."""
         self.query_one(Composer).show_starts(self.view.starts())
+
+    @tolerant
+    async def _estimate(self) -> None:
+        """While a queue waits: the estimate again when a change was held back (the status
+        bar's "done 14:05" and the composer's "starts in ~4 min" follow it)."""
+        if await self.view.forecast_if_due():
+            self.panel.show_figures()
+            self._show_starts()  # (the figures may read as before: their watcher is quiet)
+
+    def _figures_shown(self, figures: StatusFigures) -> None:
+        """The figures moved: the composer's estimate follows them, and its timer runs
+        only while anything is queued (idle means idle)."""
+        self._show_starts()
+        if self._starts is not None:
+            if figures.counts.queued:
+                self._starts.resume()
+            else:
+                self._starts.pause()
 
     def on_poller_health_changed(self, message: messages.PollerHealthChanged) -> None:
         self.view.health = (message.health, message.detail)

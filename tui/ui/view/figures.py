@@ -26,5 +26,8 @@ class StatusFigures:
     read_only: bool = False  # --read-only: a viewer's dashboard, said first
     region: str = ""
     endpoint: str = ""
-    queue_problem: str = ""  # why the queue does not move: paused, nobody feeds it
+    queue_problem: str = ""  # why the queue does not move: paused (why), nobody feeds it
+    queue_note: str = ""  # "batch paused by you; p resumes it": while the rest moves
     queue_done: str = ""  # "done ~14:05 (p90 15:10)": when the queue should be done
+    unconfirmed: int = 0  # creates with no clear answer, stopped until resolved
+    resolve_key: str = "u"  # the key that resolves one

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from storage import Generation, StatusEvent, TaskStore
@@ -41,12 +41,14 @@ FORECAST_EVERY = 5.0  # seconds between estimates of when the queue is done
 TIMES_EVERY = 60.0  # seconds between reads of the account's generation times
 STARTS_SOON = 30.0  # seconds: a prompt that would start sooner is not said to wait
 NOBODY_POLLS = "nobody polls"  # the status bar's word when no process holds the lease
+UNCONFIRMED = HistoryFilter(statuses=("UNCONFIRMED",))
 
 
 @dataclass(frozen=True)
 class Page:
     rows: list[Generation]
     batches: dict[int, BatchSummary]  # rows standing for a folded batch
+    positions: dict[int, int] = field(default_factory=dict)  # queued rows' places (1: next)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,10 @@ class HistoryView:
         self.marks: set[int] = set()  # they span every page
         self.folded: set[str] = set()  # batches shown as one row
         self.batches: dict[int, BatchSummary] = {}
+        self.positions: dict[int, int] = {}  # the page's queued rows: their places (1: next)
         self.counts = Counts()
+        self.unconfirmed = 0  # creates in doubt, waiting for resolve
+        self._unconfirmed_counted = False
         self.health = ("ok", "")
         self.expiring = 0
         self.foreign = 0
@@ -117,6 +122,7 @@ class HistoryView:
         self._times: eta.Times | None = None
         self._times_at = -TIMES_EVERY
         self._forecast_at = -FORECAST_EVERY
+        self._forecast_stale = False  # a change came while estimates were held back
         self.last_update: datetime | None = None
         self.recount_due = False  # a change came while recounts were held back
         self.lock = asyncio.Lock()  # one page read (and its display) at a time
@@ -199,7 +205,9 @@ class HistoryView:
         self._last_reload = self.clock()
         self.batches = {row.id: summary for row in rows if row.batch_id in self.folded
                         if (summary := await store.intents.batch(row.batch_id)) is not None}
-        return Page(rows, self.batches)
+        queued = [row.id for row in rows if row.queued and row.id not in self.batches]
+        self.positions = await store.queue.positions(queued) if queued else {}
+        return Page(rows, self.batches, self.positions)
 
     async def reread(self, highlighted: int | None, on_page: set[int]) -> Page:
         """The page again, for a refresh: if rows arrived above and pushed the highlighted
@@ -281,8 +289,17 @@ class HistoryView:
         midnight = self.services.now().astimezone().replace(hour=0, minute=0, second=0,
                                                               microsecond=0)
         self.counts = await self.services.db.history.counts(iso(midnight))
+        if self.unconfirmed or not self._unconfirmed_counted:  # while any: resolved yet?
+            await self.count_unconfirmed()
         await self.look_at_queue()
         return True
+
+    async def count_unconfirmed(self) -> int:
+        """Creates that got no clear answer and wait for ``resolve`` (counted at the
+        start, when the follower tells of one, and while there are any)."""
+        self.unconfirmed = await self.services.db.history.count(UNCONFIRMED)
+        self._unconfirmed_counted = True
+        return self.unconfirmed
 
     async def look_at_queue(self, *, force: bool = False) -> None:
         """Who feeds the queue and what holds it (with every recount); when it should be
@@ -297,19 +314,29 @@ class HistoryView:
         busy = self.counts.queued or self.counts.in_flight
         if not busy:
             self.forecast = None
+            self._forecast_stale = False
             return
         if not force and now - self._forecast_at < FORECAST_EVERY:
-            # Held back: estimated again once the wait is over (the refresh loop recounts
-            # while this is due), or the last change's estimate would wait for the next.
-            self.recount_due = True
+            self._forecast_stale = True  # ``forecast_if_due`` makes it, a little later
             return
         self._forecast_at = now
+        self._forecast_stale = False
         if self._times is None or now - self._times_at >= TIMES_EVERY:
             self._times = await eta.account_times(store, scale=self.services.ws.time_scale)
             self._times_at = now
         self.forecast = await eta.forecast(store, times=self._times,
                                            probe_priority=queue_state.PROMPT,
                                            now=self.services.now())
+
+    async def forecast_if_due(self) -> bool:
+        """The estimate again, if something changed since the last one (held back: at
+        most one every ``FORECAST_EVERY``) and that long has passed; whether it was made.
+        Without it, the last burst of a change (a batch's first creates) would leave the
+        estimate as it was before the burst ended."""
+        if not self._forecast_stale or self.clock() - self._forecast_at < FORECAST_EVERY:
+            return False
+        await self.look_at_queue(force=True)
+        return True
 
     def starts(self) -> str:
         """Where a prompt typed now would start ("starts in ~4 min"); nothing when it
@@ -324,18 +351,26 @@ class HistoryView:
         return f"starts in {eta.in_words(forecast.probe.p50)}"
 
     def queue_line(self, row: Generation) -> str | None:
-        """The detail pane's word on a queued row: its priority, whether it is held or
-        paused, and when it should start."""
+        """The detail pane's word on a queued row: its place and priority, whether it is
+        held or paused (and why), and when it should start."""
         if not row.queued:
             return None
         parts = [f"priority {row.queue_priority or 0}"]
+        place = self.positions.get(row.id)
+        if place is not None:
+            parts.insert(0, f"#{place:,} in the queue")
         state = self.queue
         if row.queue_held:
             parts.append("held (h releases)")
         elif state is not None and state.paused is not None:
-            parts.append("the queue is paused")
+            parts.append(f"queue {state.why(state.paused)} ({self.key('queue.pause')} "
+                         "resumes)")
         elif state is not None and row.batch_id in state.paused_batches:
-            parts.append("its batch is paused (p resumes)")
+            pause = next(p for p in state.pauses if p.batch_id == row.batch_id)
+            parts.append(f"its batch is {state.why(pause)} ({self.key('table.pause')} "
+                         "resumes)")
+        elif state is not None and state.sentence() is not None:
+            parts.append(state.sentence() or "")  # nobody feeds the queue
         elif self.forecast is not None and row.id in self.forecast.starts:
             start = self.forecast.starts[row.id]
             parts.append(f"starts in {eta.in_words(start.p50)} (p90 "
@@ -351,6 +386,10 @@ class HistoryView:
         store, account = self.services.db, self.services.ws.account
         self.expiring = len(await rescue.expiring(store))
         self.foreign = len(await store.foreign.recent(account)) if account else 0
+
+    def key(self, action_id: str) -> str:
+        """The keys an action answers to now (``[keys]`` may rebind it)."""
+        return self.services.keymap.keys(action_id)
 
     def window(self, shown: int) -> str:
         """Which rows the page shows: "6 shown", "12 of 1,204 match", "51–100 of 1,204";
@@ -391,8 +430,12 @@ class HistoryView:
             updated=self.last_update, demo=ws.demo,
             read_only=self.services.read_only,
             region=region_of(ws.base_url), endpoint=ws.base_url,
-            queue_problem=(self.queue.sentence() or "") if self.queue else "",
-            queue_done=self._queue_done())
+            queue_problem=(self.queue.sentence(self.key("queue.pause")) or "")
+            if self.queue else "",
+            queue_note=(self.queue.batches_note(self.key("table.pause")) or "")
+            if self.queue else "",
+            queue_done=self._queue_done(),
+            unconfirmed=self.unconfirmed, resolve_key=self.key("table.resolve"))
 
     def _queue_done(self) -> str:
         done = self.forecast.queue if self.forecast is not None else None

@@ -61,6 +61,7 @@ class HistoryPanel(Container):
         self._refresh: Timer | None = None  # the one read of the page that is scheduled
         self._refreshed = -REFRESH_EVERY  # when the page was last read for a change
         self._ticker: Timer | None = None
+        self._queue_line: str | None = None  # what the detail pane says of the row's place
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -143,10 +144,15 @@ class HistoryPanel(Container):
     def show_figures(self) -> None:
         self.status.figures = self.view.figures(self.table.row_count)
         self.signals.show_counts(self.view.counts)  # the terminal's title (when it changes)
+        row = self.highlighted()
+        if row is not None and row.queued and self.view.queue_line(row) != self._queue_line:
+            self.show_detail()  # its place, a pause, its start moved: the row did not
 
     def show_detail(self) -> None:
         if self.services.open:
-            self.query_one(DetailPane).show_row(self.highlighted())
+            row = self.highlighted()
+            self._queue_line = self.view.queue_line(row) if row is not None else None
+            self.query_one(DetailPane).show_row(row)
 
     @tolerant
     async def load_page(self, page: int | None = None, *, recount: bool = False) -> None:
@@ -157,14 +163,14 @@ class HistoryPanel(Container):
             if page is not None:
                 self.view.go_to(page)
             shown = await self.view.read_page()
-            self.table.replace(shown.rows, shown.batches)
+            self.table.replace(shown.rows, shown.batches, shown.positions)
             self.view.new_above = 0
             if recount:
                 await self.view.recount(force=True)
         self.answered()
         self._tick_when_live()
-        self.show_figures()
         self.show_detail()
+        self.show_figures()
 
     # -- the one route changes take to the screen ------------------------------------------
 
@@ -207,7 +213,7 @@ class HistoryPanel(Container):
             chosen = table.highlighted_id
             before = table.rows_by_id.get(chosen or -1)
             shown = await view.reread(chosen, set(table.rows_by_id))
-            diff = table.show_page(shown.rows, shown.batches)
+            diff = table.show_page(shown.rows, shown.batches, shown.positions)
             view.arrived(diff.added_before(table.top_row()), at_top=table.top_row() == 0)
             await view.recount(force=bool(diff.added or diff.removed))
             view.last_update = self.services.now()

@@ -65,12 +65,19 @@ def render_figures(f: StatusFigures, width: int | None = None) -> Text:
     first = part()
     first.append(f"▶{c.running} ◷{c.pending + c.submitting}", bold)
     first.append(" in flight")
+    warn = Style(color="yellow", bold=True)
+    if f.unconfirmed:  # creates in doubt: stopped until resolved, never a silent stop
+        first.append(f" · ⚠ {f.unconfirmed:,} unconfirmed: {printable(f.resolve_key)} "
+                     "resolves", warn)
     if c.queued:
         first.append(f" · ≡{c.queued:,} queued", bold)
         if f.queue_problem:  # never a silent stop: first, in colour
-            first.append(f" ({printable(f.queue_problem)})", Style(color="yellow", bold=True))
-        elif f.queue_done:
-            first.append(f" {printable(f.queue_done)}")
+            first.append(f" · {printable(f.queue_problem)}", warn)
+        else:
+            if f.queue_done:
+                first.append(f" {printable(f.queue_done)}")
+            if f.queue_note:
+                first.append(f" · {printable(f.queue_note)}", Style(color="yellow"))
     # Nothing on polling: the poller's word on the database is said above, and who polls
     # is not known while the database does not answer (nor before it was first read).
     silent = not f.health or (bool(f.database) and f.health in (*STORE_HEALTH, *LEASE_HEALTH))

@@ -70,6 +70,7 @@ class TaskTable(DataTable[SortText]):
         self._order: list[int] = []
         self.marked: set[int] = set()
         self.batches: dict[int, BatchSummary] = {}  # a row standing for a folded batch
+        self.positions: dict[int, int] = {}  # a queued row's place in the queue (1: next)
         self.sort_column = "submitted"
         self.sort_reverse = True
         self.hidden: tuple[str, ...] = ()
@@ -162,7 +163,8 @@ class TaskTable(DataTable[SortText]):
 
     def _cells(self, row: Generation) -> dict[str, SortText]:
         cells = row_cells(row, self.now(), self.style_for(row.display_status),
-                          marked=row.id in self.marked, batch=self.batches.get(row.id))
+                          marked=row.id in self.marked, batch=self.batches.get(row.id),
+                          position=self.positions.get(row.id))
         for cell in cells.values():
             cell.row_id = row.id
         return cells
@@ -196,15 +198,21 @@ class TaskTable(DataTable[SortText]):
         return bool(changed)
 
     def show_page(self, rows: list[Generation],
-                  batches: dict[int, BatchSummary] | None = None) -> PageDiff:
+                  batches: dict[int, BatchSummary] | None = None,
+                  positions: dict[int, int] | None = None) -> PageDiff:
         """Make the table show this page (in this order), touching only what changed.
         The cursor stays on its row and on its line of the screen."""
         diff = diff_page(self.rows_in_order, rows)
         before, self.batches = self.batches, dict(batches or {})
+        places, self.positions = self.positions, dict(positions or {})
         updated = False
         for row_id, summary in self.batches.items():  # a folded batch moved on
             if row_id in self.rows_by_id and before.get(row_id) != summary:
                 self._shown[row_id] = {}
+                updated = self._update(self.rows_by_id[row_id]) or updated
+        for row_id in set(places) | set(self.positions):  # moved in the queue (the row
+            if (row_id in self.rows_by_id  # itself may be unchanged: another one moved)
+                    and places.get(row_id) != self.positions.get(row_id)):
                 updated = self._update(self.rows_by_id[row_id]) or updated
         if diff.empty:
             for row in rows:  # same ids, same order: maybe fresher poll bookkeeping
@@ -243,10 +251,12 @@ class TaskTable(DataTable[SortText]):
         return diff
 
     def replace(self, rows: list[Generation],
-                batches: dict[int, BatchSummary] | None = None) -> None:
+                batches: dict[int, BatchSummary] | None = None,
+                positions: dict[int, int] | None = None) -> None:
         """Another page altogether (a filter, a sort, paging): rows arrive in order.
         Only for a user's action — a poll never rebuilds the table."""
         self.batches = dict(batches or {})
+        self.positions = dict(positions or {})
         chosen = self.highlighted_id
         self.clear(columns=False)
         self._shown.clear()
@@ -281,7 +291,7 @@ class TaskTable(DataTable[SortText]):
             if row.display_status not in TICKING:
                 continue
             cell = status_cell(row, now, self.style_for(row.display_status),
-                               self.batches.get(row.id))
+                               self.batches.get(row.id), self.positions.get(row.id))
             shown = self._shown.setdefault(row.id, {})
             if shown.get("status") != cell.plain + str(cell.style):
                 cell.row_id = row.id
