@@ -122,9 +122,10 @@ def test_a_batch_whose_feeder_is_killed_again_and_again_sends_each_line_exactly_
     # looks for it in the service's list — found, or nothing was created (then the line
     # is queued again by the next run).
     settled = run(home, sim, "resolve")
-    assert settled.returncode == 0, settled.stderr
     abandoned = [line.split(":")[0].lstrip("#") for line in settled.stdout.splitlines()
                  if "nothing was created" in line]
+    # (exit 1 says some need the user: a kill before the create reached the service)
+    assert settled.returncode == (1 if abandoned else 0), settled.stdout + settled.stderr
     for ref in abandoned:
         assert run(home, sim, "resolve", ref, "--abandon").returncode == 0
     if abandoned:
