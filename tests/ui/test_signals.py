@@ -110,3 +110,14 @@ def test_a_dashboard_shows_one_toast_at_a_time() -> None:
         signals.flush()
         clock.now += 1.0
     assert len(toasts) == 2 and toasts[1][0] == "4 finished"
+
+
+def test_cancelled_tasks_are_told_as_cancelled_not_failed() -> None:
+    """A batch paused with its PENDING tasks taken back: they were cancelled at the
+    service (and queued again), not failed."""
+    pending = Pending(ended=[ended_row(1, "SUCCEEDED"), ended_row(2, "CANCELED"),
+                             ended_row(3, "CANCELED"), ended_row(4, "FAILED")])
+    told = sentence(pending)
+    assert told is not None and told[0] == "1 finished, 1 failed, 2 cancelled"
+    only = sentence(Pending(ended=[ended_row(5, "CANCELED")]))
+    assert only is not None and only[0] == "0 finished, 1 cancelled"

@@ -55,9 +55,11 @@ def sentence(pending: Pending) -> tuple[str, str] | None:
         lines.append(f"… and {len(single) - 3} more")
     if not lines:
         return None
-    failed = sum(1 for r in pending.ended if r.status != "SUCCEEDED")
-    done = len(pending.ended) - failed
-    title = f"{done} finished" + (f", {failed} failed" if failed else "")
+    done = sum(1 for r in pending.ended if r.status == "SUCCEEDED")
+    canceled = sum(1 for r in pending.ended if r.status == "CANCELED")  # (taken back too)
+    failed = len(pending.ended) - done - canceled
+    title = (f"{done} finished" + (f", {failed} failed" if failed else "")
+             + (f", {canceled} cancelled" if canceled else ""))
     return title, "\n".join(lines)
 
 
