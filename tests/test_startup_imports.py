@@ -133,7 +133,7 @@ def test_list_says_why_the_queue_waits_as_before(tmp_path: Path) -> None:
     listed = json.loads(done.stdout.split("exit")[0])
     assert [(row["prompt"], row["status"]) for row in listed] == [
         ("waiting", "QUEUED"), ("a lighthouse", "FAILED")]
-    assert "Nobody feeds the queue" in done.stderr, done.stderr
+    assert "Waiting: nobody is feeding the queue" in done.stderr, done.stderr
     assert "aiosqlite" in modules  # read by the store
 
 

@@ -60,7 +60,7 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     if about_to_expire:
         err(f"warning: {about_to_expire}")
     if waiting:
-        err(f"{waiting[0].upper()}{waiting[1:]} (`pixverse-tui queue list` shows it)")
+        err(f"{waiting[0].upper()}{waiting[1:]}; `pixverse-tui queue list` shows the queue.")
     return 0
 
 
