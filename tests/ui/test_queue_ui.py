@@ -103,6 +103,10 @@ async def test_a_prompt_typed_now_goes_ahead_of_a_queued_batch(busy_sim: Simulat
                 made = sorted(t.prompt for a in busy_sim.world.accounts.values()
                               for t in a.tasks.values())
             assert creates(busy_sim) == 10, made  # the room is full: it waits, first in line
+            # one toast says so — not "Submitted", which would say it went to the service
+            await until(pilot, lambda: "Queued 1 task, first in line" in toasts(app),
+                        what="the toast that it waits")
+            assert "Submitted" not in toasts(app)
     finally:
         await store.close()
 

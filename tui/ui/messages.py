@@ -60,11 +60,13 @@ class Followed(Message):
 class SubmissionFinished(Message):
     """Every request of one submission was accepted."""
 
-    def __init__(self, count: int, from_composer: bool, prompt: str) -> None:
+    def __init__(self, count: int, from_composer: bool, prompt: str,
+                 waiting: int = 0) -> None:
         super().__init__()
         self.count = count
         self.from_composer = from_composer
         self.prompt = prompt  # what was sent: the composer clears only that
+        self.waiting = waiting  # of ``count``, those still in the local queue (no room yet)
 
 
 class PreviewReady(Message):

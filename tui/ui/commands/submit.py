@@ -55,6 +55,7 @@ class Sent:
     count: int
     from_composer: bool
     prompt: str  # what was sent: the composer clears only that
+    waiting: int = 0  # of ``count``, those that wait in the queue (no room yet, or paused)
 
 
 class Questions(Protocol):
@@ -184,13 +185,9 @@ class SubmitFlow:
                         row.queued and (row.submission_note or "").startswith("not sent:")):
                     self._told(row)
                     return None
-            waiting = sum(1 for row in rows if row.queued)
-            if waiting:  # no room yet, or the queue is paused: it waits, first in line
-                self.outlet.notify(f"{plural(waiting, 'task')} of it wait"
-                                   f"{'s' if waiting == 1 else ''} in the queue, first in "
-                                   "line: sent when a slot frees (the status bar says when, "
-                                   "or why not).", timeout=5)
-            return Sent(len(rows), from_composer, draft.text or draft.requests[0].prompt)
+            waiting = sum(1 for row in rows if row.queued)  # no room yet: first in line
+            return Sent(len(rows), from_composer, draft.text or draft.requests[0].prompt,
+                        waiting)
         except CreatedButNotRecorded as exc:
             self.outlet.notify(str(exc), title="Not recorded", severity="error", timeout=60)
             return None
@@ -204,7 +201,7 @@ class SubmitFlow:
                                title="Waiting for the database", severity="warning",
                                timeout=15)
             return Sent(len(queued.queued), from_composer,
-                        draft.text or draft.requests[0].prompt)
+                        draft.text or draft.requests[0].prompt, len(queued.queued))
         finally:
             self.busy = False
 

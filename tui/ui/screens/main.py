@@ -70,6 +70,19 @@ def doubt_sentence(row: Generation, resolve_key: str) -> str:
             f"sent again; select it and press {resolve_key} to resolve it.")
 
 
+def submitted_sentence(count: int, waiting: int) -> str:
+    """One toast for a submission: what was sent, and what waits in the queue (first in
+    line) — "Submitted" only for what went to the service."""
+    later = ("first in line: sent when a slot frees (the status bar says when, or why "
+             "not).")
+    if not waiting:
+        return f"Submitted {plural(count, 'task')}."
+    if waiting == count:
+        return f"Queued {plural(count, 'task')}, {later}"
+    return (f"Submitted {plural(count - waiting, 'task')}; {waiting} more wait in the queue, "
+            + later)
+
+
 class MainScreen(Screen[None]):
     """Status bar, composer, filter line, and the task table beside its detail pane."""
 
@@ -392,13 +405,14 @@ class MainScreen(Screen[None]):
             self.call_later(self.refresh_budget)
         if sent is not None:
             self.post_message(messages.SubmissionFinished(sent.count, sent.from_composer,
-                                                          sent.prompt))
+                                                          sent.prompt, sent.waiting))
 
     def on_submission_finished(self, message: messages.SubmissionFinished) -> None:
         if message.from_composer:  # only what was sent is cleared: text typed meanwhile stays
             self.query_one(Composer).clear_prompt(if_still=message.prompt)
             self.post_message(messages.ComposerUsed())
-        self.notify(f"Submitted {plural(message.count, 'task')}.", timeout=3)
+        self.notify(submitted_sentence(message.count, message.waiting),
+                    timeout=5 if message.waiting else 3)
 
     def on_composer_settings_changed(self, message: Composer.SettingsChanged) -> None:
         self.services.remembered["composer"] = message.settings
