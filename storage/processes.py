@@ -53,3 +53,25 @@ def process_alive(tag: str | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def holder_gone(tag: str | None) -> bool:
+    """Whether the lease holder ``tag`` names is a process of this machine that no longer
+    runs (killed with -9: it could not give its lease back).  Tags: ``host:pid``,
+    ``host:pid:what`` and ``user@host:pid:instance``.  Another machine's, or one that
+    cannot be told: False — its lease runs out by itself."""
+    if not tag:
+        return False
+    import socket
+
+    host, _, rest = tag.partition(":")
+    pid = rest.partition(":")[0]
+    if host.rpartition("@")[2] != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):  # another user's (it runs), or no such number
+        return False
+    return False

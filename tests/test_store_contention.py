@@ -135,3 +135,40 @@ def test_an_interrupted_wait_gives_its_leases_back(slow_sim: Simulator, tmp_path
         if waiting.poll() is None:
             waiting.kill()
     assert held == 0
+
+
+async def test_a_lease_held_by_a_killed_process_of_this_machine_is_taken_at_once(
+        sim: Simulator, tmp_path: Path) -> None:
+    """kill -9 gives nothing back: a `submit` killed while it held the account's lease
+    (sending its prompt) kept every other process from polling — `wait` sat silent for
+    30 s.  A holder of this machine that no longer runs is passed over at once; a living
+    one never is."""
+    import os
+    import socket
+
+    from tests.conftest import KEY, client_for
+    from tui.dashscope import ApiKey
+    from tui.engine.following.account import account_id
+    from tui.engine.following.poller import PollScheduler, PollSettings
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its number names no process now
+    account = account_id(sim.base_url, ApiKey(KEY))
+    async with await open_store(tmp_path / "tasks.db") as store, client_for(sim) as client:
+        here = socket.gethostname()
+        living = f"{here}:{os.getpid()}:submit"  # this test's own process: it lives
+        assert (await store.leases.hold(account, living, 30.0)).held_by(living)
+        waiting = PollScheduler(store, client, PollSettings(), account=account)
+        assert not await waiting._may_poll()  # a living holder keeps its lease
+        await store.leases.release(account, living)
+
+        killed = f"{here}:{gone.pid}:submit"
+        assert (await store.leases.hold(account, killed, 30.0)).held_by(killed)
+        taking = PollScheduler(store, client, PollSettings(), account=account)
+        assert await taking._may_poll()  # not 30 s later: now
+        assert (await store.leases.current(account)).holder == taking.owner
+        elsewhere = f"bob@another-machine:{gone.pid}:1"  # cannot be told: it runs out
+        await taking.release()
+        assert (await store.leases.hold(account, elsewhere, 30.0)).held_by(elsewhere)
+        third = PollScheduler(store, client, PollSettings(), account=account)
+        assert not await third._may_poll()

@@ -16,7 +16,9 @@ import os
 from collections.abc import Awaitable, Callable
 
 from storage import StoreError
-from storage.interface import Budget
+from storage.interface import Budget, TaskStore
+from storage.processes import holder_gone
+from storage.records import LeaseState
 from tui.dashscope import ApiKey
 
 ACCOUNT_LIMIT = 20.0  # requests per second per account (protocol sheet, "Limits")
@@ -68,3 +70,15 @@ class SharedBudget:
             wait = 1.0 / self.rate  # the database is busy: be slow rather than too fast
         if wait > 0:
             await self._sleep(wait)
+
+
+async def hold_lease(store: TaskStore, account: str, owner: str,
+                     seconds: float) -> LeaseState:
+    """Take or renew the account's poller lease — and take it at once from a holder of
+    this machine that was killed (kill -9 gives nothing back: its lease would keep every
+    other process from polling, and ``wait`` waiting in silence, until it ran out)."""
+    lease = await store.leases.hold(account, owner, seconds)
+    if lease.holder not in (None, owner) and holder_gone(lease.holder):
+        await store.leases.release(account, lease.holder)
+        lease = await store.leases.hold(account, owner, seconds)
+    return lease

@@ -61,6 +61,7 @@ from tui.dashscope import (
     Scope,
 )
 from tui.engine.following import listing
+from tui.engine.following.account import hold_lease
 from tui.engine.following.observe import adopt_foreign, observation
 from tui.engine.following.ratelimit import TokenBucket
 from tui.engine.following.sweep import RUNNING_LIKE, Timing, read_sweep
@@ -381,8 +382,8 @@ class PollScheduler:
         if now - self._lease_checked < (LEASE_RENEW if self._holding else LEASE_TRY):
             return self.polling
         self._lease_checked = now
-        lease = await self.store.leases.hold(self.account, self.owner,
-                                                   self.settings.account_lease)
+        lease = await hold_lease(self.store, self.account, self.owner,
+                                 self.settings.account_lease)
         if lease.held_by(self.owner):
             self._lease_ends = now + self.settings.account_lease - LEASE_MARGIN
         was_holding, self._holding = self._holding, lease.held_by(self.owner)

@@ -71,7 +71,9 @@ async def send_own(store: TaskStore, feeder: Feeder, ids: Sequence[int], *,
         return []
     if account is None:
         return await feeder.feed(only=ids, over_budget=over_budget)
-    lease = await store.leases.hold(account, owner, LEASE_SECONDS)
+    from tui.engine.following.account import hold_lease
+
+    lease = await hold_lease(store, account, owner, LEASE_SECONDS)
     if not lease.held_by(owner):
         await store.leases.nudge(account)
         return []
