@@ -724,11 +724,11 @@ async def import_floor(dsn: str) -> float:
 
 async def run_history(args: argparse.Namespace, server: Server, work: Path
                       ) -> tuple[Backend, Backend, float]:
-    from harness.history_file import write_history
+    from harness.history_db import write_jsonl
 
     source = work / f"history-{args.rows}.jsonl"
-    progress(f"    writing {args.rows:,} generations (harness.history_file)")
-    write_history(args.rows, source)
+    progress(f"    writing {args.rows:,} generations (harness.history_db)")
+    write_jsonl(args.rows, source)
     team, sqlite = Backend("PostgreSQL"), Backend("SQLite")
     dsn = server.dsn(await server.database())
     progress("    importing into PostgreSQL")
