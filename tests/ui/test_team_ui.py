@@ -76,21 +76,28 @@ def test_who_polls_is_not_claimed_while_the_database_is_unreachable() -> None:
         assert "database unreachable — retrying in 4 s" in shown and said not in shown
 
 
-async def test_who_submitted_and_where_a_video_is_saved(sim: Simulator, tmp_path: Path) -> None:
-    """A row that bob submitted and saved on studio-2 (copied from the team's database):
-    here it is "on studio-2" in the file column, the pane says by whom and where, and
-    by:bob finds it."""
-    tmp_path.mkdir(exist_ok=True)
-    team = await open_store(tmp_path / "team" / "tasks.db", who=STUDIO)
+async def saved_on_studio(home: Path, *mine: str) -> None:
+    """This home's history: a fox bob submitted and saved on studio-2 (copied from the
+    team's database), then ``mine``, finished here."""
+    home.mkdir(exist_ok=True)
+    team = await open_store(home / "team" / "tasks.db", who=STUDIO)
     try:
         row = await finished(team, "a fox saved on the studio's machine")
         await team.downloads.set(row.id, state="done", path="/studio/fox.mp4", done=10,
                                  total=10, sha256="ab" * 32)
-        async with await open_store(tmp_path / "tasks.db") as here:
+        async with await open_store(home / "tasks.db") as here:
             await here.history.copy_in(team.location, await team.history.copy_out())
-            await finished(here, "a cat of mine")
+            for prompt in mine:
+                await finished(here, prompt)
     finally:
         await team.close()
+
+
+async def test_who_submitted_and_where_a_video_is_saved(sim: Simulator, tmp_path: Path) -> None:
+    """A row that bob submitted and saved on studio-2 (copied from the team's database):
+    here it is "on studio-2" in the file column, the pane says by whom and where, and
+    by:bob finds it."""
+    await saved_on_studio(tmp_path, "a cat of mine")
     app = app_for(tmp_path, sim, poll=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(table(app).rows_by_id) == 2, what="two rows")
@@ -114,18 +121,7 @@ async def test_at_80_columns_machine_names_are_not_cut(sim: Simulator, tmp_path:
     """At 80×24 the File column said "on stu…" and the status bar "polled by alice@s…":
     the words around a machine's name — and the least useful figures before who polls —
     go before a name is cut."""
-    tmp_path.mkdir(exist_ok=True)
-    team = await open_store(tmp_path / "team" / "tasks.db", who=STUDIO)
-    try:
-        row = await finished(team, "a fox saved on the studio's machine")
-        await team.downloads.set(row.id, state="done", path="/studio/fox.mp4", done=10,
-                                 total=10, sha256="ab" * 32)
-        async with await open_store(tmp_path / "tasks.db") as here:
-            await here.history.copy_in(team.location, await team.history.copy_out())
-            for prompt in ("a cat of mine", "an owl of mine"):
-                await finished(here, prompt)
-    finally:
-        await team.close()
+    await saved_on_studio(tmp_path, "a cat of mine", "an owl of mine")
     app = app_for(tmp_path, sim)
     account = app.ws.account
     assert account is not None
