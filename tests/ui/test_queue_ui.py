@@ -5,7 +5,8 @@ still waits at the service; the status bar says when the queue does not move."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,158 +81,143 @@ async def wait_lineup(pilot: Pilot, app: PixverseApp, check: object, what: str) 
         await pilot.pause(0.05)
 
 
-async def test_a_prompt_typed_now_goes_ahead_of_a_queued_batch(busy_sim: Simulator,
-                                                               tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def full_room(busy_sim: Simulator, tmp_path: Path,
+                    lines: int) -> AsyncIterator[tuple[PixverseApp, TaskStore, Pilot, list[int]]]:
+    """A dashboard on the busy service with a batch of ``lines`` queued, once the
+    account's room is full (five running, five ahead): the rest waits in the queue."""
     ws = real_time(workspace(tmp_path / "home", busy_sim))
     store = await seed_store(ws)
     app = PixverseApp(ws)
     try:
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            ids = await queue_batch(app, store, 20)
+            ids = await queue_batch(app, store, lines)
             await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
-            await until(pilot, lambda: "≡10 queued" in status_bar(app), what="the figure")
-            # the composer says when a prompt typed now would start: after a slot frees
-            await until(pilot, lambda: "starts in ~" in str(
-                composer(app).query_one("#problems").render()), timeout=20,
-                what="the composer's estimate")
-            await submit(pilot, app, "typed just now")
-            order = await lineup(app)
-            typed = next(r.id for r in table(app).rows_by_id.values()
-                         if r.prompt == "typed just now")
-            assert order[0] == typed and set(order[1:]) == set(ids[10:])
-            with busy_sim.world.lock:
-                made = sorted(t.prompt for a in busy_sim.world.accounts.values()
-                              for t in a.tasks.values())
-            assert creates(busy_sim) == 10, made  # the room is full: it waits, first in line
-            # one toast says so — not "Submitted", which would say it went to the service
-            await until(pilot, lambda: "Queued 1 task, first in line" in toasts(app),
-                        what="the toast that it waits")
-            assert "Submitted" not in toasts(app)
+            yield app, store, pilot, ids
     finally:
         await store.close()
+
+
+async def test_a_prompt_typed_now_goes_ahead_of_a_queued_batch(busy_sim: Simulator,
+                                                               tmp_path: Path) -> None:
+    async with full_room(busy_sim, tmp_path, 20) as (app, _store, pilot, ids):
+        await until(pilot, lambda: "≡10 queued" in status_bar(app), what="the figure")
+        # the composer says when a prompt typed now would start: after a slot frees
+        await until(pilot, lambda: "starts in ~" in str(
+            composer(app).query_one("#problems").render()), timeout=20,
+            what="the composer's estimate")
+        await submit(pilot, app, "typed just now")
+        order = await lineup(app)
+        typed = next(r.id for r in table(app).rows_by_id.values()
+                     if r.prompt == "typed just now")
+        assert order[0] == typed and set(order[1:]) == set(ids[10:])
+        with busy_sim.world.lock:
+            made = sorted(t.prompt for a in busy_sim.world.accounts.values()
+                          for t in a.tasks.values())
+        assert creates(busy_sim) == 10, made  # the room is full: it waits, first in line
+        # one toast says so — not "Submitted", which would say it went to the service
+        await until(pilot, lambda: "Queued 1 task, first in line" in toasts(app),
+                    what="the toast that it waits")
+        assert "Submitted" not in toasts(app)
 
 
 async def test_queue_keys_hold_raise_move_cancel_and_pause(busy_sim: Simulator,
                                                            tmp_path: Path) -> None:
-    ws = real_time(workspace(tmp_path / "home", busy_sim))
-    store = await seed_store(ws)
-    app = PixverseApp(ws)
-    try:
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            ids = await queue_batch(app, store, 16)
-            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
-            waiting = ids[10:]  # QUEUED: ids[10] is next
-            last = waiting[-1]
-            await highlight(pilot, app, last, "QUEUED")
-            assert "Queued" in detail_text(app) and "priority 0" in detail_text(app)
+    async with full_room(busy_sim, tmp_path, 16) as (app, _store, pilot, ids):
+        waiting = ids[10:]  # QUEUED: ids[10] is next
+        last = waiting[-1]
+        await highlight(pilot, app, last, "QUEUED")
+        assert "Queued" in detail_text(app) and "priority 0" in detail_text(app)
 
-            await press(pilot, app, "h")  # hold: it keeps its place, and waits
-            await until(pilot, lambda: "held" in detail_text(app), what="held")
-            await press(pilot, app, "h")
-            await until(pilot, lambda: "held" not in detail_text(app), what="released")
+        await press(pilot, app, "h")  # hold: it keeps its place, and waits
+        await until(pilot, lambda: "held" in detail_text(app), what="held")
+        await press(pilot, app, "h")
+        await until(pilot, lambda: "held" not in detail_text(app), what="released")
 
-            # Each queued row shows its place in the queue; a move shows, and says so.
-            await until(pilot, lambda: place_of(app, waiting[0]) == "≡ QUEUED #1" and
-                        place_of(app, last) == "≡ QUEUED #6", what="the places")
-            await press(pilot, app, "T")  # to the top
-            await wait_lineup(pilot, app, lambda order: order[0] == last, "the move to the top")
-            await until(pilot, lambda: "Moved to the top of the queue: first to be sent."
-                        in toasts(app), what="the toast for T")
-            # the row moved and so did every row it passed, unchanged in the store
-            await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #1" and
-                        place_of(app, waiting[0]) == "≡ QUEUED #2", what="the places after T")
-            await until(pilot, lambda: "#1 in the queue" in detail_text(app),
-                        what="the detail pane to follow the move")
-            await press(pilot, app, "K")  # nothing above it
-            await until(pilot, lambda: "First in the queue already: nothing moved."
-                        in toasts(app), what="the toast for K at the top")
-            await press(pilot, app, "J")  # one down
-            await wait_lineup(pilot, app, lambda order: order[1] == last, "the move down")
-            await until(pilot, lambda: "Moved down to #2 in the queue." in toasts(app),
-                        what="the toast for J")
-            await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #2", what="#2")
-            await press(pilot, app, "K")
-            await wait_lineup(pilot, app, lambda order: order[0] == last, "the move up")
-            await press(pilot, app, "plus")
-            await until(pilot, lambda: "priority 1" in detail_text(app), what="raised")
-            await press(pilot, app, "minus", "minus")
-            await until(pilot, lambda: "priority -1" in detail_text(app), what="lowered")
-            await wait_lineup(pilot, app, lambda order: order[-1] == last, "the lower priority")
+        # Each queued row shows its place in the queue; a move shows, and says so.
+        await until(pilot, lambda: place_of(app, waiting[0]) == "≡ QUEUED #1" and
+                    place_of(app, last) == "≡ QUEUED #6", what="the places")
+        await press(pilot, app, "T")  # to the top
+        await wait_lineup(pilot, app, lambda order: order[0] == last, "the move to the top")
+        await until(pilot, lambda: "Moved to the top of the queue: first to be sent."
+                    in toasts(app), what="the toast for T")
+        # the row moved and so did every row it passed, unchanged in the store
+        await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #1" and
+                    place_of(app, waiting[0]) == "≡ QUEUED #2", what="the places after T")
+        await until(pilot, lambda: "#1 in the queue" in detail_text(app),
+                    what="the detail pane to follow the move")
+        await press(pilot, app, "K")  # nothing above it
+        await until(pilot, lambda: "First in the queue already: nothing moved."
+                    in toasts(app), what="the toast for K at the top")
+        await press(pilot, app, "J")  # one down
+        await wait_lineup(pilot, app, lambda order: order[1] == last, "the move down")
+        await until(pilot, lambda: "Moved down to #2 in the queue." in toasts(app),
+                    what="the toast for J")
+        await until(pilot, lambda: place_of(app, last) == "≡ QUEUED #2", what="#2")
+        await press(pilot, app, "K")
+        await wait_lineup(pilot, app, lambda order: order[0] == last, "the move up")
+        await press(pilot, app, "plus")
+        await until(pilot, lambda: "priority 1" in detail_text(app), what="raised")
+        await press(pilot, app, "minus", "minus")
+        await until(pilot, lambda: "priority -1" in detail_text(app), what="lowered")
+        await wait_lineup(pilot, app, lambda order: order[-1] == last, "the lower priority")
 
-            await press(pilot, app, "c")  # free: nothing was sent — done at once for one row
-            await until(pilot, lambda: "off the queue" in toasts(app), what="the cancel")
-            await until(pilot, lambda: table(app).rows_by_id[last].display_status ==
-                        "ABANDONED", what="the row to leave the queue")
-            assert creates(busy_sim) == 10
+        await press(pilot, app, "c")  # free: nothing was sent — done at once for one row
+        await until(pilot, lambda: "off the queue" in toasts(app), what="the cancel")
+        await until(pilot, lambda: table(app).rows_by_id[last].display_status ==
+                    "ABANDONED", what="the row to leave the queue")
+        assert creates(busy_sim) == 10
 
-            await press(pilot, app, "P")  # the whole queue
-            await until(pilot, lambda: "queue paused by you; P resumes it" in status_bar(app),
-                        what="the pause in the status bar")
-            await press(pilot, app, "P")
-            await until(pilot, lambda: "paused" not in status_bar(app), what="the resume")
-    finally:
-        await store.close()
+        await press(pilot, app, "P")  # the whole queue
+        await until(pilot, lambda: "queue paused by you; P resumes it" in status_bar(app),
+                    what="the pause in the status bar")
+        await press(pilot, app, "P")
+        await until(pilot, lambda: "paused" not in status_bar(app), what="the resume")
 
 
 async def test_a_move_past_a_prompt_takes_its_priority_and_says_so(busy_sim: Simulator,
                                                                   tmp_path: Path) -> None:
     """docs/queue.md: a batch line moved to the top goes ahead of a prompt typed before:
     it takes the prompt's priority (the prompt keeps its own) and the toast says so."""
-    ws = real_time(workspace(tmp_path / "home", busy_sim))
-    store = await seed_store(ws)
-    app = PixverseApp(ws)
-    try:
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            ids = await queue_batch(app, store, 13)
-            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
-            [typed] = (await queue.enqueue_requests(store, app.ws.base_url,
-                                                    [GenerationRequest("typed")])).queued
-            await wait_lineup(pilot, app, lambda order: order[0] == typed, "the prompt first")
-            await highlight(pilot, app, ids[12], "QUEUED")
-            await until(pilot, lambda: "#4 in the queue · priority 0" in detail_text(app),
-                        what="its place in the detail pane")
-            await press(pilot, app, "T")
-            await until(pilot, lambda: "Moved to the top of the queue: first to be sent — its "
-                        "priority rose to 1, the highest waiting." in toasts(app),
-                        what="the toast")
-            await until(pilot, lambda: "#1 in the queue · priority 1" in detail_text(app),
-                        what="the detail pane")
-            assert app.store is not None
-            [prompt] = await app.store.generations.get_many([typed])
-            assert prompt.queue_priority == queue.PROMPT and place_of(app, typed) == \
-                "≡ QUEUED #2"
-    finally:
-        await store.close()
+    async with full_room(busy_sim, tmp_path, 13) as (app, store, pilot, ids):
+        [typed] = (await queue.enqueue_requests(store, app.ws.base_url,
+                                                [GenerationRequest("typed")])).queued
+        await wait_lineup(pilot, app, lambda order: order[0] == typed, "the prompt first")
+        await highlight(pilot, app, ids[12], "QUEUED")
+        await until(pilot, lambda: "#4 in the queue · priority 0" in detail_text(app),
+                    what="its place in the detail pane")
+        await press(pilot, app, "T")
+        await until(pilot, lambda: "Moved to the top of the queue: first to be sent — its "
+                    "priority rose to 1, the highest waiting." in toasts(app),
+                    what="the toast")
+        await until(pilot, lambda: "#1 in the queue · priority 1" in detail_text(app),
+                    what="the detail pane")
+        assert app.store is not None
+        [prompt] = await app.store.generations.get_many([typed])
+        assert prompt.queue_priority == queue.PROMPT and place_of(app, typed) == \
+            "≡ QUEUED #2"
 
 
 async def test_a_pause_is_said_with_its_reason_and_the_details_follow(
         busy_sim: Simulator, tmp_path: Path) -> None:
     """A paused batch (p) says so in the status bar, and the detail pane of a queued row
     follows a pause at once — the cursor does not have to move."""
-    ws = real_time(workspace(tmp_path / "home", busy_sim))
-    store = await seed_store(ws)
-    app = PixverseApp(ws)
-    try:
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            ids = await queue_batch(app, store, 12)
-            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
-            await highlight(pilot, app, ids[11], "QUEUED")
-            await until(pilot, lambda: "#2 in the queue" in detail_text(app), what="its place")
-            await press(pilot, app, "P")  # the whole queue: the pane says so, unmoved
-            await until(pilot, lambda: "queue paused by you (P resumes)" in detail_text(app),
-                        what="the pause in the detail pane")
-            assert "queue paused by you; P resumes it" in status_bar(app)
-            await press(pilot, app, "P")
-            await until(pilot, lambda: "paused" not in detail_text(app), what="the resume")
-            await press(pilot, app, "p")  # its batch, some of it PENDING at the service
-            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="a question")
-            await press(pilot, app, "enter")  # "Pause, leave them"
-            await until(pilot, lambda: "batch paused by you; p resumes it" in status_bar(app),
-                        what="the batch's pause in the status bar")
-            await until(pilot, lambda: "its batch is paused by you (p resumes)" in
-                        detail_text(app), what="the batch's pause in the detail pane")
-    finally:
-        await store.close()
+    async with full_room(busy_sim, tmp_path, 12) as (app, _store, pilot, ids):
+        await highlight(pilot, app, ids[11], "QUEUED")
+        await until(pilot, lambda: "#2 in the queue" in detail_text(app), what="its place")
+        await press(pilot, app, "P")  # the whole queue: the pane says so, unmoved
+        await until(pilot, lambda: "queue paused by you (P resumes)" in detail_text(app),
+                    what="the pause in the detail pane")
+        assert "queue paused by you; P resumes it" in status_bar(app)
+        await press(pilot, app, "P")
+        await until(pilot, lambda: "paused" not in detail_text(app), what="the resume")
+        await press(pilot, app, "p")  # its batch, some of it PENDING at the service
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="a question")
+        await press(pilot, app, "enter")  # "Pause, leave them"
+        await until(pilot, lambda: "batch paused by you; p resumes it" in status_bar(app),
+                    what="the batch's pause in the status bar")
+        await until(pilot, lambda: "its batch is paused by you (p resumes)" in
+                    detail_text(app), what="the batch's pause in the detail pane")
 
 
 async def test_a_lost_create_answer_of_a_queued_item_is_said_until_resolved(
@@ -279,39 +265,31 @@ async def test_the_keys_screen_shows_the_signs_of_plus_and_minus(tmp_path: Path)
 
 async def test_pausing_a_batch_offers_to_take_back_what_waits_at_the_service(
         busy_sim: Simulator, tmp_path: Path) -> None:
-    ws = real_time(workspace(tmp_path / "home", busy_sim))
-    store = await seed_store(ws)
-    app = PixverseApp(ws)
-    try:
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            ids = await queue_batch(app, store, 12)
-            await until(pilot, lambda: creates(busy_sim) == 10, what="the room to fill")
-            await until(pilot, lambda: all(table(app).rows_by_id.get(i) is not None and
-                                           table(app).rows_by_id[i].task_id for i in ids[:10]),
-                        what="the sent ones to show")
-            await highlight(pilot, app, ids[11], "QUEUED")
-            await press(pilot, app, "p")
-            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="a question")
-            question = str(app.screen.query_one("#choice-box Static").render())
-            assert "10 tasks of it still wait at the service" in question
-            focused = app.screen.focused
-            assert focused is not None and focused.id == "answer-pause"  # take back: not default
-            await press(pilot, app, "right", "enter")  # "Pause, take back 10"
-            await until(pilot, lambda: "took back 10 of 10 tasks" in toasts(app).lower(),
-                        timeout=30, what="the take-back")
-            assert app.store is not None
-            pauses = await app.store.queue.pauses()
-            assert [p.batch_id for p in pauses] == [table(app).rows_by_id[ids[0]].batch_id]
-            order = await lineup(app)
-            assert len(order) == 12  # ten taken back, first, in their order, and the two
-            again = {r.id: r for r in await app.store.generations.get_many(order[:10])}
-            assert [again[i].retry_of for i in order[:10]] == list(ids[:10])
-            assert all(r.retries == 0 for r in again.values())
-            canceled = await app.store.generations.get_many(ids[:10])
-            assert all(r.status == "CANCELED" for r in canceled)
-            assert creates(busy_sim) == 10  # nothing was created again
-    finally:
-        await store.close()
+    async with full_room(busy_sim, tmp_path, 12) as (app, _store, pilot, ids):
+        await until(pilot, lambda: all(table(app).rows_by_id.get(i) is not None and
+                                       table(app).rows_by_id[i].task_id for i in ids[:10]),
+                    what="the sent ones to show")
+        await highlight(pilot, app, ids[11], "QUEUED")
+        await press(pilot, app, "p")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="a question")
+        question = str(app.screen.query_one("#choice-box Static").render())
+        assert "10 tasks of it still wait at the service" in question
+        focused = app.screen.focused
+        assert focused is not None and focused.id == "answer-pause"  # take back: not default
+        await press(pilot, app, "right", "enter")  # "Pause, take back 10"
+        await until(pilot, lambda: "took back 10 of 10 tasks" in toasts(app).lower(),
+                    timeout=30, what="the take-back")
+        assert app.store is not None
+        pauses = await app.store.queue.pauses()
+        assert [p.batch_id for p in pauses] == [table(app).rows_by_id[ids[0]].batch_id]
+        order = await lineup(app)
+        assert len(order) == 12  # ten taken back, first, in their order, and the two
+        again = {r.id: r for r in await app.store.generations.get_many(order[:10])}
+        assert [again[i].retry_of for i in order[:10]] == list(ids[:10])
+        assert all(r.retries == 0 for r in again.values())
+        canceled = await app.store.generations.get_many(ids[:10])
+        assert all(r.status == "CANCELED" for r in canceled)
+        assert creates(busy_sim) == 10  # nothing was created again
 
 
 async def test_with_nobody_feeding_the_status_bar_says_so(busy_sim: Simulator,
