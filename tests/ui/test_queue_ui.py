@@ -175,6 +175,19 @@ async def test_queue_keys_hold_raise_move_cancel_and_pause(busy_sim: Simulator,
         await until(pilot, lambda: "paused" not in status_bar(app), what="the resume")
 
 
+async def test_h_acts_on_the_row_as_the_store_has_it_not_as_the_table_last_drew_it(
+        busy_sim: Simulator, tmp_path: Path) -> None:
+    """Held elsewhere (another process's `queue hold`, or an h pressed a moment ago) and
+    not yet redrawn: h releases it — it held it again, judging by the table's row."""
+    async with full_room(busy_sim, tmp_path, 12) as (app, store, pilot, ids):
+        await highlight(pilot, app, ids[11], "QUEUED")
+        await store.queue.hold([ids[11]], True)  # the table has not redrawn it yet
+        await press(pilot, app, "h")
+        await until(pilot, lambda: "Released" in toasts(app), what="the release")
+        row = await store.generations.get(ids[11])
+        assert row is not None and not row.queue_held
+
+
 async def test_a_move_past_a_prompt_takes_its_priority_and_says_so(busy_sim: Simulator,
                                                                   tmp_path: Path) -> None:
     """docs/queue.md: a batch line moved to the top goes ahead of a prompt typed before:

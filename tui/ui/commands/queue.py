@@ -142,7 +142,10 @@ class QueueCommands:
         queued = self._queued(rows, "held")
         if not queued:
             return None
-        held = not all(r.queue_held for r in queued)
+        # Held or not as the store has them now: the table's rows may be a refresh behind
+        # (h pressed twice quickly held the row twice instead of releasing it).
+        now = await self.services.db.generations.get_many(r.id for r in queued)
+        held = not all(r.queue_held for r in now)
 
         async def toggle() -> None:
             await self.services.db.queue.hold([r.id for r in queued], held)
