@@ -9,16 +9,33 @@ Inside tmux or GNU screen nothing is asked: the Kitty probe is an APC
 sequence, which tmux takes for a pane title (the title fills with garbage),
 and neither passes graphics through unless told to.  ``PIXVERSE_TUI_GRAPHICS=on``
 asks anyway (for a tmux with ``allow-passthrough``).
+
+The image library's probe is not cheap where there are no graphics: it loads Pillow,
+and a terminal without Kitty's protocol leaves its query unanswered until a timeout —
+a third of a second of every start in a plain xterm.  So the terminal is first asked
+the one question every terminal answers at once, its device attributes (``ESC [ c``,
+which says whether it draws Sixel); the library's probe runs only where that says
+Sixel, or where the terminal names itself as one with Kitty's protocol (``TERM``,
+``TERM_PROGRAM``: Kitty, Ghostty, WezTerm, Konsole), or when asked to
+(``PIXVERSE_TUI_GRAPHICS=on``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 _UNASKED = "unasked"
+ATTRIBUTES_TIMEOUT = 0.5  # seconds: every terminal answers ``ESC [ c`` (a VT100's question)
+SIXEL = "4"  # in a terminal's device attributes: it draws Sixel
+# Terminals with Kitty's graphics protocol, as they name themselves (over SSH too: TERM
+# travels); their device attributes do not say it.
+KITTY_TERMS = ("xterm-kitty", "xterm-ghostty", "wezterm")
+KITTY_PROGRAMS = ("kitty", "ghostty", "wezterm")
 _answer: str | None = _UNASKED
 _probe: threading.Thread | None = None
 
@@ -47,7 +64,9 @@ def start_detecting() -> None:
         return
     import rich.console  # noqa: F401  (see above)
 
-    _probe = threading.Thread(target=_ask, name="terminal graphics probe", daemon=True)
+    forced = wanted in ("on", "1", "yes", "true")
+    _probe = threading.Thread(target=_ask, args=(forced,), name="terminal graphics probe",
+                              daemon=True)
     _probe.start()
 
 
@@ -68,14 +87,79 @@ def finish_detecting() -> str | None:
     return _answer
 
 
-def _ask() -> None:
+def _ask(forced: bool = False) -> None:
     global _answer
+    if not (forced or os.name != "posix" or names_kitty_protocol()
+            or draws_sixel(device_attributes())):
+        _answer = None  # half-blocks, without loading Pillow or waiting out a timeout
+        return
     try:
         from textual_image.renderable import Image, SixelImage, TGPImage
     except Exception:  # any failure to probe the terminal just means half-blocks
         _answer = None
         return
     _answer = "sixel" if Image is SixelImage else "tgp" if Image is TGPImage else None
+
+
+def names_kitty_protocol(environ: dict[str, str] | None = None) -> bool:
+    """The terminal says it is one that draws with Kitty's graphics protocol."""
+    env = os.environ if environ is None else environ
+    term, program = env.get("TERM", "").lower(), env.get("TERM_PROGRAM", "").lower()
+    return (term in KITTY_TERMS or program in KITTY_PROGRAMS
+            or bool(env.get("KITTY_WINDOW_ID") or env.get("KONSOLE_VERSION")))
+
+
+def draws_sixel(attributes: str | None) -> bool:
+    """Whether device attributes (``ESC [ ? 62 ; 4 ; 22 c``) list Sixel."""
+    if not attributes or not attributes.startswith("\x1b[?") or not attributes.endswith("c"):
+        return False
+    return SIXEL in attributes[3:-1].split(";")
+
+
+def device_attributes(timeout: float = ATTRIBUTES_TIMEOUT) -> str | None:
+    """The terminal's answer to ``ESC [ c`` (primary device attributes), or None: no
+    terminal on stdin and stdout, not a POSIX one, or no answer within ``timeout``.
+    The terminal is read without echo for that moment (a key typed meanwhile is lost,
+    as with any such question before the app starts)."""
+    if os.name != "posix":
+        return None
+    import select
+    import termios
+
+    streams = sys.__stdin__, sys.__stdout__
+    if not all(stream is not None and stream.isatty() for stream in streams):
+        return None
+    read_fd, write_fd = (stream.fileno() for stream in streams)  # type: ignore[union-attr]
+    try:
+        before = termios.tcgetattr(read_fd)
+    except termios.error:
+        return None
+    quiet = termios.tcgetattr(read_fd)
+    quiet[3] &= ~(termios.ICANON | termios.ECHO)
+    answer = b""
+    try:
+        termios.tcsetattr(read_fd, termios.TCSANOW, quiet)
+        os.write(write_fd, b"\x1b[c")
+        deadline = time.monotonic() + timeout
+        while not _answered(answer):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                return None
+            answer += os.read(read_fd, 64)
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(read_fd, termios.TCSANOW, before)
+    start = answer.find(b"\x1b[?")
+    return answer[start:answer.index(b"c", start) + 1].decode("ascii", "replace")
+
+
+def _answered(read: bytes) -> bool:
+    """Whether what the terminal sent holds a whole answer (keys typed meanwhile may
+    come before or after it)."""
+    start = read.find(b"\x1b[?")
+    return start >= 0 and b"c" in read[start:]
 
 
 def in_multiplexer(environ: dict[str, str] | None = None) -> bool:
