@@ -55,6 +55,21 @@ NEWEST_CUTOFF = ("SELECT created_at FROM generations WHERE forgotten_at IS NULL"
                  " ORDER BY created_at DESC LIMIT 1")
 
 
+def newest_rows(where: HistoryFilter | None, args: Args) -> str | None:
+    """The ``newest`` bound as the rows a statement reads from (``FROM … AS
+    generations``), or None when there is none: the newest N kept rows and those created
+    at the same moment as the Nth (``WITH TIES``: the rows ``created_at >= cutoff``
+    admits).  Written this way the bound is a walk of ``generations_kept`` that the
+    planner cannot trade for the trigram index of a word beside a short one — with the
+    cutoff as a condition it may read every "rain" to find "ti" (2 s at 1,000,000 rows),
+    and it cannot know the cutoff's value when it plans.  ``where_sql(…, windowed=True)``
+    then leaves the bound out."""
+    if where is None or where.newest is None or where.trash:
+        return None
+    return (f"(SELECT * FROM generations WHERE forgotten_at IS NULL ORDER BY created_at"
+            f" DESC FETCH FIRST {args.add(where.newest)} ROWS WITH TIES) AS generations")
+
+
 def words(where: HistoryFilter | None) -> list[str]:
     return split_words(where.text.strip()) if where is not None else []
 
@@ -78,10 +93,11 @@ def download_state(args: Args, machine: str) -> str:
 
 
 def where_sql(where: HistoryFilter | None, args: Args, *, me: str = "",
-              machine: str = "") -> str:
+              machine: str = "", windowed: bool = False) -> str:
     """``WHERE …`` (never empty: the trash is always either in or out); its parameters
     are added to ``args``.  ``me``: who ``by:me`` is (the store's ``who.person``);
-    ``machine``: whose downloads ``dl:`` reads (``who.machine``)."""
+    ``machine``: whose downloads ``dl:`` reads (``who.machine``); ``windowed``: the rows
+    read are ``newest_rows`` already (the ``newest`` bound is left out)."""
     found = where or HistoryFilter()
     clauses = ["forgotten_at IS NOT NULL" if found.trash else "forgotten_at IS NULL"]
     if found.statuses:
@@ -124,7 +140,7 @@ def where_sql(where: HistoryFilter | None, args: Args, *, me: str = "",
                 terms.append(f"lower(submitted_by) LIKE lower({args.add(like_escaped(name))})"
                              " || '@%'")
         clauses.append(f"({' OR '.join(terms)})")
-    if found.newest is not None and not found.trash:  # (fewer rows than that: no bound)
+    if found.newest is not None and not found.trash and not windowed:  # (fewer: no bound)
         clauses.append(f"created_at >= COALESCE(({NEWEST_CUTOFF}"
                        f" OFFSET {args.add(found.newest - 1)}), '')")
     if found.folded:

@@ -20,6 +20,7 @@ from storage.sqlite.search import (
     NEWEST_CUTOFF,
     SORTS,
     TEXT_WALK,
+    WALK_FROM,
     order_by,
     text_match,
     where_sql,
@@ -101,6 +102,9 @@ def page(where: HistoryFilter | None = None, *, who: Who, sort: str = "submitted
         # the page's last match, however rare the words.
         clause, params = where_sql(where, text_index=False, cutoff=cutoff,
                                    id_of="+generations_fts.rowid", me=who.person)
+        if cutoff is not None:
+            clause += f" AND {WALK_FROM}"
+            params.append(cutoff)
         direction = "DESC" if descending else "ASC"
         return (yield from generations(
             f"SELECT generations.* FROM {TEXT_WALK} {clause} AND generations_fts"
@@ -139,6 +143,10 @@ def count(where: HistoryFilter | None = None, *, me: str,
     source = f"{TEXT_WALK} {clause} AND generations_fts MATCH ?" if match is not None \
         else f"{rows} {clause}"
     params += [match] if match is not None else []
+    if match is not None and cutoff is not None \
+            and (yield from figures())["displaced"] == 0:  # (as a page walks)
+        source += f" AND {WALK_FROM}"
+        params.append(cutoff)
     if at_most is None:
         return int((yield from scalar(f"SELECT COUNT(*) FROM {source}", tuple(params))))
     newest = " ORDER BY generations_fts.rowid DESC" if match is not None else ""

@@ -44,6 +44,15 @@ TEXT_WALK = ("generations_fts CROSS JOIN generations"
              " ON generations.id = generations_fts.rowid")
 
 
+# Where a walk of ``TEXT_WALK`` newest first may stop when the rows are bounded to those
+# created at the cutoff or later (parameter: the cutoff): the first id created then.
+# While the id orders rows as their creation time does, no row older than the cutoff
+# has a later id — and without it the walk goes on through every entry of the words
+# beside a short one (``rain ti``: every "rain" read, none newer than the cutoff past it).
+WALK_FROM = ("generations_fts.rowid >= (SELECT MIN(rowid) FROM generations WHERE created_at ="
+             " (SELECT MIN(created_at) FROM generations WHERE created_at >= ?))")
+
+
 # The creation time of the Nth newest kept row (parameter: N - 1), from the index.
 NEWEST_CUTOFF = ("SELECT created_at FROM generations INDEXED BY generations_kept"
                  " WHERE forgotten_at IS NULL ORDER BY created_at DESC LIMIT 1 OFFSET ?")

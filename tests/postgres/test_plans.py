@@ -104,21 +104,26 @@ async def test_the_downloads_of_a_page_are_read_by_their_key(
     assert len(found) == 2 and "machine_downloads_pkey" in found[1], found
 
 
-@pytest.mark.parametrize("words", ["n", "fo", "月", "fo tag:keep"])
+@pytest.mark.parametrize("words", ["n", "fo", "月", "fo tag:keep", "rain ti", "neon fo",
+                                   "fox 1 status:FAILED"])
 async def test_a_short_search_reads_only_the_newest_kept_rows(
         store: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
-    """Words too short for trigrams, bounded as the dashboard bounds them (``newest``):
-    the page and its count read the kept rows' index, never the whole table."""
+    """Words too short for trigrams, alone or beside longer ones, bounded as the
+    dashboard bounds them (``newest``): the page, its count and its tally read the kept
+    rows' index, never the whole table — nor every row with the longer word (the
+    trigram index: "rain" in 400,000 rows of 1,000,000 read to find "ti" in none)."""
     where = replace(parse_filter(words), newest=1000)
     assert where.unindexed_text
 
     async def page_and_count() -> None:
         await store.history.page(where, limit=50)
         await store.history.count(where, at_most=1000)
+        await store.history.tally(where, at_most=1000)
 
     for plan in await plans(store, pg_dsn, monkeypatch, page_and_count):
         assert "generations_kept" in plan, plan
         assert "Seq Scan on generations" not in plan, plan
+        assert "generations_prompt_trgm" not in plan, plan
 
 
 @pytest.mark.parametrize("words", ["z", "月", "小猫", "#1", "neon 9"])

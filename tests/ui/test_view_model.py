@@ -162,9 +162,9 @@ async def test_the_page_makes_room_for_the_highlighted_row(services: Services) -
 
 async def test_a_search_too_short_for_the_index_looks_through_the_newest_rows_only(
         services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One or two characters (``f``, ``fo``, ``猫``) no index serves: the newest
-    ``SHORT_WINDOW`` rows are looked through, and the status bar says so; a third
-    character searches everything."""
+    """One or two characters (``f``, ``fo``, ``猫``) no index serves, alone or beside a
+    longer word: the newest ``SHORT_WINDOW`` rows are looked through, and the status bar
+    says so; a third character in every word searches everything."""
     monkeypatch.setattr(history_view, "SHORT_WINDOW", 40)
     await fill(services, 120)
     view = HistoryView(services)
@@ -176,10 +176,12 @@ async def test_a_search_too_short_for_the_index_looks_through_the_newest_rows_on
     assert view.window(len(page.rows)) == "13 of the newest 40 match (3 letters: all)"
     view.filter("t 0")  # "t" and "0": still short words
     assert view.where.newest == 40
-    view.filter("prompt 0")  # a word the index serves: everything is searched
+    view.filter("prompt 0")  # beside a word the index serves, "0" is still short
+    assert view.where.newest == 40
+    view.filter("prompt 100")  # three characters in every word: everything is searched
     page = await view.read_page()
     assert view.where.newest is None
-    assert view.matching == sum("0" in f"{n:03d}" for n in range(120))
+    assert view.matching == sum("100" in f"{n:03d}" for n in range(120))
 
 
 async def test_a_search_that_finds_little_is_read_once_not_counted(

@@ -132,10 +132,10 @@ class HistoryView:
     # -- what to show --------------------------------------------------------------
 
     def filter(self, text: str) -> None:
-        """What the filter line says.  A search whose words are all shorter than the text
-        index serves (one or two characters: ``f``, ``fo``, ``猫``) looks through the newest
-        ``SHORT_WINDOW`` generations only — found at once at any size; a third character
-        searches everything."""
+        """What the filter line says.  A search with a word shorter than the text index
+        serves (one or two characters: ``f``, ``fo``, ``猫``, the ``ti`` of ``rain ti``)
+        looks through the newest ``SHORT_WINDOW`` generations only — found at once at any
+        size; a third character in each word searches everything."""
         where = parse_filter(text)
         self.where = replace(where, newest=SHORT_WINDOW) if where.unindexed_text else where
 
