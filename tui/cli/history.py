@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from storage import TRASH_DAYS, Generation, StatusEvent
+from storage import TRASH_DAYS, Generation
 from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
 from storage.records import LIVE
@@ -24,6 +24,7 @@ from tui.safe_text import printable
 from tui.text_width import cells, pad
 
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
+    from storage import StatusEvent
     from tui.engine.media import provenance
 
 

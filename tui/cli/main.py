@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, NoReturn
 
-from storage.records import SHOWN_STATUSES
+from storage.statuses import SHOWN_STATUSES
 from tui.cli.help_text import add_help_text
 from tui.cli.output import err
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
