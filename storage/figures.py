@@ -1,5 +1,5 @@
-"""Records of figures over many rows: the status bar's counts, what costs money, where
-a batch is, how far a copy came.
+"""Records of figures over many rows: the status bar's counts, how many rows a filter
+matches, what costs money, where a batch is, how far a copy came.
 
 Kept out of ``storage.records`` (which re-exports them): a page read makes none of
 them, and creating a dataclass costs about a millisecond that ``list`` need not pay.
@@ -27,6 +27,15 @@ class Counts:
     @property
     def in_flight(self) -> int:
         return self.pending + self.running + self.submitting
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many rows a filter matches, as far as they were counted: exactly ``matches``,
+    or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
+
+    matches: int
+    exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)

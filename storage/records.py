@@ -1,5 +1,5 @@
-"""Plain records the store reads and writes: a generation's row, who reads it, how many
-rows match — what a page read makes — and the columns that travel between stores.
+"""Plain records the store reads and writes: a generation's row and who reads it — what
+a page read makes — and the columns that travel between stores.
 
 Every other record lives in a module of its concern (``storage.tracking``,
 ``storage.queueing``, ``storage.figures``) and the status words in ``storage.statuses``;
@@ -33,13 +33,14 @@ from storage.statuses import (
 )
 
 if TYPE_CHECKING:
-    from storage.figures import BatchSummary, Billable, CopyMark, Counts
+    from storage.figures import BatchSummary, Billable, CopyMark, Counts, Tally
     from storage.queueing import Enqueued, QueueEntry, QueueItem, QueuePause
     from storage.tracking import ForeignTask, LeaseState, LiveTask, Observation, StatusEvent
 
 # Where the records not made here live (``__getattr__`` imports them when first asked for).
 ELSEWHERE = {
-    **dict.fromkeys(("BatchSummary", "Billable", "CopyMark", "Counts"), "storage.figures"),
+    **dict.fromkeys(("BatchSummary", "Billable", "CopyMark", "Counts", "Tally"),
+                    "storage.figures"),
     **dict.fromkeys(("Enqueued", "QueueEntry", "QueueItem", "QueuePause"), "storage.queueing"),
     **dict.fromkeys(("ForeignTask", "LeaseState", "LiveTask", "Observation", "StatusEvent"),
                     "storage.tracking"),
@@ -202,15 +203,6 @@ class Who:
     def here(cls) -> Who:
         host = _host_name() or "localhost"
         return cls(f"{_login()}@{host}", host)
-
-
-@dataclass(frozen=True)
-class Tally:
-    """How many rows a filter matches, as far as they were counted: exactly ``matches``,
-    or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
-
-    matches: int
-    exact: bool = True
 
 
 # Columns an export carries and an import restores (everything but the local id
