@@ -59,7 +59,9 @@ def __getattr__(name: str) -> object:
     module = ELSEWHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # (asked once)
+    return value
 
 
 @dataclass(frozen=True)
