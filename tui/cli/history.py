@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import errno
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -196,6 +195,8 @@ async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> in
         print(render.dumps({**told.as_dict(), "local_path": str(video), "in_history": False}))
     else:
         say(_told(video, told))
+    import shlex  # (for this sentence alone: ``list`` never says it)
+
     err(f"this history does not hold the generation {video.name} comes from; "
         f"`pixverse-tui import {shlex.quote(str(video))}` adds it")
     return 0
