@@ -3,8 +3,8 @@
 Imports neither Textual nor httpx.  Open a store with ``open_store`` (or, to print a
 page and leave, a synchronous ``open_page_reader``); nothing outside this package names
 a backend.  Each name here is imported from its module when first asked for (PEP 562):
-a page reader's user never loads asyncio (the change feed), the interface's protocols or
-the team store's connection rules, and importing ``storage.records`` loads nothing else.
+a page reader's user never loads asyncio (the change feed) or the team store's connection
+rules, and importing ``storage.records`` loads no other part of the package.
 """
 
 from importlib import import_module

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from storage.tracking import ForeignTask, LeaseState, LiveTask, Observation, StatusEvent
 
 # Where the records not made here live (``__getattr__`` imports them when first asked for).
-ELSEWHERE = {
+_ELSEWHERE = {
     **dict.fromkeys(("BatchSummary", "Billable", "CopyMark", "Counts", "Tally"),
                     "storage.figures"),
     **dict.fromkeys(("Enqueued", "QueueEntry", "QueueItem", "QueuePause"), "storage.queueing"),
@@ -56,7 +56,7 @@ __all__ = ["COPIED", "DOWNLOAD_FIELDS", "IMPORTABLE", "LIVE", "SHOWN_STATUSES", 
 
 
 def __getattr__(name: str) -> object:
-    module = ELSEWHERE.get(name)
+    module = _ELSEWHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(module), name)
