@@ -2,28 +2,42 @@
 
 Imports neither Textual nor httpx.  Open a store with ``open_store`` (or, to print a
 page and leave, a synchronous ``open_page_reader``); nothing outside this package names
-a backend.  The change feed (``Change``, ``ChangeFeed``: asyncio) is imported when first
-asked for, so a page reader's user never loads asyncio.
+a backend.  Each name here is imported from its module when first asked for (PEP 562):
+a page reader's user never loads asyncio (the change feed) or the team store's connection
+rules, and importing ``storage.records`` loads no other part of the package.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING
-
-from storage.errors import (
-    DuplicateTask,
-    SchemaTooNew,
-    StoreBusy,
-    StoreCorrupt,
-    StoreError,
-    StoreFull,
-    StoreUnavailable,
-)
-from storage.factory import open_page_reader, open_store, store_location
-from storage.interface import TRASH_DAYS, PageReader, TaskStore
-from storage.processes import process_tag
-from storage.records import STATUS_RANK, Generation, Observation, StatusEvent, can_advance
 
 if TYPE_CHECKING:
     from storage.changes import Change, ChangeFeed
+    from storage.errors import (
+        DuplicateTask,
+        SchemaTooNew,
+        StoreBusy,
+        StoreCorrupt,
+        StoreError,
+        StoreFull,
+        StoreUnavailable,
+    )
+    from storage.factory import open_page_reader, open_store, store_location
+    from storage.interface import TRASH_DAYS, PageReader, TaskStore
+    from storage.processes import process_tag
+    from storage.records import Generation, Observation, StatusEvent
+    from storage.statuses import STATUS_RANK, can_advance
+
+# Where each name lives.
+_MODULES = {
+    **dict.fromkeys(("Change", "ChangeFeed"), "storage.changes"),
+    **dict.fromkeys(("DuplicateTask", "SchemaTooNew", "StoreBusy", "StoreCorrupt", "StoreError",
+                     "StoreFull", "StoreUnavailable"), "storage.errors"),
+    **dict.fromkeys(("open_page_reader", "open_store", "store_location"), "storage.factory"),
+    **dict.fromkeys(("TRASH_DAYS", "PageReader", "TaskStore"), "storage.interface"),
+    "process_tag": "storage.processes",
+    **dict.fromkeys(("Generation", "Observation", "StatusEvent"), "storage.records"),
+    **dict.fromkeys(("STATUS_RANK", "can_advance"), "storage.statuses"),
+}
 
 __all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask", "Generation",
            "Observation", "PageReader", "SchemaTooNew", "StatusEvent", "StoreBusy",
@@ -32,8 +46,9 @@ __all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask",
 
 
 def __getattr__(name: str) -> object:
-    if name in ("Change", "ChangeFeed"):
-        from storage import changes
-
-        return getattr(changes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # (asked once)
+    return value

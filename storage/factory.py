@@ -6,11 +6,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.errors import StoreUnavailable
-from storage.interface import PageReader, TaskStore
-from storage.postgres.connect import chosen_url, is_postgres_url
-from storage.records import Who
+from storage.location import chosen_url, is_postgres_url
+
+if TYPE_CHECKING:
+    from storage.interface import PageReader, TaskStore
+    from storage.records import Who
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from storage.records import SHOWN_STATUSES
+from storage.statuses import SHOWN_STATUSES
 
 SIZES_BY_TIER = {
     "360P": ("640*360", "640*480", "640*640", "480*640", "360*640"),

@@ -28,28 +28,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from storage.history import HistoryFilter
-from storage.records import (
-    BatchSummary,
-    Billable,
-    CopyMark,
-    Counts,
-    Enqueued,
-    ForeignTask,
-    Generation,
-    LeaseState,
-    LiveTask,
-    Observation,
-    QueueEntry,
-    QueueItem,
-    QueuePause,
-    StatusEvent,
-    Tally,
-    Who,
-)
-
-if TYPE_CHECKING:  # (asyncio comes with it: a page reader's user never loads it)
-    from storage.changes import ChangeFeed
+if TYPE_CHECKING:  # annotations only: importing the interface creates none of the records
+    from storage.changes import ChangeFeed  # (and asyncio with it: a page reader never loads it)
+    from storage.history import HistoryFilter
+    from storage.records import (
+        BatchSummary,
+        Billable,
+        CopyMark,
+        Counts,
+        Enqueued,
+        ForeignTask,
+        Generation,
+        LeaseState,
+        LiveTask,
+        Observation,
+        QueueEntry,
+        QueueItem,
+        QueuePause,
+        StatusEvent,
+        Tally,
+        Who,
+    )
 
 TRASH_DAYS = 30  # forgotten generations stay restorable this long
 

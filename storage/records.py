@@ -1,63 +1,67 @@
-"""Plain records the store reads and writes, and the forward-only status rule."""
+"""Plain records the store reads and writes: a generation's row and who reads it — what
+a page read makes — and the columns that travel between stores.
+
+Every other record lives in a module of its concern (``storage.tracking``,
+``storage.queueing``, ``storage.figures``) and the status words in ``storage.statuses``;
+all of them are importable from here, as before.  The records a page read does not make
+are imported when first asked for (PEP 562): creating a dataclass costs about a
+millisecond, and ``list`` should cost what printing its rows costs.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-import socket
 from dataclasses import dataclass, fields
 from functools import cache
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
-LIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED"})  # the service still works on it
-# Every word a generation's status can show: the service's, or the submission's before it.
-SHOWN_STATUSES = LIVE | TERMINAL | frozenset({"QUEUED", "SUBMITTING", "UNCONFIRMED",
-                                              "REJECTED", "ABANDONED", "TRACKED", "ACCEPTED"})
-# Higher rank = further along.  SUSPENDED sits beside RUNNING (keep polling).
-STATUS_RANK = {"PENDING": 1, "RUNNING": 2, "SUSPENDED": 2,
-               "SUCCEEDED": 3, "FAILED": 3, "CANCELED": 3, "UNKNOWN": 3}
+from storage.statuses import (
+    LIVE,
+    SHOWN_STATUSES,
+    STATUS_RANK,
+    SUBMISSION_ABANDONED,
+    SUBMISSION_ACCEPTED,
+    SUBMISSION_QUEUED,
+    SUBMISSION_REJECTED,
+    SUBMISSION_SENDING,
+    SUBMISSION_TRACKED,
+    SUBMISSION_UNCONFIRMED,
+    TERMINAL,
+    can_advance,
+)
 
-# Submission states: how sure we are that the create request produced a task.
-SUBMISSION_QUEUED = "queued"          # intent recorded, waiting in the local queue: nothing sent
-SUBMISSION_SENDING = "sending"        # intent recorded, request on its way
-SUBMISSION_ACCEPTED = "accepted"      # the server gave us a task id
-SUBMISSION_REJECTED = "rejected"      # the server said no; nothing was created
-SUBMISSION_UNCONFIRMED = "unconfirmed"  # outcome unknown: a task may exist
-SUBMISSION_ABANDONED = "abandoned"    # the user decided no task was created
-SUBMISSION_TRACKED = "tracked"        # created elsewhere, adopted by id
+if TYPE_CHECKING:
+    from storage.figures import BatchSummary, Billable, CopyMark, Counts, Tally
+    from storage.queueing import Enqueued, QueueEntry, QueueItem, QueuePause
+    from storage.tracking import ForeignTask, LeaseState, LiveTask, Observation, StatusEvent
+
+# Where the records not made here live (``__getattr__`` imports them when first asked for).
+_ELSEWHERE = {
+    **dict.fromkeys(("BatchSummary", "Billable", "CopyMark", "Counts", "Tally"),
+                    "storage.figures"),
+    **dict.fromkeys(("Enqueued", "QueueEntry", "QueueItem", "QueuePause"), "storage.queueing"),
+    **dict.fromkeys(("ForeignTask", "LeaseState", "LiveTask", "Observation", "StatusEvent"),
+                    "storage.tracking"),
+}
+
+__all__ = ["COPIED", "DOWNLOAD_FIELDS", "IMPORTABLE", "LIVE", "SHOWN_STATUSES", "STATUS_RANK",
+           "SUBMISSION_ABANDONED", "SUBMISSION_ACCEPTED", "SUBMISSION_QUEUED",
+           "SUBMISSION_REJECTED", "SUBMISSION_SENDING", "SUBMISSION_TRACKED",
+           "SUBMISSION_UNCONFIRMED", "TERMINAL", "BatchSummary", "Billable", "CopyMark",
+           "Counts", "Enqueued", "ForeignTask", "Generation", "LeaseState", "LiveTask",
+           "Observation", "QueueEntry", "QueueItem", "QueuePause", "StatusEvent", "Tally", "Who",
+           "can_advance"]
 
 
-def can_advance(current: str | None, new: str) -> bool:
-    """Status only moves forward; a terminal status never changes."""
-    if current is None:
-        return True
-    if current in TERMINAL:
-        return False
-    new_rank = STATUS_RANK.get(new, 1)
-    old_rank = STATUS_RANK.get(current, 1)
-    return new_rank > old_rank or (new_rank == old_rank and new != current)
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one answer from the service said about a task (engine → store)."""
-
-    status: str
-    request_id: str | None = None
-    submit_time: str | None = None
-    scheduled_time: str | None = None
-    end_time: str | None = None
-    video_url: str | None = None
-    orig_prompt: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    usage_duration: float | None = None
-    usage_size: str | None = None
-    usage_fps: int | None = None
-    usage_sr: str | None = None
-    usage_audio: bool | None = None
-    usage_video_count: int | None = None
+def __getattr__(name: str) -> object:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # (asked once)
+    return value
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,17 @@ def _login() -> str:
         return f"uid{os.getuid()}" if hasattr(os, "getuid") else "someone"
 
 
+def _host_name() -> str:
+    """This machine's name, as ``socket.gethostname`` gives it: where there is
+    ``os.uname`` (POSIX) both read the same kernel name, without loading the socket
+    module."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 @dataclass(frozen=True)
 class Who:
     """Who uses a store, and from which machine: a store handle is opened for one.
@@ -188,179 +203,8 @@ class Who:
 
     @classmethod
     def here(cls) -> Who:
-        host = socket.gethostname() or "localhost"
+        host = _host_name() or "localhost"
         return cls(f"{_login()}@{host}", host)
-
-
-@dataclass(frozen=True)
-class LiveTask:
-    """What the poller needs of a followed task — a few columns, cheap to read often."""
-
-    id: int
-    task_id: str
-    status: str | None
-    created_at: str
-    scheduled_time: str | None
-    size: str
-    duration: int
-    next_poll_at: str
-
-
-@dataclass(frozen=True)
-class Counts:
-    """The figures the status bar shows, from the whole history — never from a page."""
-
-    pending: int = 0
-    running: int = 0
-    submitting: int = 0
-    finished_today: int = 0
-    failed_today: int = 0
-    not_downloaded: int = 0
-    total: int = 0
-    queued: int = 0  # waiting in the local queue (not in flight: nothing was sent)
-
-    @property
-    def in_flight(self) -> int:
-        return self.pending + self.running + self.submitting
-
-
-@dataclass(frozen=True)
-class Tally:
-    """How many rows a filter matches, as far as they were counted: exactly ``matches``,
-    or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
-
-    matches: int
-    exact: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Billable:
-    """A generation that costs money or may: made (``settled``), or still in flight or
-    of unknown outcome.  The size, duration and audio are what was billed if known."""
-
-    created_at: str
-    size: str
-    duration: float
-    audio: bool
-    settled: bool
-
-    @classmethod
-    def of(cls, created_at: str, status: str | None, size: str, usage_size: str | None,
-           duration: float, usage_duration: float | None, audio: Any,
-           usage_audio: Any) -> Billable:
-        """From a row's columns: what the service billed once it made the video, what
-        was asked before."""
-        made = status == "SUCCEEDED"
-        return cls(created_at, usage_size if made and usage_size else size,
-                   float(usage_duration if made and usage_duration else duration),
-                   bool(usage_audio if made and usage_audio is not None else audio), made)
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """Where the tasks of one batch are."""
-
-    batch_id: str
-    label: str  # the first task's prompt
-    total: int
-    succeeded: int
-    failed: int  # failed, refused or unknown
-    canceled: int
-    live: int  # not finished yet (sending, pending, running, unconfirmed)
-
-    @property
-    def done(self) -> bool:
-        return self.live == 0
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """One submission to wait in the local queue.  ``key`` makes it an intent of a batch
-    file's line (never queued or sent twice: see ``Queue.enqueue``)."""
-
-    endpoint: str
-    model: str
-    prompt: str
-    size: str
-    duration: int
-    audio: bool = False
-    watermark: bool = False
-    seed: int | None = None
-    key: str | None = None
-    tags: tuple[str, ...] = ()
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Enqueued:
-    """What ``Queue.enqueue`` did: the rows now waiting, in the order given, and how many
-    keyed entries were left as they were (sent before, in flight, in doubt, or queued)."""
-
-    queued: tuple[int, ...]
-    known: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """A queued row in the few columns an estimate or a listing needs."""
-
-    id: int
-    batch_id: str | None
-    size: str
-    duration: int
-    audio: bool
-    priority: int
-    held: bool
-
-
-@dataclass(frozen=True)
-class QueuePause:
-    """The whole queue (``batch_id`` None) or one batch is paused; ``reason`` says why
-    when the program paused it (a refused key, a quota, a budget), None when a user did."""
-
-    batch_id: str | None
-    reason: str | None
-    at: str
-
-
-@dataclass(frozen=True)
-class StatusEvent:
-    """One move of a generation's status, as its history shows it."""
-
-    at: str
-    status: str
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class LeaseState:
-    """Who polls an account: the holder (if any), and when someone last asked it to hurry."""
-
-    holder: str | None
-    until: str | None
-    nudged_at: str | None
-
-    def held_by(self, owner: str) -> bool:
-        return self.holder == owner
-
-
-@dataclass(frozen=True)
-class CopyMark:
-    """How far copies from one source came (``History.copied_from``)."""
-
-    up_to: int = 0  # the highest source id taken: the next copy reads after it
-    seen: int = 0  # how many source records copies took (added, or found here already)
-
-
-@dataclass(frozen=True)
-class ForeignTask:
-    """A task of the account that no row knows: made by the SDK, the console, a script."""
-
-    task_id: str
-    status: str
-    model: str | None
-    created_at: str | None
-    seen_at: str
 
 
 # Columns an export carries and an import restores (everything but the local id

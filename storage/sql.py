@@ -3,7 +3,7 @@ a row shows before the service gave it a status, and LIKE patterns for typed tex
 
 from __future__ import annotations
 
-from storage.records import TERMINAL
+from storage.statuses import TERMINAL
 
 # A followed task: has a task id, is not finished, not given up on (a poll time),
 # not in the trash.  The one definition every query uses.

@@ -27,6 +27,18 @@ def test_every_command_has_a_description_and_examples() -> None:
         assert f"pixverse-tui {name}" in epilog, name
 
 
+def test_every_description_is_a_paragraph_of_78_columns() -> None:
+    """The paragraphs are written wrapped, as printed (wrapping them when the parser is
+    built would load textwrap into every command's start): an edit keeps them wrapped."""
+    import textwrap
+
+    from tui.cli.help_text import HELP
+
+    for name, (description, _) in HELP.items():
+        assert description == textwrap.fill(description, 78), (
+            f"{name}: rewrap its description with textwrap.fill(text, 78)")
+
+
 def test_every_option_and_argument_has_help() -> None:
     for name, parser in subcommands().items():
         for action in parser._actions:

@@ -49,15 +49,42 @@ def test_importing_the_command_line_loads_nothing_heavy(tmp_path: Path) -> None:
     assert found(modules, ("tui.cli.history", *OTHER_COMMANDS)) == []  # not even list's
 
 
+# What printing a page of rows does not need (issue 15: ``list`` costs ≤ 2× a plain
+# script): the records no page read makes, the team store's connection rules, the
+# other commands' parsers, what only help, JSON, ``show`` or a warning about a key
+# file uses, and the socket module (the host name comes from ``os.uname``).
+NOT_FOR_A_PAGE = ("storage.tracking", "storage.queueing", "storage.figures", "storage.postgres",
+                  "tui.simulator", "tui.cli.serve", "tui.dashscope.explain",
+                  "tui.engine.history.timeline", "socket", "textwrap", "shlex", "string")
+# The only dataclasses created on the way (each costs about a millisecond to create).
+PAGE_RECORDS = ["storage.history.HistoryFilter", "storage.records.Generation",
+                "storage.records.Who", "tui.config.paths.AppPaths",
+                "tui.config.settings.Settings", "tui.engine.workspace.Workspace"]
+MADE = """
+import dataclasses
+made = sorted(f"{v.__module__}.{v.__qualname__}" for m in list(sys.modules.values())
+              if getattr(m, "__name__", "").startswith(("tui", "storage"))
+              for v in vars(m).values()
+              if isinstance(v, type) and dataclasses.is_dataclass(v)
+              and v.__module__ == m.__name__)
+print("made", json.dumps(made))
+"""
+
+
 def test_list_loads_only_what_listing_needs(tmp_path: Path) -> None:
+    history_with(tmp_path)
     body = ("sys.argv = ['pixverse-tui', 'list']\n"
             "from tui.cli.main import main\n"
             "status = main()\n"
-            "print('exit', status)")
+            "print('exit', status)" + MADE)
     modules, done = loaded_after(body, tmp_path)
     assert "exit 0" in done.stdout, done.stderr
+    assert "a lighthouse" in done.stdout  # a page was printed
     assert found(modules, HEAVY) == []
     assert found(modules, OTHER_COMMANDS) == []
+    assert found(modules, NOT_FOR_A_PAGE) == []
+    made = json.loads(done.stdout.split("made ", 1)[1])
+    assert made == PAGE_RECORDS, "a record made on list's way: keep it off, or list it here"
     assert "tui.cli.history" in modules  # it did run
 
 

@@ -36,8 +36,8 @@ _MULTILINE = dict(_TABLE)
 del _MULTILINE[0x0A]  # newlines kept where the text is shown as a paragraph
 
 UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
-_JSON_UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in (*range(0x7F, 0xA0),
-                                                                     *_INVISIBLE)) + "]")
+# (compiled by ``re`` when JSON is first written: a table of rows needs only ``UNSAFE``)
+_JSON_UNSAFE = "[" + "".join(re.escape(chr(c)) for c in (*range(0x7F, 0xA0), *_INVISIBLE)) + "]"
 
 
 def printable(value: Any, *, multiline: bool = False) -> str:
@@ -67,4 +67,4 @@ def json_text(value: Any, *, indent: int | None = 2) -> str:
     import json  # (when first asked: most text is never JSON)
 
     text = json.dumps(value, ensure_ascii=False, indent=indent)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return re.sub(_JSON_UNSAFE, lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -1,14 +1,14 @@
 """Where the team's database is and how to reach it, by libpq's conventions.
 
 The URL is ``PIXVERSE_TUI_DATABASE_URL`` if set, else ``[store] url`` in
-config.toml.  What the URL leaves out comes from where every PostgreSQL client
-takes it, and asyncpg reads those itself when connecting: ``PGHOST``,
-``PGPORT``, ``PGUSER``, ``PGDATABASE``, ``PGPASSWORD``, the password file
-(``PGPASSFILE`` or ``~/.pgpass``, ignored unless private to its owner),
-``PGSSLMODE`` (``prefer`` when unset, as libpq), ``PGSSLROOTCERT``,
-``PGSSLCERT``, ``PGSSLKEY``, ``PGSSLCRL`` and ``~/.postgresql/``, multiple
-hosts, and — from asyncpg 0.31 on — service files (``PGSERVICE``,
-``?service=``, ``PGSERVICEFILE`` or ``~/.pg_service.conf``).
+config.toml (``storage.location`` chooses it).  What the URL leaves out comes
+from where every PostgreSQL client takes it, and asyncpg reads those itself
+when connecting: ``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGDATABASE``,
+``PGPASSWORD``, the password file (``PGPASSFILE`` or ``~/.pgpass``, ignored
+unless private to its owner), ``PGSSLMODE`` (``prefer`` when unset, as libpq),
+``PGSSLROOTCERT``, ``PGSSLCERT``, ``PGSSLKEY``, ``PGSSLCRL`` and
+``~/.postgresql/``, multiple hosts, and — from asyncpg 0.31 on — service files
+(``PGSERVICE``, ``?service=``, ``PGSERVICEFILE`` or ``~/.pg_service.conf``).
 
 Two libpq settings asyncpg does not take are taken here: ``connect_timeout``
 (in the URL, or ``PGCONNECT_TIMEOUT``; asyncpg would send it to the server as
@@ -36,29 +36,17 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from storage.errors import StoreUnavailable
+from storage.location import ENV_URL as ENV_URL  # (re-exported: which URL is in force)
+from storage.location import chosen_url as chosen_url
+from storage.location import is_postgres_url
 
 if TYPE_CHECKING:
     import asyncpg
 
-ENV_URL = "PIXVERSE_TUI_DATABASE_URL"
-SCHEMES = ("postgresql", "postgres")
 APPLICATION_NAME = "pixverse-tui"
 CONNECT_TIMEOUT = 10.0  # libpq waits forever by default; a dashboard should not
 MASK = "***"
 INSTALL_HINT = "team mode needs the postgres extra: pip install 'pixverse-tui[postgres]'"
-
-
-def chosen_url(config_url: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The database URL in force: the environment's wins over config.toml's; None means
-    no team database (the SQLite file)."""
-    from_env = environ.get(ENV_URL, "").strip()
-    if from_env:
-        return from_env
-    return config_url.strip() if config_url and config_url.strip() else None
-
-
-def is_postgres_url(text: str) -> bool:
-    return text.split(":", 1)[0].lower() in SCHEMES and "://" in text
 
 
 def _split_userinfo(netloc: str) -> tuple[str | None, str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.clock import iso
 from storage.history import HistoryFilter
-from storage.records import Generation, Tally, Who
+from storage.records import Generation, Who
 from storage.sqlite.search import (
     NEWEST_CUTOFF,
     SORTS,
@@ -25,6 +25,9 @@ from storage.sqlite.search import (
     text_match,
     where_sql,
 )
+
+if TYPE_CHECKING:
+    from storage.figures import Tally
 
 T = TypeVar("T")
 Query = tuple[str, tuple[Any, ...]]
@@ -192,6 +195,8 @@ def tally(where: HistoryFilter | None = None, *, me: str, at_most: int) -> Plan[
     ``TALLY_WALK`` entries of the text index (words) or of the kept rows (in the
     ``since:``/``until:`` range) are looked at: the matches among them, "at least" when
     the walk did not reach the end."""
+    from storage.figures import Tally  # (here: a page read makes none)
+
     found = where or HistoryFilter()
     alone = replace(found, folded=())
     if alone.empty:  # the figures (and the batch index): exact, at once

@@ -6,12 +6,11 @@ import argparse
 import contextlib
 import errno
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from storage import TRASH_DAYS, Generation, StatusEvent
+from storage import TRASH_DAYS, Generation
 from storage.errors import full_disk
 from storage.history import HistoryFilter, parse_filter
 from storage.records import LIVE
@@ -24,6 +23,7 @@ from tui.safe_text import printable
 from tui.text_width import cells, pad
 
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
+    from storage import StatusEvent
     from tui.engine.media import provenance
 
 
@@ -195,6 +195,8 @@ async def _show_file(args: argparse.Namespace, ws: Workspace, video: Path) -> in
         print(render.dumps({**told.as_dict(), "local_path": str(video), "in_history": False}))
     else:
         say(_told(video, told))
+    import shlex  # (for this sentence alone: ``list`` never says it)
+
     err(f"this history does not hold the generation {video.name} comes from; "
         f"`pixverse-tui import {shlex.quote(str(video))}` adds it")
     return 0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, NoReturn
 
-from storage.records import SHOWN_STATUSES
+from storage.statuses import SHOWN_STATUSES
 from tui.cli.help_text import add_help_text
 from tui.cli.output import err
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
@@ -386,13 +386,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="the shell to complete in: bash, zsh or fish")
     p.set_defaults(run_sync=_print_completion)
 
-    from tui.simulator.cli import add_parser as add_simulate
-
-    add_simulate(sub)
-
-    from tui.cli.serve import add_parser as add_serve
-
-    add_serve(sub)
+    # Commands whose options their own modules add: imported only to build their parser.
+    for name, add_parser in (("simulate", "tui.simulator.cli:add_parser"),
+                             ("serve", "tui.cli.serve:add_parser")):
+        if only in (None, name):
+            command(add_parser)(sub)
 
     p = sub.add_parser("store", help="the history's database: copy it into another one")
     actions = p.add_subparsers(dest="store_action", metavar="ACTION", required=True,

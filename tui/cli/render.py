@@ -6,13 +6,14 @@ Every value that came from outside (prompts, server fields) goes through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from storage import Generation, StatusEvent
-from tui.dashscope.explain import failure_class
-from tui.engine.history import timeline
+from storage import Generation
 from tui.safe_text import json_text, printable
 from tui.text_width import cell, cells, fit, pad, terminal_width
+
+if TYPE_CHECKING:  # (a page's listing makes no status events)
+    from storage import StatusEvent
 
 UNKNOWN = "—"  # a figure that is not known (yet), or that the service's times contradict
 
@@ -39,12 +40,21 @@ def as_json(row: Generation) -> dict[str, Any]:
         "create_request_id": row.create_request_id, "last_request_id": row.last_request_id,
         "endpoint": row.endpoint, "submitted_by": row.submitted_by,
         "saved_on": list(row.saved_on),
-        "failure_cause": failure_class(row.error_code).value
-        if row.status == "FAILED" or row.submission == "rejected" else None,
+        "failure_cause": _cause(row),
         "queue": None if row.queue_priority is None else {
             "priority": row.queue_priority, "held": row.queue_held, "retries": row.retries,
             "retry_of": row.retry_of},
     }
+
+
+def _cause(row: Generation) -> str | None:
+    """Why a failed or refused generation failed, in a word; None for the others (the
+    explanations are loaded for the first such row: a table shows no cause)."""
+    if row.status != "FAILED" and row.submission != "rejected":
+        return None
+    from tui.dashscope.explain import failure_class
+
+    return failure_class(row.error_code).value
 
 
 def dumps(value: Any) -> str:
@@ -107,6 +117,8 @@ def file_text(row: Generation) -> str:
 
 
 def details(row: Generation, events: list[StatusEvent]) -> str:
+    from tui.engine.history import timeline  # (``show``'s alone)
+
     queue = timeline.queue_seconds(row)
     work = timeline.generation_seconds(row)
     pairs: list[tuple[str, Any]] = [
@@ -126,8 +138,7 @@ def details(row: Generation, events: list[StatusEvent]) -> str:
          f"audio {row.usage_audio}, {row.usage_video_count} video(s)"),
         ("error", f"{row.error_code or '(no code)'}: {row.error_message or '(no message)'}"
          if row.error_code or row.error_message or row.status == "FAILED" else None),
-        ("cause", failure_class(row.error_code).value
-         if row.status == "FAILED" or row.submission == "rejected" else None),
+        ("cause", _cause(row)),
         ("queue", None if not row.queued else f"priority {row.queue_priority or 0}"
          + (", held" if row.queue_held else "")),
         ("retry", f"{row.retries} (of #{row.retry_of})" if row.retry_of else None),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 from pathlib import Path
 
@@ -93,6 +92,8 @@ def key_file_warnings(environ: dict[str, str] | None = None) -> list[str]:
 
 def _for_shell(path: str) -> str:
     """The path quoted for a shell, leaving a leading ``~/`` for the shell to expand."""
+    import shlex  # (only for this warning: every run reads the key)
+
     if path.startswith("~/"):
         return "~/" + shlex.quote(path[2:])
     return shlex.quote(path)

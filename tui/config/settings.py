@@ -24,8 +24,10 @@ from tui.text_input import BadText, decode, split_lines
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
 _UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
-_SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt]?)(?:i?b))?", re.IGNORECASE)
-_PER_SECOND = re.compile(r"\s*/\s*s\s*$", re.IGNORECASE)
+# Patterns as text: ``re`` compiles each when first used (and keeps it), so a run that
+# reads no config.toml — ``list`` — does not pay for compiling them.
+_SIZE = r"(?i)(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt]?)(?:i?b))?"
+_PER_SECOND = r"(?i)\s*/\s*s\s*$"
 
 Check = Callable[[Any], str | None]
 
@@ -56,7 +58,7 @@ def parse_size(value: int | str) -> int:
         if value < 0:
             raise ValueError(f"{value} is below zero")
         return value
-    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    match = re.fullmatch(_SIZE, value.strip()) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f'{value!r} is not a size like "500 MB" or "2 GB" '
                          "(units B, KB, MB, GB, TB)")
@@ -90,7 +92,7 @@ def _size_between(low: int, high: int, per_second: bool = False) -> Rule:
     """A byte count written as a number or with a unit, kept as an int of bytes."""
     def convert(value: Any) -> int:
         if per_second and isinstance(value, str):
-            value = _PER_SECOND.sub("", value)  # "1 KB/s" means what "1 KB" does
+            value = re.sub(_PER_SECOND, "", value)  # "1 KB/s" means what "1 KB" does
         return parse_size(value)
 
     def check(value: Any) -> str | None:
@@ -252,8 +254,8 @@ def defaults() -> dict[str, dict[str, Any]]:
             for section, keys in SCHEMA.items()}
 
 
-_HEADER = re.compile(r"\s*\[+\s*([^\]]+?)\s*\]")
-_KEY = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+_HEADER = r"\s*\[+\s*([^\]]+?)\s*\]"  # (compiled when a file is first read)
+_KEY = r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*="""
 
 
 class LineIndex:
@@ -267,11 +269,12 @@ class LineIndex:
         self.headers: dict[str, int] = {}
         self.keys: dict[tuple[str | None, str], int] = {}
         current: str | None = None
+        header_at, key_at = re.compile(_HEADER).match, re.compile(_KEY).match
         for number, line in enumerate(split_lines(text), 1):  # as tomllib counts lines
-            if header := _HEADER.match(line):
+            if header := header_at(line):
                 current = header.group(1).strip("\"'")
                 self.headers.setdefault(current, number)
-            elif key := _KEY.match(line):
+            elif key := key_at(line):
                 name = next(g for g in key.groups() if g is not None)
                 self.keys.setdefault((current, name), number)
 

@@ -19,7 +19,7 @@ from tui.engine.media import safe_files
 
 OLD_STATE = "state.toml"
 OLD_PREVIEWS = "previews"
-PREVIEW_ENTRY = re.compile(r"[0-9a-f]{64}-\d+x\d+\.json")
+PREVIEW_ENTRY = r"[0-9a-f]{64}-\d+x\d+\.json"  # (compiled only where old previews are)
 
 
 def move_old_files(paths: AppPaths) -> list[str]:
@@ -52,7 +52,7 @@ def _move_previews(paths: AppPaths) -> list[str]:
     if old == new or not old.is_dir() or old.is_symlink():
         return []
     try:
-        entries = [e for e in old.iterdir() if PREVIEW_ENTRY.fullmatch(e.name)
+        entries = [e for e in old.iterdir() if re.fullmatch(PREVIEW_ENTRY, e.name)
                    and safe_files.is_regular(e)]
         new.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -13,7 +13,6 @@ Names Windows reserves for devices (``con``, ``nul``, ``com1``…) are never ste
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,7 +26,7 @@ MAX_STEM_BYTES = 180
 RESERVED = frozenset({"con", "prn", "aux", "nul",
                       *(f"{d}{n}" for d in ("com", "lpt") for n in "123456789¹²³")})
 FIELDS = ("date", "time", "task_id", "task8", "slug", "size", "duration", "seed", "id", "status")
-_UNSAFE = re.compile(r"[^\w\-]+", re.UNICODE)
+_UNSAFE = r"[^\w\-]+"  # (compiled when a file is first named: ``list`` names none)
 
 
 class TemplateError(ValueError):
@@ -36,6 +35,8 @@ class TemplateError(ValueError):
 
 def check_template(template: str) -> None:
     """Raise ``TemplateError`` naming the first problem in a file-name template."""
+    import string  # (its Template compiles a pattern when imported: only templates need it)
+
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -58,7 +59,7 @@ def check_template(template: str) -> None:
 
 def slugify(text: str, limit: int = 40) -> str:
     text = unicodedata.normalize("NFKC", text)
-    slug = _UNSAFE.sub("-", text).strip("-_").lower()
+    slug = re.sub(_UNSAFE, "-", text).strip("-_").lower()
     slug = re.sub(r"-{2,}", "-", slug)
     return slug[:limit].rstrip("-_") or "video"
 
@@ -76,7 +77,7 @@ def file_name(row: Generation, template: str = DEFAULT_TEMPLATE) -> str:
         "status": (row.status or "").lower(),
     }
     safe = {k: slugify(v, 80) if k != "slug" else v for k, v in values.items()}
-    stem = _UNSAFE.sub("-", template.format(**safe)).strip("-_.")
+    stem = re.sub(_UNSAFE, "-", template.format(**safe)).strip("-_.")
     return _fit(stem or f"pixverse-{row.id}") + ".mp4"
 
 
