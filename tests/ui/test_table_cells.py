@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.widgets.data_table import RowKey
 
 from storage import Generation
 from tui.ui.widgets.task_table import TaskTable
@@ -70,3 +71,30 @@ async def test_cells_are_made_again_when_what_they_show_moved_on() -> None:
         now[0] += timedelta(days=1)  # the next day: yesterday's times show their date
         table.replace(rows)
         assert str(cell(table, 1, "submitted")).startswith("01-01")
+
+
+async def test_a_page_that_keeps_most_rows_adds_only_the_new_ones() -> None:
+    """DataTable measures every cell of a row added: the rows both pages show stay; the
+    page still reads as a new one — in order, from its top, the cursor on the row the
+    user chose if the page has it, else on the first."""
+    app = OneTable()
+    async with app.run_test(size=(140, 24)) as pilot:
+        table = app.query_one(TaskTable)
+        table.now = lambda: NOW
+        table.replace([row(i) for i in range(1, 41)])
+        table.move_cursor(row=30, animate=False)
+        await pilot.pause()
+        kept = table.rows[RowKey("31")]
+        table.replace([row(i) for i in range(3, 43)])  # "fox ne" → "fox neo"
+        await pilot.pause()
+        assert table.rows[RowKey("31")] is kept  # not removed and added again
+        assert [r.id for r in table.rows_in_order] == list(range(3, 43))
+        assert [table.get_row_at(i)[2].plain for i in (0, 39)] == ["a fox, take 3",
+                                                                   "a fox, take 42"]
+        assert table.highlighted_id == 31
+        table.replace([row(i) for i in range(11, 51)])  # the chosen row is still there
+        await pilot.pause()
+        assert table.highlighted_id == 31
+        table.replace([row(i) for i in range(41, 81)])  # it is gone: the first row
+        await pilot.pause()
+        assert table.highlighted_id == 41 and table.scroll_offset.y == 0

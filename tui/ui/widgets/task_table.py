@@ -285,11 +285,26 @@ class TaskTable(DataTable[SortText]):
     def replace(self, rows: list[Generation],
                 batches: dict[int, BatchSummary] | None = None,
                 positions: dict[int, int] | None = None) -> None:
-        """Another page altogether (a filter, a sort, paging): rows arrive in order.
-        Only for a user's action — a poll never rebuilds the table."""
+        """Another page altogether (a filter, a sort, paging): rows arrive in order, the
+        page is seen from its top, the cursor on the row the user chose if the page has
+        it.  Only for a user's action — a poll never rebuilds the table.
+
+        The rows the last page showed too stay in the table (a keystroke's pages share
+        most of theirs: "fox ne" → "fox neo"), and only the others are added — DataTable
+        measures every cell of each row added.  A page that keeps fewer than half of them
+        is built afresh: removing rows one by one costs more than that saves."""
+        chosen = self.highlighted_id
+        kept = sum(1 for row in rows if row.id in self.rows_by_id)
+        if rows and kept * 2 >= len(rows):
+            self.show_page(rows, batches, positions)
+            if any([self._update(row) for row in rows]):  # as made afresh: marks, colours,
+                self._drop_stale_renders()  # the day, clocks (unchanged: cells compared)
+            self.scroll_to(x=0, y=0, animate=False, immediate=True)
+            index = self.get_row_index(str(chosen)) if chosen in self.rows_by_id else 0
+            self.move_cursor(row=index, column=0, animate=False)
+            return
         self.batches = dict(batches or {})
         self.positions = dict(positions or {})
-        chosen = self.highlighted_id
         self.clear(columns=False)
         self._shown.clear()
         self.rows_by_id.clear()
