@@ -2,6 +2,13 @@
 database file — a DataTable of the 50 newest rows (and, with a search box, each
 keystroke answered by a bare FTS5 query), nothing else.
 
+The search keeps the words of three characters or more (the trigram index's) for one
+bare FTS5 ``MATCH`` and ignores the filter's tokens — words with a ``:`` (``status:FAILED``,
+``tier:720P``, ``tag:keep``, ``since:…``) and the word ``fav`` — so a keystroke of
+tokens paints a page of rows, as the dashboard does, not an empty table; with no word
+left it shows the 50 newest rows.  (Fair, and still the least work: the tokens narrow
+nothing, so the floor never reads more rows than a page.)
+
     python -m harness.floor_app DB [--search]
 """
 
@@ -47,7 +54,7 @@ class FloorApp(App[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         words = " ".join('"' + w.replace('"', '""') + '"' for w in event.value.split()
-                         if len(w) >= 3)
+                         if len(w) >= 3 and ":" not in w and w.lower() != "fav")
         self.show(self.db.execute(SEARCH, (words,)).fetchall() if words
                   else self.db.execute(NEWEST).fetchall())
 

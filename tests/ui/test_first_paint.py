@@ -6,6 +6,7 @@ after, so a slow one never holds the first paint back."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,20 @@ async def test_the_composers_options_come_right_after_the_first_page(
         assert options.region.y == prompt.region.bottom  # the row kept for them
         assert problems.region.y == options.region.bottom and "1920*1080" in str(
             problems.render())  # the summary came with them
+
+async def test_what_start_up_made_stays_out_of_later_garbage_collections(
+        tmp_path: Path) -> None:
+    """Textual leaves a cleared render cache as a reference cycle, so full collections
+    come every few keystrokes: once started, the dashboard keeps the objects start-up
+    made (modules, classes, widgets) out of them — tens of milliseconds a keystroke
+    otherwise (``tui.ui.heap``) — and gives them back when it ends."""
+    await one_row(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    assert gc.get_freeze_count() == 0
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+        await until(pilot, lambda: gc.get_freeze_count() > 0,
+                    what="start-up's objects left out of collections")
+        assert gc.is_tracked(table(app))  # a widget, tracked: in none of the generations
+        assert not any(o is table(app) for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0

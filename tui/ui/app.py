@@ -38,7 +38,7 @@ from tui.dashscope.errors import DashScopeError
 from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.stopping import on_stop_signals
-from tui.ui import actions, graphics, keymap
+from tui.ui import actions, graphics, heap, keymap
 from tui.ui.actions import ANSWERING, CONFIGURED_READ_ONLY, STARTED_READ_ONLY, Where
 from tui.ui.bindings import bindings, textual_action
 from tui.ui.cursor_rest import CursorRest
@@ -237,7 +237,8 @@ class PixverseApp(App[str | None]):
 
     async def on_history_shown(self, _: HistoryShown) -> None:
         """The first page is on screen: now the store's housekeeping (interrupted sends,
-        old trash), the client (httpx is imported here) and the poller."""
+        old trash), the client (httpx is imported here) and the poller; then what
+        start-up made is left out of later garbage collections (``heap``)."""
         services = self.services
         if self._shown or services.store is None or self._ending:
             return
@@ -251,6 +252,13 @@ class PixverseApp(App[str | None]):
             self._housekeeping.set()
         if self._ending:  # stopped meanwhile: nothing more starts
             return
+        self._start_following()
+        heap.freeze_startup()
+
+    def _start_following(self) -> None:
+        """The client, and the poller when this process polls."""
+        services = self.services
+        assert services.store is not None
         try:
             if services.client is None:
                 return
@@ -282,6 +290,7 @@ class PixverseApp(App[str | None]):
         if services.store is not None:
             await services.store.close()
         self._forget_stop_signals()
+        heap.thaw()
 
     def on_composer_used(self, _: ComposerUsed) -> None:
         self.save_state()

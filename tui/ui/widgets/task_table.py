@@ -16,13 +16,20 @@ cached render is one that will never be drawn again.  Left there, such renders f
 the caches to their caps (10,000 cells, 1,000 lines and rows: ~15 MB at 140 columns)
 within a minute of elapsed-time ticks.  So after each batch of updates the table
 drops them (``_drop_stale_renders``), and the caches hold about one screenful.
+
+A keystroke in the filter brings a page that shares most of its rows with the last one
+("fox ne" → "fox neo"): a row's cells are made once and kept while the page shows it
+(``_made``), keyed by everything they show — the row as the store has it, its mark, its
+folded batch's summary, its place in the queue, its status colour (the theme) and the
+day (a time of today shows without its date).  The cells of a live row carry a clock,
+so they are made afresh each time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.style import Style
 from textual import events
@@ -42,6 +49,14 @@ from tui.ui.page_diff import PageDiff, diff_page
 MIN_PROMPT = 22  # below this the prompt is unreadable: drop a column first
 _WIDTHS = {key: width for key, _, width in COLUMNS}
 _LABELS = {key: label for key, label, _ in COLUMNS}
+
+
+class _Made(NamedTuple):
+    """A row's cells, what they were made from, and what each shows (text and style)."""
+
+    shows: tuple[object, ...]
+    cells: dict[str, SortText]
+    shown: dict[str, str]
 
 
 class TaskTable(DataTable[SortText]):
@@ -67,6 +82,7 @@ class TaskTable(DataTable[SortText]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.rows_by_id: dict[int, Generation] = {}
         self._shown: dict[int, dict[str, str]] = {}
+        self._made: dict[int, _Made] = {}  # the cells of the rows shown (see the docstring)
         self._order: list[int] = []
         self.marked: set[int] = set()
         self.batches: dict[int, BatchSummary] = {}  # a row standing for a folded batch
@@ -161,24 +177,40 @@ class TaskTable(DataTable[SortText]):
     def rows_in_order(self) -> list[Generation]:
         return [self.rows_by_id[i] for i in self._order]
 
-    def _cells(self, row: Generation) -> dict[str, SortText]:
-        cells = row_cells(row, self.now(), self.style_for(row.display_status),
-                          marked=row.id in self.marked, batch=self.batches.get(row.id),
-                          position=self.positions.get(row.id))
+    def _cells(self, row: Generation) -> _Made:
+        """The row's cells and what each shows — made again only when something they
+        show may have changed (see the module's docstring)."""
+        now = self.now()
+        style = self.style_for(row.display_status)
+        marked, batch, position = (row.id in self.marked, self.batches.get(row.id),
+                                   self.positions.get(row.id))
+        shows = (row, marked, batch, position, style, now.astimezone().date())
+        made = self._made.get(row.id)
+        if made is not None and made.shows == shows:
+            return made
+        cells = row_cells(row, now, style, marked=marked, batch=batch, position=position)
         for cell in cells.values():
             cell.row_id = row.id
-        return cells
+        made = _Made(shows, cells, {k: c.plain + str(c.style) for k, c in cells.items()})
+        if row.display_status not in TICKING:  # a clock's cells are never made again
+            self._made[row.id] = made
+        return made
+
+    def _forget_made(self) -> None:
+        """Keep the cells of the rows on the page only."""
+        self._made = {i: made for i, made in self._made.items() if i in self.rows_by_id}
 
     def _add(self, rows: list[Generation]) -> None:
         for row in rows:
-            cells = self._cells(row)
+            made = self._cells(row)
+            cells = made.cells
             self.add_row(*(cells[key] for key in self.visible_columns), key=str(row.id))
-            self._remember(row, cells)
+            self._remember(row, made)
             self._order.append(row.id)
 
-    def _remember(self, row: Generation, cells: dict[str, SortText]) -> None:
+    def _remember(self, row: Generation, made: _Made) -> None:
         self.rows_by_id[row.id] = row
-        self._shown[row.id] = {k: c.plain + str(c.style) for k, c in cells.items()}
+        self._shown[row.id] = dict(made.shown)
 
     def _drop_stale_renders(self) -> None:
         """Forget the renders DataTable cached before the last update (none of them can be
@@ -188,13 +220,12 @@ class TaskTable(DataTable[SortText]):
 
     def _update(self, row: Generation) -> bool:
         """Update the cells of a row that changed; whether any cell did."""
-        cells = self._cells(row)
+        made = self._cells(row)
         before = self._shown.get(row.id, {})
-        changed = [key for key in self.visible_columns
-                   if before.get(key) != cells[key].plain + str(cells[key].style)]
+        changed = [key for key in self.visible_columns if before.get(key) != made.shown[key]]
         for key in changed:
-            self.update_cell(str(row.id), key, cells[key])
-        self._remember(row, cells)
+            self.update_cell(str(row.id), key, made.cells[key])
+        self._remember(row, made)
         return bool(changed)
 
     def show_page(self, rows: list[Generation],
@@ -247,22 +278,39 @@ class TaskTable(DataTable[SortText]):
                 on_screen = self.size.height - self.header_height
                 keep = 0 if at_top and index < on_screen else max(0, index - line)
                 self.scroll_to(y=keep, animate=False, immediate=True)
+        self._forget_made()
         self._drop_stale_renders()
         return diff
 
     def replace(self, rows: list[Generation],
                 batches: dict[int, BatchSummary] | None = None,
                 positions: dict[int, int] | None = None) -> None:
-        """Another page altogether (a filter, a sort, paging): rows arrive in order.
-        Only for a user's action — a poll never rebuilds the table."""
+        """Another page altogether (a filter, a sort, paging): rows arrive in order, the
+        page is seen from its top, the cursor on the row the user chose if the page has
+        it.  Only for a user's action — a poll never rebuilds the table.
+
+        The rows the last page showed too stay in the table (a keystroke's pages share
+        most of theirs: "fox ne" → "fox neo"), and only the others are added — DataTable
+        measures every cell of each row added.  A page that keeps fewer than half of them
+        is built afresh: removing rows one by one costs more than that saves."""
+        chosen = self.highlighted_id
+        kept = sum(1 for row in rows if row.id in self.rows_by_id)
+        if rows and kept * 2 >= len(rows):
+            self.show_page(rows, batches, positions)
+            if any([self._update(row) for row in rows]):  # as made afresh: marks, colours,
+                self._drop_stale_renders()  # the day, clocks (unchanged: cells compared)
+            self.scroll_to(x=0, y=0, animate=False, immediate=True)
+            index = self.get_row_index(str(chosen)) if chosen in self.rows_by_id else 0
+            self.move_cursor(row=index, column=0, animate=False)
+            return
         self.batches = dict(batches or {})
         self.positions = dict(positions or {})
-        chosen = self.highlighted_id
         self.clear(columns=False)
         self._shown.clear()
         self.rows_by_id.clear()
         self._order = []
         self._add(rows)
+        self._forget_made()
         self._cursor_to(chosen)
 
     def _cursor_to(self, chosen: int | None) -> None:
