@@ -34,8 +34,9 @@ def launch(*, demo: bool, simulator_url: str | None = None, read_only: bool = Fa
     """The dashboard in this terminal (or browser tab).  ``simulator_url``: the demo on a
     simulator that is already running (``serve --demo`` starts one for every tab);
     ``read_only``: a viewer's dashboard (nothing billed, destructive or written)."""
-    from tui.ui import graphics
+    from tui.ui import graphics, heap
 
+    heap.pause_for_startup()  # until the first page is shown (see ``tui.ui.heap``)
     graphics.start_detecting()  # asks while the modules below load
     from tui.config.credentials import CredentialsError
     from tui.engine.workspace import Workspace

@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import Select, TextArea
 
 from storage import open_store
-from tests.ui.helpers import app_for, table, until
+from tests.ui.helpers import app_for, table, until, workspace
 from tui.config.paths import app_paths
 from tui.engine.following import rescue
 from tui.engine.history import trash
@@ -111,3 +111,40 @@ async def test_what_start_up_made_stays_out_of_later_garbage_collections(
         assert gc.is_tracked(table(app))  # a widget, tracked: in none of the generations
         assert not any(o is table(app) for o in gc.get_objects())
     assert gc.get_freeze_count() == 0
+
+
+async def test_start_up_runs_without_collections_until_the_first_page(tmp_path: Path) -> None:
+    """Start-up's objects all live on: collecting while they are made only walks them
+    (a tenth of start-up's CPU).  ``launch`` pauses collections; they resume once the
+    first page is shown."""
+    from tui.ui import heap
+
+    await one_row(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    heap.pause_for_startup()
+    try:
+        assert not gc.isenabled()
+        async with app.run_test(size=(140, 40)) as pilot:
+            await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+            await until(pilot, gc.isenabled, what="collections resumed")
+    finally:
+        gc.enable()
+
+
+async def test_collections_resume_even_if_no_page_is_shown(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """No key yet (the welcome screen): collections come back after a grace period."""
+    from tui.ui import heap
+    from tui.ui.app import PixverseApp
+    from tui.ui.screens.welcome import WelcomeScreen
+
+    monkeypatch.setattr(heap, "STARTUP_GRACE", 0.2)
+    app = PixverseApp(workspace(tmp_path, None, key=None))
+    heap.pause_for_startup()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, WelcomeScreen), what="welcome")
+            await until(pilot, gc.isenabled, timeout=5, what="collections resumed")
+    finally:
+        gc.enable()

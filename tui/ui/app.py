@@ -206,6 +206,7 @@ class PixverseApp(App[str | None]):
 
     async def on_mount(self) -> None:
         self.services.in_browser = self.is_web
+        self.set_timer(heap.STARTUP_GRACE, heap.resume, name="collections")  # whatever comes
         self.call_after_refresh(self._cursor_rest.stir)  # the first field's blink rests too
         self._apply_keymap()
         if self._startup_problems:  # one grouped notice, not a stack of toasts
