@@ -134,11 +134,13 @@ async def test_start_up_housekeeping_reads_its_indexes(
                             or "INDEX generations_forgotten" in step for step in plan), (sql, plan)
 
 
-@pytest.mark.parametrize("text", ["z", "zz", "n", "月", "n status:FAILED", "fo tag:keep"])
+@pytest.mark.parametrize("text", ["z", "zz", "n", "月", "n status:FAILED", "fo tag:keep",
+                                  "neon r", "rain fo"])
 async def test_a_short_search_walks_only_the_newest_rows(
         store: TaskStore, queries: list[tuple[str, tuple[Any, ...]]], text: str) -> None:
-    """Words too short for the text index (1–2 characters) are looked for in the newest
-    ``newest`` rows only, as the dashboard asks: each query reads a range of the
+    """Words too short for the text index (1–2 characters), alone or beside longer words,
+    are looked for in the newest ``newest`` rows only, as the dashboard asks (``rain fo``
+    read every "rain" before): each query reads a range of the
     creation index (or the index alone, to find where the range starts)."""
     where = replace(parse_filter(text), newest=1000)
     assert where.unindexed_text
