@@ -62,6 +62,7 @@ class HistoryPanel(Container):
         self._refreshed = -REFRESH_EVERY  # when the page was last read for a change
         self._ticker: Timer | None = None
         self._queue_line: str | None = None  # what the detail pane says of the row's place
+        self._detailed: Generation | None = None  # the row the detail pane was last given
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -152,6 +153,7 @@ class HistoryPanel(Container):
         if self.services.open:
             row = self.highlighted()
             self._queue_line = self.view.queue_line(row) if row is not None else None
+            self._detailed = row
             self.query_one(DetailPane).show_row(row)
 
     @tolerant
@@ -248,7 +250,12 @@ class HistoryPanel(Container):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
-        self.show_detail()
+        """The cursor came to a row: its details — unless the pane was given this very row
+        already (a new page shows its details itself, and the table then tells of the
+        cursor it placed: the details are read once per keystroke, not twice)."""
+        row = self.highlighted()
+        if row is None or row != self._detailed:
+            self.show_detail()
         if self.view.new_above:
             self.call_after_refresh(self._new_rows_seen)  # once the table has scrolled
 
