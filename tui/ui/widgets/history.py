@@ -17,6 +17,7 @@ are drawn from here, since they follow the page.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -173,6 +174,12 @@ class HistoryPanel(Container):
         self._tick_when_live()
         self.show_detail()
         self.show_figures()
+        # The rows go out in the next frame: a widget asks the screen for its repaint when
+        # it next goes idle (the table after measuring its new rows), while the screen
+        # paints as soon as this handler ends — the search box's new text had asked
+        # already.  Yielding once lets the table and the status bar, woken by the changes
+        # above, ask first; else the frame holds the box alone and the rows wait a frame.
+        await asyncio.sleep(0)
 
     # -- the one route changes take to the screen ------------------------------------------
 
