@@ -1,13 +1,18 @@
 """A search keystroke → the page painted, headless, for the dashboard and for its floor
 (``harness.floor_app`` with its search box) by the same method: the box's value is set
 as one keystroke sets it, and the time taken is until the first frame composed after
-the new rows landed in the table.
+the new rows landed in the table **in which the table itself was drawn** (a frame that
+draws other widgets only — the search box's new text, the status bar — has not painted
+the page: the rows then go out in a later frame).  An empty table (no match) is drawn
+too, so it counts alike.  A keystroke that leaves the table as it was ("f" → "fo" with the
+same page) asks for no repaint of it (no ``refresh``): there the page is on screen
+already, and the first frame after the rows landed counts.
 
     python -m harness.search_probe product|floor HOME QUERY...
 
 Prints one line of JSON: the seconds of each query, in order.  (The frame's moment is
-read through ``Screen._compositor_refresh``, a private method — a bench may; the
-product may not.)
+read through ``Screen._compositor_refresh``, a private method, and the table's drawing
+through its ``render_line`` — a bench may; the product may not.)
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ PAUSE = 0.05  # seconds between one query's paint and the next keystroke
 
 
 async def measure(app: Any, landed_on: Callable[[], tuple[Any, str]], box_id: str,
-                  queries: list[str], ready: Callable[[], bool]) -> list[float]:
+                  queries: list[str], ready: Callable[[], bool],
+                  table_of: Callable[[], Any]) -> list[float]:
     from textual.widgets import Input
 
     async with app.run_test(size=(140, 40)) as pilot:
@@ -40,15 +46,36 @@ async def measure(app: Any, landed_on: Callable[[], tuple[Any, str]], box_id: st
                 raise RuntimeError("the first page never came")
             await asyncio.sleep(0.005)
         await pilot.pause()
-        painted: list[float] = []
+        painted: list[float] = []  # the end of each frame in which the table was drawn
+        frames: list[float] = []  # the end of every frame
+        drew: list[bool] = [False]  # whether the table drew a line in this frame
+        asked: list[float] = [0.0]  # when the table last asked to be repainted
         screen = app.screen
         original = screen._compositor_refresh
 
         def record() -> None:
+            drew[0] = False
             original()
-            painted.append(time.perf_counter())
+            frames.append(time.perf_counter())
+            if drew[0]:
+                painted.append(frames[-1])
 
         screen._compositor_refresh = record
+        table = table_of()
+        render_line = table.render_line
+
+        def drawn(y: int) -> Any:
+            drew[0] = True
+            return render_line(y)
+
+        table.render_line = drawn  # the instance's, found before the class's
+        refresh = table.refresh
+
+        def repaint(*args: Any, **kwargs: Any) -> Any:
+            asked[0] = time.perf_counter()
+            return refresh(*args, **kwargs)
+
+        table.refresh = repaint
         landed: list[float] = []
         owner, name = landed_on()
         replace = getattr(owner, name)
@@ -68,9 +95,10 @@ async def measure(app: Any, landed_on: Callable[[], tuple[Any, str]], box_id: st
             box.value = query  # what one keystroke does
             while not landed or landed[-1] < t0:
                 await asyncio.sleep(0.001)
-            while not painted or painted[-1] < landed[-1]:
+            shown = painted if asked[0] >= t0 else frames  # the table changed, or not
+            while not shown or shown[-1] < landed[-1]:
                 await asyncio.sleep(0.001)
-            took.append(painted[-1] - t0)
+            took.append(shown[-1] - t0)
             await asyncio.sleep(PAUSE)
             await pilot.pause()
     return took
@@ -95,7 +123,8 @@ def product(home: Path, queries: list[str]) -> list[float]:
         except Exception:
             return False
 
-    return asyncio.run(measure(app, lambda: (table(), "replace"), "filter", queries, ready))
+    return asyncio.run(measure(app, lambda: (table(), "replace"), "filter", queries, ready,
+                               table))
 
 
 def floor(home: Path, queries: list[str]) -> list[float]:
@@ -103,15 +132,18 @@ def floor(home: Path, queries: list[str]) -> list[float]:
 
     app = FloorApp(str(home / "tasks.db"), search=True)
 
-    def ready() -> bool:
+    def table() -> Any:
         from textual.widgets import DataTable
 
+        return app.screen.query_one(DataTable)
+
+    def ready() -> bool:
         try:
-            return bool(app.screen.query_one(DataTable).row_count)
+            return bool(table().row_count)
         except Exception:
             return False
 
-    return asyncio.run(measure(app, lambda: (app, "show"), "filter", queries, ready))
+    return asyncio.run(measure(app, lambda: (app, "show"), "filter", queries, ready, table))
 
 
 if __name__ == "__main__":

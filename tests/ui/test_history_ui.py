@@ -213,3 +213,73 @@ async def test_two_pictures_in_a_row_replace_each_other(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.pause()
         assert len(app.screen.query(".preview-graphic")) == 1
+
+
+async def test_a_keystroke_reads_the_details_once(tmp_path: Path) -> None:
+    """A filter keystroke brings a page with the cursor on another row: its details are
+    read from the store once, not once for the page and again for the highlight."""
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        pane = app.screen.query_one(DetailPane)
+        await until(pilot, lambda: "Prompt" in str(pane.query_one("#detail-body").render()))
+        read = pane.details
+        assert read is not None
+        asked: list[int] = []
+
+        async def details(row):  # type: ignore[no-untyped-def]
+            asked.append(row.id)
+            return await read(row)
+
+        pane.details = details
+        for text, prompt in (("fox", "a red fox in snow"), ("whale", "a failing whale"),
+                             ("", "a failing whale"),  # the row the user was on
+                             ("月光", "一只小猫在月光下奔跑")):
+            asked.clear()
+            await filter_to(pilot, app, text)
+            await until(pilot, lambda p=prompt: p in str(pane.query_one("#detail-body").render()),
+                        what=prompt)
+            for _ in range(3):  # whatever else was coming has come
+                await pilot.pause()
+            assert len(asked) == 1, (text, asked)
+
+
+async def test_a_keystroke_paints_its_rows_in_the_next_frame(tmp_path: Path) -> None:
+    """The frame that follows a filter keystroke draws the table with the new rows — not
+    the search box and the status bar first and the rows one frame (a detail read) later.
+    (Textual has no public hook for a frame: the test reads ``Screen._compositor_refresh``;
+    the product does not.)"""
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3)
+        shown, screen = table(app), app.screen
+        frames: list[bool] = []  # per frame after the rows landed: was the table drawn?
+        landed, drew = [False], [False]
+        replace, render_line, refresh = shown.replace, shown.render_line, \
+            screen._compositor_refresh
+
+        def replaced(*args, **kwargs):  # type: ignore[no-untyped-def]
+            replace(*args, **kwargs)
+            landed[0] = True
+
+        def drawn(y: int):  # type: ignore[no-untyped-def]
+            drew[0] = True
+            return render_line(y)
+
+        def frame() -> None:
+            drew[0] = False
+            refresh()
+            if landed[0]:
+                frames.append(drew[0])
+
+        shown.replace, shown.render_line = replaced, drawn  # type: ignore[method-assign]
+        screen._compositor_refresh = frame  # type: ignore[method-assign]
+        for text, count in (("whale", 1), ("", 3), ("zebra", 0), ("fox", 1)):
+            frames.clear()
+            landed[0] = False
+            await filter_to(pilot, app, text)
+            await until(pilot, lambda c=count: len(shown.rows_by_id) == c and bool(frames),
+                        what=text)
+            assert frames[0], (text, frames)

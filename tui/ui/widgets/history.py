@@ -17,6 +17,7 @@ are drawn from here, since they follow the page.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,7 @@ class HistoryPanel(Container):
         self._refreshed = -REFRESH_EVERY  # when the page was last read for a change
         self._ticker: Timer | None = None
         self._queue_line: str | None = None  # what the detail pane says of the row's place
+        self._detailed: Generation | None = None  # the row the detail pane was last given
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
@@ -152,6 +154,7 @@ class HistoryPanel(Container):
         if self.services.open:
             row = self.highlighted()
             self._queue_line = self.view.queue_line(row) if row is not None else None
+            self._detailed = row
             self.query_one(DetailPane).show_row(row)
 
     @tolerant
@@ -171,6 +174,12 @@ class HistoryPanel(Container):
         self._tick_when_live()
         self.show_detail()
         self.show_figures()
+        # The rows go out in the next frame: a widget asks the screen for its repaint when
+        # it next goes idle (the table after measuring its new rows), while the screen
+        # paints as soon as this handler ends — the search box's new text had asked
+        # already.  Yielding once lets the table and the status bar, woken by the changes
+        # above, ask first; else the frame holds the box alone and the rows wait a frame.
+        await asyncio.sleep(0)
 
     # -- the one route changes take to the screen ------------------------------------------
 
@@ -248,7 +257,12 @@ class HistoryPanel(Container):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
-        self.show_detail()
+        """The cursor came to a row: its details — unless the pane was given this very row
+        already (a new page shows its details itself, and the table then tells of the
+        cursor it placed: the details are read once per keystroke, not twice)."""
+        row = self.highlighted()
+        if row is None or row != self._detailed:
+            self.show_detail()
         if self.view.new_above:
             self.call_after_refresh(self._new_rows_seen)  # once the table has scrolled
 
