@@ -7,8 +7,9 @@ a page reader's user never loads asyncio (the change feed) or the team store's c
 rules, and importing ``storage.records`` loads no other part of the package.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from storage.lazy import lazy_names
 
 if TYPE_CHECKING:
     from storage.changes import Change, ChangeFeed
@@ -45,10 +46,4 @@ __all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask",
            "can_advance", "open_page_reader", "open_store", "process_tag", "store_location"]
 
 
-def __getattr__(name: str) -> object:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # (asked once)
-    return value
+__getattr__ = lazy_names(__name__, _MODULES, globals())

@@ -14,9 +14,9 @@ import getpass
 import os
 from dataclasses import dataclass, fields
 from functools import cache
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from storage.lazy import lazy_names
 from storage.statuses import (
     LIVE,
     SHOWN_STATUSES,
@@ -55,13 +55,7 @@ __all__ = ["COPIED", "DOWNLOAD_FIELDS", "IMPORTABLE", "LIVE", "SHOWN_STATUSES", 
            "can_advance"]
 
 
-def __getattr__(name: str) -> object:
-    module = _ELSEWHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # (asked once)
-    return value
+__getattr__ = lazy_names(__name__, _ELSEWHERE, globals())
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from storage import Generation
 from tests.conftest import FAST, KEY
 from tui.config import settings
 from tui.config.paths import app_paths
@@ -84,3 +86,20 @@ def static_lines(widget: Static) -> list[str]:
                       record=True)
     console.print(widget.content)
     return console.export_text().splitlines()
+
+
+def bare_row(row_id: int, made: str, take: int, status: str) -> Generation:
+    """A generation with only what the table shows (made at ``made``, "a fox, take N")."""
+    base: dict[str, object] = {f: None for f in Generation.__dataclass_fields__}
+    base.update(id=row_id, created_at=made, endpoint="", model="", prompt=f"a fox, take {take}",
+                size="1280*720", duration=5, audio=False, watermark=False,
+                submission="accepted", task_id=f"task-{take:05d}", polls=0, poll_failures=0,
+                download_state="none", updated_at=made, status=status, submit_time=made)
+    return Generation(**base)  # type: ignore[arg-type]
+
+
+class OneTable(App[None]):
+    """The task table alone, for what it draws and keeps."""
+
+    def compose(self) -> ComposeResult:
+        yield TaskTable(id="tasks")

@@ -8,28 +8,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rich.style import Style
-from textual.app import App, ComposeResult
 from textual.widgets.data_table import RowKey
 
 from storage import Generation
+from tests.ui.helpers import OneTable, bare_row
 from tui.ui.widgets.task_table import TaskTable
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def row(i: int, status: str = "SUCCEEDED") -> Generation:
-    made = (NOW - timedelta(minutes=i)).isoformat()
-    base: dict[str, object] = {f: None for f in Generation.__dataclass_fields__}
-    base.update(id=i, created_at=made, endpoint="", model="", prompt=f"a fox, take {i}",
-                size="1280*720", duration=5, audio=False, watermark=False,
-                submission="accepted", task_id=f"task-{i:05d}", polls=0, poll_failures=0,
-                download_state="none", updated_at=made, status=status, submit_time=made)
-    return Generation(**base)  # type: ignore[arg-type]
-
-
-class OneTable(App[None]):
-    def compose(self) -> ComposeResult:
-        yield TaskTable(id="tasks")
+    return bare_row(i, (NOW - timedelta(minutes=i)).isoformat(), i, status)
 
 
 def cell(table: TaskTable, row_id: int, column: str) -> object:

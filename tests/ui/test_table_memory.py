@@ -13,11 +13,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rich.segment import Segment
-from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 
 from storage import Generation
+from tests.ui.helpers import OneTable, bare_row
 from tui.ui.widgets.task_table import TaskTable
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -26,18 +26,7 @@ TICKS = 20
 
 
 def live_row(i: int, status: str = "PENDING") -> Generation:
-    made = (T0 - timedelta(seconds=7 * i)).isoformat()
-    base: dict[str, object] = {f: None for f in Generation.__dataclass_fields__}
-    base.update(id=i + 1, created_at=made, endpoint="", model="", prompt=f"a fox, take {i}",
-                size="1280*720", duration=5, audio=False, watermark=False,
-                submission="accepted", task_id=f"task-{i:05d}", polls=0, poll_failures=0,
-                download_state="none", updated_at=made, status=status, submit_time=made)
-    return Generation(**base)  # type: ignore[arg-type]
-
-
-class OneTable(App[None]):
-    def compose(self) -> ComposeResult:
-        yield TaskTable(id="tasks")
+    return bare_row(i + 1, (T0 - timedelta(seconds=7 * i)).isoformat(), i, status)
 
 
 def segments_alive() -> int:
