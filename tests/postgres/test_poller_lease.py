@@ -63,32 +63,37 @@ class Machine:
         self.answers: list[tuple[float, bool]] = []  # (when, was it ours)
         self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def start(self) -> Machine:
         self._tasks = [asyncio.create_task(self._renew()), asyncio.create_task(self._poll())]
         return self
 
     async def stop(self) -> None:
+        # The loops also check a flag: on Python 3.11 ``asyncio.wait_for`` loses a cancel
+        # that lands as its query completes, and a loop that never sees it ran for ever
+        # (a test run hung on it); ``asyncio.timeout`` does not, and the flag is sure.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=RENEW_EVERY * 3)
         if self._conn is not None:
             self._conn.terminate()
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stopping:
             if self.keeper.may_poll():
                 self.polled.append(time.monotonic())
             await asyncio.sleep(0.02)
 
     async def _renew(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if self._conn is None:
                     self._conn = await asyncpg.connect(self.url, timeout=RENEW_EVERY)
                 self.keeper.sending()
-                grant = await asyncio.wait_for(hold(self._conn, ACCOUNT, self.name),
-                                               RENEW_EVERY)
+                async with asyncio.timeout(RENEW_EVERY):
+                    grant = await hold(self._conn, ACCOUNT, self.name)
                 self.keeper.granted(grant)
                 self.answers.append((time.monotonic(), grant.mine))
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
