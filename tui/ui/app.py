@@ -236,15 +236,22 @@ class PixverseApp(App[str | None]):
             self.main.post_message(ServicesOpened())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
-    async def on_history_shown(self, _: HistoryShown) -> None:
-        """The first page is on screen: now the store's housekeeping (interrupted sends,
-        old trash), the client (httpx is imported here) and the poller; then what
-        start-up made is left out of later garbage collections (``heap``)."""
-        services = self.services
-        if self._shown or services.store is None or self._ending:
+    def on_history_shown(self, _: HistoryShown) -> None:
+        """The first page is on screen: now the store's housekeeping, in a worker — the
+        App's own messages are not held up by a slow database meanwhile."""
+        if self._shown or self.services.store is None or self._ending:
             return
         self._shown = True
         self._housekeeping.clear()
+        self.run_worker(self._housekeep(), name="housekeeping", group="housekeeping",
+                        exclusive=True, exit_on_error=False)
+
+    async def _housekeep(self) -> None:
+        """The store's housekeeping (interrupted sends, old trash), then the client
+        (httpx is imported here) and the poller; then what start-up made is left out of
+        later garbage collections (``heap``)."""
+        services = self.services
+        assert services.store is not None
         try:
             await self.ws.tidy_store(services.store)
         except StoreError as exc:

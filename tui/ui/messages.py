@@ -4,10 +4,15 @@ it should know — never a call into each other."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from storage import StoreError
 from tui.engine.following.follower import Event
+
+if TYPE_CHECKING:
+    from tui.engine.submitting.prices import BudgetState
 
 
 class ServicesOpened(Message):
@@ -17,6 +22,18 @@ class ServicesOpened(Message):
 class HistoryShown(Message):
     """The main screen painted its first page: the App may now tidy the store, make the
     client and start the poller (nothing is done before the first paint but it)."""
+
+
+class LookedAround(Message):
+    """A worker read what the status bar shows beside the page: videos about to expire,
+    tasks other clients made, what is left of the budgets."""
+
+    def __init__(self, expiring: int, foreign: int, budget: BudgetState) -> None:
+        super().__init__()
+        self.expiring, self.foreign, self.budget = expiring, foreign, budget
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LookedAround)
 
 
 class ConfigReloaded(Message):

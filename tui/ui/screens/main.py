@@ -175,13 +175,13 @@ class MainScreen(Screen[None]):
         self.post_message(messages.HistoryShown())
         self.run_worker(self.follower.run(), group="follower", exclusive=True,
                         exit_on_error=False)
-        self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around, name="account")
+        self.set_interval(ACCOUNT_CHECK_EVERY, self._look_around_soon, name="account")
         self._starts = self.set_interval(STARTS_EVERY, self._estimate, name="starts",
                                          pause=True)
         self.watch(self.query_one(StatusBar), "figures", self._figures_shown)
         if self.services.polls_nothing:  # a lease that lapses writes nothing: look for it
             self.set_interval(WHO_POLLS_EVERY, self._who_polls, name="who polls")
-        self.call_later(self._look_around)
+        self._look_around_soon()
 
     def on_config_reloaded(self, _: messages.ConfigReloaded | None = None) -> None:
         """config.toml was read again: notifications and the submit keys follow it."""
@@ -282,11 +282,22 @@ class MainScreen(Screen[None]):
             await self.view.look_at_queue()
             self.panel.show_figures()
 
+    def _look_around_soon(self) -> None:
+        """In a worker: a slow database never holds up the keys meanwhile."""
+        self.run_worker(self._look_around(), name="look around", group="look-around",
+                        exclusive=True, exit_on_error=False)
+
     @tolerant
     async def _look_around(self) -> None:
         """Videos about to be lost (the follower saves them), foreign tasks, budgets."""
-        await self.view.look_around()
-        await self.refresh_budget()
+        expiring, foreign = await self.view.look_around()
+        self.post_message(messages.LookedAround(expiring, foreign, await self.flow.budget_now()))
+
+    def on_looked_around(self, message: messages.LookedAround) -> None:
+        view = self.view
+        view.expiring, view.foreign, view.budget = (message.expiring, message.foreign,
+                                                    message.budget)
+        self.panel.show_figures()
 
     @tolerant
     async def refresh_budget(self) -> None:

@@ -380,12 +380,13 @@ class HistoryView:
                                                    else ""))
         return " · ".join(parts)
 
-    async def look_around(self) -> None:
+    async def look_around(self) -> tuple[int, int]:
         """How many videos are about to be lost (the follower saves them, when this
-        process saves), and how many tasks other clients made with the key."""
+        process saves), and how many tasks other clients made with the key: read by a
+        worker, kept in ``expiring`` and ``foreign`` by the screen."""
         store, account = self.services.db, self.services.ws.account
-        self.expiring = len(await rescue.expiring(store))
-        self.foreign = len(await store.foreign.recent(account)) if account else 0
+        expiring = len(await rescue.expiring(store))
+        return expiring, len(await store.foreign.recent(account)) if account else 0
 
     def key(self, action_id: str) -> str:
         """The keys an action answers to now (``[keys]`` may rebind it)."""
