@@ -15,7 +15,9 @@ from tests.ui.helpers import workspace
 from tests.ui.test_live_views import record
 from tui.ui.services import Services
 from tui.ui.view import history as history_view
+from tui.ui.view.figures import StatusFigures
 from tui.ui.view.history import PAGE_SIZE, BatchDetails, HistoryView, TaskDetails
+from tui.ui.widgets.status_bar import render_figures
 
 
 @pytest.fixture
@@ -173,7 +175,12 @@ async def test_a_search_too_short_for_the_index_looks_through_the_newest_rows_on
     page = await view.read_page()
     assert [r.prompt for r in page.rows] == [f"prompt {n:03d}" for n in range(119, 79, -1)
                                               if "9" in f"{n:03d}"]
-    assert view.window(len(page.rows)) == "13 of the newest 40 match (3 letters: all)"
+    said = view.window(len(page.rows))
+    assert said == "13 in the newest 40 (3+ letters: all)"
+    # whole on an 80-column bar, beside videos about to expire and the day's figures
+    bar = render_figures(StatusFigures(window=said.replace("40", "20,000"), expiring=38),
+                         width=80)
+    assert "(3+ letters: all)" in bar.plain[:80]
     view.filter("t 0")  # "t" and "0": still short words
     assert view.where.newest == 40
     view.filter("prompt 0")  # beside a word the index serves, "0" is still short

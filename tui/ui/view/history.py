@@ -399,7 +399,7 @@ class HistoryView:
         bounded = newest is not None and self.counts.total > newest
         if self.matching <= PAGE_SIZE + self.grown and self.offset == 0 and not self.capped:
             if bounded:
-                return f"{self.matching} of the newest {newest:,} match (3 letters: all)"
+                return f"{self.matching} in the newest {newest:,} (3+ letters: all)"
             return f"{self.matching} shown" if self.where.empty else (
                 f"{self.matching} of {self.counts.total:,} match")
         first = self.offset + 1
