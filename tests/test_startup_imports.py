@@ -164,6 +164,19 @@ def test_list_says_why_the_queue_waits_as_before(tmp_path: Path) -> None:
     assert "aiosqlite" in modules  # read by the store
 
 
+def test_reading_the_queue_loads_no_http_client(tmp_path: Path) -> None:
+    """``queue list`` reads the store; the HTTP client (a fifth of a second to import
+    where httpx finds its own command line's dependencies) waits for a command that
+    sends."""
+    history_with(tmp_path, queued=True)
+    modules, done = loaded_after("sys.argv = ['pixverse-tui', 'queue', 'list', '--json']\n"
+                                 "from tui.cli.main import main\n"
+                                 "print('exit', main())", tmp_path)
+    assert "exit 0" in done.stdout and "waiting" in done.stdout, done.stderr
+    assert found(modules, ("httpx", "tui.dashscope.client", "tui.engine.submitting.feeder",
+                           "tui.engine.submitting.batch")) == []
+
+
 def test_a_failing_command_still_says_one_sentence(tmp_path: Path) -> None:
     """The errors are classified on the way out (their modules imported then)."""
     body = ("sys.argv = ['pixverse-tui', 'show', 'no-such-task']\n"

@@ -13,15 +13,19 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from storage import Generation, StoreError, TaskStore
 from storage.records import Enqueued, QueueEntry
-from tui.dashscope import DashScopeClient, DashScopeError, GenerationRequest
+from tui.dashscope.errors import DashScopeError
 from tui.engine import operations
-from tui.engine.submitting.batch import BatchPlan
-from tui.engine.submitting.feeder import Feeder
 from tui.engine.submitting.queue_state import BATCH as BATCH
 from tui.engine.submitting.queue_state import PROMPT as PROMPT
+
+if TYPE_CHECKING:  # (``queue list`` and the queue's other reads load no HTTP client)
+    from tui.dashscope import DashScopeClient, GenerationRequest
+    from tui.engine.submitting.batch import BatchPlan
+    from tui.engine.submitting.feeder import Feeder
 
 PRIORITY_RANGE = (-9, 9)
 LEASE_SECONDS = 30.0  # how long a one-off sender holds the account's poller lease at most

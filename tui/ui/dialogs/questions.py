@@ -4,14 +4,13 @@ that waited would hold the keys the dialog needs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from tui.engine.submitting import batch
-from tui.engine.submitting.prices import Estimate
-from tui.ui.dialogs.ask import AskScreen
-from tui.ui.dialogs.choice import ChoiceScreen
+if TYPE_CHECKING:  # each dialog is loaded when first shown: none is before the first paint
+    from tui.engine.submitting import batch
+    from tui.engine.submitting.prices import Estimate
 
 
 class DialogQuestions:
@@ -20,14 +19,18 @@ class DialogQuestions:
 
     async def choose(self, question: str, answers: list[tuple[str, str]], *,
                      safe: str) -> str | None:
+        from tui.ui.dialogs.choice import ChoiceScreen
+
         return await self.app.push_screen_wait(ChoiceScreen(question, answers, safe=safe))
 
     async def text(self, question: str, initial: str = "") -> str | None:
+        from tui.ui.dialogs.ask import AskScreen
+
         return await self.app.push_screen_wait(AskScreen(question, initial))
 
     async def batch(self, plan: batch.BatchPlan, found: batch.Survey | None,
                     cost: Estimate | None, took: float, defaults: str) -> bool:
-        from tui.ui.dialogs.batch import BatchScreen  # loaded when a batch is first shown
+        from tui.ui.dialogs.batch import BatchScreen
 
         return await self.app.push_screen_wait(
             BatchScreen(plan, found, cost, took, defaults)) == "send"
