@@ -34,6 +34,24 @@ async def test_the_submit_key_at_the_end_of_a_burst_sends_the_whole_prompt(
         assert [t.prompt for t in sim.world.listing(KEY)] == [prompt]
 
 
+
+async def test_a_correction_in_a_burst_is_the_prompt_sent(sim: Simulator,
+                                                         tmp_path: Path) -> None:
+    """A typo put right within the burst (``foz`` ⌫ ``x``) is sent put right: the
+    backspace deletes the ``z``, not the ``x`` typed after it."""
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.focused is composer(app).prompt
+        for char in "a red foz":
+            app.post_message(events.Key("space" if char == " " else char, char))
+        app.post_message(events.Key("backspace", "\x7f"))
+        app.post_message(events.Key("x", "x"))
+        app.post_message(events.Key("ctrl+j", None))
+        await until(pilot, lambda: sim.traffic.count("create") == 1, what="the create")
+        await pilot.pause(0.3)
+        assert [t.prompt for t in sim.world.listing(KEY)] == ["a red fox"]
+
 async def test_backspaces_in_a_burst_edit_the_search_in_the_order_typed(
         tmp_path: Path) -> None:
     """``rain ti`` then ⌫⌫fo in one burst (one read of the terminal, as tmux's
