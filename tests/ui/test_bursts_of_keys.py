@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual import events
+from textual.widgets import Input
 
 from tests.conftest import KEY
-from tests.ui.helpers import app_for, composer, until
+from tests.ui.helpers import app_for, composer, table, until
+from tests.ui.test_history_ui import seeded
 from tui.simulator import Simulator
 
 SIZE = (120, 40)
@@ -30,3 +32,45 @@ async def test_the_submit_key_at_the_end_of_a_burst_sends_the_whole_prompt(
         await until(pilot, lambda: sim.traffic.count("create") == 1, what="the create")
         await pilot.pause(0.3)
         assert [t.prompt for t in sim.world.listing(KEY)] == [prompt]
+
+
+
+async def test_a_correction_in_a_burst_is_the_prompt_sent(sim: Simulator,
+                                                         tmp_path: Path) -> None:
+    """A typo put right within the burst (``foz`` ⌫ ``x``) is sent put right: the
+    backspace deletes the ``z``, not the ``x`` typed after it."""
+    app = app_for(tmp_path, sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.focused is composer(app).prompt
+        for char in "a red foz":
+            app.post_message(events.Key("space" if char == " " else char, char))
+        app.post_message(events.Key("backspace", "\x7f"))
+        app.post_message(events.Key("x", "x"))
+        app.post_message(events.Key("ctrl+j", None))
+        await until(pilot, lambda: sim.traffic.count("create") == 1, what="the create")
+        await pilot.pause(0.3)
+        assert [t.prompt for t in sim.world.listing(KEY)] == ["a red fox"]
+
+async def test_backspaces_in_a_burst_edit_the_search_in_the_order_typed(
+        tmp_path: Path) -> None:
+    """``rain ti`` then ⌫⌫fo in one burst (one read of the terminal, as tmux's
+    ``send-keys BSpace BSpace f o`` writes it) is ``rain fo``.  Textual types a character
+    where the box is, but runs a bound key (backspace, ←, Home…) only once the key has
+    bubbled up to the App: the box used to type ``fo`` first, then delete it."""
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3, what="the history")
+        table(app).focus()
+        await pilot.press("slash", *"rain", "space", *"ti")
+        box = app.screen.query_one("#filter", Input)
+        await until(pilot, lambda: box.value == "rain ti", what="the search typed")
+        values: list[str] = []
+        app.screen.watch(box, "value", lambda value: values.append(value), init=False)
+        for key, char in [("backspace", "\x7f"), ("backspace", "\x7f"), ("f", "f"),
+                          ("o", "o")]:  # all at once, before the app has handled any
+            app.post_message(events.Key(key, char))
+        await until(pilot, lambda: len(values) == 4, what="four edits of the search")
+        assert values == ["rain t", "rain ", "rain f", "rain fo"]
+        assert app.focused is box

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -32,12 +32,22 @@ from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
+from tui.ui.bound_keys import run_own_binding
 from tui.ui.commands.submit import Draft
 
 if TYPE_CHECKING:
     from tui.dashscope import GenerationRequest
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
+
+
+class PromptArea(TextArea):
+    """The prompt's text: its editing keys (backspace, ←, ctrl+w …) act where they were
+    typed, among the characters of a burst — a typo put right within one is sent put
+    right (``tui.ui.bound_keys``)."""
+
+    async def on_key(self, event: events.Key) -> None:
+        await run_own_binding(self, event)
 
 
 class Composer(Vertical):
@@ -67,9 +77,9 @@ class Composer(Vertical):
         self._submit_waiting = False  # a submit key pressed before that
 
     def compose(self) -> ComposeResult:
-        prompt = TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
-                          tab_behavior="focus", compact=False,
-                          placeholder="Describe the video you want…")
+        prompt = PromptArea(id="prompt", soft_wrap=True, show_line_numbers=False,
+                            tab_behavior="focus", compact=False,
+                            placeholder="Describe the video you want…")
         prompt.border_title = "Prompt"
         yield prompt
         yield Horizontal(id="options")  # its row is kept; filled by ``add_options``

@@ -3,7 +3,8 @@
 A burst of keys makes one ``Edited`` (posted once the keys already queued are
 handled, with the text as it is then): one query for a burst, none of it delayed.
 ``enter`` keeps the filter, ``escape`` clears it; either way the table gets the
-focus back (``Left``).
+focus back (``Left``).  The box's own editing keys (backspace, ←, Home …) act where
+they were typed, among the characters of a burst (``tui.ui.bound_keys``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 from textual import events, on
 from textual.message import Message
 from textual.widgets import Input
+
+from tui.ui.bound_keys import run_own_binding
 
 
 class FilterLine(Input):
@@ -52,9 +55,11 @@ class FilterLine(Input):
         event.stop()
         self.post_message(self.Left(kept=True))
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         if event.key == "escape":
             event.stop()
             self.value = ""
             self.remove_class("-shown")
             self.post_message(self.Left(kept=False))
+        else:
+            await run_own_binding(self, event)  # ⌫ in a burst: where it was typed
