@@ -11,7 +11,7 @@ from textual import events
 from textual.widgets import Input
 
 from tests.conftest import KEY
-from tests.ui.helpers import app_for, composer, table, until
+from tests.ui.helpers import app_for, composer, composer_ready, table, until
 from tests.ui.test_history_ui import seeded
 from tui.simulator import Simulator
 
@@ -74,3 +74,20 @@ async def test_backspaces_in_a_burst_edit_the_search_in_the_order_typed(
         await until(pilot, lambda: len(values) == 4, what="four edits of the search")
         assert values == ["rain t", "rain ", "rain f", "rain fo"]
         assert app.focused is box
+
+
+async def test_the_seed_box_takes_a_correction_in_a_burst_in_order(tmp_path: Path) -> None:
+    """The composer's other boxes (seed, variations) and a dialog's answer edit in the
+    order typed too: 12 ⌫ 3 in one burst is the seed 13."""
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await composer_ready(pilot, app)
+        seed = composer(app).query_one("#seed", Input)
+        seed.focus()
+        await pilot.pause()
+        for key, char in [("1", "1"), ("2", "2"), ("backspace", "\x7f"), ("3", "3")]:
+            app.post_message(events.Key(key, char))
+        await until(pilot, lambda: seed.value == "13" or len(seed.value) >= 3,
+                    what="the seed typed")
+        await pilot.pause(0.2)
+        assert seed.value == "13"

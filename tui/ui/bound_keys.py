@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.widget import Widget
+from textual.widgets import Input, TextArea
 
 
 async def run_own_binding(field: Widget, event: events.Key) -> bool:
@@ -30,3 +31,18 @@ async def run_own_binding(field: Widget, event: events.Key) -> bool:
     event.stop()
     event.prevent_default()
     return True
+
+
+class OrderedInput(Input):
+    """An Input whose editing keys act where they were typed (a seed, a dialog's answer)."""
+
+    async def on_key(self, event: events.Key) -> None:
+        await run_own_binding(self, event)
+
+
+class OrderedTextArea(TextArea):
+    """A TextArea whose editing keys act where they were typed: a typo put right within
+    a burst is sent (or saved) put right."""
+
+    async def on_key(self, event: events.Key) -> None:
+        await run_own_binding(self, event)

@@ -15,6 +15,7 @@ from textual.widgets import Input, Static, TextArea
 from tui.safe_text import printable
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
+from tui.ui.bound_keys import OrderedInput, OrderedTextArea
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -36,9 +37,9 @@ class AskScreen(ModalScreen[str | None]):
                 "enter saves, escape cancels"
             yield Static(Text(printable(self.question) + "   ") + Text(hint, style="dim"))
             if self.multiline:
-                yield TextArea(self.initial, id="answer", soft_wrap=True)
+                yield OrderedTextArea(self.initial, id="answer", soft_wrap=True)
             else:
-                yield Input(self.initial, id="answer")
+                yield OrderedInput(self.initial, id="answer")
 
     def on_mount(self) -> None:
         self.query_one("#answer").focus()

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -32,22 +32,13 @@ from tui.engine.submitting.limits import MAX_TASKS, MAX_VARIATIONS
 from tui.engine.submitting.prices import Estimate, Prices, estimate
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
-from tui.ui.bound_keys import run_own_binding
+from tui.ui.bound_keys import OrderedInput, OrderedTextArea
 from tui.ui.commands.submit import Draft
 
 if TYPE_CHECKING:
     from tui.dashscope import GenerationRequest
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
-
-
-class PromptArea(TextArea):
-    """The prompt's text: its editing keys (backspace, ←, ctrl+w …) act where they were
-    typed, among the characters of a burst — a typo put right within one is sent put
-    right (``tui.ui.bound_keys``)."""
-
-    async def on_key(self, event: events.Key) -> None:
-        await run_own_binding(self, event)
 
 
 class Composer(Vertical):
@@ -77,9 +68,9 @@ class Composer(Vertical):
         self._submit_waiting = False  # a submit key pressed before that
 
     def compose(self) -> ComposeResult:
-        prompt = PromptArea(id="prompt", soft_wrap=True, show_line_numbers=False,
-                            tab_behavior="focus", compact=False,
-                            placeholder="Describe the video you want…")
+        prompt = OrderedTextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
+                                 tab_behavior="focus", compact=False,
+                                 placeholder="Describe the video you want…")
         prompt.border_title = "Prompt"
         yield prompt
         yield Horizontal(id="options")  # its row is kept; filled by ``add_options``
@@ -101,11 +92,12 @@ class Composer(Vertical):
                    id="duration", compact=True),
             Checkbox("audio", id="audio", compact=True),
             Checkbox("watermark", id="watermark", compact=True),
-            Input(placeholder="seed: random", id="seed", compact=True,
-                  restrict=r"[0-9]*", max_length=10),
+            OrderedInput(placeholder="seed: random", id="seed", compact=True,
+                         restrict=r"[0-9]*", max_length=10),
             Label("×", id="times"),
-            Input(value="1", id="variations", compact=True, restrict=r"[0-9]*",
-                  max_length=3, tooltip="variations: submit N tasks with different seeds"),
+            OrderedInput(value="1", id="variations", compact=True, restrict=r"[0-9]*",
+                         max_length=3,
+                         tooltip="variations: submit N tasks with different seeds"),
         ])
         self.complete = True
         self.apply_settings(self._waiting)
