@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP = "pixverse-tui"
 HOME_ENV = "PIXVERSE_TUI_HOME"
 
 
-@dataclass(frozen=True)
-class AppPaths:
+class AppPaths(NamedTuple):
+    """Where each kind of file goes.  (A named tuple: ``dataclasses`` loads ``inspect``,
+    which would cost ``list`` more than its page.)"""
+
     config_dir: Path
     data_dir: Path
     downloads_dir: Path
