@@ -59,8 +59,10 @@ NOT_FOR_A_PAGE = ("storage.tracking", "storage.queueing", "storage.figures", "st
 # What ``list`` does without (issue 15): ``dataclasses`` loads ``inspect`` and with it
 # ``ast``, ``dis`` and ``tokenize`` — more than reading the page costs — so the records on
 # its way are named tuples or plain classes; and the store's interface is Protocols,
-# needed for annotations alone.
-NOT_FOR_LISTING = ("dataclasses", "inspect", "ast", "dis", "tokenize", "storage.interface")
+# needed for annotations alone.  Nor shutil (and the compression modules it loads) for
+# the terminal's width: argparse asks for it with every option added.
+NOT_FOR_LISTING = ("dataclasses", "inspect", "ast", "dis", "tokenize", "storage.interface",
+                   "shutil", "bz2", "lzma")
 MADE = """
 made = sorted(f"{v.__module__}.{v.__qualname__}" for m in list(sys.modules.values())
               if getattr(m, "__name__", "").startswith(("tui", "storage"))
