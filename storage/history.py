@@ -7,8 +7,8 @@ query (SQLite: ``storage.sqlite.search``) with the meaning ``storage.interface``
 states.
 """
 
-from __future__ import annotations
-
+# (No ``from __future__ import annotations``: a named tuple's fields given as text are
+# compiled one by one when the class is made — see ``storage.records``.)
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 

@@ -10,9 +10,10 @@ are named tuples, not dataclasses: ``dataclasses`` imports ``inspect`` (and ``as
 ``dis``, ``tokenize`` with it), which costs ``list`` more than reading its page.  Nothing
 iterates, indexes or orders a record: read its fields by name, change one with
 ``_replace``.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: a named tuple's fields given as text are
+each compiled when the class is made (``typing.ForwardRef``), 3 ms for a generation's 57.
+"""
 
 import getpass
 import os
@@ -148,7 +149,7 @@ class Generation(NamedTuple):
                 SUBMISSION_ABANDONED: "ABANDONED"}.get(self.submission, self.submission.upper())
 
     @classmethod
-    def from_row(cls, row: Any) -> Generation:
+    def from_row(cls, row: Any) -> "Generation":
         values = dict(zip(row.keys(), tuple(row), strict=True))
         for name in _FLAGS:
             if values.get(name) is not None:
@@ -190,7 +191,7 @@ class Who(NamedTuple):
     machine: str
 
     @classmethod
-    def here(cls) -> Who:
+    def here(cls) -> "Who":
         host = _host_name() or "localhost"
         return cls(f"{_login()}@{host}", host)
 
