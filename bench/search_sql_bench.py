@@ -16,7 +16,6 @@ import asyncio
 import sqlite3
 import statistics
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -63,7 +62,7 @@ async def measure(path: Path, runs: int) -> None:
         for text in SEARCHES:
             where = parse_filter(text)
             if where.unindexed_text:  # as the dashboard asks (tui.ui.view.history)
-                where = replace(where, newest=SHORT_WINDOW)
+                where = where._replace(newest=SHORT_WINDOW)
             counted, paged, bare_times = [], [], []
             for _ in range(runs):
                 # what the dashboard asks on a keystroke: a tally (bounded work)

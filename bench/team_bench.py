@@ -671,7 +671,6 @@ async def measure_reads(location: str | Path, backend: Backend, passes: int) -> 
     ``read_page``): the search bounded to the newest ``SHORT_WINDOW`` rows when a word
     is too short for the text index, the page of 50, and when the page is full the
     tally up to 1,000."""
-    from dataclasses import replace
 
     from storage import open_store
     from storage.clock import iso
@@ -698,7 +697,7 @@ async def measure_reads(location: str | Path, backend: Backend, passes: int) -> 
                 for end in range(1, len(text) + 1):
                     where = parse_filter(text[:end])
                     if where.unindexed_text:
-                        where = replace(where, newest=SHORT_WINDOW)
+                        where = where._replace(newest=SHORT_WINDOW)
                     started = time.perf_counter()
                     if len(await store.history.page(where, limit=PAGE_SIZE)) == PAGE_SIZE:
                         await store.history.tally(where, at_most=COUNT_CAP)

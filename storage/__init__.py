@@ -23,10 +23,10 @@ if TYPE_CHECKING:
         StoreUnavailable,
     )
     from storage.factory import open_page_reader, open_store, store_location
-    from storage.interface import TRASH_DAYS, PageReader, TaskStore
+    from storage.interface import PageReader, TaskStore
     from storage.processes import process_tag
     from storage.records import Generation, Observation, StatusEvent
-    from storage.statuses import STATUS_RANK, can_advance
+    from storage.statuses import STATUS_RANK, TRASH_DAYS, can_advance
 
 # Where each name lives.
 _MODULES = {
@@ -34,10 +34,10 @@ _MODULES = {
     **dict.fromkeys(("DuplicateTask", "SchemaTooNew", "StoreBusy", "StoreCorrupt", "StoreError",
                      "StoreFull", "StoreUnavailable"), "storage.errors"),
     **dict.fromkeys(("open_page_reader", "open_store", "store_location"), "storage.factory"),
-    **dict.fromkeys(("TRASH_DAYS", "PageReader", "TaskStore"), "storage.interface"),
+    **dict.fromkeys(("PageReader", "TaskStore"), "storage.interface"),
     "process_tag": "storage.processes",
     **dict.fromkeys(("Generation", "Observation", "StatusEvent"), "storage.records"),
-    **dict.fromkeys(("STATUS_RANK", "can_advance"), "storage.statuses"),
+    **dict.fromkeys(("STATUS_RANK", "TRASH_DAYS", "can_advance"), "storage.statuses"),
 }
 
 __all__ = ["STATUS_RANK", "TRASH_DAYS", "Change", "ChangeFeed", "DuplicateTask", "Generation",

@@ -7,10 +7,10 @@ query (SQLite: ``storage.sqlite.search``) with the meaning ``storage.interface``
 states.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field, replace
+# (No ``from __future__ import annotations``: a named tuple's fields given as text are
+# compiled one by one when the class is made — see ``storage.records``.)
 from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple
 
 from storage.statuses import SHOWN_STATUSES
 
@@ -33,9 +33,14 @@ class FilterError(ValueError):
 MIN_INDEXED = 3  # characters: shorter words are not in the text index (trigrams)
 
 
-@dataclass(frozen=True)
-class HistoryFilter:
-    """Which rows a view or command wants (see ``storage.interface.History``)."""
+class HistoryFilter(NamedTuple):
+    """Which rows a view or command wants (see ``storage.interface.History``).
+
+    A named tuple (``dataclasses`` would load ``inspect``, which costs ``list`` more than
+    its page): change a field with ``_replace``; nothing iterates, indexes or orders a
+    filter.  Two filters are equal when they ask for the same rows: ``problems`` and
+    ``folded`` are not compared.
+    """
 
     text: str = ""
     statuses: tuple[str, ...] = ()
@@ -51,14 +56,31 @@ class HistoryFilter:
     # (``alice@studio-2``) or a login before its ``@`` (``alice``) — see ``submitter_terms``.
     submitters: tuple[str, ...] = ()
     trash: bool = False  # forgotten generations instead of the kept ones
-    problems: tuple[str, ...] = field(default=(), compare=False)
+    problems: tuple[str, ...] = ()  # (not compared)
     # Batches shown as one row (their first task stands for them) — a view's choice,
     # not part of what the user searched for.
-    folded: tuple[str, ...] = field(default=(), compare=False)
+    folded: tuple[str, ...] = ()  # (not compared)
     # Only the newest N kept generations are looked at: a view's bound on a search the
     # index cannot serve whole (``unindexed_text``), so that it stops after N rows at any
     # size.
     newest: int | None = None
+
+    def _compared(self) -> tuple[Any, ...]:
+        """The fields that say which rows: all but ``problems`` and ``folded``."""
+        return tuple(getattr(self, name) for name in _COMPARED)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HistoryFilter):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __ne__(self, other: object) -> bool:  # (a tuple's own ``!=`` compares every field)
+        if not isinstance(other, HistoryFilter):
+            return NotImplemented
+        return self._compared() != other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     @property
     def empty(self) -> bool:
@@ -72,6 +94,8 @@ class HistoryFilter:
         them, 2 s at 1,000,000 rows)."""
         return any(len(word) < MIN_INDEXED for word in split_words(self.text.strip()))
 
+
+_COMPARED = tuple(name for name in HistoryFilter._fields if name not in ("problems", "folded"))
 
 ME = "me"  # ``by:me``: whoever the store was opened for
 
@@ -139,52 +163,52 @@ def parse_filter(line: str) -> HistoryFilter:
         try:
             if not sep:
                 if key in ("fav", "favourite", "favorite", "★"):
-                    found = replace(found, favourite=True)
+                    found = found._replace(favourite=True)
                 elif key == "trash":
-                    found = replace(found, trash=True)
+                    found = found._replace(trash=True)
                 else:
                     words.append(token)
             elif key == "in" and value.lower() == "trash":
-                found = replace(found, trash=True)
+                found = found._replace(trash=True)
             elif key == "status":
                 statuses = tuple(v.upper() for v in value.split(",") if v)
                 unknown = [v for v in statuses if v not in SHOWN_STATUSES]
                 if unknown:
                     raise FilterError(f"status:{','.join(unknown)} is not a status; use "
                                       + ", ".join(sorted(SHOWN_STATUSES)))
-                found = replace(found, statuses=found.statuses + statuses)
+                found = found._replace(statuses=found.statuses + statuses)
             elif key == "tier":
                 tiers = tuple(v.upper() if v.upper().endswith("P") else v.upper() + "P"
                               for v in value.split(",") if v)
                 bad = [t for t in tiers if t not in SIZES_BY_TIER]
                 if bad:
                     raise FilterError(f"tier:{value}: use 360P, 540P, 720P or 1080P")
-                found = replace(found, tiers=found.tiers + tiers)
+                found = found._replace(tiers=found.tiers + tiers)
             elif key in ("dur", "duration"):
                 try:
                     durations = tuple(int(v.rstrip("s")) for v in value.split(",") if v)
                 except ValueError:
                     raise FilterError(f"{key}:{value}: use 5, 8 or 10") from None
-                found = replace(found, durations=found.durations + durations)
+                found = found._replace(durations=found.durations + durations)
             elif key == "audio":
-                found = replace(found, audio=_flag(value, key))
+                found = found._replace(audio=_flag(value, key))
             elif key in ("dl", "downloaded"):
-                found = replace(found, downloaded=_flag(value, key))
+                found = found._replace(downloaded=_flag(value, key))
             elif key in ("fav", "favourite", "favorite"):
-                found = replace(found, favourite=_flag(value, key))
+                found = found._replace(favourite=_flag(value, key))
             elif key == "tag":
-                found = replace(found, tags=found.tags + tuple(v for v in value.split(",") if v))
+                found = found._replace(tags=found.tags + tuple(v for v in value.split(",") if v))
             elif key == "by":
                 names = tuple(v.strip('"') for v in value.split(",") if v.strip('"'))
                 if not names:
                     raise FilterError("by: needs a name: by:me, by:alice or by:alice@studio-2")
-                found = replace(found, submitters=found.submitters + names)
+                found = found._replace(submitters=found.submitters + names)
             elif key == "since":
-                found = replace(found, since=_day(value, key))
+                found = found._replace(since=_day(value, key))
             elif key == "until":
-                found = replace(found, until=_day(value, key) + timedelta(days=1))
+                found = found._replace(until=_day(value, key) + timedelta(days=1))
             else:
                 words.append(token)
         except FilterError as exc:
             problems.append(str(exc))
-    return replace(found, text=" ".join(words), problems=tuple(problems))
+    return found._replace(text=" ".join(words), problems=tuple(problems))

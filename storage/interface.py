@@ -28,6 +28,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+# Forgotten generations stay restorable this long (a plain constant, kept beside the
+# statuses: a page reader asks for it without loading these Protocols).
+from storage.statuses import TRASH_DAYS as TRASH_DAYS
+
 if TYPE_CHECKING:  # annotations only: importing the interface creates none of the records
     from storage.changes import ChangeFeed  # (and asyncio with it: a page reader never loads it)
     from storage.history import HistoryFilter
@@ -49,8 +53,6 @@ if TYPE_CHECKING:  # annotations only: importing the interface creates none of t
         Tally,
         Who,
     )
-
-TRASH_DAYS = 30  # forgotten generations stay restorable this long
 
 
 class Generations(Protocol):

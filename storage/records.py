@@ -5,16 +5,19 @@ Every other record lives in a module of its concern (``storage.tracking``,
 ``storage.queueing``, ``storage.figures``) and the status words in ``storage.statuses``;
 all of them are importable from here, as before.  The records a page read does not make
 are imported when first asked for (PEP 562): creating a dataclass costs about a
-millisecond, and ``list`` should cost what printing its rows costs.
-"""
+millisecond, and ``list`` should cost what printing its rows costs.  The two made here
+are named tuples, not dataclasses: ``dataclasses`` imports ``inspect`` (and ``ast``,
+``dis``, ``tokenize`` with it), which costs ``list`` more than reading its page.  Nothing
+iterates, indexes or orders a record: read its fields by name, change one with
+``_replace``.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: a named tuple's fields given as text are
+each compiled when the class is made (``typing.ForwardRef``), 3 ms for a generation's 57.
+"""
 
 import getpass
 import os
-from dataclasses import dataclass, fields
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from storage.lazy import lazy_names
 from storage.statuses import (
@@ -58,8 +61,7 @@ __all__ = ["COPIED", "DOWNLOAD_FIELDS", "IMPORTABLE", "LIVE", "SHOWN_STATUSES", 
 __getattr__ = lazy_names(__name__, _ELSEWHERE, globals())
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     """One row of ``generations``: an intent, and everything learned about it since."""
 
     id: int
@@ -147,21 +149,15 @@ class Generation:
                 SUBMISSION_ABANDONED: "ABANDONED"}.get(self.submission, self.submission.upper())
 
     @classmethod
-    def from_row(cls, row: Any) -> Generation:
+    def from_row(cls, row: Any) -> "Generation":
         values = dict(zip(row.keys(), tuple(row), strict=True))
         for name in _FLAGS:
             if values.get(name) is not None:
                 values[name] = bool(values[name])
-        return cls(**{name: values[name] for name in _field_names() if name in values})
+        return cls(**{name: values[name] for name in cls._fields if name in values})
 
 
 _FLAGS = ("audio", "watermark", "usage_audio", "favourite", "queue_held")  # 0/1 in SQLite
-
-
-@cache
-def _field_names() -> tuple[str, ...]:
-    """A generation's fields, once (``fields()`` is slow enough to matter at 10,000 rows)."""
-    return tuple(f.name for f in fields(Generation))
 
 
 def _login() -> str:
@@ -182,8 +178,7 @@ def _host_name() -> str:
     return socket.gethostname()
 
 
-@dataclass(frozen=True)
-class Who:
+class Who(NamedTuple):
     """Who uses a store, and from which machine: a store handle is opened for one.
 
     ``person`` is recorded on every intent (``Generation.submitted_by``) and is who
@@ -196,7 +191,7 @@ class Who:
     machine: str
 
     @classmethod
-    def here(cls) -> Who:
+    def here(cls) -> "Who":
         host = _host_name() or "localhost"
         return cls(f"{_login()}@{host}", host)
 

@@ -1,6 +1,8 @@
 """The one vocabulary of statuses, and the forward-only rule — plain constants, no
 records: a command that only needs the words (``--status``'s choices) loads nothing
-else."""
+else.  How long the trash keeps a forgotten generation is here too (``TRASH_DAYS``,
+part of ``storage.interface``'s contract): ``list`` checks it without loading the
+interface's Protocols."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ SUBMISSION_REJECTED = "rejected"      # the server said no; nothing was created
 SUBMISSION_UNCONFIRMED = "unconfirmed"  # outcome unknown: a task may exist
 SUBMISSION_ABANDONED = "abandoned"    # the user decided no task was created
 SUBMISSION_TRACKED = "tracked"        # created elsewhere, adopted by id
+
+TRASH_DAYS = 30  # forgotten generations stay restorable this long
 
 
 def can_advance(current: str | None, new: str) -> bool:

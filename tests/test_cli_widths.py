@@ -13,11 +13,12 @@ import termios
 import unicodedata
 from pathlib import Path
 
+import pytest
 from rich.cells import cell_len
 
 from storage import open_store
 from tests.conftest import CLI, cli_env
-from tui.text_width import cell, fit, pad
+from tui.text_width import cell, fit, pad, terminal_columns
 
 PROMPTS = [
     "月光下的城市，一只狐狸穿过空荡荡的街道，镜头缓慢推进，电影感，暖色调",
@@ -112,3 +113,16 @@ def _cells_before(line: str, cells: int) -> str:
         if cell_len(line[:end]) >= cells:
             return line[:end]
     return line
+
+
+def test_the_terminals_width_is_read_as_shutil_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``terminal_columns`` (which spares every run importing shutil) says what
+    ``shutil.get_terminal_size`` says: ``COLUMNS`` first, else the terminal, else 80."""
+    import shutil
+
+    for columns in ("123", "0", "-5", "wide", None):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        assert terminal_columns() == shutil.get_terminal_size().columns

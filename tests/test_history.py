@@ -10,12 +10,27 @@ from pathlib import Path
 import pytest
 
 from storage import Observation, TaskStore, open_store
-from storage.history import parse_filter
+from storage.history import HistoryFilter, parse_filter
 from tests.conftest import CLI, cli_env
 from tui.engine.history import stats, transfer
 from tui.engine.media.preview import cached, extract
 
 ENDPOINT = "http://127.0.0.1:1/api/v1"
+
+
+def test_two_filters_are_equal_when_they_ask_for_the_same_rows() -> None:
+    """A view's folded batches and the words it could not read are not part of what the
+    user searched for: a filter with only those is empty, and == , != and hash agree."""
+    typed = parse_filter("fox status:NOPE")
+    assert typed.problems and typed == parse_filter("fox")
+    assert (typed != parse_filter("fox")) is False  # (a tuple's own != compares all)
+    assert hash(typed) == hash(parse_filter("fox"))
+    folded = HistoryFilter()._replace(folded=("b1",), problems=("x",))
+    assert folded.empty and folded == HistoryFilter()
+    assert (folded != HistoryFilter()) is False
+    assert parse_filter("fox") != parse_filter("fox")._replace(newest=10)
+    assert parse_filter("fox") != parse_filter("cat") and parse_filter("fav") != HistoryFilter()
+    assert len({typed, parse_filter("fox"), folded, HistoryFilter()}) == 2
 
 
 async def add(store: TaskStore, prompt: str, *, size: str = "1280*720", duration: int = 5,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +141,7 @@ async def test_a_short_search_walks_only_the_newest_rows(
     are looked for in the newest ``newest`` rows only, as the dashboard asks (``rain fo``
     read every "rain" before): each query reads a range of the
     creation index (or the index alone, to find where the range starts)."""
-    where = replace(parse_filter(text), newest=1000)
+    where = parse_filter(text)._replace(newest=1000)
     assert where.unindexed_text
     everything = await store.history.page(parse_filter(text), limit=ROWS)
     newest = sorted((r.id for r in everything if r.id > ROWS - 1000), reverse=True)
@@ -170,7 +169,7 @@ async def test_folded_batches_are_counted_without_reading_the_history(
         await opened.history.import_many(
             {**record(n), "batch_id": f"b{n % 3}" if n < 30 else None} for n in range(300))
         await opened.trash.forget(1)  # b1's first row: its batch has no kept stand-in... yet
-        folded = replace(HistoryFilter(), folded=("b0", "b1"))
+        folded = HistoryFilter()._replace(folded=("b0", "b1"))
         exact = len(await opened.history.page(folded, limit=1000))
         queries.clear()
         assert await opened.history.count(folded) == exact == 300 - 1 - 19 + 1
@@ -182,7 +181,7 @@ async def test_folded_batches_are_counted_without_reading_the_history(
 async def test_a_bound_beyond_the_history_bounds_nothing(store: TaskStore) -> None:
     where = parse_filter("月")
     everything = await store.history.page(where, limit=ROWS)
-    bounded = replace(where, newest=ROWS * 10)
+    bounded = where._replace(newest=ROWS * 10)
     assert await store.history.page(bounded, limit=ROWS) == everything
     assert await store.history.count(bounded) == len(everything) > 0
     assert len(await store.history.ids(bounded)) == len(everything)

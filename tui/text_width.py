@@ -13,6 +13,7 @@ a joiner) without its letter.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import unicodedata
 
@@ -84,6 +85,22 @@ def terminal_width() -> int | None:
             return None
     except (AttributeError, ValueError):  # no stdout, or a closed one
         return None
-    import shutil  # (here: output to a pipe or a file never asks)
+    return terminal_columns()
 
-    return shutil.get_terminal_size().columns
+
+def terminal_columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it (``COLUMNS`` wins;
+    80 when there is no terminal), without importing shutil: it loads the compression
+    modules too, and every command line run asks (argparse's formatters)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stream = sys.__stdout__
+    try:
+        return (os.get_terminal_size(stream.fileno()).columns if stream is not None
+                else 0) or 80
+    except (AttributeError, ValueError, OSError):  # not a terminal, or closed
+        return 80

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from storage.clock import iso
@@ -85,7 +84,7 @@ class PostgresHistory:
     async def count(self, where: HistoryFilter | None = None, *,
                     at_most: int | None = None) -> int:
         found = where or HistoryFilter()
-        if replace(found, folded=()).empty:  # everything kept (batches folded or not)
+        if found._replace(folded=()).empty:  # everything kept (batches folded or not)
             kept = (await figures(self._db))["kept"]
             return kept - await self._folded_away(found.folded) if found.folded else kept
         args = Args()
@@ -135,7 +134,7 @@ class PostgresHistory:
         it reached the oldest.  (Looking for the fewest first cost a read of every entry
         of a common word's trigrams: 100 ms at 100,000 rows, growing with the history.)"""
         found = where or HistoryFilter()
-        alone = replace(found, folded=())
+        alone = found._replace(folded=())
         if alone.empty:  # the figures (and the batch index): exact, at once
             return Tally(await self.count(found))
         if found.trash or found.newest is not None or alone in (

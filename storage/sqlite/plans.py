@@ -10,7 +10,6 @@ driver is imported here.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.clock import iso
@@ -64,7 +63,7 @@ def with_saved_on(found: list[Generation], machine: str) -> Plan[list[Generation
             elsewhere.setdefault(row[0], []).append(row[1])
     if not elsewhere:
         return found
-    return [replace(row, saved_on=tuple(elsewhere[row.id])) if row.id in elsewhere
+    return [row._replace(saved_on=tuple(elsewhere[row.id])) if row.id in elsewhere
             else row for row in found]
 
 
@@ -86,7 +85,7 @@ def newest_cutoff(where: HistoryFilter | None
     asked) — one walk of N entries of the index."""
     if where is None or where.newest is None:
         return where, None
-    unbounded = replace(where, newest=None)
+    unbounded = where._replace(newest=None)
     if where.trash:
         return unbounded, None
     found = yield from scalar(NEWEST_CUTOFF, (where.newest - 1,))
@@ -133,7 +132,7 @@ def count(where: HistoryFilter | None = None, *, me: str,
           at_most: int | None = None) -> Plan[int]:
     """``History.count``; ``me``: who ``by:me`` is."""
     found = where or HistoryFilter()
-    if replace(found, folded=()).empty:  # everything kept (batches folded or not)
+    if found._replace(folded=()).empty:  # everything kept (batches folded or not)
         kept = (yield from figures())["kept"]
         return kept - (yield from folded_away(found.folded)) if found.folded else kept
     bounded, cutoff = yield from newest_cutoff(found)
@@ -198,7 +197,7 @@ def tally(where: HistoryFilter | None = None, *, me: str, at_most: int) -> Plan[
     from storage.figures import Tally  # (here: a page read makes none)
 
     found = where or HistoryFilter()
-    alone = replace(found, folded=())
+    alone = found._replace(folded=())
     if alone.empty:  # the figures (and the batch index): exact, at once
         return Tally((yield from count(found, me=me)))
     if found.trash or found.newest is not None or alone in (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -112,7 +111,7 @@ async def test_a_short_search_reads_only_the_newest_kept_rows(
     dashboard bounds them (``newest``): the page, its count and its tally read the kept
     rows' index, never the whole table — nor every row with the longer word (the
     trigram index: "rain" in 400,000 rows of 1,000,000 read to find "ti" in none)."""
-    where = replace(parse_filter(words), newest=1000)
+    where = parse_filter(words)._replace(newest=1000)
     assert where.unindexed_text
 
     async def page_and_count() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -96,7 +95,7 @@ async def test_a_folded_batch_shows_as_its_first_task(store: TaskStore) -> None:
     first = await accepted(store, "batch one", batch_id="b")
     await accepted(store, "batch two", batch_id="b")
     alone = await accepted(store, "alone")
-    folded = replace(HistoryFilter(), folded=("b",))
+    folded = HistoryFilter()._replace(folded=("b",))
     assert {r.id for r in await store.history.page(folded)} == {first.id, alone.id}
     assert await store.history.count(folded) == 2
 
@@ -180,10 +179,10 @@ async def test_a_tally_counts_what_count_counts_for_team_and_queue_filters(
         assert not where.problems, text
         exact = await store.history.count(where)
         assert await store.history.tally(where, at_most=100) == Tally(exact), text
-    folded = replace(HistoryFilter(), folded=("batch-q",))
+    folded = HistoryFilter()._replace(folded=("batch-q",))
     assert await store.history.count(folded) == 8
     assert await store.history.tally(folded, at_most=5) == Tally(8)
-    assert await store.history.tally(replace(parse_filter("fox"), folded=("batch-q",)),
+    assert await store.history.tally(parse_filter("fox")._replace(folded=("batch-q",)),
                                      at_most=100) == Tally(8)
 
 
@@ -276,17 +275,17 @@ async def test_a_bounded_search_looks_only_at_the_newest_rows(store: TaskStore) 
     await store.history.import_many(record(n, prompt=p) for n, p in enumerate(prompts))
     last = await store.generations.by_task_id("imp-6")
     assert last is not None and await store.trash.forget(last.id) is not None
-    bounded = replace(parse_filter("fo"), newest=4)  # the newest kept: 5, 4, 3, 2
+    bounded = parse_filter("fo")._replace(newest=4)  # the newest kept: 5, 4, 3, 2
     shown = await store.history.page(bounded)
     assert [r.prompt for r in shown] == ["fo 5", "fo 3", "fo 2"]
     assert await store.history.count(bounded) == 3
     assert await store.history.count(bounded, at_most=1) == 2  # "more than one"
     assert sorted(await store.history.ids(bounded)) == sorted(r.id for r in shown)
-    everything = replace(bounded, newest=100)
+    everything = bounded._replace(newest=100)
     assert [r.prompt for r in await store.history.page(everything)] == [
         "fo 5", "fo 3", "fo 2", "fo 0"]
     assert await store.history.count(everything) == 4
-    in_trash = replace(parse_filter("cat in:trash"), newest=1)
+    in_trash = parse_filter("cat in:trash")._replace(newest=1)
     assert [r.prompt for r in await store.history.page(in_trash)] == ["cat 6"]
 
 

@@ -90,7 +90,7 @@ def static_lines(widget: Static) -> list[str]:
 
 def bare_row(row_id: int, made: str, take: int, status: str) -> Generation:
     """A generation with only what the table shows (made at ``made``, "a fox, take N")."""
-    base: dict[str, object] = {f: None for f in Generation.__dataclass_fields__}
+    base: dict[str, object] = {f: None for f in Generation._fields}
     base.update(id=row_id, created_at=made, endpoint="", model="", prompt=f"a fox, take {take}",
                 size="1280*720", duration=5, audio=False, watermark=False,
                 submission="accepted", task_id=f"task-{take:05d}", polls=0, poll_failures=0,

@@ -46,12 +46,10 @@ def status_text(app: Any) -> str:
 
 
 def test_the_page_diff_tells_removed_added_changed_and_order() -> None:
-    from dataclasses import replace
-
     from storage import Generation
 
     def row(i: int, status: str = "PENDING") -> Generation:
-        base = {f: None for f in Generation.__dataclass_fields__}
+        base = {f: None for f in Generation._fields}
         base.update(id=i, created_at="", endpoint="", model="", prompt=f"p{i}", size="",
                     duration=5, audio=False, watermark=False, submission="accepted",
                     polls=0, poll_failures=0, download_state="none", updated_at="",
@@ -59,7 +57,7 @@ def test_the_page_diff_tells_removed_added_changed_and_order() -> None:
         return Generation(**base)
 
     shown = [row(1), row(2), row(3)]
-    fresh = [row(4), row(1), replace(row(3), status="RUNNING")]
+    fresh = [row(4), row(1), row(3)._replace(status="RUNNING")]
     diff = diff_page(shown, fresh)
     assert diff.removed == [2] and [r.id for r in diff.added] == [4]
     assert [r.id for r in diff.changed] == [3] and diff.order == [4, 1, 3]

@@ -38,7 +38,7 @@ def make(settings: NotifySettings, clock: Clock) -> tuple[Signals, list, list, l
 def ended_row(n: int, status: str, batch: str | None = None):  # type: ignore[no-untyped-def]
     from storage import Generation
 
-    base = {f: None for f in Generation.__dataclass_fields__}
+    base = {f: None for f in Generation._fields}
     base.update(id=n, created_at="", endpoint="", model="", prompt=f"a paper boat {n}",
                 size="", duration=5, audio=False, watermark=False, submission="accepted",
                 polls=0, poll_failures=0, download_state="none", updated_at="",

@@ -4,7 +4,6 @@ moved on (the row, its mark, the colours, the day, a live row's clock)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rich.style import Style
@@ -45,7 +44,7 @@ async def test_cells_are_made_again_when_what_they_show_moved_on() -> None:
         table.now = lambda: now[0]
         rows = [row(1), row(2, "RUNNING")]
         table.replace(rows)
-        table.replace([replace(rows[0], status="FAILED"), rows[1]])  # the store moved on
+        table.replace([rows[0]._replace(status="FAILED"), rows[1]])  # the store moved on
         assert str(cell(table, 1, "status")) == "✘ FAILED"
         table.marked.add(1)  # marked
         table.replace(rows)

@@ -9,7 +9,6 @@ Counted here: the rendered pieces (``Segment``) kept alive, not time or RSS."""
 from __future__ import annotations
 
 import gc
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rich.segment import Segment
@@ -61,7 +60,7 @@ async def test_ticking_clocks_and_changing_rows_keep_no_stale_renders() -> None:
         after_ticks = segments_alive()
 
         for step in range(TICKS // 2):  # polls: rows start running, their cells change
-            rows = [replace(r, status="RUNNING") if r.id % (TICKS // 2) == step else r
+            rows = [r._replace(status="RUNNING") if r.id % (TICKS // 2) == step else r
                     for r in rows]
             table.show_page(rows)
             await settle(pilot)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
+from tui.text_width import terminal_columns
+
 DOCS = ("More: pixverse-tui help cli (every command, its --json shape and exit status), "
         "or docs/cli.md.")
 
@@ -160,4 +162,18 @@ def add_help_text(parsers: Mapping[str, argparse.ArgumentParser]) -> None:
         description, examples = HELP[name]
         parser.description = description
         parser.epilog = "examples:\n" + "\n".join(f"  $ {e}" for e in examples) + f"\n\n{DOCS}"
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.formatter_class = RawDescriptionFormatter
+
+
+class Formatter(argparse.HelpFormatter):
+    """argparse's help layout, the terminal's width read without importing shutil
+    (argparse makes a formatter for every option added, and its own imports shutil)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
+
+
+class RawDescriptionFormatter(Formatter, argparse.RawDescriptionHelpFormatter):
+    """A command's paragraph and examples kept as written."""

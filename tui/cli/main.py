@@ -20,7 +20,7 @@ from importlib import import_module
 from typing import Any, NoReturn
 
 from storage.statuses import SHOWN_STATUSES
-from tui.cli.help_text import add_help_text
+from tui.cli.help_text import Formatter, add_help_text
 from tui.cli.output import err
 from tui.dashscope.sizes import ALL_SIZES, DURATIONS, MODEL_V56, SEED_MAX, TIERS
 from tui.text_input import unicode_problem
@@ -41,6 +41,10 @@ def _seed(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one sentence too (with where to read more), not a usage dump."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         err(f"{message} (see `{self.prog} --help`)")

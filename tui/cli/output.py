@@ -11,12 +11,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from storage import Generation, TaskStore
 from storage.redact import scrub
 from tui.cli import render
 from tui.safe_text import printable
 
-if TYPE_CHECKING:  # (a command that succeeds never loads the client's errors)
+# Annotations only: a command that succeeds never loads the client's errors, and ``list``
+# never loads the store's Protocol.
+if TYPE_CHECKING:
+    from storage import Generation, TaskStore
     from tui.dashscope import DashScopeError
 
 

@@ -11,19 +11,21 @@ cache in ``DIR/cache``).  Demo mode keeps its own database, downloads, state and
 cache in a ``demo`` folder inside each.
 """
 
-from __future__ import annotations
-
+# (No ``from __future__ import annotations``: a named tuple's fields given as text are
+# compiled one by one when the class is made — see ``storage.records``.)
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP = "pixverse-tui"
 HOME_ENV = "PIXVERSE_TUI_HOME"
 
 
-@dataclass(frozen=True)
-class AppPaths:
+class AppPaths(NamedTuple):
+    """Where each kind of file goes.  (A named tuple: ``dataclasses`` loads ``inspect``,
+    which would cost ``list`` more than its page.)"""
+
     config_dir: Path
     data_dir: Path
     downloads_dir: Path
@@ -57,7 +59,7 @@ class AppPaths:
     def themes_dir(self) -> Path:
         return self.config_dir / "themes"
 
-    def demo(self) -> AppPaths:
+    def demo(self) -> "AppPaths":
         root = self.data_dir / "demo"
         return AppPaths(config_dir=self.config_dir, data_dir=root,
                         downloads_dir=root / "downloads", state_dir=self.state_dir / "demo",

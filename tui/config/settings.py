@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -226,12 +225,31 @@ def _price_problem(key: str, value: Any) -> str | None:
     return f"must be a price per second (a number, 0 or more), not {value!r}"
 
 
-@dataclass
 class Settings:
-    values: dict[str, dict[str, Any]]
-    problems: list[str] = field(default_factory=list)
-    source: Path | None = None
-    lines: LineIndex | None = None  # where each key is in the file, for later messages
+    """The settings read (defaults where the file said nothing usable), what was wrong
+    with the file, and where it is.  (A plain class: ``dataclasses`` loads ``inspect``,
+    which would cost ``list`` more than its page.)"""
+
+    __slots__ = ("lines", "problems", "source", "values")
+
+    def __init__(self, values: dict[str, dict[str, Any]], problems: list[str] | None = None,
+                 source: Path | None = None, lines: LineIndex | None = None) -> None:
+        self.values = values
+        self.problems: list[str] = [] if problems is None else problems
+        self.source = source
+        self.lines = lines  # where each key is in the file, for later messages
+
+    def _fields(self) -> tuple[object, ...]:
+        return self.values, self.problems, self.source, self.lines
+
+    def __eq__(self, other: object) -> bool:  # (and no hash: it changes)
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return (f"Settings(values={self.values!r}, problems={self.problems!r},"
+                f" source={self.source!r}, lines={self.lines!r})")
 
     def get(self, section: str, key: str) -> Any:
         return self.values.get(section, {}).get(key)

@@ -9,19 +9,10 @@ none of them (nor httpx).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage import (
-    TRASH_DAYS,
-    Generation,
-    PageReader,
-    TaskStore,
-    open_page_reader,
-    open_store,
-    store_location,
-)
+from storage import TRASH_DAYS, Generation, open_page_reader, open_store, store_location
 from storage.records import Who
 from tui.config import credentials, settings
 from tui.config.paths import AppPaths, app_paths
@@ -29,6 +20,7 @@ from tui.engine import relocation
 from tui.engine.media.filenames import DEFAULT_TEMPLATE
 
 if TYPE_CHECKING:
+    from storage import PageReader, TaskStore  # (Protocols: ``list`` never loads them)
     from tui.dashscope import ApiKey, DashScopeClient
     from tui.engine.following.poller import PollScheduler, PollSettings
     from tui.engine.history import trash
@@ -40,16 +32,37 @@ class MissingKey(Exception):
     pass
 
 
-@dataclass
 class Workspace:
-    paths: AppPaths
-    settings: settings.Settings
-    key: ApiKey | None
-    base_url: str
-    demo: bool = False
-    time_scale: float = 1.0  # >1 when the service's clock runs fast (the demo simulator)
-    key_warnings: list[str] = field(default_factory=list)
-    moving_warnings: list[str] = field(default_factory=list)
+    """One run's paths, settings, key and endpoint.  (A plain class: ``dataclasses``
+    loads ``inspect``, which would cost ``list`` more than its page.)"""
+
+    def __init__(self, paths: AppPaths, settings: settings.Settings, key: ApiKey | None,
+                 base_url: str, demo: bool = False, time_scale: float = 1.0,
+                 key_warnings: list[str] | None = None,
+                 moving_warnings: list[str] | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.key = key
+        self.base_url = base_url
+        self.demo = demo
+        self.time_scale = time_scale  # >1 when the service's clock runs fast (the demo)
+        self.key_warnings: list[str] = [] if key_warnings is None else key_warnings
+        self.moving_warnings: list[str] = [] if moving_warnings is None else moving_warnings
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.paths, self.settings, self.key, self.base_url, self.demo,
+                self.time_scale, self.key_warnings, self.moving_warnings)
+
+    def __eq__(self, other: object) -> bool:  # (and no hash: it changes)
+        if not isinstance(other, Workspace):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return (f"Workspace(paths={self.paths!r}, settings={self.settings!r},"
+                f" key={self.key!r}, base_url={self.base_url!r}, demo={self.demo!r},"
+                f" time_scale={self.time_scale!r}, key_warnings={self.key_warnings!r},"
+                f" moving_warnings={self.moving_warnings!r})")
 
     @property
     def warnings(self) -> list[str]:

@@ -37,7 +37,7 @@ import enum
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import (
@@ -586,9 +586,9 @@ class PollScheduler:
             raise
         self._answered(sent_at)
         seen = observation(info)
-        expected = replace(row, status=seen.status if can_advance(row.status, seen.status)
-                           else row.status,
-                           scheduled_time=seen.scheduled_time or row.scheduled_time)
+        expected = row._replace(status=seen.status if can_advance(row.status, seen.status)
+                                else row.status,
+                                scheduled_time=seen.scheduled_time or row.scheduled_time)
         updated, _ = await self.store.following.apply(row.id, seen, self.interval_for(expected))
         self._live = None
         self.learn(updated)

@@ -9,9 +9,13 @@ is warned about finished videos not saved yet whose URL dies within two hours.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from storage import Generation, PageReader, TaskStore
+from storage import Generation
 from storage.clock import iso, utc_now
+
+if TYPE_CHECKING:  # (the interface's Protocols: ``list`` never loads them)
+    from storage import PageReader, TaskStore
 
 URL_LIFETIME = timedelta(hours=24)  # from the task's end (protocol: queryable 24 h)
 WARN_BEFORE = timedelta(hours=2)

@@ -67,7 +67,7 @@ class ImportProblem(ValueError):
 
 async def record_of(store: TaskStore, row: Generation) -> dict[str, Any]:
     """One generation as an export line (and a sidecar) holds it."""
-    data = asdict(row)
+    data = row._asdict()
     record: dict[str, Any] = {"format": FORMAT_VERSION}
     record.update({k: data[k] for k in IMPORTABLE})
     record["tags"] = await store.history.tags_of(row.id)

@@ -44,7 +44,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -170,8 +170,8 @@ class Downloader:
         if self.records:
             return await self.store.downloads.set(row.id, state=state, path=path, done=done,
                                                   total=total, sha256=sha256, error=error)
-        return replace(row, download_state=state, download_path=path, download_bytes=done,
-                       download_total=total, download_sha256=sha256, download_error=error)
+        return row._replace(download_state=state, download_path=path, download_bytes=done,
+                            download_total=total, download_sha256=sha256, download_error=error)
 
     def _kept_here(self, row: Generation, place: Path) -> Generation | None:
         """A video saved unrecorded before (see ``records``): the file under one of the
@@ -185,9 +185,9 @@ class Downloader:
             found = provenance.read(target) if is_regular(target) else None
             if found is not None and found.task_id == row.task_id:
                 size = regular_size(target)
-                return replace(row, download_state="done", download_path=str(target),
-                               download_bytes=size, download_total=size,
-                               download_sha256=None, download_error=None)
+                return row._replace(download_state="done", download_path=str(target),
+                                    download_bytes=size, download_total=size,
+                                    download_sha256=None, download_error=None)
         return None
 
     def target_for(self, row: Generation, folder: Path | None = None) -> Path:

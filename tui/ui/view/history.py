@@ -137,7 +137,7 @@ class HistoryView:
         looks through the newest ``SHORT_WINDOW`` generations only — found at once at any
         size; a third character in each word searches everything."""
         where = parse_filter(text)
-        self.where = replace(where, newest=SHORT_WINDOW) if where.unindexed_text else where
+        self.where = where._replace(newest=SHORT_WINDOW) if where.unindexed_text else where
 
     def sort_by(self, column: str, descending: bool) -> None:
         self.sort, self.descending = column, descending
@@ -159,7 +159,7 @@ class HistoryView:
     @property
     def query(self) -> HistoryFilter:
         """The filter as typed, with the folded batches shown as one row each."""
-        return replace(self.where, folded=tuple(sorted(self.folded)))
+        return self.where._replace(folded=tuple(sorted(self.folded)))
 
     @property
     def offset(self) -> int:
