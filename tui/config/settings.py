@@ -239,18 +239,6 @@ class Settings:
         self.source = source
         self.lines = lines  # where each key is in the file, for later messages
 
-    def _fields(self) -> tuple[object, ...]:
-        return self.values, self.problems, self.source, self.lines
-
-    def __eq__(self, other: object) -> bool:  # (and no hash: it changes)
-        if not isinstance(other, Settings):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __repr__(self) -> str:
-        return (f"Settings(values={self.values!r}, problems={self.problems!r},"
-                f" source={self.source!r}, lines={self.lines!r})")
-
     def get(self, section: str, key: str) -> Any:
         return self.values.get(section, {}).get(key)
 

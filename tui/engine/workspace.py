@@ -49,21 +49,6 @@ class Workspace:
         self.key_warnings: list[str] = [] if key_warnings is None else key_warnings
         self.moving_warnings: list[str] = [] if moving_warnings is None else moving_warnings
 
-    def _fields(self) -> tuple[object, ...]:
-        return (self.paths, self.settings, self.key, self.base_url, self.demo,
-                self.time_scale, self.key_warnings, self.moving_warnings)
-
-    def __eq__(self, other: object) -> bool:  # (and no hash: it changes)
-        if not isinstance(other, Workspace):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __repr__(self) -> str:
-        return (f"Workspace(paths={self.paths!r}, settings={self.settings!r},"
-                f" key={self.key!r}, base_url={self.base_url!r}, demo={self.demo!r},"
-                f" time_scale={self.time_scale!r}, key_warnings={self.key_warnings!r},"
-                f" moving_warnings={self.moving_warnings!r})")
-
     @property
     def warnings(self) -> list[str]:
         """Everything the user should hear about before anything runs (config, key file,
