@@ -19,8 +19,6 @@ from tui.ui.commands.plans import (
     ShowStats,
     Then,
 )
-from tui.ui.dialogs.ask import AskScreen
-from tui.ui.dialogs.choice import ChoiceScreen
 
 
 def carry_out(screen: Screen[Any], plan: Plan, outlet: Outlet) -> None:
@@ -28,9 +26,13 @@ def carry_out(screen: Screen[Any], plan: Plan, outlet: Outlet) -> None:
     if isinstance(plan, Run):
         outlet.spawn(plan.job(), group=plan.group)
     elif isinstance(plan, Choose):
+        from tui.ui.dialogs.choice import ChoiceScreen  # (each dialog: when first shown)
+
         app.push_screen(ChoiceScreen(plan.question, plan.answers, safe=plan.safe),
                         _then(plan.then, plan.group, outlet))
     elif isinstance(plan, AskText):
+        from tui.ui.dialogs.ask import AskScreen
+
         app.push_screen(AskScreen(plan.question, plan.initial, multiline=plan.multiline),
                         _then(plan.then, plan.group, outlet))
     elif isinstance(plan, Copy):
