@@ -59,9 +59,10 @@ class PostgresHistory:
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
                    descending: bool = True, limit: int = 200,
                    offset: int = 0) -> list[Generation]:
-        """A search's newest-first page (words, tokens or both) is looked for among the
-        newest ``WINDOW`` rows first, then among all the rows that match (see
-        ``WINDOW``); one bounded to its ``newest`` rows reads them alone
+        """A search's newest-first page — words, or tokens but one with an index alone
+        (which its index serves) — is looked for among the newest ``WINDOW`` rows
+        first, then among all the rows that match (see ``WINDOW``; for tokens, as the
+        planner finds them); one bounded to its ``newest`` rows reads them alone
         (``search.newest_rows``)."""
         args = Args()
         window = newest_rows(where, args)
@@ -69,7 +70,7 @@ class PostgresHistory:
                            windowed=window is not None)
         order = order_by(sort, descending, args, self._machine)
         if not (where is not None and not replace(where, folded=()).empty
-                and not where.trash
+                and not where.trash and not _indexed_alone(where)
                 and not where.newest and sort == "submitted"
                 and descending and offset + limit <= WINDOW):
             return await self._db.rows(
@@ -82,6 +83,9 @@ class PostgresHistory:
                                     *args.values)
         if len(found) == limit:  # the newest rows hold the page: it is the whole answer
             return found
+        if not words(where):  # tokens: as the planner finds them (their indexes)
+            return await self._db.rows(f"SELECT * FROM generations {clause} {order} {bounds}",
+                                       *args.values)
         return await self._db.rows(
             f"WITH matching AS MATERIALIZED (SELECT * FROM generations {clause})"
             f" SELECT * FROM matching {order} {bounds}", *args.values)
@@ -145,9 +149,7 @@ class PostgresHistory:
         alone = replace(found, folded=())
         if alone.empty:  # the figures (and the batch index): exact, at once
             return Tally(await self.count(found))
-        if found.trash or found.newest is not None or alone in (
-                HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
-                *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1])):
+        if found.trash or found.newest is not None or _indexed_alone(found):
             counted = await self.count(found, at_most=at_most)
             return Tally(counted, exact=counted <= at_most)
         args = Args()
@@ -417,6 +419,14 @@ class PostgresHistory:
             "SELECT tag, count(*) FROM generation_tags JOIN generations ON id = generation_id"
             " WHERE forgotten_at IS NULL GROUP BY tag ORDER BY tag")
         return [(row[0], int(row[1])) for row in found]
+
+
+def _indexed_alone(found: HistoryFilter) -> bool:
+    """Whether ``found`` is one token alone that an index serves: its statuses, the
+    favourites or a tag (batches folded or not)."""
+    return replace(found, folded=()) in (
+        HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
+        *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1]))
 
 
 def _newest_walk(found: HistoryFilter, args: Args, columns: str = "*") -> str:
