@@ -339,8 +339,9 @@ async def test_a_rare_word_is_counted_exactly(
 async def test_a_full_page_of_tokens_walks_the_newest_rows(
         lopsided: TaskStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     """A newest-first page of tokens (but one token alone, which its index serves) is
-    looked for among the newest rows as a search's is: the favourites tagged "keep" (one row in 100 of 1,000,000) were every
-    favourite joined with every "keep" and sorted — 20,000 rows read, 400 ms a keystroke.
+    looked for among the newest rows as a search's is: the favourites tagged "keep" (one
+    row in 100 of 1,000,000) were every favourite joined with every "keep" and sorted —
+    20,000 rows read, 400 ms a keystroke.
     Where the newest ``WINDOW`` rows hold the page it reads no more than them; the page
     is the one the whole history gives."""
     where = parse_filter(text)
