@@ -25,17 +25,19 @@ from storage.records import (
 
 SCAN_PAGE = 2000  # rows per query when scanning the whole history
 # A tally reads no more than this many rows of the newest kept rows, or of a status, a
-# tag, the favourites or the words (SQLite's ``plans.TALLY_WALK``): a bounded amount of
-# work at any size.
+# tag or the favourites, and no more index entries to size each of them (SQLite's
+# ``plans.TALLY_WALK``): a bounded amount of work at any size.
 TALLY_WALK = 10_000
 # A search's newest-first page reads the newest kept rows first, as many as this at
-# most: a word they hold is found there at once (a walk of the index on creation that
-# stops at the page's last match).  When they hold less than a page, every matching
-# row is found — through the trigram index, or by reading the table once for a word
-# without a trigram — and the newest of them sorted out: walking the index to the
-# end instead reads every row through the index (8 s at 1,000,000 rows for a word
-# found nowhere, 30 s on a loaded machine — past the statement's deadline), and the
-# planner cannot know which way is short (it has no estimate for such a word).
+# most: a word or token they hold is found there at once (a walk of the index on
+# creation that stops at the page's last match — the favourites tagged "keep", one row
+# in 100: 5,000 rows, where the planner joined all 20,000 favourites with all 10,000
+# "keep" tags and sorted them, 400 ms at 1,000,000 rows).  When they hold less than a
+# page, every matching row is found — through the trigram index, or by reading the
+# table once for a word without a trigram — and the newest of them sorted out: walking
+# the index to the end instead reads every row through the index (8 s at 1,000,000 rows
+# for a word found nowhere, 30 s on a loaded machine — past the statement's deadline),
+# and the planner cannot know which way is short (it has no estimate for such a word).
 WINDOW = 10_000
 ANALYZE_AFTER = 1000  # rows imported, at least, after which the statistics are renewed
 # The rows the planner's statistics describe (-1: never taken).
@@ -56,15 +58,18 @@ class PostgresHistory:
     async def page(self, where: HistoryFilter | None = None, *, sort: str = "submitted",
                    descending: bool = True, limit: int = 200,
                    offset: int = 0) -> list[Generation]:
-        """A search's newest-first page is looked for among the newest ``WINDOW`` rows
-        first, then among all the rows that match (see ``WINDOW``); one bounded to its
-        ``newest`` rows reads them alone (``search.newest_rows``)."""
+        """A search's newest-first page — words, or tokens but one with an index alone
+        (which its index serves) — is looked for among the newest ``WINDOW`` rows
+        first, then among all the rows that match (see ``WINDOW``; for tokens, as the
+        planner finds them); one bounded to its ``newest`` rows reads them alone
+        (``search.newest_rows``)."""
         args = Args()
         window = newest_rows(where, args)
         clause = where_sql(where, args, me=self._me, machine=self._machine,
                            windowed=window is not None)
         order = order_by(sort, descending, args, self._machine)
-        if not (words(where) and where is not None and not where.trash
+        if not (where is not None and not replace(where, folded=()).empty
+                and not where.trash and not _indexed_alone(where)
                 and not where.newest and sort == "submitted"
                 and descending and offset + limit <= WINDOW):
             return await self._db.rows(
@@ -77,6 +82,9 @@ class PostgresHistory:
                                     *args.values)
         if len(found) == limit:  # the newest rows hold the page: it is the whole answer
             return found
+        if not words(where):  # tokens: as the planner finds them (their indexes)
+            return await self._db.rows(f"SELECT * FROM generations {clause} {order} {bounds}",
+                                       *args.values)
         return await self._db.rows(
             f"WITH matching AS MATERIALIZED (SELECT * FROM generations {clause})"
             f" SELECT * FROM matching {order} {bounds}", *args.values)
@@ -129,17 +137,18 @@ class PostgresHistory:
         ``since:``/``until:`` range) are looked at first, and the look stops at
         ``at_most + 1`` matches: a common search says "1,000+" after a few thousand rows.
         Fewer than that: counted exactly through the part of the filter that admits the
-        fewest rows — a status, a tag, the favourites, or the words (the trigram index)
-        — when it has at most ``TALLY_WALK``; else what the walk found, "at least" unless
-        it reached the oldest.  (Looking for the fewest first cost a read of every entry
-        of a common word's trigrams: 100 ms at 100,000 rows, growing with the history.)"""
+        fewest rows — a status, a tag, the favourites (``_fewest``: sized by their
+        indexes), or else the words when they look rare (``_rare_words``) — when it has at
+        most ``TALLY_WALK``; else what the walk found, "at least" unless it reached the
+        oldest.  Every step reads a bounded number of the table's rows.  (Looking
+        for the fewest first cost a read of every entry of a common word's trigrams: 100
+        ms at 100,000 rows, growing with the history; sizing a common word read 10,001
+        rows for nothing — 150 ms for ``status:FAILED fox`` at 1,000,000 rows.)"""
         found = where or HistoryFilter()
         alone = found._replace(folded=())
         if alone.empty:  # the figures (and the batch index): exact, at once
             return Tally(await self.count(found))
-        if found.trash or found.newest is not None or alone in (
-                HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
-                *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1])):
+        if found.trash or found.newest is not None or _indexed_alone(found):
             counted = await self.count(found, at_most=at_most)
             return Tally(counted, exact=counted <= at_most)
         args = Args()
@@ -151,6 +160,9 @@ class PostgresHistory:
         if counted > at_most:
             return Tally(counted, exact=False)
         source = await self._fewest(found)
+        if source is None and any(has_trigram(word) for word in words(found)):
+            only_words = replace(found, text="") == HistoryFilter()  # (folded: not compared)
+            source = await self._rare_words(found, counted if only_words else None)
         if source is not None:  # at most TALLY_WALK rows to look at: counted exactly
             args = Args()
             rows = source(args)  # (OFFSET 0: the planner reads them first, as written)
@@ -170,36 +182,78 @@ class PostgresHistory:
 
     async def _fewest(self, found: HistoryFilter) -> Callable[[Args], str] | None:
         """The rows of the part of ``found`` that admits the fewest — its statuses, a tag,
-        the favourites, its words when one has a trigram (which the index serves) — as a
-        query written with a statement's ``Args``, when it has at most ``TALLY_WALK``
-        (each part's rows counted up to ``TALLY_WALK + 1``); None when none has.  The
-        words are counted last, and only when no other part has few enough rows: their
-        count reads rows to check them against the prompt (90 ms for a common word at
-        100,000 rows), the others' count their index's entries."""
-        parts: list[Callable[[Args], str]] = []
+        the favourites — as a query written with a statement's ``Args``, when it has at
+        most ``TALLY_WALK``; None when none has.  Each part is sized by its index's
+        entries alone, up to ``TALLY_WALK + 1`` (``_part_size``): no row is read to size
+        one (sizing the tag "keep" through its rows, 10,000 look-ups: 90 ms at 1,000,000
+        rows).  The words are sized apart, when they look rare (``_rare_words``)."""
+        parts: list[tuple[Callable[[Args], str], list[Callable[[Args], str]]]] = []
         if found.statuses:  # (a row not sent yet shows its submission: status NULL)
-            parts.append(lambda a: "SELECT * FROM generations WHERE status ="
-                         f" ANY({a.add(list(found.statuses))}::text[]) OR status IS NULL")
-        parts += [_tagged(tag) for tag in found.tags]
+            wanted = list(found.statuses)
+            parts.append((
+                lambda a: "SELECT * FROM generations WHERE status ="
+                          f" ANY({a.add(wanted)}::text[]) OR status IS NULL",
+                [lambda a: "SELECT status FROM generations WHERE status ="
+                           f" ANY({a.add(wanted)}::text[]) ORDER BY status",
+                 lambda _: "SELECT status FROM generations WHERE status IS NULL"
+                           " ORDER BY status"]))
+        parts += [(_tagged(tag), [_tag_entries(tag)]) for tag in found.tags]
         if found.favourite:
-            parts.append(lambda _: "SELECT * FROM generations WHERE favourite")
+            parts.append((lambda _: "SELECT * FROM generations WHERE favourite",
+                          [lambda _: "SELECT favourite FROM generations WHERE favourite"
+                                     " ORDER BY favourite"]))
+        fewest: tuple[int, Callable[[Args], str]] | None = None
+        for read, entries in parts:
+            size = await self._part_size(entries)
+            if size <= TALLY_WALK and (fewest is None or size < fewest[0]):
+                fewest = size, read
+        return fewest[1] if fewest is not None else None
+
+    async def _rare_words(self, found: HistoryFilter, matched: int | None
+                          ) -> Callable[[Args], str] | None:
+        """The rows with ``found``'s words (through the trigram index), when they have at
+        most ``TALLY_WALK`` — looked for only when the newest ``TALLY_WALK`` kept rows
+        say the words are that rare: ``matched`` of them have the words (counted among
+        them when None — rows the walk just read), so about ``matched * kept /
+        TALLY_WALK`` rows in all.  A common word is never sized: the trigram index
+        cannot stop early, and its count read 10,001 rows to say "more" (``fox`` at
+        1,000,000 rows: 150 ms); a rare one is counted exactly, as SQLite counts it."""
+        text = HistoryFilter(text=found.text)
+        if matched is None:
+            args = Args()
+            walk = _newest_walk(found, args)
+            matched = int(await self._db.scalar(
+                f"SELECT count(*) FROM ({walk}) AS generations {where_sql(text, args)}",
+                *args.values))
+        if matched * (await figures(self._db))["kept"] > TALLY_WALK * TALLY_WALK:
+            return None
 
         def worded(a: Args) -> str:
-            return "SELECT * FROM generations " + where_sql(HistoryFilter(text=found.text), a)
+            return "SELECT * FROM generations " + where_sql(text, a)
 
-        if any(has_trigram(word) for word in words(found)):
-            parts.append(worded)
-        fewest: tuple[int, Callable[[Args], str]] | None = None
-        for part in parts:
-            if part is worded and fewest is not None and fewest[0] <= TALLY_WALK:
-                break  # a part of few rows already: the words need not be counted
+        args = Args()
+        size = int(await self._db.scalar(
+            f"SELECT count(*) FROM ({worded(args)} LIMIT {args.add(TALLY_WALK + 1)})"
+            " AS words", *args.values))
+        return worded if size <= TALLY_WALK else None
+
+    async def _part_size(self, entries: list[Callable[[Args], str]]) -> int:
+        """How many index entries the queries of ``entries`` find together, counted up to
+        ``TALLY_WALK + 1``: each reads its index alone (an index-only scan: a few
+        milliseconds for 10,000 entries at 1,000,000 rows) and stops there.  Each is
+        ordered by its index's column, so that for several statuses too the index is the
+        short way: a read of the table in its own order (which the planner took for a
+        common status in a small table) could read any number of rows before the
+        ``TALLY_WALK + 1``-th match — all of them when the matches are the newest."""
+        size = 0
+        for query in entries:
+            if size > TALLY_WALK:
+                break
             args = Args()
-            rows = int(await self._db.scalar(
-                f"SELECT count(*) FROM ({part(args)} LIMIT {args.add(TALLY_WALK + 1)})"
+            size += int(await self._db.scalar(
+                f"SELECT count(*) FROM ({query(args)} LIMIT {args.add(TALLY_WALK + 1 - size)})"
                 " AS part", *args.values))
-            if fewest is None or rows < fewest[0]:
-                fewest = rows, part
-        return fewest[1] if fewest is not None and fewest[0] <= TALLY_WALK else None
+        return size
 
     async def ids(self, where: HistoryFilter) -> list[int]:
         args = Args()
@@ -366,6 +420,14 @@ class PostgresHistory:
         return [(row[0], int(row[1])) for row in found]
 
 
+def _indexed_alone(found: HistoryFilter) -> bool:
+    """Whether ``found`` is one token alone that an index serves: its statuses, the
+    favourites or a tag (batches folded or not)."""
+    return replace(found, folded=()) in (
+        HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
+        *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1]))
+
+
 def _newest_walk(found: HistoryFilter, args: Args, columns: str = "*") -> str:
     """The newest ``TALLY_WALK`` kept rows in ``found``'s ``since:``/``until:`` range, from
     ``generations_kept`` (``PostgresHistory.tally``)."""
@@ -375,6 +437,11 @@ def _newest_walk(found: HistoryFilter, args: Args, columns: str = "*") -> str:
     if found.until is not None:
         walk += f" AND created_at < {args.add(iso(found.until))}"
     return walk + f" ORDER BY created_at DESC LIMIT {args.add(TALLY_WALK)}"
+
+
+def _tag_entries(tag: str) -> Callable[[Args], str]:
+    """The tags' index entries of ``tag`` (``PostgresHistory._part_size``)."""
+    return lambda a: f"SELECT tag FROM generation_tags WHERE tag = {a.add(tag)} ORDER BY tag"
 
 
 def _tagged(tag: str) -> Callable[[Args], str]:
