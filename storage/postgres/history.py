@@ -68,7 +68,7 @@ class PostgresHistory:
         clause = where_sql(where, args, me=self._me, machine=self._machine,
                            windowed=window is not None)
         order = order_by(sort, descending, args, self._machine)
-        if not (where is not None and not replace(where, folded=()).empty
+        if not (where is not None and not where._replace(folded=()).empty
                 and not where.trash and not _indexed_alone(where)
                 and not where.newest and sort == "submitted"
                 and descending and offset + limit <= WINDOW):
@@ -161,7 +161,7 @@ class PostgresHistory:
             return Tally(counted, exact=False)
         source = await self._fewest(found)
         if source is None and any(has_trigram(word) for word in words(found)):
-            only_words = replace(found, text="") == HistoryFilter()  # (folded: not compared)
+            only_words = found._replace(text="") == HistoryFilter()  # (folded: not compared)
             source = await self._rare_words(found, counted if only_words else None)
         if source is not None:  # at most TALLY_WALK rows to look at: counted exactly
             args = Args()
@@ -423,7 +423,7 @@ class PostgresHistory:
 def _indexed_alone(found: HistoryFilter) -> bool:
     """Whether ``found`` is one token alone that an index serves: its statuses, the
     favourites or a tag (batches folded or not)."""
-    return replace(found, folded=()) in (
+    return found._replace(folded=()) in (
         HistoryFilter(statuses=found.statuses), HistoryFilter(favourite=True),
         *(HistoryFilter(tags=(tag,)) for tag in found.tags[:1]))
 
