@@ -123,8 +123,10 @@ class PostgresFollowing:
 
     async def release_all(self, owner: str) -> None:
         await self._db.execute(
+            # (followed rows only — their index, not the whole table; a lease matters on
+            # a followed row only, as in SQLite's ``release_all``)
             "UPDATE generations SET lease_owner = NULL, lease_until = NULL"
-            " WHERE lease_owner = $1 AND task_id IS NOT NULL", owner)
+            f" WHERE lease_owner = $1 AND {FOLLOWED}", owner)
 
     async def poll_now(self, generation_ids: Iterable[int], *, after: float = 0.0) -> None:
         wanted = list(generation_ids)

@@ -21,6 +21,12 @@ from storage.sqlite import rows
 from storage.sqlite.db import Database
 from storage.sqlite.rows import FOLLOWED
 
+# The followed rows, through their own index (every query below says ``next_poll_at IS
+# NOT NULL``, which it holds): without it the planner read the whole table in the order
+# asked for — 0.4–0.5 s each at 1,000,000 finished rows, when the dashboard starts
+# following and when it quits.
+DUE = "generations INDEXED BY generations_due"
+
 
 class SqliteFollowing:
     def __init__(self, db: Database) -> None:
@@ -109,7 +115,7 @@ class SqliteFollowing:
         where, params = _followed_at(endpoints)
         async with self._db.write():
             found = await self._db.rows(
-                f"SELECT * FROM generations WHERE {where}"
+                f"SELECT * FROM {DUE} WHERE {where}"
                 + ("" if include_future else " AND next_poll_at <= ?")
                 + " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
                 " ORDER BY next_poll_at LIMIT ?",
@@ -129,9 +135,11 @@ class SqliteFollowing:
 
     async def release_all(self, owner: str) -> None:
         async with self._db.write():
+            # (a lease matters on a followed row only: one that stopped being followed
+            # lost it then, or loses it when it is followed again — ``resume``)
             await self._db.execute(
-                "UPDATE generations SET lease_owner = NULL, lease_until = NULL"
-                " WHERE lease_owner = ? AND task_id IS NOT NULL", (owner,))
+                f"UPDATE {DUE} SET lease_owner = NULL, lease_until = NULL"
+                f" WHERE lease_owner = ? AND {FOLLOWED}", (owner,))
 
     async def poll_now(self, generation_ids: Iterable[int], *, after: float = 0.0) -> None:
         wanted = list(generation_ids)
@@ -146,15 +154,15 @@ class SqliteFollowing:
         where, params = _followed_at(endpoints)
         found = await self._db.fetch(
             "SELECT id, task_id, status, created_at, scheduled_time, size, duration,"
-            f" next_poll_at FROM generations WHERE {where} ORDER BY created_at, id", params)
+            f" next_poll_at FROM {DUE} WHERE {where} ORDER BY created_at, id", params)
         return [LiveTask(*row) for row in found]
 
     async def endpoints(self) -> list[str]:
-        found = await self._db.fetch(f"SELECT DISTINCT endpoint FROM generations WHERE {FOLLOWED}")
+        found = await self._db.fetch(f"SELECT DISTINCT endpoint FROM {DUE} WHERE {FOLLOWED}")
         return [row[0] for row in found]
 
     async def unfinished(self) -> list[Generation]:
-        return await self._db.rows(f"SELECT * FROM generations WHERE {FOLLOWED} ORDER BY id")
+        return await self._db.rows(f"SELECT * FROM {DUE} WHERE {FOLLOWED} ORDER BY id")
 
 
 def _followed_at(endpoints: Sequence[str] | None) -> tuple[str, tuple[Any, ...]]:
