@@ -189,6 +189,14 @@ async def test_a_search_too_short_for_the_index_looks_through_the_newest_rows_on
     page = await view.read_page()
     assert view.where.newest is None
     assert view.matching == sum("100" in f"{n:03d}" for n in range(120))
+    monkeypatch.setattr(history_view, "SHORT_WINDOW", 100)
+    view.filter("p")  # every one of the newest 100: a page of 50 of them
+    page = await view.read_page()
+    said = view.window(len(page.rows))
+    assert said == "1–50 of 100 in the newest 100"
+    bar = render_figures(StatusFigures(window=said.replace("100", "20,000").replace(
+        "of 20,000", "of 1,000+"), expiring=38), width=80)
+    assert "1–50 of 1,000+ in the newest 20,000 ·" in bar.plain[:80]
 
 
 async def test_a_search_that_finds_little_is_read_once_not_counted(

@@ -406,7 +406,7 @@ class HistoryView:
         of = f"{min(self.matching, COUNT_CAP):,}+" if self.capped else f"{self.matching:,}"
         return f"{first:,}–{first + shown - 1:,} of {of}" + (
             "" if self.where.empty else
-            f" matching in the newest {newest:,}" if bounded else " matching")
+            f" in the newest {newest:,}" if bounded else " matching")
 
     def poll_health(self) -> tuple[str, str]:
         """How polling goes, as the status bar says it: this process's poller's own word —
