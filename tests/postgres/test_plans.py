@@ -163,10 +163,10 @@ async def lopsided(pg_dsn: str) -> AsyncIterator[TaskStore]:
     await opened.close()
 
 
-async def rows_read(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any) -> tuple[Any, int]:
-    """What ``call`` answers, and how many rows of ``generations`` the queries it made the
-    store run read (each run again under ``EXPLAIN ANALYZE``: the rows its scans of the
-    table returned or filtered out, in every loop)."""
+async def explained(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any
+                    ) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+    """What ``call`` answers, and each query it made the store run with its plan, the
+    query run again under ``EXPLAIN ANALYZE``."""
     caught: list[tuple[str, tuple[Any, ...]]] = []
     for name in ("fetch", "fetchrow", "scalar"):
         def catching(original: Any) -> Any:
@@ -178,6 +178,21 @@ async def rows_read(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any) -> 
         monkeypatch.setattr(team_db.Tx, name, catching(getattr(team_db.Tx, name)))
     answer = await call()
     monkeypatch.undo()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        return answer, [
+            (sql, json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}",
+                                                 *params))[0]["Plan"])
+            for sql, params in caught]
+    finally:
+        await conn.close()
+
+
+async def rows_read(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any) -> tuple[Any, int]:
+    """What ``call`` answers, and how many rows of ``generations`` the queries it made the
+    store run read (each run again under ``EXPLAIN ANALYZE``: the rows its scans of the
+    table returned or filtered out, in every loop)."""
+    answer, plans_seen = await explained(pg_dsn, monkeypatch, call)
 
     def read(node: dict[str, Any]) -> int:
         here = 0
@@ -186,15 +201,7 @@ async def rows_read(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any) -> 
                     + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
         return here + sum(read(child) for child in node.get("Plans", []))
 
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        total = 0
-        for sql, params in caught:
-            explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *params)
-            total += read(json.loads(explained)[0]["Plan"])
-        return answer, total
-    finally:
-        await conn.close()
+    return answer, sum(read(plan) for _, plan in plans_seen)
 
 
 @pytest.mark.parametrize("text", ["neon status:FAILED tag:common", "status:FAILED tag:common",
@@ -251,17 +258,7 @@ async def work_done(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any
     entries it read in index-only and bitmap index scans (of any table, those a filter
     removed too) — each query run again under ``EXPLAIN ANALYZE``.  (An index-only scan
     also fetches the rows of pages changed since the table was last vacuumed.)"""
-    caught: list[tuple[str, tuple[Any, ...]]] = []
-    for name in ("fetch", "fetchrow", "scalar"):
-        def catching(original: Any) -> Any:
-            async def run(self: team_db.Tx, sql: str, *params: Any) -> Any:
-                if sql != team_db._DOWNLOADS:
-                    caught.append((sql, params))
-                return await original(self, sql, *params)
-            return run
-        monkeypatch.setattr(team_db.Tx, name, catching(getattr(team_db.Tx, name)))
-    answer = await call()
-    monkeypatch.undo()
+    answer, plans_seen = await explained(pg_dsn, monkeypatch, call)
 
     def read(node: dict[str, Any]) -> tuple[int, int]:
         rows = entries = 0
@@ -276,15 +273,7 @@ async def work_done(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, call: Any
             rows, entries = rows + more[0], entries + more[1]
         return rows, entries
 
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        found = []
-        for sql, params in caught:
-            explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *params)
-            found.append((sql, *read(json.loads(explained)[0]["Plan"])))
-        return answer, found
-    finally:
-        await conn.close()
+    return answer, [(sql, *read(plan)) for sql, plan in plans_seen]
 
 
 @pytest.mark.parametrize("text", ["neon status:FAILED", "neon status:SUCCEEDED tag:common",
