@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual import events
 from textual.widgets import Input
 
@@ -91,3 +92,25 @@ async def test_the_seed_box_takes_a_correction_in_a_burst_in_order(tmp_path: Pat
                     what="the seed typed")
         await pilot.pause(0.2)
         assert seed.value == "13"
+
+
+@pytest.mark.parametrize(("leave", "kept"), [(("enter", "\r"), "a"), (("escape", "\x1b"), "")])
+async def test_keys_typed_after_enter_in_a_burst_go_to_the_table(
+        tmp_path: Path, leave: tuple[str, str], kept: str) -> None:
+    """``a`` ⏎ ``j`` in one burst: the search keeps "a" and the ``j`` moves the
+    table's cursor — it used to land in the search box ("aj"), which Textual was still
+    focusing when it read the burst.  The same after escape."""
+    await seeded(tmp_path)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(table(app).rows_by_id) == 3, what="the history")
+        table(app).focus()
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        await until(pilot, lambda: app.focused is box, what="the search box")
+        for key, char in [("a", "a"), leave, ("j", "j")]:
+            app.post_message(events.Key(key, char))
+        await until(pilot, lambda: app.focused is table(app), what="the table focused")
+        await pilot.pause(0.3)
+        assert box.value == kept
+        assert table(app).cursor_row == 1

@@ -5,6 +5,11 @@ handled, with the text as it is then): one query for a burst, none of it delayed
 ``enter`` keeps the filter, ``escape`` clears it; either way the table gets the
 focus back (``Left``).  The box's own editing keys (backspace, ←, Home …) act where
 they were typed, among the characters of a burst (``tui.ui.bound_keys``).
+
+Keys typed after enter or escape in the same burst (``neon⏎jj``) were meant for the
+table, but Textual hands every key of a burst to the widget focused when it reads
+them — this box, until the screen has moved the focus.  The box holds those keys and,
+once it has lost the focus, hands them in order to whatever has it now.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from textual.message import Message
 from textual.widgets import Input
 
 from tui.ui.bound_keys import run_own_binding
+
+STAY_CHECK = 0.5  # seconds after enter: if the focus is still here, nothing will take it
 
 
 class FilterLine(Input):
@@ -35,6 +42,8 @@ class FilterLine(Input):
         super().__init__(placeholder="filter: words in the prompt, status:RUNNING …  (enter: "
                                      "keep, escape: clear)", compact=True, **kwargs)
         self._pending = False
+        self._leaving = False  # enter or escape seen: later keys are the table's
+        self._held: list[events.Key] = []
 
     def show(self) -> None:
         self.add_class("-shown")
@@ -56,6 +65,14 @@ class FilterLine(Input):
         self.post_message(self.Left(kept=True))
 
     async def on_key(self, event: events.Key) -> None:
+        if self._leaving:
+            event.stop()
+            event.prevent_default()
+            self._held.append(events.Key(event.key, event.character))
+            return
+        if event.key in ("enter", "escape"):
+            self._leaving = True
+            self.set_timer(STAY_CHECK, self._stayed)
         if event.key == "escape":
             event.stop()
             self.value = ""
@@ -63,3 +80,24 @@ class FilterLine(Input):
             self.post_message(self.Left(kept=False))
         else:
             await run_own_binding(self, event)  # ⌫ in a burst: where it was typed
+
+    def on_blur(self) -> None:
+        """The focus has moved on: the keys held since enter go where it is now."""
+        self._leaving = False
+        held, self._held = self._held, []
+        target = self.app.focused
+        if target is not None and target is not self:
+            for key in held:
+                target.post_message(key)
+
+    def _stayed(self) -> None:
+        """The focus never left (nothing took it): the held keys are typed here."""
+        if self._leaving and self.has_focus:
+            self._leaving = False
+            held, self._held = self._held, []
+            for key in held:
+                self.post_message(key)
+
+    def on_focus(self) -> None:
+        self._leaving = False
+        self._held.clear()
