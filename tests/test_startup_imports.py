@@ -92,6 +92,38 @@ def test_list_loads_only_what_listing_needs(tmp_path: Path) -> None:
     assert "tui.cli.history" in modules  # it did run
 
 
+# What ``list`` and ``list --json`` do without (issue 15, ≤ 2× a plain script): the
+# parser (argparse, with gettext, and locale when it is built — a tenth of the run).
+NOT_FOR_A_PLAIN_LIST = ("argparse", "gettext", "locale", "tui.cli.parser", "tui.cli.help_text")
+
+
+def test_list_in_its_common_forms_loads_no_parser(tmp_path: Path) -> None:
+    history_with(tmp_path)
+    for argv in (["list"], ["list", "--json"]):
+        body = (f"sys.argv = ['pixverse-tui', *{argv!r}]\n"
+                "from tui.cli.main import main\n"
+                "print('exit', main())")
+        modules, done = loaded_after(body, tmp_path)
+        assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
+        assert found(modules, NOT_FOR_A_PLAIN_LIST) == [], argv
+
+
+def test_the_common_forms_of_list_read_as_the_parser_reads_them() -> None:
+    """The forms read without argparse give every attribute the parser gives, with the
+    same value (the whole parser's and ``list``'s alone); any other form is the parser's."""
+    from tui.cli.commands import quick_arguments
+    from tui.cli.main import build_parser
+
+    for argv in (["list"], ["list", "--json"]):
+        quick = quick_arguments(argv)
+        assert quick is not None
+        assert vars(quick) == vars(build_parser().parse_args(argv)), argv
+        assert vars(quick) == vars(build_parser(only="list").parse_args(argv)), argv
+    for argv in ([], ["list", "--limit", "5"], ["list", "--json", "--json"], ["--json", "list"],
+                 ["list", "-h"], ["show", "x"], ["list", "--status", "FAILED"]):
+        assert quick_arguments(argv) is None, argv
+
+
 def test_the_records_on_lists_way_are_made_without_compiling_their_fields() -> None:
     """A named tuple's fields written as text (``from __future__ import annotations``)
     are compiled one by one when the class is made: 3 ms of ``list`` for a generation."""

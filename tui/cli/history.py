@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import os
@@ -23,11 +22,14 @@ from tui.safe_text import printable
 from tui.text_width import cells, pad
 
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
+    import argparse
+
     from storage import StatusEvent
+    from tui.cli.commands import Arguments
     from tui.engine.media import provenance
 
 
-def list_quickly(args: argparse.Namespace, ws: Workspace) -> int | None:
+def list_quickly(args: Arguments, ws: Workspace) -> int | None:
     """``list`` without an event loop, as a plain script would print it, where the store
     offers a page reader and holds nothing to tidy first (``Workspace.page_reader``) and
     nothing waits in the local queue (what the queue waits for — its pauses, who feeds
@@ -47,7 +49,7 @@ def list_quickly(args: argparse.Namespace, ws: Workspace) -> int | None:
     return 0
 
 
-async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
+async def cmd_list(args: Arguments, ws: Workspace) -> int:
     """``--search`` takes the dashboard's filter words (``fox tier:720P dl:no``)."""
     where = _list_filter(args)
     async with await ws.open_store() as store:  # tidied first: a crashed send says so
@@ -64,7 +66,7 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
-def _list_filter(args: argparse.Namespace) -> HistoryFilter:
+def _list_filter(args: Arguments) -> HistoryFilter:
     tokens = [args.search or ""] + [f"status:{s}" for s in args.status or []]
     where = parse_filter(" ".join(tokens))
     if where.problems:
