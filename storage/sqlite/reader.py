@@ -88,6 +88,12 @@ class SqlitePageReader:
         return self._run(plans.unsaved(where, who=self.who, ended_after=ended_after,
                                        ended_before=ended_before, limit=limit))
 
+    def unsaved_tally(self, *, ended_after: str | None = None, ended_before: str | None = None,
+                      at_most: int, first: int) -> tuple[int, list[tuple[int, str | None]]]:
+        return self._run(plans.unsaved_tally(who=self.who, ended_after=ended_after,
+                                             ended_before=ended_before, at_most=at_most,
+                                             first=first))
+
     def close(self) -> None:
         self._connection.close()
 

@@ -43,7 +43,7 @@ def list_quickly(args: Arguments, ws: Workspace) -> int | None:
         if reader.queued():
             return None
         print_rows(reader.page(where, limit=args.limit), args.json)
-        about_to_expire = rescue.warning(rescue.expiring_now(reader))
+        about_to_expire = rescue.warning_now(reader)
     if about_to_expire:
         err(f"warning: {about_to_expire}")
     return 0
