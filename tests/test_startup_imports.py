@@ -124,6 +124,25 @@ def test_the_common_forms_of_list_read_as_the_parser_reads_them() -> None:
         assert quick_arguments(argv) is None, argv
 
 
+def test_the_garbage_collector_is_off_only_while_a_command_starts(tmp_path: Path) -> None:
+    """Off while ``list`` imports and prints (its objects live to the end), on again for
+    the store's way (an event loop) and for whoever called ``main``."""
+    history_with(tmp_path, queued=True)  # the queue waits: list runs on the event loop
+    body = ("import gc\n"
+            "import tui.engine.following.rescue as rescue\n"
+            "seen = []\n"
+            "expiring = rescue.expiring\n"
+            "async def noting(store, *args):\n"
+            "    seen.append(gc.isenabled())\n"
+            "    return await expiring(store, *args)\n"
+            "rescue.expiring = noting\n"
+            "sys.argv = ['pixverse-tui', 'list']\n"
+            "from tui.cli.main import main\n"
+            "print('exit', main(), seen, gc.isenabled())")
+    _, done = loaded_after(body, tmp_path)
+    assert "exit 0 [True] True" in done.stdout, done.stderr
+
+
 def test_the_records_on_lists_way_are_made_without_compiling_their_fields() -> None:
     """A named tuple's fields written as text (``from __future__ import annotations``)
     are compiled one by one when the class is made: 3 ms of ``list`` for a generation."""
