@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.server",
          "tui.dashscope.client", "tui.engine.following.poller", "tui.engine.media.download",
@@ -106,6 +108,30 @@ def test_list_in_its_common_forms_loads_no_parser(tmp_path: Path) -> None:
         modules, done = loaded_after(body, tmp_path)
         assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
         assert found(modules, NOT_FOR_A_PLAIN_LIST) == [], argv
+
+
+def test_list_in_a_users_own_folders_loads_no_platformdirs(tmp_path: Path) -> None:
+    """Without ``PIXVERSE_TUI_HOME`` (a user's own XDG folders), ``list`` finds its config
+    and its database by itself; platformdirs — the state and cache folders, with
+    ``tempfile``, ``random`` and ``hashlib`` — comes only when one of those is used."""
+    if sys.platform in ("darwin", "win32"):
+        pytest.skip("the XDG folders are Linux's")
+    data = tmp_path / "data" / "pixverse-tui"
+    data.mkdir(parents=True)
+    history_with(data)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DASHSCOPE_", "PIXVERSE_", "XDG_"))}
+    env.update(HOME=str(tmp_path), DASHSCOPE_API_KEY="sk-test-0123456789",
+               **{f"XDG_{kind}_HOME": str(tmp_path / kind.lower())
+                  for kind in ("CONFIG", "DATA", "STATE", "CACHE")})
+    body = ("sys.argv = ['pixverse-tui', 'list']\n"
+            "from tui.cli.main import main\n"
+            "print('exit', main())")
+    done = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert found(modules, ("platformdirs", "tempfile", "random", "hashlib")) == []
 
 
 def test_the_common_forms_of_list_read_as_the_parser_reads_them() -> None:

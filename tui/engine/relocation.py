@@ -33,8 +33,11 @@ def move_old_files(paths: AppPaths) -> list[str]:
 
 
 def _move_state(paths: AppPaths) -> list[str]:
-    old, new = paths.data_dir / OLD_STATE, paths.state_file
-    if old == new or not safe_files.is_regular(old) or safe_files.occupied(new):
+    old = paths.data_dir / OLD_STATE
+    if not safe_files.is_regular(old):  # (first: the state folder is found only if needed)
+        return []
+    new = paths.state_file
+    if old == new or safe_files.occupied(new):
         return []
     try:
         new.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +51,11 @@ def _move_state(paths: AppPaths) -> list[str]:
 
 
 def _move_previews(paths: AppPaths) -> list[str]:
-    old, new = paths.data_dir / OLD_PREVIEWS, paths.previews_dir
-    if old == new or not old.is_dir() or old.is_symlink():
+    old = paths.data_dir / OLD_PREVIEWS
+    if not old.is_dir() or old.is_symlink():  # (first: the cache folder only if needed)
+        return []
+    new = paths.previews_dir
+    if old == new:
         return []
     try:
         entries = [e for e in old.iterdir() if re.fullmatch(PREVIEW_ENTRY, e.name)
