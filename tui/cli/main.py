@@ -13,7 +13,6 @@ allows.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from tui.cli.commands import COMMANDS, command, command_named, quick_arguments
 from tui.cli.output import err
 from tui.text_input import unicode_problem
+from tui.ui import heap
 
 if TYPE_CHECKING:
     import argparse
@@ -72,25 +72,18 @@ def _is_file(value: object) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Starting a command is mostly importing modules, whose objects live to the end: the
-    # garbage collector's passes over them free nothing and cost ``list`` a twentieth of
-    # its run.  It is off until the command is known, and again on (``_collecting``)
-    # before anything that runs on: the dashboard, the event loop, a server.
-    collecting = gc.isenabled()
-    gc.disable()
+    # garbage collector's passes over them freed nothing and cost ``list`` a twentieth of
+    # its run.  None until the command is known (``tui.ui.heap``, as the dashboard starts);
+    # they resume before anything that runs on — the dashboard, the event loop, a server.
+    heap.pause_for_startup()
     try:
-        status = _main(argv, collecting)
+        status = _main(argv)
         sys.stdout.flush()  # here, where a closed pipe can still be handled
         return status
     except BrokenPipeError:
         return _reader_left()
     finally:
-        _collecting(collecting)
-
-
-def _collecting(again: bool) -> None:
-    """The garbage collector on again, if it was on when ``main`` began."""
-    if again:
-        gc.enable()
+        heap.resume()
 
 
 def _reader_left() -> int:
@@ -107,7 +100,7 @@ def _reader_left() -> int:
     return SIGPIPE_STATUS
 
 
-def _main(argv: Sequence[str] | None, collecting: bool) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = quick_arguments(arguments) or build_parser(
         only=command_named(arguments)).parse_args(arguments)
@@ -115,12 +108,12 @@ def _main(argv: Sequence[str] | None, collecting: bool) -> int:
         err(bad)
         return 2
     if getattr(args, "run_sync", None) is not None:  # simulate, serve, config: no workspace
-        _collecting(collecting)
+        heap.resume()
         return int(command(args.run_sync)(args))
     if args.command is None:
         from tui.launch import launch
 
-        _collecting(collecting)
+        heap.resume()
         return launch(demo=args.demo, read_only=args.read_only,
                       time_scale=args.dashboard_time_scale)
     if args.read_only:
@@ -146,7 +139,7 @@ def _main(argv: Sequence[str] | None, collecting: bool) -> int:
 
         from tui.stopping import stoppable
 
-        _collecting(collecting)
+        heap.resume()
         return int(asyncio.run(stoppable(command(args.run)(args, ws))))
     except KeyboardInterrupt:
         err("interrupted")
