@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from storage import TRASH_DAYS, Generation
@@ -23,6 +22,7 @@ from tui.text_width import cells, pad
 
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
     import argparse
+    from pathlib import Path
 
     from storage import StatusEvent
     from tui.cli.commands import Arguments
@@ -76,6 +76,8 @@ def _list_filter(args: Arguments) -> HistoryFilter:
 
 async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
     """A task (id, prefix, #ID) — or a video file: which generation it is."""
+    from pathlib import Path
+
     video = Path(args.task)
     if _is_file(video):
         return await _show_file(args, ws, video)
@@ -248,6 +250,8 @@ class _TerminalSafe:
 
 
 async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
+    from pathlib import Path
+
     from tui.engine.history import transfer
 
     where = filter_from(args)
@@ -275,6 +279,8 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def _stdout_path() -> Path:
     """Where standard output goes, for a sentence: its file if the system says."""
+    from pathlib import Path
+
     with contextlib.suppress(OSError):
         target = os.readlink("/proc/self/fd/1")
         if target.startswith("/"):
@@ -284,6 +290,8 @@ def _stdout_path() -> Path:
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
     """A JSONL export, a sidecar NAME.json, a video, or a folder of videos and sidecars."""
+    from pathlib import Path
+
     from tui.engine.history import transfer
 
     source = Path(args.file)
@@ -319,6 +327,8 @@ async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
+    from pathlib import Path
+
     from storage.postgres.connect import masked
 
     location = ws.store_location  # the team's database (its URL, no password), or the file

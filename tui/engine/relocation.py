@@ -12,9 +12,10 @@ and a file that cannot be moved costs a sentence, never the start.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 
-from tui.config.paths import AppPaths
+from tui.config.paths import STATE_FILE, AppPaths, join
 from tui.engine.media import safe_files
 
 OLD_STATE = "state.toml"
@@ -33,11 +34,13 @@ def move_old_files(paths: AppPaths) -> list[str]:
 
 
 def _move_state(paths: AppPaths) -> list[str]:
-    old = paths.data_dir / OLD_STATE
-    if not safe_files.is_regular(old):  # (first: the state folder is found only if needed)
+    # By their text first (``join`` writes them as ``Path`` does): a start that has
+    # nothing to move needs neither pathlib nor, unless a file is there, the state folder.
+    found = join(paths.data_root, OLD_STATE)
+    if not safe_files.is_regular(found) or found == join(paths.state_root, STATE_FILE):
         return []
-    new = paths.state_file
-    if old == new or safe_files.occupied(new):
+    old, new = paths.data_dir / OLD_STATE, paths.state_file
+    if safe_files.occupied(new):
         return []
     try:
         new.parent.mkdir(parents=True, exist_ok=True)
@@ -51,10 +54,10 @@ def _move_state(paths: AppPaths) -> list[str]:
 
 
 def _move_previews(paths: AppPaths) -> list[str]:
-    old = paths.data_dir / OLD_PREVIEWS
-    if not old.is_dir() or old.is_symlink():  # (first: the cache folder only if needed)
+    found = join(paths.data_root, OLD_PREVIEWS)  # (as the state: by its text first)
+    if not os.path.isdir(found) or os.path.islink(found):
         return []
-    new = paths.previews_dir
+    old, new = paths.data_dir / OLD_PREVIEWS, paths.previews_dir
     if old == new:
         return []
     try:
