@@ -335,3 +335,20 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
     # What only a key or a dialog needs comes with it (issue 15: the first paint's modules).
     assert found(modules, ("tui.engine.history.stats", "tui.engine.submitting.resolve",
                            "tui.engine.media.player")) == []
+
+
+def test_paths_written_without_pathlib_are_written_as_pathlib_writes_them(
+        tmp_path: Path) -> None:
+    """``list`` names and opens its files by their text (no pathlib): each is written as
+    ``str(Path(...))`` writes it — so messages name files as before, however the home was
+    written (the page reader's URI: ``tests/test_sqlite_backend.py``)."""
+    from tui.config.paths import app_paths, join
+
+    for parts in [("/tmp//x/",), ("./a/./b",), ("a/../b", "c"), ("//srv/x",), ("///srv",),
+                  (".",), ("",), ("/",), ("/tmp/x", "."), ("~/x",), ("a", "/abs")]:
+        assert join(*parts) == str(Path(*parts)), parts
+    for home in (f"{tmp_path}//h/", f"{tmp_path}/./h", "rel//h/"):
+        paths = app_paths({"PIXVERSE_TUI_HOME": home})
+        assert join(paths.config_root, "config.toml") == str(paths.config_file)
+        assert join(paths.data_root, "tasks.db") == str(paths.database)
+        assert paths.demo().state_file == Path(home) / "demo" / "state.toml"
