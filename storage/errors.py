@@ -8,7 +8,10 @@ store can raise the same ones.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Below this much room, a write that fails is taken to have failed for want of room:
 # SQLite then often says only "disk I/O error" (its shared-memory file or its

@@ -5,23 +5,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.errors import StoreUnavailable
 from storage.location import chosen_url, is_postgres_url
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from storage.interface import PageReader, TaskStore
     from storage.records import Who
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 
 
-def store_location(config_url: str | None, default: Path,
+def store_location(config_url: str | None, default: str | Path,
                    environ: Mapping[str, str] = os.environ) -> str | Path:
     """Where this run's store is: the team database's URL (``PIXVERSE_TUI_DATABASE_URL``,
-    else ``[store] url`` in config.toml), or the SQLite file ``default``."""
+    else ``[store] url`` in config.toml), or the SQLite file ``default`` (a ``Path``, or
+    its text)."""
     return chosen_url(config_url, environ) or default
 
 
@@ -56,4 +58,4 @@ def open_page_reader(location: str | Path, *, who: Who | None = None) -> PageRea
         return None
     from storage.sqlite.reader import SqlitePageReader
 
-    return SqlitePageReader.open(Path(location), who)
+    return SqlitePageReader.open(location, who)

@@ -756,6 +756,13 @@ class PageReader(Protocol):
         """``Downloads.unsaved``: the same rows, in the same order."""
         ...
 
+    def unsaved_tally(self, *, ended_after: str | None = None, ended_before: str | None = None,
+                      at_most: int, first: int) -> tuple[int, list[tuple[int, str | None]]]:
+        """How many rows ``unsaved`` gives (counted up to ``at_most``), and the id and task id
+        of its ``first`` rows, in its order — read through its index at once, no record
+        made (what a warning about them says)."""
+        ...
+
     def close(self) -> None:
         """Let go of the store."""
         ...

@@ -5,6 +5,7 @@ when nobody listens, and a change log that stays small."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,26 @@ def test_the_store_lives_only_behind_the_interface() -> None:
               if path not in allowed and ("storage.sqlite" in path.read_text(encoding="utf-8")
                                           or "SqliteStore" in path.read_text(encoding="utf-8"))]
     assert naming == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="elsewhere the URI is Path.as_uri()'s itself")
+def test_the_page_readers_uri_is_path_as_uris(tmp_path: Path) -> None:
+    """The page reader opens its file read-only by a ``file:`` URI made without pathlib
+    (``list`` loads none): the one ``Path.as_uri()`` makes, whatever the name holds — and
+    a file at such a name opens and reads."""
+    from storage.sqlite.reader import SqlitePageReader, read_only_uri
+
+    for name in ("a b/c?d#e%f/é.db", "ü€/x.db", "plain.db", "~/q.db"):
+        for path in (str(tmp_path / name), name):
+            assert read_only_uri(path) == Path(path).absolute().as_uri() + "?mode=ro"
+    odd = tmp_path / "a b?c#d%e" / "tasks.db"
+    odd.parent.mkdir()
+    asyncio.run(_close(open_store(odd)))
+    reader = SqlitePageReader.open(str(odd))
+    assert reader is not None
+    with reader:
+        assert reader.page() == []
+
+
+async def _close(opening: Any) -> None:
+    await (await opening).close()

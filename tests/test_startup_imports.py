@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("httpx", "av", "PIL", "textual", "rich", "statistics", "tui.simulator.server",
          "tui.dashscope.client", "tui.engine.following.poller", "tui.engine.media.download",
@@ -90,6 +92,84 @@ def test_list_loads_only_what_listing_needs(tmp_path: Path) -> None:
     made = json.loads(done.stdout.split("made ", 1)[1])
     assert made == [], "a dataclass or Protocol made on list's way"
     assert "tui.cli.history" in modules  # it did run
+
+
+# What ``list`` and ``list --json`` do without (issue 15, ≤ 2× a plain script): the
+# parser (argparse, with gettext, and locale when it is built — a tenth of the run), and
+# pathlib (with urllib.parse and ipaddress on Python 3.11): its files are read by their text.
+NOT_FOR_A_PLAIN_LIST = ("argparse", "gettext", "locale", "tui.cli.parser", "tui.cli.help_text",
+                        "pathlib", "urllib", "ipaddress")
+
+
+def test_list_in_its_common_forms_loads_no_parser(tmp_path: Path) -> None:
+    history_with(tmp_path)
+    for argv in (["list"], ["list", "--json"]):
+        body = (f"sys.argv = ['pixverse-tui', *{argv!r}]\n"
+                "from tui.cli.main import main\n"
+                "print('exit', main())")
+        modules, done = loaded_after(body, tmp_path)
+        assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
+        assert found(modules, NOT_FOR_A_PLAIN_LIST) == [], argv
+
+
+def test_list_in_a_users_own_folders_loads_no_platformdirs(tmp_path: Path) -> None:
+    """Without ``PIXVERSE_TUI_HOME`` (a user's own XDG folders), ``list`` finds its config
+    and its database by itself; platformdirs — the state and cache folders, with
+    ``tempfile``, ``random`` and ``hashlib`` — comes only when one of those is used."""
+    if sys.platform in ("darwin", "win32"):
+        pytest.skip("the XDG folders are Linux's")
+    data = tmp_path / "data" / "pixverse-tui"
+    data.mkdir(parents=True)
+    history_with(data)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DASHSCOPE_", "PIXVERSE_", "XDG_"))}
+    env.update(HOME=str(tmp_path), DASHSCOPE_API_KEY="sk-test-0123456789",
+               **{f"XDG_{kind}_HOME": str(tmp_path / kind.lower())
+                  for kind in ("CONFIG", "DATA", "STATE", "CACHE")})
+    body = ("sys.argv = ['pixverse-tui', 'list']\n"
+            "from tui.cli.main import main\n"
+            "print('exit', main())")
+    done = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert found(modules, ("platformdirs", "tempfile", "random", "hashlib",
+                           *NOT_FOR_A_PLAIN_LIST)) == []
+
+
+def test_the_common_forms_of_list_read_as_the_parser_reads_them() -> None:
+    """The forms read without argparse give every attribute the parser gives, with the
+    same value (the whole parser's and ``list``'s alone); any other form is the parser's."""
+    from tui.cli.commands import quick_arguments
+    from tui.cli.main import build_parser
+
+    for argv in (["list"], ["list", "--json"]):
+        quick = quick_arguments(argv)
+        assert quick is not None
+        assert vars(quick) == vars(build_parser().parse_args(argv)), argv
+        assert vars(quick) == vars(build_parser(only="list").parse_args(argv)), argv
+    for argv in ([], ["list", "--limit", "5"], ["list", "--json", "--json"], ["--json", "list"],
+                 ["list", "-h"], ["show", "x"], ["list", "--status", "FAILED"]):
+        assert quick_arguments(argv) is None, argv
+
+
+def test_the_garbage_collector_is_off_only_while_a_command_starts(tmp_path: Path) -> None:
+    """Off while ``list`` imports and prints (its objects live to the end), on again for
+    the store's way (an event loop) and for whoever called ``main``."""
+    history_with(tmp_path, queued=True)  # the queue waits: list runs on the event loop
+    body = ("import gc\n"
+            "import tui.engine.following.rescue as rescue\n"
+            "seen = []\n"
+            "expiring = rescue.expiring\n"
+            "async def noting(store, *args):\n"
+            "    seen.append(gc.isenabled())\n"
+            "    return await expiring(store, *args)\n"
+            "rescue.expiring = noting\n"
+            "sys.argv = ['pixverse-tui', 'list']\n"
+            "from tui.cli.main import main\n"
+            "print('exit', main(), seen, gc.isenabled())")
+    _, done = loaded_after(body, tmp_path)
+    assert "exit 0 [True] True" in done.stdout, done.stderr
 
 
 def test_the_records_on_lists_way_are_made_without_compiling_their_fields() -> None:
@@ -255,3 +335,20 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
     # What only a key or a dialog needs comes with it (issue 15: the first paint's modules).
     assert found(modules, ("tui.engine.history.stats", "tui.engine.submitting.resolve",
                            "tui.engine.media.player")) == []
+
+
+def test_paths_written_without_pathlib_are_written_as_pathlib_writes_them(
+        tmp_path: Path) -> None:
+    """``list`` names and opens its files by their text (no pathlib): each is written as
+    ``str(Path(...))`` writes it — so messages name files as before, however the home was
+    written (the page reader's URI: ``tests/test_sqlite_backend.py``)."""
+    from tui.config.paths import app_paths, join
+
+    for parts in [("/tmp//x/",), ("./a/./b",), ("a/../b", "c"), ("//srv/x",), ("///srv",),
+                  (".",), ("",), ("/",), ("/tmp/x", "."), ("~/x",), ("a", "/abs")]:
+        assert join(*parts) == str(Path(*parts)), parts
+    for home in (f"{tmp_path}//h/", f"{tmp_path}/./h", "rel//h/"):
+        paths = app_paths({"PIXVERSE_TUI_HOME": home})
+        assert join(paths.config_root, "config.toml") == str(paths.config_file)
+        assert join(paths.data_root, "tasks.db") == str(paths.database)
+        assert paths.demo().state_file == Path(home) / "demo" / "state.toml"

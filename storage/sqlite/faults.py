@@ -4,7 +4,7 @@ the page reader (sqlite3) both raise.  No driver but the standard library's here
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.errors import (
     StoreBusy,
@@ -15,6 +15,9 @@ from storage.errors import (
     disk_is_full,
     full_disk,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # SQLite's primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26

@@ -254,25 +254,43 @@ def unsaved(where: HistoryFilter | None = None, *, who: Who, ended_after: str | 
             ended_before: str | None = None, limit: int | None = None
             ) -> Plan[list[Generation]]:
     """``Downloads.unsaved``, for ``who`` (``by:me``; this machine's downloads)."""
+    rows, params = _unsaved_rows(where, who, ended_after, ended_before)
+    return (yield from generations(
+        f"SELECT * {rows} ORDER BY end_time, id" + (" LIMIT ?" if limit is not None else ""),
+        (*params, *(() if limit is None else (limit,))), who.machine))
+
+
+def unsaved_tally(*, who: Who, ended_after: str | None = None, ended_before: str | None = None,
+                  at_most: int, first: int) -> Plan[tuple[int, list[tuple[int, str | None]]]]:
+    """How many videos ``unsaved`` lists (counted up to ``at_most``) and the id and task id
+    of its ``first`` ones — one query through the same index, no record made (the warning
+    about videos about to expire)."""
+    rows, params = _unsaved_rows(None, who, ended_after, ended_before)
+    found = yield (f"SELECT counted.n, firsts.id, firsts.task_id FROM (SELECT COUNT(*) AS n"
+                   f" FROM (SELECT 1 {rows} LIMIT ?)) AS counted LEFT JOIN (SELECT id, task_id,"
+                   f" end_time {rows} ORDER BY end_time, id LIMIT ?) AS firsts ON 1"
+                   " ORDER BY firsts.end_time, firsts.id", (*params, at_most, *params, first))
+    return int(found[0][0]), [(row[1], row[2]) for row in found if row[1] is not None]
+
+
+def _unsaved_rows(where: HistoryFilter | None, who: Who, ended_after: str | None,
+                  ended_before: str | None) -> tuple[str, list[Any]]:
+    """``FROM … WHERE …`` of the finished videos not saved on ``who``'s machine."""
     clause, params = where_sql(where, me=who.person)
     # The partial index ``generations_unsaved`` is used only when SQLite sees the
     # query imply its condition: its terms, literally.
     clauses = ["status = 'SUCCEEDED'", "download_state != 'done'", "video_url IS NOT NULL",
                "download_state NOT IN ('expired', 'refused', 'trashed')"]
-    values: list[Any] = []
     if ended_after is not None:
         clauses.append("end_time > ?")
-        values.append(ended_after)
+        params.append(ended_after)
     if ended_before is not None:
         clauses.append("end_time <= ?")
-        values.append(ended_before)
+        params.append(ended_before)
     # Named too: the planner would rather take the index on status.
     source = "generations" if where is not None and where.trash \
         else "generations INDEXED BY generations_unsaved"
-    return (yield from generations(
-        f"SELECT * FROM {source} {clause} AND {' AND '.join(clauses)}"
-        " ORDER BY end_time, id" + (" LIMIT ?" if limit is not None else ""),
-        (*params, *values, *(() if limit is None else (limit,))), who.machine))
+    return f"FROM {source} {clause} AND {' AND '.join(clauses)}", params
 
 
 def untidy(forgotten_before: str) -> Plan[bool]:

@@ -5,9 +5,9 @@ aiosqlite, no thread of its own.  It runs the very plans the store runs
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.clock import iso_in
 from storage.history import HistoryFilter
@@ -16,9 +16,14 @@ from storage.sqlite import plans
 from storage.sqlite.faults import translate
 from storage.sqlite.schema import SCHEMA_VERSION
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 T = TypeVar("T")
 
 BUSY_SECONDS = 5.0  # a WAL reader waits only while another process recovers the file
+# What a ``file:`` URI leaves as it is (``Path.as_uri``'s: RFC 3986's unreserved and "/").
+_URI_PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
 
 
 def run_now(connection: sqlite3.Connection, plan: plans.Plan[T]) -> T:
@@ -32,23 +37,35 @@ def run_now(connection: sqlite3.Connection, plan: plans.Plan[T]) -> T:
         return answer
 
 
+def read_only_uri(path: str | Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only (``mode=ro``): ``Path.as_uri()`` of
+    it made absolute, written here on POSIX so that ``list`` need not load pathlib."""
+    if os.name != "posix":
+        from pathlib import Path
+
+        return Path(path).absolute().as_uri() + "?mode=ro"
+    absolute = os.path.join(os.getcwd(), path)  # (as Path.absolute: nothing resolved)
+    return "file://" + "".join(chr(b) if b in _URI_PLAIN else f"%{b:02X}"
+                               for b in os.fsencode(absolute)) + "?mode=ro"
+
+
 class SqlitePageReader:
-    def __init__(self, connection: sqlite3.Connection, path: Path, who: Who) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str | Path, who: Who) -> None:
         self._connection = connection
         self.path = path
         self.who = who  # whose ``by:me``, which machine's downloads (as the store's)
 
     @classmethod
-    def open(cls, path: Path, who: Who | None = None) -> SqlitePageReader | None:
+    def open(cls, path: str | Path, who: Who | None = None) -> SqlitePageReader | None:
         """The reader of the file at ``path`` for ``who`` (default ``Who.here()``, as
         ``Database.open``'s) — or None where the store must be opened first: no file
         yet, a schema to create or upgrade (``open_store`` does both), or a file that
         cannot be read (``open_store`` says why)."""
         try:
-            if not path.is_file():
+            if not os.path.isfile(path):
                 return None
-            connection = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
-                                         isolation_level=None, timeout=BUSY_SECONDS)
+            connection = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None,
+                                         timeout=BUSY_SECONDS)
         except (OSError, ValueError, sqlite3.Error):
             return None
         try:
@@ -63,13 +80,18 @@ class SqlitePageReader:
 
     @property
     def location(self) -> str:
-        return str(self.path)
+        return str(self._path())
+
+    def _path(self) -> Path:
+        from pathlib import Path  # (for a message: a page read needs none)
+
+        return Path(self.path)
 
     def _run(self, plan: plans.Plan[T]) -> T:
         try:
             return run_now(self._connection, plan)
         except sqlite3.Error as exc:
-            raise translate(exc, self.path) from None
+            raise translate(exc, self._path()) from None
 
     def untidy(self, trash_days: float) -> bool:
         return self._run(plans.untidy(iso_in(-trash_days * 86400)))
@@ -87,6 +109,12 @@ class SqlitePageReader:
                 ) -> list[Generation]:
         return self._run(plans.unsaved(where, who=self.who, ended_after=ended_after,
                                        ended_before=ended_before, limit=limit))
+
+    def unsaved_tally(self, *, ended_after: str | None = None, ended_before: str | None = None,
+                      at_most: int, first: int) -> tuple[int, list[tuple[int, str | None]]]:
+        return self._run(plans.unsaved_tally(who=self.who, ended_after=ended_after,
+                                             ended_before=ended_before, at_most=at_most,
+                                             first=first))
 
     def close(self) -> None:
         self._connection.close()

@@ -159,3 +159,17 @@ async def test_team_and_queued_rows_read_as_the_store_reads_them(
                 assert reader.unsaved(where) == await store.downloads.unsaved(where), text
             mine = reader.page(parse_filter("by:me"), limit=100)
             assert {r.submitted_by for r in mine} <= {who.person}
+
+
+async def test_the_unsaved_tally_counts_and_names_what_unsaved_lists(
+        store: TaskStore, reader: PageReader) -> None:
+    """The warning about videos about to expire (``list``) reads a count and the first
+    rows' references at once: the same as counting and naming ``unsaved``'s rows."""
+    await many(store)
+    for window in ({}, {"ended_after": "2026-02-28T00:00:00.000+00:00",
+                        "ended_before": "2026-03-02T00:00:00.000+00:00"},
+                   {"ended_after": "2999-01-01T00:00:00.000+00:00"}):
+        rows = await store.downloads.unsaved(**window)
+        for at_most, first in ((1000, 10), (3, 2), (1, 0)):
+            assert reader.unsaved_tally(**window, at_most=at_most, first=first) == (
+                min(len(rows), at_most), [(r.id, r.task_id) for r in rows[:first]]), window

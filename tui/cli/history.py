@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from storage import TRASH_DAYS, Generation
@@ -23,11 +21,15 @@ from tui.safe_text import printable
 from tui.text_width import cells, pad
 
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
+    import argparse
+    from pathlib import Path
+
     from storage import StatusEvent
+    from tui.cli.commands import Arguments
     from tui.engine.media import provenance
 
 
-def list_quickly(args: argparse.Namespace, ws: Workspace) -> int | None:
+def list_quickly(args: Arguments, ws: Workspace) -> int | None:
     """``list`` without an event loop, as a plain script would print it, where the store
     offers a page reader and holds nothing to tidy first (``Workspace.page_reader``) and
     nothing waits in the local queue (what the queue waits for — its pauses, who feeds
@@ -41,13 +43,13 @@ def list_quickly(args: argparse.Namespace, ws: Workspace) -> int | None:
         if reader.queued():
             return None
         print_rows(reader.page(where, limit=args.limit), args.json)
-        about_to_expire = rescue.warning(rescue.expiring_now(reader))
+        about_to_expire = rescue.warning_now(reader)
     if about_to_expire:
         err(f"warning: {about_to_expire}")
     return 0
 
 
-async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
+async def cmd_list(args: Arguments, ws: Workspace) -> int:
     """``--search`` takes the dashboard's filter words (``fox tier:720P dl:no``)."""
     where = _list_filter(args)
     async with await ws.open_store() as store:  # tidied first: a crashed send says so
@@ -64,7 +66,7 @@ async def cmd_list(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
-def _list_filter(args: argparse.Namespace) -> HistoryFilter:
+def _list_filter(args: Arguments) -> HistoryFilter:
     tokens = [args.search or ""] + [f"status:{s}" for s in args.status or []]
     where = parse_filter(" ".join(tokens))
     if where.problems:
@@ -74,6 +76,8 @@ def _list_filter(args: argparse.Namespace) -> HistoryFilter:
 
 async def cmd_show(args: argparse.Namespace, ws: Workspace) -> int:
     """A task (id, prefix, #ID) — or a video file: which generation it is."""
+    from pathlib import Path
+
     video = Path(args.task)
     if _is_file(video):
         return await _show_file(args, ws, video)
@@ -246,6 +250,8 @@ class _TerminalSafe:
 
 
 async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
+    from pathlib import Path
+
     from tui.engine.history import transfer
 
     where = filter_from(args)
@@ -273,6 +279,8 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def _stdout_path() -> Path:
     """Where standard output goes, for a sentence: its file if the system says."""
+    from pathlib import Path
+
     with contextlib.suppress(OSError):
         target = os.readlink("/proc/self/fd/1")
         if target.startswith("/"):
@@ -282,6 +290,8 @@ def _stdout_path() -> Path:
 
 async def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
     """A JSONL export, a sidecar NAME.json, a video, or a folder of videos and sidecars."""
+    from pathlib import Path
+
     from tui.engine.history import transfer
 
     source = Path(args.file)
@@ -317,6 +327,8 @@ async def cmd_stats(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cmd_locate(args: argparse.Namespace, ws: Workspace) -> int:
+    from pathlib import Path
+
     from storage.postgres.connect import masked
 
     location = ws.store_location  # the team's database (its URL, no password), or the file

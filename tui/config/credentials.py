@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from tui.dashscope.endpoints import BEIJING_URL
 from tui.dashscope.secret import ApiKey, key_problem
@@ -51,6 +50,8 @@ def api_key(environ: dict[str, str] | None = None) -> ApiKey | None:
 def _read_key_file(file_path: str) -> str:
     """The key file's text (a BOM an editor added left out); bytes that are not UTF-8
     become U+FFFD, which ``key_problem`` refuses as not ASCII."""
+    from pathlib import Path  # (only with a key file: ``list`` runs without pathlib)
+
     try:
         with Path(file_path).expanduser().open("rb") as source:
             data = source.read(MAX_KEY_FILE + 1)
@@ -79,6 +80,8 @@ def key_file_warnings(environ: dict[str, str] | None = None) -> list[str]:
     file_path = env.get(KEY_FILE_ENV, "").strip()
     if os.name != "posix" or env.get(KEY_ENV, "").strip() or not file_path:
         return []
+    from pathlib import Path
+
     try:
         mode = stat.S_IMODE(Path(file_path).expanduser().stat().st_mode)
     except (OSError, ValueError):  # missing, unreadable, or a NUL in the path

@@ -10,16 +10,19 @@ here is trusted by the code that uses it.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tui.dashscope.endpoints import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
 from tui.engine.submitting.limits import MAX_TASKS
 from tui.text_input import BadText, decode, split_lines
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
 _UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
@@ -233,7 +236,7 @@ class Settings:
     __slots__ = ("lines", "problems", "source", "values")
 
     def __init__(self, values: dict[str, dict[str, Any]], problems: list[str] | None = None,
-                 source: Path | None = None, lines: LineIndex | None = None) -> None:
+                 source: str | Path | None = None, lines: LineIndex | None = None) -> None:
         self.values = values
         self.problems: list[str] = [] if problems is None else problems
         self.source = source
@@ -284,7 +287,7 @@ class LineIndex:
                 name = next(g for g in key.groups() if g is not None)
                 self.keys.setdefault((current, name), number)
 
-    def at(self, path: Path, section: str | None, key: str | None = None) -> str:
+    def at(self, path: str | Path, section: str | None, key: str | None = None) -> str:
         """``path, line N`` (just ``path`` if the line is not known), for a message."""
         line = (self.keys.get((section, key)) if key is not None
                 else self.headers.get(section) if section is not None else None)
@@ -298,11 +301,12 @@ def _suggest(word: str, options: list[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _read(path: Path, settings: Settings) -> tuple[str, dict[str, Any]] | None:
+def _read(path: str | Path, settings: Settings) -> tuple[str, dict[str, Any]] | None:
     """The file's text and parsed TOML; None (with one sentence) when it cannot be used.
     (The TOML parser is imported only when there is a file to parse.)"""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except (FileNotFoundError, NotADirectoryError):
         return None  # no config file: the defaults, silently
     except IsADirectoryError:
@@ -333,7 +337,9 @@ def _has_password(url: str) -> bool:
     return has_password(url)
 
 
-def load(path: Path) -> Settings:
+def load(path: str | Path) -> Settings:
+    """The settings in the file at ``path`` (a ``Path`` or its text), and ``templates.toml``
+    beside it."""
     values = defaults()
     settings = Settings(values, source=path)
     read = _read(path, settings)
@@ -358,14 +364,14 @@ def load(path: Path) -> Settings:
         from storage.postgres.connect import password_warning
 
         settings.problems.append(password_warning(lines.at(path, "store", "url")))
-    _load_templates(settings, path.parent / TEMPLATES_FILE)
+    _load_templates(settings, os.path.join(os.path.dirname(path), TEMPLATES_FILE))
     return settings
 
 
 TEMPLATES_FILE = "templates.toml"
 
 
-def _load_templates(settings: Settings, path: Path) -> None:
+def _load_templates(settings: Settings, path: str) -> None:
     """Saved templates kept in their own file (``name = "a {fox|owl} in {place}"``);
     a name also in config.toml's ``[templates]`` keeps config.toml's text."""
     read = _read(path, settings)

@@ -12,9 +12,10 @@ and a file that cannot be moved costs a sentence, never the start.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 
-from tui.config.paths import AppPaths
+from tui.config.paths import STATE_FILE, AppPaths, join
 from tui.engine.media import safe_files
 
 OLD_STATE = "state.toml"
@@ -33,8 +34,13 @@ def move_old_files(paths: AppPaths) -> list[str]:
 
 
 def _move_state(paths: AppPaths) -> list[str]:
+    # By their text first (``join`` writes them as ``Path`` does): a start that has
+    # nothing to move needs neither pathlib nor, unless a file is there, the state folder.
+    found = join(paths.data_root, OLD_STATE)
+    if not safe_files.is_regular(found) or found == join(paths.state_root, STATE_FILE):
+        return []
     old, new = paths.data_dir / OLD_STATE, paths.state_file
-    if old == new or not safe_files.is_regular(old) or safe_files.occupied(new):
+    if safe_files.occupied(new):
         return []
     try:
         new.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +54,11 @@ def _move_state(paths: AppPaths) -> list[str]:
 
 
 def _move_previews(paths: AppPaths) -> list[str]:
+    found = join(paths.data_root, OLD_PREVIEWS)  # (as the state: by its text first)
+    if not os.path.isdir(found) or os.path.islink(found):
+        return []
     old, new = paths.data_dir / OLD_PREVIEWS, paths.previews_dir
-    if old == new or not old.is_dir() or old.is_symlink():
+    if old == new:
         return []
     try:
         entries = [e for e in old.iterdir() if re.fullmatch(PREVIEW_ENTRY, e.name)

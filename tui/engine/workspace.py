@@ -9,17 +9,18 @@ none of them (nor httpx).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage import TRASH_DAYS, Generation, open_page_reader, open_store, store_location
 from storage.records import Who
 from tui.config import credentials, settings
-from tui.config.paths import AppPaths, app_paths
+from tui.config.paths import CONFIG_FILE, DATABASE_FILE, AppPaths, app_paths, join
 from tui.engine import relocation
 from tui.engine.media.filenames import DEFAULT_TEMPLATE
 
 if TYPE_CHECKING:
+    from pathlib import Path  # (``list`` reads its files by their text: no pathlib)
+
     from storage import PageReader, TaskStore  # (Protocols: ``list`` never loads them)
     from tui.dashscope import ApiKey, DashScopeClient
     from tui.engine.following.poller import PollScheduler, PollSettings
@@ -60,7 +61,7 @@ class Workspace:
              key: ApiKey | None = None, time_scale: float = 1.0) -> Workspace:
         paths = app_paths()
         moving = relocation.move_old_files(paths)  # an earlier version's state and cache
-        config = settings.load(paths.config_file)
+        config = settings.load(join(paths.config_root, CONFIG_FILE))
         if demo:
             paths = paths.demo()
         resolved_key = key if key is not None else credentials.api_key()
@@ -70,6 +71,8 @@ class Workspace:
 
     @property
     def downloads_dir(self) -> Path:
+        from pathlib import Path
+
         folder = None if self.demo else self.settings.get("downloads", "folder")
         return Path(folder).expanduser() if folder else self.paths.downloads_dir
 
@@ -99,9 +102,12 @@ class Workspace:
     def store_location(self) -> str | Path:
         """Where the history is: the team database (``PIXVERSE_TUI_DATABASE_URL``, else
         ``[store] url``) or this home's SQLite file — always the file for the demo."""
-        if self.demo:
-            return self.paths.database
-        return store_location(self.settings.get("store", "url"), self.paths.database)
+        return self._store_at(self.paths.database)
+
+    def _store_at(self, database: str | Path) -> str | Path:
+        """``store_location``, with this home's SQLite file at ``database``."""
+        return database if self.demo else store_location(self.settings.get("store", "url"),
+                                                         database)
 
     @property
     def who(self) -> Who:
@@ -128,7 +134,8 @@ class Workspace:
         end that only prints a page — or None: the store offers none, must be created or
         upgraded first, or holds something ``tidy_store`` would change (a send a crash
         may have interrupted is listed UNCONFIRMED only once tidied); open the store."""
-        reader = open_page_reader(self.store_location, who=self.who)
+        reader = open_page_reader(  # (the file by its text: no pathlib)
+            self._store_at(join(self.paths.data_root, DATABASE_FILE)), who=self.who)
         if reader is None:
             return None
         try:

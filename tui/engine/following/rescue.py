@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # (the interface's Protocols: ``list`` never loads them)
 URL_LIFETIME = timedelta(hours=24)  # from the task's end (protocol: queryable 24 h)
 WARN_BEFORE = timedelta(hours=2)
 RESCUE_AT_MOST = 1000  # videos looked at per check, the soonest to expire first
+SHOWN = 10  # references a warning names (the soonest to expire)
 
 
 async def expiring(store: TaskStore, within: timedelta = WARN_BEFORE) -> list[Generation]:
@@ -29,10 +30,13 @@ async def expiring(store: TaskStore, within: timedelta = WARN_BEFORE) -> list[Ge
                                          limit=RESCUE_AT_MOST)
 
 
-def expiring_now(reader: PageReader, within: timedelta = WARN_BEFORE) -> list[Generation]:
-    """``expiring``, read through a page reader (``list``, without an event loop)."""
+def warning_now(reader: PageReader, within: timedelta = WARN_BEFORE) -> str | None:
+    """``warning(expiring(…))``, read through a page reader (``list``, without an event
+    loop): how many, and the first few, in one look at the index — no record made."""
     after, before = _dying(within)
-    return reader.unsaved(ended_after=after, ended_before=before, limit=RESCUE_AT_MOST)
+    count, first = reader.unsaved_tally(ended_after=after, ended_before=before,
+                                        at_most=RESCUE_AT_MOST, first=SHOWN)
+    return _sentence(count, [task_id or f"#{id_}" for id_, task_id in first])
 
 
 def _dying(within: timedelta) -> tuple[str, str]:
@@ -49,10 +53,15 @@ async def to_rescue(store: TaskStore) -> list[Generation]:
 
 def warning(rows: list[Generation]) -> str | None:
     """One sentence about videos about to be lost, or None."""
-    if not rows:
+    return _sentence(len(rows), [r.task_id or f"#{r.id}" for r in rows[:SHOWN]])
+
+
+def _sentence(count: int, first: list[str]) -> str | None:
+    """``warning``'s sentence: ``count`` videos, the references of the first ones."""
+    if not count:
         return None
-    ids = " ".join((r.task_id or f"#{r.id}")[:8] for r in rows[:10])
-    more = " …" if len(rows) > 10 else ""
-    return (f"{len(rows)} finished video{'s are' if len(rows) != 1 else ' is'} not downloaded "
-            f"and {'their URLs expire' if len(rows) != 1 else 'its URL expires'} within "
+    ids = " ".join(ref[:8] for ref in first[:SHOWN])
+    more = " …" if count > SHOWN else ""
+    return (f"{count} finished video{'s are' if count != 1 else ' is'} not downloaded "
+            f"and {'their URLs expire' if count != 1 else 'its URL expires'} within "
             f"{int(WARN_BEFORE.total_seconds() // 3600)} hours: pixverse-tui download {ids}{more}")

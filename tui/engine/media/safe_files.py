@@ -16,8 +16,10 @@ import contextlib
 import errno
 import os
 import stat
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:  # (``list`` checks a file by its text: no pathlib)
+    from pathlib import Path
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -37,7 +39,7 @@ class NotOurs(OSError):
         self.path = path
 
 
-def is_regular(path: Path) -> bool:
+def is_regular(path: str | Path) -> bool:
     """A regular file at ``path`` itself (a symbolic link there does not count)."""
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
@@ -67,6 +69,8 @@ def occupied(path: Path) -> bool:
 
 def inside(path: Path, folder: Path) -> bool:
     """``path``, links resolved, lies within ``folder`` (links resolved too)."""
+    from pathlib import Path
+
     try:
         real = Path(os.path.realpath(path))
         return real != Path(os.path.realpath(folder)) and real.is_relative_to(
