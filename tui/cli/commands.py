@@ -2,7 +2,7 @@
 command read without building a parser.
 
 ``pixverse-tui list`` and ``pixverse-tui list --json`` — what a script or a
-benchmark runs most — are read here: argparse, with ``gettext`` and ``locale``
+status line runs over and over — are read here: argparse, with ``gettext`` and ``locale``
 and the making of ``list``'s parser, cost a tenth of such a run (issue 15).
 Anything else goes to the parser (``tui.cli.parser``), which takes its
 defaults for ``list`` from here, so both read those two forms alike (a test
