@@ -17,6 +17,7 @@ metadata) and folders of them, so a folder of videos rebuilds a lost history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import math
@@ -460,7 +461,9 @@ class ImportReport:
 
 async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
                        ) -> ImportReport:
-    """Import every good line in batches of IMPORT_BATCH; report the bad ones."""
+    """Import every good line in batches of IMPORT_BATCH; report the bad ones.  A file
+    of more than one batch goes in inside ``History.bulk`` (PostgreSQL then builds an
+    empty history's indexes once, at the end)."""
     report = ImportReport(name)
     batch: list[dict[str, Any]] = []
 
@@ -470,15 +473,20 @@ async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
         report.present += len(batch) - added
         batch.clear()
 
-    for number, record, reason in read_jsonl(source):
-        if record is None:
-            report.skip(number, reason or "not importable")
-            continue
-        batch.append(record)
-        if len(batch) >= IMPORT_BATCH:
+    async with contextlib.AsyncExitStack() as loading:
+        long = False
+        for number, record, reason in read_jsonl(source):
+            if record is None:
+                report.skip(number, reason or "not importable")
+                continue
+            if len(batch) >= IMPORT_BATCH:  # a batch full and more to come: a long import
+                if not long:
+                    long = True
+                    await loading.enter_async_context(store.history.bulk())
+                await flush()
+            batch.append(record)
+        if batch:
             await flush()
-    if batch:
-        await flush()
     return report
 
 
