@@ -177,7 +177,10 @@ async def rebuild_dropped(conn: asyncpg.Connection) -> int:
         return 0
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", BULK_LOCK):
         return 0
-    return await rebuild(conn)
+    try:
+        return await rebuild(conn)
+    except asyncpg.PostgresError:
+        return 0  # the store works without them (more slowly): the next open tries again
 
 
 async def _closed(conn: asyncpg.Connection) -> None:
