@@ -29,6 +29,7 @@ writer's role of docs/team.md) a load writes as it always did.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -94,22 +95,22 @@ async def bulk_load(url: str) -> AsyncIterator[bool]:
             yield dropped
         except Exception:
             if dropped and conn is not None:
-                await _rebuilt_quietly(conn)
+                await _rebuilt_quietly(conn, url)
             raise
         if dropped and conn is not None:
-            await _rebuilt_quietly(conn)
+            await _rebuilt_quietly(conn, url)
     finally:
         if conn is not None:
             await _closed(conn)
 
 
-async def _rebuilt_quietly(conn: asyncpg.Connection) -> None:
+async def _rebuilt_quietly(conn: asyncpg.Connection, url: str) -> None:
     """``rebuild``, its failure left to the next client that opens the database."""
     import asyncpg
 
     with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
                              TimeoutError):
-        await rebuild(conn)
+        await rebuild(conn, url)
 
 
 async def _begin(conn: asyncpg.Connection) -> bool:
@@ -142,20 +143,37 @@ class _NotEmpty(Exception):
     """The history holds rows: a load writes as always."""
 
 
-async def rebuild(conn: asyncpg.Connection) -> int:
+async def rebuild(conn: asyncpg.Connection, url: str | None = None) -> int:
     """Build every recorded index again (this connection holds ``BULK_LOCK``), each in a
     transaction that deletes its record; renew the statistics; let go of the lock.
-    Returns how many were built."""
-    built = 0
+    Returns how many were built.
+
+    With ``url``, the trigram index (half of the work: a GIN index of every prompt's
+    trigrams) is built on a second connection while this one builds the rest: two
+    server processes at once, as ``CREATE INDEX`` on one table allows."""
+    import asyncpg
+
     try:
-        for name, definition in await conn.fetch(
-                "SELECT name, definition FROM dropped_indexes ORDER BY dropped_at, name"):
-            async with conn.transaction():
-                await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-                if await conn.fetchval("SELECT to_regclass($1)", f'"{name}"') is None:
-                    await conn.execute(definition, timeout=None)
-                    built += 1
-                await conn.execute("DELETE FROM dropped_indexes WHERE name = $1", name)
+        found = [(str(name), str(definition)) for name, definition in await conn.fetch(
+            "SELECT name, definition FROM dropped_indexes ORDER BY dropped_at, name")]
+        inverted = [entry for entry in found if " USING gin " in entry[1]]
+        rest = [entry for entry in found if entry not in inverted]
+        helper = None
+        if url is not None and inverted and rest:
+            with contextlib.suppress(StoreError, asyncpg.PostgresError, OSError, TimeoutError):
+                helper = await connecting.connect(url)
+        if helper is None:
+            built = await _build(conn, found)
+        else:
+            try:  # both finished before anything else is said on either connection
+                lanes = await asyncio.gather(_build(helper, inverted), _build(conn, rest),
+                                             return_exceptions=True)
+            finally:
+                await _closed(helper)
+            for lane in lanes:
+                if isinstance(lane, BaseException):
+                    raise lane
+            built = sum(lane for lane in lanes if isinstance(lane, int))
         if built:
             await conn.execute(f"ANALYZE {', '.join(TABLES)}", timeout=None)
     finally:
@@ -163,7 +181,19 @@ async def rebuild(conn: asyncpg.Connection) -> int:
     return built
 
 
-async def rebuild_dropped(conn: asyncpg.Connection) -> int:
+async def _build(conn: asyncpg.Connection, indexes: list[tuple[str, str]]) -> int:
+    built = 0
+    for name, definition in indexes:
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+            if await conn.fetchval("SELECT to_regclass($1)", f'"{name}"') is None:
+                await conn.execute(definition, timeout=None)
+                built += 1
+            await conn.execute("DELETE FROM dropped_indexes WHERE name = $1", name)
+    return built
+
+
+async def rebuild_dropped(conn: asyncpg.Connection, url: str | None = None) -> int:
     """At open: the indexes a killed load left recorded, built again unless a load holds
     the lock (it builds them itself) or this role may not.  Returns how many were built."""
     import asyncpg
@@ -178,7 +208,7 @@ async def rebuild_dropped(conn: asyncpg.Connection) -> int:
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", BULK_LOCK):
         return 0
     try:
-        return await rebuild(conn)
+        return await rebuild(conn, url)
     except asyncpg.PostgresError:
         return 0  # the store works without them (more slowly): the next open tries again
 

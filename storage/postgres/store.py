@@ -75,7 +75,7 @@ class PostgresStore:
             await conn.execute("SELECT set_config($1, $2, false)", MACHINE_SETTING,
                                who.machine)
             await migrate(conn, masked(url))
-            await rebuild_dropped(conn)  # the indexes of a bulk load that was killed
+            await rebuild_dropped(conn, url)  # the indexes of a bulk load that was killed
             writable = bool(await conn.fetchval(_WRITABLE))
             search_problem = await cjk_trigram_problem(conn)
         except BaseException as exc:
