@@ -26,6 +26,7 @@ each backend.  Shared rules:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 # Forgotten generations stay restorable this long (a plain constant, kept beside the
@@ -479,6 +480,15 @@ class History(Protocol):
         in one transaction; returns how many were new.  A record already here (by task id,
         or for one never sent, by creation time and prompt) is skipped, as is the second
         of two alike in one batch: importing twice adds nothing."""
+        ...
+
+    def bulk(self) -> AbstractAsyncContextManager[None]:
+        """Around a long load (an import, ``store copy`` into this store): the store may
+        make the rows it is about to receive cheaper to write — PostgreSQL, into an empty
+        history, builds its secondary indexes once at the end instead of row by row —
+        while every read and write stays correct meanwhile, on any machine, and a load
+        killed half-way leaves nothing to repair by hand (the next open does it).  Rows
+        go in as always, by ``import_many`` and ``copy_in``; a backend may do nothing."""
         ...
 
     async def copy_out(self, after: int = 0, limit: int = 2000) -> list[dict[str, Any]]:

@@ -145,6 +145,28 @@ async def test_import_names_the_bad_line_and_keeps_the_good_ones(store: TaskStor
     assert "not JSON" in report.skipped[0][1]
 
 
+def test_a_line_with_several_problems_is_named_by_the_first_field_in_the_format() -> None:
+    """Whatever order the line's keys come in, the problem named is the same one."""
+    line = {"status": "DONE", "task_id": "a b", "duration": 5, "size": "1280*720",
+            "prompt": "x", "created_at": "yesterday"}
+    for keys in (list(line), sorted(line), list(reversed(line))):
+        with pytest.raises(transfer.ImportProblem) as problem:
+            transfer.parse_record(json.dumps({k: line[k] for k in keys}))
+        assert str(problem.value).startswith("created_at must be a date and time")
+    with pytest.raises(transfer.ImportProblem, match=r"^task_id is not usable: the task id "
+                                                     r"holds a space"):
+        transfer.parse_record(json.dumps({**line, "created_at": "2026-03-01T10:00:00Z"}))
+    with pytest.raises(transfer.ImportProblem, match=r"^task_id .* holds '%'"):
+        transfer.parse_record(json.dumps({**line, "created_at": "2026-03-01T10:00:00Z",
+                                          "task_id": "a%2F"}))
+    with pytest.raises(transfer.ImportProblem, match=r"^task_id .* non-ASCII"):
+        transfer.parse_record(json.dumps({**line, "created_at": "2026-03-01T10:00:00Z",
+                                          "task_id": "é"}))
+    with pytest.raises(transfer.ImportProblem, match=r"^prompt holds a broken Unicode"):
+        transfer.parse_record('{"prompt": "\\ud800", "created_at": "2026-03-01T10:00:00Z",'
+                              ' "size": "1280*720", "duration": 5}')
+
+
 async def test_stats_on_a_known_history(store: TaskStore) -> None:
     await add(store, "a", size="1280*720", duration=5, work=60)
     await add(store, "b", size="1280*720", duration=10, audio=True, work=100)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from storage.clock import iso
 from storage.history import HistoryFilter
 from storage.postgres import rows
+from storage.postgres.bulk import bulk_load
 from storage.postgres.db import Database, Tx
 from storage.postgres.importing import copy_batch, import_batch
 from storage.postgres.rows import Args
@@ -336,6 +338,16 @@ class PostgresHistory:
             await self._db.execute(_ANALYZE)
             self._unanalyzed = 0
         return added
+
+    @contextlib.asynccontextmanager
+    async def bulk(self) -> AsyncIterator[None]:
+        """Into an empty history, the secondary indexes dropped for the load and built
+        once at its end (``storage.postgres.bulk``); otherwise nothing changes."""
+        if self._db.read_only:
+            yield
+            return
+        async with bulk_load(self._db.url):
+            yield
 
     # -- copying a whole history (``store copy``) --------------------------------------
 

@@ -17,7 +17,9 @@ CONFLICT DO NOTHING`` covers a row another process wrote meanwhile without the
 lock (a poller adopting the same task): it is skipped, not an error.
 
 Where the time goes (bench/team_bench.py, 1,000,000 rows): the index entries of the
-new rows — the trigram index on prompts first — not the round trips or Python.
+new rows — the trigram index on prompts first — not the round trips or Python.  Into an
+empty history a long import or copy therefore runs inside ``History.bulk``
+(``storage.postgres.bulk``): the secondary indexes are built once, after the rows.
 """
 
 from __future__ import annotations

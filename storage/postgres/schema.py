@@ -614,7 +614,20 @@ DROP FUNCTION pixverse_figures_moved({", ".join("bigint" for _ in FIGURE_TESTS_V
 
 V5 += _v5_queued()
 
-MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5)
+# v6: bulk loads (storage/postgres/bulk.py).  An import or ``store copy`` into an empty
+# history drops the secondary indexes while its rows go in and builds them once at the
+# end; each one dropped is recorded here, in the transaction that drops it, so that a
+# load killed half-way leaves its definitions behind for the next client that opens the
+# database to build again (``name``: the index; ``definition``: ``pg_get_indexdef``).
+V6 = """
+CREATE TABLE dropped_indexes (
+    name        text COLLATE "C" PRIMARY KEY,
+    definition  text NOT NULL,
+    dropped_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+MIGRATIONS: Sequence[str] = (V1, V2, V3, V4, V5, V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_VERSION_TABLE = """

@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from storage.changes import ChangeFeed
+from storage.postgres.bulk import rebuild_dropped
 from storage.postgres.connect import connect, masked
 from storage.postgres.coordination import PostgresBudget, PostgresForeignTasks, PostgresLeases
 from storage.postgres.db import Database, translate
@@ -74,6 +75,7 @@ class PostgresStore:
             await conn.execute("SELECT set_config($1, $2, false)", MACHINE_SETTING,
                                who.machine)
             await migrate(conn, masked(url))
+            await rebuild_dropped(conn, url)  # the indexes of a bulk load that was killed
             writable = bool(await conn.fetchval(_WRITABLE))
             search_problem = await cjk_trigram_problem(conn)
         except BaseException as exc:

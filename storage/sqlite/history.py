@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -201,6 +202,12 @@ class SqliteHistory:
                 records[row["generation_id"]]["downloads"][row["machine"]] = {
                     f: row[f] for f in DOWNLOAD_FIELDS}
         return list(records.values())
+
+    @contextlib.asynccontextmanager
+    async def bulk(self) -> AsyncIterator[None]:
+        """Nothing: a SQLite history keeps its indexes through a load (dropping them
+        would need the recovery after a crash that PostgreSQL's bulk load has)."""
+        yield
 
     async def copy_in(self, source: str, records: Sequence[dict[str, Any]]) -> int:
         """One transaction of a few ``executemany``: what is already here is found with

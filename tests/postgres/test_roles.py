@@ -150,3 +150,34 @@ async def test_a_viewers_dashboard_runs_read_only_by_itself(team: Team, sim: Sim
         await until(pilot, lambda: any(n.message.startswith("read-only: ")
                                        for n in app._notifications), what="the refusal")
         assert app.screen is app.main
+
+
+async def test_only_the_owner_drops_indexes_for_a_bulk_load(team: Team) -> None:
+    """A writer's or a viewer's role may not drop or build indexes: a writer's load into
+    an empty history writes as always, and neither fails to open a database whose
+    indexes a killed load left to build — the owner's next open builds them."""
+    import asyncpg
+
+    conn = await asyncpg.connect(team.owner)
+    try:
+        listed = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+        everything = [row[0] for row in await conn.fetch(listed)]
+        async with await open_store(team.writer) as alice, alice.history.bulk():
+            assert [row[0] for row in await conn.fetch(listed)] == everything
+            await accepted(alice, "written during a writer's load")
+        assert await conn.fetchval("SELECT count(*) FROM dropped_indexes") == 0
+        # What a load killed half-way leaves: a definition recorded, its index gone.
+        definition = await conn.fetchval("SELECT pg_get_indexdef('generations_status'::regclass)")
+        await conn.execute("INSERT INTO dropped_indexes (name, definition) VALUES"
+                           " ('generations_status', $1)", definition)
+        await conn.execute("DROP INDEX generations_status")
+        for url in (team.writer, team.viewer):
+            async with await open_store(url) as store:
+                assert [r.prompt for r in await store.history.page()] == [
+                    "written during a writer's load"]
+            assert "generations_status" not in [row[0] for row in await conn.fetch(listed)]
+        await (await open_store(team.owner)).close()
+        assert [row[0] for row in await conn.fetch(listed)] == everything
+        assert await conn.fetchval("SELECT count(*) FROM dropped_indexes") == 0
+    finally:
+        await conn.close()

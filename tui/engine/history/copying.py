@@ -2,19 +2,21 @@
 SQLite to a team's PostgreSQL database, or back to a SQLite file.
 
 Generic over the store interface: pages of whole rows (``History.copy_out``: every
-generation, the trash included, with its tags, status history and downloads per
-machine) go into the target in one transaction each (``History.copy_in``, which a
-backend makes fast its own way).  Each transaction also records how far it came, so a
-copy killed at any moment — kill -9 included — and run again adds exactly what is
-missing, and a copy run twice adds nothing.  Poll leases, the request budget and the
-account's foreign tasks are not copied: they are re-learned within minutes.  Nor is the
-local queue (issue 17): a row still queued in the source arrives ABANDONED, as an
-import has it — the source's feeder may still send it, so it is never sent from the
-target as well (a batch file run there queues its line again, knowingly).
+generation, the trash included, with its tags, status history and downloads per machine)
+go into the target in one transaction each (``History.copy_in``, which a backend makes
+fast its own way), inside ``History.bulk`` when more than a batch is to come (PostgreSQL
+then builds an empty history's indexes once, at the end). Each transaction also records
+how far it came, so a copy killed at any moment — kill -9 included — and run again adds
+exactly what is missing, and a copy run twice adds nothing. Poll leases, the request
+budget and the account's foreign tasks are not copied: they are re-learned within
+minutes. Nor is the local queue (issue 17): a row still queued in the source arrives
+ABANDONED, as an import has it — the source's feeder may still send it, so it is never
+sent from the target as well (a batch file run there queues its line again, knowingly).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,14 +80,17 @@ async def copy_history(source: TaskStore, target: TaskStore, *, batch: int = COP
     report.before, after = mark.seen, mark.up_to
     if progress is not None:
         progress(report)
-    while records := await source.history.copy_out(after, batch):
-        added = await target.history.copy_in(source.location, _unqueued(records))
-        report.added += added
-        report.present += len(records) - added
-        after = int(records[-1]["id"])
-        report.seconds = time.monotonic() - started
-        if progress is not None:
-            progress(report)
+    async with contextlib.AsyncExitStack() as loading:
+        if report.rows - report.before > batch:  # a long copy: the target may prepare
+            await loading.enter_async_context(target.history.bulk())
+        while records := await source.history.copy_out(after, batch):
+            added = await target.history.copy_in(source.location, _unqueued(records))
+            report.added += added
+            report.present += len(records) - added
+            after = int(records[-1]["id"])
+            report.seconds = time.monotonic() - started
+            if progress is not None:
+                progress(report)
     report.seconds = time.monotonic() - started
     return report
 

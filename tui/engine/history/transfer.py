@@ -17,6 +17,7 @@ metadata) and folders of them, so a folder of videos rebuilds a lost history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import math
@@ -122,6 +123,8 @@ def _text(value: Any) -> str | None:
     """Any str SQLite can store (JSON's \\ud800 escapes make ones it cannot)."""
     if not isinstance(value, str):
         return "must be text"
+    if value.isascii():
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -274,6 +277,7 @@ EXTRA_FIELDS: dict[str, Check] = {
     "history": _list_of(_event, "status events"),
 }
 REQUIRED = ("prompt", "created_at", "size", "duration")
+_KNOWN = (*FIELDS, *EXTRA_FIELDS)  # what a record keeps of a line, in this order
 
 # Rules across fields, checked after FIELDS: (holds for a good record, else this problem).
 _ROW_RULES: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
@@ -289,6 +293,16 @@ def _first_problem(record: dict[str, Any], table: dict[str, Check],
     for name in required:
         if name not in record:
             return f"{name} is missing"
+    # Nearly every record is good: when it holds fewer fields than the table has, they
+    # are checked as they come, and only a bad record is looked at again in the table's
+    # order, which says which problem is the first.
+    if len(record) < len(table):
+        for name, value in record.items():
+            found = table.get(name)
+            if found is not None and found(value):
+                break
+        else:
+            return None
     for name, check in table.items():
         if name in record:
             problem = check(record[name])
@@ -333,7 +347,7 @@ def check_record(found: Any) -> dict[str, Any]:
     problem = _first_problem(found, {}, REQUIRED)
     if problem:
         raise ImportProblem(f"not an exported generation ({problem})")
-    record = {k: found[k] for k in (*FIELDS, *EXTRA_FIELDS) if k in found}
+    record = {k: found[k] for k in _KNOWN if k in found}
     record.setdefault("endpoint", "")
     record.setdefault("model", "pixverse/pixverse-v5.6-t2v")
     record.setdefault("submission",
@@ -460,7 +474,9 @@ class ImportReport:
 
 async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
                        ) -> ImportReport:
-    """Import every good line in batches of IMPORT_BATCH; report the bad ones."""
+    """Import every good line in batches of IMPORT_BATCH; report the bad ones.  A file
+    of more than one batch goes in inside ``History.bulk`` (PostgreSQL then builds an
+    empty history's indexes once, at the end)."""
     report = ImportReport(name)
     batch: list[dict[str, Any]] = []
 
@@ -470,15 +486,20 @@ async def import_jsonl(store: TaskStore, source: IO[bytes] | IO[str], name: str
         report.present += len(batch) - added
         batch.clear()
 
-    for number, record, reason in read_jsonl(source):
-        if record is None:
-            report.skip(number, reason or "not importable")
-            continue
-        batch.append(record)
-        if len(batch) >= IMPORT_BATCH:
+    async with contextlib.AsyncExitStack() as loading:
+        long = False
+        for number, record, reason in read_jsonl(source):
+            if record is None:
+                report.skip(number, reason or "not importable")
+                continue
+            if len(batch) >= IMPORT_BATCH:  # a batch full and more to come: a long import
+                if not long:
+                    long = True
+                    await loading.enter_async_context(store.history.bulk())
+                await flush()
+            batch.append(record)
+        if batch:
             await flush()
-    if batch:
-        await flush()
     return report
 
 
