@@ -118,8 +118,8 @@ class MainScreen(Screen[None]):
     @property
     def rows(self) -> RowCommands:
         """What the row keys do, made when the first is pressed: the modules behind them
-        (the engine's operations, the plans, the client's records) are not needed to paint
-        the first page (issue 15)."""
+        (the engine's operations, the queue's and the browser's commands, the client's
+        request records) are not needed to paint the first page (issue 15)."""
         if self._rows is None:
             from tui.ui.commands.rows import RowCommands
 
