@@ -8,11 +8,10 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.style import Style
 from textual.color import Color, ColorParseError
@@ -50,8 +49,7 @@ STYLE_FLAGS = frozenset({"b", "blink", "bold", "dim", "i", "italic", "none", "no
 AUTO = re.compile(r"auto(?: (?:100|[1-9]?[0-9])%)?")
 
 
-@dataclass(frozen=True)
-class LoadedThemes:
+class LoadedThemes(NamedTuple):
     themes: list[Theme]
     problems: list[str]
 
