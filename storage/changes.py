@@ -16,15 +16,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Beyond this many rows, a Change says "everything" instead: re-reading the view is
 # cheaper than looking up thousands of ids (an import, a purge, a long stall).
 MAX_ROWS = 2000
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What moved since the subscriber last took a change (several writes merged)."""
 
     rows: frozenset[int] = frozenset()  # generation ids written (inserted, updated, deleted)

@@ -2,17 +2,13 @@
 matches, what costs money, where a batch is, how far a copy came.
 
 Kept out of ``storage.records`` (which re-exports them): a page read makes none of
-them, and creating a dataclass costs about a millisecond that ``list`` need not pay.
+them, and creating even a named tuple costs something that ``list`` need not pay.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     """The figures the status bar shows, from the whole history — never from a page."""
 
     pending: int = 0
@@ -29,8 +25,7 @@ class Counts:
         return self.pending + self.running + self.submitting
 
 
-@dataclass(frozen=True)
-class Tally:
+class Tally(NamedTuple):
     """How many rows a filter matches, as far as they were counted: exactly ``matches``,
     or — not ``exact`` — at least ``matches`` (the counting stopped early)."""
 
@@ -38,8 +33,7 @@ class Tally:
     exact: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Billable:
+class Billable(NamedTuple):
     """A generation that costs money or may: made (``settled``), or still in flight or
     of unknown outcome.  The size, duration and audio are what was billed if known."""
 
@@ -52,7 +46,7 @@ class Billable:
     @classmethod
     def of(cls, created_at: str, status: str | None, size: str, usage_size: str | None,
            duration: float, usage_duration: float | None, audio: Any,
-           usage_audio: Any) -> Billable:
+           usage_audio: Any) -> "Billable":
         """From a row's columns: what the service billed once it made the video, what
         was asked before."""
         made = status == "SUCCEEDED"
@@ -61,8 +55,7 @@ class Billable:
                    bool(usage_audio if made and usage_audio is not None else audio), made)
 
 
-@dataclass(frozen=True)
-class BatchSummary:
+class BatchSummary(NamedTuple):
     """Where the tasks of one batch are."""
 
     batch_id: str
@@ -78,8 +71,7 @@ class BatchSummary:
         return self.live == 0
 
 
-@dataclass(frozen=True)
-class CopyMark:
+class CopyMark(NamedTuple):
     """How far copies from one source came (``History.copied_from``)."""
 
     up_to: int = 0  # the highest source id taken: the next copy reads after it

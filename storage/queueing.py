@@ -1,16 +1,13 @@
 """Records of the local queue: what is queued, what queueing did, a queued row, a pause.
 
 Kept out of ``storage.records`` (which re-exports them): a page read makes none of
-them, and creating a dataclass costs about a millisecond that ``list`` need not pay.
+them, and creating even a named tuple costs something that ``list`` need not pay.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class QueueEntry:
+class QueueEntry(NamedTuple):
     """One submission to wait in the local queue.  ``key`` makes it an intent of a batch
     file's line (never queued or sent twice: see ``Queue.enqueue``)."""
 
@@ -27,8 +24,7 @@ class QueueEntry:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Enqueued:
+class Enqueued(NamedTuple):
     """What ``Queue.enqueue`` did: the rows now waiting, in the order given, and how many
     keyed entries were left as they were (sent before, in flight, in doubt, or queued)."""
 
@@ -36,8 +32,7 @@ class Enqueued:
     known: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class QueueItem:
+class QueueItem(NamedTuple):
     """A queued row in the few columns an estimate or a listing needs."""
 
     id: int
@@ -49,8 +44,7 @@ class QueueItem:
     held: bool
 
 
-@dataclass(frozen=True)
-class QueuePause:
+class QueuePause(NamedTuple):
     """The whole queue (``batch_id`` None) or one batch is paused; ``reason`` says why
     when the program paused it (a refused key, a quota, a budget), None when a user did."""
 

@@ -2,16 +2,13 @@
 which tasks are polled, who polls the account, and tasks no row knows.
 
 Kept out of ``storage.records`` (which re-exports them): a page read makes none of
-them, and creating a dataclass costs about a millisecond that ``list`` need not pay.
+them, and creating even a named tuple costs something that ``list`` need not pay.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """What one answer from the service said about a task (engine → store)."""
 
     status: str
@@ -31,8 +28,7 @@ class Observation:
     usage_video_count: int | None = None
 
 
-@dataclass(frozen=True)
-class StatusEvent:
+class StatusEvent(NamedTuple):
     """One move of a generation's status, as its history shows it."""
 
     at: str
@@ -40,8 +36,7 @@ class StatusEvent:
     detail: str | None
 
 
-@dataclass(frozen=True)
-class LiveTask:
+class LiveTask(NamedTuple):
     """What the poller needs of a followed task — a few columns, cheap to read often."""
 
     id: int
@@ -54,8 +49,7 @@ class LiveTask:
     next_poll_at: str
 
 
-@dataclass(frozen=True)
-class LeaseState:
+class LeaseState(NamedTuple):
     """Who polls an account: the holder (if any), and when someone last asked it to hurry."""
 
     holder: str | None
@@ -66,8 +60,7 @@ class LeaseState:
         return self.holder == owner
 
 
-@dataclass(frozen=True)
-class ForeignTask:
+class ForeignTask(NamedTuple):
     """A task of the account that no row knows: made by the SDK, the console, a script."""
 
     task_id: str

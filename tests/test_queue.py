@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -199,9 +198,9 @@ async def test_a_used_up_quota_pauses_the_queue_with_one_short_sentence(
     assert said == ("queue paused: quota used up, 429 Throttling.AllocationQuota — raise it or "
                     "wait for the reset; P resumes it")
     assert said.count("(") == 0 and len(said) < 120  # the old one: 200, in nested ( )
-    by_hand = queue_state.QueueState(2, (replace(pause, reason=None),), "me")
+    by_hand = queue_state.QueueState(2, (pause._replace(reason=None),), "me")
     assert by_hand.sentence("P") == "queue paused by you; P resumes it"
-    batch = queue_state.QueueState(2, (replace(pause, batch_id="b1", reason=None),), "me")
+    batch = queue_state.QueueState(2, (pause._replace(batch_id="b1", reason=None),), "me")
     assert batch.sentence("P") is None  # the rest moves …
     assert batch.batches_note("p") == "batch paused by you; p resumes it"  # … and it says so
 

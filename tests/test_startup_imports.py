@@ -335,6 +335,11 @@ def test_the_dashboard_paints_before_it_loads_the_client_media_or_simulator(
     # What only a key or a dialog needs comes with it (issue 15: the first paint's modules).
     assert found(modules, ("tui.engine.history.stats", "tui.engine.submitting.resolve",
                            "tui.engine.media.player")) == []
+    # The row keys' commands (and what they alone use: the engine's operations, what
+    # turns the service's answers into the store's records) come with the first row key.
+    assert found(modules, ("tui.ui.commands.rows", "tui.ui.commands.downloads",
+                           "tui.ui.commands.queue", "tui.ui.commands.delivery",
+                           "tui.engine.operations", "tui.engine.following.observe")) == []
 
 
 def test_paths_written_without_pathlib_are_written_as_pathlib_writes_them(

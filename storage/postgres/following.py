@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from storage.clock import iso_in, now_iso
@@ -59,7 +58,7 @@ class PostgresFollowing:
             if changed:
                 values["status"] = seen.status
             if changed or seen.status == current.status:
-                values.update({k: v for k, v in asdict(seen).items()
+                values.update({k: v for k, v in seen._asdict().items()
                                if k not in ("status", "request_id") and v is not None})
             final = values.get("status", current.status) in TERMINAL
             values["next_poll_at"] = None if final or next_poll_in is None else iso_in(next_poll_in)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from storage.clock import iso_in, now_iso
@@ -64,7 +63,7 @@ class SqliteFollowing:
             if changed:
                 values["status"] = seen.status
             if changed or seen.status == current.status:
-                details = {k: v for k, v in asdict(seen).items()
+                details = {k: v for k, v in seen._asdict().items()
                            if k not in ("status", "request_id") and v is not None}
                 if "usage_audio" in details:
                     details["usage_audio"] = int(details["usage_audio"])

@@ -152,3 +152,36 @@ async def test_collections_resume_even_if_no_page_is_shown(tmp_path: Path,
             await until(pilot, gc.isenabled, timeout=5, what="collections resumed")
     finally:
         gc.enable()
+
+
+async def test_the_footer_composes_its_keys_again_only_when_they_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's footer mounts and styles all its keys anew whenever the screen's bindings
+    may have changed (20–40 ms of CPU each time): at start — the prompt taking the focus,
+    the first page coming — it did so three times with the same keys.  Now once; and
+    again when the focus goes where other keys apply."""
+    from tui.ui.widgets.footer import Footer
+
+    await one_row(tmp_path)
+    composed: list[list[str]] = []
+    compose = Footer.compose
+
+    def counted(footer: Footer) -> Any:
+        keys = list(compose(footer))
+        if keys:
+            composed.append([str(getattr(key, "action", "")) for key in keys])
+        yield from keys
+
+    monkeypatch.setattr(Footer, "compose", counted)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 1, what="the first page")
+        await until(pilot, lambda: bool(composed), what="the footer's keys")
+        await until(pilot, lambda: gc.get_freeze_count() > 0, what="start-up's end")
+        for _ in range(5):
+            await pilot.pause()
+        assert len(composed) == 1, composed
+        assert app.main is not None
+        app.main.table.focus()
+        await until(pilot, lambda: len(composed) == 2, what="the table's keys")
+        assert composed[1] != composed[0]

@@ -3,7 +3,6 @@ machines, forgetting for everyone, and a database that goes away and comes back.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,7 @@ def test_who_polls_is_not_claimed_while_the_database_is_unreachable() -> None:
                          ("nobody polls", "nobody polls")):
         answering = StatusFigures(health=health, detail=said if health == "followed" else "")
         assert said in render_figures(answering).plain
-        down = replace(answering, database="database unreachable — retrying in 4 s")
+        down = answering._replace(database="database unreachable — retrying in 4 s")
         shown = render_figures(down).plain
         assert "database unreachable — retrying in 4 s" in shown and said not in shown
 

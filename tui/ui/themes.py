@@ -8,11 +8,10 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.style import Style
 from textual.color import Color, ColorParseError
@@ -50,8 +49,7 @@ STYLE_FLAGS = frozenset({"b", "blink", "bold", "dim", "i", "italic", "none", "no
 AUTO = re.compile(r"auto(?: (?:100|[1-9]?[0-9])%)?")
 
 
-@dataclass(frozen=True)
-class LoadedThemes:
+class LoadedThemes(NamedTuple):
     themes: list[Theme]
     problems: list[str]
 
@@ -60,11 +58,14 @@ class ThemeProblem(ValueError):
     """What is wrong with a theme file: one sentence naming the file (and line)."""
 
 
-def theme_from_file(path: Traversable) -> Theme:
+def theme_from_file(path: Traversable, *, bundled: bool = False) -> Theme:
     """Parse and check one theme file; raise ``ThemeProblem`` naming what is wrong.
 
     Everything is checked here, before Textual sees it: Textual applies a theme
-    later, outside any handler of ours, and a wrong value there ends the app."""
+    later, outside any handler of ours, and a wrong value there ends the app.
+    ``bundled``: one of ours, whose variables and colour system the test suite checks
+    (tests/test_theme_files.py) — making the colour systems of themes nobody uses
+    cost ~8 ms of every start (issue 15); the user's files get every check."""
     text = _read(path)
     try:
         data = tomllib.loads(text)
@@ -112,13 +113,14 @@ def theme_from_file(path: Traversable) -> Theme:
     if not isinstance(variables, dict):
         raise wrong("variables", f"variables = {_shown(variables)} must be a table "
                     "([variables] with name = \"value\" lines)")
-    for key, value in variables.items():
+    for key, value in variables.items() if not bundled else ():
         problem = _variable_problem(key, value)
         if problem is not None:
             raise wrong(key, problem, table="variables")
     try:
         theme = Theme(name=name, variables=dict(variables), **values)
-        theme.to_color_system().generate()  # what Textual will do with it
+        if not bundled:
+            theme.to_color_system().generate()  # what Textual will do with it
     except Exception as exc:  # a value Textual cannot use after all: still one sentence
         raise ThemeProblem(f"theme {path} cannot be used ({printable(str(exc))[:200]}); the "
                            "theme was skipped") from None
@@ -142,7 +144,7 @@ def load_themes(user_dir: Path | None) -> LoadedThemes:
             continue
         for path in paths:
             try:
-                themes.append(theme_from_file(path))
+                themes.append(theme_from_file(path, bundled=folder is BUNDLED))
             except ThemeProblem as exc:
                 problems.append(str(exc))
     return LoadedThemes(themes, problems)

@@ -14,12 +14,15 @@ import hashlib
 import itertools
 import os
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from storage import StoreError
 from storage.interface import Budget, TaskStore
 from storage.processes import holder_gone
-from storage.records import LeaseState
 from tui.dashscope import ApiKey
+
+if TYPE_CHECKING:  # annotations only: a lease's record comes with a lease read
+    from storage.records import LeaseState
 
 ACCOUNT_LIMIT = 20.0  # requests per second per account (protocol sheet, "Limits")
 

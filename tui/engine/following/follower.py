@@ -29,8 +29,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from storage import Change, ChangeFeed, Generation, StoreError, TaskStore
 from storage.clock import now_iso, parse_iso
@@ -45,37 +45,32 @@ LATELY = timedelta(hours=1)  # a row that ended this long before we started is h
 ENDED_WORDS = TERMINAL | {"REJECTED"}
 
 
-@dataclass(frozen=True)
-class Ended:
+class Ended(NamedTuple):
     """A task ended while we watched (or a submission was rejected)."""
 
     row: Generation
 
 
-@dataclass(frozen=True)
-class Save:
+class Save(NamedTuple):
     """Save this finished video now (this process polls, and downloads are on)."""
 
     row: Generation
 
 
-@dataclass(frozen=True)
-class Expiring:
+class Expiring(NamedTuple):
     """Finished videos not saved whose URLs die soon (nobody here saves them)."""
 
     rows: tuple[Generation, ...]
 
 
-@dataclass(frozen=True)
-class Unconfirmed:
+class Unconfirmed(NamedTuple):
     """A create got no clear answer while we watched: a task may exist.  The row is
     never sent again; ``resolve`` (u in the dashboard) settles it."""
 
     row: Generation
 
 
-@dataclass(frozen=True)
-class Told:
+class Told(NamedTuple):
     """A signal's words, for a front end that shows toasts."""
 
     title: str

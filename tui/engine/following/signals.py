@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from storage import Generation
 from storage.records import BatchSummary, Counts
@@ -23,8 +24,7 @@ from tui.safe_text import printable
 GAP = 1.0  # seconds: at most one signal per second
 
 
-@dataclass(frozen=True)
-class NotifySettings:
+class NotifySettings(NamedTuple):
     toast: bool = True
     bell: bool = False
     desktop: str = "off"  # "osc9", "osc777" or "off"

@@ -24,7 +24,7 @@ import math
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -73,7 +73,7 @@ async def record_of(store: TaskStore, row: Generation) -> dict[str, Any]:
     record.update({k: data[k] for k in IMPORTABLE})
     record["tags"] = await store.history.tags_of(row.id)
     events: Sequence[StatusEvent] = await store.generations.events(row.id)
-    record["history"] = [asdict(e) for e in events]
+    record["history"] = [e._asdict() for e in events]
     return record
 
 

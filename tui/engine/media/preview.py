@@ -13,14 +13,13 @@ import hashlib
 import json
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tui.engine.media.safe_files import is_regular, open_for_reading, write_atomically
 
 
-@dataclass(frozen=True)
-class Thumb:
+class Thumb(NamedTuple):
     width: int
     height: int  # always even: two pixel rows per character row
     rgb: bytes  # width * height * 3 bytes, row by row

@@ -22,13 +22,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple
 
 from storage import Generation, TaskStore
 from storage.clock import parse_iso, utc_now
 from storage.history import HistoryFilter
-from storage.records import QueueItem
 from tui.dashscope.sizes import tier_and_ratio
 from tui.engine.history import timeline
+
+if TYPE_CHECKING:  # annotations only: the queue's records come with a queue read
+    from storage.records import QueueItem
 
 SLOTS = 5  # the service runs five tasks per key at a time
 Z90 = 1.2816  # the normal distribution's 90th percentile, in standard deviations
@@ -104,8 +107,7 @@ async def account_times(store: TaskStore, limit: int = SAMPLES, *,
     return times
 
 
-@dataclass(frozen=True)
-class Spread:
+class Spread(NamedTuple):
     """Seconds from now: the median and the 90th percentile."""
 
     p50: float
@@ -133,8 +135,7 @@ class Forecast:
         return self.now + timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
-class InFlight:
+class InFlight(NamedTuple):
     """A task the service holds: running (``elapsed`` seconds since it started) or
     waiting there (``elapsed`` None)."""
 

@@ -13,9 +13,8 @@ may still be billed — tasks in flight and submissions whose outcome is unknown
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from storage import TaskStore
 from storage.clock import iso
@@ -34,8 +33,7 @@ def price_per_second(prices: Mapping[str, Any], tier: str, audio: bool) -> float
     return None
 
 
-@dataclass(frozen=True)
-class Prices:
+class Prices(NamedTuple):
     table: Mapping[str, Any]
     currency: str = ""
 
@@ -59,14 +57,13 @@ class Prices:
         return f"{amount:,.2f} {self.currency}".rstrip()
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """The price of some requests: the priced total, and the tiers without a price."""
 
     videos: int
     total: float | None  # None: no prices set at all
     unpriced: tuple[str, ...] = ()
-    prices: Prices = field(default_factory=lambda: Prices({}))
+    prices: Prices = Prices({})  # (never changed: shared by the estimates without one)
 
     def sentence(self) -> str:
         """``about 12.50 CNY for 10 videos`` — or why there is no figure."""
@@ -91,8 +88,7 @@ def estimate(requests: Iterable[GenerationRequest], prices: Prices) -> Estimate:
     return Estimate(videos, total if prices.set else None, tuple(sorted(unpriced)), prices)
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(NamedTuple):
     name: str  # "daily", "monthly"
     limit: float
     spent: float  # made in the period
@@ -103,8 +99,7 @@ class Period:
         return self.limit - self.spent - self.pending
 
 
-@dataclass(frozen=True)
-class BudgetState:
+class BudgetState(NamedTuple):
     prices: Prices
     periods: tuple[Period, ...]
 

@@ -4,11 +4,13 @@ dashboard's first paint read it without loading the feeder, the poller or the cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from storage import TaskStore
-from storage.records import QueuePause
 from tui.engine.following.account import holder_name
+
+if TYPE_CHECKING:  # annotations only: the queue's records come with a queue read
+    from storage.records import QueuePause
 
 PROMPT = 1  # the composer, `submit PROMPT`, a re-run: ahead of batch lines
 BATCH = 0  # the lines of a batch file
@@ -19,8 +21,7 @@ RESUME_QUEUE = "`pixverse-tui queue resume`"
 RESUME_BATCH = "`pixverse-tui queue resume BATCH`"
 
 
-@dataclass(frozen=True)
-class QueueState:
+class QueueState(NamedTuple):
     """The queue as a status line tells it."""
 
     queued: int

@@ -10,9 +10,8 @@ something, say the store changed, run a job in the background.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from tui.engine.history.stats import Stats
@@ -30,8 +29,7 @@ class Outlet(Protocol):
         """Run ``job`` in the background (a worker of the screen's)."""
 
 
-@dataclass(frozen=True)
-class Choose:
+class Choose(NamedTuple):
     """A question with a few answers; ``then`` runs with the one chosen (not on escape).
     ``safe`` has the focus: a destructive or billed answer is never the default."""
 
@@ -42,8 +40,7 @@ class Choose:
     group: str = "rows"
 
 
-@dataclass(frozen=True)
-class AskText:
+class AskText(NamedTuple):
     """A line (or a paragraph) to type; ``then`` runs with it (not on escape)."""
 
     question: str
@@ -53,30 +50,26 @@ class AskText:
     group: str = "rows"
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """Act now, in the background."""
 
     job: Callable[[], Awaitable[None]]
     group: str = "rows"
 
 
-@dataclass(frozen=True)
-class Copy:
+class Copy(NamedTuple):
     text: str
     said: str  # what to tell the user once it is copied
 
 
-@dataclass(frozen=True)
-class Deliver:
+class Deliver(NamedTuple):
     """Hand a saved file to the browser the dashboard runs in, as a download."""
 
     path: Path
     name: str  # the file name the browser saves it under
 
 
-@dataclass(frozen=True)
-class ShowStats:
+class ShowStats(NamedTuple):
     figures: Stats
 
 

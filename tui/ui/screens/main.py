@@ -18,7 +18,7 @@ has it now, and the table applies the difference) and the follower.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -34,12 +34,9 @@ from tui.safe_text import printable
 from tui.ui import messages
 from tui.ui.actions import Where
 from tui.ui.bindings import bindings
-from tui.ui.commands.downloads import Downloads
 from tui.ui.commands.plans import plural
-from tui.ui.commands.rows import RowCommands, Scope
 from tui.ui.commands.submit import Draft, Sent, SubmitFlow
 from tui.ui.dialogs.questions import DialogQuestions
-from tui.ui.screens.plans import carry_out
 from tui.ui.services import Services
 from tui.ui.tolerant import tolerant
 from tui.ui.view.figures import StatusFigures
@@ -50,6 +47,10 @@ from tui.ui.widgets.footer import Footer, viewers_footer
 from tui.ui.widgets.history import HistoryPanel
 from tui.ui.widgets.status_bar import StatusBar
 from tui.ui.widgets.task_table import TaskTable
+
+if TYPE_CHECKING:  # made when first used: a row key, a video to save (see ``rows``)
+    from tui.ui.commands.downloads import Downloads
+    from tui.ui.commands.rows import RowCommands
 
 ACCOUNT_CHECK_EVERY = 30.0  # seconds between looks for expiring videos, foreign tasks
 NARROW = 160  # columns below which the detail pane moves under the table
@@ -94,17 +95,38 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.services = services
         self.view = HistoryView(services)
-        self.downloads = Downloads(services, self)
         self.flow = SubmitFlow(services, self)
-        self.rows = RowCommands(services, self.view, self, self.downloads,
-                                lambda requests, warnings: self.start_submission(
-                                    Draft(requests, [], warnings)))
+        self._downloads: Downloads | None = None
+        self._rows: RowCommands | None = None
         self.signals = Signals(NotifySettings(), toast=lambda title, message: self._followed(
             Told(title, message)), write=services.write_terminal, bell=services.bell,
             gap=TOAST_SECONDS)
         self.follower: Follower | None = None  # once the store is open
         self._started = False
         self._starts: Timer | None = None  # "starts in ~4 min", while anything is queued
+
+    @property
+    def downloads(self) -> Downloads:
+        """The downloads this screen started, made when the first one is (a key, a video
+        the follower saves)."""
+        if self._downloads is None:
+            from tui.ui.commands.downloads import Downloads
+
+            self._downloads = Downloads(self.services, self)
+        return self._downloads
+
+    @property
+    def rows(self) -> RowCommands:
+        """What the row keys do, made when the first is pressed: the modules behind them
+        (the engine's operations, the queue's and the browser's commands, the client's
+        request records) are not needed to paint the first page (issue 15)."""
+        if self._rows is None:
+            from tui.ui.commands.rows import RowCommands
+
+            self._rows = RowCommands(self.services, self.view, self, self.downloads,
+                                     lambda requests, warnings: self.start_submission(
+                                         Draft(requests, [], warnings)))
+        return self._rows
 
     @property
     def panel(self) -> HistoryPanel:
@@ -310,6 +332,9 @@ class MainScreen(Screen[None]):
     @tolerant
     async def action_row(self, command: str) -> None:
         """A row key: on the marks, else the highlighted row (``RowCommands``)."""
+        from tui.ui.commands.rows import Scope
+        from tui.ui.screens.plans import carry_out
+
         scope = Scope(self.panel.highlighted(), frozenset(self.view.marks),
                       frozenset(self.table.rows_by_id))
         carry_out(self, await self.rows.run(command, scope), self)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from storage.records import Counts
 
 
-@dataclass(frozen=True)
-class StatusFigures:
-    counts: Counts = field(default_factory=Counts)
+class StatusFigures(NamedTuple):
+    counts: Counts = Counts()
     window: str = ""  # "1–50 of 1,204", "12 match"
     marks: int = 0
     new_above: int = 0  # rows that arrived above the visible ones

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
-from storage import Generation, StatusEvent, TaskStore
+from storage import Generation, TaskStore
 from storage.clock import iso
 from storage.history import HistoryFilter, parse_filter
 from storage.records import BatchSummary, Counts
@@ -28,6 +29,9 @@ from tui.ui.services import Services
 from tui.ui.view.changes import ChangeWatch
 from tui.ui.view.figures import StatusFigures
 from tui.ui.view.reach import Reach
+
+if TYPE_CHECKING:  # annotations only: the status records are made by a detail's read
+    from storage import StatusEvent
 
 PAGE_SIZE = 50  # rows in the table at once; the rest of the history stays in the store
 MAX_GROWN = 450  # the first page holds at most PAGE_SIZE + this many rows
@@ -51,8 +55,7 @@ class Page:
     positions: dict[int, int] = field(default_factory=dict)  # queued rows' places (1: next)
 
 
-@dataclass(frozen=True)
-class TaskDetails:
+class TaskDetails(NamedTuple):
     row: Generation
     events: list[StatusEvent]
     tags: list[str]
@@ -60,8 +63,7 @@ class TaskDetails:
     queue: str | None = None  # where it waits in the queue, and when it should start
 
 
-@dataclass(frozen=True)
-class BatchDetails:
+class BatchDetails(NamedTuple):
     row: Generation  # the row that stands for the folded batch
     summary: BatchSummary
     variations: list[Generation]
@@ -274,7 +276,7 @@ class HistoryView:
             return BatchDetails(row, summary, await self.services.db.intents.batch_rows(
                 summary.batch_id))
         found = await task_details(self.services, row.id)
-        return None if found is None else replace(found, queue=self.queue_line(found.row))
+        return None if found is None else found._replace(queue=self.queue_line(found.row))
 
     # -- figures -------------------------------------------------------------------------
 
@@ -308,7 +310,7 @@ class HistoryView:
         state = await queue_state.queue_state(store, self.services.ws.account,
                                         queued=self.counts.queued)
         if state.feeder is None and self.services.polling:  # a renewal that came late
-            state = replace(state, feeder="this dashboard")
+            state = state._replace(feeder="this dashboard")
         self.queue = state
         now = self.clock()
         busy = self.counts.queued or self.counts.in_flight

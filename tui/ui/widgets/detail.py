@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.table import Table
@@ -16,7 +16,7 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from storage import Generation, StatusEvent
+from storage import Generation
 from storage.clock import parse_iso
 from storage.records import LIVE, BatchSummary
 from tui.dashscope.explain import NEVER_RETRIED, RETRIED, explain, failure_class
@@ -31,6 +31,9 @@ from tui.ui.halfblock import sheet
 from tui.ui.messages import PreviewReady
 from tui.ui.tolerant import tolerant
 from tui.ui.view.history import BatchDetails, Details
+
+if TYPE_CHECKING:  # annotations only: the status records come with a detail's read
+    from storage import StatusEvent
 
 BAR = 24
 
