@@ -18,6 +18,7 @@ from tests.ui.helpers import app_for, table, until, workspace
 from tui.config.paths import app_paths
 from tui.engine.following import rescue
 from tui.engine.history import trash
+from tui.ui.messages import MOUNTING
 from tui.ui.widgets.composer import Composer
 
 STAMP = "2026-01-01T00:00:00.000+00:00"
@@ -185,3 +186,32 @@ async def test_the_footer_composes_its_keys_again_only_when_they_change(
         app.main.table.focus()
         await until(pilot, lambda: len(composed) == 2, what="the table's keys")
         assert composed[1] != composed[0]
+
+
+async def test_quitting_while_the_options_are_mounted_waits_for_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ctrl+q right after the first page, while the composer's options are still being
+    mounted: the dashboard ends once they are, cleanly — Textual's Select, torn down in
+    the middle of its own mounting, raised NoMatches and a traceback was printed."""
+    await one_row(tmp_path)
+    gate = asyncio.Event()
+    add_options = Composer.add_options
+
+    async def held(composer: Composer) -> None:
+        await gate.wait()
+        await add_options(composer)
+
+    monkeypatch.setattr(Composer, "add_options", held)
+    app = app_for(tmp_path, None, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: any(w.group == MOUNTING for w in app.workers),
+                    what="the options being mounted")
+        assert app.main is not None
+        composer = app.main.query_one(Composer)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert app.return_code is None, "it waits for the options being mounted"
+        gate.set()
+        await until(pilot, lambda: app.return_code is not None, what="the dashboard ended")
+    assert app.return_code == 0
+    assert composer.complete

@@ -28,7 +28,7 @@ from textual.driver import Driver
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from storage import StoreError, TaskStore
 from storage.clock import utc_now
@@ -44,6 +44,7 @@ from tui.ui.bindings import bindings, textual_action
 from tui.ui.cursor_rest import CursorRest
 from tui.ui.dialogs.keys import KeysScreen
 from tui.ui.messages import (
+    MOUNTING,
     ComposerUsed,
     ConfigReloaded,
     HistoryShown,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # made after the first paint (httpx with the client): see on_
 
 STORE_TROUBLE_EVERY = 10.0  # seconds between two toasts about the same database trouble
 POLLER_RESTART = 2.0  # seconds before a poller that failed is started again
+MOUNTING_GRACE = 2.0  # seconds quitting waits for widgets still being mounted
 HOUSEKEEPING_GRACE = 10.0  # seconds an ending dashboard waits for the store's housekeeping
 TITLE_PUSH, TITLE_POP = "\x1b[22;0t", "\x1b[23;0t"  # keep the terminal's title, give it back
 
@@ -202,7 +204,24 @@ class PixverseApp(App[str | None]):
         """SIGTERM, or SIGHUP (the SSH connection dropped): quit as ctrl+q does — the
         terminal restored, the poller lease given back, downloads put back to resume."""
         self.save_state()
-        self.exit(return_code=128 + signum)
+        self._end(128 + signum)
+
+    def _end(self, return_code: int = 0) -> None:
+        """Exit — once the widgets still being mounted are (``MOUNTING``, at most
+        ``MOUNTING_GRACE``): a Select torn down in the middle of its mounting fails."""
+        mounting = [w for w in self.workers if w.group == MOUNTING and not w.is_finished]
+        if not mounting:
+            self.exit(return_code=return_code)
+            return
+
+        async def when_mounted() -> None:
+            with contextlib.suppress(TimeoutError, WorkerFailed, WorkerCancelled):
+                async with asyncio.timeout(MOUNTING_GRACE):
+                    for worker in mounting:
+                        await worker.wait()
+            self.exit(return_code=return_code)
+
+        self.run_worker(when_mounted(), name="quitting", group="quitting", exit_on_error=False)
 
     async def on_mount(self) -> None:
         self.services.in_browser = self.is_web
@@ -278,7 +297,7 @@ class PixverseApp(App[str | None]):
 
     async def action_quit(self) -> None:
         self.save_state()
-        await super().action_quit()
+        self._end()
 
     async def on_unmount(self) -> None:
         self._ending = True

@@ -14,6 +14,11 @@ from tui.engine.following.follower import Event
 if TYPE_CHECKING:
     from tui.engine.submitting.prices import BudgetState
 
+# The worker group of widgets still being mounted after the first paint (the composer's
+# options): quitting waits for it, briefly — Textual's Select, torn down in the middle
+# of its own mounting, raised NoMatches and printed a traceback on the way out.
+MOUNTING = "mounting"
+
 
 class ServicesOpened(Message):
     """The App opened the store: the screen can show the history."""

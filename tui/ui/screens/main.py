@@ -192,7 +192,7 @@ class MainScreen(Screen[None]):
 
     def _after_first_paint(self) -> None:
         assert self.follower is not None
-        self.run_worker(self.query_one(Composer).add_options(), group="composer",
+        self.run_worker(self.query_one(Composer).add_options(), group=messages.MOUNTING,
                         exit_on_error=False)
         self.post_message(messages.HistoryShown())
         self.run_worker(self.follower.run(), group="follower", exclusive=True,
