@@ -15,7 +15,8 @@ once), then, alternating the product and its floor run by run (medians):
   letter, a phrase, Chinese, tokens, a one-letter and a no-match search: headless,
   by one method for both (``harness.search_probe``); floor: the minimal app whose
   search box runs a bare FTS5 ``MATCH … ORDER BY rowid DESC LIMIT 50``;
-* ``pixverse-tui list`` (50 rows, wall time); floor: Python + sqlite3 printing the
+* ``pixverse-tui list`` (50 rows, wall time; the script pip writes for the command, run
+  with this tree first on the path); floor: Python + sqlite3 printing the
   same 50 rows;
 * idle: CPU (share of one core, /proc) over ``--idle`` seconds after the first paint
   and a settling pause, and RSS, of the dashboard and of the floor app, side by side.
@@ -65,6 +66,11 @@ FLOOR_LIST = ("import sqlite3, sys\n"
               "for row in db.execute('SELECT status, prompt, task_id, size, duration,"
               " created_at FROM generations ORDER BY created_at DESC LIMIT 50'):\n"
               "    print(*row, sep='  ')\n")
+# ``pixverse-tui`` as pip and pipx install it: the script pip writes for the entry point
+# (it imports ``re`` itself), not ``python -m tui`` (whose ``runpy`` no user pays for).
+CONSOLE_SCRIPT = ("import re\nimport sys\nfrom tui.cli.main import main\n"
+                  "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                  "sys.exit(main())\n")
 SETTLE = 10.0  # seconds after the first paint before idle is measured
 
 
@@ -109,7 +115,7 @@ class Bench:
     def list_once(self, kind: str, home: Path) -> float:
         tree = self.trees.get(kind, harness.ROOT)
         argv = ([sys.executable, "-c", FLOOR_LIST, str(home / "tasks.db")] if kind == "floor"
-                else [sys.executable, "-m", "tui", "list"])
+                else [sys.executable, "-c", CONSOLE_SCRIPT, "list"])
         cpu = children_cpu()
         t0 = time.perf_counter()
         done = subprocess.run(argv, env=self.env(home, tree), cwd=tree, capture_output=True)
