@@ -5,6 +5,7 @@ from __future__ import annotations
 import compileall
 import io
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,6 +30,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for package in ("tui", "storage"):
         compileall.compile_dir(root / package, quiet=1, workers=1)
 
+
+# Ctrl-C as a terminal sends it: a suite started in the background by a shell without job
+# control (``cmd &`` in a script, some CI runners) inherits SIGINT ignored, and every
+# command line it starts would too — the tests that stop one with SIGINT then waited on a
+# process that could not hear it.  Handled here, the signal is back to its default in
+# every process the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # A team database in the developer's environment must not become every test's history
 # (tests that want one pass its URL themselves).
