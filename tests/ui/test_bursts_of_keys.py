@@ -110,7 +110,6 @@ async def test_keys_typed_after_enter_in_a_burst_go_to_the_table(
         await until(pilot, lambda: app.focused is box, what="the search box")
         for key, char in [("a", "a"), leave, ("j", "j")]:
             app.post_message(events.Key(key, char))
-        await until(pilot, lambda: app.focused is table(app), what="the table focused")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.focused is table(app) and table(app).cursor_row == 1,
+                    what="the j moving the table's cursor")
         assert box.value == kept
-        assert table(app).cursor_row == 1

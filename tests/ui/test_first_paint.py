@@ -64,14 +64,8 @@ async def test_the_first_page_is_painted_while_housekeeping_is_still_slow(
             gate.set()
 
 
-async def test_the_composers_options_come_right_after_the_first_page(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The composer's options (three Selects with their overlays, toggles, seed,
-    variations) cost more to style and draw than the table: the first page is painted
-    without waiting for them, and they are mounted right after — nobody asks — in the
-    row kept for them, the prompt keeping the focus, the remembered settings applied."""
-    await one_row(tmp_path)
-    (tmp_path / "state.toml").write_text('[composer]\ntier = "1080P"\nduration = 8\n')
+def options_held(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The composer's options are mounted only once the returned event is set."""
     gate = asyncio.Event()
     add_options = Composer.add_options
 
@@ -80,6 +74,18 @@ async def test_the_composers_options_come_right_after_the_first_page(
         await add_options(composer)
 
     monkeypatch.setattr(Composer, "add_options", held)
+    return gate
+
+
+async def test_the_composers_options_come_right_after_the_first_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composer's options (three Selects with their overlays, toggles, seed,
+    variations) cost more to style and draw than the table: the first page is painted
+    without waiting for them, and they are mounted right after — nobody asks — in the
+    row kept for them, the prompt keeping the focus, the remembered settings applied."""
+    await one_row(tmp_path)
+    (tmp_path / "state.toml").write_text('[composer]\ntier = "1080P"\nduration = 8\n')
+    gate = options_held(monkeypatch)
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         main = app.main
@@ -194,14 +200,7 @@ async def test_quitting_while_the_options_are_mounted_waits_for_them(
     mounted: the dashboard ends once they are, cleanly — Textual's Select, torn down in
     the middle of its own mounting, raised NoMatches and a traceback was printed."""
     await one_row(tmp_path)
-    gate = asyncio.Event()
-    add_options = Composer.add_options
-
-    async def held(composer: Composer) -> None:
-        await gate.wait()
-        await add_options(composer)
-
-    monkeypatch.setattr(Composer, "add_options", held)
+    gate = options_held(monkeypatch)
     app = app_for(tmp_path, None, poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: any(w.group == MOUNTING for w in app.workers),
