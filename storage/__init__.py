@@ -7,10 +7,9 @@ a page reader's user never loads asyncio (the change feed) or the team store's c
 rules, and importing ``storage.records`` loads no other part of the package.
 """
 
-from typing import TYPE_CHECKING
-
 from storage.lazy import lazy_names
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from storage.changes import Change, ChangeFeed
     from storage.errors import (

@@ -7,12 +7,17 @@ query (SQLite: ``storage.sqlite.search``) with the meaning ``storage.interface``
 states.
 """
 
-# (No ``from __future__ import annotations``: a named tuple's fields given as text are
-# compiled one by one when the class is made — see ``storage.records``.)
+from __future__ import annotations
+
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple
 
 from storage.statuses import SHOWN_STATUSES
+
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from storage.tuples import NamedTuple
 
 SIZES_BY_TIER = {
     "360P": ("640*360", "640*480", "640*640", "480*640", "360*640"),

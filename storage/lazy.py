@@ -3,9 +3,12 @@ reader of one page (``list``) does not pay for what it never uses."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
-from importlib import import_module
-from typing import Any
+
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def lazy_names(owner: str, where: Mapping[str, str],
@@ -16,7 +19,8 @@ def lazy_names(owner: str, where: Mapping[str, str],
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {owner!r} has no attribute {name!r}")
-        value = getattr(import_module(module), name)
+        __import__(module)  # (not ``importlib``, which loads ``warnings`` for nothing)
+        value = getattr(sys.modules[module], name)
         namespace[name] = value
         return value
 

@@ -16,7 +16,8 @@ HIDDEN = "[key hidden]"
 # The columns of a generation that hold error and note texts (which may quote request
 # headers): every backend scrubs them, and status events' details, when it writes them.
 SCRUBBED = frozenset({"submission_note", "error_message", "poll_error", "download_error"})
-_TOKENS = re.compile(r"(?i)(\bbearer\s+)[^\s'\",;()\[\]{}]+|\bsk-[A-Za-z0-9_\-]{8,}")
+# (compiled by ``re`` when text is first scrubbed: ``list`` prints its rows without)
+_TOKENS = r"(?i)(\bbearer\s+)[^\s'\",;()\[\]{}]+|\bsk-[A-Za-z0-9_\-]{8,}"
 _SECRETS: set[str] = set()
 _SHORTEST = 8  # a "secret" shorter than this would blank ordinary words
 
@@ -32,7 +33,7 @@ def scrub(text: str) -> str:
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, HIDDEN)
-    return _TOKENS.sub(lambda m: (m.group(1) or "") + HIDDEN, text)
+    return re.sub(_TOKENS, lambda m: (m.group(1) or "") + HIDDEN, text)
 
 
 def scrub_optional(text: str | None) -> str | None:

@@ -12,7 +12,10 @@ and keeps everything else — Chinese, emoji, punctuation — as it is.
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # C0 controls become their Unicode "control pictures" (ESC → ␛, BEL → ␇ …):
 # visible, one cell wide, and meaningless to a terminal.
@@ -35,7 +38,6 @@ _TABLE[0x09] = " "  # a tab is harmless but breaks alignment
 _MULTILINE = dict(_TABLE)
 del _MULTILINE[0x0A]  # newlines kept where the text is shown as a paragraph
 
-UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
 # (compiled by ``re`` when JSON is first written: a table of rows needs only ``UNSAFE``)
 _JSON_UNSAFE = "[" + "".join(re.escape(chr(c)) for c in (*range(0x7F, 0xA0), *_INVISIBLE)) + "]"
 
@@ -47,9 +49,14 @@ def printable(value: Any, *, multiline: bool = False) -> str:
     they are shown too, so one field stays on one line.
     """
     text = value if isinstance(value, str) else str(value)
-    if UNSAFE.search(text) is None:
+    if text.isprintable():  # (every character of the table is one Python calls unprintable)
         return text
     return text.translate(_MULTILINE if multiline else _TABLE)
+
+
+def unsafe(text: str) -> bool:
+    """True when ``text`` holds a character :func:`printable` replaces (a line feed too)."""
+    return not text.isprintable() and text.translate(_TABLE) != text
 
 
 def is_printable(text: str, *, multiline: bool = False) -> bool:

@@ -14,10 +14,8 @@ came through a JSON escape or a command-line argument can hold lone surrogates
 from __future__ import annotations
 
 import codecs
-import re
 
 BOM = "\ufeff"
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BadText(ValueError):
@@ -51,9 +49,10 @@ def split_lines(text: str) -> list[str]:
 def unicode_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored or sent (a lone surrogate), as words to follow its
     name; None when it can."""
-    found = _SURROGATE.search(text)
-    if found is None:
-        return None
-    return (f"holds a character that is not valid Unicode at character {found.start() + 1} "
-            f"(\\u{ord(found.group()):04x}: a broken \\u escape, or bytes that are not "
-            "UTF-8)")
+    try:
+        text.encode("utf-8")  # (a lone surrogate is the one thing UTF-8 cannot encode)
+    except UnicodeEncodeError as error:
+        return (f"holds a character that is not valid Unicode at character {error.start + 1} "
+                f"(\\u{ord(text[error.start]):04x}: a broken \\u escape, or bytes that are "
+                "not UTF-8)")
+    return None

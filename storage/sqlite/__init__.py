@@ -5,8 +5,7 @@ page reader (``storage.sqlite.reader``) loads neither."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from storage.sqlite.store import SqliteStore
 

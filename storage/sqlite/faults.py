@@ -4,7 +4,6 @@ the page reader (sqlite3) both raise.  No driver but the standard library's here
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
 
 from storage.errors import (
     StoreBusy,
@@ -16,6 +15,7 @@ from storage.errors import (
     full_disk,
 )
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -10,7 +10,6 @@ driver is imported here.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.clock import iso
 from storage.history import HistoryFilter
@@ -25,12 +24,15 @@ from storage.sqlite.search import (
     where_sql,
 )
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
-    from storage.figures import Tally
+    from typing import Any, TypeVar
 
-T = TypeVar("T")
-Query = tuple[str, tuple[Any, ...]]
-Plan = Generator[Query, list[Any], T]  # yields queries, is sent their rows, returns T
+    from storage.figures import Tally
+    T = TypeVar("T")
+    Query = tuple[str, tuple[Any, ...]]
+    Plan = Generator[Query, list[Any], T]  # yields queries, is sent their rows, returns T
+
 
 PLENTY = 500  # a status or tag with more rows than this: a page walks the newest rows
 # A tally looks at no more than this many entries of the text index or newest rows, and

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.clock import iso_in
 from storage.history import HistoryFilter
@@ -16,10 +15,12 @@ from storage.sqlite import plans
 from storage.sqlite.faults import translate
 from storage.sqlite.schema import SCHEMA_VERSION
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, TypeVar
+    T = TypeVar("T")
 
-T = TypeVar("T")
 
 BUSY_SECONDS = 5.0  # a WAL reader waits only while another process recovers the file
 # What a ``file:`` URI leaves as it is (``Path.as_uri``'s: RFC 3986's unreserved and "/").

@@ -10,8 +10,6 @@ figure, schema v9).
 
 from __future__ import annotations
 
-from typing import Any
-
 from storage.clock import iso
 from storage.history import (
     MIN_INDEXED,
@@ -22,6 +20,10 @@ from storage.history import (
     submitter_terms,
 )
 from storage.sql import SHOWN_STATUS, containing, like_escaped
+
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Submitted → ended; NULL (with the unknown) when the service's times contradict each
 # other — as ``tui.engine.history.timeline`` has it for what is shown.

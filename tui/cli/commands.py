@@ -11,13 +11,14 @@ compares them).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
-from importlib import import_module
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     # What a command is given: the parser's namespace, or the same attributes read here.
     Arguments = argparse.Namespace | SimpleNamespace
@@ -48,7 +49,8 @@ def command(name: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(name):
         return name
     module, _, function = name.partition(":")
-    found: Callable[..., Any] = getattr(import_module(module), function)
+    __import__(module)  # (not ``importlib``, which loads ``warnings`` for nothing)
+    found: Callable[..., Any] = getattr(sys.modules[module], function)
     return found
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
 
 from storage import TRASH_DAYS, Generation
 from storage.errors import full_disk
@@ -20,14 +18,15 @@ from tui.engine.workspace import Workspace
 from tui.safe_text import printable
 from tui.text_width import cells, pad
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:  # each command imports what it uses: ``list`` loads none of them
     import argparse
     from pathlib import Path
+    from typing import TextIO
 
     from storage import StatusEvent
     from tui.cli.commands import Arguments
     from tui.engine.media import provenance
-
 
 def list_quickly(args: Arguments, ws: Workspace) -> int | None:
     """``list`` without an event loop, as a plain script would print it, where the store
@@ -279,6 +278,7 @@ async def cmd_export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def _stdout_path() -> Path:
     """Where standard output goes, for a sentence: its file if the system says."""
+    import contextlib
     from pathlib import Path
 
     with contextlib.suppress(OSError):

@@ -12,16 +12,15 @@ allows.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from tui.cli.commands import COMMANDS, command, command_named, quick_arguments
 from tui.cli.output import err
 from tui.text_input import unicode_problem
 from tui.ui import heap
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
@@ -150,6 +149,8 @@ def _main(argv: Sequence[str] | None) -> int:
         stopping = sys.modules.get("tui.stopping")  # loaded where a signal can stop the work
         if stopping is not None and isinstance(exc, stopping.Stopped):
             # SIGTERM, SIGHUP: as Ctrl-C, everything given back
+            import contextlib
+
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 err(str(exc))
             return int(exc.status)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from storage.redact import scrub
 from tui.cli import render
@@ -17,10 +16,10 @@ from tui.safe_text import printable
 
 # Annotations only: a command that succeeds never loads the client's errors, and ``list``
 # never loads the store's Protocol.
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from storage import Generation, TaskStore
     from tui.dashscope import DashScopeError
-
 
 class Problem(Exception):
     """A user-facing failure: printed as one sentence, exit status 1."""

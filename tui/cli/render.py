@@ -6,13 +6,14 @@ Every value that came from outside (prompts, server fields) goes through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from storage import Generation
 from tui.safe_text import json_text, printable
 from tui.text_width import cell, cells, fit, pad, terminal_width
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:  # (a page's listing makes no status events)
+    from typing import Any
+
     from storage import StatusEvent
 
 UNKNOWN = "—"  # a figure that is not known (yet), or that the service's times contradict

@@ -13,7 +13,6 @@ import math
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tui.dashscope.endpoints import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
@@ -21,8 +20,13 @@ from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_te
 from tui.engine.submitting.limits import MAX_TASKS
 from tui.text_input import BadText, decode, split_lines
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NamedTuple
+    Check = Callable[[Any], str | None]
+else:
+    from storage.tuples import NamedTuple
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
 _UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
@@ -30,8 +34,6 @@ _UNITS = {"": 1, "k": KB, "m": MB, "g": GB, "t": TB}
 # reads no config.toml — ``list`` — does not pay for compiling them.
 _SIZE = r"(?i)(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt]?)(?:i?b))?"
 _PER_SECOND = r"(?i)\s*/\s*s\s*$"
-
-Check = Callable[[Any], str | None]
 
 
 class Rule(NamedTuple):

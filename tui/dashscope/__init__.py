@@ -6,10 +6,12 @@ its first request — does not import httpx (``tui.dashscope.client``)."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import sys
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from tui.dashscope.client import DashScopeClient, RetryPolicy
     from tui.dashscope.errors import (
         ApiError,
@@ -45,7 +47,8 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'tui.dashscope' has no attribute {name!r}")
-    value = getattr(import_module(f"tui.dashscope.{module}"), name)
+    __import__(f"tui.dashscope.{module}")  # (not ``importlib``: it loads ``warnings``)
+    value = getattr(sys.modules[f"tui.dashscope.{module}"], name)
     globals()[name] = value
     return value
 

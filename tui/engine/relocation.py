@@ -11,7 +11,6 @@ and a file that cannot be moved costs a sentence, never the start.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 
@@ -57,6 +56,8 @@ def _move_previews(paths: AppPaths) -> list[str]:
     found = join(paths.data_root, OLD_PREVIEWS)  # (as the state: by its text first)
     if not os.path.isdir(found) or os.path.islink(found):
         return []
+    import contextlib  # (here: ``list`` loads this module, not contextlib)
+
     old, new = paths.data_dir / OLD_PREVIEWS, paths.previews_dir
     if old == new:
         return []

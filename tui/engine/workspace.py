@@ -9,7 +9,6 @@ none of them (nor httpx).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from storage import TRASH_DAYS, Generation, open_page_reader, open_store, store_location
 from storage.records import Who
@@ -18,8 +17,10 @@ from tui.config.paths import CONFIG_FILE, DATABASE_FILE, AppPaths, app_paths, jo
 from tui.engine import relocation
 from tui.engine.media.filenames import DEFAULT_TEMPLATE
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path  # (``list`` reads its files by their text: no pathlib)
+    from typing import Any
 
     from storage import PageReader, TaskStore  # (Protocols: ``list`` never loads them)
     from tui.dashscope import ApiKey, DashScopeClient
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from tui.engine.history import trash
     from tui.engine.media.download import Downloader
     from tui.engine.submitting.feeder import Feeder, QueueSettings
-
 
 class MissingKey(Exception):
     pass

@@ -13,12 +13,12 @@ from rich.segment import Segment
 from textual.color import Color
 from textual.filter import LineFilter
 
-from tui.safe_text import UNSAFE, printable
+from tui.safe_text import printable, unsafe
 
 
 class ControlCharacterGuard(LineFilter):
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
-        if not any(not seg.control and UNSAFE.search(seg.text) for seg in segments):
+        if not any(not seg.control and unsafe(seg.text) for seg in segments):
             return segments
-        return [seg if seg.control or not UNSAFE.search(seg.text)
+        return [seg if seg.control or not unsafe(seg.text)
                 else Segment(printable(seg.text), seg.style, seg.control) for seg in segments]

@@ -9,11 +9,11 @@ is warned about finished videos not saved yet whose URL dies within two hours.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from storage import Generation
 from storage.clock import iso, utc_now
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:  # (the interface's Protocols: ``list`` never loads them)
     from storage import PageReader, TaskStore
 

@@ -12,14 +12,14 @@ moment of acting.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING, BinaryIO
 
+TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:  # (``list`` checks a file by its text: no pathlib)
     from pathlib import Path
+    from typing import BinaryIO
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -129,6 +129,8 @@ def fresh_file(folder: Path, prefix: str, suffix: str = "") -> Path:
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step: written under a fresh name beside it,
     then renamed over it (a link at ``path`` is replaced, never followed)."""
+    import contextlib  # (here: ``list`` loads this module, not contextlib)
+
     temporary = fresh_file(path.parent, f".{path.name[:60]}.", ".tmp")
     try:
         with open_for_writing(temporary) as out:
@@ -177,6 +179,8 @@ def move(source: Path, dest: Path) -> None:
 
 
 def _copy_across(source: Path, dest: Path) -> None:
+    import contextlib  # (here: ``list`` loads this module, not contextlib)
+
     temporary = fresh_file(dest.parent, f".{dest.name[:60]}.", ".tmp")
     try:
         with open_for_reading(source) as src, open_for_writing(temporary) as out:
