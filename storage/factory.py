@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 from storage.errors import StoreUnavailable
@@ -12,11 +11,11 @@ from storage.location import chosen_url, is_postgres_url
 TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import TypeGuard
 
     from storage.interface import PageReader, TaskStore
     from storage.records import Who
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # a scheme (not a drive letter)
 
 
 def store_location(config_url: str | None, default: str | Path,
@@ -32,7 +31,7 @@ async def open_store(location: str | Path, *, who: Who | None = None) -> TaskSto
     ``postgresql://`` URL (team mode: the schema created or upgraded as needed), opened
     for ``who`` (default ``Who.here()``: ``user@host`` on this host).
     Raises ``StoreError`` with a sentence a user can act on."""
-    if isinstance(location, str) and _URL.match(location):
+    if _is_url(location):
         if is_postgres_url(location):
             from storage.postgres.connect import INSTALL_HINT
 
@@ -54,8 +53,18 @@ def open_page_reader(location: str | Path, *, who: Who | None = None) -> PageRea
     ``open_store``'s: whose ``by:me``, which machine's downloads), or None where there is
     none to offer — a backend without one (a server's store), a store not made or not
     upgraded yet, a file that cannot be read: the caller opens the store (``open_store``)."""
-    if isinstance(location, str) and _URL.match(location):
+    if _is_url(location):
         return None
     from storage.sqlite.reader import SqlitePageReader
 
     return SqlitePageReader.open(location, who)
+
+
+def _is_url(location: str | Path) -> TypeGuard[str]:
+    """``location`` starts with a scheme and ``://`` (``postgresql://…``), as no path
+    does — nor a Windows drive letter (``C:\\…``): ``[A-Za-z][A-Za-z0-9+.-]+://``."""
+    if not isinstance(location, str):
+        return False
+    scheme, found, _ = location.partition("://")
+    return (bool(found) and len(scheme) >= 2 and scheme.isascii() and scheme[0].isalpha()
+            and all(char.isalnum() or char in "+.-" for char in scheme))

@@ -162,6 +162,9 @@ def test_scrub_hides_bearer_tokens_keys_and_the_key_in_use() -> None:
     assert scrub("Authorization: bearer abc.DEF-123") == "Authorization: bearer [key hidden]"
     assert scrub("key sk-0123456789abcdef0123 refused") == "key [key hidden] refused"
     assert scrub(scrub("x Bearer abc y")) == "x Bearer [key hidden] y"
+    # in any case, as a proxy may print a header (the pattern ignores case)
+    assert scrub("AUTHORIZATION: BEARER Abc123") == "AUTHORIZATION: BEARER [key hidden]"
+    assert scrub("key SK-ABCDEF0123456789 refused") == "key [key hidden] refused"
     # ordinary words survive: a task id, a short sk- word, a desk number
     kept = "task-abcdefgh-1234 sk-fox desk-12345678 Bearer"
     assert scrub(kept) == kept

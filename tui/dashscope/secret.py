@@ -11,11 +11,7 @@ the screens show is scrubbed of it.
 
 from __future__ import annotations
 
-import re
-
 from storage.redact import remember
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def key_problem(value: str) -> str | None:
@@ -24,7 +20,7 @@ def key_problem(value: str) -> str | None:
     value = value.strip()
     if not value:
         return "is empty"
-    lines = len(_LINE_BREAK.split(value))
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1  # (any break)
     if lines > 1:
         return f"has {lines} lines"
     if not value.isascii():
