@@ -17,6 +17,7 @@ from typing import Any
 from storage.postgres.connect import ENV_URL, masked
 from tui.cli.output import err, print_json, say
 from tui.config import credentials, settings
+from tui.config.loaded import Settings
 from tui.config.paths import HOME_ENV, AppPaths, app_paths
 from tui.safe_text import printable
 from tui.text_input import decode
@@ -85,7 +86,7 @@ def effective(paths: AppPaths, environ: dict[str, str] | None = None) -> list[di
 
 
 def _environment(out: list[dict[str, Any]], env: dict[str, str],
-                 loaded: settings.Settings) -> None:
+                 loaded: Settings) -> None:
     """What the environment decides over (or beside) the file: endpoint, store, key, home."""
     def put(section: str, key: str, value: Any, source: str) -> None:
         for entry in out:

@@ -14,11 +14,12 @@ import os
 import re
 from collections.abc import Callable
 
+from tui.config.loaded import LineIndex, Settings
 from tui.dashscope.endpoints import base_url_problem
 from tui.dashscope.sizes import DURATIONS, RATIOS, TIERS
 from tui.engine.media.filenames import DEFAULT_TEMPLATE, TemplateError, check_template
 from tui.engine.submitting.limits import MAX_TASKS
-from tui.text_input import BadText, decode, split_lines
+from tui.text_input import BadText, decode
 
 TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
@@ -230,70 +231,9 @@ def _price_problem(key: str, value: Any) -> str | None:
     return f"must be a price per second (a number, 0 or more), not {value!r}"
 
 
-class Settings:
-    """The settings read (defaults where the file said nothing usable), what was wrong
-    with the file, and where it is.  (A plain class: ``dataclasses`` loads ``inspect``,
-    which would cost ``list`` more than its page.)"""
-
-    __slots__ = ("lines", "problems", "source", "values")
-
-    def __init__(self, values: dict[str, dict[str, Any]], problems: list[str] | None = None,
-                 source: str | Path | None = None, lines: LineIndex | None = None) -> None:
-        self.values = values
-        self.problems: list[str] = [] if problems is None else problems
-        self.source = source
-        self.lines = lines  # where each key is in the file, for later messages
-
-    def get(self, section: str, key: str) -> Any:
-        return self.values.get(section, {}).get(key)
-
-    def section(self, section: str) -> dict[str, Any]:
-        return dict(self.values.get(section, {}))
-
-    def at(self, section: str, key: str) -> str:
-        """``path, line N`` of a setting, for a message about it found later (``[keys]``
-        is checked by the dashboard's keymap, not here)."""
-        if self.source is None:
-            return "config.toml"
-        if self.lines is None:
-            return str(self.source)
-        return self.lines.at(self.source, section, key)
-
-
 def defaults() -> dict[str, dict[str, Any]]:
     return {section: {key: rule.default for key, rule in keys.items()}
             for section, keys in SCHEMA.items()}
-
-
-_HEADER = r"\s*\[+\s*([^\]]+?)\s*\]"  # (compiled when a file is first read)
-_KEY = r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*="""
-
-
-class LineIndex:
-    """Where each section and key first appears, built in one pass over the text.
-
-    Looking a key up by rescanning the text made a file with many keys take
-    quadratic time (minutes for 16,000 keys).
-    """
-
-    def __init__(self, text: str) -> None:
-        self.headers: dict[str, int] = {}
-        self.keys: dict[tuple[str | None, str], int] = {}
-        current: str | None = None
-        header_at, key_at = re.compile(_HEADER).match, re.compile(_KEY).match
-        for number, line in enumerate(split_lines(text), 1):  # as tomllib counts lines
-            if header := header_at(line):
-                current = header.group(1).strip("\"'")
-                self.headers.setdefault(current, number)
-            elif key := key_at(line):
-                name = next(g for g in key.groups() if g is not None)
-                self.keys.setdefault((current, name), number)
-
-    def at(self, path: str | Path, section: str | None, key: str | None = None) -> str:
-        """``path, line N`` (just ``path`` if the line is not known), for a message."""
-        line = (self.keys.get((section, key)) if key is not None
-                else self.headers.get(section) if section is not None else None)
-        return f"{path}{f', line {line}' if line else ''}"
 
 
 def _suggest(word: str, options: list[str]) -> str:

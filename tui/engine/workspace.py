@@ -12,17 +12,17 @@ from collections.abc import Callable
 
 from storage import TRASH_DAYS, Generation, open_page_reader, open_store, store_location
 from storage.records import Who
-from tui.config import credentials, settings
+from tui.config import credentials, kept
 from tui.config.paths import CONFIG_FILE, DATABASE_FILE, AppPaths, app_paths, join
 from tui.engine import relocation
-from tui.engine.media.filenames import DEFAULT_TEMPLATE
 
 TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path  # (``list`` reads its files by their text: no pathlib)
     from typing import Any
 
-    from storage import PageReader, TaskStore  # (Protocols: ``list`` never loads them)
+    from storage import PageReader, TaskStore
+    from tui.config.loaded import Settings  # (Protocols: ``list`` never loads them)
     from tui.dashscope import ApiKey, DashScopeClient
     from tui.engine.following.poller import PollScheduler, PollSettings
     from tui.engine.history import trash
@@ -37,7 +37,7 @@ class Workspace:
     """One run's paths, settings, key and endpoint.  (A plain class: ``dataclasses``
     loads ``inspect``, which would cost ``list`` more than its page.)"""
 
-    def __init__(self, paths: AppPaths, settings: settings.Settings, key: ApiKey | None,
+    def __init__(self, paths: AppPaths, settings: Settings, key: ApiKey | None,
                  base_url: str, demo: bool = False, time_scale: float = 1.0,
                  key_warnings: list[str] | None = None,
                  moving_warnings: list[str] | None = None) -> None:
@@ -61,7 +61,8 @@ class Workspace:
              key: ApiKey | None = None, time_scale: float = 1.0) -> Workspace:
         paths = app_paths()
         moving = relocation.move_old_files(paths)  # an earlier version's state and cache
-        config = settings.load(join(paths.config_root, CONFIG_FILE))
+        config = kept.settings(join(paths.config_root, CONFIG_FILE),
+                               join(paths.data_root, kept.FILE))
         if demo:
             paths = paths.demo()
         resolved_key = key if key is not None else credentials.api_key()
@@ -85,6 +86,8 @@ class Workspace:
 
     @property
     def template(self) -> str:
+        from tui.engine.media.filenames import DEFAULT_TEMPLATE
+
         return self.settings.get("downloads", "template") or DEFAULT_TEMPLATE
 
     def poll_settings(self, time_scale: float | None = None) -> PollSettings:

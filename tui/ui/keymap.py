@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from tui.config.settings import Settings
+from tui.config.loaded import Settings
 from tui.ui import actions, keys_policy
 
 # How a key is shown: Textual's names for a few signs, as the signs.
