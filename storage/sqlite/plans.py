@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing import Any, TypeVar
 
     from storage.figures import Tally
+
     T = TypeVar("T")
     Query = tuple[str, tuple[Any, ...]]
     Plan = Generator[Query, list[Any], T]  # yields queries, is sent their rows, returns T

@@ -19,6 +19,7 @@ TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tup
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, TypeVar
+
     T = TypeVar("T")
 
 

@@ -25,6 +25,7 @@ TYPE_CHECKING = False  # typing's flag without importing typing (see storage/tup
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, NamedTuple
+
     Check = Callable[[Any], str | None]
 else:
     from storage.tuples import NamedTuple
