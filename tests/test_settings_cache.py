@@ -127,7 +127,7 @@ def test_list_reads_no_toml_when_config_toml_has_not_changed(tmp_path: Path) -> 
             "from tui.cli.main import main\n"
             "print('exit', main())")
     runs = [loaded_after(body, tmp_path) for _ in range(3)]
-    for modules, done in runs:
+    for _modules, done in runs:
         assert "exit 0" in done.stdout and "a lighthouse" in done.stdout, done.stderr
         assert "unknown section [colours]" in done.stderr  # the warnings, every time
     assert "tomllib" in runs[0][0]  # the first reads the file and keeps what it made

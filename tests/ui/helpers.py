@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -103,3 +105,16 @@ class OneTable(App[None]):
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
+
+
+def options_held(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The composer's options are mounted only once the returned event is set."""
+    gate = asyncio.Event()
+    add_options = Composer.add_options
+
+    async def held(composer: Composer) -> None:
+        await gate.wait()
+        await add_options(composer)
+
+    monkeypatch.setattr(Composer, "add_options", held)
+    return gate

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+from textual.widgets import Select
+
 from tests.conftest import make_sim
-from tests.ui.helpers import app_for, composer, composer_ready, table, until
+from tests.ui.helpers import app_for, composer, composer_ready, options_held, table, until
 from tui.simulator import Simulator
+from tui.ui.commands.submit import SubmitFlow
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.batch import BatchScreen
 from tui.ui.dialogs.choice import ChoiceScreen
@@ -156,3 +160,56 @@ async def test_a_batch_file_with_problems_lists_them_and_cannot_be_sent(
             await pilot.press("enter")  # Close
             await until(pilot, lambda: not isinstance(app.screen, BatchScreen))
             assert not prompts_at(sim)
+
+
+async def test_a_batch_file_opened_before_the_options_are_mounted_takes_their_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ctrl+o in the first moments, before the composer's options are mounted (they come
+    after the first page): the preview opens with the settings the options will show —
+    the remembered ones — instead of its worker failing on a Select not set up yet."""
+    source = tmp_path / "shots.txt"
+    source.write_text("A lantern on a river\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "state.toml").write_text('[composer]\ntier = "1080P"\nduration = 8\n')
+    gate = options_held(monkeypatch)
+    with make_sim() as sim:
+        app = app_for(home, sim)
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.main is not None
+            await until(pilot, lambda: table(app).display, what="the table")
+            assert not app.main.query(Select)  # the options are not there yet
+            table(app).focus()
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
+            app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, BatchScreen), what="the preview")
+            facts = str(app.screen.query_one("#batch-facts").render())
+            assert "defaults for lines that do not say: 1920*1080 · 8 s" in facts, facts
+            assert not app._notifications
+            await pilot.press("escape")
+            promised = composer(app).settings()
+            gate.set()
+            await until(pilot, lambda: composer(app).complete, what="the options")
+            assert composer(app).settings() == promised  # what they show is what was used
+
+
+async def test_a_failing_worker_of_the_screen_is_told_not_silent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual tells a worker's failure only to its owner: the screen's own workers (a
+    batch being opened, a submission, the preview's thread) reach the App's policy — a
+    toast, its text shown as written (never read as markup)."""
+    async def broken(*_: object) -> None:
+        raise RuntimeError("the [bold]disk[/bold] went away")
+
+    monkeypatch.setattr(SubmitFlow, "open_batch", broken)
+    with make_sim() as sim:
+        app = app_for(tmp_path, sim)
+        async with app.run_test(size=SIZE) as pilot:
+            table(app).focus()
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: bool(app._notifications), what="a toast")
+            toast = list(app._notifications)[-1]
+            assert toast.severity == "error" and toast.markup is False
+            assert "the [bold]disk[/bold] went away" in toast.message

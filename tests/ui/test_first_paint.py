@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import Select, TextArea
 
 from storage import open_store
-from tests.ui.helpers import app_for, table, until, workspace
+from tests.ui.helpers import app_for, options_held, table, until, workspace
 from tui.config.paths import app_paths
 from tui.engine.following import rescue
 from tui.engine.history import trash
@@ -62,19 +62,6 @@ async def test_the_first_page_is_painted_while_housekeeping_is_still_slow(
             assert app.screen is not app.main, "the help opens while the housekeeping is slow"
         finally:
             gate.set()
-
-
-def options_held(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
-    """The composer's options are mounted only once the returned event is set."""
-    gate = asyncio.Event()
-    add_options = Composer.add_options
-
-    async def held(composer: Composer) -> None:
-        await gate.wait()
-        await add_options(composer)
-
-    monkeypatch.setattr(Composer, "add_options", held)
-    return gate
 
 
 async def test_the_composers_options_come_right_after_the_first_page(

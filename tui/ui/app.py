@@ -51,6 +51,7 @@ from tui.ui.messages import (
     PollerHealthChanged,
     ServicesOpened,
     StoreFailed,
+    WorkFailed,
 )
 from tui.ui.screens.main import MainScreen
 from tui.ui.screens.welcome import WelcomeScreen
@@ -367,12 +368,20 @@ class PixverseApp(App[str | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The worker-error policy: a toast, and the poller started again."""
         worker = event.worker
-        if event.state is not WorkerState.ERROR or self._ending:
+        if event.state is not WorkerState.ERROR:
             return
-        self.notify(f"{worker.name or worker.group} failed: {worker.error}",
-                    title="Background work", severity="error", timeout=10)
-        if worker.group == "poller":
+        self._tell_failure(worker.name or worker.group, worker.error)
+        if worker.group == "poller" and not self._ending:
             self.set_timer(POLLER_RESTART, self._start_poller)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """A screen's or a widget's worker failed (``messages.report_failure``)."""
+        self._tell_failure(message.what, message.error)
+
+    def _tell_failure(self, what: str, error: BaseException | None) -> None:
+        if not self._ending:
+            self.notify(f"{what} failed: {scrub(str(error))}", title="Background work",
+                        severity="error", timeout=10, markup=False)
 
     # -- themes and keys -----------------------------------------------------------
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.worker import Worker, WorkerState
 
 from storage import StoreError
 from tui.engine.following.follower import Event
@@ -51,6 +53,23 @@ class StoreFailed(Message):
     def __init__(self, error: StoreError) -> None:
         super().__init__()
         self.error = error
+
+
+class WorkFailed(Message):
+    """A screen's or a widget's worker ended in an error (Textual tells only the worker's
+    owner, and does not pass it on): the App says so, as for its own workers."""
+
+    def __init__(self, what: str, error: BaseException | None) -> None:
+        super().__init__()
+        self.what, self.error = what, error
+
+
+def report_failure(owner: MessagePump, event: Worker.StateChanged) -> None:
+    """The worker-error policy of a screen or widget: a worker that failed is told to the
+    App (``WorkFailed``), which shows it — none ends silently."""
+    if event.state is WorkerState.ERROR:
+        worker = event.worker
+        owner.post_message(WorkFailed(worker.name or worker.group, worker.error))
 
 
 class ComposerUsed(Message):

@@ -26,6 +26,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, TextArea
+from textual.worker import Worker
 
 from storage import Generation, StoreError, StoreUnavailable
 from tui.engine.following.follower import Event, Follower, Save, Told, Unconfirmed
@@ -229,6 +230,9 @@ class MainScreen(Screen[None]):
             await job
         except StoreError as exc:
             self.post_message(messages.StoreFailed(exc))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        messages.report_failure(self, event)  # (the App shows it: none fails silently)
 
     # -- what the App, the follower and the workers tell ----------------------------------------
 

@@ -7,7 +7,7 @@ Only valid combinations can be submitted: durations offered follow the tier
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import on
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from tui.dashscope import GenerationRequest
 
 LIMIT = PROMPT_LIMITS[MODEL_V56]
+# What the options show when nothing was remembered (and what ``draft`` reads before they
+# are mounted, with the settings given meanwhile).
+FIRST_TIER, FIRST_RATIO, FIRST_DURATION = "720P", "16:9", 5
 
 
 class Composer(Vertical):
@@ -84,12 +87,12 @@ class Composer(Vertical):
         if self.complete:
             return
         await self.query_one("#options", Horizontal).mount_all([
-            Select([(t, t) for t in TIERS], value="720P", allow_blank=False,
+            Select([(t, t) for t in TIERS], value=FIRST_TIER, allow_blank=False,
                    id="tier", compact=True),
-            Select([(r, r) for r in RATIOS], value="16:9", allow_blank=False,
+            Select([(r, r) for r in RATIOS], value=FIRST_RATIO, allow_blank=False,
                    id="ratio", compact=True),
-            Select([("5 s", 5), ("8 s", 8), ("10 s", 10)], value=5, allow_blank=False,
-                   id="duration", compact=True),
+            Select([("5 s", 5), ("8 s", 8), ("10 s", 10)], value=FIRST_DURATION,
+                   allow_blank=False, id="duration", compact=True),
             Checkbox("audio", id="audio", compact=True),
             Checkbox("watermark", id="watermark", compact=True),
             OrderedInput(placeholder="seed: random", id="seed", compact=True,
@@ -133,15 +136,26 @@ class Composer(Vertical):
     def _value(self, selector: str) -> Any:
         return self.query_one(selector, Select).value
 
+    def _chosen(self) -> Chosen:
+        """What the options say — or, until they are mounted (``add_options``), what they
+        will say: a batch file opened, or a draft read, in the first moments is made with
+        the settings they will show, not refused."""
+        if not self.complete:
+            return _to_be_shown(self._waiting)
+        return Chosen(str(self._value("#tier")), str(self._value("#ratio")),
+                      int(self._value("#duration")),
+                      self.query_one("#audio", Checkbox).value,
+                      self.query_one("#watermark", Checkbox).value,
+                      self.query_one("#seed", Input).value,
+                      self.query_one("#variations", Input).value)
+
     def settings(self) -> dict[str, Any]:
         """The composer's choices, to persist between runs."""
-        seed = self.query_one("#seed", Input).value
-        return {"tier": self._value("#tier"), "ratio": self._value("#ratio"),
-                "duration": self._value("#duration"),
-                "audio": self.query_one("#audio", Checkbox).value,
-                "watermark": self.query_one("#watermark", Checkbox).value,
-                "seed": int(seed) if seed.isdigit() else "random",
-                "variations": self._variations() or 1}
+        chosen = self._chosen()
+        return {"tier": chosen.tier, "ratio": chosen.ratio, "duration": chosen.duration,
+                "audio": chosen.audio, "watermark": chosen.watermark,
+                "seed": int(chosen.seed) if chosen.seed.isdigit() else "random",
+                "variations": _count(chosen.variations) or 1}
 
     def apply_settings(self, values: dict[str, Any]) -> None:
         if not self.complete:  # applied when the options are there
@@ -186,8 +200,7 @@ class Composer(Vertical):
             self.values.clear()
 
     def _variations(self) -> int | None:
-        text = self.query_one("#variations", Input).value
-        return int(text) if text.isdigit() else None
+        return _count(self._chosen().variations)
 
     # -- validation ---------------------------------------------------------------
 
@@ -195,28 +208,25 @@ class Composer(Vertical):
         """What ctrl+j would send.  The live state (``expand=False``, on every keystroke)
         only counts: a template's tasks are multiplied out, checked against
         ``max_tasks`` and priced from its first prompt — none is built."""
-        from tui.dashscope import GenerationRequest  # (a draft: once the options are there)
+        from tui.dashscope import GenerationRequest  # (imported by the first draft)
         from tui.dashscope.validation import check_request
         from tui.engine.submitting import templates
         from tui.engine.submitting.batch import count_prompt, expand_prompt
 
         problems: list[str] = []
         text = self.prompt.text
-        tier, ratio = str(self._value("#tier")), str(self._value("#ratio"))
-        duration = int(self._value("#duration"))
-        seed_text = self.query_one("#seed", Input).value
-        seed = int(seed_text) if seed_text.isdigit() else None
+        chosen = self._chosen()
+        seed = int(chosen.seed) if chosen.seed.isdigit() else None
         if seed is not None and seed > SEED_MAX:
             problems.append(f"Seed must be 0 to {SEED_MAX}.")
             seed = None
-        variations = self._variations()
+        variations = _count(chosen.variations)
         if variations is None or not 1 <= variations <= MAX_VARIATIONS:
             problems.append(f"Variations must be 1 to {MAX_VARIATIONS}.")
             variations = 1
-        base = GenerationRequest(prompt=text, size=size_for(tier, ratio), duration=duration,
-                                 audio=self.query_one("#audio", Checkbox).value,
-                                 watermark=self.query_one("#watermark", Checkbox).value,
-                                 seed=seed)
+        base = GenerationRequest(prompt=text, size=size_for(chosen.tier, chosen.ratio),
+                                 duration=chosen.duration, audio=chosen.audio,
+                                 watermark=chosen.watermark, seed=seed)
         needs: tuple[str, ...] = ()
         requests: list[GenerationRequest] = []
         count, first = 1, base
@@ -333,3 +343,35 @@ class Composer(Vertical):
             self._submit_waiting = True
             return
         self.post_message(self.SubmitRequested(self.draft()))
+
+
+class Chosen(NamedTuple):
+    """The options' values: the tier, ratio and duration, the toggles, and the seed's and
+    the variations' text as typed."""
+
+    tier: str
+    ratio: str
+    duration: int
+    audio: bool
+    watermark: bool
+    seed: str
+    variations: str
+
+
+def _to_be_shown(given: dict[str, Any]) -> Chosen:
+    """What ``add_options`` will show once ``apply_settings(given)`` has run."""
+    tier = given["tier"] if given.get("tier") in TIERS else FIRST_TIER
+    ratio = given["ratio"] if given.get("ratio") in RATIOS else FIRST_RATIO
+    allowed = durations_for(tier)
+    duration = (given["duration"] if given.get("duration") in allowed
+                else FIRST_DURATION if FIRST_DURATION in allowed else allowed[-1])
+    audio, watermark = (given[name] if isinstance(given.get(name), bool) else False
+                        for name in ("audio", "watermark"))
+    seed, variations = given.get("seed"), given.get("variations")
+    return Chosen(tier, ratio, duration, audio, watermark,
+                  str(seed) if isinstance(seed, int) else "",
+                  str(variations) if isinstance(variations, int) else "1")
+
+
+def _count(text: str) -> int | None:
+    return int(text) if text.isdigit() else None

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+from textual.worker import Worker
 
 from storage import Generation
 from storage.clock import parse_iso
@@ -28,7 +29,7 @@ from tui.ui.actions import Where
 from tui.ui.bindings import bindings
 from tui.ui.cells import clock_span, elapsed, human_bytes, took
 from tui.ui.halfblock import sheet
-from tui.ui.messages import PreviewReady
+from tui.ui.messages import PreviewReady, report_failure
 from tui.ui.tolerant import tolerant
 from tui.ui.view.history import BatchDetails, Details
 
@@ -277,6 +278,9 @@ class DetailPane(VerticalScroll):
             return
         preview.display = False
         self.mount(graphics.image_widget(content), before=preview)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failure(self, event)  # (the App shows it: none of its workers fails silently)
 
     # -- frames, decoded in threads ------------------------------------------------------
 

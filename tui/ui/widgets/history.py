@@ -28,10 +28,12 @@ from textual.containers import Container
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable
+from textual.worker import Worker
 
 from storage import Generation
 from tui.engine.following.signals import Signals
 from tui.ui.cells import TICKING
+from tui.ui.messages import report_failure
 from tui.ui.services import Services
 from tui.ui.themes import status_style
 from tui.ui.tolerant import tolerant
@@ -64,6 +66,9 @@ class HistoryPanel(Container):
         self._ticker: Timer | None = None
         self._queue_line: str | None = None  # what the detail pane says of the row's place
         self._detailed: Generation | None = None  # the row the detail pane was last given
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failure(self, event)  # (the App shows it: none of its workers fails silently)
 
     def compose(self) -> ComposeResult:
         yield TaskTable(id="tasks")
