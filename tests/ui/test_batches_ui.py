@@ -199,7 +199,7 @@ async def test_a_failing_worker_of_the_screen_is_told_not_silent(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Textual tells a worker's failure only to its owner: the screen's own workers (a
     batch being opened, a submission, the preview's thread) reach the App's policy — a
-    toast, its text shown as written (never read as markup)."""
+    toast, its text shown as written."""
     async def broken(*_: object) -> None:
         raise RuntimeError("the [bold]disk[/bold] went away")
 

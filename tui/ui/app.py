@@ -380,8 +380,8 @@ class PixverseApp(App[str | None]):
 
     def _tell_failure(self, what: str, error: BaseException | None) -> None:
         if not self._ending:
-            self.notify(f"{what} failed: {scrub(str(error))}", title="Background work",
-                        severity="error", timeout=10, markup=False)
+            self.notify(f"{what} failed: {error}", title="Background work", severity="error",
+                        timeout=10)
 
     # -- themes and keys -----------------------------------------------------------
 
