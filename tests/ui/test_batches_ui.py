@@ -213,3 +213,26 @@ async def test_a_failing_worker_of_the_screen_is_told_not_silent(
             toast = list(app._notifications)[-1]
             assert toast.severity == "error" and toast.markup is False
             assert "the [bold]disk[/bold] went away" in toast.message
+
+
+async def test_a_long_batch_files_preview_keeps_its_buttons_on_an_80_by_24_screen(
+        tmp_path: Path) -> None:
+    """120 lines: the lines scroll inside the preview; Cancel and Send stay on screen (the
+    table grew past the screen's bottom, and Send with it)."""
+    source = tmp_path / "long.txt"
+    source.write_text("".join(f"a fox, take {n}\n" for n in range(120)))
+    with make_sim() as sim:
+        app = app_for(tmp_path / "home", sim)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: table(app).display, what="the table")
+            table(app).focus()
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
+            app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, BatchScreen), what="the preview")
+            await pilot.pause()
+            for button in ("#cancel", "#send"):
+                region = app.screen.query_one(button).region
+                assert region.height == 1 and region.bottom <= 24, (button, region)
+            assert "120 to send" in str(app.screen.query_one("#batch-facts").render())

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
@@ -46,11 +46,12 @@ class BatchScreen(ModalScreen[str | None]):
             if plan.problems:
                 shown = plan.problems[:50]
                 more = len(plan.problems) - len(shown)
-                yield Static(Text(
-                    "Nothing can be sent until these are fixed:\n"
-                    + "\n".join(f"  {printable(p)}" for p in shown)
-                    + (f"\n  … and {more} more" if more > 0 else ""), style="bold"),
-                    id="batch-problems")
+                with VerticalScroll(id="batch-problems-scroll"):  # (the box stays on screen)
+                    yield Static(Text(
+                        "Nothing can be sent until these are fixed:\n"
+                        + "\n".join(f"  {printable(p)}" for p in shown)
+                        + (f"\n  … and {more} more" if more > 0 else ""), style="bold"),
+                        id="batch-problems")
                 with Horizontal(id="batch-buttons"):
                     yield Button("Close", id="close", compact=True)
                 return
