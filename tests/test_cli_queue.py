@@ -64,6 +64,24 @@ def test_queue_list_with_nobody_feeding_says_waiting_and_gives_no_times(
     assert all(batch["finish"] is None for batch in shown["batches"])
 
 
+def test_without_a_key_list_and_queue_list_do_not_say_nobody_feeds_the_queue(
+        sim: Simulator, tmp_path: Path) -> None:
+    """Whoever polls the account feeds the queue — which a shell without the account's
+    key cannot tell: `list` says nothing of it, and `queue list` says it is not known (it
+    said "nobody is feeding the queue" while a dashboard with the key was feeding it)."""
+    home = tmp_path / "home"
+    assert run(home, sim, "submit", "--from", str(lines_file(tmp_path, 2))).returncode == 0
+    listed = run(home, sim, "list", key=None)
+    assert listed.returncode == 0 and "heron 1" in listed.stdout, listed.stderr
+    assert "feeding" not in listed.stderr, listed.stderr
+    shown = run(home, sim, "queue", "list", key=None)
+    head = shown.stdout.splitlines()[0]
+    assert head == "2 queued · who sends them is not known here (no API key: the account " \
+                   "is not known)", shown.stdout
+    assert json.loads(run(home, sim, "queue", "list", "--json", key=None).stdout)[
+        "problem"] is None
+
+
 async def test_queue_list_and_watch_tell_of_creates_in_doubt(sim: Simulator,
                                                              tmp_path: Path) -> None:
     """A lost create answer stops that item for `resolve`: `watch` prints one line for it

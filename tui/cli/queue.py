@@ -139,7 +139,8 @@ async def _list(store: TaskStore, ws: Workspace, args: argparse.Namespace) -> No
         return
     head = f"{state.queued:,} queued"
     head += f" · {state.sentence()}" if state.sentence() else (
-        f" · sent by {state.feeder}" if state.feeder and state.queued else "")
+        f" · sent by {state.feeder}" if state.feeder and state.queued
+        else f" · {queue_state.UNKNOWN}" if state.queued and not state.known else "")
     if forecast.queue is not None and fed:
         head += (f" · done {eta.when(forecast.queue.p50, forecast.now)} "
                  f"(p90 {eta.when(forecast.queue.p90, forecast.now)})")

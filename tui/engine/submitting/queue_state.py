@@ -16,6 +16,9 @@ PROMPT = 1  # the composer, `submit PROMPT`, a re-run: ahead of batch lines
 BATCH = 0  # the lines of a batch file
 NOBODY = ("waiting: nobody is feeding the queue (start the dashboard or "
           "`pixverse-tui watch`)")
+# Who feeds the queue is whoever polls the account — which a process without the
+# account's key cannot name (``list`` in a shell without DASHSCOPE_API_KEY).
+UNKNOWN = "who sends them is not known here (no API key: the account is not known)"
 # How each front end resumes what is paused: the dashboard's keys, the command line.
 RESUME_QUEUE = "`pixverse-tui queue resume`"
 RESUME_BATCH = "`pixverse-tui queue resume BATCH`"
@@ -28,6 +31,7 @@ class QueueState(NamedTuple):
     pauses: tuple[QueuePause, ...]
     feeder: str | None  # the process that polls the account (and so feeds), if any
     shared: bool = False  # a team's store: a pause by hand may be someone else's
+    known: bool = True  # whether ``feeder`` could be looked for (this process has a key)
 
     @property
     def paused(self) -> QueuePause | None:
@@ -52,7 +56,7 @@ class QueueState(NamedTuple):
             return None
         if self.paused is not None:
             return f"queue {self.why(self.paused)}; {resume} resumes it"
-        if self.feeder is None:
+        if self.feeder is None and self.known:
             return NOBODY
         return None
 
@@ -78,4 +82,5 @@ async def queue_state(store: TaskStore, account: str | None, *,
         queued = (await store.history.counts("")).queued
     holder = (await store.leases.current(account)).holder if account else None
     return QueueState(queued, tuple(await store.queue.pauses()),
-                      holder_name(holder) if holder else None, store.shared)
+                      holder_name(holder) if holder else None, store.shared,
+                      known=account is not None)
