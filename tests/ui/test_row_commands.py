@@ -170,3 +170,19 @@ async def test_in_a_browser_d_hands_a_saved_video_to_it_and_saves_the_others(
         in parts.outlet.notices
     plan = await parts.rows.run("download", Scope(unsaved, on_page=frozenset({unsaved.id})))
     assert isinstance(plan, Run)  # not saved yet: saved on the server first
+
+
+async def test_resolve_reads_the_row_as_the_store_has_it_now(parts: Parts) -> None:
+    """The table's copy of a row can lag a moment behind the store (the send was just
+    marked UNCONFIRMED, the detail pane says so): `u` decides on the store's row — it
+    answered "Only an UNCONFIRMED submission needs resolving" from the stale copy."""
+    store = parts.services.db
+    row = await store.intents.add(endpoint="https://dashscope.aliyuncs.com/api/v1",
+                                  model="pixverse/pixverse-v5.6-t2v", prompt="a heron",
+                                  size="1280*720", duration=5)
+    stale = await store.generations.get(row.id)  # as the table holds it: still sending
+    assert stale is not None and stale.submission == "sending"
+    await store.intents.mark_unconfirmed(row.id, "the answer was lost")
+    plan = await parts.rows.run("resolve", Scope(stale, frozenset(), frozenset({row.id})))
+    assert isinstance(plan, Choose) and plan.safe == "search", parts.outlet.notices
+    assert parts.outlet.notices == []

@@ -263,6 +263,9 @@ class RowCommands:
         row = scope.row
         if row is None:
             return None
+        # As the store has it now: the table's copy can lag a moment behind a change the
+        # detail pane already shows (the send just marked UNCONFIRMED).
+        row = await self.services.db.generations.get(row.id) or row
         if row.task_id and not row.terminal and row.next_poll_at is None:
             return Run(lambda: self._follow_again(row), "follow")  # given up on: try again
         if row.submission != "unconfirmed":
