@@ -13,7 +13,7 @@ iterates, indexes or orders a record: read its fields by name, change one with
 
 They are declared against ``storage.tuples.NamedTuple`` at run time, which reads their
 fields' names and leaves the annotations as text (``typing.NamedTuple`` compiles each
-one, 3 ms for a generation's 57, and importing ``typing`` costs 3–4 ms more).
+one, 3 ms for a generation's 56, and importing ``typing`` costs 3–4 ms more).
 """
 
 from __future__ import annotations

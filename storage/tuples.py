@@ -22,6 +22,9 @@ from __future__ import annotations
 import collections
 
 _OWN = frozenset({"__module__", "__qualname__", "__classcell__"})
+# What a named tuple's body may not define (``typing.NamedTuple`` refuses them too).
+_REFUSED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields",
+                      "_field_defaults", "_make", "_replace", "_asdict", "_source"})
 
 
 class _Maker(type):
@@ -31,8 +34,12 @@ class _Maker(type):
                 namespace: dict[str, object]) -> type:
         if not bases:  # ``NamedTuple`` itself
             return super().__new__(mcs, name, bases, namespace)
-        annotations = namespace.get("__annotations__", {})
-        assert isinstance(annotations, dict)
+        annotations = namespace.get("__annotations__")
+        if not isinstance(annotations, dict):  # (Python 3.14 keeps them in a function)
+            raise TypeError(f"{name}: declare its fields with ``from __future__ import "
+                            "annotations`` in its module")
+        if refused := sorted(_REFUSED & namespace.keys()):
+            raise AttributeError(f"{name}: a named tuple cannot define {', '.join(refused)}")
         fields = tuple(annotations)
         defaults = [namespace[field] for field in fields if field in namespace]
         if any(field not in namespace for field in fields[len(fields) - len(defaults):]):

@@ -78,8 +78,8 @@ def test_without_a_key_list_and_queue_list_do_not_say_nobody_feeds_the_queue(
     head = shown.stdout.splitlines()[0]
     assert head == "2 queued · who sends them is not known here (no API key: the account " \
                    "is not known)", shown.stdout
-    assert json.loads(run(home, sim, "queue", "list", "--json", key=None).stdout)[
-        "problem"] is None
+    shown_json = json.loads(run(home, sim, "queue", "list", "--json", key=None).stdout)
+    assert shown_json["problem"] is None and shown_json["feeder_known"] is False
 
 
 async def test_queue_list_and_watch_tell_of_creates_in_doubt(sim: Simulator,

@@ -66,3 +66,19 @@ def test_the_records_pickle_and_compare_as_tuples() -> None:
     who = Who("ann@studio", "studio")
     assert pickle.loads(pickle.dumps(who)) == who
     assert who == ("ann@studio", "studio") and hash(who) == hash(("ann@studio", "studio"))
+
+
+def test_what_typing_refuses_in_a_named_tuple_is_refused() -> None:
+    """A body that defines ``_replace`` or ``__new__`` would silently replace the named
+    tuple's own; a body whose fields cannot be read (no ``__annotations__``, as Python
+    3.14 keeps them without ``from __future__ import annotations``) would have none."""
+    with pytest.raises(AttributeError, match="_replace"):
+        class Replacing(tuples.NamedTuple):
+            name: str
+
+            def _replace(self, **changes: object) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="from __future__ import annotations"):
+        tuples._Maker("Fieldless", (tuples.NamedTuple,),
+                      {"__module__": __name__, "__qualname__": "Fieldless"})

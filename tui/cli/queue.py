@@ -123,7 +123,7 @@ async def _list(store: TaskStore, ws: Workspace, args: argparse.Namespace) -> No
 
     if args.json:
         print_json({
-            "queued": state.queued, "feeder": state.feeder,
+            "queued": state.queued, "feeder": state.feeder, "feeder_known": state.known,
             "paused": None if state.paused is None else (state.paused.reason or "by a user"),
             "problem": state.sentence(), "finish": spread(forecast.queue),
             "unconfirmed": [{"id": r.id, "prompt": r.prompt, "batch_id": r.batch_id,

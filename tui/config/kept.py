@@ -9,16 +9,22 @@ the data folder, stamped with what it was made from: the text of config.toml's p
 the size, inode and modification and change times of config.toml, templates.toml beside
 it, and of every module whose rules checked it.  Any difference — an edit, a file put in
 place by a rename, a touch, an upgrade of pixverse-tui — and the files are read and
-checked again.  The cache is ``marshal``'s format (no import, a tenth of a millisecond);
-one that cannot be read, or was written by another Python, is ignored and replaced.
-Without a config file the defaults are kept alike (making them loads the rules).
+checked again.  Not kept: what a file that could not be read (now) made, what a file
+changed in the last two seconds made (a coarse clock could give its next edit the same
+stamp), and settings holding a password (the store's URL).  The cache is ``marshal``'s
+format (no import, a tenth of a millisecond); one that cannot be read — damaged, not a
+regular file, larger than any this code writes, written by another Python — is ignored
+and replaced.  Without a config file the defaults are kept alike (making them loads the
+rules).
 """
 
 from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
+import time
 
 from tui.config.loaded import LineIndex, Settings
 
@@ -30,7 +36,14 @@ TEMPLATES_FILE = "templates.toml"  # (``tui.config.settings.TEMPLATES_FILE``, ch
 RULES = ("tui/config/settings.py", "tui/config/loaded.py", "tui/dashscope/endpoints.py",
          "tui/dashscope/sizes.py", "tui/engine/media/filenames.py",
          "tui/engine/submitting/limits.py", "tui/text_input.py", "storage/tuples.py",
-         "storage/clock.py", "storage/lazy.py", "storage/records.py", "storage/statuses.py")
+         "storage/clock.py", "storage/lazy.py", "storage/records.py", "storage/statuses.py",
+         # (imported by a rule when it runs: a template's, a store URL's)
+         "tui/engine/submitting/templates.py", "storage/postgres/connect.py",
+         "storage/errors.py", "storage/location.py")
+LARGEST = 1 << 20  # bytes: a cache larger than this is not ours (a settings cache is ~2 KB)
+SETTLED = 2_000_000_000  # ns: a file changed more recently may change again unseen
+# (a file system whose clock ticks in seconds gives an edit within the same second the
+# same stamp: what was read from a file this fresh is not kept — git's "racy" rule)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -45,8 +58,27 @@ def settings(config: str, cache: str) -> Settings:
     from tui.config import settings as rules
 
     made = rules.load(config)
-    _keep(cache, stamp, made)
+    if _lasting(made, stamp):
+        _keep(cache, stamp, made)
     return made
+
+
+def _lasting(made: Settings, stamp: tuple[object, ...]) -> bool:
+    """Whether ``made`` is the files' lasting answer, worth keeping: not when a file there
+    could not be read (that may pass), nor when one changed within the last two seconds,
+    nor when the settings hold a password (``[store] url``: one copy is one too many)."""
+    if made.unread:
+        return False
+    now = time.time_ns()
+    for seen in stamp[3:5]:
+        if isinstance(seen, tuple) and now - max(seen[2], seen[3]) < SETTLED:
+            return False
+    url = made.get("store", "url")
+    if isinstance(url, str) and url:
+        from storage.postgres.connect import has_password
+
+        return not has_password(url)
+    return True
 
 
 def _stamp(config: str) -> tuple[object, ...]:
@@ -68,10 +100,22 @@ def _seen(path: str) -> tuple[int, ...] | None:
 def _kept(cache: str, stamp: tuple[object, ...], config: str) -> Settings | None:
     """The settings kept at ``cache`` if they were made from ``stamp``; None otherwise
     (no cache, another stamp, a file this code did not write)."""
+    try:  # (never through a link, never a pipe or a device, never a large file)
+        fd = os.open(cache, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)
+    except OSError:
+        return None
     try:
-        with open(cache, "rb") as file:
-            kept = marshal.load(file)
-    except (OSError, EOFError, ValueError, TypeError):
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > LARGEST:
+            return None
+        data = os.read(fd, LARGEST + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        kept = marshal.loads(data)
+    except Exception:  # (a damaged file: marshal raises what it meets, MemoryError too)
         return None
     if not (isinstance(kept, tuple) and len(kept) == 5 and kept[0] == stamp):
         return None

@@ -19,7 +19,7 @@ class Settings:
     with the file, and where it is.  (A plain class: ``dataclasses`` loads ``inspect``,
     which would cost ``list`` more than its page.)"""
 
-    __slots__ = ("lines", "problems", "source", "values")
+    __slots__ = ("lines", "problems", "source", "unread", "values")
 
     def __init__(self, values: dict[str, dict[str, Any]], problems: list[str] | None = None,
                  source: str | Path | None = None, lines: LineIndex | None = None) -> None:
@@ -27,6 +27,7 @@ class Settings:
         self.problems: list[str] = [] if problems is None else problems
         self.source = source
         self.lines = lines  # where each key is in the file, for later messages
+        self.unread = False  # a file there could not be read (now): not an answer to keep
 
     def get(self, section: str, key: str) -> Any:
         return self.values.get(section, {}).get(key)

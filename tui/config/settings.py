@@ -258,6 +258,7 @@ def _read(path: str | Path, settings: Settings) -> tuple[str, dict[str, Any]] | 
     except OSError as exc:
         settings.problems.append(
             f"{path} cannot be read ({exc.strerror or exc}); using the defaults.")
+        settings.unread = True  # (a full file table, a failing disk: may pass by itself)
         return None
     import tomllib
 
