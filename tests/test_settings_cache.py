@@ -41,6 +41,17 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kept, "SETTLED", 0)
 
 
+def settle(path: Path, seconds: float = 2.0) -> None:
+    """Wait until ``path`` last changed ``seconds`` ago (``kept.SETTLED`` in a process of
+    its own): what a fresher file made is not kept.  Its change time cannot be set back."""
+    def age() -> float:
+        found = path.stat()
+        return time.time() - max(found.st_mtime, found.st_ctime)
+
+    while age() < seconds:
+        time.sleep(0.05)
+
+
 def as_read(found: Settings) -> tuple[object, ...]:
     lines = found.lines
     return (found.values, found.problems, str(found.source),
@@ -199,7 +210,7 @@ def test_the_stamp_names_every_module_whose_rules_check_the_file(tmp_path: Path)
 def test_list_reads_no_toml_when_config_toml_has_not_changed(tmp_path: Path) -> None:
     history_with(tmp_path)
     (tmp_path / "config.toml").write_text(CONFIG)
-    time.sleep(2.1)  # (what a fresher file made is not kept: kept.SETTLED, 2 s)
+    settle(tmp_path / "config.toml")
     body = ("sys.argv = ['pixverse-tui', 'list']\n"
             "from tui.cli.main import main\n"
             "print('exit', main())")

@@ -6,11 +6,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Select
 
 from tests.conftest import make_sim
 from tests.ui.helpers import app_for, composer, composer_ready, options_held, table, until
 from tui.simulator import Simulator
+from tui.ui.app import PixverseApp
 from tui.ui.commands.submit import SubmitFlow
 from tui.ui.dialogs.ask import AskScreen
 from tui.ui.dialogs.batch import BatchScreen
@@ -31,6 +33,16 @@ def summary(app: object) -> str:
 
 def status_text(app: object) -> str:
     return str(app.main.query_one(StatusBar).render())  # type: ignore[attr-defined]
+
+
+async def open_batch_file(pilot: Pilot[None], app: PixverseApp, source: Path) -> None:
+    """ctrl+o from the table, the file's path answered: wait for its preview."""
+    table(app).focus()
+    await pilot.press("ctrl+o")
+    await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
+    app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, BatchScreen), what="the preview")
 
 
 async def test_the_composer_expands_a_template_shows_count_and_cost_and_sends_it(
@@ -114,14 +126,8 @@ async def test_a_batch_file_opens_as_a_preview_and_is_sent_once(tmp_path: Path) 
     with make_sim() as sim:
         app = app_for(tmp_path / "home", sim)
         async with app.run_test(size=SIZE) as pilot:
-            table(app).focus()
             for attempt in range(2):
-                await pilot.press("ctrl+o")
-                await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
-                app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
-                await pilot.press("enter")
-                await until(pilot, lambda: isinstance(app.screen, BatchScreen),
-                            what="the preview")
+                await open_batch_file(pilot, app, source)
                 facts = str(app.screen.query_one("#batch-facts").render())
                 if attempt == 0:
                     assert "2 lines, 3 prompts — 3 to send" in facts
@@ -148,12 +154,7 @@ async def test_a_batch_file_with_problems_lists_them_and_cannot_be_sent(
     with make_sim() as sim:
         app = app_for(tmp_path / "home", sim)
         async with app.run_test(size=SIZE) as pilot:
-            table(app).focus()
-            await pilot.press("ctrl+o")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen))
-            app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, BatchScreen))
+            await open_batch_file(pilot, app, source)
             problems = str(app.screen.query_one("#batch-problems").render())
             assert "bad.jsonl, line 2: Duration 7 s is not offered" in problems
             assert not app.screen.query("#send")
@@ -179,12 +180,7 @@ async def test_a_batch_file_opened_before_the_options_are_mounted_takes_their_se
             assert app.main is not None
             await until(pilot, lambda: table(app).display, what="the table")
             assert not app.main.query(Select)  # the options are not there yet
-            table(app).focus()
-            await pilot.press("ctrl+o")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
-            app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, BatchScreen), what="the preview")
+            await open_batch_file(pilot, app, source)
             facts = str(app.screen.query_one("#batch-facts").render())
             assert "defaults for lines that do not say: 1920*1080 · 8 s" in facts, facts
             assert not app._notifications
@@ -225,12 +221,7 @@ async def test_a_long_batch_files_preview_keeps_its_buttons_on_an_80_by_24_scree
         app = app_for(tmp_path / "home", sim)
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: table(app).display, what="the table")
-            table(app).focus()
-            await pilot.press("ctrl+o")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen), what="the ask")
-            app.screen.query_one("#answer").value = str(source)  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, BatchScreen), what="the preview")
+            await open_batch_file(pilot, app, source)
             await pilot.pause()
             for button in ("#cancel", "#send"):
                 region = app.screen.query_one(button).region

@@ -52,6 +52,7 @@ from tui.ui.messages import (
     ServicesOpened,
     StoreFailed,
     WorkFailed,
+    report_failure,
 )
 from tui.ui.screens.main import MainScreen
 from tui.ui.screens.welcome import WelcomeScreen
@@ -366,22 +367,18 @@ class PixverseApp(App[str | None]):
             self._to_main(PollerHealthChanged(health.value, scrub(detail)))  # shown as it is
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The worker-error policy: a toast, and the poller started again."""
-        worker = event.worker
-        if event.state is not WorkerState.ERROR:
-            return
-        self._tell_failure(worker.name or worker.group, worker.error)
-        if worker.group == "poller" and not self._ending:
+        """The worker-error policy: a toast (as for every owner's workers), and the
+        poller started again."""
+        report_failure(self, event)
+        if (event.state is WorkerState.ERROR and event.worker.group == "poller"
+                and not self._ending):
             self.set_timer(POLLER_RESTART, self._start_poller)
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        """A screen's or a widget's worker failed (``messages.report_failure``)."""
-        self._tell_failure(message.what, message.error)
-
-    def _tell_failure(self, what: str, error: BaseException | None) -> None:
+        """A worker failed — the App's, a screen's or a widget's (``report_failure``)."""
         if not self._ending:
-            self.notify(f"{what} failed: {error}", title="Background work", severity="error",
-                        timeout=10)
+            self.notify(f"{message.what} failed: {message.error}", title="Background work",
+                        severity="error", timeout=10)
 
     # -- themes and keys -----------------------------------------------------------
 

@@ -199,9 +199,6 @@ class Composer(Vertical):
             self.prompt.load_text("")
             self.values.clear()
 
-    def _variations(self) -> int | None:
-        return _count(self._chosen().variations)
-
     # -- validation ---------------------------------------------------------------
 
     def draft(self, *, expand: bool = True) -> Draft:
