@@ -24,10 +24,14 @@ OTHER_COMMANDS = ("tui.cli.submit", "tui.cli.tasks", "tui.cli.watch", "tui.cli.c
                   "tui.cli.store", "tui.cli.queue",
                   "tui.web")
 
+# What the body loaded: the modules the interpreter had before it ran are left out — a
+# development install's import hook (setuptools' editable finder, which loads importlib,
+# contextlib and pathlib into every process of that environment) is not the program's.
 PROBE = """
 import json, sys
+_before = set(sys.modules)
 {body}
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+print(json.dumps(sorted(set(sys.modules) - _before)), file=sys.stderr)
 """
 
 
